@@ -1,0 +1,94 @@
+//! The API's error body (RFC 7807 problem+json) and the typed error the client returns.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::rules::InvalidParameter;
+
+/// An error body as the Application API sends it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invalid_parameters: Vec<InvalidParameter>,
+}
+
+/// What can go wrong talking to the Application API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The API answered with an error status.
+    #[error("{}", describe_status(*status, problem))]
+    Status { status: u16, problem: Problem, retry_after: Option<Duration> },
+    /// No answer: the request failed before or while it was sent, or the answer was lost.
+    #[error("could not reach the Application API at {url}: {message}")]
+    Transport {
+        url: String,
+        message: String,
+        /// Whether the request may have reached the API (true unless the connection was never made).
+        maybe_sent: bool,
+    },
+    /// An answer that is not what the API documents.
+    #[error("unexpected answer from {url}: {message}")]
+    Decode { url: String, message: String },
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+fn describe_status(status: u16, problem: &Problem) -> String {
+    let detail = problem.detail.as_deref().unwrap_or("");
+    let instance = problem.instance.as_deref().map(|i| format!(" (instance {i})")).unwrap_or_default();
+    match status {
+        401 => format!("credentials rejected: check VONAGE_API_KEY and VONAGE_API_SECRET (401 {}){instance}", problem.title),
+        400 if !problem.invalid_parameters.is_empty() => {
+            let mut out = format!("the API rejected the request (400 {}):", problem.title);
+            for p in &problem.invalid_parameters {
+                out.push_str(&format!("\n  - {}: {}", p.name, p.reason));
+            }
+            out
+        }
+        404 => format!("not found (404): {detail}{instance}"),
+        429 => format!("rate limited by the API (429 {}): {detail}{instance}", problem.title),
+        _ if detail.is_empty() => format!("the API answered {status} {}{instance}", problem.title),
+        _ => format!("the API answered {status} {}: {detail}{instance}", problem.title),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_get_guidance_not_status_codes() {
+        let e = ApiError::Status { status: 401, problem: Problem { title: "Invalid credentials supplied".into(), ..Default::default() }, retry_after: None };
+        assert!(e.to_string().starts_with("credentials rejected: check VONAGE_API_KEY and VONAGE_API_SECRET"));
+        let e = ApiError::Status {
+            status: 400,
+            problem: Problem {
+                title: "Bad Request".into(),
+                invalid_parameters: vec![InvalidParameter { name: "capabilities.voice.region".into(), reason: "must be one of: eu-west".into() }],
+                ..Default::default()
+            },
+            retry_after: None,
+        };
+        assert_eq!(e.to_string(), "the API rejected the request (400 Bad Request):\n  - capabilities.voice.region: must be one of: eu-west");
+    }
+}

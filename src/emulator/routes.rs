@@ -1,0 +1,286 @@
+//! The emulator's HTTP surface: routing, the request gate (latency, auth, faults, Accept), and the
+//! five handlers.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::{problems, DropConnection, Shared, Verdict};
+use crate::keys;
+use crate::model::rules::{self, InvalidParameter};
+use crate::model::{defaults, Application, Keys};
+
+const MAX_PAGE_SIZE: usize = 100;
+const DEFAULT_PAGE_SIZE: usize = 10;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v2/applications", get(list).post(create).fallback(wrong_verb))
+        .route("/v2/applications/{id}", get(get_one).put(update).delete(delete_one).fallback(wrong_verb))
+        .fallback(no_such_path)
+        .layer(middleware::from_fn_with_state(shared.clone(), gate))
+        .with_state(shared)
+}
+
+/// Everything a request meets before its handler, in the order the real service applies it.
+async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let latency = shared.config.faults.latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if !authorized(request.headers(), &shared.config.api_key, &shared.config.api_secret) {
+        return problems::unauthorized();
+    }
+    match shared.roll_before() {
+        Verdict::Proceed => {}
+        Verdict::Throttle { retry_after_secs } => return problems::throttled(retry_after_secs),
+        Verdict::Fail(status) => {
+            return problems::server_error(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+    }
+    if !accepts_json(request.headers()) {
+        return problems::bad_accept();
+    }
+    let mut response = next.run(request).await;
+    if shared.roll_drop() {
+        response.extensions_mut().insert(DropConnection);
+    }
+    response
+}
+
+fn authorized(headers: &HeaderMap, api_key: &str, api_secret: &str) -> bool {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
+    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else { return false };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
+    let Ok(pair) = String::from_utf8(decoded) else { return false };
+    pair.split_once(':').is_some_and(|(key, secret)| key == api_key && secret == api_secret)
+}
+
+/// A missing Accept, `*/*`, `application/*` and `application/json` are fine (the Node SDK sends `*/*`).
+fn accepts_json(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT) else { return true };
+    let Ok(accept) = accept.to_str() else { return false };
+    accept.split(',').any(|range| {
+        let media = range.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        matches!(media.as_str(), "" | "*/*" | "application/*" | "application/json" | "application/problem+json")
+    })
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+        .unwrap_or(false)
+}
+
+async fn wrong_verb(method: Method) -> Response {
+    problems::wrong_verb(method.as_str())
+}
+
+async fn no_such_path(uri: Uri) -> Response {
+    problems::no_such_path(uri.path())
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = (status, bytes).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// An application as GET, list, POST and PUT show it: with its `_links`, never a private key.
+fn shown(app: &Application) -> Value {
+    let mut value = serde_json::to_value(app).unwrap_or(Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        let id = app.id.as_deref().unwrap_or_default();
+        object.insert("_links".into(), json!({"self": {"href": format!("/v2/applications/{id}")}}));
+    }
+    value
+}
+
+async fn list(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let mut page_size = DEFAULT_PAGE_SIZE;
+    let mut page = 1usize;
+    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match name.as_ref() {
+            "page_size" => match value.trim().parse::<usize>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => page_size = n,
+                _ => return problems::list_validation("page_size", "must be between 1 and 100"),
+            },
+            "page" => match value.trim().parse::<usize>() {
+                Ok(n) if n >= 1 => page = n,
+                _ => return problems::list_validation("page", "must be a whole number from 1"),
+            },
+            _ => {}
+        }
+    }
+    let (apps, total_items) = shared.store.page(page, page_size);
+    // An empty account still has one (empty) page: SDKs that page until `page == total_pages` stop.
+    let total_pages = total_items.div_ceil(page_size).max(1);
+    let link = |p: usize| json!({"href": format!("/v2/applications?page_size={page_size}&page={p}")});
+    let mut links = serde_json::Map::new();
+    links.insert("self".into(), link(page));
+    links.insert("first".into(), json!({"href": format!("/v2/applications?page_size={page_size}")}));
+    links.insert("last".into(), link(total_pages));
+    if page < total_pages {
+        links.insert("next".into(), link(page + 1));
+    }
+    if page > 1 {
+        links.insert("prev".into(), link(page - 1));
+    }
+    let body = json!({
+        "page_size": page_size,
+        "page": page,
+        "total_items": total_items,
+        "total_pages": total_pages,
+        "_embedded": {"applications": apps.iter().map(shown).collect::<Vec<_>>()},
+        "_links": links,
+    });
+    json_response(StatusCode::OK, &body)
+}
+
+async fn get_one(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match shared.store.get(&id) {
+        Some(app) => json_response(StatusCode::OK, &shown(&app)),
+        None => problems::not_found(&id),
+    }
+}
+
+async fn delete_one(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match shared.store.remove(&id).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => problems::not_found(&id),
+        Err(_) => problems::server_error(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut app = match parse_body(&headers, &body) {
+        Ok(app) => app,
+        Err(response) => return response,
+    };
+    app.id = Some(uuid::Uuid::new_v4().to_string());
+    let mut private_key = None;
+    let public_key = match app.public_key() {
+        Some(pem) => pem.to_string(),
+        None => match tokio::task::spawn_blocking(keys::generate).await {
+            Ok(Ok(pair)) => {
+                private_key = Some(pair.private_key);
+                pair.public_key
+            }
+            _ => return problems::server_error(StatusCode::INTERNAL_SERVER_ERROR),
+        },
+    };
+    app.keys = Some(Keys { public_key: Some(public_key), ..Default::default() });
+    defaults::fill_in_place(&mut app);
+    if shared.store.upsert(app.clone()).await.is_err() {
+        return problems::server_error(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let mut body = shown(&app);
+    if let Some(private_key) = private_key {
+        // The only answer that ever carries the private key.
+        body["keys"]["private_key"] = Value::String(private_key.expose().to_string());
+    }
+    json_response(StatusCode::CREATED, &body)
+}
+
+async fn update(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(current) = shared.store.get(&id) else { return problems::not_found(&id) };
+    let mut app = match parse_body(&headers, &body) {
+        Ok(app) => app,
+        Err(response) => return response,
+    };
+    app.id = Some(id.clone());
+    // Full replacement, except the key: a PUT without one keeps the current key.
+    let public_key = app.public_key().map(str::to_string).or_else(|| current.public_key().map(str::to_string));
+    app.keys = Some(Keys { public_key, ..Default::default() });
+    defaults::fill_in_place(&mut app);
+    match shared.store.replace(app.clone()).await {
+        Ok(true) => json_response(StatusCode::OK, &shown(&app)),
+        Ok(false) => problems::not_found(&id),
+        Err(_) => problems::server_error(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// Reads a POST or PUT body the way the API does: JSON only, typed, then every rule at once.
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Application, Response> {
+    if !is_json(headers) {
+        return Err(problems::bad_content_type());
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        problems::payload_validation(vec![InvalidParameter { name: "body".into(), reason: format!("must be valid JSON ({e})") }])
+    })?;
+    if !value.is_object() {
+        return Err(problems::payload_validation(vec![InvalidParameter {
+            name: "body".into(),
+            reason: "must be a JSON object".into(),
+        }]));
+    }
+    let mut app: Application = serde_path_to_error::deserialize(value).map_err(|e| {
+        let (name, reason) = describe_type_error(&e.path().to_string(), &e.inner().to_string());
+        problems::payload_validation(vec![InvalidParameter { name, reason }])
+    })?;
+    app.extra.remove("_links");
+    let mut invalid = rules::validate(&app);
+    if let Some(pem) = app.public_key() {
+        if keys::parse_public_key(pem).is_err() {
+            invalid.push(InvalidParameter { name: "keys.public_key".into(), reason: "must be a PEM RSA public key".into() });
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(problems::payload_validation(invalid));
+    }
+    if let Some(keys) = app.keys.as_mut() {
+        keys.private_key = None;
+    }
+    Ok(app)
+}
+
+/// Turns serde's wording into the API's: a dotted parameter name and a short reason.
+pub(crate) fn describe_type_error(path: &str, message: &str) -> (String, String) {
+    let message = message.split(" at line ").next().unwrap_or(message);
+    if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+        let name = if path == "." || path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
+        return (name, "is required".to_string());
+    }
+    let reason = match message.split_once(", expected ") {
+        Some((_, expected)) if message.starts_with("invalid type") || message.starts_with("invalid value") => {
+            format!("must be {expected}")
+        }
+        _ => message.to_string(),
+    };
+    (path.to_string(), reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_errors_read_like_the_api() {
+        assert_eq!(describe_type_error(".", "missing field `name`"), ("name".into(), "is required".into()));
+        assert_eq!(
+            describe_type_error("capabilities.voice.conversations_ttl", "invalid type: string \"x\", expected u32"),
+            ("capabilities.voice.conversations_ttl".into(), "must be u32".into())
+        );
+    }
+
+    #[test]
+    fn accept_headers() {
+        let mut h = HeaderMap::new();
+        assert!(accepts_json(&h));
+        h.insert(header::ACCEPT, HeaderValue::from_static("text/html, */*;q=0.1"));
+        assert!(accepts_json(&h));
+        h.insert(header::ACCEPT, HeaderValue::from_static("text/html"));
+        assert!(!accepts_json(&h));
+    }
+}

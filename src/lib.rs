@@ -1,0 +1,11 @@
+//! vapp: Vonage API applications as code.
+//!
+//! The library holds everything; `main.rs` only calls [`cli::main`]. The functional core (manifest
+//! loading, the model, planning and rendering) does no I/O; the shell (API client, state file, apply,
+//! emulator, command line) does.
+
+pub mod api;
+pub mod emulator;
+pub mod fsutil;
+pub mod keys;
+pub mod model;

@@ -1,0 +1,628 @@
+//! The typed Vonage application, shared by the manifest, the API client, the emulator and the planner.
+//!
+//! The types mirror the wire format of the Application API v2 (snake_case JSON). Every struct keeps the
+//! fields it does not model in a flattened `extra` map, so an application read from the API and sent back
+//! never loses what the API added (`_links`, `payments`, fields from a newer API version). The manifest
+//! loader rejects any non-empty `extra` as an unknown key, so a manifest can only say what is modelled.
+//!
+//! Invariants:
+//! - [`defaults::fill`] is the single place that knows the API's documented defaults; the emulator uses
+//!   it to shape its answers and the planner uses it to normalise both sides of a comparison.
+//! - [`rules::validate`] is the single place that knows what the API rejects; the emulator answers 400
+//!   with its findings and the manifest loader turns them into file:line:col errors.
+
+pub mod defaults;
+pub mod rules;
+mod webhook;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use webhook::{VideoWebhook, Webhook};
+
+use crate::keys::PrivateKeyPem;
+
+/// Fields the model does not know, kept as the API sent them.
+pub type Extra = Map<String, Value>;
+
+/// An application as the API returns it, or as vapp sends it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Application {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Keys>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Capabilities>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<Privacy>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Keys {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// Only ever present in the answer to a create that sent no public key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<PrivateKeyPem>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The products an application uses. A capability left out of a PUT is removed by the API.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Capabilities {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<Voice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Messages>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtc: Option<Rtc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vbc: Option<Vbc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meetings: Option<Meetings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_apis: Option<NetworkApis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<Video>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+/// Voice: calls in and out, with the answer, fallback and event webhooks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Voice {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<VoiceWebhooks>,
+    /// Sign webhook requests with the account's signature secret. Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_callbacks: Option<bool>,
+    /// Hours a conversation lives after its last call ends (1..9000). Default: 48.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 9000))]
+    pub conversations_ttl: Option<u32>,
+    /// Days a leg's data is kept (1..31). Default: 7.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 31))]
+    pub leg_persistence_time: Option<u32>,
+    /// Where calls are handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["na-east", "na-west", "eu-east", "eu-west", "apac-sng", "apac-australia"]))]
+    pub region: Option<String>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct VoiceWebhooks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_url: Option<Webhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_answer_url: Option<Webhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_url: Option<Webhook>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+/// Messages API: inbound messages and delivery status.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Messages {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<MessagesWebhooks>,
+    /// Webhook format version. Default: v1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["v1", "v0.1"]))]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticate_inbound_media: Option<bool>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct MessagesWebhooks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound_url: Option<Webhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url: Option<Webhook>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+/// Client SDK (in-app voice and messaging) events.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Rtc {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<RtcWebhooks>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_callbacks: Option<bool>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RtcWebhooks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_url: Option<Webhook>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+/// Vonage Business Communications: takes no settings; always `{}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Vbc {
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+/// Verify API status events.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Verify {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<VerifyWebhooks>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["v2"]))]
+    pub version: Option<String>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct VerifyWebhooks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url: Option<Webhook>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+/// Meetings API events.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Meetings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<MeetingsWebhooks>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct MeetingsWebhooks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_changed: Option<Webhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_changed: Option<Webhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_changed: Option<Webhook>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+/// Network APIs (CAMARA) registration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct NetworkApis {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_application_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+/// Video API events and storage settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Video {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<VideoWebhooks>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<VideoStorage>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+/// One optional webhook per video event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct VideoWebhooks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_status: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_created: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_destroyed: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_created: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_destroyed: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_notification: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_created: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_destroyed: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render_status: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captions_status: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast_status: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_call_created: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_call_updated: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_call_destroyed: Option<VideoWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_call_mute_forced: Option<VideoWebhook>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct VideoStorage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_side_encryption: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_to_end_encryption: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_storage: Option<bool>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Privacy {
+    /// Let Vonage use the application's data to improve its AI models. Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub improve_ai: Option<bool>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Extra,
+}
+
+/// A place in an application where a field holds something vapp does not model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownField {
+    /// Dotted path of the object that holds the field, relative to the application.
+    pub parent: String,
+    pub key: String,
+}
+
+impl Application {
+    /// The body of a POST or PUT: everything but what only the API may say (`id`, `_links`, a private key).
+    pub fn to_request_body(&self) -> Value {
+        let mut app = self.clone();
+        app.id = None;
+        app.extra.remove("_links");
+        if let Some(keys) = app.keys.as_mut() {
+            keys.private_key = None;
+        }
+        serde_json::to_value(&app).unwrap_or(Value::Null)
+    }
+
+    /// The public key PEM the API reports, if any.
+    pub fn public_key(&self) -> Option<&str> {
+        self.keys.as_ref()?.public_key.as_deref()
+    }
+
+    /// The same application with every unmodelled field removed, at every level.
+    pub fn without_extras(&self) -> Application {
+        let mut app = self.clone();
+        app.extra.clear();
+        if let Some(keys) = app.keys.as_mut() {
+            keys.extra.clear();
+        }
+        if let Some(p) = app.privacy.as_mut() {
+            p.extra.clear();
+        }
+        if let Some(c) = app.capabilities.as_mut() {
+            c.clear_extras();
+        }
+        app
+    }
+}
+
+/// Walks every `extra` map below the capabilities and privacy of a manifest application.
+pub fn unknown_fields(capabilities: Option<&Capabilities>, privacy: Option<&Privacy>) -> Vec<UnknownField> {
+    let mut out = Vec::new();
+    let mut note = |parent: &str, extra: &Extra| {
+        for key in extra.keys() {
+            out.push(UnknownField { parent: parent.to_string(), key: key.clone() });
+        }
+    };
+    if let Some(p) = privacy {
+        note("privacy", &p.extra);
+    }
+    if let Some(c) = capabilities {
+        c.visit_extras(&mut note);
+    }
+    out
+}
+
+fn webhook_extras(parent: &str, hook: &Option<Webhook>, note: &mut dyn FnMut(&str, &Extra)) {
+    if let Some(h) = hook {
+        note(parent, &h.extra);
+    }
+}
+
+impl Capabilities {
+    fn visit_extras(&self, note: &mut dyn FnMut(&str, &Extra)) {
+        note("capabilities", &self.extra);
+        if let Some(v) = &self.voice {
+            note("capabilities.voice", &v.extra);
+            if let Some(w) = &v.webhooks {
+                note("capabilities.voice.webhooks", &w.extra);
+                webhook_extras("capabilities.voice.webhooks.answer_url", &w.answer_url, note);
+                webhook_extras("capabilities.voice.webhooks.fallback_answer_url", &w.fallback_answer_url, note);
+                webhook_extras("capabilities.voice.webhooks.event_url", &w.event_url, note);
+            }
+        }
+        if let Some(m) = &self.messages {
+            note("capabilities.messages", &m.extra);
+            if let Some(w) = &m.webhooks {
+                note("capabilities.messages.webhooks", &w.extra);
+                webhook_extras("capabilities.messages.webhooks.inbound_url", &w.inbound_url, note);
+                webhook_extras("capabilities.messages.webhooks.status_url", &w.status_url, note);
+            }
+        }
+        if let Some(r) = &self.rtc {
+            note("capabilities.rtc", &r.extra);
+            if let Some(w) = &r.webhooks {
+                note("capabilities.rtc.webhooks", &w.extra);
+                webhook_extras("capabilities.rtc.webhooks.event_url", &w.event_url, note);
+            }
+        }
+        if let Some(v) = &self.vbc {
+            note("capabilities.vbc", &v.extra);
+        }
+        if let Some(v) = &self.verify {
+            note("capabilities.verify", &v.extra);
+            if let Some(w) = &v.webhooks {
+                note("capabilities.verify.webhooks", &w.extra);
+                webhook_extras("capabilities.verify.webhooks.status_url", &w.status_url, note);
+            }
+        }
+        if let Some(m) = &self.meetings {
+            note("capabilities.meetings", &m.extra);
+            if let Some(w) = &m.webhooks {
+                note("capabilities.meetings.webhooks", &w.extra);
+                webhook_extras("capabilities.meetings.webhooks.room_changed", &w.room_changed, note);
+                webhook_extras("capabilities.meetings.webhooks.session_changed", &w.session_changed, note);
+                webhook_extras("capabilities.meetings.webhooks.recording_changed", &w.recording_changed, note);
+            }
+        }
+        if let Some(n) = &self.network_apis {
+            note("capabilities.network_apis", &n.extra);
+        }
+        if let Some(v) = &self.video {
+            note("capabilities.video", &v.extra);
+            if let Some(s) = &v.storage {
+                note("capabilities.video.storage", &s.extra);
+            }
+            if let Some(w) = &v.webhooks {
+                note("capabilities.video.webhooks", &w.extra);
+                for (event, hook) in w.iter() {
+                    if let Some(h) = hook {
+                        note(&format!("capabilities.video.webhooks.{event}"), &h.extra);
+                    }
+                }
+            }
+        }
+    }
+
+    fn clear_extras(&mut self) {
+        self.extra.clear();
+        if let Some(v) = self.voice.as_mut() {
+            v.extra.clear();
+            if let Some(w) = v.webhooks.as_mut() {
+                w.extra.clear();
+                for h in [&mut w.answer_url, &mut w.fallback_answer_url, &mut w.event_url].into_iter().flatten() {
+                    h.extra.clear();
+                }
+            }
+        }
+        if let Some(m) = self.messages.as_mut() {
+            m.extra.clear();
+            if let Some(w) = m.webhooks.as_mut() {
+                w.extra.clear();
+                for h in [&mut w.inbound_url, &mut w.status_url].into_iter().flatten() {
+                    h.extra.clear();
+                }
+            }
+        }
+        if let Some(r) = self.rtc.as_mut() {
+            r.extra.clear();
+            if let Some(w) = r.webhooks.as_mut() {
+                w.extra.clear();
+                if let Some(h) = w.event_url.as_mut() {
+                    h.extra.clear();
+                }
+            }
+        }
+        if let Some(v) = self.vbc.as_mut() {
+            v.extra.clear();
+        }
+        if let Some(v) = self.verify.as_mut() {
+            v.extra.clear();
+            if let Some(w) = v.webhooks.as_mut() {
+                w.extra.clear();
+                if let Some(h) = w.status_url.as_mut() {
+                    h.extra.clear();
+                }
+            }
+        }
+        if let Some(m) = self.meetings.as_mut() {
+            m.extra.clear();
+            if let Some(w) = m.webhooks.as_mut() {
+                w.extra.clear();
+                for h in [&mut w.room_changed, &mut w.session_changed, &mut w.recording_changed]
+                    .into_iter()
+                    .flatten()
+                {
+                    h.extra.clear();
+                }
+            }
+        }
+        if let Some(n) = self.network_apis.as_mut() {
+            n.extra.clear();
+        }
+        if let Some(v) = self.video.as_mut() {
+            v.extra.clear();
+            if let Some(s) = v.storage.as_mut() {
+                s.extra.clear();
+            }
+            if let Some(w) = v.webhooks.as_mut() {
+                w.extra.clear();
+                for (_, hook) in w.iter_mut() {
+                    if let Some(h) = hook {
+                        h.extra.clear();
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl VideoWebhooks {
+    /// Every video event name the API knows, in the order the API documents them.
+    pub const EVENTS: [&'static str; 15] = [
+        "archive_status",
+        "connection_created",
+        "connection_destroyed",
+        "session_created",
+        "session_destroyed",
+        "session_notification",
+        "stream_created",
+        "stream_destroyed",
+        "render_status",
+        "captions_status",
+        "broadcast_status",
+        "sip_call_created",
+        "sip_call_updated",
+        "sip_call_destroyed",
+        "sip_call_mute_forced",
+    ];
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Option<VideoWebhook>)> {
+        Self::EVENTS.into_iter().zip([
+            &self.archive_status,
+            &self.connection_created,
+            &self.connection_destroyed,
+            &self.session_created,
+            &self.session_destroyed,
+            &self.session_notification,
+            &self.stream_created,
+            &self.stream_destroyed,
+            &self.render_status,
+            &self.captions_status,
+            &self.broadcast_status,
+            &self.sip_call_created,
+            &self.sip_call_updated,
+            &self.sip_call_destroyed,
+            &self.sip_call_mute_forced,
+        ])
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&'static str, &mut Option<VideoWebhook>)> {
+        Self::EVENTS.into_iter().zip([
+            &mut self.archive_status,
+            &mut self.connection_created,
+            &mut self.connection_destroyed,
+            &mut self.session_created,
+            &mut self.session_destroyed,
+            &mut self.session_notification,
+            &mut self.stream_created,
+            &mut self.stream_destroyed,
+            &mut self.render_status,
+            &mut self.captions_status,
+            &mut self.broadcast_status,
+            &mut self.sip_call_created,
+            &mut self.sip_call_updated,
+            &mut self.sip_call_destroyed,
+            &mut self.sip_call_mute_forced,
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_survive_a_round_trip() {
+        let wire = json!({
+            "id": "abc", "name": "x",
+            "capabilities": {"voice": {"webhooks": {"answer_url": {"address": "https://a.example/", "http_method": "GET", "new_knob": 3}},
+                                       "payments": {"gateways": []}},
+                             "brand_new_capability": {"on": true}},
+            "_links": {"self": {"href": "/v2/applications/abc"}}
+        });
+        let app: Application = serde_json::from_value(wire.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&app).unwrap(), wire);
+        let body = app.to_request_body();
+        assert!(body.get("_links").is_none());
+        assert!(body.get("id").is_none());
+        assert_eq!(body["capabilities"]["brand_new_capability"]["on"], json!(true));
+    }
+
+    #[test]
+    fn connection_timeout_is_read_as_connect_timeout() {
+        let hook: Webhook = serde_json::from_value(json!({"address": "https://a.example/", "connection_timeout": 500})).unwrap();
+        assert_eq!(hook.connect_timeout, Some(500));
+        assert_eq!(serde_json::to_value(&hook).unwrap()["connect_timeout"], json!(500));
+    }
+
+    #[test]
+    fn without_extras_removes_unmodelled_fields_everywhere() {
+        let app: Application = serde_json::from_value(json!({
+            "name": "x", "other": 1,
+            "capabilities": {"voice": {"payments": 1, "webhooks": {"event_url": {"address": "https://e/", "k": 1}}},
+                             "video": {"webhooks": {"archive_status": {"address": "https://v/", "z": 1}}}}
+        }))
+        .unwrap();
+        let bare = app.without_extras();
+        let caps = bare.capabilities.as_ref().unwrap();
+        assert!(unknown_fields(Some(caps), None).is_empty());
+        assert!(bare.extra.is_empty());
+        assert_eq!(unknown_fields(app.capabilities.as_ref(), None).len(), 3);
+    }
+}

@@ -1,0 +1,221 @@
+//! What the Application API rejects, in one place.
+//!
+//! [`validate`] returns every problem at once, each named by its dotted path in the request body and a
+//! reason worded as the API words it (`must be one of: GET, POST`). The emulator sends these as the 400
+//! `invalid_parameters`; the manifest loader maps each path back to a line and column.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Application, VideoWebhook, Webhook};
+
+/// One rejected field: `name` is its dotted path in the request body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidParameter {
+    pub name: String,
+    pub reason: String,
+}
+
+pub const REGIONS: [&str; 6] = ["na-east", "na-west", "eu-east", "eu-west", "apac-sng", "apac-australia"];
+pub const HTTP_METHODS: [&str; 2] = ["GET", "POST"];
+pub const POST_ONLY: [&str; 1] = ["POST"];
+pub const MESSAGES_VERSIONS: [&str; 2] = ["v1", "v0.1"];
+pub const VERIFY_VERSIONS: [&str; 1] = ["v2"];
+
+/// Every problem the API would report for this create or update body.
+pub fn validate(app: &Application) -> Vec<InvalidParameter> {
+    let mut v = Findings::default();
+    if app.name.trim().is_empty() {
+        v.add("name", "must not be blank");
+    }
+    if let Some(caps) = &app.capabilities {
+        if let Some(voice) = &caps.voice {
+            let p = "capabilities.voice";
+            if let Some(hooks) = &voice.webhooks {
+                v.voice_hook(&format!("{p}.webhooks.answer_url"), &hooks.answer_url, 5000);
+                v.voice_hook(&format!("{p}.webhooks.fallback_answer_url"), &hooks.fallback_answer_url, 5000);
+                v.voice_hook(&format!("{p}.webhooks.event_url"), &hooks.event_url, 10000);
+            }
+            v.range(&format!("{p}.conversations_ttl"), voice.conversations_ttl, 1, 9000);
+            v.range(&format!("{p}.leg_persistence_time"), voice.leg_persistence_time, 1, 31);
+            v.one_of(&format!("{p}.region"), voice.region.as_deref(), &REGIONS);
+        }
+        if let Some(messages) = &caps.messages {
+            let p = "capabilities.messages";
+            if let Some(hooks) = &messages.webhooks {
+                v.hook(&format!("{p}.webhooks.inbound_url"), &hooks.inbound_url, &POST_ONLY);
+                v.hook(&format!("{p}.webhooks.status_url"), &hooks.status_url, &POST_ONLY);
+            }
+            v.one_of(&format!("{p}.version"), messages.version.as_deref(), &MESSAGES_VERSIONS);
+        }
+        if let Some(rtc) = &caps.rtc {
+            if let Some(hooks) = &rtc.webhooks {
+                v.hook("capabilities.rtc.webhooks.event_url", &hooks.event_url, &HTTP_METHODS);
+            }
+        }
+        if let Some(vbc) = &caps.vbc {
+            if !vbc.extra.is_empty() {
+                v.add("capabilities.vbc", "must be an empty object");
+            }
+        }
+        if let Some(verify) = &caps.verify {
+            if let Some(hooks) = &verify.webhooks {
+                v.hook("capabilities.verify.webhooks.status_url", &hooks.status_url, &POST_ONLY);
+            }
+            v.one_of("capabilities.verify.version", verify.version.as_deref(), &VERIFY_VERSIONS);
+        }
+        if let Some(meetings) = &caps.meetings {
+            if let Some(hooks) = &meetings.webhooks {
+                let p = "capabilities.meetings.webhooks";
+                v.hook(&format!("{p}.room_changed"), &hooks.room_changed, &POST_ONLY);
+                v.hook(&format!("{p}.session_changed"), &hooks.session_changed, &POST_ONLY);
+                v.hook(&format!("{p}.recording_changed"), &hooks.recording_changed, &POST_ONLY);
+            }
+        }
+        if let Some(network) = &caps.network_apis {
+            if let Some(uri) = &network.redirect_uri {
+                v.url("capabilities.network_apis.redirect_uri", uri);
+            }
+        }
+        if let Some(video) = &caps.video {
+            if let Some(hooks) = &video.webhooks {
+                for (event, hook) in hooks.iter() {
+                    v.video_hook(&format!("capabilities.video.webhooks.{event}"), hook);
+                }
+            }
+        }
+    }
+    v.0
+}
+
+/// Whether `address` is an absolute http or https URL with a host, as the API requires of webhooks.
+pub fn is_http_url(address: &str) -> bool {
+    match url::Url::parse(address) {
+        Ok(url) => matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()),
+        Err(_) => false,
+    }
+}
+
+#[derive(Default)]
+struct Findings(Vec<InvalidParameter>);
+
+impl Findings {
+    fn add(&mut self, name: &str, reason: impl Into<String>) {
+        self.0.push(InvalidParameter { name: name.to_string(), reason: reason.into() });
+    }
+
+    fn url(&mut self, name: &str, address: &str) {
+        if !is_http_url(address) {
+            self.add(name, "must be an absolute http or https URL");
+        }
+    }
+
+    fn one_of(&mut self, name: &str, value: Option<&str>, allowed: &[&str]) {
+        if let Some(value) = value {
+            if !allowed.contains(&value) {
+                self.add(name, format!("must be one of: {}", allowed.join(", ")));
+            }
+        }
+    }
+
+    fn range(&mut self, name: &str, value: Option<u32>, min: u32, max: u32) {
+        if let Some(value) = value {
+            if !(min..=max).contains(&value) {
+                self.add(name, format!("must be between {min} and {max}"));
+            }
+        }
+    }
+
+    fn hook(&mut self, path: &str, hook: &Option<Webhook>, methods: &[&str]) {
+        if let Some(hook) = hook {
+            self.url(&format!("{path}.address"), &hook.address);
+            self.one_of(&format!("{path}.http_method"), hook.http_method.as_deref(), methods);
+        }
+    }
+
+    fn voice_hook(&mut self, path: &str, hook: &Option<Webhook>, max_socket_timeout: u32) {
+        self.hook(path, hook, &HTTP_METHODS);
+        if let Some(hook) = hook {
+            self.range(&format!("{path}.connect_timeout"), hook.connect_timeout, 300, 1000);
+            self.range(&format!("{path}.socket_timeout"), hook.socket_timeout, 1000, max_socket_timeout);
+        }
+    }
+
+    fn video_hook(&mut self, path: &str, hook: &Option<VideoWebhook>) {
+        if let Some(hook) = hook {
+            self.url(&format!("{path}.address"), &hook.address);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn names(body: serde_json::Value) -> Vec<(String, String)> {
+        let app: Application = serde_json::from_value(body).unwrap();
+        validate(&app).into_iter().map(|p| (p.name, p.reason)).collect()
+    }
+
+    #[test]
+    fn a_valid_application_has_no_findings() {
+        assert!(names(json!({"name": "ok", "capabilities": {
+            "voice": {"webhooks": {"answer_url": {"address": "https://a.example/x", "http_method": "GET",
+                                                  "connect_timeout": 300, "socket_timeout": 5000}},
+                      "region": "eu-west", "conversations_ttl": 9000, "leg_persistence_time": 31},
+            "messages": {"webhooks": {"inbound_url": {"address": "http://m.example/", "http_method": "POST"}}, "version": "v0.1"},
+            "vbc": {}, "verify": {"version": "v2"},
+            "video": {"webhooks": {"archive_status": {"address": "https://v.example/", "active": true}}}
+        }}))
+        .is_empty());
+    }
+
+    #[test]
+    fn every_rule_reports_its_path() {
+        let found = names(json!({"name": " ", "capabilities": {
+            "voice": {"webhooks": {"answer_url": {"address": "/relative", "http_method": "PUT",
+                                                  "connect_timeout": 200, "socket_timeout": 6000},
+                                   "event_url": {"address": "https://e/", "socket_timeout": 10001}},
+                      "region": "mars", "conversations_ttl": 0, "leg_persistence_time": 32},
+            "messages": {"webhooks": {"status_url": {"address": "ftp://m/", "http_method": "GET"}}, "version": "v2"},
+            "rtc": {"webhooks": {"event_url": {"address": "https://r/", "http_method": "DELETE"}}},
+            "vbc": {"x": 1},
+            "verify": {"webhooks": {"status_url": {"address": "https://v/", "http_method": "GET"}}, "version": "v1"},
+            "meetings": {"webhooks": {"room_changed": {"address": "https://m/", "http_method": "GET"}}},
+            "network_apis": {"redirect_uri": "not a url"},
+            "video": {"webhooks": {"stream_created": {"address": "nope"}}}
+        }}));
+        let expected = [
+            ("name", "must not be blank"),
+            ("capabilities.voice.webhooks.answer_url.address", "must be an absolute http or https URL"),
+            ("capabilities.voice.webhooks.answer_url.http_method", "must be one of: GET, POST"),
+            ("capabilities.voice.webhooks.answer_url.connect_timeout", "must be between 300 and 1000"),
+            ("capabilities.voice.webhooks.answer_url.socket_timeout", "must be between 1000 and 5000"),
+            ("capabilities.voice.webhooks.event_url.socket_timeout", "must be between 1000 and 10000"),
+            ("capabilities.voice.conversations_ttl", "must be between 1 and 9000"),
+            ("capabilities.voice.leg_persistence_time", "must be between 1 and 31"),
+            ("capabilities.voice.region", "must be one of: na-east, na-west, eu-east, eu-west, apac-sng, apac-australia"),
+            ("capabilities.messages.webhooks.status_url.address", "must be an absolute http or https URL"),
+            ("capabilities.messages.webhooks.status_url.http_method", "must be one of: POST"),
+            ("capabilities.messages.version", "must be one of: v1, v0.1"),
+            ("capabilities.rtc.webhooks.event_url.http_method", "must be one of: GET, POST"),
+            ("capabilities.vbc", "must be an empty object"),
+            ("capabilities.verify.webhooks.status_url.http_method", "must be one of: POST"),
+            ("capabilities.verify.version", "must be one of: v2"),
+            ("capabilities.meetings.webhooks.room_changed.http_method", "must be one of: POST"),
+            ("capabilities.network_apis.redirect_uri", "must be an absolute http or https URL"),
+            ("capabilities.video.webhooks.stream_created.address", "must be an absolute http or https URL"),
+        ];
+        let expected: Vec<(String, String)> = expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http() {
+        assert!(is_http_url("https://example.com/a?b=c"));
+        assert!(is_http_url("http://127.0.0.1:8080/"));
+        assert!(!is_http_url("example.com/answer"));
+        assert!(!is_http_url("mailto:a@b.c"));
+        assert!(!is_http_url("https://"));
+    }
+}
