@@ -8,4 +8,5 @@ pub mod api;
 pub mod emulator;
 pub mod fsutil;
 pub mod keys;
+pub mod manifest;
 pub mod model;

@@ -1,0 +1,370 @@
+//! Manifests: YAML files that say which applications should exist.
+//!
+//! Loading is pure given the files' text and an environment lookup: [`load_sources`] turns sources into
+//! a [`Desired`] set or a list of [`Diagnostic`]s, each pointing at file:line:col. Every check the API
+//! would make (enums, ranges, URLs) runs here too, so `vapp validate` needs no network and a bad
+//! manifest never reaches the API.
+
+mod schema;
+mod yaml;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use schema::{manifest_schema, manifest_schema_text};
+pub use yaml::Position;
+
+use crate::model::{self, rules, Application, Capabilities, Privacy};
+
+/// The manifest format version this vapp reads.
+pub const VERSION: u32 = 1;
+
+/// A manifest file (format version 1).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "vapp manifest", description = "Vonage applications as code: https://github.com/vapp")]
+pub struct ManifestFile {
+    /// The manifest format version; must be 1.
+    pub version: u32,
+    /// The applications, by address: `[a-z0-9][a-z0-9_-]*`, unique across all files.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, ManifestApplication>")]
+    pub applications: IndexMap<String, ManifestApplication>,
+}
+
+/// One application. What it leaves out is removed from the live application or takes its default.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestApplication {
+    /// Display name on Vonage (names need not be unique). `${VAR}` and `${VAR:-default}` are expanded.
+    pub name: String,
+    /// Never delete this application: not by `destroy`, nor when its address leaves the manifest,
+    /// until `protect: false` has been applied.
+    #[serde(default)]
+    pub protect: bool,
+    #[serde(default)]
+    pub capabilities: Option<Capabilities>,
+    #[serde(default)]
+    pub privacy: Option<Privacy>,
+}
+
+/// An application as the manifests want it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredApp {
+    pub address: String,
+    /// Name, capabilities and privacy; no id, no keys.
+    pub application: Application,
+    pub protect: bool,
+    pub source: Location,
+}
+
+/// Every application the manifests declare, by address, in file order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Desired {
+    pub apps: IndexMap<String, DesiredApp>,
+}
+
+/// A place in a manifest file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub position: Position,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.position.line, self.position.col)
+    }
+}
+
+/// A problem in a manifest, with the line it is on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub location: Location,
+    pub message: String,
+    pub help: Option<String>,
+    pub source_line: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)?;
+        if let Some(line) = &self.source_line {
+            let number = self.location.position.line.to_string();
+            let pad = " ".repeat(number.len());
+            let caret_pad = " ".repeat(self.location.position.col.saturating_sub(1));
+            write!(f, "\n {pad} |\n {number} | {line}\n {pad} | {caret_pad}^")?;
+        }
+        if let Some(help) = &self.help {
+            write!(f, "\n  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found, sorted by file and position.
+#[derive(Debug, thiserror::Error)]
+pub struct ManifestErrors(pub Vec<Diagnostic>);
+
+impl fmt::Display for ManifestErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("no manifest found at {0}")]
+    Missing(PathBuf),
+    #[error("{0}")]
+    Invalid(#[from] ManifestErrors),
+}
+
+/// One manifest file's text.
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// Reads the manifest files named on the command line: files as they are, directories as all their
+/// `*.yaml` and `*.yml` files (not recursive), in name order.
+pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|_| LoadError::Missing(path.clone()))?;
+        if meta.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|e| LoadError::Io { path: path.clone(), message: e.to_string() })?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).map_err(|e| LoadError::Io { path: path.clone(), message: e.to_string() })?;
+            Ok(Source { path, text })
+        })
+        .collect()
+}
+
+/// Reads, expands, types and checks every source. Pure: the environment comes in as `lookup`.
+pub fn load_sources(sources: &[Source], lookup: &dyn Fn(&str) -> Option<String>) -> Result<Desired, ManifestErrors> {
+    let mut desired = Desired::default();
+    let mut diagnostics = Vec::new();
+    for source in sources {
+        let mut file = FileCheck { source, diagnostics: Vec::new() };
+        if let Some(apps) = file.load(lookup) {
+            for app in apps {
+                if let Some(first) = desired.apps.get(&app.address) {
+                    file.diagnostics.push(Diagnostic {
+                        location: app.source.clone(),
+                        message: format!("address `{}` is declared twice", app.address),
+                        help: Some(format!("it is first declared at {}; addresses are unique across all files", first.source)),
+                        source_line: source_line(&source.text, app.source.position.line),
+                    });
+                    continue;
+                }
+                desired.apps.insert(app.address.clone(), app);
+            }
+        }
+        diagnostics.extend(file.diagnostics);
+    }
+    if diagnostics.is_empty() {
+        Ok(desired)
+    } else {
+        Err(ManifestErrors(diagnostics))
+    }
+}
+
+/// Reads the files at `paths` with the process environment.
+pub fn load(paths: &[PathBuf]) -> Result<Desired, LoadError> {
+    let sources = read_sources(paths)?;
+    Ok(load_sources(&sources, &|name| std::env::var(name).ok())?)
+}
+
+fn source_line(text: &str, line: usize) -> Option<String> {
+    text.lines().nth(line.checked_sub(1)?).map(|l| l.trim_end().to_string())
+}
+
+struct FileCheck<'a> {
+    source: &'a Source,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl FileCheck<'_> {
+    fn report(&mut self, at: Position, message: String, help: Option<String>) {
+        self.diagnostics.push(Diagnostic {
+            location: Location { file: self.source.path.clone(), position: at },
+            message,
+            help,
+            source_line: source_line(&self.source.text, at.line),
+        });
+    }
+
+    fn load(&mut self, lookup: &dyn Fn(&str) -> Option<String>) -> Option<Vec<DesiredApp>> {
+        let (value, index) = match yaml::parse(&self.source.text, lookup) {
+            Ok(parsed) => parsed,
+            Err(found) => {
+                for f in found {
+                    self.report(f.at, f.message, f.help);
+                }
+                return None;
+            }
+        };
+        if !value.is_object() {
+            self.report(Position { line: 1, col: 1 }, "a manifest is a mapping with `version: 1` and `applications`".into(), None);
+            return None;
+        }
+        if let Some(version) = value.get("version").and_then(Value::as_u64) {
+            if version != u64::from(VERSION) {
+                let at = index.value(&["version".to_string()]).unwrap_or_default();
+                self.report(at, format!("manifest version {version} is not supported"), Some(format!("this vapp reads version {VERSION}")));
+                return None;
+            }
+        }
+        let file: ManifestFile = match serde_path_to_error::deserialize(value) {
+            Ok(file) => file,
+            Err(e) => {
+                let path = segments(e.path());
+                let (at, message, help) = describe_serde_error(&index, &path, &e.inner().to_string());
+                self.report(at, message, help);
+                return None;
+            }
+        };
+        let mut apps = Vec::new();
+        for (address, app) in file.applications {
+            let app_path = vec!["applications".to_string(), address.clone()];
+            let key_at = index.nearest_key(&app_path);
+            if !valid_address(&address) {
+                self.report(
+                    key_at,
+                    format!("`{address}` is not a valid address"),
+                    Some("an address is lower-case letters, digits, `_` and `-`, starting with a letter or digit".into()),
+                );
+                continue;
+            }
+            let mut clean = true;
+            for unknown in model::unknown_fields(app.capabilities.as_ref(), app.privacy.as_ref()) {
+                let mut parent = app_path.clone();
+                parent.extend(unknown.parent.split('.').map(str::to_string));
+                let mut at_path = parent.clone();
+                at_path.push(unknown.key.clone());
+                let candidates = schema::properties_at(&parent[..]);
+                let help = did_you_mean(&unknown.key, &candidates);
+                self.report(index.nearest_key(&at_path), format!("unknown key `{}` in {}", unknown.key, unknown.parent), help);
+                clean = false;
+            }
+            let application = Application {
+                name: app.name,
+                capabilities: Some(app.capabilities.unwrap_or_default()),
+                privacy: app.privacy,
+                ..Default::default()
+            };
+            for problem in rules::validate(&application) {
+                let mut path = app_path.clone();
+                path.extend(problem.name.split('.').map(str::to_string));
+                let at = index.value(&path).unwrap_or_else(|| index.nearest(&path));
+                self.report(at, format!("{}: {}", problem.name, problem.reason), None);
+                clean = false;
+            }
+            if clean {
+                apps.push(DesiredApp {
+                    address,
+                    application,
+                    protect: app.protect,
+                    source: Location { file: self.source.path.clone(), position: key_at },
+                });
+            }
+        }
+        Some(apps)
+    }
+}
+
+/// Whether `address` matches `[a-z0-9][a-z0-9_-]*`.
+pub fn valid_address(address: &str) -> bool {
+    let mut chars = address.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+fn segments(path: &serde_path_to_error::Path) -> Vec<String> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
+/// Turns a serde error at `path` into a position, a message a person can act on, and a hint.
+fn describe_serde_error(index: &yaml::PositionIndex, path: &[String], message: &str) -> (Position, String, Option<String>) {
+    let where_ = if path.is_empty() { String::new() } else { format!(" at `{}`", path.join(".")) };
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or_default().to_string();
+        let candidates: Vec<String> = rest.split('`').skip(2).step_by(2).map(str::to_string).collect();
+        let mut key_path = path.to_vec();
+        if key_path.last() != Some(&key) {
+            key_path.push(key.clone());
+        }
+        let parent = if path.last() == Some(&key) { &path[..path.len() - 1] } else { path };
+        let in_ = if parent.is_empty() { String::new() } else { format!(" in {}", parent.join(".")) };
+        return (index.nearest_key(&key_path), format!("unknown key `{key}`{in_}"), did_you_mean(&key, &candidates));
+    }
+    if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+        return (index.nearest(path), format!("missing required key `{field}`{where_}"), None);
+    }
+    let at = index.value(path).unwrap_or_else(|| index.nearest(path));
+    let message = match message.split_once(", expected ") {
+        Some((found, expected)) => {
+            let found = found.trim_start_matches("invalid type: ").trim_start_matches("invalid value: ");
+            format!("expected {expected}{where_}, found {found}")
+        }
+        None => format!("{message}{where_}"),
+    };
+    (at, message.replace("u32", "a whole number"), None)
+}
+
+/// The closest candidate to a misspelt key, if one is close enough to be what was meant.
+pub fn did_you_mean(key: &str, candidates: &[String]) -> Option<String> {
+    let best = candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(key, c), c))
+        .min_by_key(|(distance, _)| *distance)?;
+    let threshold = (key.len().max(best.1.len()) / 3).max(2);
+    if best.0 <= threshold || best.1.contains(key) || key.contains(best.1.as_str()) {
+        Some(format!("did you mean `{}`?", best.1))
+    } else {
+        Some(format!("expected one of: {}", candidates.join(", ")))
+    }
+}
+
+impl Desired {
+    pub fn is_empty(&self) -> bool {
+        self.apps.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,86 @@
+//! The manifest's JSON Schema, generated from the types that read manifests, so the two cannot disagree.
+//! `schemas/vapp.schema.json` is this schema checked in for editors; a test keeps it current.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use super::ManifestFile;
+
+/// The JSON Schema of a manifest file.
+pub fn manifest_schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let mut schema = serde_json::to_value(schemars::schema_for!(ManifestFile)).unwrap_or(Value::Null);
+        if let Some(object) = schema.as_object_mut() {
+            object.insert("$id".into(), Value::String("https://vapp.dev/schemas/vapp.schema.json".into()));
+        }
+        schema
+    })
+}
+
+/// The schema as `vapp schema` prints it and `schemas/vapp.schema.json` stores it.
+pub fn manifest_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(manifest_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The keys the schema allows in the object at `path` (map keys and field names from the root), for
+/// "did you mean" hints.
+pub fn properties_at(path: &[String]) -> Vec<String> {
+    let root = manifest_schema();
+    let mut node = resolve(root, root);
+    for segment in path {
+        let Some(next) = child(root, node, segment) else { return Vec::new() };
+        node = next;
+    }
+    object_branch(root, node)
+        .and_then(|n| n.get("properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn resolve<'a>(root: &'a Value, node: &'a Value) -> &'a Value {
+    match node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/")) {
+        Some(pointer) => root.pointer(&format!("/{pointer}")).map(|n| resolve(root, n)).unwrap_or(node),
+        None => node,
+    }
+}
+
+/// The branch of `node` that describes an object (Options and shorthands are `anyOf`s).
+fn object_branch<'a>(root: &'a Value, node: &'a Value) -> Option<&'a Value> {
+    let node = resolve(root, node);
+    if node.get("properties").is_some() || node.get("additionalProperties").is_some_and(Value::is_object) {
+        return Some(node);
+    }
+    node.get("anyOf")?.as_array()?.iter().find_map(|branch| object_branch(root, branch))
+}
+
+fn child<'a>(root: &'a Value, node: &'a Value, segment: &str) -> Option<&'a Value> {
+    let object = object_branch(root, node)?;
+    if let Some(property) = object.get("properties").and_then(|p| p.get(segment)) {
+        return Some(resolve(root, property));
+    }
+    object.get("additionalProperties").filter(|a| a.is_object()).map(|a| resolve(root, a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(p: &str) -> Vec<String> {
+        p.split('.').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn finds_the_keys_of_nested_objects() {
+        let keys = properties_at(&path("applications.any.capabilities.voice.webhooks"));
+        assert_eq!(keys, ["answer_url", "fallback_answer_url", "event_url"]);
+        let keys = properties_at(&path("applications.any.capabilities.voice.webhooks.answer_url"));
+        assert!(keys.contains(&"socket_timeout".to_string()), "{keys:?}");
+        let keys = properties_at(&path("applications.any"));
+        assert!(keys.contains(&"protect".to_string()), "{keys:?}");
+    }
+}
