@@ -10,3 +10,5 @@ pub mod fsutil;
 pub mod keys;
 pub mod manifest;
 pub mod model;
+pub mod plan;
+pub mod state;

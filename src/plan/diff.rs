@@ -1,0 +1,128 @@
+//! Comparing applications: the comparable form and field-level differences.
+//!
+//! The comparable form of an application is its JSON with the documented defaults filled in and
+//! everything the manifest cannot say removed (id, keys, unmodelled fields). Two applications with
+//! equal comparable forms need no update, whichever side spelt out a default.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{defaults, Application};
+
+/// One changed field: its dotted path and the values before and after (`null` where absent).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    pub path: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// The application as the planner compares it.
+pub fn comparable(app: &Application) -> Value {
+    let mut app = defaults::fill(&app.without_extras());
+    app.id = None;
+    app.keys = None;
+    serde_json::to_value(&app).unwrap_or(Value::Null)
+}
+
+/// The fields that differ between two comparable forms, in path order. Empty objects (`vbc: {}`)
+/// count as values, so adding or removing one shows.
+pub fn diff(before: &Value, after: &Value) -> Vec<FieldDiff> {
+    let (mut b, mut a) = (BTreeMap::new(), BTreeMap::new());
+    leaves(before, String::new(), &mut b);
+    leaves(after, String::new(), &mut a);
+    let mut paths: Vec<&String> = b.keys().chain(a.keys()).collect();
+    paths.sort();
+    paths.dedup();
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let before = b.get(path).cloned().unwrap_or(Value::Null);
+            let after = a.get(path).cloned().unwrap_or(Value::Null);
+            (before != after).then(|| FieldDiff { path: path.clone(), before, after })
+        })
+        .collect()
+}
+
+fn leaves(value: &Value, prefix: String, out: &mut BTreeMap<String, Value>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, child) in map {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                leaves(child, path, out);
+            }
+        }
+        Value::Null if prefix.is_empty() => {}
+        _ if prefix.is_empty() => {}
+        other => {
+            out.insert(prefix, other.clone());
+        }
+    }
+}
+
+/// Copies into `body` every field of `live` that the model does not know, at every level where
+/// `body` still has the enclosing object: an update must not drop what the API added.
+pub fn keep_unmodelled(body: &mut Value, live: &Value, modelled: &Value) {
+    let (Some(body), Some(live)) = (body.as_object_mut(), live.as_object()) else { return };
+    for (key, live_value) in live {
+        match modelled.get(key) {
+            None => {
+                if !body.contains_key(key) {
+                    body.insert(key.clone(), live_value.clone());
+                }
+            }
+            Some(modelled_value) => {
+                if let Some(body_value) = body.get_mut(key) {
+                    keep_unmodelled(body_value, live_value, modelled_value);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn app(v: Value) -> Application {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn spelt_out_defaults_are_no_difference() {
+        let manifest = app(json!({"name": "x", "capabilities": {"voice": {"webhooks": {"answer_url": {"address": "https://a/"}}}}}));
+        let live = app(json!({"id": "1", "name": "x", "keys": {"public_key": "pem"}, "privacy": {"improve_ai": true},
+            "capabilities": {"voice": {"webhooks": {"answer_url": {"address": "https://a/", "connect_timeout": 1000, "socket_timeout": 5000}},
+                                       "signed_callbacks": true, "conversations_ttl": 48, "leg_persistence_time": 7, "payments": {}}},
+            "_links": {"self": {"href": "/v2/applications/1"}}}));
+        assert_eq!(diff(&comparable(&live), &comparable(&manifest)), vec![]);
+    }
+
+    #[test]
+    fn differences_are_listed_by_path() {
+        let before = comparable(&app(json!({"name": "x", "capabilities": {"voice": {"webhooks": {"answer_url": "https://old/"}}, "vbc": {}}})));
+        let after = comparable(&app(json!({"name": "y", "capabilities": {"voice": {"webhooks": {"answer_url": "https://new/"}}}})));
+        let d = diff(&before, &after);
+        let paths: Vec<_> = d.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["capabilities.vbc", "capabilities.voice.webhooks.answer_url.address", "name"]);
+        assert_eq!(d[0].before, json!({}));
+        assert_eq!(d[0].after, Value::Null);
+        assert_eq!(d[1].after, json!("https://new/"));
+    }
+
+    #[test]
+    fn unmodelled_fields_are_kept_where_the_body_keeps_their_parent() {
+        let live = app(json!({"id": "1", "name": "x", "bulk_flag": 1,
+            "capabilities": {"voice": {"payments": {"gateways": []}, "webhooks": {}}, "messages": {"future": 1}, "bulk": {"webhooks": {}}}}));
+        let mut body = serde_json::to_value(app(json!({"name": "x", "capabilities": {"voice": {}}}))).unwrap();
+        let modelled = serde_json::to_value(live.without_extras()).unwrap();
+        keep_unmodelled(&mut body, &serde_json::to_value(&live).unwrap(), &modelled);
+        assert_eq!(body["capabilities"]["voice"]["payments"], json!({"gateways": []}));
+        assert_eq!(body["capabilities"]["bulk"], json!({"webhooks": {}}));
+        assert_eq!(body["bulk_flag"], json!(1));
+        assert!(body["capabilities"].get("messages").is_none(), "a removed capability stays removed");
+    }
+}

@@ -1,0 +1,235 @@
+//! The planner: a pure function from what the manifests want, what the state remembers and what the
+//! account holds to a complete plan.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use super::diff::{comparable, diff, keep_unmodelled};
+use super::{Action, Change, Drift, KeyPlan, Plan, StateRef, FORMAT_VERSION};
+use crate::keys;
+use crate::manifest::{Desired, DesiredApp};
+use crate::model::{defaults, Application, Keys};
+use crate::state::{KeyRecord, State, StateEntry};
+
+/// What a plan is made from.
+pub struct PlanInput<'a> {
+    pub desired: &'a Desired,
+    /// `None` before the first apply.
+    pub state: Option<&'a State>,
+    /// Every application in the account.
+    pub live: &'a [Application],
+    /// Only these addresses are considered; all when empty.
+    pub targets: &'a [String],
+}
+
+/// Plans. Pure: no I/O, no clock, no randomness.
+pub fn plan(input: &PlanInput) -> Plan {
+    let empty = State::new(String::new());
+    let state = input.state.unwrap_or(&empty);
+    let live_by_id: HashMap<&str, &Application> =
+        input.live.iter().filter_map(|app| Some((app.id.as_deref()?, app))).collect();
+    let by_fingerprint = FingerprintIndex::new(input.live, state);
+
+    let mut addresses: BTreeSet<&str> = input.desired.apps.keys().map(String::as_str).collect();
+    addresses.extend(state.applications.keys().map(String::as_str));
+    if !input.targets.is_empty() {
+        addresses.retain(|a| input.targets.iter().any(|t| t == a));
+    }
+
+    let mut changes = Vec::new();
+    let mut drift = Vec::new();
+    let mut warnings = Vec::new();
+    for address in addresses {
+        let wanted = input.desired.apps.get(address);
+        let entry = state.applications.get(address);
+        // The live application this address manages: by id, or for an unconfirmed create, by key.
+        let live = match entry {
+            Some(StateEntry { id: Some(id), .. }) => live_by_id.get(id.as_str()).copied(),
+            Some(entry @ StateEntry { id: None, .. }) => entry.key.fingerprint().and_then(|f| by_fingerprint.get(f)),
+            None => None,
+        };
+        if let (Some(entry), Some(id)) = (entry, entry.and_then(|e| e.id.as_deref())) {
+            if let Some(found) = drift_of(address, id, entry, live) {
+                drift.push(found);
+            }
+        }
+        let change = match (wanted, entry) {
+            (Some(wanted), None) => {
+                warn_same_name(wanted, input.live, state, &mut warnings);
+                create(wanted, Action::Create, KeyPlan::Generate, vec![])
+            }
+            (Some(wanted), Some(entry)) => match (entry.id.as_deref(), live) {
+                (Some(_), Some(live)) => update_or_keep(wanted, live, Action::Update),
+                (None, Some(live)) => {
+                    let mut change = update_or_keep(wanted, live, Action::Adopt);
+                    change.action = Action::Adopt;
+                    change.notes.push("an earlier create reached the account but its answer was lost; found by its key".into());
+                    change
+                }
+                (Some(id), None) => {
+                    let note = format!("application {id} is gone from the account; it is created again");
+                    create(wanted, Action::Recreate, reuse_or_generate(&entry.key), vec![note])
+                }
+                (None, None) => {
+                    let note = "an earlier create did not reach the account; it is sent again with the same key".to_string();
+                    create(wanted, Action::Create, reuse_or_generate(&entry.key), vec![note])
+                }
+            },
+            (None, Some(entry)) => remove(address, entry, live, &mut warnings),
+            (None, None) => continue,
+        };
+        changes.push(change);
+    }
+    Plan {
+        format_version: FORMAT_VERSION,
+        state: StateRef { lineage: input.state.map(|s| s.lineage.clone()), serial: state.serial },
+        changes,
+        drift,
+        warnings,
+    }
+}
+
+fn reuse_or_generate(key: &KeyRecord) -> KeyPlan {
+    match key {
+        KeyRecord::Managed { fingerprint, .. } => KeyPlan::Reuse { fingerprint: fingerprint.clone() },
+        KeyRecord::Unknown { .. } => KeyPlan::Generate,
+    }
+}
+
+/// The body a create sends: the manifest with defaults made explicit.
+fn desired_body(wanted: &DesiredApp) -> Application {
+    defaults::fill(&wanted.application)
+}
+
+fn create(wanted: &DesiredApp, action: Action, key: KeyPlan, notes: Vec<String>) -> Change {
+    let body = desired_body(wanted);
+    Change {
+        address: wanted.address.clone(),
+        action,
+        id: None,
+        diff: diff(&Value::Null, &comparable(&body)),
+        body: Some(body),
+        key: Some(key),
+        protect: wanted.protect,
+        api_call: true,
+        observed: None,
+        notes,
+    }
+}
+
+/// An update when the manifest and the account differ; a no-op (recording what was seen) otherwise.
+fn update_or_keep(wanted: &DesiredApp, live: &Application, action: Action) -> Change {
+    let observed = comparable(live);
+    let desired = desired_body(wanted);
+    let fields = diff(&observed, &comparable(&desired));
+    let mut change = Change {
+        address: wanted.address.clone(),
+        action: Action::NoOp,
+        id: live.id.clone(),
+        diff: vec![],
+        body: None,
+        key: None,
+        protect: wanted.protect,
+        api_call: false,
+        observed: Some(observed),
+        notes: vec![],
+    };
+    if !fields.is_empty() {
+        change.action = action;
+        change.diff = fields;
+        change.body = Some(update_body(desired, live));
+        change.api_call = true;
+    }
+    change
+}
+
+/// A full PUT: the manifest, plus every unmodelled live field, plus the live key (a PUT without the
+/// key keeps it, but saying it makes the body self-contained).
+fn update_body(desired: Application, live: &Application) -> Application {
+    let mut body = serde_json::to_value(&desired).unwrap_or(Value::Null);
+    let live_value = serde_json::to_value(live).unwrap_or(Value::Null);
+    let modelled = serde_json::to_value(live.without_extras()).unwrap_or(Value::Null);
+    keep_unmodelled(&mut body, &live_value, &modelled);
+    let mut body: Application = serde_json::from_value(body).unwrap_or(desired);
+    body.extra.remove("_links");
+    body.id = None;
+    body.keys = live.public_key().map(|pem| Keys { public_key: Some(pem.to_string()), ..Default::default() });
+    body
+}
+
+fn remove(address: &str, entry: &StateEntry, live: Option<&Application>, warnings: &mut Vec<String>) -> Change {
+    let observed = live.map(comparable);
+    let mut change = Change {
+        address: address.to_string(),
+        action: Action::Delete,
+        id: live.and_then(|l| l.id.clone()).or_else(|| entry.id.clone()),
+        diff: observed.as_ref().map(|o| diff(o, &Value::Null)).unwrap_or_default(),
+        body: None,
+        key: None,
+        protect: entry.protect,
+        api_call: live.is_some(),
+        observed,
+        notes: vec![],
+    };
+    if live.is_none() {
+        change.notes.push("already gone from the account; only the state entry is removed".into());
+    } else if entry.protect {
+        change.action = Action::NoOp;
+        change.diff.clear();
+        change.api_call = false;
+        warnings.push(format!(
+            "{address} is protected and is not deleted; apply `protect: false` for it first to allow deletion"
+        ));
+    }
+    change
+}
+
+fn drift_of(address: &str, id: &str, entry: &StateEntry, live: Option<&Application>) -> Option<Drift> {
+    let applied = entry.applied.as_ref()?;
+    match live {
+        None => Some(Drift { address: address.to_string(), id: Some(id.to_string()), diff: vec![], deleted: true }),
+        Some(live) => {
+            let fields = diff(applied, &comparable(live));
+            (!fields.is_empty()).then(|| Drift { address: address.to_string(), id: Some(id.to_string()), diff: fields, deleted: false })
+        }
+    }
+}
+
+fn warn_same_name(wanted: &DesiredApp, live: &[Application], state: &State, warnings: &mut Vec<String>) {
+    let name = &wanted.application.name;
+    if let Some(twin) = live.iter().find(|a| &a.name == name && a.id.as_deref().is_some_and(|id| state.address_of(id).is_none())) {
+        warnings.push(format!(
+            "{} will be created, but the account already has an unmanaged application named {:?} ({}); to manage that one instead, run `vapp import {} {}`",
+            wanted.address,
+            name,
+            twin.id.as_deref().unwrap_or(""),
+            wanted.address,
+            twin.id.as_deref().unwrap_or("")
+        ));
+    }
+}
+
+/// Live applications by their key's fingerprint, built only when an unconfirmed create needs it
+/// (fingerprinting parses every public key).
+struct FingerprintIndex<'a>(HashMap<String, &'a Application>);
+
+impl<'a> FingerprintIndex<'a> {
+    fn new(live: &'a [Application], state: &State) -> Self {
+        if state.applications.values().all(|e| e.id.is_some()) {
+            return FingerprintIndex(HashMap::new());
+        }
+        let map = live
+            .iter()
+            .filter_map(|app| Some((keys::fingerprint(app.public_key()?).ok()?, app)))
+            .collect();
+        FingerprintIndex(map)
+    }
+
+    fn get(&self, fingerprint: &str) -> Option<&'a Application> {
+        self.0.get(fingerprint).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,127 @@
+//! The terminal rendering: Terraform's `+ ~ -` with before → after per field.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::{action_phrase, show_value, summary_line, symbol};
+use crate::plan::{Action, FieldDiff, Plan};
+
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const DIM: &str = "\x1b[2m";
+
+struct Paint(bool);
+
+impl Paint {
+    fn on(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn for_action(&self, action: Action, text: &str) -> String {
+        let code = match action {
+            Action::Create => GREEN,
+            Action::Delete | Action::Recreate => RED,
+            Action::NoOp => DIM,
+            _ => YELLOW,
+        };
+        self.on(code, text)
+    }
+}
+
+/// Renders `plan` for a person at a terminal; `color` adds ANSI colours.
+pub fn render_human(plan: &Plan, color: bool) -> String {
+    let paint = Paint(color);
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        let _ = writeln!(out, "{}", paint.on(BOLD, "Changed outside vapp since the last apply:"));
+        out.push('\n');
+        for d in &plan.drift {
+            let id = d.id.as_deref().unwrap_or("");
+            if d.deleted {
+                let _ = writeln!(out, "  {} {} ({id}) was deleted", paint.on(RED, "!"), paint.on(BOLD, &d.address));
+            } else {
+                let _ = writeln!(out, "  {} {} ({id})", paint.on(YELLOW, "~"), paint.on(BOLD, &d.address));
+                for f in &d.diff {
+                    field_line(&mut out, &paint, Action::Update, f);
+                }
+            }
+        }
+        out.push('\n');
+    }
+    if !plan.has_changes() {
+        let _ = writeln!(out, "{}", paint.on(BOLD, "No changes. The account matches the manifests."));
+    } else {
+        let _ = writeln!(out, "vapp will perform these actions:");
+        for change in plan.actions() {
+            out.push('\n');
+            let id = change.id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
+            let _ = writeln!(out, "  {}", paint.on(DIM, &format!("# {}{id} {}", change.address, action_phrase(change.action))));
+            for note in &change.notes {
+                let _ = writeln!(out, "  {}", paint.on(DIM, &format!("# ({note})")));
+            }
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                paint.for_action(change.action, symbol(change.action)),
+                paint.on(BOLD, &change.address)
+            );
+            for f in &change.diff {
+                field_line(&mut out, &paint, change.action, f);
+            }
+        }
+        out.push('\n');
+    }
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "{} {warning}", paint.on(YELLOW, "Warning:"));
+    }
+    if !plan.warnings.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", paint.on(BOLD, &summary_line(plan)));
+    out
+}
+
+fn field_line(out: &mut String, paint: &Paint, action: Action, f: &FieldDiff) {
+    let (mark, kind) = match (&f.before, &f.after) {
+        (Value::Null, _) => ("+", Action::Create),
+        (_, Value::Null) => ("-", Action::Delete),
+        _ => ("~", Action::Update),
+    };
+    let kind = if action == Action::Delete { Action::Delete } else { kind };
+    let mark = paint.for_action(kind, mark);
+    if let (Some(before), Some(after)) = (f.before.as_str(), f.after.as_str()) {
+        if before.contains('\n') || after.contains('\n') {
+            let _ = writeln!(out, "      {mark} {}:", f.path);
+            let text_diff = similar::TextDiff::from_lines(before, after);
+            for change in text_diff.iter_all_changes() {
+                let (sign, code) = match change.tag() {
+                    similar::ChangeTag::Delete => ("-", RED),
+                    similar::ChangeTag::Insert => ("+", GREEN),
+                    similar::ChangeTag::Equal => (" ", DIM),
+                };
+                let line = format!("{sign} {}", change.value().trim_end_matches('\n'));
+                let _ = writeln!(out, "          {}", paint.on(code, &line));
+            }
+            return;
+        }
+    }
+    match (&f.before, &f.after) {
+        (Value::Null, after) => {
+            let _ = writeln!(out, "      {mark} {}: {}", f.path, show_value(after));
+        }
+        (before, Value::Null) => {
+            let _ = writeln!(out, "      {mark} {}: {}", f.path, show_value(before));
+        }
+        (before, after) => {
+            let _ = writeln!(out, "      {mark} {}: {} → {}", f.path, show_value(before), show_value(after));
+        }
+    }
+}

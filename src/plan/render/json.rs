@@ -1,0 +1,45 @@
+//! `--format json`: the stable, documented shape of DESIGN.md. Fields are only ever added.
+
+use serde_json::{json, Value};
+
+use crate::plan::Plan;
+
+/// The plan as scripts read it: only actions that do something appear under `changes`.
+pub fn render_json_value(plan: &Plan) -> Value {
+    let changes: Vec<Value> = plan
+        .actions()
+        .map(|c| {
+            let mut change = json!({"address": c.address, "action": c.action.as_str(), "id": c.id, "diff": c.diff});
+            if !c.notes.is_empty() {
+                change["notes"] = json!(c.notes);
+            }
+            change
+        })
+        .collect();
+    let drift: Vec<Value> = plan
+        .drift
+        .iter()
+        .map(|d| {
+            let mut entry = json!({"address": d.address, "id": d.id, "diff": d.diff});
+            if d.deleted {
+                entry["deleted"] = json!(true);
+            }
+            entry
+        })
+        .collect();
+    let s = plan.summary();
+    json!({
+        "format_version": plan.format_version,
+        "state": {"lineage": plan.state.lineage, "serial": plan.state.serial},
+        "changes": changes,
+        "drift": drift,
+        "warnings": plan.warnings,
+        "summary": {"create": s.create, "update": s.update, "delete": s.delete, "no_op": s.no_op},
+    })
+}
+
+pub fn render_json(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(&render_json_value(plan)).unwrap_or_default();
+    text.push('\n');
+    text
+}

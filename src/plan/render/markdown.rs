@@ -1,0 +1,107 @@
+//! `--format markdown`: a plan made for a pull-request comment. A verdict line first, a warning when
+//! anything is deleted, one table row per application, drift in its own section, and each
+//! application's fields folded under `<details>`.
+
+use std::fmt::Write;
+
+use super::{show_value, summary_line};
+use crate::plan::{Action, FieldDiff, Plan};
+
+fn badge(action: Action) -> &'static str {
+    match action {
+        Action::Create => "🟢 create",
+        Action::Update => "🟡 update",
+        Action::Delete => "🔴 delete",
+        Action::Recreate => "🔴 recreate",
+        Action::Adopt => "🟡 adopt",
+        Action::RotateKey => "🟡 rotate-key",
+        Action::NoOp => "no-op",
+    }
+}
+
+fn diff_block(out: &mut String, fields: &[FieldDiff]) {
+    out.push_str("```diff\n");
+    for f in fields {
+        let line = match (f.before.is_null(), f.after.is_null()) {
+            (true, _) => format!("+ {}: {}", f.path, show_value(&f.after)),
+            (_, true) => format!("- {}: {}", f.path, show_value(&f.before)),
+            _ => format!("! {}: {} → {}", f.path, show_value(&f.before), show_value(&f.after)),
+        };
+        // A backtick fence inside a value must not end the block early.
+        let _ = writeln!(out, "{}", line.replace("```", "`\u{200b}``"));
+    }
+    out.push_str("```\n");
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Renders `plan` as GitHub-flavoured Markdown.
+pub fn render_markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let summary = plan.summary();
+    if plan.has_changes() {
+        let _ = writeln!(out, "### vapp plan: {}", summary_line(plan).trim_start_matches("Plan: ").trim_end_matches('.'));
+    } else {
+        let _ = writeln!(out, "### vapp plan: no changes ✅");
+        out.push_str("\nThe account matches the manifests.\n");
+    }
+    if summary.delete > 0 {
+        let deleted: Vec<String> =
+            plan.actions().filter(|c| c.action == Action::Delete).map(|c| format!("`{}`", c.address)).collect();
+        let _ = write!(
+            out,
+            "\n> [!WARNING]\n> This plan **deletes {} application{}**: {}. Deleting cannot be undone.\n",
+            summary.delete,
+            if summary.delete == 1 { "" } else { "s" },
+            deleted.join(", ")
+        );
+    }
+    if plan.has_changes() {
+        out.push_str("\n| Application | Action | Fields |\n|---|---|---|\n");
+        for c in plan.actions() {
+            let fields = match c.diff.len() {
+                0 => "—".to_string(),
+                1 => format!("`{}`", cell(&c.diff[0].path)),
+                n => format!("{n} fields"),
+            };
+            let _ = writeln!(out, "| `{}` | {} | {} |", cell(&c.address), badge(c.action), fields);
+        }
+        out.push('\n');
+        for c in plan.actions() {
+            let id = c.id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
+            let _ = writeln!(out, "<details><summary><code>{}</code>{id}: {}</summary>\n", c.address, c.action.as_str());
+            for note in &c.notes {
+                let _ = writeln!(out, "_{note}_\n");
+            }
+            if c.diff.is_empty() {
+                out.push_str("No field changes.\n");
+            } else {
+                diff_block(&mut out, &c.diff);
+            }
+            out.push_str("\n</details>\n\n");
+        }
+    }
+    if !plan.drift.is_empty() {
+        out.push_str("\n#### Changed outside vapp since the last apply\n\n");
+        for d in &plan.drift {
+            let id = d.id.as_deref().unwrap_or("");
+            if d.deleted {
+                let _ = writeln!(out, "- `{}` ({id}) was deleted\n", d.address);
+            } else {
+                let _ = writeln!(out, "<details><summary><code>{}</code> ({id}): {} field{}</summary>\n", d.address, d.diff.len(), if d.diff.len() == 1 { "" } else { "s" });
+                diff_block(&mut out, &d.diff);
+                out.push_str("\n</details>\n\n");
+            }
+        }
+    }
+    if !plan.warnings.is_empty() {
+        out.push_str("\n#### Warnings\n\n");
+        for w in &plan.warnings {
+            let _ = writeln!(out, "- {w}");
+        }
+    }
+    let _ = writeln!(out, "\n<sub>{} · {} unchanged</sub>", summary_line(plan), summary.no_op);
+    out
+}

@@ -1,0 +1,50 @@
+//! Plan renderers: human (terminal), JSON (scripts) and Markdown (pull-request comments).
+//! Pure functions from a plan to text; none of them ever sees key material, because a plan holds none.
+
+mod human;
+mod json;
+mod markdown;
+
+pub use human::render_human;
+pub use json::{render_json, render_json_value};
+pub use markdown::render_markdown;
+
+use serde_json::Value;
+
+use super::Action;
+
+/// How a value reads in a diff line: JSON, with absence spelt out.
+pub(crate) fn show_value(value: &Value) -> String {
+    match value {
+        Value::Null => "(none)".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The one-line summary: `Plan: N to create, N to update, N to delete.`
+pub fn summary_line(plan: &super::Plan) -> String {
+    let s = plan.summary();
+    format!("Plan: {} to create, {} to update, {} to delete.", s.create, s.update, s.delete)
+}
+
+pub(crate) fn action_phrase(action: Action) -> &'static str {
+    match action {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in place",
+        Action::Delete => "will be deleted",
+        Action::Recreate => "will be created again (it is gone from the account)",
+        Action::Adopt => "will be adopted (created earlier, answer lost)",
+        Action::RotateKey => "will get a new key pair",
+        Action::NoOp => "is up to date",
+    }
+}
+
+pub(crate) fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update | Action::Adopt | Action::RotateKey => "~",
+        Action::Delete => "-",
+        Action::Recreate => "-/+",
+        Action::NoOp => " ",
+    }
+}

@@ -1,0 +1,114 @@
+//! The state file: which application each address manages, and the custody of its private key.
+//!
+//! One JSON document, mode 0600, replaced atomically on every write. `lineage` is fixed when the state
+//! is first made; `serial` grows by one on every write, so a saved plan or a second writer can tell
+//! that the state moved. The state remembers what was last applied to each application (`applied`, in
+//! the planner's comparable form), which is how drift made outside vapp is found.
+//!
+//! Invariant: a private key is in the state file on disk before any request that uses it leaves, so no
+//! crash or lost answer can lose one. An entry without an `id` is such a create whose outcome is not
+//! known yet; the planner resolves it against the account by the key's fingerprint.
+
+mod store;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use store::{load, save, StateError, StateStore};
+
+use crate::keys::PrivateKeyPem;
+
+pub const FORMAT: &str = "vapp-state";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub format: String,
+    pub version: u32,
+    pub lineage: String,
+    pub serial: u64,
+    #[serde(default)]
+    pub applications: BTreeMap<String, StateEntry>,
+}
+
+/// What vapp knows of one managed application.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateEntry {
+    /// The application id; `None` while a create has been sent but not confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub key: KeyRecord,
+    #[serde(default)]
+    pub protect: bool,
+    /// The application as last applied or observed, in comparable form (defaults filled, no extras).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<Value>,
+}
+
+/// Who holds the application's private key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "custody", rename_all = "snake_case")]
+pub enum KeyRecord {
+    /// vapp made the pair and keeps the private half here.
+    Managed { fingerprint: String, private_key: PrivateKeyPem },
+    /// The private key was never given to vapp (an imported application).
+    Unknown {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+    },
+}
+
+impl KeyRecord {
+    pub fn fingerprint(&self) -> Option<&str> {
+        match self {
+            KeyRecord::Managed { fingerprint, .. } => Some(fingerprint),
+            KeyRecord::Unknown { fingerprint } => fingerprint.as_deref(),
+        }
+    }
+
+    pub fn private_key(&self) -> Option<&PrivateKeyPem> {
+        match self {
+            KeyRecord::Managed { private_key, .. } => Some(private_key),
+            KeyRecord::Unknown { .. } => None,
+        }
+    }
+}
+
+impl State {
+    /// A new, empty state with a fresh lineage. Serial 0 means "never written".
+    pub fn new(lineage: String) -> Self {
+        State { format: FORMAT.to_string(), version: FORMAT_VERSION, lineage, serial: 0, applications: BTreeMap::new() }
+    }
+
+    /// The address that manages application `id`, if any.
+    pub fn address_of(&self, id: &str) -> Option<&str> {
+        self.applications.iter().find(|(_, e)| e.id.as_deref() == Some(id)).map(|(a, _)| a.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_key_debug_is_redacted() {
+        let mut state = State::new("lin".into());
+        state.applications.insert(
+            "a".into(),
+            StateEntry {
+                id: Some("id-1".into()),
+                key: KeyRecord::Managed { fingerprint: "sha256:00".into(), private_key: PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\nx\n".into()) },
+                protect: true,
+                applied: None,
+            },
+        );
+        let text = serde_json::to_string(&state).unwrap();
+        assert!(text.contains("\"custody\":\"managed\""));
+        let back: State = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, state);
+        assert!(!format!("{state:?}").contains("BEGIN PRIVATE KEY"));
+        assert_eq!(state.address_of("id-1"), Some("a"));
+    }
+}
