@@ -5,6 +5,8 @@
 //! emulator, command line) does.
 
 pub mod api;
+pub mod apply;
+pub mod cli;
 pub mod emulator;
 pub mod fsutil;
 pub mod keys;

@@ -216,7 +216,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Application, Response>
     if !is_json(headers) {
         return Err(problems::bad_content_type());
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    let mut value: Value = serde_json::from_slice(body).map_err(|e| {
         problems::payload_validation(vec![InvalidParameter { name: "body".into(), reason: format!("must be valid JSON ({e})") }])
     })?;
     if !value.is_object() {
@@ -225,12 +225,18 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Application, Response>
             reason: "must be a JSON object".into(),
         }]));
     }
+    // A missing name is reported together with everything else wrong, as the API does.
+    let mut invalid = Vec::new();
+    if value.get("name").is_none_or(Value::is_null) {
+        invalid.push(InvalidParameter { name: "name".into(), reason: "is required".into() });
+        value["name"] = Value::String("(missing)".into());
+    }
     let mut app: Application = serde_path_to_error::deserialize(value).map_err(|e| {
         let (name, reason) = describe_type_error(&e.path().to_string(), &e.inner().to_string());
         problems::payload_validation(vec![InvalidParameter { name, reason }])
     })?;
     app.extra.remove("_links");
-    let mut invalid = rules::validate(&app);
+    invalid.extend(rules::validate(&app));
     if let Some(pem) = app.public_key() {
         if keys::parse_public_key(pem).is_err() {
             invalid.push(InvalidParameter { name: "keys.public_key".into(), reason: "must be a PEM RSA public key".into() });

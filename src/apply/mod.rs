@@ -1,0 +1,234 @@
+//! The executor: carries out a plan, action by action, recording each outcome in the state.
+//!
+//! It decides nothing the plan did not decide. Independent actions run concurrently (bounded by
+//! `parallelism`); one failure does not stop the others; every completed action is on disk in the state
+//! before it counts as done. A create writes its private key into the state before the POST leaves.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+use crate::api::{ApiError, ApplicationApi};
+use crate::keys::{self, KeyError, KeyPair};
+use crate::model::{Application, Keys};
+use crate::plan::diff::comparable;
+use crate::plan::{Action, Change, KeyPlan, Plan};
+use crate::state::{KeyRecord, StateEntry, StateError, StateStore};
+
+/// Where key pairs come from: RSA in production, a test may hand out prepared ones.
+pub trait KeySource: Send + Sync + 'static {
+    fn generate(&self) -> Result<KeyPair, KeyError>;
+}
+
+/// Fresh RSA-2048 pairs.
+pub struct RsaKeys;
+
+impl KeySource for RsaKeys {
+    fn generate(&self) -> Result<KeyPair, KeyError> {
+        keys::generate()
+    }
+}
+
+/// Hears about each action as it starts and ends (progress lines, a progress bar).
+pub trait Progress: Send + Sync {
+    fn started(&self, change: &Change);
+    fn finished(&self, change: &Change, outcome: &Result<(), ActionError>, elapsed: Duration);
+}
+
+/// What can make one action fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("{0}")]
+    Plan(String),
+}
+
+/// How one action ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub address: String,
+    pub action: Action,
+    pub result: Result<(), ActionError>,
+}
+
+/// Every action's outcome, in plan order.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    pub fn failures(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes.iter().filter(|o| o.result.is_err())
+    }
+
+    pub fn succeeded(&self, action: Action) -> usize {
+        self.outcomes.iter().filter(|o| o.action == action && o.result.is_ok()).count()
+    }
+}
+
+pub struct Executor<'a, A: ApplicationApi> {
+    pub api: &'a A,
+    pub store: &'a StateStore,
+    pub keys: Arc<dyn KeySource>,
+    pub parallelism: usize,
+    pub progress: &'a dyn Progress,
+}
+
+impl<A: ApplicationApi> Executor<'_, A> {
+    /// Carries out every action of `plan`, then records what the no-ops observed.
+    pub async fn execute(&self, plan: &Plan) -> Report {
+        let actions: Vec<&Change> = plan.actions().collect();
+        let mut outcomes: Vec<(usize, Outcome)> = futures::stream::iter(actions.into_iter().enumerate())
+            .map(|(i, change)| async move {
+                self.progress.started(change);
+                let started = Instant::now();
+                let result = self.run(change).await;
+                self.progress.finished(change, &result, started.elapsed());
+                (i, Outcome { address: change.address.clone(), action: change.action, result })
+            })
+            .buffer_unordered(self.parallelism.max(1))
+            .collect()
+            .await;
+        outcomes.sort_by_key(|(i, _)| *i);
+        let mut report = Report { outcomes: outcomes.into_iter().map(|(_, o)| o).collect() };
+        if let Err(e) = self.record_no_ops(plan).await {
+            report.outcomes.push(Outcome { address: "(state)".into(), action: Action::NoOp, result: Err(e.into()) });
+        }
+        report
+    }
+
+    async fn run(&self, change: &Change) -> Result<(), ActionError> {
+        match change.action {
+            Action::Create | Action::Recreate => self.create(change).await,
+            Action::Update => self.update(change, required_id(change)?).await,
+            Action::Adopt => {
+                let id = required_id(change)?.to_string();
+                self.store
+                    .commit(|s| {
+                        if let Some(entry) = s.applications.get_mut(&change.address) {
+                            entry.id = Some(id.clone());
+                        }
+                    })
+                    .await?;
+                if change.body.is_some() {
+                    self.update(change, &id).await?;
+                }
+                Ok(())
+            }
+            Action::Delete => self.delete(change).await,
+            Action::RotateKey => Err(ActionError::Plan("this vapp cannot rotate keys yet".into())),
+            Action::NoOp => Ok(()),
+        }
+    }
+
+    async fn create(&self, change: &Change) -> Result<(), ActionError> {
+        let body = change.body.as_ref().ok_or_else(|| ActionError::Plan(format!("{}: create without a body", change.address)))?;
+        let pair = match &change.key {
+            Some(KeyPlan::Reuse { fingerprint }) => self.stored_pair(&change.address, fingerprint)?,
+            Some(KeyPlan::Generate) | None => {
+                let source = self.keys.clone();
+                tokio::task::spawn_blocking(move || source.generate())
+                    .await
+                    .map_err(|e| ActionError::Plan(format!("key generation stopped: {e}")))??
+            }
+        };
+        // The key is on disk before the request leaves: whatever happens next, it is not lost.
+        let entry = StateEntry {
+            id: None,
+            key: KeyRecord::Managed { fingerprint: pair.fingerprint.clone(), private_key: pair.private_key.clone() },
+            protect: change.protect,
+            applied: None,
+        };
+        self.store.commit(|s| drop(s.applications.insert(change.address.clone(), entry))).await?;
+        let mut body = body.clone();
+        body.keys = Some(Keys { public_key: Some(pair.public_key.clone()), ..Default::default() });
+        let created = self.api.create(&body).await?;
+        let id = created.id.clone().ok_or_else(|| ActionError::Plan("the API answered a create without an id".into()))?;
+        self.record(change, id, &created).await
+    }
+
+    fn stored_pair(&self, address: &str, fingerprint: &str) -> Result<KeyPair, ActionError> {
+        let state = self.store.snapshot();
+        let private_key = state
+            .applications
+            .get(address)
+            .and_then(|e| e.key.private_key().filter(|_| e.key.fingerprint() == Some(fingerprint)))
+            .cloned()
+            .ok_or_else(|| ActionError::Plan(format!("{address}: the state no longer holds key {fingerprint}")))?;
+        let public_key = private_key.public_key_pem()?;
+        Ok(KeyPair { private_key, public_key, fingerprint: fingerprint.to_string() })
+    }
+
+    async fn update(&self, change: &Change, id: &str) -> Result<(), ActionError> {
+        let body = change.body.as_ref().ok_or_else(|| ActionError::Plan(format!("{}: update without a body", change.address)))?;
+        let updated = self.api.update(id, body).await?;
+        self.record(change, id.to_string(), &updated).await
+    }
+
+    async fn record(&self, change: &Change, id: String, live: &Application) -> Result<(), ActionError> {
+        let applied = comparable(live);
+        self.store
+            .commit(|s| {
+                if let Some(entry) = s.applications.get_mut(&change.address) {
+                    entry.id = Some(id);
+                    entry.applied = Some(applied);
+                    entry.protect = change.protect;
+                }
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, change: &Change) -> Result<(), ActionError> {
+        if change.api_call {
+            let id = required_id(change)?;
+            match self.api.delete(id).await {
+                Ok(()) => {}
+                // Gone already (deleted by an earlier, interrupted run): the goal is reached.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.store.commit(|s| drop(s.applications.remove(&change.address))).await?;
+        Ok(())
+    }
+
+    /// Records the observed live form and the protect flag of every no-op whose entry differs, in one write.
+    async fn record_no_ops(&self, plan: &Plan) -> Result<(), StateError> {
+        let state = self.store.snapshot();
+        let stale: Vec<&Change> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::NoOp)
+            .filter(|c| {
+                state.applications.get(&c.address).is_some_and(|e| e.applied != c.observed || e.protect != c.protect)
+            })
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .commit(|s| {
+                for change in stale {
+                    if let Some(entry) = s.applications.get_mut(&change.address) {
+                        if change.observed.is_some() {
+                            entry.applied = change.observed.clone();
+                        }
+                        entry.protect = change.protect;
+                    }
+                }
+            })
+            .await
+    }
+}
+
+fn required_id(change: &Change) -> Result<&str, ActionError> {
+    change.id.as_deref().ok_or_else(|| ActionError::Plan(format!("{}: {} without an application id", change.address, change.action.as_str())))
+}

@@ -1,0 +1,109 @@
+//! What every command needs: the global options, the printer, and the ways to reach the manifests,
+//! the state and the API (the real one, or the sandbox emulator inside this process).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+
+use super::{GlobalArgs, Printer};
+use crate::api::{ApplicationApi, Client, ClientConfig, Credentials};
+use crate::emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use crate::manifest::{self, Desired};
+use crate::model::Application;
+use crate::state::{self, State};
+
+pub struct Context {
+    pub global: GlobalArgs,
+    pub printer: Printer,
+}
+
+/// A client, and the sandbox it talks to when `--sandbox` is on (kept alive as long as the client).
+pub struct Connection {
+    pub client: Client,
+    _sandbox: Option<RunningEmulator>,
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs, printer: Printer) -> Self {
+        Context { global, printer }
+    }
+
+    pub fn state_path(&self) -> &Path {
+        &self.global.state
+    }
+
+    /// The sandbox's data file: `.vapp/sandbox.json` beside the state file.
+    pub fn sandbox_data_path(&self) -> PathBuf {
+        let dir = self.state_path().parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        dir.join(".vapp").join("sandbox.json")
+    }
+
+    pub fn manifests(&self) -> Result<Desired> {
+        let files = if self.global.files.is_empty() { vec![PathBuf::from("vapp.yaml")] } else { self.global.files.clone() };
+        match manifest::load(&files) {
+            Ok(desired) => Ok(desired),
+            Err(manifest::LoadError::Missing(path)) => {
+                bail!("no manifest found at {} (name manifests with -f FILE or -f DIR)", path.display())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn load_state(&self) -> Result<Option<State>> {
+        Ok(state::load(self.state_path())?)
+    }
+
+    pub fn require_state(&self) -> Result<State> {
+        self.load_state()?.with_context(|| format!("no state at {}: nothing is managed yet", self.state_path().display()))
+    }
+
+    /// A client for the real API (credentials from the environment) or for the in-process sandbox.
+    pub async fn connect(&self) -> Result<Connection> {
+        if self.global.sandbox {
+            let config = EmulatorConfig { data_file: Some(self.sandbox_data_path()), ..EmulatorConfig::default() };
+            let credentials = Credentials::new(config.api_key.clone(), config.api_secret.clone());
+            let emulator = Emulator::new(config).await.context("cannot start the sandbox")?;
+            let running = emulator.start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+            self.printer.detail(&format!("sandbox: serving {} from {}", running.url(), self.sandbox_data_path().display()));
+            let client = Client::new(ClientConfig::new(running.url(), credentials))?;
+            return Ok(Connection { client, _sandbox: Some(running) });
+        }
+        let key = std::env::var("VONAGE_API_KEY").unwrap_or_default();
+        let secret = std::env::var("VONAGE_API_SECRET").unwrap_or_default();
+        if key.is_empty() || secret.is_empty() {
+            bail!("VONAGE_API_KEY and VONAGE_API_SECRET must be set to reach {}\n  = help: to try vapp without an account, add --sandbox", self.global.api_url);
+        }
+        let client = Client::new(ClientConfig::new(self.global.api_url.clone(), Credentials::new(key, secret)))?;
+        Ok(Connection { client, _sandbox: None })
+    }
+
+    /// Every live application, with a status line about how long it took.
+    pub async fn list_live(&self, connection: &Connection) -> Result<Vec<Application>> {
+        let started = Instant::now();
+        let live = connection
+            .client
+            .list_all()
+            .await
+            .with_context(|| format!("cannot list the applications at {}", connection.client.base_url()))?;
+        self.printer.detail(&format!("read {} applications in {:.2}s", live.len(), started.elapsed().as_secs_f64()));
+        Ok(live)
+    }
+
+    /// Asks a person to type `yes`; refuses outright when nobody is at a terminal.
+    pub fn confirm(&self, question: &str) -> Result<()> {
+        if !std::io::stdin().is_terminal() {
+            bail!("refusing to go on without --auto-approve: standard input is not a terminal");
+        }
+        eprint!("{question}\n  Only 'yes' will be accepted: ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            bail!("cancelled: nothing was changed");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,91 @@
+//! `vapp emulator`: serve a local Vonage Application API until interrupted.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+
+use super::{Context, Exit};
+use crate::emulator::{Emulator, EmulatorConfig, Faults, DEFAULT_API_KEY, DEFAULT_API_SECRET};
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on; port 0 picks a free port
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub listen: SocketAddr,
+    /// API key accepted in Basic auth
+    #[arg(long, default_value = DEFAULT_API_KEY)]
+    pub api_key: String,
+    /// API secret accepted in Basic auth
+    #[arg(long, default_value = DEFAULT_API_SECRET)]
+    pub api_secret: String,
+    /// Keep the applications in this JSON file across restarts (in memory otherwise)
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Start an empty account with N varied applications
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed_apps: usize,
+    /// Delay every answer by N milliseconds
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub latency_ms: u64,
+    /// Answer this share of requests (0..1) with 500, 502 or 503, without carrying them out
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fail_rate: f64,
+    /// Allow this many requests per second; answer the rest 429 with Retry-After
+    #[arg(long, value_name = "RPS")]
+    pub rate_limit: Option<u32>,
+    /// Carry out this share of requests (0..1), then close the connection without answering
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub drop_rate: f64,
+    /// Seed for the fault dice, for reproducible drills
+    #[arg(long, value_name = "N")]
+    pub fault_seed: Option<u64>,
+}
+
+pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
+    let config = EmulatorConfig {
+        api_key: args.api_key,
+        api_secret: args.api_secret,
+        data_file: args.data,
+        seed_apps: args.seed_apps,
+        faults: Faults {
+            latency: Duration::from_millis(args.latency_ms),
+            fail_rate: args.fail_rate,
+            rate_limit: args.rate_limit,
+            drop_rate: args.drop_rate,
+            seed: args.fault_seed,
+        },
+    };
+    let emulator = Emulator::new(config).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    context.printer.data(&format!("listening on http://{addr}\n"));
+    context.printer.detail(&format!("{} applications", emulator.application_count()));
+    emulator.serve(listener, shutdown_signal()).await;
+    Ok(Exit::Success)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

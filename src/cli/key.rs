@@ -1,0 +1,26 @@
+//! `vapp key show`: print an application's private key.
+
+use anyhow::{bail, Result};
+use clap::Subcommand;
+
+use super::{Context, Exit};
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print the application's private key (PKCS#8 PEM) to stdout
+    Show { address: String },
+}
+
+pub fn run(context: &Context, command: KeyCommand) -> Result<Exit> {
+    let state = context.require_state()?;
+    match command {
+        KeyCommand::Show { address } => {
+            let Some(entry) = state.applications.get(&address) else { bail!("{address} is not in the state") };
+            let Some(private_key) = entry.key.private_key() else {
+                bail!("vapp does not hold the private key of {address}: it was made outside vapp");
+            };
+            context.printer.data(private_key.expose());
+        }
+    }
+    Ok(Exit::Success)
+}

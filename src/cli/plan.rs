@@ -1,0 +1,44 @@
+//! `vapp plan`: show what apply would do, as text, JSON or Markdown.
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use super::{Context, Exit};
+use crate::plan::render::{render_human, render_json, render_markdown};
+use crate::plan::{self, PlanInput};
+
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Exit 2 when the plan has changes (0 when it has none, 1 on error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Plan only this address (repeatable)
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+}
+
+pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
+    let desired = context.manifests()?;
+    let state = context.load_state()?;
+    let connection = context.connect().await?;
+    let live = context.list_live(&connection).await?;
+    let plan = plan::plan(&PlanInput { desired: &desired, state: state.as_ref(), live: &live, targets: &args.targets });
+    let text = match args.format {
+        Format::Human => render_human(&plan, context.printer.stdout_color),
+        Format::Json => render_json(&plan),
+        Format::Markdown => render_markdown(&plan),
+    };
+    context.printer.data(&text);
+    Ok(if args.detailed_exitcode && plan.has_changes() { Exit::Changes } else { Exit::Success })
+}

@@ -1,0 +1,72 @@
+//! The one owner of stdout and stderr. Data goes to stdout; progress, warnings and errors to stderr.
+//! Colour only on a terminal, never with `--no-color` or `NO_COLOR`.
+
+use std::io::{IsTerminal, Write};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Printer {
+    pub quiet: bool,
+    pub verbose: bool,
+    pub stdout_color: bool,
+    pub stderr_color: bool,
+}
+
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+impl Printer {
+    pub fn new(quiet: bool, verbose: bool, no_color: bool) -> Self {
+        let color_allowed = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Printer {
+            quiet,
+            verbose: verbose && !quiet,
+            stdout_color: color_allowed && std::io::stdout().is_terminal(),
+            stderr_color: color_allowed && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Data: always printed, whatever `-q` says.
+    pub fn data(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    /// A progress or status line on stderr; `-q` silences it.
+    pub fn status(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Detail shown only with `-v`.
+    pub fn detail(&self, line: &str) {
+        if self.verbose {
+            eprintln!("{line}");
+        }
+    }
+
+    pub fn warn(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{} {line}", self.paint(YELLOW, "warning:"));
+        }
+    }
+
+    pub fn error(&self, text: &str) {
+        eprintln!("{} {text}", self.paint(RED, "error:"));
+    }
+
+    pub fn bold(&self, text: &str) -> String {
+        self.paint(BOLD, text)
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.stderr_color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+}
