@@ -89,7 +89,11 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(config.list_concurrency.max(16))
             .build()
-            .map_err(|e| ApiError::Transport { url: config.base_url.clone(), message: e.to_string(), maybe_sent: false })?;
+            .map_err(|e| ApiError::Transport {
+                url: config.base_url.clone(),
+                message: e.to_string(),
+                maybe_sent: false,
+            })?;
         Ok(Client {
             http,
             base_url: config.base_url.trim_end_matches('/').to_string(),
@@ -203,5 +207,5 @@ async fn status_error(response: reqwest::Response) -> ApiError {
         detail: Some(String::from_utf8_lossy(&body).chars().take(200).collect()),
         ..Default::default()
     });
-    ApiError::Status { status: status.as_u16(), problem, retry_after }
+    ApiError::Status { status: status.as_u16(), problem: Box::new(problem), retry_after }
 }

@@ -26,7 +26,7 @@ pub struct Problem {
 pub enum ApiError {
     /// The API answered with an error status.
     #[error("{}", describe_status(*status, problem))]
-    Status { status: u16, problem: Problem, retry_after: Option<Duration> },
+    Status { status: u16, problem: Box<Problem>, retry_after: Option<Duration> },
     /// No answer: the request failed before or while it was sent, or the answer was lost.
     #[error("could not reach the Application API at {url}: {message}")]
     Transport {
@@ -57,7 +57,10 @@ fn describe_status(status: u16, problem: &Problem) -> String {
     let detail = problem.detail.as_deref().unwrap_or("");
     let instance = problem.instance.as_deref().map(|i| format!(" (instance {i})")).unwrap_or_default();
     match status {
-        401 => format!("credentials rejected: check VONAGE_API_KEY and VONAGE_API_SECRET (401 {}){instance}", problem.title),
+        401 => format!(
+            "credentials rejected: check VONAGE_API_KEY and VONAGE_API_SECRET (401 {}){instance}",
+            problem.title
+        ),
         400 if !problem.invalid_parameters.is_empty() => {
             let mut out = format!("the API rejected the request (400 {}):", problem.title);
             for p in &problem.invalid_parameters {
@@ -78,17 +81,27 @@ mod tests {
 
     #[test]
     fn users_get_guidance_not_status_codes() {
-        let e = ApiError::Status { status: 401, problem: Problem { title: "Invalid credentials supplied".into(), ..Default::default() }, retry_after: None };
+        let e = ApiError::Status {
+            status: 401,
+            problem: Box::new(Problem { title: "Invalid credentials supplied".into(), ..Default::default() }),
+            retry_after: None,
+        };
         assert!(e.to_string().starts_with("credentials rejected: check VONAGE_API_KEY and VONAGE_API_SECRET"));
         let e = ApiError::Status {
             status: 400,
-            problem: Problem {
+            problem: Box::new(Problem {
                 title: "Bad Request".into(),
-                invalid_parameters: vec![InvalidParameter { name: "capabilities.voice.region".into(), reason: "must be one of: eu-west".into() }],
+                invalid_parameters: vec![InvalidParameter {
+                    name: "capabilities.voice.region".into(),
+                    reason: "must be one of: eu-west".into(),
+                }],
                 ..Default::default()
-            },
+            }),
             retry_after: None,
         };
-        assert_eq!(e.to_string(), "the API rejected the request (400 Bad Request):\n  - capabilities.voice.region: must be one of: eu-west");
+        assert_eq!(
+            e.to_string(),
+            "the API rejected the request (400 Bad Request):\n  - capabilities.voice.region: must be one of: eu-west"
+        );
     }
 }

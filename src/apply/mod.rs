@@ -129,7 +129,10 @@ impl<A: ApplicationApi> Executor<'_, A> {
     }
 
     async fn create(&self, change: &Change) -> Result<(), ActionError> {
-        let body = change.body.as_ref().ok_or_else(|| ActionError::Plan(format!("{}: create without a body", change.address)))?;
+        let body = change
+            .body
+            .as_ref()
+            .ok_or_else(|| ActionError::Plan(format!("{}: create without a body", change.address)))?;
         let pair = match &change.key {
             Some(KeyPlan::Reuse { fingerprint }) => self.stored_pair(&change.address, fingerprint)?,
             Some(KeyPlan::Generate) | None => {
@@ -150,7 +153,8 @@ impl<A: ApplicationApi> Executor<'_, A> {
         let mut body = body.clone();
         body.keys = Some(Keys { public_key: Some(pair.public_key.clone()), ..Default::default() });
         let created = self.api.create(&body).await?;
-        let id = created.id.clone().ok_or_else(|| ActionError::Plan("the API answered a create without an id".into()))?;
+        let id =
+            created.id.clone().ok_or_else(|| ActionError::Plan("the API answered a create without an id".into()))?;
         self.record(change, id, &created).await
     }
 
@@ -167,7 +171,10 @@ impl<A: ApplicationApi> Executor<'_, A> {
     }
 
     async fn update(&self, change: &Change, id: &str) -> Result<(), ActionError> {
-        let body = change.body.as_ref().ok_or_else(|| ActionError::Plan(format!("{}: update without a body", change.address)))?;
+        let body = change
+            .body
+            .as_ref()
+            .ok_or_else(|| ActionError::Plan(format!("{}: update without a body", change.address)))?;
         let updated = self.api.update(id, body).await?;
         self.record(change, id.to_string(), &updated).await
     }
@@ -230,5 +237,7 @@ impl<A: ApplicationApi> Executor<'_, A> {
 }
 
 fn required_id(change: &Change) -> Result<&str, ActionError> {
-    change.id.as_deref().ok_or_else(|| ActionError::Plan(format!("{}: {} without an application id", change.address, change.action.as_str())))
+    change.id.as_deref().ok_or_else(|| {
+        ActionError::Plan(format!("{}: {} without an application id", change.address, change.action.as_str()))
+    })
 }

@@ -49,7 +49,14 @@ pub async fn run_destroy(context: &Context, args: DestroyArgs) -> Result<Exit> {
     execute(context, &Desired::default(), &args.targets, args.auto_approve, args.parallelism, "destroy").await
 }
 
-async fn execute(context: &Context, desired: &Desired, targets: &[String], auto_approve: bool, parallelism: u16, verb: &str) -> Result<Exit> {
+async fn execute(
+    context: &Context,
+    desired: &Desired,
+    targets: &[String],
+    auto_approve: bool,
+    parallelism: u16,
+    verb: &str,
+) -> Result<Exit> {
     let printer = &context.printer;
     let state = context.load_state()?;
     let connection = context.connect().await?;
@@ -62,14 +69,21 @@ async fn execute(context: &Context, desired: &Desired, targets: &[String], auto_
     let state = state.unwrap_or_else(|| State::new(uuid::Uuid::new_v4().to_string()));
     let store = StateStore::new(context.state_path().to_path_buf(), state);
     let progress = LineProgress { context };
-    let executor = Executor { api: &connection.client, store: &store, keys: Arc::new(RsaKeys), parallelism: usize::from(parallelism), progress: &progress };
+    let executor = Executor {
+        api: &connection.client,
+        store: &store,
+        keys: Arc::new(RsaKeys),
+        parallelism: usize::from(parallelism),
+        progress: &progress,
+    };
     let report = executor.execute(&plan).await;
     let failures: Vec<_> = report.failures().collect();
     if !plan.has_changes() {
         return Ok(if failures.is_empty() { Exit::Success } else { Exit::Failure });
     }
     let created = report.succeeded(Action::Create) + report.succeeded(Action::Recreate);
-    let updated = report.succeeded(Action::Update) + report.succeeded(Action::Adopt) + report.succeeded(Action::RotateKey);
+    let updated =
+        report.succeeded(Action::Update) + report.succeeded(Action::Adopt) + report.succeeded(Action::RotateKey);
     let deleted = report.succeeded(Action::Delete);
     let word = if verb == "destroy" { "Destroy" } else { "Apply" };
     if failures.is_empty() {

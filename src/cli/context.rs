@@ -42,7 +42,8 @@ impl Context {
     }
 
     pub fn manifests(&self) -> Result<Desired> {
-        let files = if self.global.files.is_empty() { vec![PathBuf::from("vapp.yaml")] } else { self.global.files.clone() };
+        let files =
+            if self.global.files.is_empty() { vec![PathBuf::from("vapp.yaml")] } else { self.global.files.clone() };
         match manifest::load(&files) {
             Ok(desired) => Ok(desired),
             Err(manifest::LoadError::Missing(path)) => {
@@ -57,7 +58,8 @@ impl Context {
     }
 
     pub fn require_state(&self) -> Result<State> {
-        self.load_state()?.with_context(|| format!("no state at {}: nothing is managed yet", self.state_path().display()))
+        self.load_state()?
+            .with_context(|| format!("no state at {}: nothing is managed yet", self.state_path().display()))
     }
 
     /// A client for the real API (credentials from the environment) or for the in-process sandbox.
@@ -67,7 +69,11 @@ impl Context {
             let credentials = Credentials::new(config.api_key.clone(), config.api_secret.clone());
             let emulator = Emulator::new(config).await.context("cannot start the sandbox")?;
             let running = emulator.start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
-            self.printer.detail(&format!("sandbox: serving {} from {}", running.url(), self.sandbox_data_path().display()));
+            self.printer.detail(&format!(
+                "sandbox: serving {} from {}",
+                running.url(),
+                self.sandbox_data_path().display()
+            ));
             let client = Client::new(ClientConfig::new(running.url(), credentials))?;
             return Ok(Connection { client, _sandbox: Some(running) });
         }

@@ -59,7 +59,9 @@ pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
         },
     };
     let emulator = Emulator::new(config).await?;
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     context.printer.data(&format!("listening on http://{addr}\n"));
     context.printer.detail(&format!("{} applications", emulator.application_count()));

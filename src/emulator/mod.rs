@@ -236,7 +236,8 @@ impl Emulator {
                         Ok(response)
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
         connections.abort_all();
@@ -246,7 +247,8 @@ impl Emulator {
     pub async fn start(self, addr: SocketAddr) -> Result<RunningEmulator, EmulatorError> {
         let listener =
             TcpListener::bind(addr).await.map_err(|source| EmulatorError::Bind { addr: addr.to_string(), source })?;
-        let local_addr = listener.local_addr().map_err(|source| EmulatorError::Bind { addr: addr.to_string(), source })?;
+        let local_addr =
+            listener.local_addr().map_err(|source| EmulatorError::Bind { addr: addr.to_string(), source })?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(self.serve(listener, async move {
             let _ = stopped.await;

@@ -25,20 +25,34 @@ fn instance() -> String {
 }
 
 fn problem(kind: String, title: &str, detail: impl Into<String>) -> Problem {
-    Problem { kind, title: title.to_string(), detail: Some(detail.into()), instance: Some(instance()), invalid_parameters: vec![] }
+    Problem {
+        kind,
+        title: title.to_string(),
+        detail: Some(detail.into()),
+        instance: Some(instance()),
+        invalid_parameters: vec![],
+    }
 }
 
 pub fn unauthorized() -> Response {
     respond(
         StatusCode::UNAUTHORIZED,
-        problem(format!("{ERRORS}#unauthorized"), "Invalid credentials supplied", "You did not provide correct credentials."),
+        problem(
+            format!("{ERRORS}#unauthorized"),
+            "Invalid credentials supplied",
+            "You did not provide correct credentials.",
+        ),
     )
 }
 
 pub fn not_found(id: &str) -> Response {
     respond(
         StatusCode::NOT_FOUND,
-        problem(format!("{ERRORS}#not-found"), "Not Found", format!("ID '{id}' does not exist, or you do not have access")),
+        problem(
+            format!("{ERRORS}#not-found"),
+            "Not Found",
+            format!("ID '{id}' does not exist, or you do not have access"),
+        ),
     )
 }
 
@@ -52,7 +66,11 @@ pub fn no_such_path(path: &str) -> Response {
 pub fn wrong_verb(method: &str) -> Response {
     respond(
         StatusCode::METHOD_NOT_ALLOWED,
-        problem(format!("{ERRORS}#wrong-verb"), "Request method not allowed", format!("Request method '{method}' not supported")),
+        problem(
+            format!("{ERRORS}#wrong-verb"),
+            "Request method not allowed",
+            format!("Request method '{method}' not supported"),
+        ),
     )
 }
 
@@ -79,7 +97,8 @@ pub fn bad_content_type() -> Response {
 }
 
 fn validation(kind: &str, invalid_parameters: Vec<InvalidParameter>) -> Response {
-    let mut p = problem(format!("{APPLICATION_ERRORS}#{kind}"), "Bad Request", "The request failed due to validation errors");
+    let mut p =
+        problem(format!("{APPLICATION_ERRORS}#{kind}"), "Bad Request", "The request failed due to validation errors");
     p.invalid_parameters = invalid_parameters;
     respond(StatusCode::BAD_REQUEST, p)
 }

@@ -193,7 +193,12 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     json_response(StatusCode::CREATED, &body)
 }
 
-async fn update(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn update(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(current) = shared.store.get(&id) else { return problems::not_found(&id) };
     let mut app = match parse_body(&headers, &body) {
         Ok(app) => app,
@@ -212,12 +217,17 @@ async fn update(State(shared): State<Arc<Shared>>, Path(id): Path<String>, heade
 }
 
 /// Reads a POST or PUT body the way the API does: JSON only, typed, then every rule at once.
+// A rejected body is answered at once, so the error is the response itself; it is not passed around.
+#[allow(clippy::result_large_err)]
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Application, Response> {
     if !is_json(headers) {
         return Err(problems::bad_content_type());
     }
     let mut value: Value = serde_json::from_slice(body).map_err(|e| {
-        problems::payload_validation(vec![InvalidParameter { name: "body".into(), reason: format!("must be valid JSON ({e})") }])
+        problems::payload_validation(vec![InvalidParameter {
+            name: "body".into(),
+            reason: format!("must be valid JSON ({e})"),
+        }])
     })?;
     if !value.is_object() {
         return Err(problems::payload_validation(vec![InvalidParameter {
@@ -239,7 +249,10 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Application, Response>
     invalid.extend(rules::validate(&app));
     if let Some(pem) = app.public_key() {
         if keys::parse_public_key(pem).is_err() {
-            invalid.push(InvalidParameter { name: "keys.public_key".into(), reason: "must be a PEM RSA public key".into() });
+            invalid.push(InvalidParameter {
+                name: "keys.public_key".into(),
+                reason: "must be a PEM RSA public key".into(),
+            });
         }
     }
     if !invalid.is_empty() {

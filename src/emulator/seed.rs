@@ -20,16 +20,24 @@ pub fn seeded_application(index: usize) -> Application {
     let capabilities = match index % 8 {
         0 => json!({"voice": {"webhooks": {"answer_url": {"address": format!("{host}/answer"), "http_method": "GET"},
                                            "event_url": {"address": format!("{host}/event"), "http_method": "POST"}}}}),
-        1 => json!({"messages": {"webhooks": {"inbound_url": {"address": format!("{host}/inbound"), "http_method": "POST"},
-                                              "status_url": {"address": format!("{host}/status"), "http_method": "POST"}}}}),
+        1 => {
+            json!({"messages": {"webhooks": {"inbound_url": {"address": format!("{host}/inbound"), "http_method": "POST"},
+                                              "status_url": {"address": format!("{host}/status"), "http_method": "POST"}}}})
+        }
         2 => json!({"rtc": {"webhooks": {"event_url": {"address": format!("{host}/rtc"), "http_method": "POST"}}},
                     "voice": {"webhooks": {"answer_url": {"address": format!("{host}/answer"), "http_method": "GET"}},
                               "region": "eu-west"}}),
-        3 => json!({"vbc": {}, "verify": {"webhooks": {"status_url": {"address": format!("{host}/verify"), "http_method": "POST"}}}}),
+        3 => {
+            json!({"vbc": {}, "verify": {"webhooks": {"status_url": {"address": format!("{host}/verify"), "http_method": "POST"}}}})
+        }
         4 => json!({"video": {"webhooks": {"archive_status": {"address": format!("{host}/archive"), "active": true}},
                               "storage": {"server_side_encryption": false, "end_to_end_encryption": false, "cloud_storage": false}}}),
-        5 => json!({"meetings": {"webhooks": {"room_changed": {"address": format!("{host}/room"), "http_method": "POST"}}}}),
-        6 => json!({"network_apis": {"network_application_id": format!("seed-network-{n}"), "redirect_uri": format!("{host}/callback")}}),
+        5 => {
+            json!({"meetings": {"webhooks": {"room_changed": {"address": format!("{host}/room"), "http_method": "POST"}}}})
+        }
+        6 => {
+            json!({"network_apis": {"network_application_id": format!("seed-network-{n}"), "redirect_uri": format!("{host}/callback")}})
+        }
         _ => json!({"voice": {"webhooks": {}, "payment_enabled": false, "payments": {"gateways": []}}}),
     };
     let app = json!({

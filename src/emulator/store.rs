@@ -36,7 +36,8 @@ impl Store {
         let mut apps = IndexMap::new();
         if let Some(path) = &data_file {
             if path.exists() {
-                let text = std::fs::read(path).map_err(|e| StoreError::Read { path: path.clone(), message: e.to_string() })?;
+                let text =
+                    std::fs::read(path).map_err(|e| StoreError::Read { path: path.clone(), message: e.to_string() })?;
                 let data: DataFile = serde_json::from_slice(&text)
                     .map_err(|e| StoreError::Read { path: path.clone(), message: e.to_string() })?;
                 for app in data.applications {
@@ -119,9 +120,11 @@ impl Store {
         let Some(path) = self.data_file.clone() else { return Ok(()) };
         let _guard = self.write_lock.lock().await;
         let snapshot = DataFile { applications: self.read().values().cloned().collect() };
-        let bytes = serde_json::to_vec_pretty(&snapshot).map_err(|e| StoreError::Write { path: path.clone(), message: e.to_string() })?;
+        let bytes = serde_json::to_vec_pretty(&snapshot)
+            .map_err(|e| StoreError::Write { path: path.clone(), message: e.to_string() })?;
         tokio::task::spawn_blocking(move || {
-            crate::fsutil::write_atomically(&path, &bytes, crate::fsutil::Mode::Shared).map_err(|e| StoreError::Write { path: path.clone(), message: e.to_string() })
+            crate::fsutil::write_atomically(&path, &bytes, crate::fsutil::Mode::Shared)
+                .map_err(|e| StoreError::Write { path: path.clone(), message: e.to_string() })
         })
         .await
         .map_err(|e| StoreError::Write { path: PathBuf::new(), message: e.to_string() })?

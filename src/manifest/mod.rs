@@ -27,13 +27,14 @@ pub const VERSION: u32 = 1;
 /// A manifest file (format version 1).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "vapp manifest", description = "Vonage applications as code: https://github.com/vapp")]
+#[schemars(title = "vapp manifest", description = "Vonage API applications as code (format version 1).")]
 pub struct ManifestFile {
     /// The manifest format version; must be 1.
+    #[schemars(extend("const" = 1))]
     pub version: u32,
     /// The applications, by address: `[a-z0-9][a-z0-9_-]*`, unique across all files.
     #[serde(default)]
-    #[schemars(with = "IndexMap<String, ManifestApplication>")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[a-z0-9][a-z0-9_-]*$"}))]
     pub applications: IndexMap<String, ManifestApplication>,
 }
 
@@ -146,7 +147,8 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|_| LoadError::Missing(path.clone()))?;
         if meta.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|e| LoadError::Io { path: path.clone(), message: e.to_string() })?;
+            let entries =
+                std::fs::read_dir(path).map_err(|e| LoadError::Io { path: path.clone(), message: e.to_string() })?;
             let mut found: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
@@ -160,14 +162,15 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
     files
         .into_iter()
         .map(|path| {
-            let text = std::fs::read_to_string(&path).map_err(|e| LoadError::Io { path: path.clone(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| LoadError::Io { path: path.clone(), message: e.to_string() })?;
             Ok(Source { path, text })
         })
         .collect()
 }
 
 /// Reads, expands, types and checks every source. Pure: the environment comes in as `lookup`.
-pub fn load_sources(sources: &[Source], lookup: &dyn Fn(&str) -> Option<String>) -> Result<Desired, ManifestErrors> {
+pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desired, ManifestErrors> {
     let mut desired = Desired::default();
     let mut diagnostics = Vec::new();
     for source in sources {
@@ -178,7 +181,10 @@ pub fn load_sources(sources: &[Source], lookup: &dyn Fn(&str) -> Option<String>)
                     file.diagnostics.push(Diagnostic {
                         location: app.source.clone(),
                         message: format!("address `{}` is declared twice", app.address),
-                        help: Some(format!("it is first declared at {}; addresses are unique across all files", first.source)),
+                        help: Some(format!(
+                            "it is first declared at {}; addresses are unique across all files",
+                            first.source
+                        )),
                         source_line: source_line(&source.text, app.source.position.line),
                     });
                     continue;
@@ -201,6 +207,14 @@ pub fn load(paths: &[PathBuf]) -> Result<Desired, LoadError> {
     Ok(load_sources(&sources, &|name| std::env::var(name).ok())?)
 }
 
+/// A manifest's YAML as JSON, `${VAR}` references left as written: what an editor checks against
+/// the schema.
+pub fn yaml_document(text: &str) -> Result<Value, String> {
+    yaml::parse_unexpanded(text).map_err(|found| {
+        found.iter().map(|f| format!("{}:{}: {}", f.at.line, f.at.col, f.message)).collect::<Vec<_>>().join("\n")
+    })
+}
+
 fn source_line(text: &str, line: usize) -> Option<String> {
     text.lines().nth(line.checked_sub(1)?).map(|l| l.trim_end().to_string())
 }
@@ -220,7 +234,7 @@ impl FileCheck<'_> {
         });
     }
 
-    fn load(&mut self, lookup: &dyn Fn(&str) -> Option<String>) -> Option<Vec<DesiredApp>> {
+    fn load(&mut self, lookup: yaml::EnvLookup) -> Option<Vec<DesiredApp>> {
         let (value, index) = match yaml::parse(&self.source.text, lookup) {
             Ok(parsed) => parsed,
             Err(found) => {
@@ -231,13 +245,21 @@ impl FileCheck<'_> {
             }
         };
         if !value.is_object() {
-            self.report(Position { line: 1, col: 1 }, "a manifest is a mapping with `version: 1` and `applications`".into(), None);
+            self.report(
+                Position { line: 1, col: 1 },
+                "a manifest is a mapping with `version: 1` and `applications`".into(),
+                None,
+            );
             return None;
         }
         if let Some(version) = value.get("version").and_then(Value::as_u64) {
             if version != u64::from(VERSION) {
                 let at = index.value(&["version".to_string()]).unwrap_or_default();
-                self.report(at, format!("manifest version {version} is not supported"), Some(format!("this vapp reads version {VERSION}")));
+                self.report(
+                    at,
+                    format!("manifest version {version} is not supported"),
+                    Some(format!("this vapp reads version {VERSION}")),
+                );
                 return None;
             }
         }
@@ -258,7 +280,9 @@ impl FileCheck<'_> {
                 self.report(
                     key_at,
                     format!("`{address}` is not a valid address"),
-                    Some("an address is lower-case letters, digits, `_` and `-`, starting with a letter or digit".into()),
+                    Some(
+                        "an address is lower-case letters, digits, `_` and `-`, starting with a letter or digit".into(),
+                    ),
                 );
                 continue;
             }
@@ -270,7 +294,11 @@ impl FileCheck<'_> {
                 at_path.push(unknown.key.clone());
                 let candidates = schema::properties_at(&parent[..]);
                 let help = did_you_mean(&unknown.key, &candidates);
-                self.report(index.nearest_key(&at_path), format!("unknown key `{}` in {}", unknown.key, unknown.parent), help);
+                self.report(
+                    index.nearest_key(&at_path),
+                    format!("unknown key `{}` in {}", unknown.key, unknown.parent),
+                    help,
+                );
                 clean = false;
             }
             let application = Application {
@@ -319,7 +347,11 @@ fn segments(path: &serde_path_to_error::Path) -> Vec<String> {
 }
 
 /// Turns a serde error at `path` into a position, a message a person can act on, and a hint.
-fn describe_serde_error(index: &yaml::PositionIndex, path: &[String], message: &str) -> (Position, String, Option<String>) {
+fn describe_serde_error(
+    index: &yaml::PositionIndex,
+    path: &[String],
+    message: &str,
+) -> (Position, String, Option<String>) {
     let where_ = if path.is_empty() { String::new() } else { format!(" at `{}`", path.join(".")) };
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let key = rest.split('`').next().unwrap_or_default().to_string();
@@ -348,10 +380,8 @@ fn describe_serde_error(index: &yaml::PositionIndex, path: &[String], message: &
 
 /// The closest candidate to a misspelt key, if one is close enough to be what was meant.
 pub fn did_you_mean(key: &str, candidates: &[String]) -> Option<String> {
-    let best = candidates
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(key, c), c))
-        .min_by_key(|(distance, _)| *distance)?;
+    let best =
+        candidates.iter().map(|c| (strsim::damerau_levenshtein(key, c), c)).min_by_key(|(distance, _)| *distance)?;
     let threshold = (key.len().max(best.1.len()) / 3).max(2);
     if best.0 <= threshold || best.1.contains(key) || key.contains(best.1.as_str()) {
         Some(format!("did you mean `{}`?", best.1))

@@ -10,13 +10,7 @@ use super::ManifestFile;
 /// The JSON Schema of a manifest file.
 pub fn manifest_schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let mut schema = serde_json::to_value(schemars::schema_for!(ManifestFile)).unwrap_or(Value::Null);
-        if let Some(object) = schema.as_object_mut() {
-            object.insert("$id".into(), Value::String("https://vapp.dev/schemas/vapp.schema.json".into()));
-        }
-        schema
-    })
+    SCHEMA.get_or_init(|| serde_json::to_value(schemars::schema_for!(ManifestFile)).unwrap_or(Value::Null))
 }
 
 /// The schema as `vapp schema` prints it and `schemas/vapp.schema.json` stores it.

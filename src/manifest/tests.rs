@@ -14,7 +14,18 @@ fn env(name: &str) -> Option<String> {
 fn errors(text: &str) -> Vec<String> {
     match load_sources(&[source("apps.yaml", text)], &env) {
         Ok(_) => panic!("expected errors"),
-        Err(e) => e.0.iter().map(|d| format!("{}: {}{}", d.location, d.message, d.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())).collect(),
+        Err(e) => {
+            e.0.iter()
+                .map(|d| {
+                    format!(
+                        "{}: {}{}",
+                        d.location,
+                        d.message,
+                        d.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
+                    )
+                })
+                .collect()
+        }
     }
 }
 
@@ -56,7 +67,10 @@ fn a_full_manifest_loads() {
 #[test]
 fn unknown_keys_point_at_the_key_with_a_hint() {
     let text = "version: 1\napplications:\n  a:\n    name: x\n    capabilities:\n      voice:\n        webhooks:\n          answer_ur: https://a/\n";
-    assert_eq!(errors(text), ["apps.yaml:8:11: unknown key `answer_ur` in capabilities.voice.webhooks (did you mean `answer_url`?)"]);
+    assert_eq!(
+        errors(text),
+        ["apps.yaml:8:11: unknown key `answer_ur` in capabilities.voice.webhooks (did you mean `answer_url`?)"]
+    );
     let text = "version: 1\napplications:\n  a:\n    nmae: x\n";
     assert_eq!(errors(text), ["apps.yaml:4:5: unknown key `nmae` in applications.a (did you mean `name`?)"]);
     let text = "version: 1\napplications:\n  a:\n    name: x\n    capabilities:\n      voise: {}\n";
@@ -73,7 +87,10 @@ fn wrong_types_name_the_path() {
         ["apps.yaml:7:28: expected a whole number at `applications.a.capabilities.voice.conversations_ttl`, found string \"soon\""]
     );
     let text = "version: 1\napplications:\n  a:\n    name: x\n    protect: maybe\n";
-    assert_eq!(errors(text), ["apps.yaml:5:14: expected a boolean at `applications.a.protect`, found string \"maybe\""]);
+    assert_eq!(
+        errors(text),
+        ["apps.yaml:5:14: expected a boolean at `applications.a.protect`, found string \"maybe\""]
+    );
 }
 
 #[test]
@@ -88,7 +105,10 @@ fn api_rules_are_checked_locally() {
         ]
     );
     let text = "version: 1\napplications:\n  a:\n    name: x\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: example.com\n";
-    assert_eq!(errors(text), ["apps.yaml:8:23: capabilities.voice.webhooks.answer_url.address: must be an absolute http or https URL"]);
+    assert_eq!(
+        errors(text),
+        ["apps.yaml:8:23: capabilities.voice.webhooks.answer_url.address: must be an absolute http or https URL"]
+    );
 }
 
 #[test]
@@ -112,12 +132,18 @@ fn addresses_are_unique_across_files() {
     let err = load_sources(&[a, b], &env).unwrap_err();
     assert_eq!(err.0.len(), 1);
     assert_eq!(err.0[0].location.to_string(), "b.yaml:5:3");
-    assert_eq!(err.0[0].help.as_deref(), Some("it is first declared at a.yaml:3:3; addresses are unique across all files"));
+    assert_eq!(
+        err.0[0].help.as_deref(),
+        Some("it is first declared at a.yaml:3:3; addresses are unique across all files")
+    );
 }
 
 #[test]
 fn versions_and_shapes() {
-    assert_eq!(errors("version: 2\napplications: {}\n"), ["apps.yaml:1:10: manifest version 2 is not supported (this vapp reads version 1)"]);
+    assert_eq!(
+        errors("version: 2\napplications: {}\n"),
+        ["apps.yaml:1:10: manifest version 2 is not supported (this vapp reads version 1)"]
+    );
     assert_eq!(errors("applications: {}\n"), ["apps.yaml:1:1: missing required key `version`"]);
     assert_eq!(errors("- a\n- b\n"), ["apps.yaml:1:1: a manifest is a mapping with `version: 1` and `applications`"]);
 }

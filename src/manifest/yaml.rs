@@ -11,6 +11,9 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
 
+/// Answers environment variables for `${VAR}`; a parameter so that reading stays pure.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// A place in a manifest file: 1-based line and column.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Position {
@@ -78,7 +81,16 @@ fn position(span: &Span) -> Position {
 }
 
 /// Reads one YAML document. `lookup` answers environment variables.
-pub fn parse(source: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(Value, PositionIndex), Vec<Found>> {
+pub fn parse(source: &str, lookup: EnvLookup) -> Result<(Value, PositionIndex), Vec<Found>> {
+    parse_with(source, Some(lookup))
+}
+
+/// Reads one YAML document as written, `${VAR}` references left in place (what an editor validates).
+pub fn parse_unexpanded(source: &str) -> Result<Value, Vec<Found>> {
+    parse_with(source, None).map(|(value, _)| value)
+}
+
+fn parse_with(source: &str, lookup: Option<EnvLookup>) -> Result<(Value, PositionIndex), Vec<Found>> {
     let root = build_tree(source).map_err(|f| vec![f])?;
     let Some(root) = root else {
         return Ok((Value::Null, PositionIndex::default()));
@@ -174,16 +186,16 @@ fn clone_node(node: &Node) -> Node {
             Node::Scalar { value: value.clone(), style: *style, forced_str: *forced_str, span: *span }
         }
         Node::Seq { items, span } => Node::Seq { items: items.iter().map(clone_node).collect(), span: *span },
-        Node::Map { entries, span } => Node::Map {
-            entries: entries.iter().map(|(k, v)| (clone_node(k), clone_node(v))).collect(),
-            span: *span,
-        },
+        Node::Map { entries, span } => {
+            Node::Map { entries: entries.iter().map(|(k, v)| (clone_node(k), clone_node(v))).collect(), span: *span }
+        }
     }
 }
 
 struct Converter<'a> {
     source: &'a str,
-    lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// `None`: leave `${VAR}` as written.
+    lookup: Option<EnvLookup<'a>>,
     index: PositionIndex,
     found: Vec<Found>,
 }
@@ -216,7 +228,11 @@ impl Converter<'_> {
                 for (key, value) in entries {
                     let key_position = position(&key.span());
                     let Node::Scalar { value: key_text, .. } = key else {
-                        self.found.push(Found { at: key_position, message: "a key must be a plain string".into(), help: None });
+                        self.found.push(Found {
+                            at: key_position,
+                            message: "a key must be a plain string".into(),
+                            help: None,
+                        });
                         continue;
                     };
                     if let Some(first) = seen.get(key_text) {
@@ -242,9 +258,9 @@ impl Converter<'_> {
     /// Replaces `${VAR}`, `${VAR:-default}` and `$${`; an unset variable without default is an error
     /// at the place of its `${` in the file.
     fn interpolate(&mut self, text: &str, span: &Span) -> String {
-        if !text.contains('$') {
+        let Some(lookup) = self.lookup.filter(|_| text.contains('$')) else {
             return text.to_string();
-        }
+        };
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(at) = rest.find('$') {
@@ -277,7 +293,7 @@ impl Converter<'_> {
                         help: Some("names are letters, digits and `_`: `${NAME}` or `${NAME:-default}`".into()),
                     });
                 } else {
-                    match ((self.lookup)(name), default) {
+                    match (lookup(name), default) {
                         (Some(value), _) => out.push_str(&value),
                         (None, Some(default)) => out.push_str(default),
                         (None, None) => self.found.push(Found {

@@ -493,10 +493,7 @@ impl Capabilities {
             m.extra.clear();
             if let Some(w) = m.webhooks.as_mut() {
                 w.extra.clear();
-                for h in [&mut w.room_changed, &mut w.session_changed, &mut w.recording_changed]
-                    .into_iter()
-                    .flatten()
-                {
+                for h in [&mut w.room_changed, &mut w.session_changed, &mut w.recording_changed].into_iter().flatten() {
                     h.extra.clear();
                 }
             }
@@ -606,7 +603,8 @@ mod tests {
 
     #[test]
     fn connection_timeout_is_read_as_connect_timeout() {
-        let hook: Webhook = serde_json::from_value(json!({"address": "https://a.example/", "connection_timeout": 500})).unwrap();
+        let hook: Webhook =
+            serde_json::from_value(json!({"address": "https://a.example/", "connection_timeout": 500})).unwrap();
         assert_eq!(hook.connect_timeout, Some(500));
         assert_eq!(serde_json::to_value(&hook).unwrap()["connect_timeout"], json!(500));
     }

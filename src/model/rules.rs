@@ -194,7 +194,10 @@ mod tests {
             ("capabilities.voice.webhooks.event_url.socket_timeout", "must be between 1000 and 10000"),
             ("capabilities.voice.conversations_ttl", "must be between 1 and 9000"),
             ("capabilities.voice.leg_persistence_time", "must be between 1 and 31"),
-            ("capabilities.voice.region", "must be one of: na-east, na-west, eu-east, eu-west, apac-sng, apac-australia"),
+            (
+                "capabilities.voice.region",
+                "must be one of: na-east, na-west, eu-east, eu-west, apac-sng, apac-australia",
+            ),
             ("capabilities.messages.webhooks.status_url.address", "must be an absolute http or https URL"),
             ("capabilities.messages.webhooks.status_url.http_method", "must be one of: POST"),
             ("capabilities.messages.version", "must be one of: v1, v0.1"),

@@ -215,7 +215,8 @@ mod tests {
 
     #[test]
     fn object_errors_keep_serde_messages() {
-        let err = serde_json::from_value::<Webhook>(json!({"address": "https://a/", "socket_timeout": "soon"})).unwrap_err();
+        let err =
+            serde_json::from_value::<Webhook>(json!({"address": "https://a/", "socket_timeout": "soon"})).unwrap_err();
         assert!(err.to_string().contains("invalid type: string \"soon\", expected u32"), "{err}");
         let err = serde_json::from_value::<Webhook>(json!(12)).unwrap_err();
         assert!(err.to_string().contains("a URL or a webhook object"), "{err}");

@@ -93,7 +93,9 @@ mod tests {
 
     #[test]
     fn spelt_out_defaults_are_no_difference() {
-        let manifest = app(json!({"name": "x", "capabilities": {"voice": {"webhooks": {"answer_url": {"address": "https://a/"}}}}}));
+        let manifest = app(
+            json!({"name": "x", "capabilities": {"voice": {"webhooks": {"answer_url": {"address": "https://a/"}}}}}),
+        );
         let live = app(json!({"id": "1", "name": "x", "keys": {"public_key": "pem"}, "privacy": {"improve_ai": true},
             "capabilities": {"voice": {"webhooks": {"answer_url": {"address": "https://a/", "connect_timeout": 1000, "socket_timeout": 5000}},
                                        "signed_callbacks": true, "conversations_ttl": 48, "leg_persistence_time": 7, "payments": {}}},
@@ -103,8 +105,12 @@ mod tests {
 
     #[test]
     fn differences_are_listed_by_path() {
-        let before = comparable(&app(json!({"name": "x", "capabilities": {"voice": {"webhooks": {"answer_url": "https://old/"}}, "vbc": {}}})));
-        let after = comparable(&app(json!({"name": "y", "capabilities": {"voice": {"webhooks": {"answer_url": "https://new/"}}}})));
+        let before = comparable(&app(
+            json!({"name": "x", "capabilities": {"voice": {"webhooks": {"answer_url": "https://old/"}}, "vbc": {}}}),
+        ));
+        let after = comparable(&app(
+            json!({"name": "y", "capabilities": {"voice": {"webhooks": {"answer_url": "https://new/"}}}}),
+        ));
         let d = diff(&before, &after);
         let paths: Vec<_> = d.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["capabilities.vbc", "capabilities.voice.webhooks.answer_url.address", "name"]);

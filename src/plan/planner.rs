@@ -64,7 +64,9 @@ pub fn plan(input: &PlanInput) -> Plan {
                 (None, Some(live)) => {
                     let mut change = update_or_keep(wanted, live, Action::Adopt);
                     change.action = Action::Adopt;
-                    change.notes.push("an earlier create reached the account but its answer was lost; found by its key".into());
+                    change
+                        .notes
+                        .push("an earlier create reached the account but its answer was lost; found by its key".into());
                     change
                 }
                 (Some(id), None) => {
@@ -72,7 +74,8 @@ pub fn plan(input: &PlanInput) -> Plan {
                     create(wanted, Action::Recreate, reuse_or_generate(&entry.key), vec![note])
                 }
                 (None, None) => {
-                    let note = "an earlier create did not reach the account; it is sent again with the same key".to_string();
+                    let note =
+                        "an earlier create did not reach the account; it is sent again with the same key".to_string();
                     create(wanted, Action::Create, reuse_or_generate(&entry.key), vec![note])
                 }
             },
@@ -191,14 +194,21 @@ fn drift_of(address: &str, id: &str, entry: &StateEntry, live: Option<&Applicati
         None => Some(Drift { address: address.to_string(), id: Some(id.to_string()), diff: vec![], deleted: true }),
         Some(live) => {
             let fields = diff(applied, &comparable(live));
-            (!fields.is_empty()).then(|| Drift { address: address.to_string(), id: Some(id.to_string()), diff: fields, deleted: false })
+            (!fields.is_empty()).then(|| Drift {
+                address: address.to_string(),
+                id: Some(id.to_string()),
+                diff: fields,
+                deleted: false,
+            })
         }
     }
 }
 
 fn warn_same_name(wanted: &DesiredApp, live: &[Application], state: &State, warnings: &mut Vec<String>) {
     let name = &wanted.application.name;
-    if let Some(twin) = live.iter().find(|a| &a.name == name && a.id.as_deref().is_some_and(|id| state.address_of(id).is_none())) {
+    if let Some(twin) =
+        live.iter().find(|a| &a.name == name && a.id.as_deref().is_some_and(|id| state.address_of(id).is_none()))
+    {
         warnings.push(format!(
             "{} will be created, but the account already has an unmanaged application named {:?} ({}); to manage that one instead, run `vapp import {} {}`",
             wanted.address,
@@ -219,10 +229,7 @@ impl<'a> FingerprintIndex<'a> {
         if state.applications.values().all(|e| e.id.is_some()) {
             return FingerprintIndex(HashMap::new());
         }
-        let map = live
-            .iter()
-            .filter_map(|app| Some((keys::fingerprint(app.public_key()?).ok()?, app)))
-            .collect();
+        let map = live.iter().filter_map(|app| Some((keys::fingerprint(app.public_key()?).ok()?, app))).collect();
         FingerprintIndex(map)
     }
 

@@ -99,7 +99,10 @@ mod tests {
             "a".into(),
             StateEntry {
                 id: Some("id-1".into()),
-                key: KeyRecord::Managed { fingerprint: "sha256:00".into(), private_key: PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\nx\n".into()) },
+                key: KeyRecord::Managed {
+                    fingerprint: "sha256:00".into(),
+                    private_key: PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\nx\n".into()),
+                },
                 protect: true,
                 applied: None,
             },

@@ -33,7 +33,10 @@ pub fn load(path: &Path) -> Result<Option<State>, StateError> {
     if state.format != FORMAT || state.version != FORMAT_VERSION {
         return Err(StateError::Corrupt {
             path: path.to_path_buf(),
-            message: format!("format `{}` version {}; this vapp reads `{FORMAT}` version {FORMAT_VERSION}", state.format, state.version),
+            message: format!(
+                "format `{}` version {}; this vapp reads `{FORMAT}` version {FORMAT_VERSION}",
+                state.format, state.version
+            ),
         });
     }
     Ok(Some(state))
@@ -41,9 +44,11 @@ pub fn load(path: &Path) -> Result<Option<State>, StateError> {
 
 /// Writes `state` to `path` atomically with mode 0600.
 pub fn save(path: &Path, state: &State) -> Result<(), StateError> {
-    let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Write { path: path.to_path_buf(), message: e.to_string() })?;
+    let mut bytes = serde_json::to_vec_pretty(state)
+        .map_err(|e| StateError::Write { path: path.to_path_buf(), message: e.to_string() })?;
     bytes.push(b'\n');
-    fsutil::write_atomically(path, &bytes, Mode::Private).map_err(|e| StateError::Write { path: path.to_path_buf(), message: e.to_string() })
+    fsutil::write_atomically(path, &bytes, Mode::Private)
+        .map_err(|e| StateError::Write { path: path.to_path_buf(), message: e.to_string() })
 }
 
 struct Pending {
@@ -127,7 +132,12 @@ mod tests {
                     .commit(|s| {
                         s.applications.insert(
                             format!("app-{i}"),
-                            StateEntry { id: Some(i.to_string()), key: KeyRecord::Unknown { fingerprint: None }, protect: false, applied: None },
+                            StateEntry {
+                                id: Some(i.to_string()),
+                                key: KeyRecord::Unknown { fingerprint: None },
+                                protect: false,
+                                applied: None,
+                            },
                         );
                     })
                     .await
@@ -147,7 +157,8 @@ mod tests {
     fn foreign_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        std::fs::write(&path, "{\"format\": \"terraform\", \"version\": 4, \"lineage\": \"x\", \"serial\": 1}").unwrap();
+        std::fs::write(&path, "{\"format\": \"terraform\", \"version\": 4, \"lineage\": \"x\", \"serial\": 1}")
+            .unwrap();
         assert!(matches!(load(&path), Err(StateError::Corrupt { .. })));
         std::fs::write(&path, "{\"trunc").unwrap();
         assert!(matches!(load(&path), Err(StateError::Corrupt { .. })));

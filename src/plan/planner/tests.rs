@@ -18,7 +18,10 @@ const PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----
 fn managed(id: Option<&str>, applied: Option<Value>) -> StateEntry {
     StateEntry {
         id: id.map(str::to_string),
-        key: KeyRecord::Managed { fingerprint: format!("sha256:{}", id.unwrap_or("pending")), private_key: crate::keys::PrivateKeyPem::new("secret".into()) },
+        key: KeyRecord::Managed {
+            fingerprint: format!("sha256:{}", id.unwrap_or("pending")),
+            private_key: crate::keys::PrivateKeyPem::new("secret".into()),
+        },
         protect: false,
         applied,
     }
@@ -60,7 +63,8 @@ fn fixture() -> (Desired, State, Vec<Application>) {
     let same_live = live(json!({"id": "id-same", "name": "Same", "keys": {"public_key": PUBLIC},
         "capabilities": {"messages": {"webhooks": {"inbound_url": {"address": "https://m.example.com/in"}}, "version": "v1"}},
         "privacy": {"improve_ai": true}}));
-    let old_live = live(json!({"id": "id-old", "name": "Old", "keys": {"public_key": PUBLIC}, "capabilities": {"vbc": {}}}));
+    let old_live =
+        live(json!({"id": "id-old", "name": "Old", "keys": {"public_key": PUBLIC}, "capabilities": {"vbc": {}}}));
     let unmanaged = live(json!({"id": "id-other", "name": "IVR", "keys": {"public_key": PUBLIC}}));
     let mut state = State::new("lineage-1".into());
     state.serial = 7;
@@ -106,7 +110,14 @@ fn updates_keep_unmodelled_fields_and_the_live_key() {
     assert_eq!(body["keys"]["public_key"], json!(PUBLIC));
     assert!(body.get("_links").is_none());
     let paths: Vec<_> = support.diff.iter().map(|d| d.path.as_str()).collect();
-    assert_eq!(paths, ["capabilities.vbc", "capabilities.voice.webhooks.answer_url.address", "capabilities.voice.webhooks.answer_url.http_method"]);
+    assert_eq!(
+        paths,
+        [
+            "capabilities.vbc",
+            "capabilities.voice.webhooks.answer_url.address",
+            "capabilities.voice.webhooks.answer_url.http_method"
+        ]
+    );
 }
 
 #[test]
@@ -136,12 +147,23 @@ fn unconfirmed_creates_are_adopted_by_fingerprint_or_sent_again() {
     for address in ["a", "b"] {
         state.applications.insert(
             address.into(),
-            StateEntry { id: None, key: KeyRecord::Managed { fingerprint: pair.fingerprint.clone(), private_key: pair.private_key.clone() }, protect: false, applied: None },
+            StateEntry {
+                id: None,
+                key: KeyRecord::Managed {
+                    fingerprint: pair.fingerprint.clone(),
+                    private_key: pair.private_key.clone(),
+                },
+                protect: false,
+                applied: None,
+            },
         );
     }
     // Only `a`'s create reached the account: pretend `b` used another key.
-    state.applications.get_mut("b").unwrap().key = KeyRecord::Managed { fingerprint: "sha256:other".into(), private_key: pair.private_key.clone() };
-    let live = vec![live(json!({"id": "id-a", "name": "A", "keys": {"public_key": pair.public_key}, "capabilities": {}, "privacy": {"improve_ai": true}}))];
+    state.applications.get_mut("b").unwrap().key =
+        KeyRecord::Managed { fingerprint: "sha256:other".into(), private_key: pair.private_key.clone() };
+    let live = vec![live(
+        json!({"id": "id-a", "name": "A", "keys": {"public_key": pair.public_key}, "capabilities": {}, "privacy": {"improve_ai": true}}),
+    )];
     let plan = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] });
     assert_eq!(plan.changes[0].action, Action::Adopt);
     assert_eq!(plan.changes[0].id.as_deref(), Some("id-a"));

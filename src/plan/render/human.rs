@@ -63,7 +63,11 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
         for change in plan.actions() {
             out.push('\n');
             let id = change.id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
-            let _ = writeln!(out, "  {}", paint.on(DIM, &format!("# {}{id} {}", change.address, action_phrase(change.action))));
+            let _ = writeln!(
+                out,
+                "  {}",
+                paint.on(DIM, &format!("# {}{id} {}", change.address, action_phrase(change.action)))
+            );
             for note in &change.notes {
                 let _ = writeln!(out, "  {}", paint.on(DIM, &format!("# ({note})")));
             }

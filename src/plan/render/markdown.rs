@@ -42,7 +42,8 @@ pub fn render_markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let summary = plan.summary();
     if plan.has_changes() {
-        let _ = writeln!(out, "### vapp plan: {}", summary_line(plan).trim_start_matches("Plan: ").trim_end_matches('.'));
+        let _ =
+            writeln!(out, "### vapp plan: {}", summary_line(plan).trim_start_matches("Plan: ").trim_end_matches('.'));
     } else {
         let _ = writeln!(out, "### vapp plan: no changes ✅");
         out.push_str("\nThe account matches the manifests.\n");
@@ -71,7 +72,8 @@ pub fn render_markdown(plan: &Plan) -> String {
         out.push('\n');
         for c in plan.actions() {
             let id = c.id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
-            let _ = writeln!(out, "<details><summary><code>{}</code>{id}: {}</summary>\n", c.address, c.action.as_str());
+            let _ =
+                writeln!(out, "<details><summary><code>{}</code>{id}: {}</summary>\n", c.address, c.action.as_str());
             for note in &c.notes {
                 let _ = writeln!(out, "_{note}_\n");
             }
@@ -90,7 +92,13 @@ pub fn render_markdown(plan: &Plan) -> String {
             if d.deleted {
                 let _ = writeln!(out, "- `{}` ({id}) was deleted\n", d.address);
             } else {
-                let _ = writeln!(out, "<details><summary><code>{}</code> ({id}): {} field{}</summary>\n", d.address, d.diff.len(), if d.diff.len() == 1 { "" } else { "s" });
+                let _ = writeln!(
+                    out,
+                    "<details><summary><code>{}</code> ({id}): {} field{}</summary>\n",
+                    d.address,
+                    d.diff.len(),
+                    if d.diff.len() == 1 { "" } else { "s" }
+                );
                 diff_block(&mut out, &d.diff);
                 out.push_str("\n</details>\n\n");
             }

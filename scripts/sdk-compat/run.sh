@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs check.mjs (the official Vonage Node SDK against the vapp emulator) end to end:
+# installs the pinned SDK if needed, starts an empty emulator on a free port, runs the check,
+# always stops the emulator, and exits with the check's status.
+#
+#   scripts/sdk-compat/run.sh            # uses target/debug/vapp
+#   VAPP_BIN=target/release/vapp scripts/sdk-compat/run.sh
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+bin="${VAPP_BIN:-target/debug/vapp}"
+if [[ ! -x "$bin" ]]; then
+  echo "run.sh: no emulator binary at $bin (run 'cargo build' first or set VAPP_BIN)" >&2
+  exit 2
+fi
+command -v node >/dev/null || { echo "run.sh: node is not installed" >&2; exit 2; }
+
+if [[ ! -d "$here/node_modules" ]]; then
+  echo "run.sh: installing the pinned SDK (npm ci)" >&2
+  (cd "$here" && timeout 120 npm ci --no-audit --no-fund --loglevel=error) || {
+    echo "run.sh: npm ci failed" >&2
+    exit 2
+  }
+fi
+
+tmp="$(mktemp -d)"
+emulator_pid=""
+cleanup() {
+  if [[ -n "$emulator_pid" ]] && kill -0 "$emulator_pid" 2>/dev/null; then
+    kill "$emulator_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$emulator_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$emulator_pid" 2>/dev/null || true
+    wait "$emulator_pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$bin" emulator --listen 127.0.0.1:0 >"$tmp/stdout" 2>"$tmp/stderr" &
+emulator_pid=$!
+
+url=""
+for _ in $(seq 1 100); do # up to 10 s
+  url="$(sed -n 's/^listening on \(http[^[:space:]]*\).*$/\1/p' "$tmp/stdout" | head -n 1)"
+  [[ -n "$url" ]] && break
+  if ! kill -0 "$emulator_pid" 2>/dev/null; then
+    echo "run.sh: the emulator exited before listening:" >&2
+    cat "$tmp/stderr" >&2
+    exit 2
+  fi
+  sleep 0.1
+done
+if [[ -z "$url" ]]; then
+  echo "run.sh: the emulator did not print its URL within 10 s" >&2
+  cat "$tmp/stderr" >&2
+  exit 2
+fi
+echo "run.sh: emulator pid $emulator_pid at $url" >&2
+
+status=0
+VAPP_EMULATOR_URL="$url" timeout --kill-after=5 45 node "$here/check.mjs" || status=$?
+if [[ $status -eq 124 || $status -eq 137 ]]; then
+  echo "run.sh: check.mjs timed out" >&2
+fi
+exit "$status"

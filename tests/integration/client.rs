@@ -1,0 +1,265 @@
+//! The API client against the emulator: every endpoint, every capability, every validation error.
+
+use serde_json::{json, Value};
+use vapp::api::{ApiError, ApplicationApi};
+use vapp::emulator::EmulatorConfig;
+use vapp::model::Application;
+
+use crate::harness::{client_for, config, start};
+
+fn app(v: Value) -> Application {
+    serde_json::from_value(v).expect("application")
+}
+
+/// One application with every capability the API knows, every field set.
+fn every_capability() -> Application {
+    app(json!({
+        "name": "Everything",
+        "capabilities": {
+            "voice": {
+                "webhooks": {
+                    "answer_url": {"address": "https://e.example.com/answer", "http_method": "GET", "connect_timeout": 500, "socket_timeout": 3000},
+                    "fallback_answer_url": {"address": "https://e.example.com/fallback", "http_method": "POST"},
+                    "event_url": {"address": "https://e.example.com/event", "http_method": "POST", "socket_timeout": 9000}
+                },
+                "signed_callbacks": false, "conversations_ttl": 100, "leg_persistence_time": 10, "region": "apac-australia"
+            },
+            "messages": {"webhooks": {"inbound_url": {"address": "https://e.example.com/in", "http_method": "POST"},
+                                      "status_url": {"address": "https://e.example.com/status", "http_method": "POST"}},
+                         "version": "v0.1", "authenticate_inbound_media": true},
+            "rtc": {"webhooks": {"event_url": {"address": "https://e.example.com/rtc", "http_method": "GET"}}, "signed_callbacks": true},
+            "vbc": {},
+            "verify": {"webhooks": {"status_url": {"address": "https://e.example.com/verify", "http_method": "POST"}}, "version": "v2"},
+            "meetings": {"webhooks": {"room_changed": {"address": "https://e.example.com/room", "http_method": "POST"},
+                                      "session_changed": {"address": "https://e.example.com/session", "http_method": "POST"},
+                                      "recording_changed": {"address": "https://e.example.com/rec", "http_method": "POST"}}},
+            "network_apis": {"network_application_id": "net-1", "redirect_uri": "https://e.example.com/cb"},
+            "video": {"webhooks": {"archive_status": {"address": "https://e.example.com/a", "active": true},
+                                   "sip_call_mute_forced": {"address": "https://e.example.com/m", "active": false}},
+                      "storage": {"server_side_encryption": true, "end_to_end_encryption": false, "cloud_storage": true}}
+        },
+        "privacy": {"improve_ai": false}
+    }))
+}
+
+#[tokio::test]
+async fn create_get_update_delete_with_every_capability() {
+    let emulator = start(config()).await;
+    let client = client_for(&emulator.url());
+    let created = client.create(&every_capability()).await.unwrap();
+    let id = created.id.clone().unwrap();
+    let private_key =
+        created.keys.as_ref().and_then(|k| k.private_key.clone()).expect("a private key when none was sent");
+    assert_eq!(private_key.public_key_pem().unwrap(), created.public_key().unwrap(), "the pair belongs together");
+
+    let fetched = client.get(&id).await.unwrap();
+    assert!(fetched.keys.as_ref().unwrap().private_key.is_none(), "never shown again");
+    let mut sent = serde_json::to_value(vapp::model::defaults::fill(&every_capability())).unwrap();
+    let mut got = serde_json::to_value(&fetched).unwrap();
+    got.as_object_mut().unwrap().retain(|k, _| k == "name" || k == "capabilities" || k == "privacy");
+    sent.as_object_mut().unwrap().retain(|k, _| k == "name" || k == "capabilities" || k == "privacy");
+    assert_eq!(got, sent, "every field comes back as sent");
+
+    // PUT is full replacement: messages left out is removed; the key stays without `keys`.
+    let mut changed = every_capability();
+    changed.capabilities.as_mut().unwrap().messages = None;
+    changed.name = "Changed".into();
+    let updated = client.update(&id, &changed).await.unwrap();
+    assert_eq!(updated.name, "Changed");
+    assert!(updated.capabilities.as_ref().unwrap().messages.is_none());
+    assert_eq!(updated.public_key(), created.public_key());
+
+    // A PUT with a new public key replaces the key.
+    let pair = vapp::keys::generate().unwrap();
+    changed.keys = Some(vapp::model::Keys { public_key: Some(pair.public_key.clone()), ..Default::default() });
+    let rotated = client.update(&id, &changed).await.unwrap();
+    assert_eq!(rotated.public_key(), Some(pair.public_key.as_str()));
+    assert!(rotated.keys.as_ref().unwrap().private_key.is_none());
+
+    client.delete(&id).await.unwrap();
+    assert!(client.get(&id).await.unwrap_err().is_not_found());
+    assert!(client.delete(&id).await.unwrap_err().is_not_found());
+    assert!(client.update(&id, &changed).await.unwrap_err().is_not_found());
+}
+
+#[tokio::test]
+async fn a_create_with_a_public_key_gets_no_private_key_back_and_defaults_are_filled() {
+    let emulator = start(config()).await;
+    let client = client_for(&emulator.url());
+    let pair = vapp::keys::generate().unwrap();
+    let mut body = app(json!({"name": "Byok", "capabilities": {"voice": {}, "messages": {}}}));
+    body.keys = Some(vapp::model::Keys { public_key: Some(pair.public_key.clone()), ..Default::default() });
+    let created = client.create(&body).await.unwrap();
+    assert!(created.keys.as_ref().unwrap().private_key.is_none());
+    assert_eq!(created.public_key(), Some(pair.public_key.as_str()));
+    let shown = serde_json::to_value(&created).unwrap();
+    assert_eq!(
+        shown["capabilities"],
+        json!({"voice": {"webhooks": {}, "signed_callbacks": true, "conversations_ttl": 48, "leg_persistence_time": 7},
+               "messages": {"version": "v1"}})
+    );
+    assert_eq!(shown["privacy"], json!({"improve_ai": true}));
+    assert_eq!(shown["_links"]["self"]["href"], json!(format!("/v2/applications/{}", created.id.unwrap())));
+}
+
+async fn rejected(body: Value) -> Vec<(String, String)> {
+    let emulator = start(config()).await;
+    let client = client_for(&emulator.url());
+    let raw = reqwest::Client::new()
+        .post(format!("{}/v2/applications", emulator.url()))
+        .basic_auth(crate::harness::KEY, Some(crate::harness::SECRET))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    let problem: Value = raw.json().await.unwrap();
+    assert_eq!(problem["type"], json!("https://developer.vonage.com/api-errors/application#payload-validation"));
+    assert_eq!(problem["title"], json!("Bad Request"));
+    // The typed client sees the same, as an error a person can read.
+    if let Ok(typed) = serde_json::from_value::<Application>(body) {
+        let err = client.create(&typed).await.unwrap_err();
+        assert!(err.to_string().starts_with("the API rejected the request (400 Bad Request):"), "{err}");
+    }
+    problem["invalid_parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_string(), p["reason"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+#[tokio::test]
+async fn every_validation_error_has_the_api_shape() {
+    let cases: Vec<(Value, Vec<(&str, &str)>)> = vec![
+        (json!({}), vec![("name", "is required")]),
+        (
+            json!({"name": "x", "capabilities": {"voice": {"webhooks": {"answer_url": {"address": "https://a/", "http_method": "PUT"}}}}}),
+            vec![("capabilities.voice.webhooks.answer_url.http_method", "must be one of: GET, POST")],
+        ),
+        (
+            json!({"name": "x", "capabilities": {"messages": {"webhooks": {"inbound_url": {"address": "https://a/", "http_method": "GET"}}}}}),
+            vec![("capabilities.messages.webhooks.inbound_url.http_method", "must be one of: POST")],
+        ),
+        (
+            json!({"name": "x", "capabilities": {"verify": {"webhooks": {"status_url": {"address": "https://a/", "http_method": "GET"}}}}}),
+            vec![("capabilities.verify.webhooks.status_url.http_method", "must be one of: POST")],
+        ),
+        (
+            json!({"name": "x", "capabilities": {"meetings": {"webhooks": {"session_changed": {"address": "https://a/", "http_method": "GET"}}}}}),
+            vec![("capabilities.meetings.webhooks.session_changed.http_method", "must be one of: POST")],
+        ),
+        (
+            json!({"name": "x", "capabilities": {"voice": {"webhooks": {"answer_url": {"address": "https://a/", "connect_timeout": 299, "socket_timeout": 5001},
+                                                                       "event_url": {"address": "https://a/", "socket_timeout": 10001}}}}}),
+            vec![
+                ("capabilities.voice.webhooks.answer_url.connect_timeout", "must be between 300 and 1000"),
+                ("capabilities.voice.webhooks.answer_url.socket_timeout", "must be between 1000 and 5000"),
+                ("capabilities.voice.webhooks.event_url.socket_timeout", "must be between 1000 and 10000"),
+            ],
+        ),
+        (
+            json!({"name": "x", "capabilities": {"voice": {"conversations_ttl": 9001, "leg_persistence_time": 0}}}),
+            vec![
+                ("capabilities.voice.conversations_ttl", "must be between 1 and 9000"),
+                ("capabilities.voice.leg_persistence_time", "must be between 1 and 31"),
+            ],
+        ),
+        (
+            json!({"name": "x", "capabilities": {"voice": {"region": "mars"}}}),
+            vec![(
+                "capabilities.voice.region",
+                "must be one of: na-east, na-west, eu-east, eu-west, apac-sng, apac-australia",
+            )],
+        ),
+        (
+            json!({"name": "x", "capabilities": {"vbc": {"enabled": true}}}),
+            vec![("capabilities.vbc", "must be an empty object")],
+        ),
+        (
+            json!({"name": "x", "capabilities": {"rtc": {"webhooks": {"event_url": {"address": "example.com/rtc"}}}}}),
+            vec![("capabilities.rtc.webhooks.event_url.address", "must be an absolute http or https URL")],
+        ),
+        (
+            json!({"name": "x", "capabilities": {"voice": {"conversations_ttl": "soon"}}}),
+            vec![("capabilities.voice.conversations_ttl", "must be u32")],
+        ),
+        (
+            json!({"name": "x", "keys": {"public_key": "not a key"}}),
+            vec![("keys.public_key", "must be a PEM RSA public key")],
+        ),
+        (
+            json!({"capabilities": {"voice": {"region": "mars"}}}),
+            vec![
+                ("name", "is required"),
+                (
+                    "capabilities.voice.region",
+                    "must be one of: na-east, na-west, eu-east, eu-west, apac-sng, apac-australia",
+                ),
+            ],
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(rejected(body.clone()).await, pairs(&expected), "for {body}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_credentials_get_guidance() {
+    let emulator = start(config()).await;
+    let client =
+        vapp::api::Client::new(vapp::api::ClientConfig::new(emulator.url(), vapp::api::Credentials::new("k", "wrong")))
+            .unwrap();
+    let err = client.list_all().await.unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert!(err.to_string().starts_with("credentials rejected: check VONAGE_API_KEY and VONAGE_API_SECRET"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_api_is_a_transport_error() {
+    // Bind and drop a listener to find a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let client = client_for(&format!("http://127.0.0.1:{port}"));
+    match client.list_all().await.unwrap_err() {
+        ApiError::Transport { maybe_sent, message, .. } => {
+            assert!(!maybe_sent, "a refused connection never sent anything");
+            assert!(message.contains("onnect"), "{message}");
+        }
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn list_all_reads_every_page() {
+    for count in [0usize, 1, 100, 101, 250] {
+        let emulator = start(EmulatorConfig { seed_apps: count, ..config() }).await;
+        let apps = client_for(&emulator.url()).list_all().await.unwrap();
+        assert_eq!(apps.len(), count);
+        let mut ids: Vec<_> = apps.iter().map(|a| a.id.clone().unwrap()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "no application twice");
+    }
+}
+
+#[tokio::test]
+async fn unmodelled_fields_survive_a_read_update_cycle() {
+    let emulator = start(EmulatorConfig { seed_apps: 8, ..config() }).await;
+    let client = client_for(&emulator.url());
+    let apps = client.list_all().await.unwrap();
+    let with_payments = apps
+        .iter()
+        .find(|a| a.capabilities.as_ref().unwrap().voice.as_ref().is_some_and(|v| v.extra.contains_key("payments")))
+        .unwrap();
+    let id = with_payments.id.clone().unwrap();
+    let mut changed = with_payments.clone();
+    changed.name = "Renamed".into();
+    client.update(&id, &changed).await.unwrap();
+    let back = client.get(&id).await.unwrap();
+    assert_eq!(back.name, "Renamed");
+    assert_eq!(back.capabilities.unwrap().voice.unwrap().extra["payments"], json!({"gateways": []}));
+}
