@@ -1,0 +1,214 @@
+//! `cargo bench`: the speed goals of the README, measured against the release binary and emulator.
+//!
+//! 1. list 10,000 applications from an emulator answering with 20 ms latency (goal ≤ 1 s);
+//! 2. GET requests per second the emulator serves (goal ≥ 5,000/s on 2 cores);
+//! 3. `vapp plan` for 1,000 managed applications in an account of 10,000, 20 ms latency (goal ≤ 1.5 s);
+//! 4. `vapp apply` of 100 creates against the time to make 100 RSA-2048 keys on all cores (goal ≤ 1.2×).
+//!
+//! Everything runs on 127.0.0.1; emulators are child processes so that they get their own threads.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vapp::api::{ApplicationApi, Client, ClientConfig, Credentials};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vapp");
+
+struct EmulatorProcess {
+    child: Child,
+    url: String,
+}
+
+impl EmulatorProcess {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["emulator", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start emulator");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+        let url = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
+        EmulatorProcess { child, url }
+    }
+
+    fn client(&self) -> Client {
+        Client::new(ClientConfig::new(&self.url, Credentials::new("sandbox", "sandbox"))).expect("client")
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+fn report(name: &str, measured: f64, unit: &str, goal: &str, ok: bool) {
+    println!("{name:<58} {measured:>10.3} {unit:<6} goal {goal:<12} {}", if ok { "ok" } else { "MISSED" });
+}
+
+fn main() {
+    // `cargo test --benches` runs this with `--test`-like flags; measure only under `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let emulator = EmulatorProcess::start(&["--seed-apps", "10000", "--latency-ms", "20"]);
+    let client = emulator.client();
+    let mut samples = Vec::new();
+    let mut live = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        live = runtime.block_on(client.list_all()).expect("list");
+        samples.push(started.elapsed().as_secs_f64());
+    }
+    assert_eq!(live.len(), 10_000);
+    let list = median(samples);
+    report("list 10,000 applications, 20 ms latency (median of 5)", list, "s", "<= 1 s", list <= 1.0);
+
+    let plain = EmulatorProcess::start(&["--seed-apps", "100"]);
+    let rate = runtime.block_on(get_throughput(&plain, Duration::from_secs(3)));
+    report("emulator GET /v2/applications/{id}, 64 concurrent", rate, "req/s", ">= 5000/s", rate >= 5000.0);
+    drop(plain);
+
+    let plan = plan_thousand_of_ten_thousand(&emulator, &live);
+    report("vapp plan: 1,000 managed of 10,000, 20 ms latency (median of 3)", plan, "s", "<= 1.5 s", plan <= 1.5);
+    drop(emulator);
+
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let keys = keygen_on_all_cores(100, cores);
+    report(&format!("make 100 RSA-2048 keys on {cores} cores"), keys, "s", "(baseline)", true);
+    let apply = apply_hundred_creates();
+    report(
+        "vapp apply: 100 creates, 20 ms latency",
+        apply,
+        "s",
+        &format!("<= {:.2} s", keys * 1.2),
+        apply <= keys * 1.2,
+    );
+    println!("apply / keygen = {:.2}", apply / keys);
+}
+
+async fn get_throughput(emulator: &EmulatorProcess, window: Duration) -> f64 {
+    let ids: Vec<String> = emulator.client().list_all().await.expect("list").into_iter().filter_map(|a| a.id).collect();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("http");
+    let done = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + window;
+    let mut tasks = Vec::new();
+    for worker in 0..64 {
+        let (http, done, ids, base) = (http.clone(), done.clone(), ids.clone(), emulator.url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = worker;
+            while Instant::now() < deadline {
+                let url = format!("{base}/v2/applications/{}", ids[n % ids.len()]);
+                let response = http.get(url).basic_auth("sandbox", Some("sandbox")).send().await.expect("get");
+                assert!(response.status().is_success());
+                let _ = response.bytes().await;
+                done.fetch_add(1, Ordering::Relaxed);
+                n += 64;
+            }
+        }));
+    }
+    let started = Instant::now();
+    for task in tasks {
+        task.await.expect("worker");
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Writes a manifest and a state that manage 1,000 of the live applications as they are, then times
+/// `vapp plan` on them (process start, manifests, listing, planning, rendering).
+fn plan_thousand_of_ten_thousand(emulator: &EmulatorProcess, live: &[vapp::model::Application]) -> f64 {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut manifest = String::from("version: 1\napplications:\n");
+    let mut state = vapp::state::State::new("bench".into());
+    for (i, app) in live.iter().take(1000).enumerate() {
+        let bare = app.without_extras();
+        let capabilities = serde_json::to_string(&bare.capabilities).expect("json");
+        let privacy = serde_json::to_string(&bare.privacy).expect("json");
+        manifest.push_str(&format!(
+            "  app-{i}:\n    name: {}\n    capabilities: {capabilities}\n    privacy: {privacy}\n",
+            serde_json::to_string(&app.name).expect("json")
+        ));
+        state.applications.insert(
+            format!("app-{i}"),
+            vapp::state::StateEntry {
+                id: app.id.clone(),
+                key: vapp::state::KeyRecord::Unknown { fingerprint: None },
+                protect: false,
+                applied: None,
+            },
+        );
+    }
+    std::fs::write(dir.path().join("vapp.yaml"), manifest).expect("manifest");
+    vapp::state::save(&dir.path().join("vapp.state.json"), &state).expect("state");
+    let mut samples = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let output = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["plan", "--detailed-exitcode"])
+            .env("VAPP_API_URL", &emulator.url)
+            .env("VONAGE_API_KEY", "sandbox")
+            .env("VONAGE_API_SECRET", "sandbox")
+            .output()
+            .expect("vapp plan");
+        samples.push(started.elapsed().as_secs_f64());
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    }
+    median(samples)
+}
+
+fn keygen_on_all_cores(count: usize, cores: usize) -> f64 {
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            let next = next.clone();
+            std::thread::spawn(move || {
+                while next.fetch_add(1, Ordering::Relaxed) < count {
+                    vapp::keys::generate().expect("key");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("keygen thread");
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn apply_hundred_creates() -> f64 {
+    let emulator = EmulatorProcess::start(&["--latency-ms", "20"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut manifest = String::from("version: 1\napplications:\n");
+    for i in 0..100 {
+        manifest.push_str(&format!(
+            "  app-{i}:\n    name: App {i}\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: https://a{i}.example.com/answer\n"
+        ));
+    }
+    std::fs::write(dir.path().join("vapp.yaml"), manifest).expect("manifest");
+    let started = Instant::now();
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["apply", "--auto-approve", "-q"])
+        .env("VAPP_API_URL", &emulator.url)
+        .env("VONAGE_API_KEY", "sandbox")
+        .env("VONAGE_API_SECRET", "sandbox")
+        .output()
+        .expect("vapp apply");
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    elapsed
+}
