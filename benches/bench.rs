@@ -148,11 +148,12 @@ fn plan_thousand_of_ten_thousand(emulator: &EmulatorProcess, live: &[vapp::model
                 key: vapp::state::KeyRecord::Unknown { fingerprint: None },
                 protect: false,
                 applied: None,
+                intent: None,
             },
         );
     }
     std::fs::write(dir.path().join("vapp.yaml"), manifest).expect("manifest");
-    vapp::state::save(&dir.path().join("vapp.state.json"), &state).expect("state");
+    vapp::state::save(&dir.path().join("vapp.state.json"), &mut state).expect("state");
     let mut samples = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();

@@ -1,15 +1,18 @@
 //! The HTTP client of the Application API: reqwest over rustls, Basic auth, problem+json errors.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::Value;
 
-use super::{ApiError, ApplicationApi, Problem};
+use bytes::Bytes;
+
+use super::{ApiError, ApplicationApi, Problem, RetryPolicy};
 use crate::model::Application;
 
 pub const DEFAULT_API_URL: &str = "https://api.nexmo.com";
@@ -42,6 +45,8 @@ pub struct ClientConfig {
     /// Pages fetched at once when listing, after the first.
     pub list_concurrency: usize,
     pub request_timeout: Duration,
+    /// How idempotent calls are retried; POST never is.
+    pub retry: RetryPolicy,
 }
 
 impl ClientConfig {
@@ -51,6 +56,7 @@ impl ClientConfig {
             credentials,
             list_concurrency: 16,
             request_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -62,6 +68,7 @@ pub struct Client {
     base_url: String,
     credentials: Credentials,
     list_concurrency: usize,
+    retry: RetryPolicy,
 }
 
 #[derive(Deserialize)]
@@ -99,6 +106,7 @@ impl Client {
             base_url: config.base_url.trim_end_matches('/').to_string(),
             credentials: config.credentials,
             list_concurrency: config.list_concurrency.max(1),
+            retry: config.retry,
         })
     }
 
@@ -110,29 +118,52 @@ impl Client {
         format!("{}{}", self.base_url, path)
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    fn request(&self, method: &Method, path: &str) -> RequestBuilder {
         self.http
-            .request(method, self.url(path))
+            .request(method.clone(), self.url(path))
             .basic_auth(&self.credentials.api_key, Some(&self.credentials.api_secret))
     }
 
-    async fn send(&self, request: RequestBuilder, url: &str) -> Result<reqwest::Response, ApiError> {
-        let response = request.send().await.map_err(|e| transport_error(url, &e))?;
-        if response.status().is_success() {
-            return Ok(response);
+    /// Sends one call and reads its whole answer; idempotent calls are retried as [`RetryPolicy`] says.
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Bytes, ApiError> {
+        let url = self.url(path);
+        let idempotent = method != Method::POST;
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.request(&method, path);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let error = match request.send().await {
+                Ok(response) if response.status().is_success() => match response.bytes().await {
+                    Ok(bytes) => return Ok(bytes),
+                    // The answer was lost on the way: the call may well have happened.
+                    Err(e) => transport_error(&url, &e, true),
+                },
+                Ok(response) => status_error(response).await,
+                Err(e) => transport_error(&url, &e, !e.is_connect()),
+            };
+            match self.retry.delay(attempt, &error, started.elapsed()) {
+                Some(delay) if idempotent => tokio::time::sleep(delay).await,
+                _ => return Err(error),
+            }
         }
-        Err(status_error(response).await)
     }
 
-    async fn send_json<T: DeserializeOwned>(&self, request: RequestBuilder, url: &str) -> Result<T, ApiError> {
-        let response = self.send(request, url).await?;
-        let bytes = response.bytes().await.map_err(|e| transport_error(url, &e))?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode { url: url.to_string(), message: e.to_string() })
+    async fn call_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<T, ApiError> {
+        let bytes = self.call(method, path, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode { url: self.url(path), message: e.to_string() })
     }
 
     async fn page(&self, page: u32) -> Result<ListPage, ApiError> {
-        let path = format!("/v2/applications?page_size={LIST_PAGE_SIZE}&page={page}");
-        self.send_json(self.request(Method::GET, &path), &self.url(&path)).await
+        self.call_json(Method::GET, &format!("/v2/applications?page_size={LIST_PAGE_SIZE}&page={page}"), None).await
     }
 }
 
@@ -155,25 +186,20 @@ impl ApplicationApi for Client {
     }
 
     async fn get(&self, id: &str) -> Result<Application, ApiError> {
-        let path = format!("/v2/applications/{}", encode_segment(id));
-        self.send_json(self.request(Method::GET, &path), &self.url(&path)).await
+        self.call_json(Method::GET, &format!("/v2/applications/{}", encode_segment(id)), None).await
     }
 
     async fn create(&self, app: &Application) -> Result<Application, ApiError> {
-        let path = "/v2/applications";
-        let request = self.request(Method::POST, path).json(&app.to_request_body());
-        self.send_json(request, &self.url(path)).await
+        self.call_json(Method::POST, "/v2/applications", Some(&app.to_request_body())).await
     }
 
     async fn update(&self, id: &str, app: &Application) -> Result<Application, ApiError> {
         let path = format!("/v2/applications/{}", encode_segment(id));
-        let request = self.request(Method::PUT, &path).json(&app.to_request_body());
-        self.send_json(request, &self.url(&path)).await
+        self.call_json(Method::PUT, &path, Some(&app.to_request_body())).await
     }
 
     async fn delete(&self, id: &str) -> Result<(), ApiError> {
-        let path = format!("/v2/applications/{}", encode_segment(id));
-        self.send(self.request(Method::DELETE, &path), &self.url(&path)).await.map(drop)
+        self.call(Method::DELETE, &format!("/v2/applications/{}", encode_segment(id)), None).await.map(drop)
     }
 }
 
@@ -182,7 +208,7 @@ fn encode_segment(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
-fn transport_error(url: &str, error: &reqwest::Error) -> ApiError {
+fn transport_error(url: &str, error: &reqwest::Error, maybe_sent: bool) -> ApiError {
     let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -190,7 +216,7 @@ fn transport_error(url: &str, error: &reqwest::Error) -> ApiError {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    ApiError::Transport { url: url.to_string(), message, maybe_sent: !error.is_connect() }
+    ApiError::Transport { url: url.to_string(), message, maybe_sent }
 }
 
 async fn status_error(response: reqwest::Response) -> ApiError {

@@ -6,11 +6,13 @@
 
 mod client;
 mod problem;
+pub mod retry;
 
 use std::future::Future;
 
 pub use client::{Client, ClientConfig, Credentials, DEFAULT_API_URL, LIST_PAGE_SIZE};
 pub use problem::{ApiError, Problem};
+pub use retry::RetryPolicy;
 
 use crate::model::Application;
 

@@ -4,17 +4,19 @@
 //! `parallelism`); one failure does not stop the others; every completed action is on disk in the state
 //! before it counts as done. A create writes its private key into the state before the POST leaves.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::api::{ApiError, ApplicationApi};
+use crate::api::retry::{create_certainly_failed, is_transient};
+use crate::api::{ApiError, ApplicationApi, RetryPolicy};
 use crate::keys::{self, KeyError, KeyPair};
 use crate::model::{Application, Keys};
 use crate::plan::diff::comparable;
 use crate::plan::{Action, Change, KeyPlan, Plan};
-use crate::state::{KeyRecord, StateEntry, StateError, StateStore};
+use crate::state::{Intent, KeyRecord, StateEntry, StateError, StateStore};
 
 /// Where key pairs come from: RSA in production, a test may hand out prepared ones.
 pub trait KeySource: Send + Sync + 'static {
@@ -47,6 +49,31 @@ pub enum ActionError {
     Key(#[from] KeyError),
     #[error("{0}")]
     Plan(String),
+    /// Not carried out: an interrupt asked that no new call start.
+    #[error("not started: interrupted")]
+    Interrupted,
+}
+
+/// Set by an interrupt: actions not yet started are skipped; calls in flight finish and are recorded.
+#[derive(Debug, Default)]
+pub struct Cancel(AtomicBool);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn check(&self) -> Result<(), ActionError> {
+        if self.is_cancelled() {
+            Err(ActionError::Interrupted)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// How one action ended.
@@ -64,8 +91,13 @@ pub struct Report {
 }
 
 impl Report {
+    /// Actions that were tried and failed (not those skipped because of an interrupt).
     pub fn failures(&self) -> impl Iterator<Item = &Outcome> {
-        self.outcomes.iter().filter(|o| o.result.is_err())
+        self.outcomes.iter().filter(|o| matches!(o.result, Err(ref e) if !matches!(e, ActionError::Interrupted)))
+    }
+
+    pub fn interrupted(&self) -> usize {
+        self.outcomes.iter().filter(|o| matches!(o.result, Err(ActionError::Interrupted))).count()
     }
 
     pub fn succeeded(&self, action: Action) -> usize {
@@ -79,6 +111,9 @@ pub struct Executor<'a, A: ApplicationApi> {
     pub keys: Arc<dyn KeySource>,
     pub parallelism: usize,
     pub progress: &'a dyn Progress,
+    pub cancel: &'a Cancel,
+    /// How a create whose outcome is unknown is resolved and sent again.
+    pub retry: RetryPolicy,
 }
 
 impl<A: ApplicationApi> Executor<'_, A> {
@@ -87,6 +122,14 @@ impl<A: ApplicationApi> Executor<'_, A> {
         let actions: Vec<&Change> = plan.actions().collect();
         let mut outcomes: Vec<(usize, Outcome)> = futures::stream::iter(actions.into_iter().enumerate())
             .map(|(i, change)| async move {
+                if self.cancel.is_cancelled() {
+                    let outcome = Outcome {
+                        address: change.address.clone(),
+                        action: change.action,
+                        result: Err(ActionError::Interrupted),
+                    };
+                    return (i, outcome);
+                }
                 self.progress.started(change);
                 let started = Instant::now();
                 let result = self.run(change).await;
@@ -148,14 +191,47 @@ impl<A: ApplicationApi> Executor<'_, A> {
             key: KeyRecord::Managed { fingerprint: pair.fingerprint.clone(), private_key: pair.private_key.clone() },
             protect: change.protect,
             applied: None,
+            intent: None,
         };
         self.store.commit(|s| drop(s.applications.insert(change.address.clone(), entry))).await?;
         let mut body = body.clone();
         body.keys = Some(Keys { public_key: Some(pair.public_key.clone()), ..Default::default() });
-        let created = self.api.create(&body).await?;
+        let created = self.create_exactly_once(&body, &pair.fingerprint).await?;
         let id =
             created.id.clone().ok_or_else(|| ActionError::Plan("the API answered a create without an id".into()))?;
         self.record(change, id, &created).await
+    }
+
+    /// POSTs `body`, never leaving a duplicate: when a failed POST may have reached the API, the account
+    /// is searched for the key before anything is sent again.
+    async fn create_exactly_once(&self, body: &Application, fingerprint: &str) -> Result<Application, ActionError> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.cancel.check()?;
+            let error = match self.api.create(body).await {
+                Ok(created) => return Ok(created),
+                Err(error) => error,
+            };
+            if !create_certainly_failed(&error) {
+                if let Some(found) = self.find_by_fingerprint(fingerprint).await? {
+                    return Ok(found);
+                }
+            }
+            // It certainly did not happen; send it again if the failure may pass.
+            match self.retry.delay(attempt, &error, started.elapsed()) {
+                Some(delay) if is_transient(&error) => tokio::time::sleep(delay).await,
+                _ => return Err(error.into()),
+            }
+        }
+    }
+
+    async fn find_by_fingerprint(&self, fingerprint: &str) -> Result<Option<Application>, ActionError> {
+        let live = self.api.list_all().await?;
+        Ok(live
+            .into_iter()
+            .find(|app| app.public_key().and_then(|pem| keys::fingerprint(pem).ok()).as_deref() == Some(fingerprint)))
     }
 
     fn stored_pair(&self, address: &str, fingerprint: &str) -> Result<KeyPair, ActionError> {
@@ -175,8 +251,22 @@ impl<A: ApplicationApi> Executor<'_, A> {
             .body
             .as_ref()
             .ok_or_else(|| ActionError::Plan(format!("{}: update without a body", change.address)))?;
+        self.write_intent(change, "update").await?;
+        self.cancel.check()?;
         let updated = self.api.update(id, body).await?;
         self.record(change, id.to_string(), &updated).await
+    }
+
+    async fn write_intent(&self, change: &Change, action: &str) -> Result<(), ActionError> {
+        let intent = Intent { action: action.to_string(), fingerprint: None };
+        self.store
+            .commit(|s| {
+                if let Some(entry) = s.applications.get_mut(&change.address) {
+                    entry.intent = Some(Intent { fingerprint: entry.key.fingerprint().map(str::to_string), ..intent });
+                }
+            })
+            .await?;
+        Ok(())
     }
 
     async fn record(&self, change: &Change, id: String, live: &Application) -> Result<(), ActionError> {
@@ -187,6 +277,7 @@ impl<A: ApplicationApi> Executor<'_, A> {
                     entry.id = Some(id);
                     entry.applied = Some(applied);
                     entry.protect = change.protect;
+                    entry.intent = None;
                 }
             })
             .await?;
@@ -196,6 +287,8 @@ impl<A: ApplicationApi> Executor<'_, A> {
     async fn delete(&self, change: &Change) -> Result<(), ActionError> {
         if change.api_call {
             let id = required_id(change)?;
+            self.write_intent(change, "delete").await?;
+            self.cancel.check()?;
             match self.api.delete(id).await {
                 Ok(()) => {}
                 // Gone already (deleted by an earlier, interrupted run): the goal is reached.

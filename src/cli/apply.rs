@@ -7,7 +7,8 @@ use anyhow::Result;
 use clap::Args;
 
 use super::{Context, Exit};
-use crate::apply::{ActionError, Executor, Progress, RsaKeys};
+use crate::api::RetryPolicy;
+use crate::apply::{ActionError, Cancel, Executor, Progress, RsaKeys};
 use crate::manifest::Desired;
 use crate::plan::render::render_human;
 use crate::plan::{self, Action, Change, PlanInput};
@@ -24,6 +25,9 @@ pub struct ApplyArgs {
     /// Apply only this address (repeatable)
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Wait this long for another vapp holding the state lock (e.g. 30s); fail at once by default
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -37,46 +41,90 @@ pub struct DestroyArgs {
     /// Destroy only this address (repeatable)
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Wait this long for another vapp holding the state lock (e.g. 30s); fail at once by default
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: Duration,
+}
+
+/// What apply and destroy share.
+struct Run<'a> {
+    desired: &'a Desired,
+    targets: &'a [String],
+    auto_approve: bool,
+    parallelism: u16,
+    lock_timeout: Duration,
+    verb: &'static str,
 }
 
 pub async fn run_apply(context: &Context, args: ApplyArgs) -> Result<Exit> {
     let desired = context.manifests()?;
-    execute(context, &desired, &args.targets, args.auto_approve, args.parallelism, "apply").await
+    let run = Run {
+        desired: &desired,
+        targets: &args.targets,
+        auto_approve: args.auto_approve,
+        parallelism: args.parallelism,
+        lock_timeout: args.lock_timeout,
+        verb: "apply",
+    };
+    execute(context, run).await
 }
 
 pub async fn run_destroy(context: &Context, args: DestroyArgs) -> Result<Exit> {
     // Destroying is applying an empty manifest: protected applications stay, unmanaged ones are never seen.
-    execute(context, &Desired::default(), &args.targets, args.auto_approve, args.parallelism, "destroy").await
+    let run = Run {
+        desired: &Desired::default(),
+        targets: &args.targets,
+        auto_approve: args.auto_approve,
+        parallelism: args.parallelism,
+        lock_timeout: args.lock_timeout,
+        verb: "destroy",
+    };
+    execute(context, run).await
 }
 
-async fn execute(
-    context: &Context,
-    desired: &Desired,
-    targets: &[String],
-    auto_approve: bool,
-    parallelism: u16,
-    verb: &str,
-) -> Result<Exit> {
+async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
     let printer = &context.printer;
+    let verb = run.verb;
+    // The lock covers reading the state too: a plan made from a state another writer is changing is stale.
+    let _lock = context.lock_state(verb, run.lock_timeout)?;
     let state = context.load_state()?;
     let connection = context.connect().await?;
     let live = context.list_live(&connection).await?;
-    let plan = plan::plan(&PlanInput { desired, state: state.as_ref(), live: &live, targets });
+    let plan =
+        plan::plan(&PlanInput { desired: run.desired, state: state.as_ref(), live: &live, targets: run.targets });
     printer.data(&render_human(&plan, printer.stdout_color));
-    if plan.has_changes() && !auto_approve {
+    if plan.has_changes() && !run.auto_approve {
         context.confirm(&format!("\nDo you want to {verb}? vapp will perform the actions above."))?;
     }
     let state = state.unwrap_or_else(|| State::new(uuid::Uuid::new_v4().to_string()));
     let store = StateStore::new(context.state_path().to_path_buf(), state);
     let progress = LineProgress { context };
+    let cancel = Arc::new(Cancel::default());
+    let interrupts = tokio::spawn(watch_interrupts(cancel.clone(), *printer));
     let executor = Executor {
         api: &connection.client,
         store: &store,
         keys: Arc::new(RsaKeys),
-        parallelism: usize::from(parallelism),
+        parallelism: usize::from(run.parallelism),
         progress: &progress,
+        cancel: &cancel,
+        retry: RetryPolicy::default(),
     };
     let report = executor.execute(&plan).await;
+    interrupts.abort();
+    if cancel.is_cancelled() {
+        printer.error(&format!(
+            "interrupted: {} action{} not started; everything that completed is in the state. Run the same command again to finish.",
+            report.interrupted(),
+            if report.interrupted() == 1 { "" } else { "s" }
+        ));
+        for failure in report.failures() {
+            if let Err(e) = &failure.result {
+                printer.error(&format!("{} ({}): {e}", failure.address, failure.action.as_str()));
+            }
+        }
+        return Ok(Exit::Interrupted);
+    }
     let failures: Vec<_> = report.failures().collect();
     if !plan.has_changes() {
         return Ok(if failures.is_empty() { Exit::Success } else { Exit::Failure });
@@ -101,6 +149,16 @@ async fn execute(
     }
     printer.status("The state records everything that completed; run the same command again to finish.");
     Ok(Exit::Failure)
+}
+
+/// The first Ctrl-C (or SIGTERM) stops new calls from starting; a second one exits at once (the state
+/// is consistent at every moment, so nothing is lost either way).
+async fn watch_interrupts(cancel: Arc<Cancel>, printer: super::Printer) {
+    super::emulator::shutdown_signal().await;
+    cancel.cancel();
+    printer.warn("interrupted: no new calls start; waiting for the calls in flight (interrupt again to stop at once)");
+    super::emulator::shutdown_signal().await;
+    std::process::exit(Exit::Interrupted as i32);
 }
 
 /// One stderr line as each action starts and ends.

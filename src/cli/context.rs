@@ -98,6 +98,21 @@ impl Context {
         Ok(live)
     }
 
+    /// Takes the state lock for `operation`; exit 3 (through [`super::LockedError`]) when another
+    /// writer holds it past `timeout`.
+    pub fn lock_state(&self, operation: &str, timeout: std::time::Duration) -> Result<state::StateLock> {
+        let printer = self.printer;
+        let on_broken = move |holder: &state::LockInfo| {
+            printer.warn(&format!("removed a stale state lock: {holder}, whose process is gone"));
+        };
+        let lock =
+            tokio::task::block_in_place(|| state::acquire_lock(self.state_path(), operation, timeout, &on_broken));
+        lock.map_err(|e| match e {
+            state::LockError::Held { .. } => anyhow::Error::new(super::LockedError(e)),
+            other => other.into(),
+        })
+    }
+
     /// Asks a person to type `yes`; refuses outright when nobody is at a terminal.
     pub fn confirm(&self, question: &str) -> Result<()> {
         if !std::io::stdin().is_terminal() {

@@ -86,6 +86,11 @@ pub enum Command {
     Schema,
 }
 
+/// The state lock is held by another writer: exit 3.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct LockedError(pub crate::state::LockError);
+
 /// Runs vapp with the process's arguments and environment.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -102,7 +107,11 @@ pub fn main() -> ExitCode {
         Ok(exit) => exit,
         Err(e) => {
             printer.error(&format!("{e:#}"));
-            Exit::Failure
+            if e.downcast_ref::<LockedError>().is_some() {
+                Exit::Locked
+            } else {
+                Exit::Failure
+            }
         }
     };
     ExitCode::from(exit as u8)

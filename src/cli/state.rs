@@ -14,10 +14,28 @@ pub enum StateCommand {
     /// Show what the state holds for an address (never the private key)
     Show { address: String },
     /// Stop managing an address; the application stays in the account
-    Rm { address: String },
+    Rm {
+        address: String,
+        /// Wait this long for another vapp holding the state lock (e.g. 30s)
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
+        lock_timeout: std::time::Duration,
+    },
+    /// Remove the state lock of a vapp that is gone (with --force: any lock)
+    Unlock {
+        /// Remove the lock even if its holder may still be running
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn run(context: &Context, command: StateCommand) -> Result<Exit> {
+    if let StateCommand::Unlock { force } = command {
+        return unlock(context, force);
+    }
+    let _lock = match &command {
+        StateCommand::Rm { lock_timeout, .. } => Some(context.lock_state("state rm", *lock_timeout)?),
+        _ => None,
+    };
     let mut state = context.require_state()?;
     match command {
         StateCommand::List => {
@@ -36,16 +54,28 @@ pub fn run(context: &Context, command: StateCommand) -> Result<Exit> {
             let shown = json!({"address": address, "id": entry.id, "protect": entry.protect, "key": key, "applied": entry.applied});
             context.printer.data(&format!("{}\n", serde_json::to_string_pretty(&shown)?));
         }
-        StateCommand::Rm { address } => {
+        StateCommand::Unlock { .. } => {}
+        StateCommand::Rm { address, .. } => {
             let Some(entry) = state.applications.remove(&address) else { bail!("{address} is not in the state") };
-            state.serial += 1;
-            state::save(context.state_path(), &state)?;
+            state::save(context.state_path(), &mut state)?;
             context.printer.status(&format!(
                 "{address} is no longer managed; application {} stays in the account{}",
                 entry.id.as_deref().unwrap_or("(none)"),
                 if entry.key.private_key().is_some() { " and its private key is gone from the state" } else { "" }
             ));
         }
+    }
+    Ok(Exit::Success)
+}
+
+fn unlock(context: &Context, force: bool) -> Result<Exit> {
+    match state::unlock(context.state_path(), force) {
+        Ok(Some(holder)) => context.printer.status(&format!("removed the state lock: {holder}")),
+        Ok(None) => context.printer.status("the state is not locked"),
+        Err(state::LockError::Held { holder, .. }) => bail!(
+            "the state is locked by a process that may still be running: {holder}\n  = help: if it is gone (another machine, a killed CI job), run `vapp state unlock --force`"
+        ),
+        Err(e) => return Err(e.into()),
     }
     Ok(Exit::Success)
 }

@@ -82,6 +82,13 @@ pub fn plan(input: &PlanInput) -> Plan {
             (None, Some(entry)) => remove(address, entry, live, &mut warnings),
             (None, None) => continue,
         };
+        let mut change = change;
+        if let Some(intent) = entry.and_then(|e| e.intent.as_ref()).filter(|i| i.action != "create") {
+            change.notes.push(format!(
+                "an earlier {} was interrupted; planned again from what the account holds",
+                intent.action
+            ));
+        }
         changes.push(change);
     }
     Plan {

@@ -9,6 +9,7 @@
 //! crash or lost answer can lose one. An entry without an `id` is such a create whose outcome is not
 //! known yet; the planner resolves it against the account by the key's fingerprint.
 
+mod lock;
 mod store;
 
 use std::collections::BTreeMap;
@@ -16,7 +17,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use store::{load, save, StateError, StateStore};
+pub use lock::{acquire as acquire_lock, unlock, LockError, LockInfo, StateLock};
+pub use store::{backup_dir, load, save, StateError, StateStore, BACKUPS_KEPT};
 
 use crate::keys::PrivateKeyPem;
 
@@ -31,6 +33,9 @@ pub struct State {
     pub serial: u64,
     #[serde(default)]
     pub applications: BTreeMap<String, StateEntry>,
+    /// SHA-256 of the document written without this field; a mismatch means the file was damaged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 /// What vapp knows of one managed application.
@@ -45,6 +50,20 @@ pub struct StateEntry {
     /// The application as last applied or observed, in comparable form (defaults filled, no extras).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<Value>,
+    /// A mutating call about to be made, written before it leaves and cleared once its outcome is
+    /// recorded. Still set when vapp next runs: the call was interrupted and its outcome is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Intent>,
+}
+
+/// What a mutating call was about to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// `create`, `update` or `delete`.
+    pub action: String,
+    /// The fingerprint of the key the call sends or keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// Who holds the application's private key.
@@ -79,7 +98,14 @@ impl KeyRecord {
 impl State {
     /// A new, empty state with a fresh lineage. Serial 0 means "never written".
     pub fn new(lineage: String) -> Self {
-        State { format: FORMAT.to_string(), version: FORMAT_VERSION, lineage, serial: 0, applications: BTreeMap::new() }
+        State {
+            format: FORMAT.to_string(),
+            version: FORMAT_VERSION,
+            lineage,
+            serial: 0,
+            applications: BTreeMap::new(),
+            checksum: None,
+        }
     }
 
     /// The address that manages application `id`, if any.
@@ -105,6 +131,7 @@ mod tests {
                 },
                 protect: true,
                 applied: None,
+                intent: None,
             },
         );
         let text = serde_json::to_string(&state).unwrap();

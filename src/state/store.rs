@@ -8,46 +8,143 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use sha2::{Digest, Sha256};
+
 use super::{State, FORMAT, FORMAT_VERSION};
 use crate::fsutil::{self, Mode};
+
+/// How many earlier versions of a state file are kept.
+pub const BACKUPS_KEPT: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot read state {path}: {message}")]
     Read { path: PathBuf, message: String },
-    #[error("state {path} is not a vapp state file: {message}")]
-    Corrupt { path: PathBuf, message: String },
+    #[error("{}", unreadable(path, message, backup.as_ref()))]
+    Corrupt { path: PathBuf, message: String, backup: Option<(PathBuf, u64)> },
     #[error("cannot write state {path}: {message}")]
     Write { path: PathBuf, message: String },
 }
 
-/// Loads the state at `path`; `None` when there is no file yet.
+fn unreadable(path: &Path, message: &str, backup: Option<&(PathBuf, u64)>) -> String {
+    let mut text =
+        format!("state {} is unreadable: {message}\n  vapp will not start a new state over it.", path.display());
+    match backup {
+        Some((backup, serial)) => text.push_str(&format!(
+            "\n  = help: the newest good backup is {} (serial {serial}); to restore it:\n      cp {} {}",
+            backup.display(),
+            backup.display(),
+            path.display()
+        )),
+        None => text.push_str("\n  = help: no good backup was found beside it"),
+    }
+    text
+}
+
+/// Where the backups of the state at `path` live: `.vapp/backups/` beside it.
+pub fn backup_dir(path: &Path) -> PathBuf {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    dir.join(".vapp").join("backups")
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "vapp.state.json".into())
+}
+
+/// The checksum of a state: SHA-256 over its compact JSON with no checksum field.
+fn checksum_of(state: &State) -> String {
+    let mut bare = state.clone();
+    bare.checksum = None;
+    let bytes = serde_json::to_vec(&bare).unwrap_or_default();
+    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> Result<State, String> {
+    let state: State = serde_json::from_slice(bytes).map_err(|e| format!("not a vapp state file ({e})"))?;
+    if state.format != FORMAT || state.version != FORMAT_VERSION {
+        return Err(format!(
+            "format `{}` version {}; this vapp reads `{FORMAT}` version {FORMAT_VERSION}",
+            state.format, state.version
+        ));
+    }
+    match &state.checksum {
+        Some(sum) if *sum != checksum_of(&state) => {
+            Err(format!("its checksum does not match its content ({} was changed or damaged)", path.display()))
+        }
+        _ => Ok(state),
+    }
+}
+
+/// Loads the state at `path`; `None` when there is no file yet. A damaged or foreign file is refused,
+/// naming the newest backup that is good.
 pub fn load(path: &Path) -> Result<Option<State>, StateError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StateError::Read { path: path.to_path_buf(), message: e.to_string() }),
     };
-    let state: State = serde_json::from_slice(&bytes)
-        .map_err(|e| StateError::Corrupt { path: path.to_path_buf(), message: e.to_string() })?;
-    if state.format != FORMAT || state.version != FORMAT_VERSION {
-        return Err(StateError::Corrupt {
-            path: path.to_path_buf(),
-            message: format!(
-                "format `{}` version {}; this vapp reads `{FORMAT}` version {FORMAT_VERSION}",
-                state.format, state.version
-            ),
-        });
-    }
-    Ok(Some(state))
+    parse(path, &bytes).map(Some).map_err(|message| StateError::Corrupt {
+        path: path.to_path_buf(),
+        message,
+        backup: newest_good_backup(path),
+    })
 }
 
-/// Writes `state` to `path` atomically with mode 0600.
-pub fn save(path: &Path, state: &State) -> Result<(), StateError> {
-    let mut bytes = serde_json::to_vec_pretty(state)
-        .map_err(|e| StateError::Write { path: path.to_path_buf(), message: e.to_string() })?;
+/// The backups of `path`, newest first.
+fn backups(path: &Path) -> Vec<(PathBuf, u64)> {
+    let prefix = format!("{}.", file_name(path));
+    let mut found: Vec<(PathBuf, u64)> = std::fs::read_dir(backup_dir(path))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let entry = e.ok()?;
+            let serial = entry.file_name().to_str()?.strip_prefix(&prefix)?.parse().ok()?;
+            Some((entry.path(), serial))
+        })
+        .collect();
+    found.sort_by_key(|(_, serial)| std::cmp::Reverse(*serial));
+    found
+}
+
+fn newest_good_backup(path: &Path) -> Option<(PathBuf, u64)> {
+    backups(path).into_iter().find(|(backup, _)| std::fs::read(backup).ok().is_some_and(|b| parse(backup, &b).is_ok()))
+}
+
+/// Serialises `state` with its checksum.
+fn encode(state: &State) -> Result<Vec<u8>, serde_json::Error> {
+    let mut sealed = state.clone();
+    sealed.checksum = Some(checksum_of(state));
+    let mut bytes = serde_json::to_vec_pretty(&sealed)?;
     bytes.push(b'\n');
-    fsutil::write_atomically(path, &bytes, Mode::Private)
+    Ok(bytes)
+}
+
+/// Replaces the state file with `bytes`: the current file is kept as a backup (by its serial), the new
+/// one written atomically with mode 0600, and backups beyond [`BACKUPS_KEPT`] removed.
+fn replace(path: &Path, bytes: &[u8], replaced_serial: Option<u64>) -> std::io::Result<()> {
+    if let Some(serial) = replaced_serial.filter(|_| path.exists()) {
+        let dir = backup_dir(path);
+        std::fs::create_dir_all(&dir)?;
+        let backup = dir.join(format!("{}.{serial}", file_name(path)));
+        let _ = std::fs::remove_file(&backup);
+        // A hard link costs no copy; where links are not possible, copy (the file is mode 0600 either way).
+        if std::fs::hard_link(path, &backup).is_err() {
+            std::fs::copy(path, &backup)?;
+        }
+    }
+    fsutil::write_atomically(path, bytes, Mode::Private)?;
+    for (old, _) in backups(path).into_iter().skip(BACKUPS_KEPT) {
+        let _ = std::fs::remove_file(old);
+    }
+    Ok(())
+}
+
+/// Writes `state` to `path` as the next version: serial + 1, checksum, backup of the version replaced.
+pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
+    let replaced = state.serial;
+    state.serial += 1;
+    let bytes = encode(state).map_err(|e| StateError::Write { path: path.to_path_buf(), message: e.to_string() })?;
+    replace(path, &bytes, Some(replaced))
         .map_err(|e| StateError::Write { path: path.to_path_buf(), message: e.to_string() })
 }
 
@@ -95,16 +192,16 @@ impl StateStore {
         if *written >= mine {
             return Ok(()); // a write that began after our change already covered it
         }
-        let (bytes, generation) = {
+        let (bytes, generation, replaced) = {
             let mut pending = self.lock();
+            let replaced = pending.state.serial;
             pending.state.serial += 1;
-            let mut bytes = serde_json::to_vec_pretty(&pending.state)
+            let bytes = encode(&pending.state)
                 .map_err(|e| StateError::Write { path: self.path.clone(), message: e.to_string() })?;
-            bytes.push(b'\n');
-            (bytes, pending.generation)
+            (bytes, pending.generation, replaced)
         };
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || fsutil::write_atomically(&path, &bytes, Mode::Private))
+        tokio::task::spawn_blocking(move || replace(&path, &bytes, Some(replaced)))
             .await
             .map_err(|e| StateError::Write { path: self.path.clone(), message: e.to_string() })?
             .map_err(|e| StateError::Write { path: self.path.clone(), message: e.to_string() })?;
@@ -137,6 +234,7 @@ mod tests {
                                 key: KeyRecord::Unknown { fingerprint: None },
                                 protect: false,
                                 applied: None,
+                                intent: None,
                             },
                         );
                     })
@@ -147,7 +245,8 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        let on_disk = load(&path).unwrap().unwrap();
+        let mut on_disk = load(&path).unwrap().unwrap();
+        on_disk.checksum = None;
         assert_eq!(on_disk.applications.len(), 50);
         assert!(on_disk.serial >= 1 && on_disk.serial <= 50, "serial {}", on_disk.serial);
         assert_eq!(on_disk, store.snapshot());
@@ -163,5 +262,29 @@ mod tests {
         std::fs::write(&path, "{\"trunc").unwrap();
         assert!(matches!(load(&path), Err(StateError::Corrupt { .. })));
         assert!(load(&dir.path().join("none.json")).unwrap().is_none());
+    }
+
+    #[test]
+    fn damage_is_caught_and_the_newest_good_backup_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vapp.state.json");
+        let mut state = State::new("lin".into());
+        for _ in 0..8 {
+            save(&path, &mut state).unwrap();
+        }
+        assert_eq!(load(&path).unwrap().unwrap().serial, 8);
+        let kept: Vec<u64> = backups(&path).into_iter().map(|(_, serial)| serial).collect();
+        assert_eq!(kept, [7, 6, 5, 4, 3], "the last {BACKUPS_KEPT} versions");
+        // A bit flipped by hand: the checksum catches it.
+        let text = std::fs::read_to_string(&path).unwrap().replace("\"lin\"", "\"lim\"");
+        std::fs::write(&path, text).unwrap();
+        let err = load(&path).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("checksum does not match"), "{message}");
+        assert!(message.contains("vapp.state.json.7 (serial 7)"), "{message}");
+        assert!(message.contains("cp "), "{message}");
+        // Truncated to nothing: refused too, never taken for "no state".
+        std::fs::write(&path, "").unwrap();
+        assert!(matches!(load(&path), Err(StateError::Corrupt { .. })));
     }
 }

@@ -3,6 +3,8 @@
 
 mod client;
 mod emulator;
+mod faults;
 mod harness;
 mod manifests;
+mod openapi;
 mod reconcile;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vapp::api::{ApiError, ApplicationApi, Client, Problem};
-use vapp::apply::{ActionError, Executor, Progress, RsaKeys};
+use vapp::api::{ApiError, ApplicationApi, Client, Problem, RetryPolicy};
+use vapp::apply::{ActionError, Cancel, Executor, Progress, RsaKeys};
 use vapp::emulator::EmulatorConfig;
 use vapp::model::Application;
 use vapp::plan::{Action, Change, PlanInput};
@@ -278,7 +278,22 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
     let store = StateStore::new(dir.path().join("vapp.state.json"), State::new("test".into()));
     let live = api.list_all().await.unwrap();
     let plan = vapp::plan::plan(&PlanInput { desired: &desired, state: None, live: &live, targets: &[] });
-    let executor = Executor { api: &api, store: &store, keys: Arc::new(RsaKeys), parallelism: 3, progress: &Quiet };
+    let cancel = Cancel::default();
+    let retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        max_elapsed: Duration::from_secs(5),
+    };
+    let executor = Executor {
+        api: &api,
+        store: &store,
+        keys: Arc::new(RsaKeys),
+        parallelism: 3,
+        progress: &Quiet,
+        cancel: &cancel,
+        retry,
+    };
     let report = executor.execute(&plan).await;
     let failed: Vec<_> = report.failures().map(|o| o.address.as_str()).collect();
     assert_eq!(failed, ["broken"]);

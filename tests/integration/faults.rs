@@ -1,0 +1,260 @@
+//! Crash safety: whatever fails (lost answers, 5xx, throttling, SIGKILL, Ctrl-C), the next runs
+//! converge, no application is created twice, and no private key is lost.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use vapp::emulator::{EmulatorConfig, Faults};
+
+use crate::harness::{config, BackgroundEmulator, Workspace, KEY, SECRET};
+
+fn manifest(count: usize, generation: usize) -> String {
+    let mut text = String::from("version: 1\napplications:\n");
+    for i in 0..count {
+        text.push_str(&format!(
+            "  app-{i}:\n    name: App {i}\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: https://a{i}.example.com/answer-{generation}\n"
+        ));
+    }
+    text
+}
+
+/// The account as the emulator's data file holds it (read directly: no faults on this path).
+fn account(data: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(data).unwrap_or_else(|_| "{\"applications\": []}".into());
+    serde_json::from_str::<Value>(&text).unwrap()["applications"].as_array().unwrap().clone()
+}
+
+/// The invariants that must hold after convergence.
+fn assert_converged(ws: &Workspace, data: &Path, expected: usize) {
+    let apps = account(data);
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for app in &apps {
+        *names.entry(app["name"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    let duplicates: Vec<_> = names.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicates.is_empty(), "duplicates in the account: {duplicates:?}");
+    assert_eq!(apps.len(), expected, "the account holds exactly the managed applications");
+    let state = vapp::state::load(&ws.path().join("vapp.state.json")).expect("the state loads").expect("a state");
+    assert_eq!(state.applications.len(), expected);
+    for (address, entry) in &state.applications {
+        let id = entry.id.as_deref().unwrap_or_else(|| panic!("{address} has no id"));
+        let private_key = entry.key.private_key().unwrap_or_else(|| panic!("{address} lost its private key"));
+        let live =
+            apps.iter().find(|a| a["id"] == id).unwrap_or_else(|| panic!("{address}: {id} is not in the account"));
+        let live_fingerprint = vapp::keys::fingerprint(live["keys"]["public_key"].as_str().unwrap()).unwrap();
+        let held = vapp::keys::fingerprint(&private_key.public_key_pem().unwrap()).unwrap();
+        assert_eq!(held, live_fingerprint, "{address}: the state's private key matches the live public key");
+        assert!(entry.intent.is_none(), "{address}: an intent left behind");
+    }
+}
+
+fn serial(ws: &Workspace) -> u64 {
+    vapp::state::load(&ws.path().join("vapp.state.json")).ok().flatten().map(|s| s.serial).unwrap_or(0)
+}
+
+/// Applies until a plan is empty; returns the number of apply runs. The serial never goes back.
+fn converge(ws: &Workspace, max_runs: usize) -> usize {
+    let mut last_serial = serial(ws);
+    for run in 1..=max_runs {
+        ws.vapp().args(["apply", "--auto-approve", "-q"]).run();
+        let now = serial(ws);
+        assert!(now >= last_serial, "the serial went back from {last_serial} to {now}");
+        last_serial = now;
+        if ws.vapp().args(["plan", "--detailed-exitcode", "-q"]).run().code == 0 {
+            return run;
+        }
+    }
+    panic!("no convergence in {max_runs} runs");
+}
+
+fn faulty_emulator(dir: &Path, faults: Faults) -> (BackgroundEmulator, std::path::PathBuf) {
+    let data = dir.join("account.json");
+    let emulator = BackgroundEmulator::start(EmulatorConfig { data_file: Some(data.clone()), faults, ..config() });
+    (emulator, data)
+}
+
+#[test]
+fn fault_matrix_converges_without_duplicates_or_lost_keys() {
+    let scenarios = [
+        ("lost answers", Faults { drop_rate: 0.3, seed: Some(1), ..Faults::default() }),
+        ("server errors", Faults { fail_rate: 0.3, seed: Some(2), ..Faults::default() }),
+        ("rate limit", Faults { rate_limit: Some(40), seed: Some(3), ..Faults::default() }),
+        (
+            "everything at once",
+            Faults {
+                latency: Duration::from_millis(15),
+                drop_rate: 0.2,
+                fail_rate: 0.2,
+                rate_limit: Some(60),
+                seed: Some(4),
+            },
+        ),
+    ];
+    for (name, faults) in scenarios {
+        let scratch = tempfile::tempdir().unwrap();
+        let (emulator, data) = faulty_emulator(scratch.path(), faults);
+        let ws = Workspace::new(&emulator.url);
+        ws.write("vapp.yaml", &manifest(6, 1));
+        let runs = converge(&ws, 6);
+        assert_converged(&ws, &data, 6);
+        // Updates and deletes under the same faults.
+        ws.write("vapp.yaml", &manifest(4, 2));
+        let runs_after = converge(&ws, 6);
+        assert_converged(&ws, &data, 4);
+        eprintln!("{name}: converged in {runs} + {runs_after} runs");
+    }
+}
+
+#[test]
+fn lost_answers_are_committed_then_dropped() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (emulator, data) = faulty_emulator(scratch.path(), Faults { drop_rate: 1.0, ..Faults::default() });
+    let client = emulator.client();
+    let body: vapp::model::Application = serde_json::from_value(serde_json::json!({"name": "Dropped"})).unwrap();
+    let error = emulator.block_on(vapp::api::ApplicationApi::create(&client, &body)).unwrap_err();
+    assert!(matches!(error, vapp::api::ApiError::Transport { maybe_sent: true, .. }), "{error:?}");
+    assert_eq!(account(&data).len(), 1, "the change happened although no answer came");
+}
+
+/// Starts `vapp apply` and SIGKILLs it after it printed `lines` progress lines.
+fn kill_apply_after(ws: &Workspace, lines: usize) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vapp"))
+        .current_dir(ws.path())
+        .args(["apply", "--auto-approve", "--parallelism", "3"])
+        .env("VAPP_API_URL", &ws.api_url)
+        .env("VONAGE_API_KEY", KEY)
+        .env("VONAGE_API_SECRET", SECRET)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = 0;
+    for line in stderr.lines() {
+        let Ok(line) = line else { break };
+        if line.contains('…') || line.contains(" [") {
+            seen += 1;
+        }
+        if seen >= lines {
+            break;
+        }
+    }
+    let _ = child.kill(); // SIGKILL on unix: no cleanup runs
+    let _ = child.wait();
+}
+
+#[test]
+fn sigkill_during_apply_never_loses_a_key_or_duplicates() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (emulator, data) =
+        faulty_emulator(scratch.path(), Faults { latency: Duration::from_millis(40), ..Faults::default() });
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", &manifest(8, 1));
+    for lines in [1, 3, 2, 5, 4] {
+        kill_apply_after(&ws, lines);
+        assert!(vapp::state::load(&ws.path().join("vapp.state.json")).is_ok(), "the state loads after a kill");
+    }
+    converge(&ws, 4);
+    assert_converged(&ws, &data, 8);
+    // Kills in the middle of updates and deletes.
+    ws.write("vapp.yaml", &manifest(5, 2));
+    for lines in [2, 1, 3] {
+        kill_apply_after(&ws, lines);
+    }
+    converge(&ws, 4);
+    assert_converged(&ws, &data, 5);
+}
+
+#[test]
+fn two_writers_never_both_write() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (emulator, data) =
+        faulty_emulator(scratch.path(), Faults { latency: Duration::from_millis(150), ..Faults::default() });
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", &manifest(2, 1));
+    let mut first = Command::new(env!("CARGO_BIN_EXE_vapp"))
+        .current_dir(ws.path())
+        .args(["apply", "--auto-approve"])
+        .env("VAPP_API_URL", &ws.api_url)
+        .env("VONAGE_API_KEY", KEY)
+        .env("VONAGE_API_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first holds the lock once it prints its first progress line.
+    let mut stderr = BufReader::new(first.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let second = ws.vapp().args(["apply", "--auto-approve"]).expect(3);
+    assert!(second.stderr.contains("the state is locked: apply by"), "{second:?}");
+    assert!(second.stderr.contains(&format!("(pid {})", first.id())), "{second:?}");
+    let unlock = ws.vapp().args(["state", "unlock"]).expect(1);
+    assert!(unlock.stderr.contains("may still be running"), "{unlock:?}");
+    // Waiting for the lock works once the first is done.
+    let waited = ws.vapp().args(["apply", "--auto-approve", "--lock-timeout", "60s"]).expect(0);
+    assert!(waited.stdout.contains("No changes."), "{waited:?}");
+    assert!(first.wait().unwrap().success());
+    assert_eq!(account(&data).len(), 2);
+}
+
+#[test]
+fn a_killed_holders_lock_is_broken_automatically() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (emulator, data) =
+        faulty_emulator(scratch.path(), Faults { latency: Duration::from_millis(100), ..Faults::default() });
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", &manifest(3, 1));
+    kill_apply_after(&ws, 1);
+    assert!(ws.path().join("vapp.state.json.lock").exists(), "the killed apply left its lock");
+    let run = ws.vapp().args(["apply", "--auto-approve"]).expect(0);
+    assert!(run.stderr.contains("removed a stale state lock"), "{run:?}");
+    assert_converged(&ws, &data, 3);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_finishes_calls_in_flight_and_exits_130() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (emulator, data) =
+        faulty_emulator(scratch.path(), Faults { latency: Duration::from_millis(200), ..Faults::default() });
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", &manifest(6, 1));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vapp"))
+        .current_dir(ws.path())
+        .args(["apply", "--auto-approve", "--parallelism", "2"])
+        .env("VAPP_API_URL", &ws.api_url)
+        .env("VONAGE_API_KEY", KEY)
+        .env("VONAGE_API_SECRET", SECRET)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("creating…"), "{line}");
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{line}{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    let created = account(&data).len();
+    assert!(created < 6, "an interrupt stops new calls ({created} created)");
+    let state = vapp::state::load(&ws.path().join("vapp.state.json")).unwrap().unwrap();
+    let with_id = state.applications.values().filter(|e| e.id.is_some()).count();
+    assert_eq!(with_id, created, "every call that finished is recorded");
+    converge(&ws, 3);
+    assert_converged(&ws, &data, 6);
+}
