@@ -258,3 +258,47 @@ fn ctrl_c_finishes_calls_in_flight_and_exits_130() {
     converge(&ws, 3);
     assert_converged(&ws, &data, 6);
 }
+
+/// The drill of the README: a few dozen applications against an emulator with lost answers, 5xx, a
+/// tight rate limit and latency; converge, then repeated SIGKILLs in the middle of applies (with the
+/// manifests changing under them), then converge again. Slow, so not part of `cargo test`:
+///
+///     cargo test --release --test integration drill -- --ignored --nocapture
+#[test]
+#[ignore]
+fn drill() {
+    use rand::{Rng, SeedableRng};
+    let seed: u64 = std::env::var("VAPP_DRILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
+    let apps = 36;
+    let mut dice = rand::rngs::StdRng::seed_from_u64(seed);
+    let scratch = tempfile::tempdir().unwrap();
+    let faults = Faults {
+        latency: Duration::from_millis(25),
+        drop_rate: 0.15,
+        fail_rate: 0.15,
+        rate_limit: Some(25),
+        seed: Some(seed),
+    };
+    let (emulator, data) = faulty_emulator(scratch.path(), faults);
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", &manifest(apps, 0));
+    let started = std::time::Instant::now();
+    let first = converge(&ws, 10);
+    assert_converged(&ws, &data, apps);
+    eprintln!("drill: {apps} applications converged in {first} apply run(s) ({:.1}s)", started.elapsed().as_secs_f64());
+    let mut kills = 0;
+    for generation in 1..=8 {
+        let count = apps - dice.gen_range(0..6);
+        ws.write("vapp.yaml", &manifest(count, generation));
+        kill_apply_after(&ws, dice.gen_range(1..24));
+        kills += 1;
+        assert!(vapp::state::load(&ws.path().join("vapp.state.json")).is_ok(), "the state loads after a kill");
+    }
+    ws.write("vapp.yaml", &manifest(apps, 99));
+    let after = converge(&ws, 10);
+    assert_converged(&ws, &data, apps);
+    eprintln!(
+        "drill: {kills} SIGKILLs mid-apply, then converged in {after} apply run(s); duplicates 0, lost keys 0 ({:.1}s in all, seed {seed})",
+        started.elapsed().as_secs_f64()
+    );
+}
