@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::{Context, Exit};
@@ -11,11 +11,15 @@ use crate::api::RetryPolicy;
 use crate::apply::{ActionError, Cancel, Executor, Progress, RsaKeys};
 use crate::manifest::Desired;
 use crate::plan::render::render_human;
-use crate::plan::{self, Action, Change, PlanInput};
+use crate::plan::{self, saved, Action, Change, PlanInput, SavedPlan};
 use crate::state::{State, StateStore};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// A plan saved with `vapp plan -o FILE`: apply exactly its actions (no confirmation), or exit 4 if
+    /// the state or the account changed since it was made
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: Option<std::path::PathBuf>,
     /// Do not ask for confirmation
     #[arg(long)]
     pub auto_approve: bool,
@@ -23,8 +27,11 @@ pub struct ApplyArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: u16,
     /// Apply only this address (repeatable)
-    #[arg(long = "target", value_name = "ADDR")]
+    #[arg(long = "target", value_name = "ADDR", conflicts_with = "plan_file")]
     pub targets: Vec<String>,
+    /// Fail before changing anything when the plan would delete more than N applications
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<usize>,
     /// Wait this long for another vapp holding the state lock (e.g. 30s); fail at once by default
     #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: Duration,
@@ -41,15 +48,26 @@ pub struct DestroyArgs {
     /// Destroy only this address (repeatable)
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Fail before changing anything when more than N applications would be deleted
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<usize>,
     /// Wait this long for another vapp holding the state lock (e.g. 30s); fail at once by default
     #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: Duration,
 }
 
+/// Where the actions come from.
+enum Source<'a> {
+    /// Plan now from these manifests, for these targets (all when empty).
+    Manifests { desired: &'a Desired, targets: &'a [String] },
+    /// A plan saved earlier; applied only if nothing it depends on moved.
+    Saved(SavedPlan),
+}
+
 /// What apply and destroy share.
 struct Run<'a> {
-    desired: &'a Desired,
-    targets: &'a [String],
+    source: Source<'a>,
+    max_deletes: Option<usize>,
     auto_approve: bool,
     parallelism: u16,
     lock_timeout: Duration,
@@ -57,10 +75,26 @@ struct Run<'a> {
 }
 
 pub async fn run_apply(context: &Context, args: ApplyArgs) -> Result<Exit> {
+    if let Some(path) = &args.plan_file {
+        let text = std::fs::read(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
+        let saved: SavedPlan = serde_json::from_slice(&text)
+            .ok()
+            .filter(|p: &SavedPlan| p.format == saved::FORMAT && p.version == saved::VERSION)
+            .with_context(|| format!("{} is not a plan saved by `vapp plan -o`", path.display()))?;
+        let run = Run {
+            source: Source::Saved(saved),
+            max_deletes: args.max_deletes,
+            auto_approve: true,
+            parallelism: args.parallelism,
+            lock_timeout: args.lock_timeout,
+            verb: "apply",
+        };
+        return execute(context, run).await;
+    }
     let desired = context.manifests()?;
     let run = Run {
-        desired: &desired,
-        targets: &args.targets,
+        source: Source::Manifests { desired: &desired, targets: &args.targets },
+        max_deletes: args.max_deletes,
         auto_approve: args.auto_approve,
         parallelism: args.parallelism,
         lock_timeout: args.lock_timeout,
@@ -72,8 +106,8 @@ pub async fn run_apply(context: &Context, args: ApplyArgs) -> Result<Exit> {
 pub async fn run_destroy(context: &Context, args: DestroyArgs) -> Result<Exit> {
     // Destroying is applying an empty manifest: protected applications stay, unmanaged ones are never seen.
     let run = Run {
-        desired: &Desired::default(),
-        targets: &args.targets,
+        source: Source::Manifests { desired: &Desired::default(), targets: &args.targets },
+        max_deletes: args.max_deletes,
         auto_approve: args.auto_approve,
         parallelism: args.parallelism,
         lock_timeout: args.lock_timeout,
@@ -90,15 +124,26 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
     let state = context.load_state()?;
     let connection = context.connect().await?;
     let live = context.list_live(&connection).await?;
-    let plan =
-        plan::plan(&PlanInput { desired: run.desired, state: state.as_ref(), live: &live, targets: run.targets });
+    let plan = match run.source {
+        Source::Manifests { desired, targets } => {
+            plan::plan(&PlanInput { desired, state: state.as_ref(), live: &live, targets })
+        }
+        Source::Saved(saved) => {
+            if let Some(reason) = saved.staleness(state.as_ref(), &live) {
+                return Err(anyhow::Error::new(super::StalePlanError(reason)));
+            }
+            saved.plan
+        }
+    };
+    plan.check_max_deletes(run.max_deletes).map_err(anyhow::Error::msg)?;
     printer.data(&render_human(&plan, printer.stdout_color));
     if plan.has_changes() && !run.auto_approve {
         context.confirm(&format!("\nDo you want to {verb}? vapp will perform the actions above."))?;
     }
     let state = state.unwrap_or_else(|| State::new(uuid::Uuid::new_v4().to_string()));
     let store = StateStore::new(context.state_path().to_path_buf(), state);
-    let progress = LineProgress { context };
+    let bar = printer.bar(plan.actions().count() as u64, verb);
+    let progress = LineProgress { context, bar: bar.as_ref() };
     let cancel = Arc::new(Cancel::default());
     let interrupts = tokio::spawn(watch_interrupts(cancel.clone(), *printer));
     let executor = Executor {
@@ -112,6 +157,9 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
     };
     let report = executor.execute(&plan).await;
     interrupts.abort();
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     if cancel.is_cancelled() {
         printer.error(&format!(
             "interrupted: {} action{} not started; everything that completed is in the state. Run the same command again to finish.",
@@ -161,9 +209,10 @@ async fn watch_interrupts(cancel: Arc<Cancel>, printer: super::Printer) {
     std::process::exit(Exit::Interrupted as i32);
 }
 
-/// One stderr line as each action starts and ends.
+/// One stderr line as each action starts and ends; on a terminal, a bar with a line per finished action.
 struct LineProgress<'a> {
     context: &'a Context,
+    bar: Option<&'a indicatif::ProgressBar>,
 }
 
 fn doing(action: Action) -> &'static str {
@@ -191,7 +240,11 @@ fn done(action: Action) -> &'static str {
 
 impl Progress for LineProgress<'_> {
     fn started(&self, change: &Change) {
-        self.context.printer.status(&format!("{}: {}…", change.address, doing(change.action)));
+        let line = format!("{}: {}…", change.address, doing(change.action));
+        match self.bar {
+            Some(bar) => bar.set_message(line),
+            None => self.context.printer.status(&line),
+        }
     }
 
     fn finished(&self, change: &Change, outcome: &Result<(), ActionError>, elapsed: Duration) {
@@ -203,6 +256,12 @@ impl Progress for LineProgress<'_> {
                 format!("{}: {} failed after {secs:.1}s: {first_line}", change.address, change.action.as_str())
             }
         };
-        self.context.printer.status(&line);
+        match self.bar {
+            Some(bar) => {
+                bar.println(line);
+                bar.inc(1);
+            }
+            None => self.context.printer.status(&line),
+        }
     }
 }

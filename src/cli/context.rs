@@ -89,11 +89,16 @@ impl Context {
     /// Every live application, with a status line about how long it took.
     pub async fn list_live(&self, connection: &Connection) -> Result<Vec<Application>> {
         let started = Instant::now();
+        let spinner = self.printer.spinner("reading the applications in the account…");
         let live = connection
             .client
             .list_all()
             .await
-            .with_context(|| format!("cannot list the applications at {}", connection.client.base_url()))?;
+            .with_context(|| format!("cannot list the applications at {}", connection.client.base_url()));
+        if let Some(spinner) = spinner {
+            spinner.finish_and_clear();
+        }
+        let live = live?;
         self.printer.detail(&format!("read {} applications in {:.2}s", live.len(), started.elapsed().as_secs_f64()));
         Ok(live)
     }

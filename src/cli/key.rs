@@ -17,7 +17,9 @@ pub fn run(context: &Context, command: KeyCommand) -> Result<Exit> {
         KeyCommand::Show { address } => {
             let Some(entry) = state.applications.get(&address) else { bail!("{address} is not in the state") };
             let Some(private_key) = entry.key.private_key() else {
-                bail!("vapp does not hold the private key of {address}: it was made outside vapp");
+                bail!(
+                    "vapp does not hold the private key of {address}: the application was made outside vapp and imported\n  = help: to take custody, give it a new key pair made by vapp: `vapp key rotate {address}`, then `vapp apply` (tokens signed with the old key stop working)"
+                );
             };
             context.printer.data(private_key.expose());
         }

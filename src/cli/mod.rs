@@ -4,6 +4,8 @@
 mod apply;
 mod context;
 mod emulator;
+mod export;
+mod import;
 mod key;
 mod plan;
 mod printer;
@@ -74,6 +76,10 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Delete every managed application (protected ones excepted)
     Destroy(apply::DestroyArgs),
+    /// Take an existing application under management as ADDR
+    Import(import::ImportArgs),
+    /// Write manifests for the live applications
+    Export(export::ExportArgs),
     /// Inspect and repair the state
     #[command(subcommand)]
     State(state::StateCommand),
@@ -90,6 +96,11 @@ pub enum Command {
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 pub struct LockedError(pub crate::state::LockError);
+
+/// A saved plan no longer matches the state or the account: exit 4.
+#[derive(Debug, thiserror::Error)]
+#[error("the saved plan is stale: {0}\n  = help: make a new plan with `vapp plan -o FILE` and review it")]
+pub struct StalePlanError(pub String);
 
 /// Runs vapp with the process's arguments and environment.
 pub fn main() -> ExitCode {
@@ -109,6 +120,8 @@ pub fn main() -> ExitCode {
             printer.error(&format!("{e:#}"));
             if e.downcast_ref::<LockedError>().is_some() {
                 Exit::Locked
+            } else if e.downcast_ref::<StalePlanError>().is_some() {
+                Exit::StalePlan
             } else {
                 Exit::Failure
             }
@@ -123,6 +136,8 @@ async fn run(command: Command, context: &Context) -> anyhow::Result<Exit> {
         Command::Plan(args) => plan::run(context, args).await,
         Command::Apply(args) => apply::run_apply(context, args).await,
         Command::Destroy(args) => apply::run_destroy(context, args).await,
+        Command::Import(args) => import::run(context, args).await,
+        Command::Export(args) => export::run(context, args).await,
         Command::State(command) => state::run(context, command),
         Command::Key(command) => key::run(context, command),
         Command::Emulator(args) => emulator::run(context, args).await,

@@ -1,11 +1,11 @@
 //! `vapp plan`: show what apply would do, as text, JSON or Markdown.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 
 use super::{Context, Exit};
 use crate::plan::render::{render_human, render_json, render_markdown};
-use crate::plan::{self, PlanInput};
+use crate::plan::{self, PlanInput, SavedPlan};
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
 pub enum Format {
@@ -26,6 +26,12 @@ pub struct PlanArgs {
     /// Plan only this address (repeatable)
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Save the complete plan (no secrets) for `vapp apply PLANFILE`
+    #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// Fail when the plan would delete more than N applications
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<usize>,
 }
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
@@ -40,5 +46,19 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
         Format::Markdown => render_markdown(&plan),
     };
     context.printer.data(&text);
-    Ok(if args.detailed_exitcode && plan.has_changes() { Exit::Changes } else { Exit::Success })
+    plan.check_max_deletes(args.max_deletes).map_err(anyhow::Error::msg)?;
+    let has_changes = plan.has_changes();
+    if let Some(path) = &args.out {
+        let saved = SavedPlan::new(plan, &live);
+        let mut bytes = serde_json::to_vec_pretty(&saved)?;
+        bytes.push(b'\n');
+        crate::fsutil::write_atomically(path, &bytes, crate::fsutil::Mode::Shared)
+            .with_context(|| format!("cannot write the plan to {}", path.display()))?;
+        context.printer.status(&format!(
+            "Saved the plan to {}; apply exactly it with `vapp apply {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(if args.detailed_exitcode && has_changes { Exit::Changes } else { Exit::Success })
 }

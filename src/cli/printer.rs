@@ -9,6 +9,8 @@ pub struct Printer {
     pub verbose: bool,
     pub stdout_color: bool,
     pub stderr_color: bool,
+    /// A person watches stderr: progress bars instead of lines.
+    pub interactive: bool,
 }
 
 const YELLOW: &str = "\x1b[33m";
@@ -24,6 +26,7 @@ impl Printer {
             verbose: verbose && !quiet,
             stdout_color: color_allowed && std::io::stdout().is_terminal(),
             stderr_color: color_allowed && std::io::stderr().is_terminal(),
+            interactive: !quiet && std::io::stderr().is_terminal(),
         }
     }
 
@@ -52,6 +55,29 @@ impl Printer {
         if !self.quiet {
             eprintln!("{} {line}", self.paint(YELLOW, "warning:"));
         }
+    }
+
+    /// A progress bar over `len` steps on a terminal; `None` elsewhere (plain lines are printed then).
+    pub fn bar(&self, len: u64, what: &str) -> Option<indicatif::ProgressBar> {
+        if !self.interactive {
+            return None;
+        }
+        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} {wide_msg}")
+            .ok()?
+            .progress_chars("=> ");
+        let bar = indicatif::ProgressBar::new(len).with_style(style).with_prefix(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Some(bar)
+    }
+
+    /// A spinner for a wait of unknown length, on a terminal only.
+    pub fn spinner(&self, what: &str) -> Option<indicatif::ProgressBar> {
+        if !self.interactive {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new_spinner().with_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Some(bar)
     }
 
     pub fn error(&self, text: &str) {

@@ -5,6 +5,7 @@
 //! would make (enums, ranges, URLs) runs here too, so `vapp validate` needs no network and a bad
 //! manifest never reaches the API.
 
+pub mod emit;
 mod schema;
 mod yaml;
 

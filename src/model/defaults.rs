@@ -36,6 +36,65 @@ pub fn fill_in_place(app: &mut Application) {
     }
 }
 
+/// The inverse of [`fill`]: leaves out every field that holds its documented default, so an exported
+/// manifest says only what differs. `fill(strip(a)) == fill(a)` for every application.
+pub fn strip(app: &Application) -> Application {
+    let mut app = app.clone();
+    if let Some(privacy) = app.privacy.as_mut() {
+        if privacy.improve_ai == Some(IMPROVE_AI) {
+            privacy.improve_ai = None;
+        }
+    }
+    if app.privacy.as_ref().is_some_and(|p| p.improve_ai.is_none() && p.extra.is_empty()) {
+        app.privacy = None;
+    }
+    if let Some(capabilities) = app.capabilities.as_mut() {
+        if let Some(voice) = capabilities.voice.as_mut() {
+            strip_voice(voice);
+        }
+        if let Some(messages) = capabilities.messages.as_mut() {
+            if messages.version.as_deref() == Some(MESSAGES_VERSION) {
+                messages.version = None;
+            }
+        }
+    }
+    if app.capabilities.as_ref().is_some_and(|c| *c == Capabilities::default()) {
+        app.capabilities = None;
+    }
+    app
+}
+
+fn strip_voice(voice: &mut Voice) {
+    if voice.signed_callbacks == Some(SIGNED_CALLBACKS) {
+        voice.signed_callbacks = None;
+    }
+    if voice.conversations_ttl == Some(CONVERSATIONS_TTL_HOURS) {
+        voice.conversations_ttl = None;
+    }
+    if voice.leg_persistence_time == Some(LEG_PERSISTENCE_DAYS) {
+        voice.leg_persistence_time = None;
+    }
+    if let Some(hooks) = voice.webhooks.as_mut() {
+        strip_timeouts(&mut hooks.answer_url, ANSWER_SOCKET_TIMEOUT_MS);
+        strip_timeouts(&mut hooks.fallback_answer_url, ANSWER_SOCKET_TIMEOUT_MS);
+        strip_timeouts(&mut hooks.event_url, EVENT_SOCKET_TIMEOUT_MS);
+    }
+    if voice.webhooks.as_ref().is_some_and(|w| *w == VoiceWebhooks::default()) {
+        voice.webhooks = None;
+    }
+}
+
+fn strip_timeouts(hook: &mut Option<Webhook>, socket_timeout: u32) {
+    if let Some(hook) = hook.as_mut() {
+        if hook.connect_timeout == Some(CONNECT_TIMEOUT_MS) {
+            hook.connect_timeout = None;
+        }
+        if hook.socket_timeout == Some(socket_timeout) {
+            hook.socket_timeout = None;
+        }
+    }
+}
+
 fn fill_voice(voice: &mut Voice) {
     voice.signed_callbacks.get_or_insert(SIGNED_CALLBACKS);
     voice.conversations_ttl.get_or_insert(CONVERSATIONS_TTL_HOURS);
@@ -81,6 +140,22 @@ mod tests {
                 "privacy": {"improve_ai": true}
             })
         );
+    }
+
+    #[test]
+    fn strip_undoes_fill() {
+        let app: Application = serde_json::from_value(json!({
+            "name": "x",
+            "capabilities": {"voice": {"webhooks": {"event_url": {"address": "https://e/", "socket_timeout": 3000}}, "region": "eu-west"},
+                             "messages": {"version": "v0.1"}, "vbc": {}},
+            "privacy": {"improve_ai": false}
+        }))
+        .unwrap();
+        let filled = fill(&app);
+        assert_eq!(strip(&filled), app);
+        assert_eq!(fill(&strip(&filled)), filled);
+        let bare: Application = serde_json::from_value(json!({"name": "x"})).unwrap();
+        assert_eq!(strip(&fill(&bare)), bare);
     }
 
     #[test]

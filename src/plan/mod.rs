@@ -8,12 +8,14 @@
 pub mod diff;
 mod planner;
 pub mod render;
+pub mod saved;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use diff::FieldDiff;
 pub use planner::{plan, PlanInput};
+pub use saved::SavedPlan;
 
 use crate::model::Application;
 
@@ -149,5 +151,17 @@ impl Plan {
 
     pub fn has_changes(&self) -> bool {
         self.actions().next().is_some()
+    }
+
+    /// Fails when the plan deletes more than `max` applications.
+    pub fn check_max_deletes(&self, max: Option<usize>) -> Result<(), String> {
+        let deletes = self.summary().delete;
+        match max {
+            Some(max) if deletes > max => Err(format!(
+                "this plan deletes {deletes} application{}, more than --max-deletes {max} allows; nothing was changed",
+                if deletes == 1 { "" } else { "s" }
+            )),
+            _ => Ok(()),
+        }
     }
 }

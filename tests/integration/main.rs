@@ -4,6 +4,7 @@
 mod client;
 mod emulator;
 mod faults;
+mod gitops;
 mod harness;
 mod manifests;
 mod openapi;

@@ -90,3 +90,19 @@ impl ArgPath for crate::harness::Vapp {
         self.args([path])
     }
 }
+
+/// The CI example is well-formed YAML and runs the commands this vapp has.
+#[test]
+fn the_ci_example_is_valid_yaml_using_real_commands() {
+    let text = std::fs::read_to_string(repo_path("examples/ci/github-actions.yml")).unwrap();
+    let workflow = vapp::manifest::yaml_document(&text).unwrap();
+    assert!(workflow["jobs"]["plan"]["steps"].is_array());
+    assert!(text.contains("vapp -f apps plan --detailed-exitcode --format markdown"));
+    assert!(text.contains("vapp -f apps apply --auto-approve --max-deletes 3 --lock-timeout 5m"));
+    let ws = Workspace::new("http://127.0.0.1:9");
+    ws.vapp().args(["apply", "--help"]).expect(0);
+    let help = ws.vapp().args(["apply", "--help"]).expect(0).stdout;
+    for flag in ["--auto-approve", "--max-deletes", "--lock-timeout"] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+}
