@@ -148,7 +148,7 @@ fn plan_thousand_of_ten_thousand(emulator: &EmulatorProcess, live: &[vapp::model
                 key: vapp::state::KeyRecord::Unknown { fingerprint: None },
                 protect: false,
                 applied: None,
-                intent: None,
+                ..Default::default()
             },
         );
     }

@@ -166,17 +166,18 @@ impl<A: ApplicationApi> Executor<'_, A> {
                 Ok(())
             }
             Action::Delete => self.delete(change).await,
-            Action::RotateKey => Err(ActionError::Plan("this vapp cannot rotate keys yet".into())),
+            Action::RotateKey => self.rotate(change).await,
             Action::NoOp => Ok(()),
         }
     }
 
-    async fn create(&self, change: &Change) -> Result<(), ActionError> {
-        let body = change
-            .body
-            .as_ref()
-            .ok_or_else(|| ActionError::Plan(format!("{}: create without a body", change.address)))?;
+    /// The key a create or rotation sends: a new pair, a pair the state holds, or the user's own key
+    /// (already in the body). Returns the record for the state and the public PEM to send, if any.
+    async fn obtain_key(&self, change: &Change) -> Result<(KeyRecord, Option<String>), ActionError> {
         let pair = match &change.key {
+            Some(KeyPlan::External { fingerprint }) => {
+                return Ok((KeyRecord::External { fingerprint: fingerprint.clone() }, None));
+            }
             Some(KeyPlan::Reuse { fingerprint }) => self.stored_pair(&change.address, fingerprint)?,
             Some(KeyPlan::Generate) | None => {
                 let source = self.keys.clone();
@@ -185,21 +186,77 @@ impl<A: ApplicationApi> Executor<'_, A> {
                     .map_err(|e| ActionError::Plan(format!("key generation stopped: {e}")))??
             }
         };
+        let record = KeyRecord::Managed { fingerprint: pair.fingerprint, private_key: pair.private_key };
+        Ok((record, Some(pair.public_key)))
+    }
+
+    async fn create(&self, change: &Change) -> Result<(), ActionError> {
+        let body = change
+            .body
+            .as_ref()
+            .ok_or_else(|| ActionError::Plan(format!("{}: create without a body", change.address)))?;
+        let (record, public_key) = self.obtain_key(change).await?;
+        let fingerprint = record.fingerprint().unwrap_or_default().to_string();
         // The key is on disk before the request leaves: whatever happens next, it is not lost.
-        let entry = StateEntry {
-            id: None,
-            key: KeyRecord::Managed { fingerprint: pair.fingerprint.clone(), private_key: pair.private_key.clone() },
-            protect: change.protect,
-            applied: None,
-            intent: None,
-        };
+        let entry =
+            StateEntry { key: record, protect: change.protect, rotation: change.rotation, ..Default::default() };
         self.store.commit(|s| drop(s.applications.insert(change.address.clone(), entry))).await?;
         let mut body = body.clone();
-        body.keys = Some(Keys { public_key: Some(pair.public_key.clone()), ..Default::default() });
-        let created = self.create_exactly_once(&body, &pair.fingerprint).await?;
+        if let Some(public_key) = public_key {
+            body.keys = Some(Keys { public_key: Some(public_key), ..Default::default() });
+        }
+        let created = self.create_exactly_once(&body, &fingerprint).await?;
         let id =
             created.id.clone().ok_or_else(|| ActionError::Plan("the API answered a create without an id".into()))?;
         self.record(change, id, &created).await
+    }
+
+    /// Gives the application a new key: recorded as pending, sent, then made the key. At every moment
+    /// the state holds a private key that matches what the API has.
+    async fn rotate(&self, change: &Change) -> Result<(), ActionError> {
+        let id = required_id(change)?.to_string();
+        let (record, public_key) = self.obtain_key(change).await?;
+        let mut updated = None;
+        if change.api_call {
+            let mut body = change
+                .body
+                .clone()
+                .ok_or_else(|| ActionError::Plan(format!("{}: rotate-key without a body", change.address)))?;
+            if let Some(public_key) = public_key {
+                body.keys = Some(Keys { public_key: Some(public_key), ..Default::default() });
+            }
+            let pending = record.clone();
+            self.store
+                .commit(|s| {
+                    if let Some(entry) = s.applications.get_mut(&change.address) {
+                        entry.intent = Some(Intent {
+                            action: "rotate-key".into(),
+                            fingerprint: pending.fingerprint().map(str::to_string),
+                        });
+                        entry.pending_key = Some(pending);
+                    }
+                })
+                .await?;
+            self.cancel.check()?;
+            updated = Some(self.api.update(&id, &body).await?);
+        }
+        let applied = updated.as_ref().map(comparable);
+        self.store
+            .commit(|s| {
+                if let Some(entry) = s.applications.get_mut(&change.address) {
+                    entry.key = record;
+                    entry.pending_key = None;
+                    entry.rotation = change.rotation;
+                    entry.rotate_requested = false;
+                    entry.protect = change.protect;
+                    entry.intent = None;
+                    if applied.is_some() {
+                        entry.applied = applied;
+                    }
+                }
+            })
+            .await?;
+        Ok(())
     }
 
     /// POSTs `body`, never leaving a duplicate: when a failed POST may have reached the API, the account
@@ -234,12 +291,16 @@ impl<A: ApplicationApi> Executor<'_, A> {
             .find(|app| app.public_key().and_then(|pem| keys::fingerprint(pem).ok()).as_deref() == Some(fingerprint)))
     }
 
+    /// The pair with `fingerprint` that the state holds for `address` (its key, or a pending one).
     fn stored_pair(&self, address: &str, fingerprint: &str) -> Result<KeyPair, ActionError> {
         let state = self.store.snapshot();
-        let private_key = state
-            .applications
-            .get(address)
-            .and_then(|e| e.key.private_key().filter(|_| e.key.fingerprint() == Some(fingerprint)))
+        let entry = state.applications.get(address);
+        let private_key = entry
+            .and_then(|e| {
+                e.key
+                    .private_key_for(fingerprint)
+                    .or_else(|| e.pending_key.as_ref().and_then(|k| k.private_key_for(fingerprint)))
+            })
             .cloned()
             .ok_or_else(|| ActionError::Plan(format!("{address}: the state no longer holds key {fingerprint}")))?;
         let public_key = private_key.public_key_pem()?;

@@ -12,7 +12,7 @@ use crate::apply::{ActionError, Cancel, Executor, Progress, RsaKeys};
 use crate::manifest::Desired;
 use crate::plan::render::render_human;
 use crate::plan::{self, saved, Action, Change, PlanInput, SavedPlan};
-use crate::state::{State, StateStore};
+use crate::state::StateStore;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -140,7 +140,10 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
     if plan.has_changes() && !run.auto_approve {
         context.confirm(&format!("\nDo you want to {verb}? vapp will perform the actions above."))?;
     }
-    let state = state.unwrap_or_else(|| State::new(uuid::Uuid::new_v4().to_string()));
+    let state = match state {
+        Some(state) => state,
+        None => context.new_state()?,
+    };
     let store = StateStore::new(context.state_path().to_path_buf(), state);
     let bar = printer.bar(plan.actions().count() as u64, verb);
     let progress = LineProgress { context, bar: bar.as_ref() };

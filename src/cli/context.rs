@@ -53,8 +53,34 @@ impl Context {
         }
     }
 
+    /// The state passphrase: `--passphrase-file`, else `VAPP_STATE_PASSPHRASE`.
+    pub fn passphrase(&self) -> Result<Option<zeroize::Zeroizing<String>>> {
+        if let Some(path) = &self.global.passphrase_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the passphrase file {}", path.display()))?;
+            let text = text.trim_end_matches(['\r', '\n']).to_string();
+            if text.is_empty() {
+                bail!("the passphrase file {} is empty", path.display());
+            }
+            return Ok(Some(zeroize::Zeroizing::new(text)));
+        }
+        Ok(std::env::var("VAPP_STATE_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new))
+    }
+
     pub fn load_state(&self) -> Result<Option<State>> {
-        Ok(state::load(self.state_path())?)
+        let passphrase = self.passphrase()?;
+        Ok(state::load_with(self.state_path(), passphrase.as_ref().map(|p| p.as_str()))?)
+    }
+
+    /// A new state; encrypted from the start when a passphrase is given.
+    pub fn new_state(&self) -> Result<State> {
+        let mut state = State::new(uuid::Uuid::new_v4().to_string());
+        if let Some(passphrase) = self.passphrase()? {
+            let (settings, sealer) = state::Sealer::create(&passphrase)?;
+            state.encryption = Some(settings);
+            state.sealer = Some(sealer);
+        }
+        Ok(state)
     }
 
     pub fn require_state(&self) -> Result<State> {

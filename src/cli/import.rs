@@ -7,7 +7,7 @@ use super::{Context, Exit};
 use crate::api::ApplicationApi;
 use crate::manifest;
 use crate::plan::diff::comparable;
-use crate::state::{self, KeyRecord, State, StateEntry};
+use crate::state::{self, KeyRecord, StateEntry};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -32,7 +32,10 @@ pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
         );
     };
     let _lock = context.lock_state("import", args.lock_timeout)?;
-    let mut state = context.load_state()?.unwrap_or_else(|| State::new(uuid::Uuid::new_v4().to_string()));
+    let mut state = match context.load_state()? {
+        Some(state) => state,
+        None => context.new_state()?,
+    };
     if let Some(entry) = state.applications.get(address) {
         bail!("{address} already manages application {}", entry.id.as_deref().unwrap_or("(create pending)"));
     }
@@ -49,7 +52,7 @@ pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
             key: KeyRecord::Unknown { fingerprint },
             protect: declared.protect,
             applied: Some(comparable(&live)),
-            intent: None,
+            ..Default::default()
         },
     );
     state::save(context.state_path(), &mut state)?;

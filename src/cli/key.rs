@@ -1,28 +1,94 @@
-//! `vapp key show`: print an application's private key.
+//! `vapp key show` and `vapp key rotate`.
 
-use anyhow::{bail, Result};
-use clap::Subcommand;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
 
 use super::{Context, Exit};
+use crate::state;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum KeyFormat {
+    /// The PKCS#8 PEM
+    Pem,
+    /// {"application_id": …, "private_key": …}, for an application server's configuration
+    Json,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Print the application's private key (PKCS#8 PEM) to stdout
-    Show { address: String },
+    /// Print the application's private key (or write it to a file, mode 0600)
+    Show {
+        address: String,
+        /// Write to this file (mode 0600) instead of stdout
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = KeyFormat::Pem)]
+        format: KeyFormat,
+    },
+    /// Ask for a new key pair at the next apply (the plan shows rotate-key)
+    Rotate {
+        address: String,
+        /// Wait this long for another vapp holding the state lock (e.g. 30s)
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
+        lock_timeout: std::time::Duration,
+    },
 }
 
 pub fn run(context: &Context, command: KeyCommand) -> Result<Exit> {
-    let state = context.require_state()?;
     match command {
-        KeyCommand::Show { address } => {
-            let Some(entry) = state.applications.get(&address) else { bail!("{address} is not in the state") };
-            let Some(private_key) = entry.key.private_key() else {
-                bail!(
-                    "vapp does not hold the private key of {address}: the application was made outside vapp and imported\n  = help: to take custody, give it a new key pair made by vapp: `vapp key rotate {address}`, then `vapp apply` (tokens signed with the old key stop working)"
-                );
-            };
-            context.printer.data(private_key.expose());
+        KeyCommand::Show { address, out, format } => show(context, &address, out, format),
+        KeyCommand::Rotate { address, lock_timeout } => rotate(context, &address, lock_timeout),
+    }
+}
+
+fn show(context: &Context, address: &str, out: Option<PathBuf>, format: KeyFormat) -> Result<Exit> {
+    let state = context.require_state()?;
+    let Some(entry) = state.applications.get(address) else { bail!("{address} is not in the state") };
+    let Some(private_key) = entry.key.private_key() else {
+        match entry.key {
+            state::KeyRecord::External { .. } => bail!(
+                "{address} uses your own key (keys.public_key_file): vapp never holds its private key"
+            ),
+            _ => bail!(
+                "vapp does not hold the private key of {address}: the application was made outside vapp and imported\n  = help: to take custody, give it a new key pair made by vapp: `vapp key rotate {address}`, then `vapp apply` (tokens signed with the old key stop working)"
+            ),
+        }
+    };
+    let text = match format {
+        KeyFormat::Pem => private_key.expose().to_string(),
+        KeyFormat::Json => {
+            let mut text = serde_json::to_string_pretty(
+                &json!({"application_id": entry.id, "private_key": private_key.expose()}),
+            )?;
+            text.push('\n');
+            text
+        }
+    };
+    match out {
+        None => context.printer.data(&text),
+        Some(path) => {
+            crate::fsutil::write_atomically(&path, text.as_bytes(), crate::fsutil::Mode::Private)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            context.printer.status(&format!("Wrote the private key of {address} to {} (mode 0600).", path.display()));
         }
     }
+    Ok(Exit::Success)
+}
+
+fn rotate(context: &Context, address: &str, lock_timeout: std::time::Duration) -> Result<Exit> {
+    let _lock = context.lock_state("key rotate", lock_timeout)?;
+    let mut state = context.require_state()?;
+    let Some(entry) = state.applications.get_mut(address) else { bail!("{address} is not in the state") };
+    if matches!(entry.key, state::KeyRecord::External { .. }) {
+        bail!("{address} uses your own key (keys.public_key_file): put the new public key in that file instead");
+    }
+    entry.rotate_requested = true;
+    state::save(context.state_path(), &mut state)?;
+    context.printer.status(&format!(
+        "{address} gets a new key pair at the next apply; `vapp plan` shows it as rotate-key. Tokens signed with the old key stop working then."
+    ));
     Ok(Exit::Success)
 }

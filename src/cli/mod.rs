@@ -10,6 +10,7 @@ mod key;
 mod plan;
 mod printer;
 mod state;
+mod token;
 mod validate;
 
 use std::path::PathBuf;
@@ -52,6 +53,10 @@ pub struct GlobalArgs {
     /// Base URL of the Application API
     #[arg(long, global = true, env = "VAPP_API_URL", default_value = crate::api::DEFAULT_API_URL, value_name = "URL")]
     pub api_url: String,
+    /// Read the state passphrase from this file (else VAPP_STATE_PASSPHRASE); with one, private keys are
+    /// encrypted in the state
+    #[arg(long, global = true, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
     /// Use the embedded sandbox (a local emulator, data in .vapp/sandbox.json beside the state) instead of Vonage
     #[arg(long, global = true)]
     pub sandbox: bool,
@@ -86,6 +91,8 @@ pub enum Command {
     /// Application keys
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Print a JWT signed with the application's private key
+    Token(token::TokenArgs),
     /// Serve a local Vonage Application API
     Emulator(emulator::EmulatorArgs),
     /// Print the manifest JSON Schema
@@ -140,6 +147,7 @@ async fn run(command: Command, context: &Context) -> anyhow::Result<Exit> {
         Command::Export(args) => export::run(context, args).await,
         Command::State(command) => state::run(context, command),
         Command::Key(command) => key::run(context, command),
+        Command::Token(args) => token::run(context, args),
         Command::Emulator(args) => emulator::run(context, args).await,
         Command::Schema => {
             context.printer.data(&crate::manifest::manifest_schema_text());

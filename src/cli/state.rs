@@ -20,6 +20,10 @@ pub enum StateCommand {
         #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
         lock_timeout: std::time::Duration,
     },
+    /// Encrypt the private keys in the state with the passphrase (VAPP_STATE_PASSPHRASE or --passphrase-file)
+    Encrypt,
+    /// Store the private keys in the state as plain PEM again (needs the passphrase)
+    Decrypt,
     /// Remove the state lock of a vapp that is gone (with --force: any lock)
     Unlock {
         /// Remove the lock even if its holder may still be running
@@ -34,6 +38,8 @@ pub fn run(context: &Context, command: StateCommand) -> Result<Exit> {
     }
     let _lock = match &command {
         StateCommand::Rm { lock_timeout, .. } => Some(context.lock_state("state rm", *lock_timeout)?),
+        StateCommand::Encrypt => Some(context.lock_state("state encrypt", std::time::Duration::ZERO)?),
+        StateCommand::Decrypt => Some(context.lock_state("state decrypt", std::time::Duration::ZERO)?),
         _ => None,
     };
     let mut state = context.require_state()?;
@@ -49,12 +55,44 @@ pub fn run(context: &Context, command: StateCommand) -> Result<Exit> {
             let Some(entry) = state.applications.get(&address) else { bail!("{address} is not in the state") };
             let key = match &entry.key {
                 KeyRecord::Managed { fingerprint, .. } => json!({"custody": "managed", "fingerprint": fingerprint}),
+                KeyRecord::External { fingerprint } => json!({"custody": "external", "fingerprint": fingerprint}),
                 KeyRecord::Unknown { fingerprint } => json!({"custody": "unknown", "fingerprint": fingerprint}),
             };
             let shown = json!({"address": address, "id": entry.id, "protect": entry.protect, "key": key, "applied": entry.applied});
             context.printer.data(&format!("{}\n", serde_json::to_string_pretty(&shown)?));
         }
         StateCommand::Unlock { .. } => {}
+        StateCommand::Encrypt => {
+            if state.encryption.is_some() {
+                bail!("the private keys in {} are already encrypted", context.state_path().display());
+            }
+            let Some(passphrase) = context.passphrase()? else {
+                bail!("give the passphrase in VAPP_STATE_PASSPHRASE or with --passphrase-file FILE");
+            };
+            let (settings, sealer) = state::Sealer::create(&passphrase)?;
+            state.encryption = Some(settings);
+            state.sealer = Some(sealer);
+            state::save(context.state_path(), &mut state)?;
+            // Earlier versions hold the keys in plain text; the encrypted state holds every key they do.
+            let removed = state::remove_backups(context.state_path());
+            context.printer.status(&format!(
+                "Encrypted the private keys in {}; removed {removed} backup{} that held them in plain text. Keep the passphrase safe: without it the keys cannot be read.",
+                context.state_path().display(),
+                if removed == 1 { "" } else { "s" }
+            ));
+        }
+        StateCommand::Decrypt => {
+            if state.encryption.is_none() {
+                bail!("the private keys in {} are not encrypted", context.state_path().display());
+            }
+            state.encryption = None;
+            state.sealer = None;
+            state::save(context.state_path(), &mut state)?;
+            context.printer.status(&format!(
+                "The private keys in {} are stored as plain PEM again.",
+                context.state_path().display()
+            ));
+        }
         StateCommand::Rm { address, .. } => {
             let Some(entry) = state.applications.remove(&address) else { bail!("{address} is not in the state") };
             state::save(context.state_path(), &mut state)?;

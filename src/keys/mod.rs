@@ -5,6 +5,8 @@
 //! and the memory holding it is wiped on drop. Fingerprints are SHA-256 over the DER public key, so two
 //! PEM spellings of the same key (line endings, wrapping) have one fingerprint.
 
+pub mod jwt;
+
 use std::fmt;
 
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};

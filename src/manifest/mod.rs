@@ -53,6 +53,42 @@ pub struct ManifestApplication {
     pub capabilities: Option<Capabilities>,
     #[serde(default)]
     pub privacy: Option<Privacy>,
+    #[serde(default)]
+    pub keys: Option<KeySettings>,
+}
+
+/// The application's key pair. By default vapp makes an RSA-2048 pair and keeps the private half.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    /// Bring your own key: a PEM public key file (relative to this manifest). vapp sends it and never
+    /// holds the private half.
+    #[serde(default)]
+    pub public_key_file: Option<String>,
+    /// Raise this number to rotate the key pair (a reviewed change); vapp-made keys only.
+    #[serde(default)]
+    pub rotation: Option<u32>,
+}
+
+/// The keys the manifests want for one application.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DesiredKeys {
+    /// The rotation number; raising it asks for a new pair.
+    pub rotation: u32,
+    /// A public key brought by the user, instead of a pair made by vapp.
+    pub external: Option<ExternalKey>,
+}
+
+/// A public key from a file named in a manifest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExternalKey {
+    /// The file, relative to the working directory.
+    pub path: PathBuf,
+    /// Where the manifest names it.
+    pub location: Location,
+    /// The PEM, once read (see [`resolve_key_files`]).
+    pub public_key: String,
+    pub fingerprint: String,
 }
 
 /// An application as the manifests want it.
@@ -62,6 +98,7 @@ pub struct DesiredApp {
     /// Name, capabilities and privacy; no id, no keys.
     pub application: Application,
     pub protect: bool,
+    pub keys: DesiredKeys,
     pub source: Location,
 }
 
@@ -202,10 +239,48 @@ pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desir
     }
 }
 
-/// Reads the files at `paths` with the process environment.
+/// Reads the files at `paths` with the process environment, and the public key files they name.
 pub fn load(paths: &[PathBuf]) -> Result<Desired, LoadError> {
     let sources = read_sources(paths)?;
-    Ok(load_sources(&sources, &|name| std::env::var(name).ok())?)
+    let mut desired = load_sources(&sources, &|name| std::env::var(name).ok())?;
+    resolve_key_files(&mut desired, &|path| std::fs::read_to_string(path).map_err(|e| e.to_string()))?;
+    Ok(desired)
+}
+
+/// Reads every `public_key_file` with `read` and checks that it holds an RSA public key; errors point
+/// at the manifest line that names the file.
+pub fn resolve_key_files(
+    desired: &mut Desired,
+    read: &dyn Fn(&std::path::Path) -> Result<String, String>,
+) -> Result<(), ManifestErrors> {
+    let mut diagnostics = Vec::new();
+    for app in desired.apps.values_mut() {
+        let Some(key) = app.keys.external.as_mut() else { continue };
+        let problem = match read(&key.path) {
+            Err(e) => Some(format!("cannot read the public key file {}: {e}", key.path.display())),
+            Ok(pem) if pem.contains("PRIVATE KEY") => Some(format!(
+                "{} holds a private key; vapp needs only the public key, and a private key does not belong in the repository",
+                key.path.display()
+            )),
+            Ok(pem) => match crate::keys::fingerprint(&pem) {
+                Ok(fingerprint) => {
+                    key.public_key = pem;
+                    key.fingerprint = fingerprint;
+                    None
+                }
+                Err(e) => Some(format!("{} holds no usable public key: {e}", key.path.display())),
+            },
+        };
+        if let Some(message) = problem {
+            let help = Some("the file must hold a PEM `-----BEGIN PUBLIC KEY-----` (RSA); `openssl pkey -in private.pem -pubout` makes one".to_string());
+            diagnostics.push(Diagnostic { location: key.location.clone(), message, help, source_line: None });
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(ManifestErrors(diagnostics))
+    }
 }
 
 /// A manifest's YAML as JSON, `${VAR}` references left as written: what an editor checks against
@@ -315,11 +390,34 @@ impl FileCheck<'_> {
                 self.report(at, format!("{}: {}", problem.name, problem.reason), None);
                 clean = false;
             }
+            let settings = app.keys.unwrap_or_default();
+            let external = settings.public_key_file.map(|file| {
+                let mut at = app_path.clone();
+                at.extend(["keys".to_string(), "public_key_file".to_string()]);
+                let dir = self.source.path.parent().unwrap_or(std::path::Path::new(""));
+                ExternalKey {
+                    path: dir.join(&file),
+                    location: Location { file: self.source.path.clone(), position: index.nearest(&at) },
+                    public_key: String::new(),
+                    fingerprint: String::new(),
+                }
+            });
+            if external.is_some() && settings.rotation.is_some() {
+                let mut at = app_path.clone();
+                at.extend(["keys".to_string(), "rotation".to_string()]);
+                self.report(
+                    index.nearest_key(&at),
+                    "`rotation` applies to keys made by vapp, not to `public_key_file`".into(),
+                    Some("to rotate your own key, put the new public key in the file".into()),
+                );
+                clean = false;
+            }
             if clean {
                 apps.push(DesiredApp {
                     address,
                     application,
                     protect: app.protect,
+                    keys: DesiredKeys { rotation: settings.rotation.unwrap_or(0), external },
                     source: Location { file: self.source.path.clone(), position: key_at },
                 });
             }

@@ -50,7 +50,7 @@ impl Action {
     }
 }
 
-/// Which key pair a create uses.
+/// Which key pair a create or rotation uses.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum KeyPlan {
@@ -58,6 +58,8 @@ pub enum KeyPlan {
     Generate,
     /// Use the pair the state already holds under this fingerprint.
     Reuse { fingerprint: String },
+    /// The user's own public key (`keys.public_key_file`); vapp holds no private half.
+    External { fingerprint: String },
 }
 
 /// One address's part of the plan.
@@ -72,9 +74,12 @@ pub struct Change {
     /// The complete body to POST or PUT. For creates it lacks only the public key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Application>,
-    /// For creates and recreates: which key pair to use.
+    /// For creates, recreates and key rotations: which key pair to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<KeyPlan>,
+    /// The rotation number the state records once a new pair is in place.
+    #[serde(default)]
+    pub rotation: u32,
     /// The `protect` flag the state records once this change is applied.
     pub protect: bool,
     /// False when the action needs no API call (a delete of something already gone).

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::diff::{comparable, diff, keep_unmodelled};
-use super::{Action, Change, Drift, KeyPlan, Plan, StateRef, FORMAT_VERSION};
+use super::{Action, Change, Drift, FieldDiff, KeyPlan, Plan, StateRef, FORMAT_VERSION};
 use crate::keys;
 use crate::manifest::{Desired, DesiredApp};
 use crate::model::{defaults, Application, Keys};
@@ -57,10 +57,10 @@ pub fn plan(input: &PlanInput) -> Plan {
         let change = match (wanted, entry) {
             (Some(wanted), None) => {
                 warn_same_name(wanted, input.live, state, &mut warnings);
-                create(wanted, Action::Create, KeyPlan::Generate, vec![])
+                create(wanted, Action::Create, new_key(wanted, None), vec![])
             }
             (Some(wanted), Some(entry)) => match (entry.id.as_deref(), live) {
-                (Some(_), Some(live)) => update_or_keep(wanted, live, Action::Update),
+                (Some(_), Some(live)) => converge(wanted, entry, live, &mut warnings),
                 (None, Some(live)) => {
                     let mut change = update_or_keep(wanted, live, Action::Adopt);
                     change.action = Action::Adopt;
@@ -71,12 +71,12 @@ pub fn plan(input: &PlanInput) -> Plan {
                 }
                 (Some(id), None) => {
                     let note = format!("application {id} is gone from the account; it is created again");
-                    create(wanted, Action::Recreate, reuse_or_generate(&entry.key), vec![note])
+                    create(wanted, Action::Recreate, new_key(wanted, Some(entry)), vec![note])
                 }
                 (None, None) => {
                     let note =
                         "an earlier create did not reach the account; it is sent again with the same key".to_string();
-                    create(wanted, Action::Create, reuse_or_generate(&entry.key), vec![note])
+                    create(wanted, Action::Create, new_key(wanted, Some(entry)), vec![note])
                 }
             },
             (None, Some(entry)) => remove(address, entry, live, &mut warnings),
@@ -100,11 +100,119 @@ pub fn plan(input: &PlanInput) -> Plan {
     }
 }
 
-fn reuse_or_generate(key: &KeyRecord) -> KeyPlan {
-    match key {
-        KeyRecord::Managed { fingerprint, .. } => KeyPlan::Reuse { fingerprint: fingerprint.clone() },
-        KeyRecord::Unknown { .. } => KeyPlan::Generate,
+/// The key of a create: the user's own, the pair the state already made for this address (a create sent
+/// again, or a recreate: application servers keep working), or a new one.
+fn new_key(wanted: &DesiredApp, entry: Option<&StateEntry>) -> KeyPlan {
+    if let Some(external) = &wanted.keys.external {
+        return KeyPlan::External { fingerprint: external.fingerprint.clone() };
     }
+    match entry.map(|e| &e.key) {
+        Some(KeyRecord::Managed { fingerprint, .. }) => KeyPlan::Reuse { fingerprint: fingerprint.clone() },
+        _ => KeyPlan::Generate,
+    }
+}
+
+/// Puts the key a plan already knows (the user's own) into a body; vapp-made keys are put in at apply.
+fn with_known_key(mut body: Application, key: &KeyPlan, wanted: &DesiredApp) -> Application {
+    if let (KeyPlan::External { .. }, Some(external)) = (key, &wanted.keys.external) {
+        body.keys = Some(Keys { public_key: Some(external.public_key.clone()), ..Default::default() });
+    }
+    body
+}
+
+/// Whether the application's key must change, and why.
+fn key_decision(wanted: &DesiredApp, entry: &StateEntry, live_fingerprint: Option<&str>) -> Option<(KeyPlan, String)> {
+    let held = entry.key.fingerprint();
+    let pending = entry.pending_key.as_ref().and_then(|k| k.fingerprint());
+    if let Some(external) = &wanted.keys.external {
+        if live_fingerprint == Some(external.fingerprint.as_str()) {
+            return (held != live_fingerprint).then(|| {
+                (
+                    KeyPlan::External { fingerprint: external.fingerprint.clone() },
+                    format!("records the key of {} as the application's key", external.path.display()),
+                )
+            });
+        }
+        return Some((
+            KeyPlan::External { fingerprint: external.fingerprint.clone() },
+            format!("the live key is not the one in {}; it is replaced by it", external.path.display()),
+        ));
+    }
+    if let (Some(pending), Some(live)) = (pending, live_fingerprint) {
+        if pending == live {
+            return Some((
+                KeyPlan::Reuse { fingerprint: pending.to_string() },
+                "an earlier rotation reached the account; it is completed".into(),
+            ));
+        }
+    }
+    let again = || match pending {
+        Some(fingerprint) if entry.pending_key.as_ref().is_some_and(|k| k.private_key().is_some()) => {
+            KeyPlan::Reuse { fingerprint: fingerprint.to_string() }
+        }
+        _ => KeyPlan::Generate,
+    };
+    match &entry.key {
+        KeyRecord::Managed { fingerprint, .. }
+            if live_fingerprint.is_some() && live_fingerprint != Some(fingerprint.as_str()) =>
+        {
+            return Some((
+                again(),
+                "the live key was changed outside vapp; a new pair that vapp holds takes custody back".into(),
+            ));
+        }
+        KeyRecord::External { .. } => {
+            return Some((
+                again(),
+                "the manifest no longer names a public key file; vapp makes a pair and keeps it".into(),
+            ));
+        }
+        _ => {}
+    }
+    if entry.rotate_requested {
+        return Some((again(), "a new key pair was asked for with `vapp key rotate`".into()));
+    }
+    if wanted.keys.rotation > entry.rotation {
+        return Some((again(), format!("keys.rotation went from {} to {}", entry.rotation, wanted.keys.rotation)));
+    }
+    None
+}
+
+/// An application that exists and is managed: update, rotate its key, or leave it.
+fn converge(wanted: &DesiredApp, entry: &StateEntry, live: &Application, warnings: &mut Vec<String>) -> Change {
+    let live_fingerprint = live.public_key().and_then(|pem| keys::fingerprint(pem).ok());
+    let Some((key, note)) = key_decision(wanted, entry, live_fingerprint.as_deref()) else {
+        let mut change = update_or_keep(wanted, live, Action::Update);
+        change.rotation = entry.rotation;
+        return change;
+    };
+    if note.starts_with("the live key was changed outside vapp") {
+        warnings.push(format!(
+            "the live key of {} is not the one vapp holds (someone changed it outside vapp); this plan gives it a new pair (rotate-key) to take custody back",
+            wanted.address
+        ));
+    }
+    let mut change = update_or_keep(wanted, live, Action::RotateKey);
+    let fields_change = change.action != Action::NoOp;
+    let new_fingerprint = match &key {
+        KeyPlan::Generate => Value::String("(a new pair, made at apply)".into()),
+        KeyPlan::Reuse { fingerprint } | KeyPlan::External { fingerprint } => Value::String(fingerprint.clone()),
+    };
+    let before = live_fingerprint.map(Value::String).unwrap_or(Value::Null);
+    let sends_key = before != new_fingerprint;
+    if sends_key {
+        change.diff.push(FieldDiff { path: "keys.fingerprint".into(), before, after: new_fingerprint });
+    }
+    if change.body.is_none() {
+        change.body = Some(update_body(desired_body(wanted), live));
+    }
+    change.body = change.body.map(|body| with_known_key(body, &key, wanted));
+    change.action = Action::RotateKey;
+    change.api_call = sends_key || fields_change;
+    change.key = Some(key);
+    change.rotation = wanted.keys.rotation.max(entry.rotation);
+    change.notes.push(note);
+    change
 }
 
 /// The body a create sends: the manifest with defaults made explicit.
@@ -119,8 +227,9 @@ fn create(wanted: &DesiredApp, action: Action, key: KeyPlan, notes: Vec<String>)
         action,
         id: None,
         diff: diff(&Value::Null, &comparable(&body)),
-        body: Some(body),
+        body: Some(with_known_key(body, &key, wanted)),
         key: Some(key),
+        rotation: wanted.keys.rotation,
         protect: wanted.protect,
         api_call: true,
         observed: None,
@@ -140,6 +249,7 @@ fn update_or_keep(wanted: &DesiredApp, live: &Application, action: Action) -> Ch
         diff: vec![],
         body: None,
         key: None,
+        rotation: 0,
         protect: wanted.protect,
         api_call: false,
         observed: Some(observed),
@@ -177,6 +287,7 @@ fn remove(address: &str, entry: &StateEntry, live: Option<&Application>, warning
         diff: observed.as_ref().map(|o| diff(o, &Value::Null)).unwrap_or_default(),
         body: None,
         key: None,
+        rotation: entry.rotation,
         protect: entry.protect,
         api_call: live.is_some(),
         observed,
@@ -200,7 +311,17 @@ fn drift_of(address: &str, id: &str, entry: &StateEntry, live: Option<&Applicati
     match live {
         None => Some(Drift { address: address.to_string(), id: Some(id.to_string()), diff: vec![], deleted: true }),
         Some(live) => {
-            let fields = diff(applied, &comparable(live));
+            let mut fields = diff(applied, &comparable(live));
+            let live_fingerprint = live.public_key().and_then(|pem| keys::fingerprint(pem).ok());
+            let held = entry.key.fingerprint();
+            let pending = entry.pending_key.as_ref().and_then(|k| k.fingerprint());
+            if held.is_some() && live_fingerprint.as_deref() != held && live_fingerprint.as_deref() != pending {
+                fields.push(FieldDiff {
+                    path: "keys.fingerprint".into(),
+                    before: held.map(|h| Value::String(h.to_string())).unwrap_or(Value::Null),
+                    after: live_fingerprint.map(Value::String).unwrap_or(Value::Null),
+                });
+            }
             (!fields.is_empty()).then(|| Drift {
                 address: address.to_string(),
                 id: Some(id.to_string()),

@@ -9,6 +9,7 @@
 //! crash or lost answer can lose one. An entry without an `id` is such a create whose outcome is not
 //! known yet; the planner resolves it against the account by the key's fingerprint.
 
+pub mod crypto;
 mod lock;
 mod store;
 
@@ -17,8 +18,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crypto::{Encryption, Sealer};
 pub use lock::{acquire as acquire_lock, unlock, LockError, LockInfo, StateLock};
-pub use store::{backup_dir, load, save, StateError, StateStore, BACKUPS_KEPT};
+pub use store::{backup_dir, load, load_with, remove_backups, save, StateError, StateStore, BACKUPS_KEPT};
 
 use crate::keys::PrivateKeyPem;
 
@@ -36,6 +38,12 @@ pub struct State {
     /// SHA-256 of the document written without this field; a mismatch means the file was damaged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
+    /// Set when the private keys are encrypted on disk (`vapp state encrypt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+    /// The key that seals private keys on write; from the passphrase, never written.
+    #[serde(skip)]
+    pub sealer: Option<Sealer>,
 }
 
 /// What vapp knows of one managed application.
@@ -50,10 +58,24 @@ pub struct StateEntry {
     /// The application as last applied or observed, in comparable form (defaults filled, no extras).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<Value>,
+    /// The rotation number of the key pair now in use (see `keys.rotation` in the manifest).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rotation: u32,
+    /// `vapp key rotate` asked for a new pair at the next apply.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rotate_requested: bool,
+    /// A key being rotated to: recorded before the PUT that sends it, promoted to `key` once the PUT
+    /// is confirmed. While it is set, the state holds both halves the API may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_key: Option<KeyRecord>,
     /// A mutating call about to be made, written before it leaves and cleared once its outcome is
     /// recorded. Still set when vapp next runs: the call was interrupted and its outcome is unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<Intent>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What a mutating call was about to do.
@@ -66,12 +88,30 @@ pub struct Intent {
     pub fingerprint: Option<String>,
 }
 
+impl Default for StateEntry {
+    /// An entry with nothing known yet: no id, no key custody.
+    fn default() -> Self {
+        StateEntry {
+            id: None,
+            key: KeyRecord::Unknown { fingerprint: None },
+            protect: false,
+            applied: None,
+            rotation: 0,
+            rotate_requested: false,
+            pending_key: None,
+            intent: None,
+        }
+    }
+}
+
 /// Who holds the application's private key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "custody", rename_all = "snake_case")]
 pub enum KeyRecord {
     /// vapp made the pair and keeps the private half here.
     Managed { fingerprint: String, private_key: PrivateKeyPem },
+    /// The user brought the public key (`keys.public_key_file`); vapp never holds the private one.
+    External { fingerprint: String },
     /// The private key was never given to vapp (an imported application).
     Unknown {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +122,7 @@ pub enum KeyRecord {
 impl KeyRecord {
     pub fn fingerprint(&self) -> Option<&str> {
         match self {
-            KeyRecord::Managed { fingerprint, .. } => Some(fingerprint),
+            KeyRecord::Managed { fingerprint, .. } | KeyRecord::External { fingerprint } => Some(fingerprint),
             KeyRecord::Unknown { fingerprint } => fingerprint.as_deref(),
         }
     }
@@ -90,8 +130,13 @@ impl KeyRecord {
     pub fn private_key(&self) -> Option<&PrivateKeyPem> {
         match self {
             KeyRecord::Managed { private_key, .. } => Some(private_key),
-            KeyRecord::Unknown { .. } => None,
+            KeyRecord::External { .. } | KeyRecord::Unknown { .. } => None,
         }
+    }
+
+    /// The private key of the pair with `fingerprint`, from this record.
+    pub fn private_key_for(&self, fingerprint: &str) -> Option<&PrivateKeyPem> {
+        self.private_key().filter(|_| self.fingerprint() == Some(fingerprint))
     }
 }
 
@@ -105,6 +150,8 @@ impl State {
             serial: 0,
             applications: BTreeMap::new(),
             checksum: None,
+            encryption: None,
+            sealer: None,
         }
     }
 
@@ -131,7 +178,7 @@ mod tests {
                 },
                 protect: true,
                 applied: None,
-                intent: None,
+                ..Default::default()
             },
         );
         let text = serde_json::to_string(&state).unwrap();

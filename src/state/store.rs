@@ -8,8 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::crypto::{CryptoError, Encryption, Sealer};
 use super::{State, FORMAT, FORMAT_VERSION};
 use crate::fsutil::{self, Mode};
 
@@ -24,6 +26,10 @@ pub enum StateError {
     Corrupt { path: PathBuf, message: String, backup: Option<(PathBuf, u64)> },
     #[error("cannot write state {path}: {message}")]
     Write { path: PathBuf, message: String },
+    #[error("the private keys in {path} are encrypted: set VAPP_STATE_PASSPHRASE or pass --passphrase-file FILE")]
+    NeedsPassphrase { path: PathBuf },
+    #[error("the passphrase does not open {path}; nothing was changed")]
+    WrongPassphrase { path: PathBuf },
 }
 
 fn unreadable(path: &Path, message: &str, backup: Option<&(PathBuf, u64)>) -> String {
@@ -51,43 +57,99 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "vapp.state.json".into())
 }
 
-/// The checksum of a state: SHA-256 over its compact JSON with no checksum field.
-fn checksum_of(state: &State) -> String {
-    let mut bare = state.clone();
-    bare.checksum = None;
-    let bytes = serde_json::to_vec(&bare).unwrap_or_default();
-    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn parse(path: &Path, bytes: &[u8]) -> Result<State, String> {
-    let state: State = serde_json::from_slice(bytes).map_err(|e| format!("not a vapp state file ({e})"))?;
-    if state.format != FORMAT || state.version != FORMAT_VERSION {
-        return Err(format!(
-            "format `{}` version {}; this vapp reads `{FORMAT}` version {FORMAT_VERSION}",
-            state.format, state.version
-        ));
-    }
-    match &state.checksum {
-        Some(sum) if *sum != checksum_of(&state) => {
-            Err(format!("its checksum does not match its content ({} was changed or damaged)", path.display()))
+/// Why a state file could not be read.
+enum ParseError {
+    Corrupt(String),
+    NeedsPassphrase,
+    WrongPassphrase,
+}
+
+/// Calls `f` on every key record (`key` and `pending_key`) of every application in a state document.
+fn each_key_record<F>(value: &mut Value, mut f: F) -> Result<(), String>
+where
+    F: FnMut(&mut Map<String, Value>) -> Result<(), String>,
+{
+    let Some(apps) = value.get_mut("applications").and_then(Value::as_object_mut) else { return Ok(()) };
+    for entry in apps.values_mut() {
+        for field in ["key", "pending_key"] {
+            if let Some(record) = entry.get_mut(field).and_then(Value::as_object_mut) {
+                f(record)?;
+            }
         }
-        _ => Ok(state),
     }
+    Ok(())
+}
+
+fn parse(path: &Path, bytes: &[u8], passphrase: Option<&str>) -> Result<State, ParseError> {
+    let corrupt = |m: String| ParseError::Corrupt(m);
+    let mut value: Value =
+        serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not a vapp state file ({e})")))?;
+    let format = value.get("format").and_then(Value::as_str).unwrap_or_default().to_string();
+    let version = value.get("version").and_then(Value::as_u64).unwrap_or_default();
+    if format != FORMAT || version != u64::from(FORMAT_VERSION) {
+        return Err(corrupt(format!(
+            "format `{format}` version {version}; this vapp reads `{FORMAT}` version {FORMAT_VERSION}"
+        )));
+    }
+    if let Some(sum) = value.as_object_mut().and_then(|o| o.remove("checksum")) {
+        let compact = serde_json::to_vec(&value).unwrap_or_default();
+        if sum.as_str() != Some(sha256_hex(&compact).as_str()) {
+            return Err(corrupt(format!(
+                "its checksum does not match its content ({} was changed or damaged)",
+                path.display()
+            )));
+        }
+    }
+    let mut sealer = None;
+    if let Some(settings) = value.get("encryption").cloned() {
+        let settings: Encryption =
+            serde_json::from_value(settings).map_err(|e| corrupt(format!("bad encryption settings ({e})")))?;
+        let passphrase = passphrase.ok_or(ParseError::NeedsPassphrase)?;
+        let opened = Sealer::open(passphrase, &settings).map_err(|e| match e {
+            CryptoError::WrongPassphrase => ParseError::WrongPassphrase,
+            other => corrupt(other.to_string()),
+        })?;
+        each_key_record(&mut value, |record| {
+            if let Some(sealed) = record.remove("private_key_encrypted") {
+                let plain = opened.unseal(sealed.as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
+                let pem = String::from_utf8(plain.to_vec()).map_err(|_| "an encrypted key is damaged".to_string())?;
+                record.insert("private_key".into(), Value::String(pem));
+            }
+            Ok(())
+        })
+        .map_err(corrupt)?;
+        sealer = Some(opened);
+    }
+    let mut state: State =
+        serde_json::from_value(value).map_err(|e| corrupt(format!("not a vapp state file ({e})")))?;
+    state.sealer = sealer;
+    Ok(state)
 }
 
 /// Loads the state at `path`; `None` when there is no file yet. A damaged or foreign file is refused,
-/// naming the newest backup that is good.
-pub fn load(path: &Path) -> Result<Option<State>, StateError> {
+/// naming the newest backup that is good; encrypted keys need `passphrase`.
+pub fn load_with(path: &Path, passphrase: Option<&str>) -> Result<Option<State>, StateError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StateError::Read { path: path.to_path_buf(), message: e.to_string() }),
     };
-    parse(path, &bytes).map(Some).map_err(|message| StateError::Corrupt {
-        path: path.to_path_buf(),
-        message,
-        backup: newest_good_backup(path),
+    parse(path, &bytes, passphrase).map(Some).map_err(|e| match e {
+        ParseError::NeedsPassphrase => StateError::NeedsPassphrase { path: path.to_path_buf() },
+        ParseError::WrongPassphrase => StateError::WrongPassphrase { path: path.to_path_buf() },
+        ParseError::Corrupt(message) => {
+            StateError::Corrupt { path: path.to_path_buf(), message, backup: newest_good_backup(path, passphrase) }
+        }
     })
+}
+
+/// Loads a state whose keys are not encrypted (see [`load_with`]).
+pub fn load(path: &Path) -> Result<Option<State>, StateError> {
+    load_with(path, None)
 }
 
 /// The backups of `path`, newest first.
@@ -106,15 +168,41 @@ fn backups(path: &Path) -> Vec<(PathBuf, u64)> {
     found
 }
 
-fn newest_good_backup(path: &Path) -> Option<(PathBuf, u64)> {
-    backups(path).into_iter().find(|(backup, _)| std::fs::read(backup).ok().is_some_and(|b| parse(backup, &b).is_ok()))
+/// Removes every backup of the state at `path` (after encrypting: they hold plain keys); returns how many.
+pub fn remove_backups(path: &Path) -> usize {
+    backups(path).into_iter().filter(|(backup, _)| std::fs::remove_file(backup).is_ok()).count()
 }
 
-/// Serialises `state` with its checksum.
-fn encode(state: &State) -> Result<Vec<u8>, serde_json::Error> {
-    let mut sealed = state.clone();
-    sealed.checksum = Some(checksum_of(state));
-    let mut bytes = serde_json::to_vec_pretty(&sealed)?;
+fn newest_good_backup(path: &Path, passphrase: Option<&str>) -> Option<(PathBuf, u64)> {
+    backups(path).into_iter().find(|(backup, _)| {
+        std::fs::read(backup)
+            .ok()
+            .is_some_and(|b| !matches!(parse(backup, &b, passphrase), Err(ParseError::Corrupt(_))))
+    })
+}
+
+/// Serialises `state` as it is kept on disk: private keys sealed when the state is encrypted, and a
+/// checksum over the rest.
+fn encode(state: &State) -> Result<Vec<u8>, String> {
+    let mut value = serde_json::to_value(state).map_err(|e| e.to_string())?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove("checksum");
+    }
+    if state.encryption.is_some() {
+        let sealer = state.sealer.as_ref().ok_or("the state is encrypted but no passphrase opened it")?;
+        each_key_record(&mut value, |record| {
+            if let Some(pem) = record.remove("private_key") {
+                let sealed = sealer.seal(pem.as_str().unwrap_or_default().as_bytes()).map_err(|e| e.to_string())?;
+                record.insert("private_key_encrypted".into(), Value::String(sealed));
+            }
+            Ok(())
+        })?;
+    }
+    let checksum = sha256_hex(&serde_json::to_vec(&value).map_err(|e| e.to_string())?);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("checksum".into(), Value::String(checksum));
+    }
+    let mut bytes = serde_json::to_vec_pretty(&value).map_err(|e| e.to_string())?;
     bytes.push(b'\n');
     Ok(bytes)
 }
@@ -143,7 +231,7 @@ fn replace(path: &Path, bytes: &[u8], replaced_serial: Option<u64>) -> std::io::
 pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
     let replaced = state.serial;
     state.serial += 1;
-    let bytes = encode(state).map_err(|e| StateError::Write { path: path.to_path_buf(), message: e.to_string() })?;
+    let bytes = encode(state).map_err(|message| StateError::Write { path: path.to_path_buf(), message })?;
     replace(path, &bytes, Some(replaced))
         .map_err(|e| StateError::Write { path: path.to_path_buf(), message: e.to_string() })
 }
@@ -234,7 +322,7 @@ mod tests {
                                 key: KeyRecord::Unknown { fingerprint: None },
                                 protect: false,
                                 applied: None,
-                                intent: None,
+                                ..Default::default()
                             },
                         );
                     })

@@ -6,6 +6,7 @@ mod emulator;
 mod faults;
 mod gitops;
 mod harness;
+mod keys;
 mod manifests;
 mod openapi;
 mod reconcile;

@@ -24,7 +24,7 @@ fn managed(id: Option<&str>, applied: Option<Value>) -> StateEntry {
         },
         protect: false,
         applied,
-        intent: None,
+        ..Default::default()
     }
 }
 
@@ -156,7 +156,7 @@ fn unconfirmed_creates_are_adopted_by_fingerprint_or_sent_again() {
                 },
                 protect: false,
                 applied: None,
-                intent: None,
+                ..Default::default()
             },
         );
     }

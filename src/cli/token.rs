@@ -1,0 +1,55 @@
+//! `vapp token ADDR`: a JWT signed with the application's private key, for the other Vonage APIs.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+
+use super::{Context, Exit};
+use crate::keys::jwt::{self, TokenRequest};
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    pub address: String,
+    /// How long the token is valid (at most 24h)
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "15m", value_name = "DURATION")]
+    pub ttl: Duration,
+    /// The `sub` claim: the Client SDK user the token is for
+    #[arg(long, value_name = "NAME")]
+    pub sub: Option<String>,
+    /// The `acl` claim as JSON, e.g. '{"paths": {"/*/users/**": {}}}'
+    #[arg(long, value_name = "JSON")]
+    pub acl: Option<String>,
+    /// Not valid before TIME: RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds
+    #[arg(long, value_name = "TIME")]
+    pub nbf: Option<String>,
+}
+
+fn parse_time(text: &str) -> Result<u64> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(seconds);
+    }
+    let time = humantime::parse_rfc3339_weak(text)
+        .with_context(|| format!("--nbf {text:?} is not RFC 3339 or Unix seconds"))?;
+    Ok(time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
+}
+
+pub fn run(context: &Context, args: TokenArgs) -> Result<Exit> {
+    let state = context.require_state()?;
+    let Some(entry) = state.applications.get(&args.address) else { bail!("{} is not in the state", args.address) };
+    let Some(id) = entry.id.as_deref() else { bail!("{} has not been created yet: run `vapp apply`", args.address) };
+    let Some(key) = entry.key.private_key() else {
+        bail!("vapp does not hold the private key of {}, so it cannot sign for it", args.address);
+    };
+    let acl = match &args.acl {
+        Some(text) => Some(serde_json::from_str(text).context("--acl is not JSON")?),
+        None => None,
+    };
+    let nbf = args.nbf.as_deref().map(parse_time).transpose()?;
+    let request = TokenRequest { ttl: Some(args.ttl), sub: args.sub, acl, nbf };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let claims = jwt::claims(id, &request, now, uuid::Uuid::new_v4().to_string())?;
+    let token = jwt::sign(&claims, key)?;
+    context.printer.data(&format!("{token}\n"));
+    Ok(Exit::Success)
+}
