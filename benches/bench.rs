@@ -86,12 +86,18 @@ fn main() {
     report("vapp plan: 1,000 managed of 10,000, 20 ms latency (median of 3)", plan, "s", "<= 1.5 s", plan <= 1.5);
     drop(emulator);
 
+    // Key generation time varies a lot (random prime search): alternate the two, three times each.
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let keys = keygen_on_all_cores(100, cores);
-    report(&format!("make 100 RSA-2048 keys on {cores} cores"), keys, "s", "(baseline)", true);
-    let apply = apply_hundred_creates();
+    let (mut keygen_runs, mut apply_runs) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        keygen_runs.push(keygen_on_all_cores(100, cores));
+        apply_runs.push(apply_hundred_creates());
+    }
+    let keys = median(keygen_runs);
+    let apply = median(apply_runs);
+    report(&format!("make 100 RSA-2048 keys on {cores} cores (median of 3)"), keys, "s", "(baseline)", true);
     report(
-        "vapp apply: 100 creates, 20 ms latency",
+        "vapp apply: 100 creates, 20 ms latency (median of 3)",
         apply,
         "s",
         &format!("<= {:.2} s", keys * 1.2),

@@ -180,6 +180,9 @@ impl<A: ApplicationApi> Executor<'_, A> {
             }
             Some(KeyPlan::Reuse { fingerprint }) => self.stored_pair(&change.address, fingerprint)?,
             Some(KeyPlan::Generate) | None => {
+                // One key at a time per core: keys then finish steadily, so each create's request goes
+                // out while the next keys are being made, instead of all requests waiting for the last key.
+                let _core = keygen_slots().acquire().await.map_err(|e| ActionError::Plan(e.to_string()))?;
                 let source = self.keys.clone();
                 tokio::task::spawn_blocking(move || source.generate())
                     .await
@@ -388,6 +391,13 @@ impl<A: ApplicationApi> Executor<'_, A> {
             })
             .await
     }
+}
+
+/// As many key generations at once as there are cores.
+fn keygen_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS
+        .get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)))
 }
 
 fn required_id(change: &Change) -> Result<&str, ActionError> {

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 use vapp::emulator::{EmulatorConfig, Faults};
 
-use crate::harness::{config, BackgroundEmulator, Workspace, KEY, SECRET};
+use crate::harness::{config, BackgroundEmulator, Workspace};
 
 fn manifest(count: usize, generation: usize) -> String {
     let mut text = String::from("version: 1\napplications:\n");
@@ -122,18 +122,7 @@ fn lost_answers_are_committed_then_dropped() {
 
 /// Starts `vapp apply` and SIGKILLs it after it printed `lines` progress lines.
 fn kill_apply_after(ws: &Workspace, lines: usize) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vapp"))
-        .current_dir(ws.path())
-        .args(["apply", "--auto-approve", "--parallelism", "3"])
-        .env("VAPP_API_URL", &ws.api_url)
-        .env("VONAGE_API_KEY", KEY)
-        .env("VONAGE_API_SECRET", SECRET)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = ws.vapp().args(["apply", "--auto-approve", "--parallelism", "3"]).spawn();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut seen = 0;
     for line in stderr.lines() {
@@ -178,17 +167,7 @@ fn two_writers_never_both_write() {
         faulty_emulator(scratch.path(), Faults { latency: Duration::from_millis(150), ..Faults::default() });
     let ws = Workspace::new(&emulator.url);
     ws.write("vapp.yaml", &manifest(2, 1));
-    let mut first = Command::new(env!("CARGO_BIN_EXE_vapp"))
-        .current_dir(ws.path())
-        .args(["apply", "--auto-approve"])
-        .env("VAPP_API_URL", &ws.api_url)
-        .env("VONAGE_API_KEY", KEY)
-        .env("VONAGE_API_SECRET", SECRET)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut first = ws.vapp().args(["apply", "--auto-approve"]).spawn();
     // The first holds the lock once it prints its first progress line.
     let mut stderr = BufReader::new(first.stderr.take().unwrap());
     let mut line = String::new();
@@ -227,18 +206,7 @@ fn ctrl_c_finishes_calls_in_flight_and_exits_130() {
         faulty_emulator(scratch.path(), Faults { latency: Duration::from_millis(200), ..Faults::default() });
     let ws = Workspace::new(&emulator.url);
     ws.write("vapp.yaml", &manifest(6, 1));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vapp"))
-        .current_dir(ws.path())
-        .args(["apply", "--auto-approve", "--parallelism", "2"])
-        .env("VAPP_API_URL", &ws.api_url)
-        .env("VONAGE_API_KEY", KEY)
-        .env("VONAGE_API_SECRET", SECRET)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = ws.vapp().args(["apply", "--auto-approve", "--parallelism", "2"]).spawn();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();

@@ -138,6 +138,11 @@ impl Vapp {
         self
     }
 
+    /// Starts vapp in the background with stderr piped (to read its progress) and stdout discarded.
+    pub fn spawn(mut self) -> std::process::Child {
+        self.command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start vapp")
+    }
+
     pub fn run(mut self) -> Run {
         let Output { status, stdout, stderr } = self.command.output().expect("run vapp");
         let run = Run {
@@ -155,6 +160,14 @@ impl Vapp {
         assert_eq!(run.code, code, "{run:?}");
         run
     }
+}
+
+/// A progress listener that listens to nothing, for executor tests.
+pub struct Quiet;
+
+impl vapp::apply::Progress for Quiet {
+    fn started(&self, _: &vapp::plan::Change) {}
+    fn finished(&self, _: &vapp::plan::Change, _: &Result<(), vapp::apply::ActionError>, _: std::time::Duration) {}
 }
 
 /// The repository's own directory, for examples and schemas.

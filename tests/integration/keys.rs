@@ -2,7 +2,6 @@
 //! export and encrypted state.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
@@ -13,7 +12,7 @@ use vapp::apply::{Cancel, Executor, RsaKeys};
 use vapp::model::Application;
 use vapp::plan::{Action, PlanInput};
 
-use crate::harness::{config, BackgroundEmulator, Workspace};
+use crate::harness::{config, BackgroundEmulator, Quiet, Workspace};
 
 const ONE: &str = "version: 1\napplications:\n  app:\n    name: App\n";
 
@@ -148,13 +147,6 @@ impl ApplicationApi for LosesPutAnswers {
     async fn delete(&self, id: &str) -> Result<(), ApiError> {
         self.0.delete(id).await
     }
-}
-
-struct Quiet;
-
-impl vapp::apply::Progress for Quiet {
-    fn started(&self, _: &vapp::plan::Change) {}
-    fn finished(&self, _: &vapp::plan::Change, _: &Result<(), vapp::apply::ActionError>, _: Duration) {}
 }
 
 #[test]

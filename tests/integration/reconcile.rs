@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use vapp::api::{ApiError, ApplicationApi, Client, Problem, RetryPolicy};
-use vapp::apply::{ActionError, Cancel, Executor, Progress, RsaKeys};
+use vapp::apply::{Cancel, Executor, RsaKeys};
 use vapp::emulator::EmulatorConfig;
 use vapp::model::Application;
-use vapp::plan::{Action, Change, PlanInput};
+use vapp::plan::{Action, PlanInput};
 use vapp::state::{State, StateStore};
 
-use crate::harness::{config, repo_path, start, BackgroundEmulator, Workspace};
+use crate::harness::{config, repo_path, start, BackgroundEmulator, Quiet, Workspace};
 
 fn copy_examples(ws: &Workspace) {
     for entry in std::fs::read_dir(repo_path("examples")).unwrap() {
@@ -255,13 +255,6 @@ impl ApplicationApi for BreaksOne {
     async fn delete(&self, id: &str) -> Result<(), ApiError> {
         self.0.delete(id).await
     }
-}
-
-struct Quiet;
-
-impl Progress for Quiet {
-    fn started(&self, _: &Change) {}
-    fn finished(&self, _: &Change, _: &Result<(), ActionError>, _: Duration) {}
 }
 
 #[tokio::test]
