@@ -313,7 +313,11 @@ fn drift_of(address: &str, id: &str, entry: &StateEntry, live: Option<&Applicati
         Some(live) => {
             let mut fields = diff(applied, &comparable(live));
             let live_fingerprint = live.public_key().and_then(|pem| keys::fingerprint(pem).ok());
-            let held = entry.key.fingerprint();
+            // Only a key vapp holds (or was given) can drift; an imported application's key is not vapp's.
+            let held = match entry.key {
+                KeyRecord::Unknown { .. } => None,
+                _ => entry.key.fingerprint(),
+            };
             let pending = entry.pending_key.as_ref().and_then(|k| k.fingerprint());
             if held.is_some() && live_fingerprint.as_deref() != held && live_fingerprint.as_deref() != pending {
                 fields.push(FieldDiff {
