@@ -20,7 +20,7 @@ command -v node >/dev/null || { echo "run.sh: node is not installed" >&2; exit 2
 
 if [[ ! -d "$here/node_modules" ]]; then
   echo "run.sh: installing the pinned SDK (npm ci)" >&2
-  (cd "$here" && timeout 120 npm ci --no-audit --no-fund --loglevel=error) || {
+  (cd "$here" && { timeout 120 npm ci --no-audit --no-fund --loglevel=error || timeout 120 npm ci --no-audit --no-fund --loglevel=error; }) || {
     echo "run.sh: npm ci failed" >&2
     exit 2
   }
@@ -41,12 +41,14 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Created before the emulator starts: the loop below may read it before the background shell opens it.
+: >"$tmp/stdout"
 "$bin" emulator --listen 127.0.0.1:0 >"$tmp/stdout" 2>"$tmp/stderr" &
 emulator_pid=$!
 
 url=""
 for _ in $(seq 1 100); do # up to 10 s
-  url="$(sed -n 's/^listening on \(http[^[:space:]]*\).*$/\1/p' "$tmp/stdout" | head -n 1)"
+  url="$(sed -n 's/^listening on \(http[^[:space:]]*\).*$/\1/p' "$tmp/stdout" 2>/dev/null | head -n 1 || true)"
   [[ -n "$url" ]] && break
   if ! kill -0 "$emulator_pid" 2>/dev/null; then
     echo "run.sh: the emulator exited before listening:" >&2
