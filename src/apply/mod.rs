@@ -240,8 +240,7 @@ impl<A: ApplicationApi> Executor<'_, A> {
                     }
                 })
                 .await?;
-            self.cancel.check()?;
-            updated = Some(self.api.update(&id, &body).await?);
+            updated = Some(self.call_or_abandon(change, async { self.api.update(&id, &body).await }).await?);
         }
         let applied = updated.as_ref().map(comparable);
         self.store
@@ -316,9 +315,34 @@ impl<A: ApplicationApi> Executor<'_, A> {
             .as_ref()
             .ok_or_else(|| ActionError::Plan(format!("{}: update without a body", change.address)))?;
         self.write_intent(change, "update").await?;
-        self.cancel.check()?;
-        let updated = self.api.update(id, body).await?;
+        let updated = self.call_or_abandon(change, async { self.api.update(id, body).await }).await?;
         self.record(change, id.to_string(), &updated).await
+    }
+
+    /// Makes a call whose intent is written; when it certainly did not happen (interrupted before it
+    /// left, or refused by the API), the intent is cleared again so that no run mistakes it for one
+    /// whose outcome is unknown.
+    async fn call_or_abandon<T>(
+        &self,
+        change: &Change,
+        call: impl std::future::Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ActionError> {
+        let error = match self.cancel.check() {
+            Err(interrupted) => interrupted,
+            Ok(()) => match call.await {
+                Ok(value) => return Ok(value),
+                Err(e) if e.is_not_found() || !create_certainly_failed(&e) => return Err(e.into()),
+                Err(e) => e.into(),
+            },
+        };
+        self.store
+            .commit(|s| {
+                if let Some(entry) = s.applications.get_mut(&change.address) {
+                    entry.intent = None;
+                }
+            })
+            .await?;
+        Err(error)
     }
 
     async fn write_intent(&self, change: &Change, action: &str) -> Result<(), ActionError> {
@@ -352,12 +376,11 @@ impl<A: ApplicationApi> Executor<'_, A> {
         if change.api_call {
             let id = required_id(change)?;
             self.write_intent(change, "delete").await?;
-            self.cancel.check()?;
-            match self.api.delete(id).await {
+            match self.call_or_abandon(change, async { self.api.delete(id).await }).await {
                 Ok(()) => {}
                 // Gone already (deleted by an earlier, interrupted run): the goal is reached.
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e.into()),
+                Err(ActionError::Api(e)) if e.is_not_found() => {}
+                Err(e) => return Err(e),
             }
         }
         self.store.commit(|s| drop(s.applications.remove(&change.address))).await?;

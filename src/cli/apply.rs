@@ -148,7 +148,7 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
     let bar = printer.bar(plan.actions().count() as u64, verb);
     let progress = LineProgress { context, bar: bar.as_ref() };
     let cancel = Arc::new(Cancel::default());
-    let interrupts = tokio::spawn(watch_interrupts(cancel.clone(), *printer));
+    let interrupts = tokio::spawn(watch_interrupts(super::emulator::Interrupts::listen()?, cancel.clone(), *printer));
     let executor = Executor {
         api: &connection.client,
         store: &store,
@@ -204,11 +204,11 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
 
 /// The first Ctrl-C (or SIGTERM) stops new calls from starting; a second one exits at once (the state
 /// is consistent at every moment, so nothing is lost either way).
-async fn watch_interrupts(cancel: Arc<Cancel>, printer: super::Printer) {
-    super::emulator::shutdown_signal().await;
+async fn watch_interrupts(mut interrupts: super::emulator::Interrupts, cancel: Arc<Cancel>, printer: super::Printer) {
+    interrupts.next().await;
     cancel.cancel();
     printer.warn("interrupted: no new calls start; waiting for the calls in flight (interrupt again to stop at once)");
-    super::emulator::shutdown_signal().await;
+    interrupts.next().await;
     std::process::exit(Exit::Interrupted as i32);
 }
 

@@ -40,6 +40,11 @@ pub fn plan(input: &PlanInput) -> Plan {
     let mut changes = Vec::new();
     let mut drift = Vec::new();
     let mut warnings = Vec::new();
+    for target in input.targets {
+        if !addresses.contains(target.as_str()) {
+            warnings.push(format!("--target {target} matches no address in the manifests or the state"));
+        }
+    }
     for address in addresses {
         let wanted = input.desired.apps.get(address);
         let entry = state.applications.get(address);

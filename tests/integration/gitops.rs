@@ -96,8 +96,9 @@ fn targets_and_delete_limits() {
     assert_eq!(names(&emulator), ["One"]);
     ws.vapp().args(["apply", "--auto-approve"]).expect(0);
     ws.write("vapp.yaml", "version: 1\napplications:\n  one:\n    name: One renamed\n  two:\n    name: Two renamed\n");
-    let plan = ws.vapp().args(["plan", "--target", "two", "--format", "json"]).expect(0).json();
+    let plan = ws.vapp().args(["plan", "--target", "two", "--target", "tow", "--format", "json"]).expect(0).json();
     assert_eq!(plan["changes"].as_array().unwrap().len(), 1);
+    assert_eq!(plan["warnings"], json!(["--target tow matches no address in the manifests or the state"]));
     ws.vapp().args(["apply", "--auto-approve", "--target", "two"]).expect(0);
     assert_eq!(names(&emulator), ["One", "Two renamed"]);
 
