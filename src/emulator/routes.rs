@@ -273,7 +273,7 @@ pub(crate) fn describe_type_error(path: &str, message: &str) -> (String, String)
     }
     let reason = match message.split_once(", expected ") {
         Some((_, expected)) if message.starts_with("invalid type") || message.starts_with("invalid value") => {
-            format!("must be {expected}")
+            format!("must be {}", expected.replace("u32", "a whole number"))
         }
         _ => message.to_string(),
     };
@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(describe_type_error(".", "missing field `name`"), ("name".into(), "is required".into()));
         assert_eq!(
             describe_type_error("capabilities.voice.conversations_ttl", "invalid type: string \"x\", expected u32"),
-            ("capabilities.voice.conversations_ttl".into(), "must be u32".into())
+            ("capabilities.voice.conversations_ttl".into(), "must be a whole number".into())
         );
     }
 

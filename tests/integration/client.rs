@@ -186,7 +186,7 @@ async fn every_validation_error_has_the_api_shape() {
         ),
         (
             json!({"name": "x", "capabilities": {"voice": {"conversations_ttl": "soon"}}}),
-            vec![("capabilities.voice.conversations_ttl", "must be u32")],
+            vec![("capabilities.voice.conversations_ttl", "must be a whole number")],
         ),
         (
             json!({"name": "x", "keys": {"public_key": "not a key"}}),

@@ -162,6 +162,48 @@ impl Vapp {
     }
 }
 
+/// The real client with faults of its own, for executor tests: creating an application with a given
+/// name fails with a 500, and PUT answers can be lost after the API carried the PUT out.
+pub struct Faulty {
+    pub inner: Client,
+    pub fail_create_named: Option<&'static str>,
+    pub lose_put_answers: bool,
+}
+
+impl vapp::api::ApplicationApi for Faulty {
+    async fn list_all(&self) -> Result<Vec<vapp::model::Application>, vapp::api::ApiError> {
+        self.inner.list_all().await
+    }
+    async fn get(&self, id: &str) -> Result<vapp::model::Application, vapp::api::ApiError> {
+        self.inner.get(id).await
+    }
+    async fn create(&self, app: &vapp::model::Application) -> Result<vapp::model::Application, vapp::api::ApiError> {
+        if self.fail_create_named == Some(app.name.as_str()) {
+            let problem = vapp::api::Problem { title: "Internal Server Error".into(), ..Default::default() };
+            return Err(vapp::api::ApiError::Status { status: 500, problem: Box::new(problem), retry_after: None });
+        }
+        self.inner.create(app).await
+    }
+    async fn update(
+        &self,
+        id: &str,
+        app: &vapp::model::Application,
+    ) -> Result<vapp::model::Application, vapp::api::ApiError> {
+        let updated = self.inner.update(id, app).await?;
+        if self.lose_put_answers {
+            return Err(vapp::api::ApiError::Transport {
+                url: "test".into(),
+                message: "connection reset".into(),
+                maybe_sent: true,
+            });
+        }
+        Ok(updated)
+    }
+    async fn delete(&self, id: &str) -> Result<(), vapp::api::ApiError> {
+        self.inner.delete(id).await
+    }
+}
+
 /// A progress listener that listens to nothing, for executor tests.
 pub struct Quiet;
 

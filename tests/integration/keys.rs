@@ -7,12 +7,11 @@ use base64::Engine;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::signature::Verifier;
 use serde_json::Value;
-use vapp::api::{ApiError, ApplicationApi, Client};
+use vapp::api::ApplicationApi;
 use vapp::apply::{Cancel, Executor, RsaKeys};
-use vapp::model::Application;
 use vapp::plan::{Action, PlanInput};
 
-use crate::harness::{config, BackgroundEmulator, Quiet, Workspace};
+use crate::harness::{config, BackgroundEmulator, Faulty, Quiet, Workspace};
 
 const ONE: &str = "version: 1\napplications:\n  app:\n    name: App\n";
 
@@ -127,28 +126,6 @@ fn a_key_changed_outside_vapp_is_reported_and_custody_taken_back() {
     ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
 }
 
-/// The real client, except that every PUT's answer is lost after the API carried it out.
-struct LosesPutAnswers(Client);
-
-impl ApplicationApi for LosesPutAnswers {
-    async fn list_all(&self) -> Result<Vec<Application>, ApiError> {
-        self.0.list_all().await
-    }
-    async fn get(&self, id: &str) -> Result<Application, ApiError> {
-        self.0.get(id).await
-    }
-    async fn create(&self, app: &Application) -> Result<Application, ApiError> {
-        self.0.create(app).await
-    }
-    async fn update(&self, id: &str, app: &Application) -> Result<Application, ApiError> {
-        self.0.update(id, app).await?;
-        Err(ApiError::Transport { url: "test".into(), message: "connection reset".into(), maybe_sent: true })
-    }
-    async fn delete(&self, id: &str) -> Result<(), ApiError> {
-        self.0.delete(id).await
-    }
-}
-
 #[test]
 fn a_rotation_whose_answer_is_lost_keeps_both_keys_then_completes() {
     let emulator = BackgroundEmulator::start(config());
@@ -160,7 +137,7 @@ fn a_rotation_whose_answer_is_lost_keeps_both_keys_then_completes() {
     let text = format!("{ONE}    keys: {{ rotation: 1 }}\n");
     let desired =
         vapp::manifest::load_sources(&[vapp::manifest::Source { path: "vapp.yaml".into(), text }], &|_| None).unwrap();
-    let api = LosesPutAnswers(emulator.client());
+    let api = Faulty { inner: emulator.client(), fail_create_named: None, lose_put_answers: true };
     emulator.block_on(async {
         let state = vapp::state::load(&state_path).unwrap().unwrap();
         let live = api.list_all().await.unwrap();

@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vapp::api::{ApiError, ApplicationApi, Client, Problem, RetryPolicy};
+use vapp::api::{ApplicationApi, RetryPolicy};
 use vapp::apply::{Cancel, Executor, RsaKeys};
 use vapp::emulator::EmulatorConfig;
-use vapp::model::Application;
 use vapp::plan::{Action, PlanInput};
 use vapp::state::{State, StateStore};
 
-use crate::harness::{config, repo_path, start, BackgroundEmulator, Quiet, Workspace};
+use crate::harness::{config, repo_path, start, BackgroundEmulator, Faulty, Quiet, Workspace};
 
 fn copy_examples(ws: &Workspace) {
     for entry in std::fs::read_dir(repo_path("examples")).unwrap() {
@@ -229,38 +228,14 @@ fn missing_credentials_are_explained() {
     assert!(run.stderr.contains("VONAGE_API_KEY and VONAGE_API_SECRET must be set"), "{run:?}");
 }
 
-/// The real client, except that creating an application named "Broken" fails with a 500.
-struct BreaksOne(Client);
-
-impl ApplicationApi for BreaksOne {
-    async fn list_all(&self) -> Result<Vec<Application>, ApiError> {
-        self.0.list_all().await
-    }
-    async fn get(&self, id: &str) -> Result<Application, ApiError> {
-        self.0.get(id).await
-    }
-    async fn create(&self, app: &Application) -> Result<Application, ApiError> {
-        if app.name == "Broken" {
-            return Err(ApiError::Status {
-                status: 500,
-                problem: Box::new(Problem { title: "Internal Server Error".into(), ..Problem::default() }),
-                retry_after: None,
-            });
-        }
-        self.0.create(app).await
-    }
-    async fn update(&self, id: &str, app: &Application) -> Result<Application, ApiError> {
-        self.0.update(id, app).await
-    }
-    async fn delete(&self, id: &str) -> Result<(), ApiError> {
-        self.0.delete(id).await
-    }
-}
-
 #[tokio::test]
 async fn one_failure_leaves_the_others_done_and_the_state_exact() {
     let emulator = start(config()).await;
-    let api = BreaksOne(crate::harness::client_for(&emulator.url()));
+    let api = Faulty {
+        inner: crate::harness::client_for(&emulator.url()),
+        fail_create_named: Some("Broken"),
+        lose_put_answers: false,
+    };
     let manifest = "version: 1\napplications:\n  a:\n    name: A\n  broken:\n    name: Broken\n  c:\n    name: C\n";
     let desired = vapp::manifest::load_sources(
         &[vapp::manifest::Source { path: "m.yaml".into(), text: manifest.into() }],
