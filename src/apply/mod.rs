@@ -198,17 +198,41 @@ impl<A: ApplicationApi> Executor<'_, A> {
             .body
             .as_ref()
             .ok_or_else(|| ActionError::Plan(format!("{}: create without a body", change.address)))?;
+        // An earlier create with this key whose outcome is unknown (its process died with the request in
+        // flight) may still land after the plan listed the account: give it a moment, then look again.
+        let unresolved = self.store.snapshot().applications.get(&change.address).and_then(|e| {
+            let intent = e.intent.as_ref().filter(|i| e.id.is_none() && i.action == "create")?;
+            Some(intent.name.clone().unwrap_or_else(|| body.name.clone()))
+        });
+        let reused = match &change.key {
+            Some(KeyPlan::Reuse { fingerprint } | KeyPlan::External { fingerprint }) => Some(fingerprint.clone()),
+            _ => None,
+        };
+        if let (Some(sent_name), Some(fingerprint)) = (unresolved, reused) {
+            tokio::time::sleep(SETTLE).await;
+            if let Some(found) = self.find_created(&change.address, &sent_name, &fingerprint).await? {
+                let id = found.id.clone().ok_or_else(|| ActionError::Plan("an application without an id".into()))?;
+                return self.record(change, id, &found).await;
+            }
+        }
         let (record, public_key) = self.obtain_key(change).await?;
         let fingerprint = record.fingerprint().unwrap_or_default().to_string();
         // The key is on disk before the request leaves: whatever happens next, it is not lost.
-        let entry =
-            StateEntry { key: record, protect: change.protect, rotation: change.rotation, ..Default::default() };
+        let intent =
+            Intent { action: "create".into(), fingerprint: Some(fingerprint.clone()), name: Some(body.name.clone()) };
+        let entry = StateEntry {
+            key: record,
+            protect: change.protect,
+            rotation: change.rotation,
+            intent: Some(intent),
+            ..Default::default()
+        };
         self.store.commit(|s| drop(s.applications.insert(change.address.clone(), entry))).await?;
         let mut body = body.clone();
         if let Some(public_key) = public_key {
             body.keys = Some(Keys { public_key: Some(public_key), ..Default::default() });
         }
-        let created = self.create_exactly_once(&body, &fingerprint).await?;
+        let created = self.create_exactly_once(&change.address, &body, &fingerprint).await?;
         let id =
             created.id.clone().ok_or_else(|| ActionError::Plan("the API answered a create without an id".into()))?;
         self.record(change, id, &created).await
@@ -235,6 +259,7 @@ impl<A: ApplicationApi> Executor<'_, A> {
                         entry.intent = Some(Intent {
                             action: "rotate-key".into(),
                             fingerprint: pending.fingerprint().map(str::to_string),
+                            name: None,
                         });
                         entry.pending_key = Some(pending);
                     }
@@ -263,7 +288,12 @@ impl<A: ApplicationApi> Executor<'_, A> {
 
     /// POSTs `body`, never leaving a duplicate: when a failed POST may have reached the API, the account
     /// is searched for the key before anything is sent again.
-    async fn create_exactly_once(&self, body: &Application, fingerprint: &str) -> Result<Application, ActionError> {
+    async fn create_exactly_once(
+        &self,
+        address: &str,
+        body: &Application,
+        fingerprint: &str,
+    ) -> Result<Application, ActionError> {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
@@ -273,24 +303,43 @@ impl<A: ApplicationApi> Executor<'_, A> {
                 Ok(created) => return Ok(created),
                 Err(error) => error,
             };
+            let delay = self.retry.delay(attempt, &error, started.elapsed()).filter(|_| is_transient(&error));
             if !create_certainly_failed(&error) {
-                if let Some(found) = self.find_by_fingerprint(fingerprint).await? {
+                if let Some(found) = self.find_created(address, &body.name, fingerprint).await? {
                     return Ok(found);
                 }
+                // Not listed yet. A list may lag behind a create, so look once more after a pause before
+                // anything is sent again; if it is still missing, the create did not happen.
+                let Some(delay) = delay else { return Err(error.into()) };
+                tokio::time::sleep(delay.max(SETTLE)).await;
+                if let Some(found) = self.find_created(address, &body.name, fingerprint).await? {
+                    return Ok(found);
+                }
+                continue;
             }
-            // It certainly did not happen; send it again if the failure may pass.
-            match self.retry.delay(attempt, &error, started.elapsed()) {
-                Some(delay) if is_transient(&error) => tokio::time::sleep(delay).await,
-                _ => return Err(error.into()),
+            match delay {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(error.into()),
             }
         }
     }
 
-    async fn find_by_fingerprint(&self, fingerprint: &str) -> Result<Option<Application>, ActionError> {
+    /// The application a create for `address` made, if the account holds it: the same key and name,
+    /// and not managed under another address.
+    async fn find_created(
+        &self,
+        address: &str,
+        name: &str,
+        fingerprint: &str,
+    ) -> Result<Option<Application>, ActionError> {
         let live = self.api.list_all().await?;
-        Ok(live
-            .into_iter()
-            .find(|app| app.public_key().and_then(|pem| keys::fingerprint(pem).ok()).as_deref() == Some(fingerprint)))
+        let state = self.store.snapshot();
+        Ok(live.into_iter().find(|app| {
+            let managed_elsewhere = app.id.as_deref().and_then(|id| state.address_of(id)).is_some_and(|a| a != address);
+            !managed_elsewhere
+                && app.name == name
+                && app.public_key().and_then(|pem| keys::fingerprint(pem).ok()).as_deref() == Some(fingerprint)
+        }))
     }
 
     /// The pair with `fingerprint` that the state holds for `address` (its key, or a pending one).
@@ -346,7 +395,7 @@ impl<A: ApplicationApi> Executor<'_, A> {
     }
 
     async fn write_intent(&self, change: &Change, action: &str) -> Result<(), ActionError> {
-        let intent = Intent { action: action.to_string(), fingerprint: None };
+        let intent = Intent { action: action.to_string(), fingerprint: None, name: None };
         self.store
             .commit(|s| {
                 if let Some(entry) = s.applications.get_mut(&change.address) {
@@ -415,6 +464,9 @@ impl<A: ApplicationApi> Executor<'_, A> {
             .await
     }
 }
+
+/// How long a list may lag behind a create, at the least, before vapp concludes it did not happen.
+const SETTLE: Duration = Duration::from_secs(1);
 
 /// As many key generations at once as there are cores.
 fn keygen_slots() -> &'static tokio::sync::Semaphore {

@@ -276,6 +276,23 @@ pub fn resolve_key_files(
             diagnostics.push(Diagnostic { location: key.location.clone(), message, help, source_line: None });
         }
     }
+    // Each application needs its own key pair: a shared key would make two applications one to
+    // anything that tells them apart by key (tokens, finding a create whose answer was lost).
+    let mut first_use: std::collections::HashMap<&str, (&str, &Location)> = std::collections::HashMap::new();
+    for app in desired.apps.values() {
+        let Some(key) = app.keys.external.as_ref().filter(|k| !k.fingerprint.is_empty()) else { continue };
+        match first_use.get(key.fingerprint.as_str()) {
+            Some((other, location)) => diagnostics.push(Diagnostic {
+                location: key.location.clone(),
+                message: format!("`{}` uses the same public key as `{other}` ({location})", app.address),
+                help: Some("each application needs a key pair of its own".into()),
+                source_line: None,
+            }),
+            None => {
+                first_use.insert(&key.fingerprint, (&app.address, &key.location));
+            }
+        }
+    }
     if diagnostics.is_empty() {
         Ok(())
     } else {

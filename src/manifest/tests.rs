@@ -170,3 +170,21 @@ proptest::proptest! {
         let _ = load_sources(&[source("fuzz.yaml", &text)], &env);
     }
 }
+
+#[test]
+fn each_application_needs_its_own_public_key() {
+    let pair = crate::keys::tests::shared_pair();
+    let text = "version: 1\napplications:\n  a:\n    name: A\n    keys: { public_key_file: k.pub }\n  b:\n    name: B\n    keys: { public_key_file: same.pub }\n";
+    let mut desired = load_sources(&[source("apps.yaml", text)], &env).unwrap();
+    let read = |_: &std::path::Path| Ok(pair.public_key.clone());
+    let err = resolve_key_files(&mut desired, &read).unwrap_err();
+    assert_eq!(err.0.len(), 1);
+    assert_eq!(err.0[0].message, "`b` uses the same public key as `a` (apps.yaml:5:30)");
+    let private = |_: &std::path::Path| Ok(pair.private_key.expose().to_string());
+    let mut desired = load_sources(&[source("apps.yaml", text)], &env).unwrap();
+    let err = resolve_key_files(&mut desired, &private).unwrap_err();
+    assert!(err.0[0].message.ends_with(
+        "holds a private key; vapp needs only the public key, and a private key does not belong in the repository"
+    ));
+    assert!(!err.to_string().contains("BEGIN PRIVATE KEY"));
+}

@@ -51,7 +51,16 @@ pub fn plan(input: &PlanInput) -> Plan {
         // The live application this address manages: by id, or for an unconfirmed create, by key.
         let live = match entry {
             Some(StateEntry { id: Some(id), .. }) => live_by_id.get(id.as_str()).copied(),
-            Some(entry @ StateEntry { id: None, .. }) => entry.key.fingerprint().and_then(|f| by_fingerprint.get(f)),
+            Some(entry @ StateEntry { id: None, .. }) => match by_fingerprint.find(entry) {
+                Lookup::Found(app) => Some(app),
+                Lookup::Missing => None,
+                Lookup::Ambiguous(count) => {
+                    warnings.push(format!(
+                        "{address}: an earlier create's answer was lost and {count} unmanaged applications have its key and name; vapp cannot tell which is its own and leaves {address} alone (adopt the right one with `vapp state rm {address}` and `vapp import {address} ID`)"
+                    ));
+                    continue;
+                }
+            },
             None => None,
         };
         if let (Some(entry), Some(id)) = (entry, entry.and_then(|e| e.id.as_deref())) {
@@ -357,21 +366,52 @@ fn warn_same_name(wanted: &DesiredApp, live: &[Application], state: &State, warn
     }
 }
 
-/// Live applications by their key's fingerprint, built only when an unconfirmed create needs it
-/// (fingerprinting parses every public key).
-struct FingerprintIndex<'a>(HashMap<String, &'a Application>);
+/// What looking for an unconfirmed create's application found.
+enum Lookup<'a> {
+    Found(&'a Application),
+    Missing,
+    Ambiguous(usize),
+}
+
+/// Unmanaged live applications by their key's fingerprint, built only when an unconfirmed create needs
+/// it (fingerprinting parses every public key). Applications that another address manages are never
+/// candidates: adopting one would point two addresses at one application.
+struct FingerprintIndex<'a>(HashMap<String, Vec<&'a Application>>);
 
 impl<'a> FingerprintIndex<'a> {
     fn new(live: &'a [Application], state: &State) -> Self {
+        let mut map: HashMap<String, Vec<&'a Application>> = HashMap::new();
         if state.applications.values().all(|e| e.id.is_some()) {
-            return FingerprintIndex(HashMap::new());
+            return FingerprintIndex(map);
         }
-        let map = live.iter().filter_map(|app| Some((keys::fingerprint(app.public_key()?).ok()?, app))).collect();
+        for app in live {
+            let unmanaged = app.id.as_deref().is_some_and(|id| state.address_of(id).is_none());
+            if let Some(fingerprint) =
+                app.public_key().and_then(|pem| keys::fingerprint(pem).ok()).filter(|_| unmanaged)
+            {
+                map.entry(fingerprint).or_default().push(app);
+            }
+        }
         FingerprintIndex(map)
     }
 
-    fn get(&self, fingerprint: &str) -> Option<&'a Application> {
-        self.0.get(fingerprint).copied()
+    /// The application an unconfirmed create made: same key, and the name it sent when that is known.
+    fn find(&self, entry: &StateEntry) -> Lookup<'a> {
+        let Some(fingerprint) = entry.key.fingerprint() else { return Lookup::Missing };
+        let sent_name = entry.intent.as_ref().and_then(|i| i.name.as_deref());
+        let candidates: Vec<&'a Application> = self
+            .0
+            .get(fingerprint)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|app| sent_name.is_none_or(|name| app.name == name))
+            .collect();
+        match candidates.as_slice() {
+            [] => Lookup::Missing,
+            [app] => Lookup::Found(app),
+            many => Lookup::Ambiguous(many.len()),
+        }
     }
 }
 

@@ -89,7 +89,7 @@ pub fn acquire(
                 let holder = read(&path);
                 match holder {
                     Some(holder) if holder_is_gone(&holder) => {
-                        if remove_if_held_by(&path, &holder.id) {
+                        if break_stale(&path, &holder.id) {
                             on_broken(&holder);
                         }
                         continue;
@@ -142,6 +142,22 @@ fn read(path: &Path) -> Option<LockInfo> {
 
 fn remove_if_held_by(path: &Path, id: &str) -> bool {
     read(path).is_some_and(|h| h.id == id) && std::fs::remove_file(path).is_ok()
+}
+
+/// Removes the lock at `path` if it is still the stale one `stale_id`. The file is first renamed aside
+/// (atomic), so that two processes breaking the same stale lock cannot remove a lock that one of them
+/// has just taken; a live lock moved aside by mistake is put back.
+fn break_stale(path: &Path, stale_id: &str) -> bool {
+    let aside = path.with_extension(format!("lock.stale-{}", uuid::Uuid::new_v4()));
+    if std::fs::rename(path, &aside).is_err() {
+        return false; // another process moved it first
+    }
+    let was_stale = read(&aside).is_some_and(|h| h.id == stale_id);
+    if !was_stale {
+        let _ = std::fs::hard_link(&aside, path);
+    }
+    let _ = std::fs::remove_file(&aside);
+    was_stale
 }
 
 impl Drop for StateLock {

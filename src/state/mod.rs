@@ -86,6 +86,9 @@ pub struct Intent {
     /// The fingerprint of the key the call sends or keeps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// For a create: the name it sends, so that a lost create is recognised by key and name together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Default for StateEntry {

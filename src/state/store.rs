@@ -95,14 +95,15 @@ fn parse(path: &Path, bytes: &[u8], passphrase: Option<&str>) -> Result<State, P
             "format `{format}` version {version}; this vapp reads `{FORMAT}` version {FORMAT_VERSION}"
         )));
     }
-    if let Some(sum) = value.as_object_mut().and_then(|o| o.remove("checksum")) {
-        let compact = serde_json::to_vec(&value).unwrap_or_default();
-        if sum.as_str() != Some(sha256_hex(&compact).as_str()) {
-            return Err(corrupt(format!(
-                "its checksum does not match its content ({} was changed or damaged)",
-                path.display()
-            )));
-        }
+    let Some(sum) = value.as_object_mut().and_then(|o| o.remove("checksum")) else {
+        return Err(corrupt("it has no checksum: vapp did not write it, or it was edited by hand".into()));
+    };
+    let compact = serde_json::to_vec(&value).unwrap_or_default();
+    if sum.as_str() != Some(sha256_hex(&compact).as_str()) {
+        return Err(corrupt(format!(
+            "its checksum does not match its content ({} was changed or damaged)",
+            path.display()
+        )));
     }
     let mut sealer = None;
     if let Some(settings) = value.get("encryption").cloned() {
@@ -347,6 +348,10 @@ mod tests {
         std::fs::write(&path, "{\"format\": \"terraform\", \"version\": 4, \"lineage\": \"x\", \"serial\": 1}")
             .unwrap();
         assert!(matches!(load(&path), Err(StateError::Corrupt { .. })));
+        std::fs::write(&path, "{\"format\": \"vapp-state\", \"version\": 1, \"lineage\": \"x\", \"serial\": 1}")
+            .unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("it has no checksum"), "{err}");
         std::fs::write(&path, "{\"trunc").unwrap();
         assert!(matches!(load(&path), Err(StateError::Corrupt { .. })));
         assert!(load(&dir.path().join("none.json")).unwrap().is_none());

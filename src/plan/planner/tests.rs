@@ -311,3 +311,43 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn an_unconfirmed_create_never_adopts_an_application_another_address_manages() {
+    let pair = crate::keys::tests::shared_pair();
+    let desired = desired("version: 1\napplications:\n  a:\n    name: A\n  b:\n    name: B\n");
+    let mut state = State::new("l".into());
+    let key = KeyRecord::Managed { fingerprint: pair.fingerprint.clone(), private_key: pair.private_key.clone() };
+    state
+        .applications
+        .insert("a".into(), StateEntry { id: Some("id-a".into()), key: key.clone(), ..Default::default() });
+    let intent = crate::state::Intent {
+        action: "create".into(),
+        fingerprint: Some(pair.fingerprint.clone()),
+        name: Some("B".into()),
+    };
+    state.applications.insert("b".into(), StateEntry { id: None, key, intent: Some(intent), ..Default::default() });
+    let same_key = |id: &str, name: &str| {
+        live(
+            json!({"id": id, "name": name, "keys": {"public_key": pair.public_key}, "capabilities": {}, "privacy": {"improve_ai": true}}),
+        )
+    };
+    // Only `a`'s application holds the key: `b`'s create did not happen, so it is sent again.
+    let accounts = [vec![same_key("id-a", "A")], vec![same_key("id-a", "A"), same_key("id-x", "Someone else's")]];
+    for account in &accounts {
+        let made = plan(&PlanInput { desired: &desired, state: Some(&state), live: account, targets: &[] });
+        let b = made.changes.iter().find(|c| c.address == "b").unwrap();
+        assert_eq!(b.action, Action::Create, "{:?}", made.changes);
+    }
+    // Two unmanaged applications with the key and the name sent: vapp cannot tell, so it does nothing.
+    let twins = vec![same_key("id-a", "A"), same_key("id-1", "B"), same_key("id-2", "B")];
+    let ambiguous = plan(&PlanInput { desired: &desired, state: Some(&state), live: &twins, targets: &[] });
+    assert!(ambiguous.changes.iter().all(|c| c.address != "b"));
+    let lost = "b: an earlier create's answer was lost and 2 unmanaged applications";
+    assert!(ambiguous.warnings.iter().any(|w| w.starts_with(lost)), "{:?}", ambiguous.warnings);
+    // One: it is ours.
+    let found = vec![same_key("id-a", "A"), same_key("id-1", "B")];
+    let adopted = plan(&PlanInput { desired: &desired, state: Some(&state), live: &found, targets: &[] });
+    let b = adopted.changes.iter().find(|c| c.address == "b").unwrap();
+    assert_eq!((b.action, b.id.as_deref()), (Action::Adopt, Some("id-1")));
+}
