@@ -9,6 +9,7 @@ pub mod apply;
 pub mod cli;
 pub mod emulator;
 pub mod fsutil;
+pub mod humanise;
 pub mod keys;
 pub mod manifest;
 pub mod model;

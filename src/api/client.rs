@@ -4,20 +4,23 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::Value;
 
 use bytes::Bytes;
 
-use super::{ApiError, ApplicationApi, Problem, RetryPolicy};
+use super::page::ListPage;
+use super::{ApiError, ApplicationApi, ListError, Problem, RetryPolicy};
 use crate::model::Application;
 
 pub const DEFAULT_API_URL: &str = "https://api.nexmo.com";
 /// The largest page the API serves; fewer pages means fewer round trips.
-pub const LIST_PAGE_SIZE: u32 = 100;
+pub const LIST_PAGE_SIZE: u64 = 100;
+/// The most pages a listing reads: a million applications, far beyond any real account, so that an
+/// answer claiming endless pages fails instead of running for ever.
+pub const MAX_LIST_PAGES: u64 = 10_000;
+const LIST_PATH: &str = "/v2/applications";
 
 /// The account's API key and secret. The secret never prints.
 #[derive(Clone)]
@@ -71,20 +74,6 @@ pub struct Client {
     retry: RetryPolicy,
 }
 
-#[derive(Deserialize)]
-struct ListPage {
-    #[serde(default)]
-    total_pages: Option<u32>,
-    #[serde(rename = "_embedded", default)]
-    embedded: Option<Embedded>,
-}
-
-#[derive(Deserialize)]
-struct Embedded {
-    #[serde(default)]
-    applications: Vec<Application>,
-}
-
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Self, ApiError> {
         let mut headers = HeaderMap::new();
@@ -96,11 +85,7 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(config.list_concurrency.max(16))
             .build()
-            .map_err(|e| ApiError::Transport {
-                url: config.base_url.clone(),
-                message: e.to_string(),
-                maybe_sent: false,
-            })?;
+            .map_err(|e| ApiError::Transport { url: config.base_url.clone(), maybe_sent: false, source: e.into() })?;
         Ok(Client {
             http,
             base_url: config.base_url.trim_end_matches('/').to_string(),
@@ -125,7 +110,7 @@ impl Client {
     }
 
     /// Sends one call and reads its whole answer; idempotent calls are retried as [`RetryPolicy`] says.
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Bytes, ApiError> {
+    async fn call(&self, method: Method, path: &str, body: Option<Bytes>) -> Result<Bytes, ApiError> {
         let url = self.url(path);
         let idempotent = method != Method::POST;
         let started = Instant::now();
@@ -133,17 +118,20 @@ impl Client {
         loop {
             attempt += 1;
             let mut request = self.request(&method, path);
-            if let Some(body) = body {
-                request = request.json(body);
+            if let Some(body) = &body {
+                request = request.header(CONTENT_TYPE, "application/json").body(body.clone());
             }
             let error = match request.send().await {
                 Ok(response) if response.status().is_success() => match response.bytes().await {
                     Ok(bytes) => return Ok(bytes),
                     // The answer was lost on the way: the call may well have happened.
-                    Err(e) => transport_error(&url, &e, true),
+                    Err(e) => transport_error(&url, e, true),
                 },
                 Ok(response) => status_error(response).await,
-                Err(e) => transport_error(&url, &e, !e.is_connect()),
+                Err(e) => {
+                    let maybe_sent = !e.is_connect();
+                    transport_error(&url, e, maybe_sent)
+                }
             };
             match self.retry.delay(attempt, &error, started.elapsed()) {
                 Some(delay) if idempotent => tokio::time::sleep(delay).await,
@@ -156,33 +144,94 @@ impl Client {
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<Bytes>,
     ) -> Result<T, ApiError> {
         let bytes = self.call(method, path, body).await?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode { url: self.url(path), message: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|source| ApiError::Decode { url: self.url(path), source })
     }
 
-    async fn page(&self, page: u32) -> Result<ListPage, ApiError> {
-        self.call_json(Method::GET, &format!("/v2/applications?page_size={LIST_PAGE_SIZE}&page={page}"), None).await
+    async fn page(&self, page: u64) -> Result<ListPage, ApiError> {
+        self.call_json(Method::GET, &format!("{LIST_PATH}?page_size={LIST_PAGE_SIZE}&page={page}"), None).await
+    }
+
+    /// Follows `_links.next` from `first`, one page after another: for answers without `total_pages`.
+    async fn follow_next(&self, first: ListPage) -> Result<Vec<Application>, ApiError> {
+        let list_error = |source| ApiError::List { url: self.url(LIST_PATH), source };
+        let mut apps = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut page = first;
+        for number in 1..=MAX_LIST_PAGES {
+            let next = page.links.next.take();
+            if page.embedded.applications.is_empty() && next.is_some() {
+                return Err(list_error(ListError::EmptyPageWithNext { page: number }));
+            }
+            apps.append(&mut page.embedded.applications);
+            let Some(next) = next else { return Ok(apps) };
+            let path = self
+                .next_path(&next.href)
+                .map_err(|reason| list_error(ListError::BadNext { href: next.href.clone(), reason }))?;
+            if !seen.insert(path.clone()) {
+                return Err(list_error(ListError::BadNext { href: next.href, reason: "it was already read" }));
+            }
+            page = self.call_json(Method::GET, &path, None).await?;
+        }
+        Err(list_error(ListError::TooManyPages {
+            pages: MAX_LIST_PAGES + 1,
+            page_size: LIST_PAGE_SIZE,
+            max: MAX_LIST_PAGES,
+        }))
+    }
+
+    /// The path of a next-page link, which must stay on the list endpoint of this API.
+    fn next_path(&self, href: &str) -> Result<String, &'static str> {
+        let base = url::Url::parse(&self.base_url).map_err(|_| "the API URL is not a URL")?;
+        let next = base.join(href).map_err(|_| "it is not a URL")?;
+        if next.origin() != base.origin() {
+            return Err("it leads to another host");
+        }
+        if next.path() != format!("{}{LIST_PATH}", base.path().trim_end_matches('/')) {
+            return Err("it leads away from the application list");
+        }
+        Ok(match next.query() {
+            Some(query) => format!("{LIST_PATH}?{query}"),
+            None => LIST_PATH.to_string(),
+        })
     }
 }
 
 impl ApplicationApi for Client {
     async fn list_all(&self) -> Result<Vec<Application>, ApiError> {
+        let list_error = |source| ApiError::List { url: self.url(LIST_PATH), source };
         let first = self.page(1).await?;
-        // `total_pages` decides how many pages to fetch, so an empty account or a missing `next` link
-        // cannot make this loop; pages after the first are fetched concurrently, in order.
-        let total_pages = first.total_pages.unwrap_or(1).max(1);
-        let mut apps = first.embedded.map(|e| e.applications).unwrap_or_default();
-        let rest: Vec<ListPage> = futures::stream::iter(2..=total_pages)
-            .map(|page| self.page(page))
-            .buffered(self.list_concurrency)
-            .try_collect()
-            .await?;
-        for page in rest {
-            apps.extend(page.embedded.map(|e| e.applications).unwrap_or_default());
+        let total_items = first.total_items;
+        let apps = match first.total_pages {
+            // The Node and Python SDKs' fixtures show pages without `total_pages`: follow the links.
+            None => self.follow_next(first).await?,
+            Some(total_pages) => {
+                let page_size = first.page_size.unwrap_or(LIST_PAGE_SIZE).max(1);
+                check_page_count(total_pages, page_size, total_items).map_err(list_error)?;
+                // `total_pages` decides how many pages to fetch, so an empty account or a missing `next`
+                // link cannot make this loop; pages after the first are fetched concurrently, in order.
+                let mut apps = first.embedded.applications;
+                let rest: Vec<ListPage> = futures::stream::iter(2..=total_pages)
+                    .map(|page| self.page(page))
+                    .buffered(self.list_concurrency)
+                    .try_collect()
+                    .await?;
+                for (number, page) in (2..).zip(rest) {
+                    if page.embedded.applications.is_empty() && number < total_pages {
+                        return Err(list_error(ListError::EmptyPageWithNext { page: number }));
+                    }
+                    apps.extend(page.embedded.applications);
+                }
+                apps
+            }
+        };
+        let read = apps.len() as u64;
+        match total_items {
+            Some(total_items) if total_items != read => Err(list_error(ListError::Partial { read, total_items })),
+            _ => Ok(apps),
         }
-        Ok(apps)
     }
 
     async fn get(&self, id: &str) -> Result<Application, ApiError> {
@@ -190,12 +239,12 @@ impl ApplicationApi for Client {
     }
 
     async fn create(&self, app: &Application) -> Result<Application, ApiError> {
-        self.call_json(Method::POST, "/v2/applications", Some(&app.to_request_body())).await
+        self.call_json(Method::POST, LIST_PATH, Some(encode(app)?)).await
     }
 
     async fn update(&self, id: &str, app: &Application) -> Result<Application, ApiError> {
         let path = format!("/v2/applications/{}", encode_segment(id));
-        self.call_json(Method::PUT, &path, Some(&app.to_request_body())).await
+        self.call_json(Method::PUT, &path, Some(encode(app)?)).await
     }
 
     async fn delete(&self, id: &str) -> Result<(), ApiError> {
@@ -208,15 +257,28 @@ fn encode_segment(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
-fn transport_error(url: &str, error: &reqwest::Error, maybe_sent: bool) -> ApiError {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+/// The JSON body of a POST or PUT of `app`.
+fn encode(app: &Application) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(&app.request_body()).map(Bytes::from).map_err(ApiError::Encode)
+}
+
+fn transport_error(url: &str, error: reqwest::Error, maybe_sent: bool) -> ApiError {
+    ApiError::Transport { url: url.to_string(), maybe_sent, source: error.into() }
+}
+
+/// Whether `total_pages` is what `total_items` at `page_size` makes (an empty account is one page),
+/// and within what vapp reads.
+fn check_page_count(total_pages: u64, page_size: u64, total_items: Option<u64>) -> Result<(), ListError> {
+    if let Some(total_items) = total_items {
+        let expected = total_items.div_ceil(page_size).max(1);
+        if total_pages != expected {
+            return Err(ListError::Inconsistent { total_pages, page_size, total_items });
+        }
     }
-    ApiError::Transport { url: url.to_string(), message, maybe_sent }
+    if total_pages > MAX_LIST_PAGES {
+        return Err(ListError::TooManyPages { pages: total_pages, page_size, max: MAX_LIST_PAGES });
+    }
+    Ok(())
 }
 
 async fn status_error(response: reqwest::Response) -> ApiError {

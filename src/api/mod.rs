@@ -5,13 +5,15 @@
 //! emulator on 127.0.0.1, so the production code path is the tested one.
 
 mod client;
+pub mod page;
 mod problem;
 pub mod retry;
 
 use std::future::Future;
 
-pub use client::{Client, ClientConfig, Credentials, DEFAULT_API_URL, LIST_PAGE_SIZE};
-pub use problem::{ApiError, Problem};
+pub use client::{Client, ClientConfig, Credentials, DEFAULT_API_URL, LIST_PAGE_SIZE, MAX_LIST_PAGES};
+pub use page::ListPage;
+pub use problem::{ApiError, BoxError, ListError, Problem};
 pub use retry::RetryPolicy;
 
 use crate::model::Application;

@@ -21,6 +21,9 @@ pub struct Problem {
     pub invalid_parameters: Vec<InvalidParameter>,
 }
 
+/// A cause of any kind, kept as the error's source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What can go wrong talking to the Application API.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -28,16 +31,47 @@ pub enum ApiError {
     #[error("{}", describe_status(*status, problem))]
     Status { status: u16, problem: Box<Problem>, retry_after: Option<Duration> },
     /// No answer: the request failed before or while it was sent, or the answer was lost.
-    #[error("could not reach the Application API at {url}: {message}")]
+    #[error("could not reach the Application API at {url}")]
     Transport {
         url: String,
-        message: String,
         /// Whether the request may have reached the API (true unless the connection was never made).
         maybe_sent: bool,
+        #[source]
+        source: BoxError,
     },
     /// An answer that is not what the API documents.
-    #[error("unexpected answer from {url}: {message}")]
-    Decode { url: String, message: String },
+    #[error("unexpected answer from {url}")]
+    Decode {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A request body that cannot be written as JSON.
+    #[error("cannot write the request body")]
+    Encode(#[source] serde_json::Error),
+    /// The pages of the application list do not add up to a whole account.
+    #[error("cannot read every application from {url}")]
+    List {
+        url: String,
+        #[source]
+        source: ListError,
+    },
+}
+
+/// Why the pages of a list cannot be trusted to hold the whole account. Planning against a partial
+/// account would make the applications it missed look deleted, so vapp stops instead.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    #[error("the answer says there are {pages} pages of {page_size}; vapp reads at most {max} pages")]
+    TooManyPages { pages: u64, page_size: u64, max: u64 },
+    #[error("the answers do not add up: {total_pages} pages of {page_size} for {total_items} applications")]
+    Inconsistent { total_pages: u64, page_size: u64, total_items: u64 },
+    #[error("read {read} applications where the API reports {total_items} (did the account change meanwhile?)")]
+    Partial { read: u64, total_items: u64 },
+    #[error("page {page} is empty but links to a next page")]
+    EmptyPageWithNext { page: u64 },
+    #[error("the next-page link {href:?} does not lead on: {reason}")]
+    BadNext { href: String, reason: &'static str },
 }
 
 impl ApiError {

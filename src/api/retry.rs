@@ -54,7 +54,7 @@ pub fn is_transient(error: &ApiError) -> bool {
     match error {
         ApiError::Transport { .. } => true,
         ApiError::Status { status, .. } => *status == 429 || (500..=599).contains(status),
-        ApiError::Decode { .. } => false,
+        ApiError::Decode { .. } | ApiError::List { .. } | ApiError::Encode(_) => false,
     }
 }
 
@@ -64,7 +64,8 @@ pub fn create_certainly_failed(error: &ApiError) -> bool {
     match error {
         ApiError::Status { status, .. } => (400..=499).contains(status),
         ApiError::Transport { maybe_sent, .. } => !maybe_sent,
-        ApiError::Decode { .. } => false,
+        ApiError::Decode { .. } | ApiError::List { .. } => false,
+        ApiError::Encode(_) => true,
     }
 }
 
@@ -89,7 +90,7 @@ mod tests {
         assert!(policy.delay(1, &status(404, None), Duration::ZERO).is_none());
         assert!(policy.delay(policy.max_attempts, &status(503, None), Duration::ZERO).is_none());
         assert!(policy.delay(1, &status(503, None), policy.max_elapsed).is_none());
-        let transport = ApiError::Transport { url: "u".into(), message: "reset".into(), maybe_sent: true };
+        let transport = ApiError::Transport { url: "u".into(), maybe_sent: true, source: "reset".into() };
         assert!(policy.delay(1, &transport, Duration::ZERO).is_some());
         let _ = Problem::default();
     }
@@ -110,13 +111,13 @@ mod tests {
         assert!(!create_certainly_failed(&status(502, None)));
         assert!(!create_certainly_failed(&ApiError::Transport {
             url: "u".into(),
-            message: "m".into(),
-            maybe_sent: true
+            maybe_sent: true,
+            source: "m".into()
         }));
         assert!(create_certainly_failed(&ApiError::Transport {
             url: "u".into(),
-            message: "m".into(),
-            maybe_sent: false
+            maybe_sent: false,
+            source: "m".into()
         }));
     }
 }

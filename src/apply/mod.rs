@@ -1,8 +1,10 @@
-//! The executor: carries out a plan, action by action, recording each outcome in the state.
+//! The executor: carries out a plan, step by step, recording each outcome in the state.
 //!
-//! It decides nothing the plan did not decide. Independent actions run concurrently (bounded by
-//! `parallelism`); one failure does not stop the others; every completed action is on disk in the state
-//! before it counts as done. A create writes its private key into the state before the POST leaves.
+//! It decides nothing the plan did not decide: each [`Step`] says what to send and which key to use,
+//! and whether a create must first look again for an earlier one whose answer was lost. Independent
+//! steps run concurrently (bounded by `parallelism`); one failure does not stop the others; every
+//! completed step is durable in the state before it counts as done. A create writes its private key
+//! into the state before the POST leaves.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,7 +17,10 @@ use crate::api::{ApiError, ApplicationApi, RetryPolicy};
 use crate::keys::{self, KeyError, KeyPair};
 use crate::model::{Application, Keys};
 use crate::plan::diff::comparable;
-use crate::plan::{Action, Change, KeyPlan, Plan};
+use crate::plan::{
+    Action, Adopt, Change, Create, KeyChange, KnownKey, Lookup, LostCreate, NewKey, Plan, RotateKey, Step, Unmanaged,
+    Update,
+};
 use crate::state::{Intent, KeyRecord, StateEntry, StateError, StateStore};
 
 /// Where key pairs come from: RSA in production, a test may hand out prepared ones.
@@ -32,13 +37,13 @@ impl KeySource for RsaKeys {
     }
 }
 
-/// Hears about each action as it starts and ends (progress lines, a progress bar).
+/// Hears about each step as it starts and ends (progress lines, a progress bar).
 pub trait Progress: Send + Sync {
     fn started(&self, change: &Change);
     fn finished(&self, change: &Change, outcome: &Result<(), ActionError>, elapsed: Duration);
 }
 
-/// What can make one action fail.
+/// What can make one step fail.
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
     #[error(transparent)]
@@ -47,14 +52,26 @@ pub enum ActionError {
     State(#[from] StateError),
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error("{0}")]
-    Plan(String),
+    /// The plan names a key pair the state does not hold (the state was changed behind the lock).
+    #[error("the state no longer holds the key pair {fingerprint} that the plan uses")]
+    KeyNotHeld { fingerprint: String },
+    /// A lost create has more than one candidate in the account: vapp touches nothing rather than guess.
+    #[error("an earlier create's answer was lost and {count} unmanaged applications have its key and name; vapp cannot tell which is its own")]
+    AmbiguousCreate { count: usize },
+    /// The API answered a create or an update without saying which application it is.
+    #[error("the API answered without an application id")]
+    MissingId,
+    #[error("key generation stopped")]
+    KeyTask(#[source] tokio::task::JoinError),
+    /// The API's answer cannot be recorded as applied.
+    #[error("cannot record the API's answer")]
+    Record(#[source] serde_json::Error),
     /// Not carried out: an interrupt asked that no new call start.
     #[error("not started: interrupted")]
     Interrupted,
 }
 
-/// Set by an interrupt: actions not yet started are skipped; calls in flight finish and are recorded.
+/// Set by an interrupt: steps not yet started are skipped; calls in flight finish and are recorded.
 #[derive(Debug, Default)]
 pub struct Cancel(AtomicBool);
 
@@ -76,7 +93,7 @@ impl Cancel {
     }
 }
 
-/// How one action ended.
+/// How one step ended.
 #[derive(Debug)]
 pub struct Outcome {
     pub address: String,
@@ -84,14 +101,14 @@ pub struct Outcome {
     pub result: Result<(), ActionError>,
 }
 
-/// Every action's outcome, in plan order.
+/// Every step's outcome, in plan order.
 #[derive(Debug, Default)]
 pub struct Report {
     pub outcomes: Vec<Outcome>,
 }
 
 impl Report {
-    /// Actions that were tried and failed (not those skipped because of an interrupt).
+    /// Steps that were tried and failed (not those skipped because of an interrupt).
     pub fn failures(&self) -> impl Iterator<Item = &Outcome> {
         self.outcomes.iter().filter(|o| matches!(o.result, Err(ref e) if !matches!(e, ActionError::Interrupted)))
     }
@@ -117,24 +134,20 @@ pub struct Executor<'a, A: ApplicationApi> {
 }
 
 impl<A: ApplicationApi> Executor<'_, A> {
-    /// Carries out every action of `plan`, then records what the no-ops observed.
+    /// Carries out every step of `plan`, then records what the no-ops observed.
     pub async fn execute(&self, plan: &Plan) -> Report {
-        let actions: Vec<&Change> = plan.actions().collect();
-        let mut outcomes: Vec<(usize, Outcome)> = futures::stream::iter(actions.into_iter().enumerate())
+        let steps: Vec<&Change> = plan.actions().collect();
+        let mut outcomes: Vec<(usize, Outcome)> = futures::stream::iter(steps.into_iter().enumerate())
             .map(|(i, change)| async move {
+                let outcome = |result| Outcome { address: change.address.clone(), action: change.action(), result };
                 if self.cancel.is_cancelled() {
-                    let outcome = Outcome {
-                        address: change.address.clone(),
-                        action: change.action,
-                        result: Err(ActionError::Interrupted),
-                    };
-                    return (i, outcome);
+                    return (i, outcome(Err(ActionError::Interrupted)));
                 }
                 self.progress.started(change);
                 let started = Instant::now();
                 let result = self.run(change).await;
                 self.progress.finished(change, &result, started.elapsed());
-                (i, Outcome { address: change.address.clone(), action: change.action, result })
+                (i, outcome(result))
             })
             .buffer_unordered(self.parallelism.max(1))
             .collect()
@@ -148,132 +161,121 @@ impl<A: ApplicationApi> Executor<'_, A> {
     }
 
     async fn run(&self, change: &Change) -> Result<(), ActionError> {
-        match change.action {
-            Action::Create | Action::Recreate => self.create(change).await,
-            Action::Update => self.update(change, required_id(change)?).await,
-            Action::Adopt => {
-                let id = required_id(change)?.to_string();
-                self.store
-                    .commit(|s| {
-                        if let Some(entry) = s.applications.get_mut(&change.address) {
-                            entry.id = Some(id.clone());
-                        }
-                    })
-                    .await?;
-                if change.body.is_some() {
-                    self.update(change, &id).await?;
-                }
-                Ok(())
-            }
-            Action::Delete => self.delete(change).await,
-            Action::RotateKey => self.rotate(change).await,
-            Action::NoOp => Ok(()),
+        match &change.step {
+            Step::Create(create) | Step::Recreate { create, .. } => self.create(change, create).await,
+            Step::Update(Update { id, body }) => self.update(change, id, body).await,
+            Step::Adopt(adopt) => self.adopt(change, adopt).await,
+            Step::RotateKey(rotate) => self.rotate(change, rotate).await,
+            Step::Delete { id } => self.delete(change, id).await,
+            Step::Forget { .. } => Ok(self.store.commit(|s| drop(s.applications.remove(&change.address))).await?),
+            Step::NoOp { .. } => Ok(()),
         }
     }
 
-    /// The key a create or rotation sends: a new pair, a pair the state holds, or the user's own key
-    /// (already in the body). Returns the record for the state and the public PEM to send, if any.
-    async fn obtain_key(&self, change: &Change) -> Result<(KeyRecord, Option<String>), ActionError> {
-        let pair = match &change.key {
-            Some(KeyPlan::External { fingerprint }) => {
-                return Ok((KeyRecord::External { fingerprint: fingerprint.clone() }, None));
+    /// The pair a create or rotation sends, as the state records it, and its public PEM.
+    async fn obtain_key(&self, address: &str, key: &NewKey) -> Result<(KeyRecord, String), ActionError> {
+        let pair = match key {
+            NewKey::External { fingerprint, public_key } => {
+                return Ok((KeyRecord::External { fingerprint: fingerprint.clone() }, public_key.clone()));
             }
-            Some(KeyPlan::Reuse { fingerprint }) => self.stored_pair(&change.address, fingerprint)?,
-            Some(KeyPlan::Generate) | None => {
+            NewKey::Held { fingerprint } => self.stored_pair(address, fingerprint)?,
+            NewKey::Generate => {
                 // One key at a time per core: keys then finish steadily, so each create's request goes
                 // out while the next keys are being made, instead of all requests waiting for the last key.
-                let _core = keygen_slots().acquire().await.map_err(|e| ActionError::Plan(e.to_string()))?;
+                let _core = keygen_slots().acquire().await;
                 let source = self.keys.clone();
-                tokio::task::spawn_blocking(move || source.generate())
-                    .await
-                    .map_err(|e| ActionError::Plan(format!("key generation stopped: {e}")))??
+                tokio::task::spawn_blocking(move || source.generate()).await.map_err(ActionError::KeyTask)??
             }
         };
-        let record = KeyRecord::Managed { fingerprint: pair.fingerprint, private_key: pair.private_key };
-        Ok((record, Some(pair.public_key)))
+        let record = KeyRecord::managed(pair.fingerprint, pair.private_key);
+        Ok((record, pair.public_key))
     }
 
-    async fn create(&self, change: &Change) -> Result<(), ActionError> {
-        let body = change
-            .body
-            .as_ref()
-            .ok_or_else(|| ActionError::Plan(format!("{}: create without a body", change.address)))?;
-        // An earlier create with this key whose outcome is unknown (its process died with the request in
-        // flight) may still land after the plan listed the account: give it a moment, then look again.
-        let unresolved = self.store.snapshot().applications.get(&change.address).and_then(|e| {
-            let intent = e.intent.as_ref().filter(|i| e.id.is_none() && i.action == "create")?;
-            Some(intent.name.clone().unwrap_or_else(|| body.name.clone()))
-        });
-        let reused = match &change.key {
-            Some(KeyPlan::Reuse { fingerprint } | KeyPlan::External { fingerprint }) => Some(fingerprint.clone()),
-            _ => None,
-        };
-        if let (Some(sent_name), Some(fingerprint)) = (unresolved, reused) {
+    async fn create(&self, change: &Change, create: &Create) -> Result<(), ActionError> {
+        if let Some(lost) = &create.look_first {
+            // An earlier create's process died with its request in flight: the request may land after
+            // the plan listed the account. Give it a moment, then look again before sending anything.
             tokio::time::sleep(SETTLE).await;
-            if let Some(found) = self.find_created(&change.address, &sent_name, &fingerprint).await? {
-                let id = found.id.clone().ok_or_else(|| ActionError::Plan("an application without an id".into()))?;
-                return self.record(change, id, &found).await;
+            if let Some(found) = self.find_lost(lost).await? {
+                return self.record(change, &found).await;
             }
         }
-        let (record, public_key) = self.obtain_key(change).await?;
+        let (record, public_key) = self.obtain_key(&change.address, &create.key).await?;
         let fingerprint = record.fingerprint().unwrap_or_default().to_string();
+        let mut body = create.body.clone();
         // The key is on disk before the request leaves: whatever happens next, it is not lost.
-        let intent =
-            Intent { action: "create".into(), fingerprint: Some(fingerprint.clone()), name: Some(body.name.clone()) };
+        let intent = Intent::Create { fingerprint: Some(fingerprint.clone()), name: Some(body.name.clone()) };
         let entry = StateEntry {
             key: record,
             protect: change.protect,
-            rotation: change.rotation,
+            rotation: create.rotation,
             intent: Some(intent),
             ..Default::default()
         };
         self.store.commit(|s| drop(s.applications.insert(change.address.clone(), entry))).await?;
-        let mut body = body.clone();
-        if let Some(public_key) = public_key {
-            body.keys = Some(Keys { public_key: Some(public_key), ..Default::default() });
+        body.keys = Some(Keys { public_key: Some(public_key), ..Default::default() });
+        let lost = LostCreate { fingerprint, name: Some(body.name.clone()) };
+        let created = self.create_exactly_once(&body, &lost).await?;
+        self.record(change, &created).await
+    }
+
+    /// Records the adopted application, then updates it when the plan says it differs.
+    async fn adopt(&self, change: &Change, adopt: &Adopt) -> Result<(), ActionError> {
+        let (id, observed) = (adopt.id.clone(), adopt.observed.clone());
+        self.store
+            .commit(|s| {
+                if let Some(entry) = s.applications.get_mut(&change.address) {
+                    entry.id = Some(id);
+                    entry.applied = Some(observed);
+                    entry.protect = change.protect;
+                    entry.intent = None;
+                }
+            })
+            .await?;
+        match &adopt.update {
+            Some(body) => self.update(change, &adopt.id, body).await,
+            None => Ok(()),
         }
-        let created = self.create_exactly_once(&change.address, &body, &fingerprint).await?;
-        let id =
-            created.id.clone().ok_or_else(|| ActionError::Plan("the API answered a create without an id".into()))?;
-        self.record(change, id, &created).await
     }
 
     /// Gives the application a new key: recorded as pending, sent, then made the key. At every moment
     /// the state holds a private key that matches what the API has.
-    async fn rotate(&self, change: &Change) -> Result<(), ActionError> {
-        let id = required_id(change)?.to_string();
-        let (record, public_key) = self.obtain_key(change).await?;
-        let mut updated = None;
-        if change.api_call {
-            let mut body = change
-                .body
-                .clone()
-                .ok_or_else(|| ActionError::Plan(format!("{}: rotate-key without a body", change.address)))?;
-            if let Some(public_key) = public_key {
-                body.keys = Some(Keys { public_key: Some(public_key), ..Default::default() });
-            }
-            let pending = record.clone();
-            self.store
-                .commit(|s| {
-                    if let Some(entry) = s.applications.get_mut(&change.address) {
-                        entry.intent = Some(Intent {
-                            action: "rotate-key".into(),
-                            fingerprint: pending.fingerprint().map(str::to_string),
-                            name: None,
-                        });
-                        entry.pending_key = Some(pending);
+    async fn rotate(&self, change: &Change, rotate: &RotateKey) -> Result<(), ActionError> {
+        let (record, applied) = match &rotate.change {
+            KeyChange::Record { key } => {
+                let record = match key {
+                    KnownKey::External { fingerprint } => KeyRecord::External { fingerprint: fingerprint.clone() },
+                    KnownKey::Held { fingerprint } => {
+                        let pair = self.stored_pair(&change.address, fingerprint)?;
+                        KeyRecord::managed(pair.fingerprint, pair.private_key)
                     }
-                })
-                .await?;
-            updated = Some(self.call_or_abandon(change, async { self.api.update(&id, &body).await }).await?);
-        }
-        let applied = updated.as_ref().map(comparable);
+                };
+                (record, None)
+            }
+            KeyChange::Send { key, body } => {
+                let (record, public_key) = self.obtain_key(&change.address, key).await?;
+                let mut body = Application::clone(body);
+                body.keys = Some(Keys { public_key: Some(public_key), ..Default::default() });
+                let pending = record.clone();
+                self.store
+                    .commit(|s| {
+                        if let Some(entry) = s.applications.get_mut(&change.address) {
+                            let fingerprint = pending.fingerprint().map(str::to_string);
+                            entry.intent = Some(Intent::RotateKey { fingerprint });
+                            entry.pending_key = Some(pending);
+                        }
+                    })
+                    .await?;
+                let updated = self.call_or_abandon(change, self.api.update(&rotate.id, &body)).await?;
+                (record, Some(comparable(&updated).map_err(decode_error)?))
+            }
+        };
         self.store
             .commit(|s| {
                 if let Some(entry) = s.applications.get_mut(&change.address) {
                     entry.key = record;
                     entry.pending_key = None;
-                    entry.rotation = change.rotation;
+                    entry.rotation = rotate.rotation;
                     entry.rotate_requested = false;
                     entry.protect = change.protect;
                     entry.intent = None;
@@ -287,13 +289,8 @@ impl<A: ApplicationApi> Executor<'_, A> {
     }
 
     /// POSTs `body`, never leaving a duplicate: when a failed POST may have reached the API, the account
-    /// is searched for the key before anything is sent again.
-    async fn create_exactly_once(
-        &self,
-        address: &str,
-        body: &Application,
-        fingerprint: &str,
-    ) -> Result<Application, ActionError> {
+    /// is searched for what it made before anything is sent again.
+    async fn create_exactly_once(&self, body: &Application, lost: &LostCreate) -> Result<Application, ActionError> {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
@@ -305,14 +302,14 @@ impl<A: ApplicationApi> Executor<'_, A> {
             };
             let delay = self.retry.delay(attempt, &error, started.elapsed()).filter(|_| is_transient(&error));
             if !create_certainly_failed(&error) {
-                if let Some(found) = self.find_created(address, &body.name, fingerprint).await? {
+                if let Some(found) = self.find_lost(lost).await? {
                     return Ok(found);
                 }
                 // Not listed yet. A list may lag behind a create, so look once more after a pause before
                 // anything is sent again; if it is still missing, the create did not happen.
                 let Some(delay) = delay else { return Err(error.into()) };
                 tokio::time::sleep(delay.max(SETTLE)).await;
-                if let Some(found) = self.find_created(address, &body.name, fingerprint).await? {
+                if let Some(found) = self.find_lost(lost).await? {
                     return Ok(found);
                 }
                 continue;
@@ -324,22 +321,15 @@ impl<A: ApplicationApi> Executor<'_, A> {
         }
     }
 
-    /// The application a create for `address` made, if the account holds it: the same key and name,
-    /// and not managed under another address.
-    async fn find_created(
-        &self,
-        address: &str,
-        name: &str,
-        fingerprint: &str,
-    ) -> Result<Option<Application>, ActionError> {
+    /// The application `lost` made, if the account holds it (by the planner's own rule).
+    async fn find_lost(&self, lost: &LostCreate) -> Result<Option<Application>, ActionError> {
         let live = self.api.list_all().await?;
         let state = self.store.snapshot();
-        Ok(live.into_iter().find(|app| {
-            let managed_elsewhere = app.id.as_deref().and_then(|id| state.address_of(id)).is_some_and(|a| a != address);
-            !managed_elsewhere
-                && app.name == name
-                && app.public_key().and_then(|pem| keys::fingerprint(pem).ok()).as_deref() == Some(fingerprint)
-        }))
+        match lost.find(&Unmanaged::new(&live, &state)) {
+            Lookup::Found(app) => Ok(Some(app.clone())),
+            Lookup::Missing => Ok(None),
+            Lookup::Ambiguous(count) => Err(ActionError::AmbiguousCreate { count }),
+        }
     }
 
     /// The pair with `fingerprint` that the state holds for `address` (its key, or a pending one).
@@ -353,19 +343,15 @@ impl<A: ApplicationApi> Executor<'_, A> {
                     .or_else(|| e.pending_key.as_ref().and_then(|k| k.private_key_for(fingerprint)))
             })
             .cloned()
-            .ok_or_else(|| ActionError::Plan(format!("{address}: the state no longer holds key {fingerprint}")))?;
+            .ok_or_else(|| ActionError::KeyNotHeld { fingerprint: fingerprint.to_string() })?;
         let public_key = private_key.public_key_pem()?;
         Ok(KeyPair { private_key, public_key, fingerprint: fingerprint.to_string() })
     }
 
-    async fn update(&self, change: &Change, id: &str) -> Result<(), ActionError> {
-        let body = change
-            .body
-            .as_ref()
-            .ok_or_else(|| ActionError::Plan(format!("{}: update without a body", change.address)))?;
-        self.write_intent(change, "update").await?;
-        let updated = self.call_or_abandon(change, async { self.api.update(id, body).await }).await?;
-        self.record(change, id.to_string(), &updated).await
+    async fn update(&self, change: &Change, id: &str, body: &Application) -> Result<(), ActionError> {
+        self.write_intent(change, |fingerprint| Intent::Update { fingerprint }).await?;
+        let updated = self.call_or_abandon(change, self.api.update(id, body)).await?;
+        self.record(change, &updated).await
     }
 
     /// Makes a call whose intent is written; when it certainly did not happen (interrupted before it
@@ -394,20 +380,22 @@ impl<A: ApplicationApi> Executor<'_, A> {
         Err(error)
     }
 
-    async fn write_intent(&self, change: &Change, action: &str) -> Result<(), ActionError> {
-        let intent = Intent { action: action.to_string(), fingerprint: None, name: None };
+    /// Records that a call is about to be made, with the fingerprint of the key the entry holds.
+    async fn write_intent(&self, change: &Change, intent: fn(Option<String>) -> Intent) -> Result<(), ActionError> {
         self.store
             .commit(|s| {
                 if let Some(entry) = s.applications.get_mut(&change.address) {
-                    entry.intent = Some(Intent { fingerprint: entry.key.fingerprint().map(str::to_string), ..intent });
+                    entry.intent = Some(intent(entry.key.fingerprint().map(str::to_string)));
                 }
             })
             .await?;
         Ok(())
     }
 
-    async fn record(&self, change: &Change, id: String, live: &Application) -> Result<(), ActionError> {
-        let applied = comparable(live);
+    /// Records a created or updated application as applied.
+    async fn record(&self, change: &Change, live: &Application) -> Result<(), ActionError> {
+        let id = live.id.clone().ok_or(ActionError::MissingId)?;
+        let applied = comparable(live).map_err(decode_error)?;
         self.store
             .commit(|s| {
                 if let Some(entry) = s.applications.get_mut(&change.address) {
@@ -421,16 +409,13 @@ impl<A: ApplicationApi> Executor<'_, A> {
         Ok(())
     }
 
-    async fn delete(&self, change: &Change) -> Result<(), ActionError> {
-        if change.api_call {
-            let id = required_id(change)?;
-            self.write_intent(change, "delete").await?;
-            match self.call_or_abandon(change, async { self.api.delete(id).await }).await {
-                Ok(()) => {}
-                // Gone already (deleted by an earlier, interrupted run): the goal is reached.
-                Err(ActionError::Api(e)) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
+    async fn delete(&self, change: &Change, id: &str) -> Result<(), ActionError> {
+        self.write_intent(change, |fingerprint| Intent::Delete { fingerprint }).await?;
+        match self.call_or_abandon(change, self.api.delete(id)).await {
+            Ok(()) => {}
+            // Gone already (deleted by an earlier, interrupted run): the goal is reached.
+            Err(ActionError::Api(e)) if e.is_not_found() => {}
+            Err(e) => return Err(e),
         }
         self.store.commit(|s| drop(s.applications.remove(&change.address))).await?;
         Ok(())
@@ -439,12 +424,18 @@ impl<A: ApplicationApi> Executor<'_, A> {
     /// Records the observed live form and the protect flag of every no-op whose entry differs, in one write.
     async fn record_no_ops(&self, plan: &Plan) -> Result<(), StateError> {
         let state = self.store.snapshot();
-        let stale: Vec<&Change> = plan
+        let stale: Vec<(&str, &serde_json::Value, bool)> = plan
             .changes
             .iter()
-            .filter(|c| c.action == Action::NoOp)
-            .filter(|c| {
-                state.applications.get(&c.address).is_some_and(|e| e.applied != c.observed || e.protect != c.protect)
+            .filter_map(|c| match &c.step {
+                Step::NoOp { observed, .. } => Some((c.address.as_str(), observed, c.protect)),
+                _ => None,
+            })
+            .filter(|(address, observed, protect)| {
+                state
+                    .applications
+                    .get(*address)
+                    .is_some_and(|e| e.applied.as_ref() != Some(*observed) || e.protect != *protect)
             })
             .collect();
         if stale.is_empty() {
@@ -452,17 +443,20 @@ impl<A: ApplicationApi> Executor<'_, A> {
         }
         self.store
             .commit(|s| {
-                for change in stale {
-                    if let Some(entry) = s.applications.get_mut(&change.address) {
-                        if change.observed.is_some() {
-                            entry.applied = change.observed.clone();
-                        }
-                        entry.protect = change.protect;
+                for (address, observed, protect) in stale {
+                    if let Some(entry) = s.applications.get_mut(address) {
+                        entry.applied = Some(observed.clone());
+                        entry.protect = protect;
                     }
                 }
             })
             .await
     }
+}
+
+/// An application the API answered that cannot be put into comparable form.
+fn decode_error(source: serde_json::Error) -> ActionError {
+    ActionError::Record(source)
 }
 
 /// How long a list may lag behind a create, at the least, before vapp concludes it did not happen.
@@ -473,10 +467,4 @@ fn keygen_slots() -> &'static tokio::sync::Semaphore {
     static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     SLOTS
         .get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)))
-}
-
-fn required_id(change: &Change) -> Result<&str, ActionError> {
-    change.id.as_deref().ok_or_else(|| {
-        ActionError::Plan(format!("{}: {} without an application id", change.address, change.action.as_str()))
-    })
 }

@@ -6,12 +6,13 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::Args;
 
-use super::{Context, Exit};
+use super::{Context, Exit, StalePlanError};
 use crate::api::RetryPolicy;
 use crate::apply::{ActionError, Cancel, Executor, Progress, RsaKeys};
 use crate::manifest::Desired;
 use crate::plan::render::render_human;
-use crate::plan::{self, saved, Action, Change, PlanInput, SavedPlan};
+use crate::plan::saved::{self, SavedPlanError};
+use crate::plan::{self, Action, Change, PlanInput, SavedPlan};
 use crate::state::StateStore;
 
 #[derive(Debug, Args)]
@@ -76,11 +77,13 @@ struct Run<'a> {
 
 pub async fn run_apply(context: &Context, args: ApplyArgs) -> Result<Exit> {
     if let Some(path) = &args.plan_file {
-        let text = std::fs::read(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
-        let saved: SavedPlan = serde_json::from_slice(&text)
-            .ok()
-            .filter(|p: &SavedPlan| p.format == saved::FORMAT && p.version == saved::VERSION)
-            .with_context(|| format!("{} is not a plan saved by `vapp plan -o`", path.display()))?;
+        let text = crate::fsutil::read_bounded(path, saved::MAX_PLAN_BYTES, "a saved plan")
+            .with_context(|| format!("cannot read the plan {}", path.display()))?;
+        let saved = match SavedPlan::from_slice(&text) {
+            Ok(saved) => saved,
+            Err(e @ SavedPlanError::OtherVersion { .. }) => return Err(StalePlanError::OtherVersion(e).into()),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot apply {}", path.display()))),
+        };
         let run = Run {
             source: Source::Saved(saved),
             max_deletes: args.max_deletes,
@@ -121,21 +124,21 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
     let verb = run.verb;
     // The lock covers reading the state too: a plan made from a state another writer is changing is stale.
     let _lock = context.lock_state(verb, run.lock_timeout)?;
-    let state = context.load_state()?;
+    let state = context.load_state_with_keys()?;
     let connection = context.connect().await?;
     let live = context.list_live(&connection).await?;
     let plan = match run.source {
         Source::Manifests { desired, targets } => {
-            plan::plan(&PlanInput { desired, state: state.as_ref(), live: &live, targets })
+            plan::plan(&PlanInput { desired, state: state.as_ref(), live: &live, targets })?
         }
         Source::Saved(saved) => {
             if let Some(reason) = saved.staleness(state.as_ref(), &live) {
-                return Err(anyhow::Error::new(super::StalePlanError(reason)));
+                return Err(StalePlanError::Moved(reason).into());
             }
             saved.plan
         }
     };
-    plan.check_max_deletes(run.max_deletes).map_err(anyhow::Error::msg)?;
+    plan.check_max_deletes(run.max_deletes)?;
     printer.data(&render_human(&plan, printer.stdout_color));
     if plan.has_changes() && !run.auto_approve {
         context.confirm(&format!("\nDo you want to {verb}? vapp will perform the actions above."))?;
@@ -243,7 +246,7 @@ fn done(action: Action) -> &'static str {
 
 impl Progress for LineProgress<'_> {
     fn started(&self, change: &Change) {
-        let line = format!("{}: {}…", change.address, doing(change.action));
+        let line = format!("{}: {}…", change.address, doing(change.action()));
         match self.bar {
             Some(bar) => bar.set_message(line),
             None => self.context.printer.status(&line),
@@ -253,10 +256,10 @@ impl Progress for LineProgress<'_> {
     fn finished(&self, change: &Change, outcome: &Result<(), ActionError>, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let line = match outcome {
-            Ok(()) => format!("{}: {} [{secs:.1}s]", change.address, done(change.action)),
+            Ok(()) => format!("{}: {} [{secs:.1}s]", change.address, done(change.action())),
             Err(e) => {
                 let first_line = e.to_string().lines().next().unwrap_or_default().to_string();
-                format!("{}: {} failed after {secs:.1}s: {first_line}", change.address, change.action.as_str())
+                format!("{}: {} failed after {secs:.1}s: {first_line}", change.address, change.action().as_str())
             }
         };
         match self.bar {

@@ -67,9 +67,20 @@ impl Context {
         Ok(std::env::var("VAPP_STATE_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new))
     }
 
+    /// The state, if there is one. An encrypted state's private keys stay sealed without the
+    /// passphrase: enough for every command that neither signs nor makes a key.
     pub fn load_state(&self) -> Result<Option<State>> {
         let passphrase = self.passphrase()?;
         Ok(state::load_with(self.state_path(), passphrase.as_ref().map(|p| p.as_str()))?)
+    }
+
+    /// The state with its private keys readable: an encrypted state needs the passphrase.
+    pub fn load_state_with_keys(&self) -> Result<Option<State>> {
+        let state = self.load_state()?;
+        if state.as_ref().is_some_and(|s| s.encryption.is_some() && s.sealer.is_none()) {
+            return Err(state::StateError::NeedsPassphrase { path: self.state_path().to_path_buf() }.into());
+        }
+        Ok(state)
     }
 
     /// A new state; encrypted from the start when a passphrase is given.
@@ -84,8 +95,16 @@ impl Context {
     }
 
     pub fn require_state(&self) -> Result<State> {
-        self.load_state()?
-            .with_context(|| format!("no state at {}: nothing is managed yet", self.state_path().display()))
+        self.load_state()?.ok_or_else(|| self.no_state())
+    }
+
+    /// The state with its private keys readable (see [`Self::load_state_with_keys`]).
+    pub fn require_state_with_keys(&self) -> Result<State> {
+        self.load_state_with_keys()?.ok_or_else(|| self.no_state())
+    }
+
+    fn no_state(&self) -> anyhow::Error {
+        anyhow::anyhow!("no state at {}: nothing is managed yet", self.state_path().display())
     }
 
     /// A client for the real API (credentials from the environment) or for the in-process sandbox.

@@ -51,7 +51,7 @@ pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
             id: Some(args.app_id.clone()),
             key: KeyRecord::Unknown { fingerprint },
             protect: declared.protect,
-            applied: Some(comparable(&live)),
+            applied: Some(comparable(&live)?),
             ..Default::default()
         },
     );

@@ -45,7 +45,7 @@ pub fn run(context: &Context, command: KeyCommand) -> Result<Exit> {
 }
 
 fn show(context: &Context, address: &str, out: Option<PathBuf>, format: KeyFormat) -> Result<Exit> {
-    let state = context.require_state()?;
+    let state = context.require_state_with_keys()?;
     let Some(entry) = state.applications.get(address) else { bail!("{address} is not in the state") };
     let Some(private_key) = entry.key.private_key() else {
         match entry.key {

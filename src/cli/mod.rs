@@ -3,6 +3,7 @@
 
 mod apply;
 mod context;
+mod diagnostic;
 mod emulator;
 mod export;
 mod import;
@@ -99,15 +100,7 @@ pub enum Command {
     Schema,
 }
 
-/// The state lock is held by another writer: exit 3.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct LockedError(pub crate::state::LockError);
-
-/// A saved plan no longer matches the state or the account: exit 4.
-#[derive(Debug, thiserror::Error)]
-#[error("the saved plan is stale: {0}\n  = help: make a new plan with `vapp plan -o FILE` and review it")]
-pub struct StalePlanError(pub String);
+pub use diagnostic::{hinted, Hinted, LockedError, StalePlanError};
 
 /// Runs vapp with the process's arguments and environment.
 pub fn main() -> ExitCode {
@@ -124,14 +117,8 @@ pub fn main() -> ExitCode {
     let exit = match runtime.block_on(run(cli.command, &context)) {
         Ok(exit) => exit,
         Err(e) => {
-            printer.error(&format!("{e:#}"));
-            if e.downcast_ref::<LockedError>().is_some() {
-                Exit::Locked
-            } else if e.downcast_ref::<StalePlanError>().is_some() {
-                Exit::StalePlan
-            } else {
-                Exit::Failure
-            }
+            diagnostic::report(&printer, &e);
+            diagnostic::exit_code(&e)
         }
     };
     ExitCode::from(exit as u8)

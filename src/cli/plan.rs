@@ -39,14 +39,15 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let state = context.load_state()?;
     let connection = context.connect().await?;
     let live = context.list_live(&connection).await?;
-    let plan = plan::plan(&PlanInput { desired: &desired, state: state.as_ref(), live: &live, targets: &args.targets });
+    let plan =
+        plan::plan(&PlanInput { desired: &desired, state: state.as_ref(), live: &live, targets: &args.targets })?;
     let text = match args.format {
         Format::Human => render_human(&plan, context.printer.stdout_color),
         Format::Json => render_json(&plan),
         Format::Markdown => render_markdown(&plan),
     };
     context.printer.data(&text);
-    plan.check_max_deletes(args.max_deletes).map_err(anyhow::Error::msg)?;
+    plan.check_max_deletes(args.max_deletes)?;
     let has_changes = plan.has_changes();
     if let Some(path) = &args.out {
         let saved = SavedPlan::new(plan, &live);

@@ -42,7 +42,10 @@ pub fn run(context: &Context, command: StateCommand) -> Result<Exit> {
         StateCommand::Decrypt => Some(context.lock_state("state decrypt", std::time::Duration::ZERO)?),
         _ => None,
     };
-    let mut state = context.require_state()?;
+    let mut state = match command {
+        StateCommand::Decrypt => context.require_state_with_keys()?,
+        _ => context.require_state()?,
+    };
     match command {
         StateCommand::List => {
             let mut out = String::new();

@@ -10,6 +10,7 @@
 //! `Retry-After`, and dropped answers (the change is committed, then the connection is closed without
 //! a reply). A fault seed makes a run reproducible.
 
+mod account;
 mod problems;
 mod routes;
 mod seed;
@@ -30,7 +31,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-pub use seed::seeded_application;
+pub use account::{invalid_parameters, InProcess};
+pub use seed::{seeded_application, SEED_PUBLIC_KEYS};
 pub use store::StoreError;
 
 use store::Store;

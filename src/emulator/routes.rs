@@ -13,10 +13,11 @@ use axum::Router;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::account::{self, Created};
 use super::{problems, DropConnection, Shared, Verdict};
-use crate::keys;
-use crate::model::rules::{self, InvalidParameter};
-use crate::model::{defaults, Application, Keys};
+use crate::api::page::{self, Embedded, Link, Links, ListPage};
+use crate::model::rules::InvalidParameter;
+use crate::model::Application;
 
 const MAX_PAGE_SIZE: usize = 100;
 const DEFAULT_PAGE_SIZE: usize = 10;
@@ -90,21 +91,22 @@ async fn no_such_path(uri: Uri) -> Response {
     problems::no_such_path(uri.path())
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    let Ok(bytes) = serde_json::to_vec(body) else { return problems::server_error(StatusCode::INTERNAL_SERVER_ERROR) };
     let mut response = (status, bytes).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
 /// An application as GET, list, POST and PUT show it: with its `_links`, never a private key.
-fn shown(app: &Application) -> Value {
-    let mut value = serde_json::to_value(app).unwrap_or(Value::Null);
-    if let Some(object) = value.as_object_mut() {
-        let id = app.id.as_deref().unwrap_or_default();
-        object.insert("_links".into(), json!({"self": {"href": format!("/v2/applications/{id}")}}));
+fn with_links(app: &Application) -> Application {
+    let mut shown = app.clone();
+    let links = page::self_link(app.id.as_deref().unwrap_or_default());
+    shown.extra.insert("_links".into(), json!(links));
+    if let Some(keys) = shown.keys.as_mut() {
+        keys.private_key = None;
     }
-    value
+    shown
 }
 
 async fn list(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
@@ -126,31 +128,27 @@ async fn list(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> R
     let (apps, total_items) = shared.store.page(page, page_size);
     // An empty account still has one (empty) page: SDKs that page until `page == total_pages` stop.
     let total_pages = total_items.div_ceil(page_size).max(1);
-    let link = |p: usize| json!({"href": format!("/v2/applications?page_size={page_size}&page={p}")});
-    let mut links = serde_json::Map::new();
-    links.insert("self".into(), link(page));
-    links.insert("first".into(), json!({"href": format!("/v2/applications?page_size={page_size}")}));
-    links.insert("last".into(), link(total_pages));
-    if page < total_pages {
-        links.insert("next".into(), link(page + 1));
-    }
-    if page > 1 {
-        links.insert("prev".into(), link(page - 1));
-    }
-    let body = json!({
-        "page_size": page_size,
-        "page": page,
-        "total_items": total_items,
-        "total_pages": total_pages,
-        "_embedded": {"applications": apps.iter().map(shown).collect::<Vec<_>>()},
-        "_links": links,
-    });
+    let link = |p: usize| Link::new(format!("/v2/applications?page_size={page_size}&page={p}"));
+    let body = ListPage {
+        page_size: Some(page_size as u64),
+        page: Some(page as u64),
+        total_items: Some(total_items as u64),
+        total_pages: Some(total_pages as u64),
+        embedded: Embedded { applications: apps.iter().map(with_links).collect() },
+        links: Links {
+            this: Some(link(page)),
+            first: Some(Link::new(format!("/v2/applications?page_size={page_size}"))),
+            last: Some(link(total_pages)),
+            next: (page < total_pages).then(|| link(page + 1)),
+            prev: (page > 1).then(|| link(page - 1)),
+        },
+    };
     json_response(StatusCode::OK, &body)
 }
 
 async fn get_one(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     match shared.store.get(&id) {
-        Some(app) => json_response(StatusCode::OK, &shown(&app)),
+        Some(app) => json_response(StatusCode::OK, &with_links(&app)),
         None => problems::not_found(&id),
     }
 }
@@ -164,33 +162,21 @@ async fn delete_one(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -
 }
 
 async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let mut app = match parse_body(&headers, &body) {
+    let app = match parse_body(&headers, &body) {
         Ok(app) => app,
         Err(response) => return response,
     };
-    app.id = Some(uuid::Uuid::new_v4().to_string());
-    let mut private_key = None;
-    let public_key = match app.public_key() {
-        Some(pem) => pem.to_string(),
-        None => match tokio::task::spawn_blocking(keys::generate).await {
-            Ok(Ok(pair)) => {
-                private_key = Some(pair.private_key);
-                pair.public_key
+    match shared.store.create(app).await {
+        Ok(Created { app, private_key }) => {
+            let mut body = with_links(&app);
+            if let Some(keys) = body.keys.as_mut() {
+                // The only answer that ever carries the private key.
+                keys.private_key = private_key;
             }
-            _ => return problems::server_error(StatusCode::INTERNAL_SERVER_ERROR),
-        },
-    };
-    app.keys = Some(Keys { public_key: Some(public_key), ..Default::default() });
-    defaults::fill_in_place(&mut app);
-    if shared.store.upsert(app.clone()).await.is_err() {
-        return problems::server_error(StatusCode::INTERNAL_SERVER_ERROR);
+            json_response(StatusCode::CREATED, &body)
+        }
+        Err(_) => problems::server_error(StatusCode::INTERNAL_SERVER_ERROR),
     }
-    let mut body = shown(&app);
-    if let Some(private_key) = private_key {
-        // The only answer that ever carries the private key.
-        body["keys"]["private_key"] = Value::String(private_key.expose().to_string());
-    }
-    json_response(StatusCode::CREATED, &body)
 }
 
 async fn update(
@@ -199,19 +185,16 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(current) = shared.store.get(&id) else { return problems::not_found(&id) };
-    let mut app = match parse_body(&headers, &body) {
+    if shared.store.get(&id).is_none() {
+        return problems::not_found(&id);
+    }
+    let app = match parse_body(&headers, &body) {
         Ok(app) => app,
         Err(response) => return response,
     };
-    app.id = Some(id.clone());
-    // Full replacement, except the key: a PUT without one keeps the current key.
-    let public_key = app.public_key().map(str::to_string).or_else(|| current.public_key().map(str::to_string));
-    app.keys = Some(Keys { public_key, ..Default::default() });
-    defaults::fill_in_place(&mut app);
-    match shared.store.replace(app.clone()).await {
-        Ok(true) => json_response(StatusCode::OK, &shown(&app)),
-        Ok(false) => problems::not_found(&id),
+    match shared.store.update(&id, app).await {
+        Ok(Some(app)) => json_response(StatusCode::OK, &with_links(&app)),
+        Ok(None) => problems::not_found(&id),
         Err(_) => problems::server_error(StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
@@ -246,15 +229,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Application, Response>
         problems::payload_validation(vec![InvalidParameter { name, reason }])
     })?;
     app.extra.remove("_links");
-    invalid.extend(rules::validate(&app));
-    if let Some(pem) = app.public_key() {
-        if keys::parse_public_key(pem).is_err() {
-            invalid.push(InvalidParameter {
-                name: "keys.public_key".into(),
-                reason: "must be a PEM RSA public key".into(),
-            });
-        }
-    }
+    invalid.extend(account::invalid_parameters(&app));
     if !invalid.is_empty() {
         return Err(problems::payload_validation(invalid));
     }

@@ -18,11 +18,28 @@ struct DataFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot read emulator data {path}: {message}")]
-    Read { path: PathBuf, message: String },
-    #[error("cannot write emulator data {path}: {message}")]
-    Write { path: PathBuf, message: String },
+    #[error("cannot read the emulator's data {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: crate::fsutil::ReadError,
+    },
+    #[error("the emulator's data {path} is not what `vapp emulator --data` writes")]
+    Malformed {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot write the emulator's data {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
+
+/// The largest data file the emulator reads.
+pub const MAX_DATA_BYTES: u64 = 1024 * 1024 * 1024;
 
 pub struct Store {
     apps: RwLock<IndexMap<String, Application>>,
@@ -32,14 +49,19 @@ pub struct Store {
 }
 
 impl Store {
+    /// An account kept in memory only.
+    pub fn in_memory() -> Self {
+        Store { apps: RwLock::new(IndexMap::new()), data_file: None, write_lock: tokio::sync::Mutex::new(()) }
+    }
+
     pub fn open(data_file: Option<PathBuf>) -> Result<Self, StoreError> {
         let mut apps = IndexMap::new();
         if let Some(path) = &data_file {
             if path.exists() {
-                let text =
-                    std::fs::read(path).map_err(|e| StoreError::Read { path: path.clone(), message: e.to_string() })?;
+                let text = crate::fsutil::read_bounded(path, MAX_DATA_BYTES, "emulator data")
+                    .map_err(|source| StoreError::Read { path: path.clone(), source })?;
                 let data: DataFile = serde_json::from_slice(&text)
-                    .map_err(|e| StoreError::Read { path: path.clone(), message: e.to_string() })?;
+                    .map_err(|source| StoreError::Malformed { path: path.clone(), source })?;
                 for app in data.applications {
                     if let Some(id) = app.id.clone() {
                         apps.insert(id, app);
@@ -68,6 +90,11 @@ impl Store {
 
     pub fn get(&self, id: &str) -> Option<Application> {
         self.read().get(id).cloned()
+    }
+
+    /// Every application, in creation order.
+    pub fn all(&self) -> Vec<Application> {
+        self.read().values().cloned().collect()
     }
 
     /// The page `page` (from 1) of `page_size`, and the total count.
@@ -121,12 +148,13 @@ impl Store {
         let _guard = self.write_lock.lock().await;
         let snapshot = DataFile { applications: self.read().values().cloned().collect() };
         let bytes = serde_json::to_vec_pretty(&snapshot)
-            .map_err(|e| StoreError::Write { path: path.clone(), message: e.to_string() })?;
+            .map_err(|e| StoreError::Write { path: path.clone(), source: std::io::Error::other(e) })?;
+        let target = path.clone();
         tokio::task::spawn_blocking(move || {
-            crate::fsutil::write_atomically(&path, &bytes, crate::fsutil::Mode::Shared)
-                .map_err(|e| StoreError::Write { path: path.clone(), message: e.to_string() })
+            crate::fsutil::write_atomically(&target, &bytes, crate::fsutil::Mode::Shared)
+                .map_err(|source| StoreError::Write { path: target.clone(), source })
         })
         .await
-        .map_err(|e| StoreError::Write { path: PathBuf::new(), message: e.to_string() })?
+        .map_err(|e| StoreError::Write { path, source: std::io::Error::other(e) })?
     }
 }

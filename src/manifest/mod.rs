@@ -20,6 +20,7 @@ use serde_json::Value;
 pub use schema::{manifest_schema, manifest_schema_text};
 pub use yaml::Position;
 
+use crate::fsutil::{self, ReadError};
 use crate::model::{self, rules, Application, Capabilities, Privacy};
 
 /// The manifest format version this vapp reads.
@@ -164,13 +165,39 @@ impl fmt::Display for ManifestErrors {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{path}: {message}")]
-    Io { path: PathBuf, message: String },
+    #[error("cannot read the manifest {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: ReadError,
+    },
     #[error("no manifest found at {0}")]
     Missing(PathBuf),
-    #[error("{0}")]
+    /// A directory named with `-f` holds no `*.yaml` or `*.yml` file: planning against nothing would
+    /// delete every managed application.
+    #[error("the directory {0} holds no manifest (*.yaml or *.yml)")]
+    EmptyDirectory(PathBuf),
+    #[error(transparent)]
     Invalid(#[from] ManifestErrors),
 }
+
+impl LoadError {
+    /// What to do about it, for the command edge to print as `= help:`.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            LoadError::Missing(_) => Some("name manifests with -f FILE or -f DIR".into()),
+            LoadError::EmptyDirectory(_) => Some(
+                "to mean \"no applications\" (and delete every managed one), write a manifest with `version: 1` and `applications: {}`".into(),
+            ),
+            LoadError::Io { .. } | LoadError::Invalid(_) => None,
+        }
+    }
+}
+
+/// The largest manifest file vapp reads.
+pub const MAX_MANIFEST_BYTES: u64 = 8 * 1024 * 1024;
+/// The largest public key file vapp reads (an RSA-16384 public key PEM is under 3 KB).
+pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 
 /// One manifest file's text.
 pub struct Source {
@@ -183,14 +210,17 @@ pub struct Source {
 pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
     let mut files = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(|_| LoadError::Missing(path.clone()))?;
+        let meta = fs_err::metadata(path).map_err(|_| LoadError::Missing(path.clone()))?;
         if meta.is_dir() {
-            let entries =
-                std::fs::read_dir(path).map_err(|e| LoadError::Io { path: path.clone(), message: e.to_string() })?;
-            let mut found: Vec<PathBuf> = entries
+            let io = |e: std::io::Error| LoadError::Io { path: path.clone(), source: e.into() };
+            let mut found: Vec<PathBuf> = fs_err::read_dir(path)
+                .map_err(io)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
                 .collect();
+            if found.is_empty() {
+                return Err(LoadError::EmptyDirectory(path.clone()));
+            }
             found.sort();
             files.extend(found);
         } else {
@@ -200,8 +230,10 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
     files
         .into_iter()
         .map(|path| {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| LoadError::Io { path: path.clone(), message: e.to_string() })?;
+            let io = |source| LoadError::Io { path: path.clone(), source };
+            let bytes = fsutil::read_bounded(&path, MAX_MANIFEST_BYTES, "a manifest").map_err(io)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| io(std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text").into()))?;
             Ok(Source { path, text })
         })
         .collect()
@@ -243,7 +275,19 @@ pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desir
 pub fn load(paths: &[PathBuf]) -> Result<Desired, LoadError> {
     let sources = read_sources(paths)?;
     let mut desired = load_sources(&sources, &|name| std::env::var(name).ok())?;
-    resolve_key_files(&mut desired, &|path| std::fs::read_to_string(path).map_err(|e| e.to_string()))?;
+    resolve_key_files(&mut desired, &|path| {
+        let bytes = fsutil::read_bounded(path, MAX_KEY_FILE_BYTES, "a public key file").map_err(|e| {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        })?;
+        String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))
+    })?;
     Ok(desired)
 }
 

@@ -326,16 +326,48 @@ pub struct UnknownField {
     pub key: String,
 }
 
+/// The body of a POST or PUT of an application: everything but what only the API may say (`id`,
+/// `_links`, a private key). Borrows the application, so sending one copies nothing.
+#[derive(Serialize)]
+pub struct RequestBody<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys: Option<RequestKeys<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capabilities: Option<&'a Capabilities>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    privacy: Option<&'a Privacy>,
+    #[serde(flatten)]
+    extra: WithoutLinks<'a>,
+}
+
+#[derive(Serialize)]
+struct RequestKeys<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<&'a str>,
+    #[serde(flatten)]
+    extra: &'a Extra,
+}
+
+/// Unmodelled fields, less the HAL links only the API writes.
+struct WithoutLinks<'a>(&'a Extra);
+
+impl Serialize for WithoutLinks<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().filter(|(key, _)| key.as_str() != "_links"))
+    }
+}
+
 impl Application {
-    /// The body of a POST or PUT: everything but what only the API may say (`id`, `_links`, a private key).
-    pub fn to_request_body(&self) -> Value {
-        let mut app = self.clone();
-        app.id = None;
-        app.extra.remove("_links");
-        if let Some(keys) = app.keys.as_mut() {
-            keys.private_key = None;
+    /// The body of a POST or PUT of this application.
+    pub fn request_body(&self) -> RequestBody<'_> {
+        RequestBody {
+            name: &self.name,
+            keys: self.keys.as_ref().map(|k| RequestKeys { public_key: k.public_key.as_deref(), extra: &k.extra }),
+            capabilities: self.capabilities.as_ref(),
+            privacy: self.privacy.as_ref(),
+            extra: WithoutLinks(&self.extra),
         }
-        serde_json::to_value(&app).unwrap_or(Value::Null)
     }
 
     /// The public key PEM the API reports, if any.
@@ -595,7 +627,7 @@ mod tests {
         });
         let app: Application = serde_json::from_value(wire.clone()).unwrap();
         assert_eq!(serde_json::to_value(&app).unwrap(), wire);
-        let body = app.to_request_body();
+        let body = serde_json::to_value(app.request_body()).unwrap();
         assert!(body.get("_links").is_none());
         assert!(body.get("id").is_none());
         assert_eq!(body["capabilities"]["brand_new_capability"]["on"], json!(true));

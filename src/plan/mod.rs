@@ -1,27 +1,40 @@
 //! Planning: desired × state × live → a complete [`Plan`], and its renderers.
 //!
-//! [`planner::plan`] is a pure function. It decides everything: which action each address gets, what
+//! [`planner::plan`] is a pure function. It decides everything: which [`Step`] each address takes, what
 //! body each create or update sends (unmodelled live fields and the live key included), which key a
-//! create uses. The executor in `apply` only carries the plan out. Applying a plan and planning again
-//! with the same manifests yields a plan of no-ops; tests hold the planner to that.
+//! create or rotation uses, and whether a create must first look again for an earlier one whose answer
+//! was lost. The executor in `apply` only carries the plan out.
+//!
+//! Invariants the types hold, so that the compiler rather than a run-time check stops an ill-formed plan:
+//! - every step carries exactly what its execution needs: an update has an id and a complete body, a
+//!   create a body and a key, a rotation either a PUT with its new key or (when the account already has
+//!   the key) nothing to send;
+//! - notes and warnings are typed values; only the renderers turn them into words;
+//! - applying a plan and planning again with the same manifests yields a plan of no-ops (tests hold the
+//!   planner to that, with the real executor).
 
 pub mod diff;
+pub mod lost;
 mod planner;
 pub mod render;
 pub mod saved;
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use diff::FieldDiff;
-pub use planner::{plan, PlanInput};
+pub use lost::{Lookup, LostCreate, Unmanaged};
+pub use planner::{plan, PlanError, PlanInput};
 pub use saved::SavedPlan;
 
 use crate::model::Application;
 
+/// The version of the JSON plan users read (`--format json`), which DESIGN.md fixes.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// What happens to one address.
+/// The kind of an address's step, as summaries, renderers and the JSON plan name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
@@ -50,46 +63,209 @@ impl Action {
     }
 }
 
-/// Which key pair a create or rotation uses.
+/// The key pair a create or a rotation sends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
-pub enum KeyPlan {
+pub enum NewKey {
     /// Make a new pair; its private half goes into the state before the request leaves.
     Generate,
-    /// Use the pair the state already holds under this fingerprint.
-    Reuse { fingerprint: String },
+    /// The pair the state holds under this fingerprint (a create sent again, a recreate, a rotation
+    /// completed with its pending key).
+    Held { fingerprint: String },
     /// The user's own public key (`keys.public_key_file`); vapp holds no private half.
+    External { fingerprint: String, public_key: String },
+}
+
+impl NewKey {
+    /// The fingerprint, when it is known before apply.
+    pub fn fingerprint(&self) -> Option<&str> {
+        match self {
+            NewKey::Generate => None,
+            NewKey::Held { fingerprint } | NewKey::External { fingerprint, .. } => Some(fingerprint),
+        }
+    }
+}
+
+/// A key the account already has, which the state only has to record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum KnownKey {
+    /// A pair the state holds (a pending rotation that reached the account).
+    Held { fingerprint: String },
+    /// The user's own key.
     External { fingerprint: String },
+}
+
+/// A new application: POST `body` with `key`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Create {
+    /// The whole application, defaults explicit; no id and no key (the key comes from `key`).
+    pub body: Application,
+    pub key: NewKey,
+    /// The rotation number the state records with the key.
+    pub rotation: u32,
+    /// An earlier create of this address may have reached the account after the plan listed it (its
+    /// process died with the request in flight): look for it again, after the list has had a moment to
+    /// catch up, before anything is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look_first: Option<LostCreate>,
+}
+
+/// A full PUT of an existing application.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Update {
+    pub id: String,
+    /// The whole application: the manifest, the live key, and every unmodelled live field.
+    pub body: Application,
+}
+
+/// A create whose answer was lost, found in the account: record it, then update it if it differs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Adopt {
+    pub id: String,
+    /// The live application in comparable form, recorded as applied.
+    pub observed: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<Application>,
+}
+
+/// How a rotation reaches the account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "how")]
+pub enum KeyChange {
+    /// PUT `body` with `key` as its public key: recorded as pending first, promoted once confirmed.
+    Send {
+        key: NewKey,
+        /// The whole application without its key, which comes from `key`.
+        body: Box<Application>,
+    },
+    /// The account already has `key` and nothing else changes: only the state is brought up to date.
+    Record { key: KnownKey },
+}
+
+/// A new key pair for an existing application.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RotateKey {
+    pub id: String,
+    pub change: KeyChange,
+    /// The rotation number the state records once the new key is in place.
+    pub rotation: u32,
+}
+
+/// What happens to one address: one variant per step, each carrying exactly what its execution needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "step")]
+pub enum Step {
+    Create(Create),
+    /// The application `gone` is no longer in the account: created again.
+    Recreate {
+        gone: String,
+        create: Create,
+    },
+    Update(Update),
+    Adopt(Adopt),
+    RotateKey(RotateKey),
+    /// DELETE the application, then forget the address.
+    Delete {
+        id: String,
+    },
+    /// The application is already gone (or was never created): only the state entry is removed.
+    Forget {
+        id: Option<String>,
+    },
+    /// Nothing to do; `observed` (the live application, comparable form) is recorded as applied.
+    NoOp {
+        id: String,
+        observed: Value,
+    },
 }
 
 /// One address's part of the plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub address: String,
-    pub action: Action,
-    /// The application id; `None` for an application not created yet.
-    pub id: Option<String>,
-    /// Field by field, live (or nothing) before, manifest (or nothing) after.
-    pub diff: Vec<FieldDiff>,
-    /// The complete body to POST or PUT. For creates it lacks only the public key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Application>,
-    /// For creates, recreates and key rotations: which key pair to use.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<KeyPlan>,
-    /// The rotation number the state records once a new pair is in place.
-    #[serde(default)]
-    pub rotation: u32,
+    pub step: Step,
     /// The `protect` flag the state records once this change is applied.
     pub protect: bool,
-    /// False when the action needs no API call (a delete of something already gone).
-    pub api_call: bool,
-    /// The live application in comparable form, recorded as applied for a no-op.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed: Option<Value>,
-    /// Why this action, in words, where it is not obvious.
+    /// Field by field, live (or nothing) before, manifest (or nothing) after.
+    pub diff: Vec<FieldDiff>,
+    /// Why this step, where it is not obvious.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
+}
+
+impl Change {
+    pub fn action(&self) -> Action {
+        match &self.step {
+            Step::Create(_) => Action::Create,
+            Step::Recreate { .. } => Action::Recreate,
+            Step::Update(_) => Action::Update,
+            Step::Adopt(_) => Action::Adopt,
+            Step::RotateKey(_) => Action::RotateKey,
+            Step::Delete { .. } | Step::Forget { .. } => Action::Delete,
+            Step::NoOp { .. } => Action::NoOp,
+        }
+    }
+
+    /// The application id, where one exists before apply.
+    pub fn id(&self) -> Option<&str> {
+        match &self.step {
+            Step::Create(_) | Step::Recreate { .. } => None,
+            Step::Update(Update { id, .. })
+            | Step::Adopt(Adopt { id, .. })
+            | Step::RotateKey(RotateKey { id, .. })
+            | Step::Delete { id }
+            | Step::NoOp { id, .. } => Some(id),
+            Step::Forget { id } => id.as_deref(),
+        }
+    }
+}
+
+/// Why a step was chosen, where the step alone does not say.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "note")]
+pub enum Note {
+    /// An earlier create reached the account but its answer was lost; found by its key.
+    LostCreateFound,
+    /// The application `id` is gone from the account.
+    GoneFromAccount { id: String },
+    /// An earlier create did not reach the account; it is sent again with the same key.
+    CreateSentAgain,
+    /// A delete of an application already gone: only the state entry goes.
+    AlreadyGone,
+    /// An earlier call of this kind was interrupted; planned again from what the account holds.
+    Interrupted { action: Action },
+    /// The live key is the user's key file, which the state records now.
+    KeyFileRecorded { path: PathBuf },
+    /// The live key is not the one in the user's key file, which replaces it.
+    KeyFileReplacesLive { path: PathBuf },
+    /// An earlier rotation reached the account; it is completed.
+    RotationCompletes,
+    /// The live key was changed outside vapp; a new pair that vapp holds takes custody back.
+    LiveKeyReplaced,
+    /// The manifest no longer names a public key file; vapp makes a pair and keeps it.
+    KeyFileDropped,
+    /// `vapp key rotate` asked for a new pair.
+    RotationRequested,
+    /// `keys.rotation` was raised.
+    RotationRaised { from: u32, to: u32 },
+}
+
+/// Something a person should know that changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "warning")]
+pub enum Warning {
+    /// `--target` names an address that neither the manifests nor the state have.
+    TargetMatchesNothing { target: String },
+    /// An earlier create's answer was lost and `count` unmanaged applications have its key and name:
+    /// the address is left alone rather than guessed.
+    AmbiguousLostCreate { address: String, count: usize },
+    /// A create while the account holds an unmanaged application of the same name.
+    SameNameUnmanaged { address: String, name: String, id: String },
+    /// The live key is not the one vapp holds.
+    LiveKeyChanged { address: String },
+    /// A protected application left the manifests and is kept.
+    Protected { address: String },
 }
 
 /// A change made in the account outside vapp since the last apply.
@@ -130,16 +306,15 @@ pub struct Plan {
     /// One entry per address considered, no-ops included, sorted by address.
     pub changes: Vec<Change>,
     pub drift: Vec<Drift>,
-    /// Things a person should know that change nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for change in &self.changes {
-            match change.action {
+            match change.action() {
                 Action::Create | Action::Recreate => s.create += 1,
                 Action::Update | Action::RotateKey | Action::Adopt => s.update += 1,
                 Action::Delete => s.delete += 1,
@@ -151,7 +326,7 @@ impl Plan {
 
     /// The changes that do something.
     pub fn actions(&self) -> impl Iterator<Item = &Change> {
-        self.changes.iter().filter(|c| c.action != Action::NoOp)
+        self.changes.iter().filter(|c| c.action() != Action::NoOp)
     }
 
     pub fn has_changes(&self) -> bool {
@@ -159,14 +334,22 @@ impl Plan {
     }
 
     /// Fails when the plan deletes more than `max` applications.
-    pub fn check_max_deletes(&self, max: Option<usize>) -> Result<(), String> {
+    pub fn check_max_deletes(&self, max: Option<usize>) -> Result<(), TooManyDeletes> {
         let deletes = self.summary().delete;
         match max {
-            Some(max) if deletes > max => Err(format!(
-                "this plan deletes {deletes} application{}, more than --max-deletes {max} allows; nothing was changed",
-                if deletes == 1 { "" } else { "s" }
-            )),
+            Some(max) if deletes > max => Err(TooManyDeletes { deletes, max }),
             _ => Ok(()),
         }
     }
+}
+
+/// A plan deletes more applications than `--max-deletes` allows.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this plan deletes {deletes} application{}, more than --max-deletes {max} allows; nothing was changed",
+    if *deletes == 1 { "" } else { "s" }
+)]
+pub struct TooManyDeletes {
+    pub deletes: usize,
+    pub max: usize,
 }

@@ -6,11 +6,15 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::diff::{comparable, diff, keep_unmodelled};
-use super::{Action, Change, Drift, FieldDiff, KeyPlan, Plan, StateRef, FORMAT_VERSION};
+use super::lost::{Lookup, LostCreate, Unmanaged};
+use super::{
+    Action, Adopt, Change, Create, Drift, FieldDiff, KeyChange, KnownKey, NewKey, Note, Plan, RotateKey, StateRef,
+    Step, Update, Warning, FORMAT_VERSION,
+};
 use crate::keys;
 use crate::manifest::{Desired, DesiredApp};
 use crate::model::{defaults, Application, Keys};
-use crate::state::{KeyRecord, State, StateEntry};
+use crate::state::{Intent, KeyRecord, State, StateEntry};
 
 /// What a plan is made from.
 pub struct PlanInput<'a> {
@@ -23,13 +27,25 @@ pub struct PlanInput<'a> {
     pub targets: &'a [String],
 }
 
+/// A plan that cannot be made. The planner fails loudly rather than plan a body it could not build.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot build the request body for {address}")]
+    Body {
+        address: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// Plans. Pure: no I/O, no clock, no randomness.
-pub fn plan(input: &PlanInput) -> Plan {
+pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     let empty = State::new(String::new());
     let state = input.state.unwrap_or(&empty);
     let live_by_id: HashMap<&str, &Application> =
         input.live.iter().filter_map(|app| Some((app.id.as_deref()?, app))).collect();
-    let by_fingerprint = FingerprintIndex::new(input.live, state);
+    // Parsing every live key is costly; only an unconfirmed create needs it.
+    let unmanaged = state.applications.values().any(|e| e.id.is_none()).then(|| Unmanaged::new(input.live, state));
 
     let mut addresses: BTreeSet<&str> = input.desired.apps.keys().map(String::as_str).collect();
     addresses.extend(state.applications.keys().map(String::as_str));
@@ -37,12 +53,10 @@ pub fn plan(input: &PlanInput) -> Plan {
         addresses.retain(|a| input.targets.iter().any(|t| t == a));
     }
 
-    let mut changes = Vec::new();
-    let mut drift = Vec::new();
-    let mut warnings = Vec::new();
+    let mut planner = Planner { changes: Vec::new(), drift: Vec::new(), warnings: Vec::new() };
     for target in input.targets {
         if !addresses.contains(target.as_str()) {
-            warnings.push(format!("--target {target} matches no address in the manifests or the state"));
+            planner.warnings.push(Warning::TargetMatchesNothing { target: target.clone() });
         }
     }
     for address in addresses {
@@ -51,182 +65,265 @@ pub fn plan(input: &PlanInput) -> Plan {
         // The live application this address manages: by id, or for an unconfirmed create, by key.
         let live = match entry {
             Some(StateEntry { id: Some(id), .. }) => live_by_id.get(id.as_str()).copied(),
-            Some(entry @ StateEntry { id: None, .. }) => match by_fingerprint.find(entry) {
-                Lookup::Found(app) => Some(app),
-                Lookup::Missing => None,
-                Lookup::Ambiguous(count) => {
-                    warnings.push(format!(
-                        "{address}: an earlier create's answer was lost and {count} unmanaged applications have its key and name; vapp cannot tell which is its own and leaves {address} alone (adopt the right one with `vapp state rm {address}` and `vapp import {address} ID`)"
-                    ));
-                    continue;
+            Some(entry @ StateEntry { id: None, .. }) => {
+                let found = match (lost_create(entry), &unmanaged) {
+                    (Some(lost), Some(unmanaged)) => lost.find(unmanaged),
+                    _ => Lookup::Missing,
+                };
+                match found {
+                    Lookup::Found(app) => Some(app),
+                    Lookup::Missing => None,
+                    Lookup::Ambiguous(count) => {
+                        planner.warnings.push(Warning::AmbiguousLostCreate { address: address.to_string(), count });
+                        continue;
+                    }
                 }
-            },
+            }
             None => None,
         };
         if let (Some(entry), Some(id)) = (entry, entry.and_then(|e| e.id.as_deref())) {
-            if let Some(found) = drift_of(address, id, entry, live) {
-                drift.push(found);
+            if let Some(found) = drift_of(address, id, entry, live).map_err(body_error(address))? {
+                planner.drift.push(found);
             }
         }
         let change = match (wanted, entry) {
             (Some(wanted), None) => {
-                warn_same_name(wanted, input.live, state, &mut warnings);
-                create(wanted, Action::Create, new_key(wanted, None), vec![])
+                planner.warn_same_name(wanted, input.live, state);
+                let create = create(wanted, new_key(wanted, None), None).map_err(body_error(address))?;
+                planner.change(wanted, Step::Create(create.0), create.1, vec![])
             }
             (Some(wanted), Some(entry)) => match (entry.id.as_deref(), live) {
-                (Some(_), Some(live)) => converge(wanted, entry, live, &mut warnings),
+                (Some(_), Some(live)) => planner.converge(wanted, entry, live).map_err(body_error(address))?,
                 (None, Some(live)) => {
-                    let mut change = update_or_keep(wanted, live, Action::Adopt);
-                    change.action = Action::Adopt;
-                    change
-                        .notes
-                        .push("an earlier create reached the account but its answer was lost; found by its key".into());
-                    change
+                    let observed = comparable(live).map_err(body_error(address))?;
+                    let desired = desired_body(wanted);
+                    let fields = diff(&observed, &comparable(&desired).map_err(body_error(address))?);
+                    let update = match fields.is_empty() {
+                        true => None,
+                        false => Some(update_body(desired, live).map_err(body_error(address))?),
+                    };
+                    let id = live_id(live);
+                    let step = Step::Adopt(Adopt { id, observed, update });
+                    planner.change(wanted, step, fields, vec![Note::LostCreateFound])
                 }
                 (Some(id), None) => {
-                    let note = format!("application {id} is gone from the account; it is created again");
-                    create(wanted, Action::Recreate, new_key(wanted, Some(entry)), vec![note])
+                    let create = create(wanted, new_key(wanted, Some(entry)), None).map_err(body_error(address))?;
+                    let step = Step::Recreate { gone: id.to_string(), create: create.0 };
+                    planner.change(wanted, step, create.1, vec![Note::GoneFromAccount { id: id.to_string() }])
                 }
                 (None, None) => {
-                    let note =
-                        "an earlier create did not reach the account; it is sent again with the same key".to_string();
-                    create(wanted, Action::Create, new_key(wanted, Some(entry)), vec![note])
+                    // Not found now, but a killed run's request may still land: the executor looks again.
+                    let look_first = match entry.intent {
+                        Some(Intent::Create { .. }) => lost_create(entry),
+                        _ => None,
+                    };
+                    let create =
+                        create(wanted, new_key(wanted, Some(entry)), look_first).map_err(body_error(address))?;
+                    planner.change(wanted, Step::Create(create.0), create.1, vec![Note::CreateSentAgain])
                 }
             },
-            (None, Some(entry)) => remove(address, entry, live, &mut warnings),
+            (None, Some(entry)) => planner.remove(address, entry, live).map_err(body_error(address))?,
             (None, None) => continue,
         };
         let mut change = change;
-        if let Some(intent) = entry.and_then(|e| e.intent.as_ref()).filter(|i| i.action != "create") {
-            change.notes.push(format!(
-                "an earlier {} was interrupted; planned again from what the account holds",
-                intent.action
-            ));
+        if let Some(action) = entry.and_then(|e| interrupted(e.intent.as_ref()?)) {
+            change.notes.push(Note::Interrupted { action });
         }
-        changes.push(change);
+        planner.changes.push(change);
     }
-    Plan {
+    Ok(Plan {
         format_version: FORMAT_VERSION,
         state: StateRef { lineage: input.state.map(|s| s.lineage.clone()), serial: state.serial },
-        changes,
-        drift,
-        warnings,
+        changes: planner.changes,
+        drift: planner.drift,
+        warnings: planner.warnings,
+    })
+}
+
+fn body_error(address: &str) -> impl Fn(serde_json::Error) -> PlanError + '_ {
+    move |source| PlanError::Body { address: address.to_string(), source }
+}
+
+/// The kind of an interrupted call worth telling about (an unconfirmed create tells for itself).
+fn interrupted(intent: &Intent) -> Option<Action> {
+    match intent {
+        Intent::Create { .. } => None,
+        Intent::Update { .. } => Some(Action::Update),
+        Intent::RotateKey { .. } => Some(Action::RotateKey),
+        Intent::Delete { .. } => Some(Action::Delete),
+    }
+}
+
+/// How an unconfirmed create of `entry` is known again: its key, and the name it sent when its intent
+/// recorded one.
+fn lost_create(entry: &StateEntry) -> Option<LostCreate> {
+    let fingerprint = entry.key.fingerprint()?.to_string();
+    let name = match &entry.intent {
+        Some(Intent::Create { name, .. }) => name.clone(),
+        _ => None,
+    };
+    Some(LostCreate { fingerprint, name })
+}
+
+fn live_id(live: &Application) -> String {
+    live.id.clone().unwrap_or_default()
+}
+
+struct Planner {
+    changes: Vec<Change>,
+    drift: Vec<Drift>,
+    warnings: Vec<Warning>,
+}
+
+/// Why a key must change, and which key it becomes.
+enum KeyDecision {
+    Send(NewKey, Note),
+    Record(KnownKey, Note),
+}
+
+impl Planner {
+    fn change(&self, wanted: &DesiredApp, step: Step, diff: Vec<FieldDiff>, notes: Vec<Note>) -> Change {
+        Change { address: wanted.address.clone(), step, protect: wanted.protect, diff, notes }
+    }
+
+    /// An application that exists and is managed: update, rotate its key, or leave it.
+    fn converge(
+        &mut self,
+        wanted: &DesiredApp,
+        entry: &StateEntry,
+        live: &Application,
+    ) -> Result<Change, serde_json::Error> {
+        let id = live_id(live);
+        let live_fingerprint = live.public_key().and_then(|pem| keys::fingerprint(pem).ok());
+        let observed = comparable(live)?;
+        let desired = desired_body(wanted);
+        let mut fields = diff(&observed, &comparable(&desired)?);
+        let rotation = wanted.keys.rotation.max(entry.rotation);
+        let (step, note) = match key_decision(wanted, entry, live_fingerprint.as_deref()) {
+            None if fields.is_empty() => (Step::NoOp { id, observed }, None),
+            None => (Step::Update(Update { id, body: update_body(desired, live)? }), None),
+            Some(KeyDecision::Record(key, note)) if fields.is_empty() => {
+                (Step::RotateKey(RotateKey { id, change: KeyChange::Record { key }, rotation }), Some(note))
+            }
+            Some(KeyDecision::Record(key, note)) => {
+                // The account has the key, but fields change too: send them with that same key.
+                let key = match key {
+                    KnownKey::Held { fingerprint } => NewKey::Held { fingerprint },
+                    KnownKey::External { fingerprint } => match &wanted.keys.external {
+                        Some(external) => NewKey::External { fingerprint, public_key: external.public_key.clone() },
+                        None => NewKey::Held { fingerprint },
+                    },
+                };
+                let body = Box::new(without_key(update_body(desired, live)?));
+                (Step::RotateKey(RotateKey { id, change: KeyChange::Send { key, body }, rotation }), Some(note))
+            }
+            Some(KeyDecision::Send(key, note)) => {
+                if note == Note::LiveKeyReplaced {
+                    self.warnings.push(Warning::LiveKeyChanged { address: wanted.address.clone() });
+                }
+                let after = match key.fingerprint() {
+                    Some(fingerprint) => Value::String(fingerprint.to_string()),
+                    None => Value::String("(a new pair, made at apply)".into()),
+                };
+                let before = live_fingerprint.map(Value::String).unwrap_or(Value::Null);
+                fields.push(FieldDiff { path: "keys.fingerprint".into(), before, after });
+                let body = Box::new(without_key(update_body(desired, live)?));
+                (Step::RotateKey(RotateKey { id, change: KeyChange::Send { key, body }, rotation }), Some(note))
+            }
+        };
+        let diff = if matches!(step, Step::NoOp { .. }) { vec![] } else { fields };
+        Ok(self.change(wanted, step, diff, note.into_iter().collect()))
+    }
+
+    fn remove(
+        &mut self,
+        address: &str,
+        entry: &StateEntry,
+        live: Option<&Application>,
+    ) -> Result<Change, serde_json::Error> {
+        let change =
+            |step, diff, notes| Change { address: address.to_string(), step, protect: entry.protect, diff, notes };
+        let Some(live) = live else {
+            return Ok(change(Step::Forget { id: entry.id.clone() }, vec![], vec![Note::AlreadyGone]));
+        };
+        let observed = comparable(live)?;
+        let id = live_id(live);
+        if entry.protect {
+            self.warnings.push(Warning::Protected { address: address.to_string() });
+            return Ok(change(Step::NoOp { id, observed }, vec![], vec![]));
+        }
+        let fields = diff(&observed, &Value::Null);
+        Ok(change(Step::Delete { id }, fields, vec![]))
+    }
+
+    fn warn_same_name(&mut self, wanted: &DesiredApp, live: &[Application], state: &State) {
+        let name = &wanted.application.name;
+        let twin =
+            live.iter().find(|a| &a.name == name && a.id.as_deref().is_some_and(|id| state.address_of(id).is_none()));
+        if let Some(id) = twin.and_then(|t| t.id.clone()) {
+            self.warnings.push(Warning::SameNameUnmanaged { address: wanted.address.clone(), name: name.clone(), id });
+        }
     }
 }
 
 /// The key of a create: the user's own, the pair the state already made for this address (a create sent
 /// again, or a recreate: application servers keep working), or a new one.
-fn new_key(wanted: &DesiredApp, entry: Option<&StateEntry>) -> KeyPlan {
+fn new_key(wanted: &DesiredApp, entry: Option<&StateEntry>) -> NewKey {
     if let Some(external) = &wanted.keys.external {
-        return KeyPlan::External { fingerprint: external.fingerprint.clone() };
+        return NewKey::External { fingerprint: external.fingerprint.clone(), public_key: external.public_key.clone() };
     }
     match entry.map(|e| &e.key) {
-        Some(KeyRecord::Managed { fingerprint, .. }) => KeyPlan::Reuse { fingerprint: fingerprint.clone() },
-        _ => KeyPlan::Generate,
+        Some(KeyRecord::Managed { fingerprint, .. }) => NewKey::Held { fingerprint: fingerprint.clone() },
+        _ => NewKey::Generate,
     }
-}
-
-/// Puts the key a plan already knows (the user's own) into a body; vapp-made keys are put in at apply.
-fn with_known_key(mut body: Application, key: &KeyPlan, wanted: &DesiredApp) -> Application {
-    if let (KeyPlan::External { .. }, Some(external)) = (key, &wanted.keys.external) {
-        body.keys = Some(Keys { public_key: Some(external.public_key.clone()), ..Default::default() });
-    }
-    body
 }
 
 /// Whether the application's key must change, and why.
-fn key_decision(wanted: &DesiredApp, entry: &StateEntry, live_fingerprint: Option<&str>) -> Option<(KeyPlan, String)> {
+fn key_decision(wanted: &DesiredApp, entry: &StateEntry, live_fingerprint: Option<&str>) -> Option<KeyDecision> {
     let held = entry.key.fingerprint();
     let pending = entry.pending_key.as_ref().and_then(|k| k.fingerprint());
     if let Some(external) = &wanted.keys.external {
+        let path = external.path.clone();
         if live_fingerprint == Some(external.fingerprint.as_str()) {
             return (held != live_fingerprint).then(|| {
-                (
-                    KeyPlan::External { fingerprint: external.fingerprint.clone() },
-                    format!("records the key of {} as the application's key", external.path.display()),
-                )
+                let key = KnownKey::External { fingerprint: external.fingerprint.clone() };
+                KeyDecision::Record(key, Note::KeyFileRecorded { path })
             });
         }
-        return Some((
-            KeyPlan::External { fingerprint: external.fingerprint.clone() },
-            format!("the live key is not the one in {}; it is replaced by it", external.path.display()),
-        ));
+        let key =
+            NewKey::External { fingerprint: external.fingerprint.clone(), public_key: external.public_key.clone() };
+        return Some(KeyDecision::Send(key, Note::KeyFileReplacesLive { path }));
     }
     if let (Some(pending), Some(live)) = (pending, live_fingerprint) {
         if pending == live {
-            return Some((
-                KeyPlan::Reuse { fingerprint: pending.to_string() },
-                "an earlier rotation reached the account; it is completed".into(),
-            ));
+            let key = KnownKey::Held { fingerprint: pending.to_string() };
+            return Some(KeyDecision::Record(key, Note::RotationCompletes));
         }
     }
+    // A rotation that did not reach the account is sent again with the pair already made for it.
     let again = || match pending {
         Some(fingerprint) if entry.pending_key.as_ref().is_some_and(|k| k.private_key().is_some()) => {
-            KeyPlan::Reuse { fingerprint: fingerprint.to_string() }
+            NewKey::Held { fingerprint: fingerprint.to_string() }
         }
-        _ => KeyPlan::Generate,
+        _ => NewKey::Generate,
     };
     match &entry.key {
         KeyRecord::Managed { fingerprint, .. }
             if live_fingerprint.is_some() && live_fingerprint != Some(fingerprint.as_str()) =>
         {
-            return Some((
-                again(),
-                "the live key was changed outside vapp; a new pair that vapp holds takes custody back".into(),
-            ));
+            return Some(KeyDecision::Send(again(), Note::LiveKeyReplaced));
         }
-        KeyRecord::External { .. } => {
-            return Some((
-                again(),
-                "the manifest no longer names a public key file; vapp makes a pair and keeps it".into(),
-            ));
-        }
+        KeyRecord::External { .. } => return Some(KeyDecision::Send(again(), Note::KeyFileDropped)),
         _ => {}
     }
     if entry.rotate_requested {
-        return Some((again(), "a new key pair was asked for with `vapp key rotate`".into()));
+        return Some(KeyDecision::Send(again(), Note::RotationRequested));
     }
     if wanted.keys.rotation > entry.rotation {
-        return Some((again(), format!("keys.rotation went from {} to {}", entry.rotation, wanted.keys.rotation)));
+        let note = Note::RotationRaised { from: entry.rotation, to: wanted.keys.rotation };
+        return Some(KeyDecision::Send(again(), note));
     }
     None
-}
-
-/// An application that exists and is managed: update, rotate its key, or leave it.
-fn converge(wanted: &DesiredApp, entry: &StateEntry, live: &Application, warnings: &mut Vec<String>) -> Change {
-    let live_fingerprint = live.public_key().and_then(|pem| keys::fingerprint(pem).ok());
-    let Some((key, note)) = key_decision(wanted, entry, live_fingerprint.as_deref()) else {
-        let mut change = update_or_keep(wanted, live, Action::Update);
-        change.rotation = entry.rotation;
-        return change;
-    };
-    if note.starts_with("the live key was changed outside vapp") {
-        warnings.push(format!(
-            "the live key of {} is not the one vapp holds (someone changed it outside vapp); this plan gives it a new pair (rotate-key) to take custody back",
-            wanted.address
-        ));
-    }
-    let mut change = update_or_keep(wanted, live, Action::RotateKey);
-    let fields_change = change.action != Action::NoOp;
-    let new_fingerprint = match &key {
-        KeyPlan::Generate => Value::String("(a new pair, made at apply)".into()),
-        KeyPlan::Reuse { fingerprint } | KeyPlan::External { fingerprint } => Value::String(fingerprint.clone()),
-    };
-    let before = live_fingerprint.map(Value::String).unwrap_or(Value::Null);
-    let sends_key = before != new_fingerprint;
-    if sends_key {
-        change.diff.push(FieldDiff { path: "keys.fingerprint".into(), before, after: new_fingerprint });
-    }
-    if change.body.is_none() {
-        change.body = Some(update_body(desired_body(wanted), live));
-    }
-    change.body = change.body.map(|body| with_known_key(body, &key, wanted));
-    change.action = Action::RotateKey;
-    change.api_call = sends_key || fields_change;
-    change.key = Some(key);
-    change.rotation = wanted.keys.rotation.max(entry.rotation);
-    change.notes.push(note);
-    change
 }
 
 /// The body a create sends: the manifest with defaults made explicit.
@@ -234,185 +331,62 @@ fn desired_body(wanted: &DesiredApp) -> Application {
     defaults::fill(&wanted.application)
 }
 
-fn create(wanted: &DesiredApp, action: Action, key: KeyPlan, notes: Vec<String>) -> Change {
+/// A create of `wanted` with `key`, and its diff (everything is new).
+fn create(
+    wanted: &DesiredApp,
+    key: NewKey,
+    look_first: Option<LostCreate>,
+) -> Result<(Create, Vec<FieldDiff>), serde_json::Error> {
     let body = desired_body(wanted);
-    Change {
-        address: wanted.address.clone(),
-        action,
-        id: None,
-        diff: diff(&Value::Null, &comparable(&body)),
-        body: Some(with_known_key(body, &key, wanted)),
-        key: Some(key),
-        rotation: wanted.keys.rotation,
-        protect: wanted.protect,
-        api_call: true,
-        observed: None,
-        notes,
-    }
-}
-
-/// An update when the manifest and the account differ; a no-op (recording what was seen) otherwise.
-fn update_or_keep(wanted: &DesiredApp, live: &Application, action: Action) -> Change {
-    let observed = comparable(live);
-    let desired = desired_body(wanted);
-    let fields = diff(&observed, &comparable(&desired));
-    let mut change = Change {
-        address: wanted.address.clone(),
-        action: Action::NoOp,
-        id: live.id.clone(),
-        diff: vec![],
-        body: None,
-        key: None,
-        rotation: 0,
-        protect: wanted.protect,
-        api_call: false,
-        observed: Some(observed),
-        notes: vec![],
-    };
-    if !fields.is_empty() {
-        change.action = action;
-        change.diff = fields;
-        change.body = Some(update_body(desired, live));
-        change.api_call = true;
-    }
-    change
+    let fields = diff(&Value::Null, &comparable(&body)?);
+    Ok((Create { body, key, rotation: wanted.keys.rotation, look_first }, fields))
 }
 
 /// A full PUT: the manifest, plus every unmodelled live field, plus the live key (a PUT without the
 /// key keeps it, but saying it makes the body self-contained).
-fn update_body(desired: Application, live: &Application) -> Application {
-    let mut body = serde_json::to_value(&desired).unwrap_or(Value::Null);
-    let live_value = serde_json::to_value(live).unwrap_or(Value::Null);
-    let modelled = serde_json::to_value(live.without_extras()).unwrap_or(Value::Null);
+fn update_body(desired: Application, live: &Application) -> Result<Application, serde_json::Error> {
+    let mut body = serde_json::to_value(&desired)?;
+    let live_value = serde_json::to_value(live)?;
+    let modelled = serde_json::to_value(live.without_extras())?;
     keep_unmodelled(&mut body, &live_value, &modelled);
-    let mut body: Application = serde_json::from_value(body).unwrap_or(desired);
+    let mut body: Application = serde_json::from_value(body)?;
     body.extra.remove("_links");
     body.id = None;
     body.keys = live.public_key().map(|pem| Keys { public_key: Some(pem.to_string()), ..Default::default() });
+    Ok(body)
+}
+
+/// A rotation's body: its key comes from the step's key.
+fn without_key(mut body: Application) -> Application {
+    body.keys = None;
     body
 }
 
-fn remove(address: &str, entry: &StateEntry, live: Option<&Application>, warnings: &mut Vec<String>) -> Change {
-    let observed = live.map(comparable);
-    let mut change = Change {
-        address: address.to_string(),
-        action: Action::Delete,
-        id: live.and_then(|l| l.id.clone()).or_else(|| entry.id.clone()),
-        diff: observed.as_ref().map(|o| diff(o, &Value::Null)).unwrap_or_default(),
-        body: None,
-        key: None,
-        rotation: entry.rotation,
-        protect: entry.protect,
-        api_call: live.is_some(),
-        observed,
-        notes: vec![],
+fn drift_of(
+    address: &str,
+    id: &str,
+    entry: &StateEntry,
+    live: Option<&Application>,
+) -> Result<Option<Drift>, serde_json::Error> {
+    let Some(applied) = entry.applied.as_ref() else { return Ok(None) };
+    let drift = |diff, deleted| Drift { address: address.to_string(), id: Some(id.to_string()), diff, deleted };
+    let Some(live) = live else { return Ok(Some(drift(vec![], true))) };
+    let mut fields = diff(applied, &comparable(live)?);
+    let live_fingerprint = live.public_key().and_then(|pem| keys::fingerprint(pem).ok());
+    // Only a key vapp holds (or was given) can drift; an imported application's key is not vapp's.
+    let held = match entry.key {
+        KeyRecord::Unknown { .. } => None,
+        _ => entry.key.fingerprint(),
     };
-    if live.is_none() {
-        change.notes.push("already gone from the account; only the state entry is removed".into());
-    } else if entry.protect {
-        change.action = Action::NoOp;
-        change.diff.clear();
-        change.api_call = false;
-        warnings.push(format!(
-            "{address} is protected and is not deleted; apply `protect: false` for it first to allow deletion"
-        ));
+    let pending = entry.pending_key.as_ref().and_then(|k| k.fingerprint());
+    if held.is_some() && live_fingerprint.as_deref() != held && live_fingerprint.as_deref() != pending {
+        fields.push(FieldDiff {
+            path: "keys.fingerprint".into(),
+            before: held.map(|h| Value::String(h.to_string())).unwrap_or(Value::Null),
+            after: live_fingerprint.map(Value::String).unwrap_or(Value::Null),
+        });
     }
-    change
-}
-
-fn drift_of(address: &str, id: &str, entry: &StateEntry, live: Option<&Application>) -> Option<Drift> {
-    let applied = entry.applied.as_ref()?;
-    match live {
-        None => Some(Drift { address: address.to_string(), id: Some(id.to_string()), diff: vec![], deleted: true }),
-        Some(live) => {
-            let mut fields = diff(applied, &comparable(live));
-            let live_fingerprint = live.public_key().and_then(|pem| keys::fingerprint(pem).ok());
-            // Only a key vapp holds (or was given) can drift; an imported application's key is not vapp's.
-            let held = match entry.key {
-                KeyRecord::Unknown { .. } => None,
-                _ => entry.key.fingerprint(),
-            };
-            let pending = entry.pending_key.as_ref().and_then(|k| k.fingerprint());
-            if held.is_some() && live_fingerprint.as_deref() != held && live_fingerprint.as_deref() != pending {
-                fields.push(FieldDiff {
-                    path: "keys.fingerprint".into(),
-                    before: held.map(|h| Value::String(h.to_string())).unwrap_or(Value::Null),
-                    after: live_fingerprint.map(Value::String).unwrap_or(Value::Null),
-                });
-            }
-            (!fields.is_empty()).then(|| Drift {
-                address: address.to_string(),
-                id: Some(id.to_string()),
-                diff: fields,
-                deleted: false,
-            })
-        }
-    }
-}
-
-fn warn_same_name(wanted: &DesiredApp, live: &[Application], state: &State, warnings: &mut Vec<String>) {
-    let name = &wanted.application.name;
-    if let Some(twin) =
-        live.iter().find(|a| &a.name == name && a.id.as_deref().is_some_and(|id| state.address_of(id).is_none()))
-    {
-        warnings.push(format!(
-            "{} will be created, but the account already has an unmanaged application named {:?} ({}); to manage that one instead, run `vapp import {} {}`",
-            wanted.address,
-            name,
-            twin.id.as_deref().unwrap_or(""),
-            wanted.address,
-            twin.id.as_deref().unwrap_or("")
-        ));
-    }
-}
-
-/// What looking for an unconfirmed create's application found.
-enum Lookup<'a> {
-    Found(&'a Application),
-    Missing,
-    Ambiguous(usize),
-}
-
-/// Unmanaged live applications by their key's fingerprint, built only when an unconfirmed create needs
-/// it (fingerprinting parses every public key). Applications that another address manages are never
-/// candidates: adopting one would point two addresses at one application.
-struct FingerprintIndex<'a>(HashMap<String, Vec<&'a Application>>);
-
-impl<'a> FingerprintIndex<'a> {
-    fn new(live: &'a [Application], state: &State) -> Self {
-        let mut map: HashMap<String, Vec<&'a Application>> = HashMap::new();
-        if state.applications.values().all(|e| e.id.is_some()) {
-            return FingerprintIndex(map);
-        }
-        for app in live {
-            let unmanaged = app.id.as_deref().is_some_and(|id| state.address_of(id).is_none());
-            if let Some(fingerprint) =
-                app.public_key().and_then(|pem| keys::fingerprint(pem).ok()).filter(|_| unmanaged)
-            {
-                map.entry(fingerprint).or_default().push(app);
-            }
-        }
-        FingerprintIndex(map)
-    }
-
-    /// The application an unconfirmed create made: same key, and the name it sent when that is known.
-    fn find(&self, entry: &StateEntry) -> Lookup<'a> {
-        let Some(fingerprint) = entry.key.fingerprint() else { return Lookup::Missing };
-        let sent_name = entry.intent.as_ref().and_then(|i| i.name.as_deref());
-        let candidates: Vec<&'a Application> = self
-            .0
-            .get(fingerprint)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|app| sent_name.is_none_or(|name| app.name == name))
-            .collect();
-        match candidates.as_slice() {
-            [] => Lookup::Missing,
-            [app] => Lookup::Found(app),
-            many => Lookup::Ambiguous(many.len()),
-        }
-    }
+    Ok((!fields.is_empty()).then(|| drift(fields, false)))
 }
 
 #[cfg(test)]

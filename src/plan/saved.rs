@@ -1,10 +1,13 @@
-//! Saved plans: `plan -o FILE` writes one, `apply FILE` carries out exactly its actions.
+//! Saved plans: `plan -o FILE` writes one, `apply FILE` carries out exactly its steps.
 //!
 //! A saved plan is bound to the state it was made against (lineage and serial) and to a digest of
-//! every live application its actions depend on. `apply FILE` refuses (exit 4) when any of them moved
+//! every live application its steps depend on. `apply FILE` refuses (exit 4) when any of them moved
 //! since: the reviewed plan is no longer what would happen. A plan made before any state existed has no
 //! lineage, so once applied (which makes a state) it cannot be applied again. A saved plan holds no
 //! secret: bodies carry public keys only, and new key pairs are made at apply time.
+//!
+//! The file holds the typed plan itself, so its format follows the plan's types: [`VERSION`] changes
+//! whenever they do, and a plan of another version is refused as stale (make a new one), never guessed.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +19,10 @@ use crate::model::Application;
 use crate::state::State;
 
 pub const FORMAT: &str = "vapp-plan";
-pub const VERSION: u32 = 1;
+/// 1: the loosely typed plan of vapp 0.1 before typed steps; 2: typed steps.
+pub const VERSION: u32 = 2;
+/// The largest saved plan vapp reads.
+pub const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -24,8 +30,37 @@ pub struct SavedPlan {
     pub version: u32,
     pub vapp_version: String,
     pub plan: Plan,
-    /// SHA-256 of each live application the plan's actions depend on, by id.
+    /// SHA-256 of each live application the plan's steps depend on, by id.
     pub live_digests: BTreeMap<String, String>,
+}
+
+/// Why a saved plan file cannot be applied as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum SavedPlanError {
+    #[error("this is not a plan saved by `vapp plan -o`")]
+    NotAPlan,
+    /// Written by another version of vapp: the steps it holds may not mean what they meant.
+    #[error("the plan was saved by vapp {vapp_version} in plan format {version}; this vapp reads format {VERSION}")]
+    OtherVersion { version: u64, vapp_version: String },
+    #[error("the plan file is damaged")]
+    Damaged(#[source] serde_json::Error),
+}
+
+/// Why a saved plan may no longer be applied.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Staleness {
+    #[error("the plan was made before any state existed, and a state exists now (serial {serial})")]
+    StateCreated { serial: u64 },
+    #[error("the plan was made against a state that no longer exists")]
+    StateGone,
+    #[error("the state is another one now (lineage {now} instead of {planned})")]
+    OtherLineage { now: String, planned: String },
+    #[error("the state changed since the plan was made (serial {now} instead of {planned})")]
+    StateMoved { now: u64, planned: u64 },
+    #[error("application {id} is gone from the account since the plan was made")]
+    ApplicationGone { id: String },
+    #[error("application {id} changed in the account since the plan was made")]
+    ApplicationChanged { id: String },
 }
 
 impl SavedPlan {
@@ -39,35 +74,44 @@ impl SavedPlan {
         }
     }
 
+    /// Reads a saved plan; the format and version are checked before the plan itself is read.
+    pub fn from_slice(bytes: &[u8]) -> Result<SavedPlan, SavedPlanError> {
+        #[derive(Deserialize)]
+        struct Header {
+            format: String,
+            version: u64,
+            #[serde(default)]
+            vapp_version: String,
+        }
+        let header: Header = serde_json::from_slice(bytes).map_err(|_| SavedPlanError::NotAPlan)?;
+        if header.format != FORMAT {
+            return Err(SavedPlanError::NotAPlan);
+        }
+        if header.version != u64::from(VERSION) {
+            return Err(SavedPlanError::OtherVersion { version: header.version, vapp_version: header.vapp_version });
+        }
+        serde_json::from_slice(bytes).map_err(SavedPlanError::Damaged)
+    }
+
     /// Why this plan may no longer be applied, if it may not.
-    pub fn staleness(&self, state: Option<&State>, live: &[Application]) -> Option<String> {
+    pub fn staleness(&self, state: Option<&State>, live: &[Application]) -> Option<Staleness> {
         let planned = &self.plan.state;
         match (planned.lineage.as_deref(), state) {
-            (None, Some(now)) if now.serial > 0 => {
-                return Some(format!(
-                    "the plan was made before any state existed, and a state exists now (serial {})",
-                    now.serial
-                ))
-            }
-            (Some(_), None) => return Some("the plan was made against a state that no longer exists".into()),
+            (None, Some(now)) if now.serial > 0 => return Some(Staleness::StateCreated { serial: now.serial }),
+            (Some(_), None) => return Some(Staleness::StateGone),
             (Some(lineage), Some(now)) if now.lineage != lineage => {
-                return Some(format!("the state is another one now (lineage {} instead of {lineage})", now.lineage))
+                return Some(Staleness::OtherLineage { now: now.lineage.clone(), planned: lineage.to_string() })
             }
             (Some(_), Some(now)) if now.serial != planned.serial => {
-                return Some(format!(
-                    "the state changed since the plan was made (serial {} instead of {})",
-                    now.serial, planned.serial
-                ))
+                return Some(Staleness::StateMoved { now: now.serial, planned: planned.serial })
             }
             _ => {}
         }
         let now = digests(&self.plan, live);
         for (id, digest) in &self.live_digests {
             match now.get(id) {
-                None => return Some(format!("application {id} is gone from the account since the plan was made")),
-                Some(d) if d != digest => {
-                    return Some(format!("application {id} changed in the account since the plan was made"))
-                }
+                None => return Some(Staleness::ApplicationGone { id: id.clone() }),
+                Some(d) if d != digest => return Some(Staleness::ApplicationChanged { id: id.clone() }),
                 _ => {}
             }
         }
@@ -77,16 +121,18 @@ impl SavedPlan {
 
 /// The digests of the live applications that the plan's changes name.
 fn digests(plan: &Plan, live: &[Application]) -> BTreeMap<String, String> {
-    let ids: Vec<&str> = plan.changes.iter().filter_map(|c| c.id.as_deref()).collect();
+    let ids: std::collections::HashSet<&str> = plan.changes.iter().filter_map(|c| c.id()).collect();
     live.iter()
         .filter_map(|app| {
             let id = app.id.as_deref()?;
-            ids.contains(&id).then(|| (id.to_string(), digest(app)))
+            ids.contains(id).then(|| (id.to_string(), digest(app)))
         })
         .collect()
 }
 
 fn digest(app: &Application) -> String {
+    // Serialising an application cannot fail (string keys only); an empty digest would only ever
+    // make a plan stale, never fresh.
     let bytes = serde_json::to_vec(app).unwrap_or_default();
     Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

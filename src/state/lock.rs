@@ -35,10 +35,27 @@ impl std::fmt::Display for LockInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("the state is locked: {holder}\n  = help: wait for it to finish, retry with --lock-timeout 30s, or if that process is gone, run `vapp state unlock`")]
+    #[error("the state is locked: {holder}")]
     Held { holder: Box<LockInfo>, path: PathBuf },
-    #[error("cannot lock the state at {path}: {message}")]
-    Io { path: PathBuf, message: String },
+    #[error("cannot lock the state at {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl LockError {
+    /// What to do about it, for the command edge to print as `= help:`.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            LockError::Held { .. } => Some(
+                "wait for it to finish, retry with --lock-timeout 30s, or if that process is gone, run `vapp state unlock`"
+                    .into(),
+            ),
+            LockError::Io { .. } => None,
+        }
+    }
 }
 
 /// A held lock; released when dropped.
@@ -63,7 +80,7 @@ pub fn acquire(
     on_broken: &dyn Fn(&LockInfo),
 ) -> Result<StateLock, LockError> {
     let path = lock_path(state_path);
-    let io = |e: std::io::Error| LockError::Io { path: path.clone(), message: e.to_string() };
+    let io = |source: std::io::Error| LockError::Io { path: path.clone(), source };
     let deadline = Instant::now() + timeout;
     let mine = LockInfo {
         id: uuid::Uuid::new_v4().to_string(),
@@ -76,7 +93,7 @@ pub fn acquire(
         vapp_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        fs_err::create_dir_all(dir).map_err(io)?;
     }
     loop {
         match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
@@ -119,7 +136,7 @@ pub fn unlock(state_path: &Path, force: bool) -> Result<Option<LockInfo>, LockEr
     if !force && !holder_is_gone(&holder) {
         return Err(LockError::Held { holder: Box::new(holder), path });
     }
-    std::fs::remove_file(&path).map_err(|e| LockError::Io { path: path.clone(), message: e.to_string() })?;
+    fs_err::remove_file(&path).map_err(|source| LockError::Io { path: path.clone(), source })?;
     Ok(Some(holder))
 }
 

@@ -9,6 +9,7 @@
 //! crash or lost answer can lose one. An entry without an `id` is such a create whose outcome is not
 //! known yet; the planner resolves it against the account by the key's fingerprint.
 
+pub mod codec;
 pub mod crypto;
 mod lock;
 mod store;
@@ -20,7 +21,9 @@ use serde_json::Value;
 
 pub use crypto::{Encryption, Sealer};
 pub use lock::{acquire as acquire_lock, unlock, LockError, LockInfo, StateLock};
-pub use store::{backup_dir, load, load_with, remove_backups, save, StateError, StateStore, BACKUPS_KEPT};
+pub use store::{
+    backup_dir, load, load_with, remove_backups, save, Corruption, EncodeError, StateError, StateStore, BACKUPS_KEPT,
+};
 
 use crate::keys::PrivateKeyPem;
 
@@ -68,8 +71,7 @@ pub struct StateEntry {
     /// is confirmed. While it is set, the state holds both halves the API may have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_key: Option<KeyRecord>,
-    /// A mutating call about to be made, written before it leaves and cleared once its outcome is
-    /// recorded. Still set when vapp next runs: the call was interrupted and its outcome is unknown.
+    /// A mutating call about to be made; see [`Intent`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<Intent>,
 }
@@ -78,17 +80,48 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// What a mutating call was about to do.
+/// A mutating call about to be made, as the state records it (`{"action": "create", ...}`).
+///
+/// Written before the call leaves and cleared once its outcome is recorded, so one still present when
+/// vapp next runs is a call whose outcome is unknown. The JSON words are those of earlier versions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Intent {
-    /// `create`, `update` or `delete`.
-    pub action: String,
-    /// The fingerprint of the key the call sends or keeps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<String>,
-    /// For a create: the name it sends, so that a lost create is recognised by key and name together.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Intent {
+    /// A POST with the key `fingerprint`, sending `name`: found again by both if its answer was lost.
+    Create {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+        /// Absent in states written before names were recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// A PUT that keeps the key `fingerprint`.
+    Update {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+    },
+    /// A PUT that sends the new key `fingerprint` (kept as `pending_key` meanwhile).
+    RotateKey {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+    },
+    /// A DELETE.
+    Delete {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+    },
+}
+
+impl Intent {
+    /// The name of the call, as plans and messages say it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Intent::Create { .. } => "create",
+            Intent::Update { .. } => "update",
+            Intent::RotateKey { .. } => "rotate-key",
+            Intent::Delete { .. } => "delete",
+        }
+    }
 }
 
 impl Default for StateEntry {
@@ -112,7 +145,11 @@ impl Default for StateEntry {
 #[serde(tag = "custody", rename_all = "snake_case")]
 pub enum KeyRecord {
     /// vapp made the pair and keeps the private half here.
-    Managed { fingerprint: String, private_key: PrivateKeyPem },
+    Managed {
+        fingerprint: String,
+        #[serde(flatten)]
+        private_key: HeldKey,
+    },
     /// The user brought the public key (`keys.public_key_file`); vapp never holds the private one.
     External { fingerprint: String },
     /// The private key was never given to vapp (an imported application).
@@ -122,7 +159,26 @@ pub enum KeyRecord {
     },
 }
 
+/// A private key in the state's custody: readable, or sealed with a passphrase this run was not given
+/// (commands that need no private key work on an encrypted state without the passphrase).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HeldKey {
+    Open {
+        private_key: PrivateKeyPem,
+    },
+    /// `nonce || ciphertext`, base64, as [`Sealer::seal`] makes it.
+    Sealed {
+        private_key_encrypted: String,
+    },
+}
+
 impl KeyRecord {
+    /// A pair vapp made, with its private key readable.
+    pub fn managed(fingerprint: String, private_key: PrivateKeyPem) -> Self {
+        KeyRecord::Managed { fingerprint, private_key: HeldKey::Open { private_key } }
+    }
+
     pub fn fingerprint(&self) -> Option<&str> {
         match self {
             KeyRecord::Managed { fingerprint, .. } | KeyRecord::External { fingerprint } => Some(fingerprint),
@@ -130,11 +186,17 @@ impl KeyRecord {
         }
     }
 
+    /// The private key, when vapp holds it and it is not sealed.
     pub fn private_key(&self) -> Option<&PrivateKeyPem> {
         match self {
-            KeyRecord::Managed { private_key, .. } => Some(private_key),
-            KeyRecord::External { .. } | KeyRecord::Unknown { .. } => None,
+            KeyRecord::Managed { private_key: HeldKey::Open { private_key }, .. } => Some(private_key),
+            _ => None,
         }
+    }
+
+    /// Whether vapp holds the private key, sealed or not.
+    pub fn is_managed(&self) -> bool {
+        matches!(self, KeyRecord::Managed { .. })
     }
 
     /// The private key of the pair with `fingerprint`, from this record.
@@ -175,10 +237,10 @@ mod tests {
             "a".into(),
             StateEntry {
                 id: Some("id-1".into()),
-                key: KeyRecord::Managed {
-                    fingerprint: "sha256:00".into(),
-                    private_key: PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\nx\n".into()),
-                },
+                key: KeyRecord::managed(
+                    "sha256:00".into(),
+                    PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\nx\n".into()),
+                ),
                 protect: true,
                 applied: None,
                 ..Default::default()

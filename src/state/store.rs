@@ -8,43 +8,97 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-
-use super::crypto::{CryptoError, Encryption, Sealer};
-use super::{State, FORMAT, FORMAT_VERSION};
-use crate::fsutil::{self, Mode};
+use super::codec::{self, DecodeError, MAX_STATE_BYTES};
+use super::crypto::CryptoError;
+use super::{State, FORMAT_VERSION};
+use crate::fsutil::{self, Mode, ReadError};
 
 /// How many earlier versions of a state file are kept.
 pub const BACKUPS_KEPT: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read state {path}: {message}")]
-    Read { path: PathBuf, message: String },
-    #[error("{}", unreadable(path, message, backup.as_ref()))]
-    Corrupt { path: PathBuf, message: String, backup: Option<(PathBuf, u64)> },
-    #[error("cannot write state {path}: {message}")]
-    Write { path: PathBuf, message: String },
-    #[error("the private keys in {path} are encrypted: set VAPP_STATE_PASSPHRASE or pass --passphrase-file FILE")]
+    #[error("cannot read the state {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Damaged, truncated or foreign. `backup` is the newest good backup, with its serial.
+    #[error("the state {path} is unreadable: {reason}; vapp will not start a new state over it")]
+    Corrupt { path: PathBuf, reason: Corruption, backup: Option<(PathBuf, u64)> },
+    /// Written by a newer vapp, in a format version this one does not know.
+    #[error("the state {path} was written by a newer vapp (state format version {version}; this vapp reads version {FORMAT_VERSION})")]
+    Newer { path: PathBuf, version: u64 },
+    #[error("cannot write the state {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot encode the state {path}")]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: EncodeError,
+    },
+    #[error("the private keys in {path} are encrypted")]
     NeedsPassphrase { path: PathBuf },
     #[error("the passphrase does not open {path}; nothing was changed")]
     WrongPassphrase { path: PathBuf },
 }
 
-fn unreadable(path: &Path, message: &str, backup: Option<&(PathBuf, u64)>) -> String {
-    let mut text =
-        format!("state {} is unreadable: {message}\n  vapp will not start a new state over it.", path.display());
-    match backup {
-        Some((backup, serial)) => text.push_str(&format!(
-            "\n  = help: the newest good backup is {} (serial {serial}); to restore it:\n      cp {} {}",
-            backup.display(),
-            backup.display(),
-            path.display()
-        )),
-        None => text.push_str("\n  = help: no good backup was found beside it"),
+impl StateError {
+    /// What to do about it, for the command edge to print as `= help:`.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            StateError::Corrupt { path, backup: Some((backup, serial)), .. } => Some(format!(
+                "the newest good backup is {} (serial {serial}); to restore it:\n      cp {} {}",
+                backup.display(),
+                backup.display(),
+                path.display()
+            )),
+            StateError::Corrupt { backup: None, .. } => Some("no good backup was found beside it".into()),
+            StateError::Newer { .. } => {
+                Some("use the vapp that wrote it (or a newer one); do not restore an older backup over it".into())
+            }
+            StateError::NeedsPassphrase { .. } => {
+                Some("set VAPP_STATE_PASSPHRASE or pass --passphrase-file FILE".into())
+            }
+            _ => None,
+        }
     }
-    text
+}
+
+/// Why a state file cannot be trusted. Never holds a value from the file: a state holds private keys.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Corruption {
+    #[error("it is not JSON ({problem} at line {line}, column {column})")]
+    NotJson { problem: &'static str, line: usize, column: usize },
+    #[error("it is not a vapp state file (format `{format}`)")]
+    Foreign { format: String },
+    #[error("it has no checksum: vapp did not write it, or it was edited by hand")]
+    NoChecksum,
+    #[error("its checksum does not match its content (the file was changed or damaged)")]
+    Checksum,
+    #[error("its encryption settings are damaged")]
+    Encryption,
+    #[error("an encrypted key is damaged")]
+    SealedKey,
+    /// A field of the wrong shape: where, and what it should be (never the value found).
+    #[error("`{path}` {problem}")]
+    Shape { path: String, problem: String },
+}
+
+/// Why a state could not be written out.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("the state is encrypted but no passphrase opened it")]
+    NoSealer,
 }
 
 /// Where the backups of the state at `path` live: `.vapp/backups/` beside it.
@@ -57,98 +111,29 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "vapp.state.json".into())
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Why a state file could not be read.
-enum ParseError {
-    Corrupt(String),
-    NeedsPassphrase,
-    WrongPassphrase,
-}
-
-/// Calls `f` on every key record (`key` and `pending_key`) of every application in a state document.
-fn each_key_record<F>(value: &mut Value, mut f: F) -> Result<(), String>
-where
-    F: FnMut(&mut Map<String, Value>) -> Result<(), String>,
-{
-    let Some(apps) = value.get_mut("applications").and_then(Value::as_object_mut) else { return Ok(()) };
-    for entry in apps.values_mut() {
-        for field in ["key", "pending_key"] {
-            if let Some(record) = entry.get_mut(field).and_then(Value::as_object_mut) {
-                f(record)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn parse(path: &Path, bytes: &[u8], passphrase: Option<&str>) -> Result<State, ParseError> {
-    let corrupt = |m: String| ParseError::Corrupt(m);
-    let mut value: Value =
-        serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not a vapp state file ({e})")))?;
-    let format = value.get("format").and_then(Value::as_str).unwrap_or_default().to_string();
-    let version = value.get("version").and_then(Value::as_u64).unwrap_or_default();
-    if format != FORMAT || version != u64::from(FORMAT_VERSION) {
-        return Err(corrupt(format!(
-            "format `{format}` version {version}; this vapp reads `{FORMAT}` version {FORMAT_VERSION}"
-        )));
-    }
-    let Some(sum) = value.as_object_mut().and_then(|o| o.remove("checksum")) else {
-        return Err(corrupt("it has no checksum: vapp did not write it, or it was edited by hand".into()));
-    };
-    let compact = serde_json::to_vec(&value).unwrap_or_default();
-    if sum.as_str() != Some(sha256_hex(&compact).as_str()) {
-        return Err(corrupt(format!(
-            "its checksum does not match its content ({} was changed or damaged)",
-            path.display()
-        )));
-    }
-    let mut sealer = None;
-    if let Some(settings) = value.get("encryption").cloned() {
-        let settings: Encryption =
-            serde_json::from_value(settings).map_err(|e| corrupt(format!("bad encryption settings ({e})")))?;
-        let passphrase = passphrase.ok_or(ParseError::NeedsPassphrase)?;
-        let opened = Sealer::open(passphrase, &settings).map_err(|e| match e {
-            CryptoError::WrongPassphrase => ParseError::WrongPassphrase,
-            other => corrupt(other.to_string()),
-        })?;
-        each_key_record(&mut value, |record| {
-            if let Some(sealed) = record.remove("private_key_encrypted") {
-                let plain = opened.unseal(sealed.as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
-                let pem = String::from_utf8(plain.to_vec()).map_err(|_| "an encrypted key is damaged".to_string())?;
-                record.insert("private_key".into(), Value::String(pem));
-            }
-            Ok(())
-        })
-        .map_err(corrupt)?;
-        sealer = Some(opened);
-    }
-    let mut state: State =
-        serde_json::from_value(value).map_err(|e| corrupt(format!("not a vapp state file ({e})")))?;
-    state.sealer = sealer;
-    Ok(state)
-}
-
 /// Loads the state at `path`; `None` when there is no file yet. A damaged or foreign file is refused,
-/// naming the newest backup that is good; encrypted keys need `passphrase`.
+/// naming the newest backup that is good. With `passphrase`, encrypted keys are opened; without, they
+/// stay sealed.
 pub fn load_with(path: &Path, passphrase: Option<&str>) -> Result<Option<State>, StateError> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match fsutil::read_bounded(path, MAX_STATE_BYTES, "a state") {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StateError::Read { path: path.to_path_buf(), message: e.to_string() }),
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(ReadError::Io(source)) => return Err(StateError::Read { path: path.to_path_buf(), source }),
+        Err(other) => {
+            let source = std::io::Error::new(std::io::ErrorKind::InvalidData, other);
+            return Err(StateError::Read { path: path.to_path_buf(), source });
+        }
     };
-    parse(path, &bytes, passphrase).map(Some).map_err(|e| match e {
-        ParseError::NeedsPassphrase => StateError::NeedsPassphrase { path: path.to_path_buf() },
-        ParseError::WrongPassphrase => StateError::WrongPassphrase { path: path.to_path_buf() },
-        ParseError::Corrupt(message) => {
-            StateError::Corrupt { path: path.to_path_buf(), message, backup: newest_good_backup(path, passphrase) }
+    codec::decode(&bytes, passphrase).map(Some).map_err(|e| match e {
+        DecodeError::WrongPassphrase => StateError::WrongPassphrase { path: path.to_path_buf() },
+        DecodeError::Newer { version } => StateError::Newer { path: path.to_path_buf(), version },
+        DecodeError::Corrupt(reason) => {
+            StateError::Corrupt { path: path.to_path_buf(), reason, backup: newest_good_backup(path, passphrase) }
         }
     })
 }
 
-/// Loads a state whose keys are not encrypted (see [`load_with`]).
+/// Loads a state (see [`load_with`]), its keys sealed if it is encrypted.
 pub fn load(path: &Path) -> Result<Option<State>, StateError> {
     load_with(path, None)
 }
@@ -156,7 +141,7 @@ pub fn load(path: &Path) -> Result<Option<State>, StateError> {
 /// The backups of `path`, newest first.
 fn backups(path: &Path) -> Vec<(PathBuf, u64)> {
     let prefix = format!("{}.", file_name(path));
-    let mut found: Vec<(PathBuf, u64)> = std::fs::read_dir(backup_dir(path))
+    let mut found: Vec<(PathBuf, u64)> = fs_err::read_dir(backup_dir(path))
         .into_iter()
         .flatten()
         .filter_map(|e| {
@@ -171,41 +156,15 @@ fn backups(path: &Path) -> Vec<(PathBuf, u64)> {
 
 /// Removes every backup of the state at `path` (after encrypting: they hold plain keys); returns how many.
 pub fn remove_backups(path: &Path) -> usize {
-    backups(path).into_iter().filter(|(backup, _)| std::fs::remove_file(backup).is_ok()).count()
+    backups(path).into_iter().filter(|(backup, _)| fs_err::remove_file(backup).is_ok()).count()
 }
 
 fn newest_good_backup(path: &Path, passphrase: Option<&str>) -> Option<(PathBuf, u64)> {
     backups(path).into_iter().find(|(backup, _)| {
-        std::fs::read(backup)
+        fsutil::read_bounded(backup, MAX_STATE_BYTES, "a state")
             .ok()
-            .is_some_and(|b| !matches!(parse(backup, &b, passphrase), Err(ParseError::Corrupt(_))))
+            .is_some_and(|b| !matches!(codec::decode(&b, passphrase), Err(DecodeError::Corrupt(_))))
     })
-}
-
-/// Serialises `state` as it is kept on disk: private keys sealed when the state is encrypted, and a
-/// checksum over the rest.
-fn encode(state: &State) -> Result<Vec<u8>, String> {
-    let mut value = serde_json::to_value(state).map_err(|e| e.to_string())?;
-    if let Some(object) = value.as_object_mut() {
-        object.remove("checksum");
-    }
-    if state.encryption.is_some() {
-        let sealer = state.sealer.as_ref().ok_or("the state is encrypted but no passphrase opened it")?;
-        each_key_record(&mut value, |record| {
-            if let Some(pem) = record.remove("private_key") {
-                let sealed = sealer.seal(pem.as_str().unwrap_or_default().as_bytes()).map_err(|e| e.to_string())?;
-                record.insert("private_key_encrypted".into(), Value::String(sealed));
-            }
-            Ok(())
-        })?;
-    }
-    let checksum = sha256_hex(&serde_json::to_vec(&value).map_err(|e| e.to_string())?);
-    if let Some(object) = value.as_object_mut() {
-        object.insert("checksum".into(), Value::String(checksum));
-    }
-    let mut bytes = serde_json::to_vec_pretty(&value).map_err(|e| e.to_string())?;
-    bytes.push(b'\n');
-    Ok(bytes)
 }
 
 /// Replaces the state file with `bytes`: the current file is kept as a backup (by its serial), the new
@@ -213,17 +172,17 @@ fn encode(state: &State) -> Result<Vec<u8>, String> {
 fn replace(path: &Path, bytes: &[u8], replaced_serial: Option<u64>) -> std::io::Result<()> {
     if let Some(serial) = replaced_serial.filter(|_| path.exists()) {
         let dir = backup_dir(path);
-        std::fs::create_dir_all(&dir)?;
+        fs_err::create_dir_all(&dir)?;
         let backup = dir.join(format!("{}.{serial}", file_name(path)));
-        let _ = std::fs::remove_file(&backup);
+        let _ = fs_err::remove_file(&backup);
         // A hard link costs no copy; where links are not possible, copy (the file is mode 0600 either way).
-        if std::fs::hard_link(path, &backup).is_err() {
-            std::fs::copy(path, &backup)?;
+        if fs_err::hard_link(path, &backup).is_err() {
+            fs_err::copy(path, &backup)?;
         }
     }
     fsutil::write_atomically(path, bytes, Mode::Private)?;
     for (old, _) in backups(path).into_iter().skip(BACKUPS_KEPT) {
-        let _ = std::fs::remove_file(old);
+        let _ = fs_err::remove_file(old);
     }
     Ok(())
 }
@@ -232,9 +191,8 @@ fn replace(path: &Path, bytes: &[u8], replaced_serial: Option<u64>) -> std::io::
 pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
     let replaced = state.serial;
     state.serial += 1;
-    let bytes = encode(state).map_err(|message| StateError::Write { path: path.to_path_buf(), message })?;
-    replace(path, &bytes, Some(replaced))
-        .map_err(|e| StateError::Write { path: path.to_path_buf(), message: e.to_string() })
+    let bytes = codec::encode(state).map_err(|source| StateError::Encode { path: path.to_path_buf(), source })?;
+    replace(path, &bytes, Some(replaced)).map_err(|source| StateError::Write { path: path.to_path_buf(), source })
 }
 
 struct Pending {
@@ -285,15 +243,15 @@ impl StateStore {
             let mut pending = self.lock();
             let replaced = pending.state.serial;
             pending.state.serial += 1;
-            let bytes = encode(&pending.state)
-                .map_err(|e| StateError::Write { path: self.path.clone(), message: e.to_string() })?;
+            let bytes = codec::encode(&pending.state)
+                .map_err(|source| StateError::Encode { path: self.path.clone(), source })?;
             (bytes, pending.generation, replaced)
         };
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || replace(&path, &bytes, Some(replaced)))
             .await
-            .map_err(|e| StateError::Write { path: self.path.clone(), message: e.to_string() })?
-            .map_err(|e| StateError::Write { path: self.path.clone(), message: e.to_string() })?;
+            .map_err(|e| StateError::Write { path: self.path.clone(), source: std::io::Error::other(e) })?
+            .map_err(|source| StateError::Write { path: self.path.clone(), source })?;
         *written = generation;
         Ok(())
     }
@@ -372,10 +330,13 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap().replace("\"lin\"", "\"lim\"");
         std::fs::write(&path, text).unwrap();
         let err = load(&path).unwrap_err();
-        let message = err.to_string();
-        assert!(message.contains("checksum does not match"), "{message}");
-        assert!(message.contains("vapp.state.json.7 (serial 7)"), "{message}");
-        assert!(message.contains("cp "), "{message}");
+        assert!(
+            matches!(&err, StateError::Corrupt { reason: Corruption::Checksum, backup: Some((_, 7)), .. }),
+            "{err:?}"
+        );
+        let help = err.help().unwrap();
+        assert!(help.contains("vapp.state.json.7 (serial 7)"), "{help}");
+        assert!(help.contains("cp "), "{help}");
         // Truncated to nothing: refused too, never taken for "no state".
         std::fs::write(&path, "").unwrap();
         assert!(matches!(load(&path), Err(StateError::Corrupt { .. })));

@@ -225,9 +225,15 @@ async fn an_unreachable_api_is_a_transport_error() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let client = client_for(&format!("http://127.0.0.1:{port}"));
     match client.list_all().await.unwrap_err() {
-        ApiError::Transport { maybe_sent, message, .. } => {
+        ApiError::Transport { maybe_sent, source, .. } => {
             assert!(!maybe_sent, "a refused connection never sent anything");
-            assert!(message.contains("onnect"), "{message}");
+            let mut causes = source.to_string();
+            let mut cause = source.source();
+            while let Some(c) = cause {
+                causes.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            assert!(causes.contains("onnect"), "{causes}");
         }
         other => panic!("expected a transport error, got {other:?}"),
     }

@@ -193,8 +193,8 @@ impl vapp::api::ApplicationApi for Faulty {
         if self.lose_put_answers {
             return Err(vapp::api::ApiError::Transport {
                 url: "test".into(),
-                message: "connection reset".into(),
                 maybe_sent: true,
+                source: "connection reset".into(),
             });
         }
         Ok(updated)

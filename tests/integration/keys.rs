@@ -141,8 +141,9 @@ fn a_rotation_whose_answer_is_lost_keeps_both_keys_then_completes() {
     emulator.block_on(async {
         let state = vapp::state::load(&state_path).unwrap().unwrap();
         let live = api.list_all().await.unwrap();
-        let plan = vapp::plan::plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] });
-        assert_eq!(plan.changes[0].action, Action::RotateKey);
+        let plan =
+            vapp::plan::plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] }).unwrap();
+        assert_eq!(plan.changes[0].action(), Action::RotateKey);
         let store = vapp::state::StateStore::new(state_path.clone(), state);
         let cancel = Cancel::default();
         let retry = vapp::api::RetryPolicy { max_attempts: 1, ..Default::default() };
@@ -259,9 +260,16 @@ fn encrypted_state_holds_no_pem_and_a_wrong_passphrase_changes_nothing() {
     assert!(run.stderr.contains("the passphrase does not open"), "{run:?}");
     let run = ws.vapp().args(["apply", "--auto-approve"]).env("VAPP_STATE_PASSPHRASE", "wrong").expect(1);
     assert!(run.stderr.contains("nothing was changed"), "{run:?}");
-    let run = ws.vapp().args(["state", "rm", "app"]).expect(1);
+    let run = ws.vapp().args(["apply", "--auto-approve"]).expect(1);
     assert!(run.stderr.contains("VAPP_STATE_PASSPHRASE"), "{run:?}");
+    ws.vapp().args(["key", "show", "app"]).expect(1);
     assert_eq!(std::fs::read(&path).unwrap(), on_disk, "a wrong or missing passphrase changes nothing on disk");
+    // Commands that need no private key work without the passphrase; the keys stay sealed.
+    ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+    let listed = ws.vapp().args(["state", "list"]).expect(0).stdout;
+    assert!(listed.contains("app") && listed.contains("other"), "{listed}");
+    let shown = ws.vapp().args(["state", "show", "app"]).expect(0).stdout;
+    assert!(!shown.contains("PRIVATE KEY") && !shown.contains("private_key_encrypted"), "{shown}");
 
     ws.write("pass.txt", &format!("{secret}\n"));
     ws.vapp().args(["--passphrase-file", "pass.txt", "plan", "--detailed-exitcode"]).expect(0);

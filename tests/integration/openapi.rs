@@ -4,7 +4,7 @@
 //! The bodies are the ones vapp really sends. Every manifest under `examples/` (the environments with
 //! `ENV=staging`) and one application with every capability go through the manifest loader and the
 //! planner; a create gets its public key the way the executor adds it and an update is planned against
-//! a live copy whose webhooks moved; `Application::to_request_body` makes the JSON. Create bodies are
+//! a live copy whose webhooks moved; `Application::request_body` makes the JSON. Create bodies are
 //! checked against the request schema of `POST /v2/applications`, update bodies against
 //! `PUT /v2/applications/{id}`.
 //!
@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use vapp::keys::KeyPair;
 use vapp::manifest::{load_sources, read_sources, Desired, Source};
 use vapp::model::{defaults, Application, Keys, VideoWebhooks};
-use vapp::plan::{plan, Action, PlanInput};
+use vapp::plan::{plan, PlanInput, Step};
 use vapp::state::State;
 
 use crate::harness::repo_path;
@@ -297,16 +297,16 @@ fn label(desired: &Desired, address: &str) -> String {
 /// What the executor sends for each planned create: the planned body with the new public key.
 fn create_bodies() -> Vec<Body> {
     let desired = desired();
-    let plan = plan(&PlanInput { desired: &desired, state: None, live: &[], targets: &[] });
+    let plan = plan(&PlanInput { desired: &desired, state: None, live: &[], targets: &[] }).unwrap();
     assert_eq!(plan.changes.len(), desired.apps.len(), "one change per application");
     plan.changes
         .iter()
         .map(|change| {
-            assert_eq!(change.action, Action::Create, "{}", change.address);
-            let mut body = change.body.clone().unwrap_or_else(|| panic!("{}: a create without a body", change.address));
+            let Step::Create(create) = &change.step else { panic!("{}: not a create", change.address) };
+            let mut body = create.body.clone();
             // As in `apply::Executor::create`.
             body.keys = Some(Keys { public_key: Some(key_pair().public_key.clone()), ..Default::default() });
-            Body { label: label(&desired, &change.address), json: body.to_request_body() }
+            Body { label: label(&desired, &change.address), json: serde_json::to_value(body.request_body()).unwrap() }
         })
         .collect()
 }
@@ -335,12 +335,13 @@ fn move_webhooks(value: &mut Value) -> bool {
 fn update_bodies() -> Vec<Body> {
     let desired = desired();
     let pair = key_pair();
-    let created = plan(&PlanInput { desired: &desired, state: None, live: &[], targets: &[] });
+    let created = plan(&PlanInput { desired: &desired, state: None, live: &[], targets: &[] }).unwrap();
     let mut live = Vec::new();
     let mut entries = Map::new();
     for change in &created.changes {
         let id = format!("id-{}", change.address);
-        let mut app = serde_json::to_value(change.body.as_ref().expect("a create body")).unwrap();
+        let Step::Create(create) = &change.step else { panic!("{}: not a create", change.address) };
+        let mut app = serde_json::to_value(&create.body).unwrap();
         if !move_webhooks(&mut app["capabilities"]) {
             app["name"] = json!(format!("{} (old)", app["name"].as_str().unwrap_or_default()));
         }
@@ -359,14 +360,16 @@ fn update_bodies() -> Vec<Body> {
         "format": "vapp-state", "version": 1, "lineage": "openapi-test", "serial": 1, "applications": entries
     }))
     .expect("a state");
-    let plan = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] });
+    let plan = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] }).unwrap();
     assert_eq!(plan.changes.len(), desired.apps.len(), "one change per application");
     plan.changes
         .iter()
         .map(|change| {
-            assert_eq!(change.action, Action::Update, "{}: {:?}", change.address, change.diff);
-            let body = change.body.as_ref().unwrap_or_else(|| panic!("{}: an update without a body", change.address));
-            Body { label: label(&desired, &change.address), json: body.to_request_body() }
+            let Step::Update(update) = &change.step else { panic!("{}: {:?}", change.address, change.diff) };
+            Body {
+                label: label(&desired, &change.address),
+                json: serde_json::to_value(update.body.request_body()).unwrap(),
+            }
         })
         .collect()
 }

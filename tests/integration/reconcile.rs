@@ -245,7 +245,7 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::new(dir.path().join("vapp.state.json"), State::new("test".into()));
     let live = api.list_all().await.unwrap();
-    let plan = vapp::plan::plan(&PlanInput { desired: &desired, state: None, live: &live, targets: &[] });
+    let plan = vapp::plan::plan(&PlanInput { desired: &desired, state: None, live: &live, targets: &[] }).unwrap();
     let cancel = Cancel::default();
     let retry = RetryPolicy {
         max_attempts: 3,
@@ -275,8 +275,10 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
 
     // The next plan sends the failed create again with the same key, and touches nothing else.
     let live = api.list_all().await.unwrap();
-    let again = vapp::plan::plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] });
-    let actions: Vec<_> = again.actions().map(|c| (c.address.as_str(), c.action, c.key.clone())).collect();
+    let again =
+        vapp::plan::plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] }).unwrap();
+    let actions: Vec<_> = again.actions().map(|c| (c.address.as_str(), &c.step)).collect();
+    let [("broken", vapp::plan::Step::Create(create))] = actions.as_slice() else { panic!("{actions:?}") };
     let fingerprint = state.applications["broken"].key.fingerprint().unwrap().to_string();
-    assert_eq!(actions, [("broken", Action::Create, Some(vapp::plan::KeyPlan::Reuse { fingerprint }))]);
+    assert_eq!(create.key, vapp::plan::NewKey::Held { fingerprint });
 }

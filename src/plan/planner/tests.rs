@@ -1,8 +1,11 @@
 use super::*;
+use crate::emulator::SEED_PUBLIC_KEYS;
 use crate::manifest::{load_sources, Source};
 use crate::plan::render::{render_human, render_json, render_markdown};
+use crate::plan::{Plan, Summary};
 use crate::state::KeyRecord;
 use serde_json::json;
+use std::fmt::Write;
 use std::path::PathBuf;
 
 fn desired(yaml: &str) -> Desired {
@@ -13,15 +16,19 @@ fn live(v: Value) -> Application {
     serde_json::from_value(v).unwrap()
 }
 
+fn plan_of(desired: &Desired, state: &State, live: &[Application]) -> Plan {
+    plan(&PlanInput { desired, state: Some(state), live, targets: &[] }).unwrap()
+}
+
 const PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n";
 
 fn managed(id: Option<&str>, applied: Option<Value>) -> StateEntry {
     StateEntry {
         id: id.map(str::to_string),
-        key: KeyRecord::Managed {
-            fingerprint: format!("sha256:{}", id.unwrap_or("pending")),
-            private_key: crate::keys::PrivateKeyPem::new("secret".into()),
-        },
+        key: KeyRecord::managed(
+            format!("sha256:{}", id.unwrap_or("pending")),
+            crate::keys::PrivateKeyPem::new("secret".into()),
+        ),
         protect: false,
         applied,
         ..Default::default()
@@ -70,10 +77,10 @@ fn fixture() -> (Desired, State, Vec<Application>) {
     let mut state = State::new("lineage-1".into());
     state.serial = 7;
     // What was applied to `support` before someone changed its answer URL method in the dashboard.
-    let mut applied_support = comparable(&support_live);
+    let mut applied_support = comparable(&support_live).unwrap();
     applied_support["capabilities"]["voice"]["webhooks"]["answer_url"]["http_method"] = json!("POST");
     state.applications.insert("support".into(), managed(Some("id-support"), Some(applied_support)));
-    state.applications.insert("same".into(), managed(Some("id-same"), Some(comparable(&same_live))));
+    state.applications.insert("same".into(), managed(Some("id-same"), Some(comparable(&same_live).unwrap())));
     state.applications.insert("old".into(), managed(Some("id-old"), None));
     state.applications.insert("vanished".into(), managed(Some("id-vanished"), None));
     (desired, state, vec![support_live, same_live, old_live, unmanaged])
@@ -82,8 +89,8 @@ fn fixture() -> (Desired, State, Vec<Application>) {
 #[test]
 fn golden_plan_and_renderings() {
     let (desired, state, live) = fixture();
-    let plan = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] });
-    let actions: Vec<_> = plan.changes.iter().map(|c| (c.address.as_str(), c.action)).collect();
+    let plan = plan_of(&desired, &state, &live);
+    let actions: Vec<_> = plan.changes.iter().map(|c| (c.address.as_str(), c.action())).collect();
     assert_eq!(
         actions,
         [
@@ -104,9 +111,11 @@ fn golden_plan_and_renderings() {
 #[test]
 fn updates_keep_unmodelled_fields_and_the_live_key() {
     let (desired, state, live) = fixture();
-    let plan = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] });
+    let plan = plan_of(&desired, &state, &live);
     let support = plan.changes.iter().find(|c| c.address == "support").unwrap();
-    let body = serde_json::to_value(support.body.as_ref().unwrap()).unwrap();
+    let Step::Update(Update { id, body }) = &support.step else { panic!("an update: {support:?}") };
+    assert_eq!(id, "id-support");
+    let body = serde_json::to_value(body).unwrap();
     assert_eq!(body["capabilities"]["voice"]["payments"], json!({"gateways": []}));
     assert_eq!(body["keys"]["public_key"], json!(PUBLIC));
     assert!(body.get("_links").is_none());
@@ -122,194 +131,52 @@ fn updates_keep_unmodelled_fields_and_the_live_key() {
 }
 
 #[test]
-fn targets_limit_the_plan() {
+fn targets_limit_the_plan_and_unknown_targets_are_named() {
     let (desired, state, live) = fixture();
-    let targets = vec!["old".to_string()];
-    let plan = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &targets });
+    let targets = vec!["old".to_string(), "nope".to_string()];
+    let plan = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &targets }).unwrap();
     assert_eq!(plan.changes.len(), 1);
-    assert_eq!(plan.changes[0].action, Action::Delete);
+    assert_eq!(plan.changes[0].step, Step::Delete { id: "id-old".into() });
+    assert_eq!(plan.warnings, [Warning::TargetMatchesNothing { target: "nope".into() }]);
 }
 
 #[test]
 fn protected_applications_are_never_deleted() {
     let (_, mut state, live) = fixture();
     state.applications.get_mut("old").unwrap().protect = true;
-    let plan = plan(&PlanInput { desired: &Desired::default(), state: Some(&state), live: &live, targets: &[] });
+    let plan = plan_of(&Desired::default(), &state, &live);
     let old = plan.changes.iter().find(|c| c.address == "old").unwrap();
-    assert_eq!(old.action, Action::NoOp);
-    assert!(plan.warnings.iter().any(|w| w.starts_with("old is protected")));
+    assert!(matches!(old.step, Step::NoOp { .. }), "{old:?}");
+    assert!(plan.warnings.contains(&Warning::Protected { address: "old".into() }));
+}
+
+fn unconfirmed(key: KeyRecord, name: Option<&str>) -> StateEntry {
+    let intent = Intent::Create { fingerprint: key.fingerprint().map(str::to_string), name: name.map(str::to_string) };
+    StateEntry { id: None, key, intent: Some(intent), ..Default::default() }
 }
 
 #[test]
-fn unconfirmed_creates_are_adopted_by_fingerprint_or_sent_again() {
+fn unconfirmed_creates_are_adopted_by_fingerprint_or_sent_again_after_a_look() {
     let pair = crate::keys::tests::shared_pair();
     let desired = desired("version: 1\napplications:\n  a:\n    name: A\n  b:\n    name: B\n");
     let mut state = State::new("l".into());
-    for address in ["a", "b"] {
-        state.applications.insert(
-            address.into(),
-            StateEntry {
-                id: None,
-                key: KeyRecord::Managed {
-                    fingerprint: pair.fingerprint.clone(),
-                    private_key: pair.private_key.clone(),
-                },
-                protect: false,
-                applied: None,
-                ..Default::default()
-            },
-        );
-    }
-    // Only `a`'s create reached the account: pretend `b` used another key.
-    state.applications.get_mut("b").unwrap().key =
-        KeyRecord::Managed { fingerprint: "sha256:other".into(), private_key: pair.private_key.clone() };
+    state.applications.insert(
+        "a".into(),
+        unconfirmed(KeyRecord::managed(pair.fingerprint.clone(), pair.private_key.clone()), Some("A")),
+    );
+    // `b` used another key, which the account does not have: its create did not happen.
+    let other = KeyRecord::managed("sha256:other".into(), pair.private_key.clone());
+    state.applications.insert("b".into(), unconfirmed(other, Some("B")));
     let live = vec![live(
         json!({"id": "id-a", "name": "A", "keys": {"public_key": pair.public_key}, "capabilities": {}, "privacy": {"improve_ai": true}}),
     )];
-    let plan = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] });
-    assert_eq!(plan.changes[0].action, Action::Adopt);
-    assert_eq!(plan.changes[0].id.as_deref(), Some("id-a"));
-    assert!(plan.changes[0].body.is_none(), "nothing to change after adopting");
-    assert_eq!(plan.changes[1].action, Action::Create);
-    assert_eq!(plan.changes[1].key, Some(KeyPlan::Reuse { fingerprint: "sha256:other".into() }));
-}
-
-/// What the API stores for a body: the emulator's defaults, an id and the key.
-fn as_api_stores(body: &Application, id: &str) -> Application {
-    let mut app = defaults::fill(body);
-    app.id = Some(id.to_string());
-    app.keys.get_or_insert_with(|| Keys { public_key: Some(PUBLIC.into()), ..Default::default() });
-    app
-}
-
-/// Carries a plan out the way the executor does, against an in-memory account.
-fn simulate_apply(plan: &Plan, state: &mut State, live: &mut Vec<Application>) {
-    for (n, change) in plan.changes.iter().enumerate() {
-        let entry_id = match change.action {
-            Action::Create | Action::Recreate => {
-                let id = format!("new-{}-{n}", state.serial);
-                live.push(as_api_stores(change.body.as_ref().unwrap(), &id));
-                Some(id)
-            }
-            Action::Update | Action::Adopt => {
-                let id = change.id.clone().unwrap();
-                if let Some(body) = &change.body {
-                    let slot = live.iter_mut().find(|a| a.id.as_deref() == Some(&id)).unwrap();
-                    *slot = as_api_stores(body, &id);
-                }
-                Some(id)
-            }
-            Action::Delete => {
-                live.retain(|a| a.id != change.id);
-                state.applications.remove(&change.address);
-                continue;
-            }
-            Action::NoOp | Action::RotateKey => change.id.clone(),
-        };
-        let applied = live.iter().find(|a| a.id == entry_id).map(comparable);
-        let entry = state.applications.entry(change.address.clone()).or_insert_with(|| managed(None, None));
-        entry.id = entry_id;
-        entry.applied = applied;
-        entry.protect = change.protect;
-    }
-    state.serial += 1;
-}
-
-#[test]
-fn planning_again_after_apply_changes_nothing() {
-    let (desired, mut state, mut live) = fixture();
-    let first = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] });
-    simulate_apply(&first, &mut state, &mut live);
-    let second = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] });
-    assert!(!second.has_changes(), "{}", render_human(&second, false));
-    assert!(second.drift.is_empty(), "{:?}", second.drift);
-    assert!(live.iter().any(|a| a.id.as_deref() == Some("id-other")), "unmanaged applications are never touched");
-}
-
-mod properties {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn url() -> impl Strategy<Value = String> {
-        "[a-z]{1,6}".prop_map(|h| format!("https://{h}.example.com/hook"))
-    }
-
-    fn webhook_yaml(name: &'static str) -> impl Strategy<Value = String> {
-        (url(), proptest::option::of(prop_oneof![Just("GET"), Just("POST")]), proptest::option::of(300u32..=1000))
-            .prop_map(move |(u, m, t)| {
-                let mut s = format!("{name}: {{ address: {u}");
-                if let Some(m) = m {
-                    s.push_str(&format!(", http_method: {m}"));
-                }
-                if let Some(t) = t {
-                    s.push_str(&format!(", connect_timeout: {t}"));
-                }
-                s.push_str(" }");
-                s
-            })
-    }
-
-    fn app_yaml() -> impl Strategy<Value = String> {
-        (
-            "[A-Za-z][A-Za-z ]{0,11}",
-            proptest::option::of(webhook_yaml("answer_url")),
-            proptest::option::of(webhook_yaml("event_url")),
-            proptest::option::of(1u32..=9000),
-            any::<bool>(),
-            proptest::option::of(any::<bool>()),
-            proptest::option::of(prop_oneof![Just("eu-west"), Just("na-east")]),
-        )
-            .prop_map(|(name, answer, event, ttl, vbc, improve_ai, region)| {
-                let mut s = format!("    name: \"{}\"\n    capabilities:\n", name.trim().replace('"', ""));
-                s.push_str("      voice:\n        webhooks:\n");
-                if answer.is_none() && event.is_none() {
-                    s.push_str("          {}\n");
-                }
-                for hook in [answer, event].into_iter().flatten() {
-                    s.push_str(&format!("          {hook}\n"));
-                }
-                if let Some(ttl) = ttl {
-                    s.push_str(&format!("        conversations_ttl: {ttl}\n"));
-                }
-                if let Some(region) = region {
-                    s.push_str(&format!("        region: {region}\n"));
-                }
-                if vbc {
-                    s.push_str("      vbc: {}\n");
-                }
-                if let Some(i) = improve_ai {
-                    s.push_str(&format!("    privacy: {{ improve_ai: {i} }}\n"));
-                }
-                s
-            })
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-        /// For any manifest pair: apply the first, then the second; planning again then shows nothing.
-        #[test]
-        fn apply_then_plan_is_empty(first in proptest::collection::vec(app_yaml(), 1..4), second in proptest::collection::vec(app_yaml(), 0..4)) {
-            let manifest = |apps: &[String]| {
-                let mut s = String::from("version: 1\napplications:\n");
-                for (i, app) in apps.iter().enumerate() {
-                    s.push_str(&format!("  app-{i}:\n{app}"));
-                }
-                if apps.is_empty() { s.push_str("  {}\n"); }
-                desired(&s)
-            };
-            let mut state = State::new("l".into());
-            let mut live = Vec::new();
-            for apps in [&first, &second] {
-                let wanted = manifest(apps);
-                let p = plan(&PlanInput { desired: &wanted, state: Some(&state), live: &live, targets: &[] });
-                simulate_apply(&p, &mut state, &mut live);
-                let again = plan(&PlanInput { desired: &wanted, state: Some(&state), live: &live, targets: &[] });
-                prop_assert!(!again.has_changes(), "{}", render_human(&again, false));
-                prop_assert!(again.drift.is_empty());
-                prop_assert_eq!(live.len(), apps.len());
-            }
-        }
-    }
+    let plan = plan_of(&desired, &state, &live);
+    let Step::Adopt(adopt) = &plan.changes[0].step else { panic!("adopt: {:?}", plan.changes[0]) };
+    assert_eq!((adopt.id.as_str(), adopt.update.is_none()), ("id-a", true), "nothing to change after adopting");
+    let Step::Create(create) = &plan.changes[1].step else { panic!("create: {:?}", plan.changes[1]) };
+    assert_eq!(create.key, NewKey::Held { fingerprint: "sha256:other".into() });
+    // The killed run's POST may still land: the executor looks again before sending.
+    assert_eq!(create.look_first, Some(LostCreate { fingerprint: "sha256:other".into(), name: Some("B".into()) }));
 }
 
 #[test]
@@ -317,16 +184,11 @@ fn an_unconfirmed_create_never_adopts_an_application_another_address_manages() {
     let pair = crate::keys::tests::shared_pair();
     let desired = desired("version: 1\napplications:\n  a:\n    name: A\n  b:\n    name: B\n");
     let mut state = State::new("l".into());
-    let key = KeyRecord::Managed { fingerprint: pair.fingerprint.clone(), private_key: pair.private_key.clone() };
+    let key = KeyRecord::managed(pair.fingerprint.clone(), pair.private_key.clone());
     state
         .applications
         .insert("a".into(), StateEntry { id: Some("id-a".into()), key: key.clone(), ..Default::default() });
-    let intent = crate::state::Intent {
-        action: "create".into(),
-        fingerprint: Some(pair.fingerprint.clone()),
-        name: Some("B".into()),
-    };
-    state.applications.insert("b".into(), StateEntry { id: None, key, intent: Some(intent), ..Default::default() });
+    state.applications.insert("b".into(), unconfirmed(key, Some("B")));
     let same_key = |id: &str, name: &str| {
         live(
             json!({"id": id, "name": name, "keys": {"public_key": pair.public_key}, "capabilities": {}, "privacy": {"improve_ai": true}}),
@@ -335,19 +197,283 @@ fn an_unconfirmed_create_never_adopts_an_application_another_address_manages() {
     // Only `a`'s application holds the key: `b`'s create did not happen, so it is sent again.
     let accounts = [vec![same_key("id-a", "A")], vec![same_key("id-a", "A"), same_key("id-x", "Someone else's")]];
     for account in &accounts {
-        let made = plan(&PlanInput { desired: &desired, state: Some(&state), live: account, targets: &[] });
+        let made = plan_of(&desired, &state, account);
         let b = made.changes.iter().find(|c| c.address == "b").unwrap();
-        assert_eq!(b.action, Action::Create, "{:?}", made.changes);
+        assert_eq!(b.action(), Action::Create, "{:?}", made.changes);
     }
     // Two unmanaged applications with the key and the name sent: vapp cannot tell, so it does nothing.
     let twins = vec![same_key("id-a", "A"), same_key("id-1", "B"), same_key("id-2", "B")];
-    let ambiguous = plan(&PlanInput { desired: &desired, state: Some(&state), live: &twins, targets: &[] });
+    let ambiguous = plan_of(&desired, &state, &twins);
     assert!(ambiguous.changes.iter().all(|c| c.address != "b"));
-    let lost = "b: an earlier create's answer was lost and 2 unmanaged applications";
-    assert!(ambiguous.warnings.iter().any(|w| w.starts_with(lost)), "{:?}", ambiguous.warnings);
+    assert_eq!(ambiguous.warnings, [Warning::AmbiguousLostCreate { address: "b".into(), count: 2 }]);
     // One: it is ours.
     let found = vec![same_key("id-a", "A"), same_key("id-1", "B")];
-    let adopted = plan(&PlanInput { desired: &desired, state: Some(&state), live: &found, targets: &[] });
+    let adopted = plan_of(&desired, &state, &found);
     let b = adopted.changes.iter().find(|c| c.address == "b").unwrap();
-    assert_eq!((b.action, b.id.as_deref()), (Action::Adopt, Some("id-1")));
+    assert_eq!((b.action(), b.id()), (Action::Adopt, Some("id-1")));
+}
+
+#[test]
+fn an_interrupted_call_is_noted_by_its_kind() {
+    let (desired, mut state, live) = fixture();
+    state.applications.get_mut("support").unwrap().intent = Some(Intent::Update { fingerprint: None });
+    let plan = plan_of(&desired, &state, &live);
+    let support = plan.changes.iter().find(|c| c.address == "support").unwrap();
+    assert_eq!(support.notes, [Note::Interrupted { action: Action::Update }]);
+}
+
+/// Golden planner scenarios, one file each, in the style of omicron's planner output: the input
+/// (manifest, state, account), the plan as a person reads it, and the typed steps the executor gets.
+mod scenarios {
+    use super::*;
+
+    /// Names for the keys a scenario uses, so that its file does not depend on a run's random key.
+    struct Keys {
+        names: Vec<(String, &'static str)>,
+    }
+
+    impl Keys {
+        fn new() -> Self {
+            let pair = crate::keys::tests::shared_pair();
+            let mut names = vec![(pair.fingerprint.clone(), "<held key>")];
+            for (pem, name) in
+                SEED_PUBLIC_KEYS.iter().zip(["<dashboard key 1>", "<dashboard key 2>", "<dashboard key 3>"])
+            {
+                names.push((crate::keys::fingerprint(pem).unwrap(), name));
+            }
+            Keys { names }
+        }
+
+        fn name(&self, text: &str) -> String {
+            self.names.iter().fold(text.to_string(), |text, (fingerprint, name)| text.replace(fingerprint, name))
+        }
+    }
+
+    fn held() -> KeyRecord {
+        let pair = crate::keys::tests::shared_pair();
+        KeyRecord::managed(pair.fingerprint.clone(), pair.private_key.clone())
+    }
+
+    fn held_public() -> String {
+        crate::keys::tests::shared_pair().public_key.clone()
+    }
+
+    fn app(id: &str, name: &str, public_key: &str, capabilities: Value) -> Application {
+        let mut app =
+            live(json!({"id": id, "name": name, "keys": {"public_key": public_key}, "capabilities": capabilities}));
+        defaults::fill_in_place(&mut app);
+        app
+    }
+
+    fn entry(id: Option<&str>, key: KeyRecord, applied: Option<&Application>) -> StateEntry {
+        StateEntry {
+            id: id.map(str::to_string),
+            key,
+            applied: applied.map(|a| comparable(a).unwrap()),
+            ..Default::default()
+        }
+    }
+
+    fn describe_state(state: &State) -> String {
+        let mut out = String::new();
+        if state.applications.is_empty() {
+            out.push_str("(empty)\n");
+        }
+        for (address, e) in &state.applications {
+            let key = match &e.key {
+                KeyRecord::Managed { fingerprint, .. } => format!("managed {fingerprint}"),
+                KeyRecord::External { fingerprint } => format!("external {fingerprint}"),
+                KeyRecord::Unknown { fingerprint } => format!("unknown {}", fingerprint.as_deref().unwrap_or("-")),
+            };
+            let _ = write!(out, "{address}: id={} key=({key})", e.id.as_deref().unwrap_or("(none)"));
+            if e.protect {
+                out.push_str(" protect");
+            }
+            if e.rotation > 0 {
+                let _ = write!(out, " rotation={}", e.rotation);
+            }
+            if e.rotate_requested {
+                out.push_str(" rotate-requested");
+            }
+            if let Some(intent) = &e.intent {
+                let _ = write!(out, " intent={intent:?}");
+            }
+            if e.applied.is_some() {
+                out.push_str(" applied=recorded");
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn describe_account(live: &[Application]) -> String {
+        let mut out = String::new();
+        if live.is_empty() {
+            out.push_str("(empty)\n");
+        }
+        for app in live {
+            let key = app.public_key().and_then(|pem| crate::keys::fingerprint(pem).ok()).unwrap_or_default();
+            let _ = writeln!(out, "{} {:?} key={key}", app.id.as_deref().unwrap_or_default(), app.name);
+        }
+        out
+    }
+
+    fn describe_step(change: &Change) -> String {
+        let key = |key: &NewKey| match key {
+            NewKey::Generate => "generate".to_string(),
+            NewKey::Held { fingerprint } => format!("held {fingerprint}"),
+            NewKey::External { fingerprint, .. } => format!("external {fingerprint}"),
+        };
+        let create = |c: &Create| {
+            let look = c.look_first.as_ref().map(|l| format!(", look first for {l:?}")).unwrap_or_default();
+            format!("POST {:?} with key ({}), rotation {}{look}", c.body.name, key(&c.key), c.rotation)
+        };
+        let step = match &change.step {
+            Step::Create(c) => format!("create: {}", create(c)),
+            Step::Recreate { gone, create: c } => format!("recreate (gone: {gone}): {}", create(c)),
+            Step::Update(u) => format!("update {}: PUT the whole application, live key kept", u.id),
+            Step::Adopt(a) => format!(
+                "adopt {}: record it{}",
+                a.id,
+                if a.update.is_some() { ", then PUT the whole application" } else { "" }
+            ),
+            Step::RotateKey(r) => match &r.change {
+                KeyChange::Send { key: k, .. } => {
+                    format!("rotate-key {}: PUT with key ({}), rotation {}", r.id, key(k), r.rotation)
+                }
+                KeyChange::Record { key } => format!("rotate-key {}: record {key:?}, rotation {}", r.id, r.rotation),
+            },
+            Step::Delete { id } => format!("delete {id}"),
+            Step::Forget { id } => format!("forget {} (state only)", id.as_deref().unwrap_or("(none)")),
+            Step::NoOp { id, .. } => format!("no-op {id}"),
+        };
+        format!("{} [protect={}]: {step}\n", change.address, change.protect)
+    }
+
+    /// Plans `manifest` against `state` and `live` and pins the whole story in `snapshots/`.
+    fn scenario(name: &str, manifest: &str, state: &State, live: &[Application]) -> Plan {
+        let keys = Keys::new();
+        let wanted = desired(manifest);
+        let made = plan_of(&wanted, state, live);
+        let mut text = String::new();
+        let _ = write!(text, "## manifest\n{}\n", manifest.trim());
+        let _ = write!(text, "\n## state (serial {})\n{}", state.serial, describe_state(state));
+        let _ = write!(text, "\n## account\n{}", describe_account(live));
+        let _ = write!(text, "\n## plan\n{}", render_human(&made, false));
+        let _ = write!(text, "\n## steps\n");
+        for change in &made.changes {
+            text.push_str(&describe_step(change));
+        }
+        let summary: Summary = made.summary();
+        let _ = writeln!(text, "\n## summary\n{summary:?}");
+        insta::assert_snapshot!(format!("scenario_{name}"), keys.name(&text));
+        made
+    }
+
+    const ONE: &str = "version: 1\napplications:\n  a:\n    name: A\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: https://a.example.com/answer\n";
+
+    fn voice(url: &str) -> Value {
+        json!({"voice": {"webhooks": {"answer_url": {"address": url}}}})
+    }
+
+    #[test]
+    fn create() {
+        let plan = scenario("create", ONE, &State::new("l".into()), &[]);
+        assert!(
+            matches!(&plan.changes[0].step, Step::Create(c) if c.key == NewKey::Generate && c.look_first.is_none())
+        );
+    }
+
+    #[test]
+    fn update() {
+        let live = app("id-a", "A", &held_public(), voice("https://old.example.com/answer"));
+        let mut state = State::new("l".into());
+        state.applications.insert("a".into(), entry(Some("id-a"), held(), Some(&live)));
+        let plan = scenario("update", ONE, &state, &[live]);
+        assert!(matches!(&plan.changes[0].step, Step::Update(_)));
+        assert!(plan.drift.is_empty());
+    }
+
+    #[test]
+    fn drift() {
+        let applied = app("id-a", "A", &held_public(), voice("https://a.example.com/answer"));
+        let live = app("id-a", "Renamed by hand", &held_public(), voice("https://a.example.com/answer"));
+        let mut state = State::new("l".into());
+        state.applications.insert("a".into(), entry(Some("id-a"), held(), Some(&applied)));
+        let plan = scenario("drift", ONE, &state, &[live]);
+        assert_eq!(plan.drift.len(), 1);
+        assert!(matches!(&plan.changes[0].step, Step::Update(_)));
+    }
+
+    #[test]
+    fn rotate() {
+        let live = app("id-a", "A", &held_public(), voice("https://a.example.com/answer"));
+        let mut state = State::new("l".into());
+        state.applications.insert("a".into(), entry(Some("id-a"), held(), Some(&live)));
+        let manifest = format!("{ONE}    keys: {{ rotation: 1 }}\n");
+        let plan = scenario("rotate", &manifest, &state, &[live]);
+        let Step::RotateKey(rotate) = &plan.changes[0].step else { panic!("{plan:?}") };
+        assert!(matches!(&rotate.change, KeyChange::Send { key: NewKey::Generate, .. }));
+        assert_eq!(plan.changes[0].notes, [Note::RotationRaised { from: 0, to: 1 }]);
+    }
+
+    #[test]
+    fn key_changed_outside_vapp() {
+        let live = app("id-a", "A", SEED_PUBLIC_KEYS[0], voice("https://a.example.com/answer"));
+        let mut state = State::new("l".into());
+        let applied = app("id-a", "A", &held_public(), voice("https://a.example.com/answer"));
+        state.applications.insert("a".into(), entry(Some("id-a"), held(), Some(&applied)));
+        let plan = scenario("key_changed_outside_vapp", ONE, &state, &[live]);
+        assert_eq!(plan.warnings, [Warning::LiveKeyChanged { address: "a".into() }]);
+        assert_eq!(plan.drift[0].diff[0].path, "keys.fingerprint");
+    }
+
+    #[test]
+    fn recreate() {
+        let mut state = State::new("l".into());
+        state.applications.insert("a".into(), entry(Some("id-gone"), held(), None));
+        let plan = scenario("recreate", ONE, &state, &[]);
+        let Step::Recreate { create, .. } = &plan.changes[0].step else { panic!("{plan:?}") };
+        assert!(matches!(create.key, NewKey::Held { .. }), "a recreate keeps the key pair");
+    }
+
+    #[test]
+    fn adopt() {
+        let live = app("id-a", "A", &held_public(), voice("https://old.example.com/answer"));
+        let mut state = State::new("l".into());
+        state.applications.insert("a".into(), unconfirmed(held(), Some("A")));
+        let plan = scenario("adopt", ONE, &state, &[live]);
+        assert!(matches!(&plan.changes[0].step, Step::Adopt(a) if a.update.is_some()));
+    }
+
+    #[test]
+    fn lost_create() {
+        let mut state = State::new("l".into());
+        state.applications.insert("a".into(), unconfirmed(held(), Some("A")));
+        let unrelated = app("id-x", "A", SEED_PUBLIC_KEYS[1], json!({}));
+        let plan = scenario("lost_create", ONE, &state, &[unrelated]);
+        assert!(matches!(&plan.changes[0].step, Step::Create(c) if c.look_first.is_some()));
+    }
+
+    #[test]
+    fn protect() {
+        let live = app("id-a", "A", &held_public(), voice("https://a.example.com/answer"));
+        let mut state = State::new("l".into());
+        let mut protected = entry(Some("id-a"), held(), Some(&live));
+        protected.protect = true;
+        state.applications.insert("a".into(), protected);
+        let plan = scenario("protect", "version: 1\napplications: {}\n", &state, &[live]);
+        assert!(!plan.has_changes());
+    }
+
+    #[test]
+    fn delete() {
+        let live = app("id-a", "A", &held_public(), voice("https://a.example.com/answer"));
+        let mut state = State::new("l".into());
+        state.applications.insert("a".into(), entry(Some("id-a"), held(), Some(&live)));
+        state.applications.insert("b".into(), entry(Some("id-b-gone"), held(), None));
+        let plan = scenario("delete", "version: 1\napplications: {}\n", &state, &[live]);
+        let steps: Vec<_> = plan.changes.iter().map(|c| c.step.clone()).collect();
+        assert_eq!(steps, [Step::Delete { id: "id-a".into() }, Step::Forget { id: Some("id-b-gone".into()) }]);
+    }
 }

@@ -62,23 +62,16 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out, "vapp will perform these actions:");
         for change in plan.actions() {
             out.push('\n');
-            let id = change.id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {}",
-                paint.on(DIM, &format!("# {}{id} {}", change.address, action_phrase(change.action)))
-            );
+            let action = change.action();
+            let id = change.id().map(|id| format!(" ({id})")).unwrap_or_default();
+            let _ =
+                writeln!(out, "  {}", paint.on(DIM, &format!("# {}{id} {}", change.address, action_phrase(action))));
             for note in &change.notes {
                 let _ = writeln!(out, "  {}", paint.on(DIM, &format!("# ({note})")));
             }
-            let _ = writeln!(
-                out,
-                "  {} {}",
-                paint.for_action(change.action, symbol(change.action)),
-                paint.on(BOLD, &change.address)
-            );
+            let _ = writeln!(out, "  {} {}", paint.for_action(action, symbol(action)), paint.on(BOLD, &change.address));
             for f in &change.diff {
-                field_line(&mut out, &paint, change.action, f);
+                field_line(&mut out, &paint, action, f);
             }
         }
         out.push('\n');

@@ -9,9 +9,9 @@ pub fn render_json_value(plan: &Plan) -> Value {
     let changes: Vec<Value> = plan
         .actions()
         .map(|c| {
-            let mut change = json!({"address": c.address, "action": c.action.as_str(), "id": c.id, "diff": c.diff});
+            let mut change = json!({"address": c.address, "action": c.action().as_str(), "id": c.id(), "diff": c.diff});
             if !c.notes.is_empty() {
-                change["notes"] = json!(c.notes);
+                change["notes"] = json!(c.notes.iter().map(ToString::to_string).collect::<Vec<_>>());
             }
             change
         })
@@ -33,7 +33,7 @@ pub fn render_json_value(plan: &Plan) -> Value {
         "state": {"lineage": plan.state.lineage, "serial": plan.state.serial},
         "changes": changes,
         "drift": drift,
-        "warnings": plan.warnings,
+        "warnings": plan.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "summary": {"create": s.create, "update": s.update, "delete": s.delete, "no_op": s.no_op},
     })
 }

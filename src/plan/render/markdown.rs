@@ -50,7 +50,7 @@ pub fn render_markdown(plan: &Plan) -> String {
     }
     if summary.delete > 0 {
         let deleted: Vec<String> =
-            plan.actions().filter(|c| c.action == Action::Delete).map(|c| format!("`{}`", c.address)).collect();
+            plan.actions().filter(|c| c.action() == Action::Delete).map(|c| format!("`{}`", c.address)).collect();
         let _ = write!(
             out,
             "\n> [!WARNING]\n> This plan **deletes {} application{}**: {}. Deleting cannot be undone.\n",
@@ -67,13 +67,13 @@ pub fn render_markdown(plan: &Plan) -> String {
                 1 => format!("`{}`", cell(&c.diff[0].path)),
                 n => format!("{n} fields"),
             };
-            let _ = writeln!(out, "| `{}` | {} | {} |", cell(&c.address), badge(c.action), fields);
+            let _ = writeln!(out, "| `{}` | {} | {} |", cell(&c.address), badge(c.action()), fields);
         }
         out.push('\n');
         for c in plan.actions() {
-            let id = c.id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
+            let id = c.id().map(|id| format!(" ({id})")).unwrap_or_default();
             let _ =
-                writeln!(out, "<details><summary><code>{}</code>{id}: {}</summary>\n", c.address, c.action.as_str());
+                writeln!(out, "<details><summary><code>{}</code>{id}: {}</summary>\n", c.address, c.action().as_str());
             for note in &c.notes {
                 let _ = writeln!(out, "_{note}_\n");
             }

@@ -4,6 +4,7 @@
 mod human;
 mod json;
 mod markdown;
+mod words;
 
 pub use human::render_human;
 pub use json::{render_json, render_json_value};

@@ -1,0 +1,141 @@
+//! What the account does with each call, as the real service shows it to its clients: new ids, the
+//! documented defaults filled in, a key pair made when a create sends none, full-replacement PUT that
+//! keeps the key when none is sent, and the rules the API rejects bodies by.
+//!
+//! Shared by the HTTP routes and by [`InProcess`], the emulator without HTTP that tests run the real
+//! executor against: both see one behaviour.
+
+use crate::api::{ApiError, ApplicationApi, Problem};
+use crate::keys::{self, PrivateKeyPem};
+use crate::model::rules::{self, InvalidParameter};
+use crate::model::{defaults, Application, Keys};
+
+use super::store::{Store, StoreError};
+
+/// Everything the API would reject in a create or update body.
+pub fn invalid_parameters(app: &Application) -> Vec<InvalidParameter> {
+    let mut invalid = rules::validate(app);
+    if let Some(pem) = app.public_key() {
+        if keys::parse_public_key(pem).is_err() {
+            invalid.push(InvalidParameter {
+                name: "keys.public_key".into(),
+                reason: "must be a PEM RSA public key".into(),
+            });
+        }
+    }
+    invalid
+}
+
+/// A new application, and the private key made for it when the create sent no public key (the only
+/// answer that ever carries one).
+pub struct Created {
+    pub app: Application,
+    pub private_key: Option<PrivateKeyPem>,
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot make a key pair")]
+    Key(#[from] keys::KeyError),
+    #[error("key generation stopped")]
+    KeyTask(#[from] tokio::task::JoinError),
+}
+
+impl Store {
+    /// Creates `app` (already valid): a new id, defaults, and a key pair when it sends no public key.
+    pub async fn create(&self, mut app: Application) -> Result<Created, CallError> {
+        app.id = Some(uuid::Uuid::new_v4().to_string());
+        let (public_key, private_key) = match app.public_key() {
+            Some(pem) => (pem.to_string(), None),
+            None => {
+                let pair = tokio::task::spawn_blocking(keys::generate).await??;
+                (pair.public_key, Some(pair.private_key))
+            }
+        };
+        app.keys = Some(Keys { public_key: Some(public_key), ..Default::default() });
+        defaults::fill_in_place(&mut app);
+        self.upsert(app.clone()).await?;
+        Ok(Created { app, private_key })
+    }
+
+    /// Replaces application `id` with `app` (already valid), keeping its key when `app` sends none;
+    /// `None` when there is no such application.
+    pub async fn update(&self, id: &str, mut app: Application) -> Result<Option<Application>, CallError> {
+        let Some(current) = self.get(id) else { return Ok(None) };
+        app.id = Some(id.to_string());
+        let public_key = app.public_key().map(str::to_string).or_else(|| current.public_key().map(str::to_string));
+        app.keys = Some(Keys { public_key, ..Default::default() });
+        defaults::fill_in_place(&mut app);
+        Ok(self.replace(app.clone()).await?.then_some(app))
+    }
+}
+
+/// The emulator's account behind the [`ApplicationApi`] trait, in this process and without HTTP: for
+/// tests that run the real executor many times over (a property test), where HTTP would only add time.
+pub struct InProcess {
+    store: Store,
+}
+
+impl Default for InProcess {
+    fn default() -> Self {
+        InProcess { store: Store::in_memory() }
+    }
+}
+
+impl InProcess {
+    /// Puts applications into the account as they are (ids and keys included), as a dashboard would.
+    pub async fn insert(&self, apps: Vec<Application>) -> Result<(), StoreError> {
+        self.store.insert_many(apps).await
+    }
+
+    /// Every application, in creation order.
+    pub fn applications(&self) -> Vec<Application> {
+        self.store.all()
+    }
+}
+
+fn status(status: u16, title: &str, invalid_parameters: Vec<InvalidParameter>) -> ApiError {
+    let problem = Problem { title: title.to_string(), invalid_parameters, ..Default::default() };
+    ApiError::Status { status, problem: Box::new(problem), retry_after: None }
+}
+
+fn failed(error: CallError) -> ApiError {
+    ApiError::Transport { url: "in-process".into(), maybe_sent: false, source: error.into() }
+}
+
+impl ApplicationApi for InProcess {
+    async fn list_all(&self) -> Result<Vec<Application>, ApiError> {
+        Ok(self.store.all())
+    }
+
+    async fn get(&self, id: &str) -> Result<Application, ApiError> {
+        self.store.get(id).ok_or_else(|| status(404, "Not Found", vec![]))
+    }
+
+    async fn create(&self, app: &Application) -> Result<Application, ApiError> {
+        let invalid = invalid_parameters(app);
+        if !invalid.is_empty() {
+            return Err(status(400, "Bad Request", invalid));
+        }
+        Ok(self.store.create(app.clone()).await.map_err(failed)?.app)
+    }
+
+    async fn update(&self, id: &str, app: &Application) -> Result<Application, ApiError> {
+        let invalid = invalid_parameters(app);
+        if !invalid.is_empty() {
+            return Err(status(400, "Bad Request", invalid));
+        }
+        self.store.update(id, app.clone()).await.map_err(failed)?.ok_or_else(|| status(404, "Not Found", vec![]))
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ApiError> {
+        match self.store.remove(id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(status(404, "Not Found", vec![])),
+            Err(e) => Err(failed(e.into())),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The words of notes and warnings: the one place where the planner's typed reasons become text.
+
+use std::fmt;
+
+use crate::plan::{Note, Warning};
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::LostCreateFound => {
+                f.write_str("an earlier create reached the account but its answer was lost; found by its key")
+            }
+            Note::GoneFromAccount { id } => write!(f, "application {id} is gone from the account; it is created again"),
+            Note::CreateSentAgain => {
+                f.write_str("an earlier create did not reach the account; it is sent again with the same key")
+            }
+            Note::AlreadyGone => f.write_str("already gone from the account; only the state entry is removed"),
+            Note::Interrupted { action } => {
+                write!(f, "an earlier {} was interrupted; planned again from what the account holds", action.as_str())
+            }
+            Note::KeyFileRecorded { path } => {
+                write!(f, "records the key of {} as the application's key", path.display())
+            }
+            Note::KeyFileReplacesLive { path } => {
+                write!(f, "the live key is not the one in {}; it is replaced by it", path.display())
+            }
+            Note::RotationCompletes => f.write_str("an earlier rotation reached the account; it is completed"),
+            Note::LiveKeyReplaced => {
+                f.write_str("the live key was changed outside vapp; a new pair that vapp holds takes custody back")
+            }
+            Note::KeyFileDropped => {
+                f.write_str("the manifest no longer names a public key file; vapp makes a pair and keeps it")
+            }
+            Note::RotationRequested => f.write_str("a new key pair was asked for with `vapp key rotate`"),
+            Note::RotationRaised { from, to } => write!(f, "keys.rotation went from {from} to {to}"),
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::TargetMatchesNothing { target } => {
+                write!(f, "--target {target} matches no address in the manifests or the state")
+            }
+            Warning::AmbiguousLostCreate { address, count } => write!(
+                f,
+                "{address}: an earlier create's answer was lost and {count} unmanaged applications have its key and name; vapp cannot tell which is its own and leaves {address} alone (adopt the right one with `vapp state rm {address}` and `vapp import {address} ID`)"
+            ),
+            Warning::SameNameUnmanaged { address, name, id } => write!(
+                f,
+                "{address} will be created, but the account already has an unmanaged application named {name:?} ({id}); to manage that one instead, run `vapp import {address} {id}`"
+            ),
+            Warning::LiveKeyChanged { address } => write!(
+                f,
+                "the live key of {address} is not the one vapp holds (someone changed it outside vapp); this plan gives it a new pair (rotate-key) to take custody back"
+            ),
+            Warning::Protected { address } => write!(
+                f,
+                "{address} is protected and is not deleted; apply `protect: false` for it first to allow deletion"
+            ),
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The state document's bytes: checksum, format version, and the sealing of private keys. Pure, and
+//! the same for every place a state is kept.
+//!
+//! Reading never puts a value from the document into an error: a state holds private keys, and a
+//! hand-edited one may hold them anywhere. Errors name the path of what is wrong and what it should be.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::crypto::{CryptoError, Sealer};
+use super::store::{Corruption, EncodeError};
+use super::{HeldKey, KeyRecord, State, FORMAT, FORMAT_VERSION};
+use crate::humanise::{self, Dialect, ProblemKind};
+use crate::keys::PrivateKeyPem;
+
+/// The largest state vapp reads: ten thousand applications with their keys take about 40 MB.
+pub const MAX_STATE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Why a state document cannot be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    Corrupt(Corruption),
+    /// A format version above the one this vapp reads.
+    Newer {
+        version: u64,
+    },
+    WrongPassphrase,
+}
+
+impl From<Corruption> for DecodeError {
+    fn from(c: Corruption) -> Self {
+        DecodeError::Corrupt(c)
+    }
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a state document. With `passphrase`, sealed private keys are opened; without, an encrypted
+/// state's keys stay sealed (enough for every command that signs nothing and makes no key).
+pub fn decode(bytes: &[u8], passphrase: Option<&str>) -> Result<State, DecodeError> {
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| Corruption::NotJson {
+        problem: match e.classify() {
+            serde_json::error::Category::Eof => "it ends too early",
+            serde_json::error::Category::Syntax => "a syntax error",
+            _ => "it cannot be read",
+        },
+        line: e.line(),
+        column: e.column(),
+    })?;
+    let format = value.get("format").and_then(Value::as_str).unwrap_or_default();
+    if format != FORMAT {
+        // Only a short, plain name is repeated back; anything else may be a secret.
+        let shown = if format.len() <= 40 && format.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            format.to_string()
+        } else {
+            "?".to_string()
+        };
+        return Err(Corruption::Foreign { format: shown }.into());
+    }
+    match value.get("version").and_then(Value::as_u64) {
+        Some(version) if version == u64::from(FORMAT_VERSION) => {}
+        Some(version) if version > u64::from(FORMAT_VERSION) => return Err(DecodeError::Newer { version }),
+        _ => {
+            let problem = format!("must be {FORMAT_VERSION}");
+            return Err(Corruption::Shape { path: "version".into(), problem }.into());
+        }
+    }
+    let Some(sum) = value.as_object_mut().and_then(|o| o.remove("checksum")) else {
+        return Err(Corruption::NoChecksum.into());
+    };
+    let compact = serde_json::to_vec(&value).map_err(|_| Corruption::Checksum)?;
+    if sum.as_str() != Some(sha256_hex(&compact).as_str()) {
+        return Err(Corruption::Checksum.into());
+    }
+    let mut state: State = serde_path_to_error::deserialize(value).map_err(|e| {
+        let problem = humanise::humanise(&e);
+        let path = problem.path.join(".");
+        let problem = match problem.kind {
+            ProblemKind::Missing { field } => format!("lacks `{field}`"),
+            ProblemKind::Unknown { key, .. } => format!("has an unknown field `{key}`"),
+            // What was found may be a private key: say only what was expected.
+            ProblemKind::Wrong { expected, .. } => format!("must be {}", expected.words(Dialect::Json)),
+            ProblemKind::Other(_) => "has the wrong shape".to_string(),
+        };
+        Corruption::Shape { path, problem }
+    })?;
+    match (&state.encryption, passphrase) {
+        (None, _) => {
+            if state.held_keys().any(|k| matches!(k, HeldKey::Sealed { .. })) {
+                return Err(Corruption::Encryption.into());
+            }
+        }
+        (Some(_), None) => {}
+        (Some(settings), Some(passphrase)) => {
+            let sealer = Sealer::open(passphrase, settings).map_err(|e| match e {
+                CryptoError::WrongPassphrase => DecodeError::WrongPassphrase,
+                _ => Corruption::Encryption.into(),
+            })?;
+            for held in state.held_keys_mut() {
+                if let HeldKey::Sealed { private_key_encrypted } = held {
+                    let plain = sealer.unseal(private_key_encrypted).map_err(|_| Corruption::SealedKey)?;
+                    let pem = String::from_utf8(plain.to_vec()).map_err(|_| Corruption::SealedKey)?;
+                    *held = HeldKey::Open { private_key: PrivateKeyPem::new(pem) };
+                }
+            }
+            state.sealer = Some(sealer);
+        }
+    }
+    Ok(state)
+}
+
+/// Writes a state document: private keys sealed when the state is encrypted, a checksum over the rest.
+pub fn encode(state: &State) -> Result<Vec<u8>, EncodeError> {
+    let mut stored = state.clone();
+    if stored.encryption.is_some() {
+        for held in stored.held_keys_mut() {
+            if let HeldKey::Open { private_key } = held {
+                let sealer = state.sealer.as_ref().ok_or(EncodeError::NoSealer)?;
+                let private_key_encrypted = sealer.seal(private_key.expose().as_bytes())?;
+                *held = HeldKey::Sealed { private_key_encrypted };
+            }
+        }
+    }
+    stored.checksum = None;
+    let mut value = serde_json::to_value(&stored)?;
+    let checksum = sha256_hex(&serde_json::to_vec(&value)?);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("checksum".into(), Value::String(checksum));
+    }
+    let mut bytes = serde_json::to_vec_pretty(&value)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+impl State {
+    /// Every private key the state holds: each address's key and pending key.
+    fn held_keys(&self) -> impl Iterator<Item = &HeldKey> {
+        self.applications.values().flat_map(|e| [Some(&e.key), e.pending_key.as_ref()]).flatten().filter_map(|record| {
+            match record {
+                KeyRecord::Managed { private_key, .. } => Some(private_key),
+                _ => None,
+            }
+        })
+    }
+
+    fn held_keys_mut(&mut self) -> impl Iterator<Item = &mut HeldKey> {
+        self.applications.values_mut().flat_map(|e| [Some(&mut e.key), e.pending_key.as_mut()]).flatten().filter_map(
+            |record| match record {
+                KeyRecord::Managed { private_key, .. } => Some(private_key),
+                _ => None,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::StateEntry;
+
+    fn state_with_key() -> State {
+        let mut state = State::new("lin".into());
+        state.applications.insert(
+            "a".into(),
+            StateEntry {
+                id: Some("id-a".into()),
+                key: KeyRecord::managed("sha256:00".into(), PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\n".into())),
+                ..Default::default()
+            },
+        );
+        state
+    }
+
+    #[test]
+    fn round_trips_with_a_checksum() {
+        let state = state_with_key();
+        let bytes = encode(&state).unwrap();
+        let back = decode(&bytes, None).unwrap();
+        assert_eq!(back.applications, state.applications);
+        let mut damaged = String::from_utf8(bytes).unwrap();
+        damaged = damaged.replace("id-a", "id-b");
+        assert_eq!(decode(damaged.as_bytes(), None), Err(DecodeError::Corrupt(Corruption::Checksum)));
+    }
+
+    #[test]
+    fn encrypted_keys_stay_sealed_without_the_passphrase() {
+        let mut state = state_with_key();
+        let (settings, sealer) = Sealer::create("pass").unwrap();
+        state.encryption = Some(settings);
+        state.sealer = Some(sealer);
+        let bytes = encode(&state).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("BEGIN PRIVATE KEY"));
+        let sealed = decode(&bytes, None).unwrap();
+        assert!(sealed.applications["a"].key.is_managed());
+        assert!(sealed.applications["a"].key.private_key().is_none());
+        // Written again without the passphrase, the sealed key is kept as it was.
+        let again = decode(&encode(&sealed).unwrap(), Some("pass")).unwrap();
+        assert_eq!(
+            again.applications["a"].key.private_key().map(|k| k.expose()),
+            Some("-----BEGIN PRIVATE KEY-----\n")
+        );
+        assert_eq!(decode(&bytes, Some("wrong")).unwrap_err(), DecodeError::WrongPassphrase);
+    }
+
+    #[test]
+    fn errors_never_echo_values_from_the_state() {
+        let secret = "-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----\\n";
+        let body = format!(
+            r#"{{"format":"vapp-state","version":1,"lineage":"l","serial":1,"applications":{{"a":{{"key":{{"custody":"managed","fingerprint":"f","private_key":"k"}},"protect":"{secret}"}}}}}}"#
+        );
+        let mut value: Value = serde_json::from_str(&body).unwrap();
+        let sum = sha256_hex(&serde_json::to_vec(&value).unwrap());
+        value["checksum"] = Value::String(sum);
+        let error = decode(&serde_json::to_vec(&value).unwrap(), None).unwrap_err();
+        let DecodeError::Corrupt(corruption) = error else { panic!("corrupt") };
+        let text = corruption.to_string();
+        assert_eq!(text, "`applications.a.protect` must be true or false");
+        let newer = serde_json::json!({"format": "vapp-state", "version": 9});
+        assert_eq!(decode(&serde_json::to_vec(&newer).unwrap(), None), Err(DecodeError::Newer { version: 9 }));
+    }
+}
