@@ -101,7 +101,7 @@ fn restrict_to_owner(_file: &std::fs::File) -> std::io::Result<()> {
 
 /// A rename is durable only once its directory is; some platforms cannot open a directory, which is fine.
 fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
+    if let Ok(d) = fs_err::File::open(dir) {
         let _ = d.sync_all();
     }
 }

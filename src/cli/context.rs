@@ -44,20 +44,18 @@ impl Context {
     pub fn manifests(&self) -> Result<Desired> {
         let files =
             if self.global.files.is_empty() { vec![PathBuf::from("vapp.yaml")] } else { self.global.files.clone() };
-        match manifest::load(&files) {
-            Ok(desired) => Ok(desired),
-            Err(manifest::LoadError::Missing(path)) => {
-                bail!("no manifest found at {} (name manifests with -f FILE or -f DIR)", path.display())
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(manifest::load(&files)?)
     }
 
     /// The state passphrase: `--passphrase-file`, else `VAPP_STATE_PASSPHRASE`.
     pub fn passphrase(&self) -> Result<Option<zeroize::Zeroizing<String>>> {
         if let Some(path) = &self.global.passphrase_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the passphrase file {}", path.display()))?;
+            let bytes = zeroize::Zeroizing::new(
+                crate::fsutil::read_bounded(path, 64 * 1024, "a passphrase file")
+                    .with_context(|| format!("cannot read the passphrase file {}", path.display()))?,
+            );
+            let text = std::str::from_utf8(&bytes)
+                .with_context(|| format!("the passphrase file {} is not UTF-8 text", path.display()))?;
             let text = text.trim_end_matches(['\r', '\n']).to_string();
             if text.is_empty() {
                 bail!("the passphrase file {} is empty", path.display());
@@ -125,7 +123,10 @@ impl Context {
         let key = std::env::var("VONAGE_API_KEY").unwrap_or_default();
         let secret = std::env::var("VONAGE_API_SECRET").unwrap_or_default();
         if key.is_empty() || secret.is_empty() {
-            bail!("VONAGE_API_KEY and VONAGE_API_SECRET must be set to reach {}\n  = help: to try vapp without an account, add --sandbox", self.global.api_url);
+            return Err(super::hinted(
+                format!("VONAGE_API_KEY and VONAGE_API_SECRET must be set to reach {}", self.global.api_url),
+                "to try vapp without an account, add --sandbox",
+            ));
         }
         let client = Client::new(ClientConfig::new(self.global.api_url.clone(), Credentials::new(key, secret)))?;
         Ok(Connection { client, _sandbox: None })

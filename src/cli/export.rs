@@ -74,7 +74,7 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
     match &args.out {
         None => context.printer.data(&emit::manifest(&exported)),
         Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            fs_err::create_dir_all(dir)?;
             for entry in &exported {
                 let path = dir.join(format!("{}.yaml", entry.0));
                 let text = emit::manifest(std::slice::from_ref(entry));

@@ -27,9 +27,10 @@ pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
     }
     let desired = context.manifests()?;
     let Some(declared) = desired.apps.get(address) else {
-        bail!(
-            "{address} is not declared in the manifests, so the next plan would delete the application\n  = help: declare it first; `vapp export -o DIR` writes manifests for the live applications"
-        );
+        return Err(super::hinted(
+            format!("{address} is not declared in the manifests, so the next plan would delete the application"),
+            "declare it first; `vapp export -o DIR` writes manifests for the live applications",
+        ));
     };
     let _lock = context.lock_state("import", args.lock_timeout)?;
     let mut state = match context.load_state()? {

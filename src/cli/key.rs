@@ -52,9 +52,10 @@ fn show(context: &Context, address: &str, out: Option<PathBuf>, format: KeyForma
             state::KeyRecord::External { .. } => bail!(
                 "{address} uses your own key (keys.public_key_file): vapp never holds its private key"
             ),
-            _ => bail!(
-                "vapp does not hold the private key of {address}: the application was made outside vapp and imported\n  = help: to take custody, give it a new key pair made by vapp: `vapp key rotate {address}`, then `vapp apply` (tokens signed with the old key stop working)"
-            ),
+            _ => return Err(super::hinted(
+                format!("vapp does not hold the private key of {address}: the application was made outside vapp and imported"),
+                format!("to take custody, give it a new key pair made by vapp: `vapp key rotate {address}`, then `vapp apply` (tokens signed with the old key stop working)"),
+            )),
         }
     };
     let text = match format {

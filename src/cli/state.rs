@@ -113,9 +113,12 @@ fn unlock(context: &Context, force: bool) -> Result<Exit> {
     match state::unlock(context.state_path(), force) {
         Ok(Some(holder)) => context.printer.status(&format!("removed the state lock: {holder}")),
         Ok(None) => context.printer.status("the state is not locked"),
-        Err(state::LockError::Held { holder, .. }) => bail!(
-            "the state is locked by a process that may still be running: {holder}\n  = help: if it is gone (another machine, a killed CI job), run `vapp state unlock --force`"
-        ),
+        Err(state::LockError::Held { holder, .. }) => {
+            return Err(super::hinted(
+                format!("the state is locked by a process that may still be running: {holder}"),
+                "if it is gone (another machine, a killed CI job), run `vapp state unlock --force`",
+            ))
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(Exit::Success)

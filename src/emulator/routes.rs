@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use super::account::{self, Created};
 use super::{problems, DropConnection, Shared, Verdict};
 use crate::api::page::{self, Embedded, Link, Links, ListPage};
+use crate::humanise::{self, Dialect, ProblemKind, TypeProblem};
 use crate::model::rules::InvalidParameter;
 use crate::model::Application;
 
@@ -225,7 +226,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Application, Response>
         value["name"] = Value::String("(missing)".into());
     }
     let mut app: Application = serde_path_to_error::deserialize(value).map_err(|e| {
-        let (name, reason) = describe_type_error(&e.path().to_string(), &e.inner().to_string());
+        let (name, reason) = api_words(humanise::humanise(&e));
         problems::payload_validation(vec![InvalidParameter { name, reason }])
     })?;
     app.extra.remove("_links");
@@ -239,20 +240,23 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Application, Response>
     Ok(app)
 }
 
-/// Turns serde's wording into the API's: a dotted parameter name and a short reason.
-pub(crate) fn describe_type_error(path: &str, message: &str) -> (String, String) {
-    let message = message.split(" at line ").next().unwrap_or(message);
-    if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
-        let name = if path == "." || path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
-        return (name, "is required".to_string());
-    }
-    let reason = match message.split_once(", expected ") {
-        Some((_, expected)) if message.starts_with("invalid type") || message.starts_with("invalid value") => {
-            format!("must be {}", expected.replace("u32", "a whole number"))
+/// A type problem in the API's words: a dotted parameter name and a short reason.
+fn api_words(problem: TypeProblem) -> (String, String) {
+    let mut path = problem.path;
+    let reason = match problem.kind {
+        ProblemKind::Missing { field } => {
+            path.push(field);
+            "is required".to_string()
         }
-        _ => message.to_string(),
+        ProblemKind::Wrong { expected, .. } => format!("must be {}", expected.words(Dialect::Json)),
+        ProblemKind::Unknown { key, .. } => {
+            path.push(key);
+            "is not a known field".to_string()
+        }
+        ProblemKind::Other(message) => message,
     };
-    (path.to_string(), reason)
+    let name = if path.is_empty() { "body".to_string() } else { path.join(".") };
+    (name, reason)
 }
 
 #[cfg(test)]
@@ -261,9 +265,13 @@ mod tests {
 
     #[test]
     fn serde_errors_read_like_the_api() {
-        assert_eq!(describe_type_error(".", "missing field `name`"), ("name".into(), "is required".into()));
+        let problem = |path: &str, message: &str| TypeProblem {
+            path: path.split('.').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            kind: humanise::classify(message),
+        };
+        assert_eq!(api_words(problem("", "missing field `name`")), ("name".into(), "is required".into()));
         assert_eq!(
-            describe_type_error("capabilities.voice.conversations_ttl", "invalid type: string \"x\", expected u32"),
+            api_words(problem("capabilities.voice.conversations_ttl", "invalid type: string \"x\", expected u32")),
             ("capabilities.voice.conversations_ttl".into(), "must be a whole number".into())
         );
     }

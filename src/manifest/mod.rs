@@ -21,6 +21,7 @@ pub use schema::{manifest_schema, manifest_schema_text};
 pub use yaml::Position;
 
 use crate::fsutil::{self, ReadError};
+use crate::humanise::{self, Dialect, ProblemKind, TypeProblem};
 use crate::model::{self, rules, Application, Capabilities, Privacy};
 
 /// The manifest format version this vapp reads.
@@ -403,8 +404,7 @@ impl FileCheck<'_> {
         let file: ManifestFile = match serde_path_to_error::deserialize(value) {
             Ok(file) => file,
             Err(e) => {
-                let path = segments(e.path());
-                let (at, message, help) = describe_serde_error(&index, &path, &e.inner().to_string());
+                let (at, message, help) = describe_type_problem(&index, humanise::humanise(&e));
                 self.report(at, message, help);
                 return None;
             }
@@ -494,48 +494,33 @@ pub fn valid_address(address: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
-fn segments(path: &serde_path_to_error::Path) -> Vec<String> {
-    use serde_path_to_error::Segment;
-    path.iter()
-        .filter_map(|s| match s {
-            Segment::Seq { index } => Some(index.to_string()),
-            Segment::Map { key } => Some(key.clone()),
-            Segment::Enum { variant } => Some(variant.clone()),
-            Segment::Unknown => None,
-        })
-        .collect()
-}
-
-/// Turns a serde error at `path` into a position, a message a person can act on, and a hint.
-fn describe_serde_error(
-    index: &yaml::PositionIndex,
-    path: &[String],
-    message: &str,
-) -> (Position, String, Option<String>) {
+/// Turns a type problem into a position, a message a person can act on, and a hint.
+fn describe_type_problem(index: &yaml::PositionIndex, problem: TypeProblem) -> (Position, String, Option<String>) {
+    let path = problem.path;
     let where_ = if path.is_empty() { String::new() } else { format!(" at `{}`", path.join(".")) };
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let key = rest.split('`').next().unwrap_or_default().to_string();
-        let candidates: Vec<String> = rest.split('`').skip(2).step_by(2).map(str::to_string).collect();
-        let mut key_path = path.to_vec();
-        if key_path.last() != Some(&key) {
-            key_path.push(key.clone());
+    match problem.kind {
+        ProblemKind::Unknown { key, expected } => {
+            let mut key_path = path.clone();
+            if key_path.last() != Some(&key) {
+                key_path.push(key.clone());
+            }
+            let parent = if path.last() == Some(&key) { &path[..path.len() - 1] } else { &path[..] };
+            let in_ = if parent.is_empty() { String::new() } else { format!(" in {}", parent.join(".")) };
+            (index.nearest_key(&key_path), format!("unknown key `{key}`{in_}"), did_you_mean(&key, &expected))
         }
-        let parent = if path.last() == Some(&key) { &path[..path.len() - 1] } else { path };
-        let in_ = if parent.is_empty() { String::new() } else { format!(" in {}", parent.join(".")) };
-        return (index.nearest_key(&key_path), format!("unknown key `{key}`{in_}"), did_you_mean(&key, &candidates));
-    }
-    if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
-        return (index.nearest(path), format!("missing required key `{field}`{where_}"), None);
-    }
-    let at = index.value(path).unwrap_or_else(|| index.nearest(path));
-    let message = match message.split_once(", expected ") {
-        Some((found, expected)) => {
-            let found = found.trim_start_matches("invalid type: ").trim_start_matches("invalid value: ");
-            format!("expected {expected}{where_}, found {found}")
+        ProblemKind::Missing { field } => {
+            (index.nearest(&path), format!("missing required key `{field}`{where_}"), None)
         }
-        None => format!("{message}{where_}"),
-    };
-    (at, message.replace("u32", "a whole number"), None)
+        ProblemKind::Wrong { expected, found } => {
+            let at = index.value(&path).unwrap_or_else(|| index.nearest(&path));
+            let found = found.replace("map", "a mapping").replace("sequence", "a list");
+            (at, format!("expected {}{where_}, found {found}", expected.words(Dialect::Yaml)), None)
+        }
+        ProblemKind::Other(message) => {
+            let at = index.value(&path).unwrap_or_else(|| index.nearest(&path));
+            (at, format!("{message}{where_}"), None)
+        }
+    }
 }
 
 /// The closest candidate to a misspelt key, if one is close enough to be what was meant.

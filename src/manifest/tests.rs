@@ -89,7 +89,7 @@ fn wrong_types_name_the_path() {
     let text = "version: 1\napplications:\n  a:\n    name: x\n    protect: maybe\n";
     assert_eq!(
         errors(text),
-        ["apps.yaml:5:14: expected a boolean at `applications.a.protect`, found string \"maybe\""]
+        ["apps.yaml:5:14: expected true or false at `applications.a.protect`, found string \"maybe\""]
     );
 }
 

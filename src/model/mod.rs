@@ -89,15 +89,15 @@ pub struct Voice {
     pub signed_callbacks: Option<bool>,
     /// Hours a conversation lives after its last call ends (1..9000). Default: 48.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 9000))]
+    #[schemars(range(min = rules::CONVERSATIONS_TTL.min, max = rules::CONVERSATIONS_TTL.max))]
     pub conversations_ttl: Option<u32>,
     /// Days a leg's data is kept (1..31). Default: 7.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 31))]
+    #[schemars(range(min = rules::LEG_PERSISTENCE_TIME.min, max = rules::LEG_PERSISTENCE_TIME.max))]
     pub leg_persistence_time: Option<u32>,
     /// Where calls are handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["na-east", "na-west", "eu-east", "eu-west", "apac-sng", "apac-australia"]))]
+    #[schemars(extend("enum" = rules::REGIONS))]
     pub region: Option<String>,
     #[serde(flatten)]
     #[schemars(skip)]
@@ -126,7 +126,7 @@ pub struct Messages {
     pub webhooks: Option<MessagesWebhooks>,
     /// Webhook format version. Default: v1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["v1", "v0.1"]))]
+    #[schemars(extend("enum" = rules::MESSAGES_VERSIONS))]
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authenticate_inbound_media: Option<bool>,
@@ -186,7 +186,7 @@ pub struct Verify {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<VerifyWebhooks>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["v2"]))]
+    #[schemars(extend("enum" = rules::VERIFY_VERSIONS))]
     pub version: Option<String>,
     #[serde(flatten)]
     #[schemars(skip)]
@@ -386,163 +386,107 @@ impl Application {
             p.extra.clear();
         }
         if let Some(c) = app.capabilities.as_mut() {
-            c.clear_extras();
+            c.walk_extras(&mut |_, extra| extra.clear());
         }
         app
     }
 }
 
-/// Walks every `extra` map below the capabilities and privacy of a manifest application.
+/// Every field below a manifest application's capabilities and privacy that the model does not know.
 pub fn unknown_fields(capabilities: Option<&Capabilities>, privacy: Option<&Privacy>) -> Vec<UnknownField> {
     let mut out = Vec::new();
-    let mut note = |parent: &str, extra: &Extra| {
+    let mut note = |parent: &str, extra: &mut Extra| {
         for key in extra.keys() {
             out.push(UnknownField { parent: parent.to_string(), key: key.clone() });
         }
     };
-    if let Some(p) = privacy {
-        note("privacy", &p.extra);
+    if let Some(mut p) = privacy.cloned() {
+        note("privacy", &mut p.extra);
     }
-    if let Some(c) = capabilities {
-        c.visit_extras(&mut note);
+    if let Some(mut c) = capabilities.cloned() {
+        c.walk_extras(&mut note);
     }
     out
 }
 
-fn webhook_extras(parent: &str, hook: &Option<Webhook>, note: &mut dyn FnMut(&str, &Extra)) {
-    if let Some(h) = hook {
-        note(parent, &h.extra);
-    }
-}
-
 impl Capabilities {
-    fn visit_extras(&self, note: &mut dyn FnMut(&str, &Extra)) {
-        note("capabilities", &self.extra);
-        if let Some(v) = &self.voice {
-            note("capabilities.voice", &v.extra);
-            if let Some(w) = &v.webhooks {
-                note("capabilities.voice.webhooks", &w.extra);
-                webhook_extras("capabilities.voice.webhooks.answer_url", &w.answer_url, note);
-                webhook_extras("capabilities.voice.webhooks.fallback_answer_url", &w.fallback_answer_url, note);
-                webhook_extras("capabilities.voice.webhooks.event_url", &w.event_url, note);
+    /// Calls `visit` with the dotted path and the `extra` map of every object below the capabilities:
+    /// the one walk over the model's unmodelled fields, for finding and for clearing them.
+    pub fn walk_extras(&mut self, visit: &mut dyn FnMut(&str, &mut Extra)) {
+        fn hooks<'a>(
+            parent: &str,
+            hooks: impl IntoIterator<Item = (&'a str, &'a mut Option<Webhook>)>,
+            visit: &mut dyn FnMut(&str, &mut Extra),
+        ) {
+            for (name, hook) in hooks {
+                if let Some(h) = hook {
+                    visit(&format!("{parent}.{name}"), &mut h.extra);
+                }
             }
         }
-        if let Some(m) = &self.messages {
-            note("capabilities.messages", &m.extra);
-            if let Some(w) = &m.webhooks {
-                note("capabilities.messages.webhooks", &w.extra);
-                webhook_extras("capabilities.messages.webhooks.inbound_url", &w.inbound_url, note);
-                webhook_extras("capabilities.messages.webhooks.status_url", &w.status_url, note);
+        visit("capabilities", &mut self.extra);
+        if let Some(v) = &mut self.voice {
+            visit("capabilities.voice", &mut v.extra);
+            if let Some(w) = &mut v.webhooks {
+                visit("capabilities.voice.webhooks", &mut w.extra);
+                let list = [
+                    ("answer_url", &mut w.answer_url),
+                    ("fallback_answer_url", &mut w.fallback_answer_url),
+                    ("event_url", &mut w.event_url),
+                ];
+                hooks("capabilities.voice.webhooks", list, visit);
             }
         }
-        if let Some(r) = &self.rtc {
-            note("capabilities.rtc", &r.extra);
-            if let Some(w) = &r.webhooks {
-                note("capabilities.rtc.webhooks", &w.extra);
-                webhook_extras("capabilities.rtc.webhooks.event_url", &w.event_url, note);
+        if let Some(m) = &mut self.messages {
+            visit("capabilities.messages", &mut m.extra);
+            if let Some(w) = &mut m.webhooks {
+                visit("capabilities.messages.webhooks", &mut w.extra);
+                let list = [("inbound_url", &mut w.inbound_url), ("status_url", &mut w.status_url)];
+                hooks("capabilities.messages.webhooks", list, visit);
             }
         }
-        if let Some(v) = &self.vbc {
-            note("capabilities.vbc", &v.extra);
-        }
-        if let Some(v) = &self.verify {
-            note("capabilities.verify", &v.extra);
-            if let Some(w) = &v.webhooks {
-                note("capabilities.verify.webhooks", &w.extra);
-                webhook_extras("capabilities.verify.webhooks.status_url", &w.status_url, note);
+        if let Some(r) = &mut self.rtc {
+            visit("capabilities.rtc", &mut r.extra);
+            if let Some(w) = &mut r.webhooks {
+                visit("capabilities.rtc.webhooks", &mut w.extra);
+                hooks("capabilities.rtc.webhooks", [("event_url", &mut w.event_url)], visit);
             }
         }
-        if let Some(m) = &self.meetings {
-            note("capabilities.meetings", &m.extra);
-            if let Some(w) = &m.webhooks {
-                note("capabilities.meetings.webhooks", &w.extra);
-                webhook_extras("capabilities.meetings.webhooks.room_changed", &w.room_changed, note);
-                webhook_extras("capabilities.meetings.webhooks.session_changed", &w.session_changed, note);
-                webhook_extras("capabilities.meetings.webhooks.recording_changed", &w.recording_changed, note);
+        if let Some(v) = &mut self.vbc {
+            visit("capabilities.vbc", &mut v.extra);
+        }
+        if let Some(v) = &mut self.verify {
+            visit("capabilities.verify", &mut v.extra);
+            if let Some(w) = &mut v.webhooks {
+                visit("capabilities.verify.webhooks", &mut w.extra);
+                hooks("capabilities.verify.webhooks", [("status_url", &mut w.status_url)], visit);
             }
         }
-        if let Some(n) = &self.network_apis {
-            note("capabilities.network_apis", &n.extra);
-        }
-        if let Some(v) = &self.video {
-            note("capabilities.video", &v.extra);
-            if let Some(s) = &v.storage {
-                note("capabilities.video.storage", &s.extra);
+        if let Some(m) = &mut self.meetings {
+            visit("capabilities.meetings", &mut m.extra);
+            if let Some(w) = &mut m.webhooks {
+                visit("capabilities.meetings.webhooks", &mut w.extra);
+                let list = [
+                    ("room_changed", &mut w.room_changed),
+                    ("session_changed", &mut w.session_changed),
+                    ("recording_changed", &mut w.recording_changed),
+                ];
+                hooks("capabilities.meetings.webhooks", list, visit);
             }
-            if let Some(w) = &v.webhooks {
-                note("capabilities.video.webhooks", &w.extra);
-                for (event, hook) in w.iter() {
+        }
+        if let Some(n) = &mut self.network_apis {
+            visit("capabilities.network_apis", &mut n.extra);
+        }
+        if let Some(v) = &mut self.video {
+            visit("capabilities.video", &mut v.extra);
+            if let Some(s) = &mut v.storage {
+                visit("capabilities.video.storage", &mut s.extra);
+            }
+            if let Some(w) = &mut v.webhooks {
+                visit("capabilities.video.webhooks", &mut w.extra);
+                for (event, hook) in w.iter_mut() {
                     if let Some(h) = hook {
-                        note(&format!("capabilities.video.webhooks.{event}"), &h.extra);
-                    }
-                }
-            }
-        }
-    }
-
-    fn clear_extras(&mut self) {
-        self.extra.clear();
-        if let Some(v) = self.voice.as_mut() {
-            v.extra.clear();
-            if let Some(w) = v.webhooks.as_mut() {
-                w.extra.clear();
-                for h in [&mut w.answer_url, &mut w.fallback_answer_url, &mut w.event_url].into_iter().flatten() {
-                    h.extra.clear();
-                }
-            }
-        }
-        if let Some(m) = self.messages.as_mut() {
-            m.extra.clear();
-            if let Some(w) = m.webhooks.as_mut() {
-                w.extra.clear();
-                for h in [&mut w.inbound_url, &mut w.status_url].into_iter().flatten() {
-                    h.extra.clear();
-                }
-            }
-        }
-        if let Some(r) = self.rtc.as_mut() {
-            r.extra.clear();
-            if let Some(w) = r.webhooks.as_mut() {
-                w.extra.clear();
-                if let Some(h) = w.event_url.as_mut() {
-                    h.extra.clear();
-                }
-            }
-        }
-        if let Some(v) = self.vbc.as_mut() {
-            v.extra.clear();
-        }
-        if let Some(v) = self.verify.as_mut() {
-            v.extra.clear();
-            if let Some(w) = v.webhooks.as_mut() {
-                w.extra.clear();
-                if let Some(h) = w.status_url.as_mut() {
-                    h.extra.clear();
-                }
-            }
-        }
-        if let Some(m) = self.meetings.as_mut() {
-            m.extra.clear();
-            if let Some(w) = m.webhooks.as_mut() {
-                w.extra.clear();
-                for h in [&mut w.room_changed, &mut w.session_changed, &mut w.recording_changed].into_iter().flatten() {
-                    h.extra.clear();
-                }
-            }
-        }
-        if let Some(n) = self.network_apis.as_mut() {
-            n.extra.clear();
-        }
-        if let Some(v) = self.video.as_mut() {
-            v.extra.clear();
-            if let Some(s) = v.storage.as_mut() {
-                s.extra.clear();
-            }
-            if let Some(w) = v.webhooks.as_mut() {
-                w.extra.clear();
-                for (_, hook) in w.iter_mut() {
-                    if let Some(h) = hook {
-                        h.extra.clear();
+                        visit(&format!("capabilities.video.webhooks.{event}"), &mut h.extra);
                     }
                 }
             }

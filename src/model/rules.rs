@@ -15,6 +15,22 @@ pub struct InvalidParameter {
     pub reason: String,
 }
 
+/// An inclusive range of whole numbers the API accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub min: u32,
+    pub max: u32,
+}
+
+// The API's constraints, the one source for both these checks and the manifest schema (whose
+// attributes name these constants).
+pub const CONVERSATIONS_TTL: Range = Range { min: 1, max: 9000 };
+pub const LEG_PERSISTENCE_TIME: Range = Range { min: 1, max: 31 };
+pub const CONNECT_TIMEOUT: Range = Range { min: 300, max: 1000 };
+pub const ANSWER_SOCKET_TIMEOUT: Range = Range { min: 1000, max: 5000 };
+pub const EVENT_SOCKET_TIMEOUT: Range = Range { min: 1000, max: 10000 };
+/// Any voice webhook's socket timeout: the schema has one webhook type for all of them.
+pub const SOCKET_TIMEOUT: Range = Range { min: ANSWER_SOCKET_TIMEOUT.min, max: EVENT_SOCKET_TIMEOUT.max };
 pub const REGIONS: [&str; 6] = ["na-east", "na-west", "eu-east", "eu-west", "apac-sng", "apac-australia"];
 pub const HTTP_METHODS: [&str; 2] = ["GET", "POST"];
 pub const POST_ONLY: [&str; 1] = ["POST"];
@@ -31,12 +47,16 @@ pub fn validate(app: &Application) -> Vec<InvalidParameter> {
         if let Some(voice) = &caps.voice {
             let p = "capabilities.voice";
             if let Some(hooks) = &voice.webhooks {
-                v.voice_hook(&format!("{p}.webhooks.answer_url"), &hooks.answer_url, 5000);
-                v.voice_hook(&format!("{p}.webhooks.fallback_answer_url"), &hooks.fallback_answer_url, 5000);
-                v.voice_hook(&format!("{p}.webhooks.event_url"), &hooks.event_url, 10000);
+                v.voice_hook(&format!("{p}.webhooks.answer_url"), &hooks.answer_url, ANSWER_SOCKET_TIMEOUT);
+                v.voice_hook(
+                    &format!("{p}.webhooks.fallback_answer_url"),
+                    &hooks.fallback_answer_url,
+                    ANSWER_SOCKET_TIMEOUT,
+                );
+                v.voice_hook(&format!("{p}.webhooks.event_url"), &hooks.event_url, EVENT_SOCKET_TIMEOUT);
             }
-            v.range(&format!("{p}.conversations_ttl"), voice.conversations_ttl, 1, 9000);
-            v.range(&format!("{p}.leg_persistence_time"), voice.leg_persistence_time, 1, 31);
+            v.range(&format!("{p}.conversations_ttl"), voice.conversations_ttl, CONVERSATIONS_TTL);
+            v.range(&format!("{p}.leg_persistence_time"), voice.leg_persistence_time, LEG_PERSISTENCE_TIME);
             v.one_of(&format!("{p}.region"), voice.region.as_deref(), &REGIONS);
         }
         if let Some(messages) = &caps.messages {
@@ -117,7 +137,7 @@ impl Findings {
         }
     }
 
-    fn range(&mut self, name: &str, value: Option<u32>, min: u32, max: u32) {
+    fn range(&mut self, name: &str, value: Option<u32>, Range { min, max }: Range) {
         if let Some(value) = value {
             if !(min..=max).contains(&value) {
                 self.add(name, format!("must be between {min} and {max}"));
@@ -132,11 +152,11 @@ impl Findings {
         }
     }
 
-    fn voice_hook(&mut self, path: &str, hook: &Option<Webhook>, max_socket_timeout: u32) {
+    fn voice_hook(&mut self, path: &str, hook: &Option<Webhook>, socket_timeout: Range) {
         self.hook(path, hook, &HTTP_METHODS);
         if let Some(hook) = hook {
-            self.range(&format!("{path}.connect_timeout"), hook.connect_timeout, 300, 1000);
-            self.range(&format!("{path}.socket_timeout"), hook.socket_timeout, 1000, max_socket_timeout);
+            self.range(&format!("{path}.connect_timeout"), hook.connect_timeout, CONNECT_TIMEOUT);
+            self.range(&format!("{path}.socket_timeout"), hook.socket_timeout, socket_timeout);
         }
     }
 

@@ -54,16 +54,16 @@ struct WebhookFields {
     address: String,
     /// GET or POST; messages, verify and meetings accept POST only.
     #[serde(default)]
-    #[schemars(extend("enum" = ["GET", "POST"]))]
+    #[schemars(extend("enum" = super::rules::HTTP_METHODS))]
     http_method: Option<String>,
     /// Voice only: milliseconds to wait for a connection (300..1000). Default: 1000.
     #[serde(default, alias = "connection_timeout")]
-    #[schemars(range(min = 300, max = 1000))]
+    #[schemars(range(min = super::rules::CONNECT_TIMEOUT.min, max = super::rules::CONNECT_TIMEOUT.max))]
     connect_timeout: Option<u32>,
     /// Voice only: milliseconds to wait for an answer: 1000..5000 for answer URLs (default 5000),
     /// 1000..10000 for events (default 10000).
     #[serde(default)]
-    #[schemars(range(min = 1000, max = 10000))]
+    #[schemars(range(min = super::rules::SOCKET_TIMEOUT.min, max = super::rules::SOCKET_TIMEOUT.max))]
     socket_timeout: Option<u32>,
     #[serde(flatten)]
     #[schemars(skip)]

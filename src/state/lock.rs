@@ -96,7 +96,7 @@ pub fn acquire(
         fs_err::create_dir_all(dir).map_err(io)?;
     }
     loop {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        match fs_err::OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut file) => {
                 let text = serde_json::to_vec_pretty(&mine).unwrap_or_default();
                 file.write_all(&text).and_then(|()| file.sync_all()).map_err(io)?;
@@ -154,11 +154,11 @@ fn unknown_holder() -> LockInfo {
 }
 
 fn read(path: &Path) -> Option<LockInfo> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    serde_json::from_slice(&crate::fsutil::read_bounded(path, 64 * 1024, "a lock file").ok()?).ok()
 }
 
 fn remove_if_held_by(path: &Path, id: &str) -> bool {
-    read(path).is_some_and(|h| h.id == id) && std::fs::remove_file(path).is_ok()
+    read(path).is_some_and(|h| h.id == id) && fs_err::remove_file(path).is_ok()
 }
 
 /// Removes the lock at `path` if it is still the stale one `stale_id`. The file is first renamed aside
@@ -166,14 +166,14 @@ fn remove_if_held_by(path: &Path, id: &str) -> bool {
 /// has just taken; a live lock moved aside by mistake is put back.
 fn break_stale(path: &Path, stale_id: &str) -> bool {
     let aside = path.with_extension(format!("lock.stale-{}", uuid::Uuid::new_v4()));
-    if std::fs::rename(path, &aside).is_err() {
+    if fs_err::rename(path, &aside).is_err() {
         return false; // another process moved it first
     }
     let was_stale = read(&aside).is_some_and(|h| h.id == stale_id);
     if !was_stale {
-        let _ = std::fs::hard_link(&aside, path);
+        let _ = fs_err::hard_link(&aside, path);
     }
-    let _ = std::fs::remove_file(&aside);
+    let _ = fs_err::remove_file(&aside);
     was_stale
 }
 
@@ -198,8 +198,8 @@ fn holder_is_gone(holder: &LockInfo) -> bool {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+    fs_err::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs_err::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())
         .ok()
         .filter(|h| !h.is_empty())
@@ -209,7 +209,7 @@ fn hostname() -> String {
 
 /// Field 22 of `/proc/PID/stat`: when the process started, in ticks since boot.
 fn process_start(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = fs_err::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces; fields after its closing parenthesis are plain.
     let after_name = &stat[stat.rfind(')')? + 1..];
     after_name.split_whitespace().nth(19)?.parse().ok()

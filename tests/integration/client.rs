@@ -269,3 +269,118 @@ async fn unmodelled_fields_survive_a_read_update_cycle() {
     assert_eq!(back.name, "Renamed");
     assert_eq!(back.capabilities.unwrap().voice.unwrap().extra["payments"], json!({"gateways": []}));
 }
+
+/// Serves canned list pages (by their `page` query parameter) on 127.0.0.1, counting requests; a page
+/// it does not have is an empty one with nothing but `_links.self`.
+struct RecordedList {
+    url: String,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+async fn recorded_list(pages: Vec<Value>) -> RecordedList {
+    use axum::extract::Query;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let requests = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    let pages = std::sync::Arc::new(pages);
+    let handler = move |Query(query): Query<std::collections::HashMap<String, String>>| {
+        let pages = pages.clone();
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            let body = pages.get(page - 1).cloned().unwrap_or_else(
+                || json!({"_embedded": {"applications": []}, "_links": {"self": {"href": format!("/v2/applications?page={page}")}}}),
+            );
+            axum::Json(body)
+        }
+    };
+    let router = axum::Router::new().route("/v2/applications", axum::routing::get(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    RecordedList { url, requests, _server: server }
+}
+
+fn recorded_apps(from: usize, count: usize) -> Vec<Value> {
+    (from..from + count).map(|i| json!({"id": format!("id-{i}"), "name": format!("App {i}")})).collect()
+}
+
+/// Answers as the official SDKs' fixtures show them, without `total_pages` or `total_items`: the
+/// client follows `_links.next` and reads every page.
+#[tokio::test]
+async fn a_list_without_total_pages_is_read_by_its_next_links() {
+    let page = |n: usize, apps: Vec<Value>, next: bool| {
+        let mut links = json!({"self": {"href": format!("/v2/applications?page_size=100&page={n}")}});
+        if next {
+            links["next"] = json!({"href": format!("/v2/applications?page_size=100&page={}", n + 1)});
+        }
+        json!({"page_size": 100, "page": n, "_embedded": {"applications": apps}, "_links": links})
+    };
+    let server = recorded_list(vec![
+        page(1, recorded_apps(0, 100), true),
+        page(2, recorded_apps(100, 100), true),
+        page(3, recorded_apps(200, 5), false),
+    ])
+    .await;
+    let apps = client_for(&server.url).list_all().await.unwrap();
+    assert_eq!(apps.len(), 205);
+    assert_eq!(apps[204].id.as_deref(), Some("id-204"));
+    assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+/// Answers that do not add up stop the listing with an error instead of a partial account (which
+/// would make the applications missed look deleted) or a listing without end.
+#[tokio::test]
+async fn lists_that_do_not_add_up_are_refused_in_bounded_requests() {
+    use vapp::api::ListError;
+    let cases: Vec<(Vec<Value>, fn(&ListError) -> bool)> = vec![
+        // Endless empty pages claimed.
+        (
+            vec![
+                json!({"page_size": 100, "page": 1, "total_items": 0, "total_pages": 4294967295u64, "_embedded": {"applications": []}}),
+            ],
+            |e| matches!(e, ListError::Inconsistent { .. }),
+        ),
+        (
+            vec![json!({"page_size": 100, "page": 1, "total_pages": 4294967295u64, "_embedded": {"applications": []}})],
+            |e| matches!(e, ListError::TooManyPages { .. }),
+        ),
+        // Fewer applications than the account says it has.
+        (
+            vec![
+                json!({"page_size": 100, "page": 1, "total_items": 150, "total_pages": 2, "_embedded": {"applications": recorded_apps(0, 100)}}),
+            ],
+            |e| matches!(e, ListError::Partial { read: 100, total_items: 150 }),
+        ),
+        // A next link on an empty page, and a next link back to a page already read.
+        (
+            vec![json!({"_embedded": {"applications": []}, "_links": {"next": {"href": "/v2/applications?page=2"}}})],
+            |e| matches!(e, ListError::EmptyPageWithNext { page: 1 }),
+        ),
+        (
+            vec![
+                json!({"_embedded": {"applications": recorded_apps(0, 1)}, "_links": {"next": {"href": "/v2/applications?page=2"}}}),
+                json!({"_embedded": {"applications": recorded_apps(1, 1)}, "_links": {"next": {"href": "/v2/applications?page=2"}}}),
+            ],
+            |e| matches!(e, ListError::BadNext { .. }),
+        ),
+        (
+            vec![
+                json!({"_embedded": {"applications": recorded_apps(0, 1)}, "_links": {"next": {"href": "https://elsewhere.example.com/v2/applications?page=2"}}}),
+            ],
+            |e| matches!(e, ListError::BadNext { .. }),
+        ),
+    ];
+    for (pages, expected) in cases {
+        let server = recorded_list(pages.clone()).await;
+        let error = client_for(&server.url).list_all().await.unwrap_err();
+        match &error {
+            ApiError::List { source, .. } => assert!(expected(source), "{source:?} for {pages:?}"),
+            other => panic!("expected a list error, got {other:?}"),
+        }
+        assert!(server.requests.load(std::sync::atomic::Ordering::SeqCst) <= 3, "bounded requests");
+    }
+}

@@ -24,7 +24,64 @@ fn malformed_manifests_point_at_file_line_and_column() {
 fn a_missing_manifest_says_how_to_name_one() {
     let ws = Workspace::new("http://127.0.0.1:9");
     let run = ws.vapp().args(["validate"]).expect(1);
-    assert!(run.stderr.contains("no manifest found at vapp.yaml (name manifests with -f FILE or -f DIR)"), "{run:?}");
+    assert_eq!(run.stderr, "error: no manifest found at vapp.yaml\n  = help: name manifests with -f FILE or -f DIR\n");
+}
+
+/// The schema editors check manifests with and the rules `validate` applies are one set of
+/// constraints: at every bound and for every enum value they agree.
+#[test]
+fn the_schema_and_the_rules_agree_at_every_bound() {
+    use vapp::model::rules::{self, Range};
+    let validator = jsonschema::validator_for(vapp::manifest::manifest_schema()).unwrap();
+    let check = |pointer: &str, value: serde_json::Value| {
+        let mut app = serde_json::json!({"name": "x", "capabilities": {
+            "voice": {"webhooks": {"answer_url": {"address": "https://a.example.com/"}, "event_url": {"address": "https://e.example.com/"}}},
+            "messages": {}, "verify": {}, "rtc": {"webhooks": {"event_url": {"address": "https://r.example.com/"}}}}});
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        app.pointer_mut(parent).unwrap_or_else(|| panic!("{pointer}"))[key] = value.clone();
+        let manifest = serde_json::json!({"version": 1, "applications": {"a": app.clone()}});
+        let schema_accepts = validator.is_valid(&manifest);
+        let parsed: vapp::model::Application = serde_json::from_value(app).unwrap();
+        let rules_accept = rules::validate(&parsed).is_empty();
+        (schema_accepts, rules_accept, format!("{pointer} = {value}"))
+    };
+    let ranges: [(&str, Range); 5] = [
+        ("/capabilities/voice/conversations_ttl", rules::CONVERSATIONS_TTL),
+        ("/capabilities/voice/leg_persistence_time", rules::LEG_PERSISTENCE_TIME),
+        ("/capabilities/voice/webhooks/answer_url/connect_timeout", rules::CONNECT_TIMEOUT),
+        ("/capabilities/voice/webhooks/event_url/connect_timeout", rules::CONNECT_TIMEOUT),
+        ("/capabilities/voice/webhooks/event_url/socket_timeout", rules::EVENT_SOCKET_TIMEOUT),
+    ];
+    for (pointer, range) in ranges {
+        for value in [range.min - 1, range.min, range.max, range.max + 1] {
+            let (schema, rules, case) = check(pointer, value.into());
+            assert_eq!(schema, rules, "{case}");
+        }
+    }
+    // One webhook type in the schema serves every voice webhook: for answer URLs it allows up to the
+    // event URLs' bound, and only `validate` knows the tighter one.
+    let answer = "/capabilities/voice/webhooks/answer_url/socket_timeout";
+    for value in
+        [rules::ANSWER_SOCKET_TIMEOUT.min - 1, rules::ANSWER_SOCKET_TIMEOUT.min, rules::ANSWER_SOCKET_TIMEOUT.max]
+    {
+        let (schema, rules, case) = check(answer, value.into());
+        assert_eq!(schema, rules, "{case}");
+    }
+    let (schema, rules, case) = check(answer, (rules::ANSWER_SOCKET_TIMEOUT.max + 1).into());
+    assert!(schema && !rules, "{case}");
+    let enums: [(&str, &[&str]); 4] = [
+        ("/capabilities/voice/region", &rules::REGIONS),
+        ("/capabilities/messages/version", &rules::MESSAGES_VERSIONS),
+        ("/capabilities/verify/version", &rules::VERIFY_VERSIONS),
+        ("/capabilities/rtc/webhooks/event_url/http_method", &rules::HTTP_METHODS),
+    ];
+    for (pointer, allowed) in enums {
+        for value in allowed.iter().copied().chain(["bogus"]) {
+            let (schema, rules, case) = check(pointer, value.into());
+            assert_eq!(schema, rules, "{case}");
+            assert_eq!(rules, value != "bogus", "{case}");
+        }
+    }
 }
 
 #[test]
