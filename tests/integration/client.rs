@@ -336,7 +336,8 @@ async fn a_list_without_total_pages_is_read_by_its_next_links() {
 #[tokio::test]
 async fn lists_that_do_not_add_up_are_refused_in_bounded_requests() {
     use vapp::api::ListError;
-    let cases: Vec<(Vec<Value>, fn(&ListError) -> bool)> = vec![
+    type Expected = fn(&ListError) -> bool;
+    let cases: Vec<(Vec<Value>, Expected)> = vec![
         // Endless empty pages claimed.
         (
             vec![
