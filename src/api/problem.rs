@@ -85,16 +85,21 @@ impl ApiError {
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
+
+    /// What to do about it, for the command edge to print as `= help:`.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            ApiError::Status { status: 401, .. } => Some("check VONAGE_API_KEY and VONAGE_API_SECRET".into()),
+            _ => None,
+        }
+    }
 }
 
 fn describe_status(status: u16, problem: &Problem) -> String {
     let detail = problem.detail.as_deref().unwrap_or("");
     let instance = problem.instance.as_deref().map(|i| format!(" (instance {i})")).unwrap_or_default();
     match status {
-        401 => format!(
-            "credentials rejected: check VONAGE_API_KEY and VONAGE_API_SECRET (401 {}){instance}",
-            problem.title
-        ),
+        401 => format!("the API refused the credentials (401 {}){instance}", problem.title),
         400 if !problem.invalid_parameters.is_empty() => {
             let mut out = format!("the API rejected the request (400 {}):", problem.title);
             for p in &problem.invalid_parameters {
@@ -120,7 +125,8 @@ mod tests {
             problem: Box::new(Problem { title: "Invalid credentials supplied".into(), ..Default::default() }),
             retry_after: None,
         };
-        assert!(e.to_string().starts_with("credentials rejected: check VONAGE_API_KEY and VONAGE_API_SECRET"));
+        assert_eq!(e.to_string(), "the API refused the credentials (401 Invalid credentials supplied)");
+        assert_eq!(e.help().as_deref(), Some("check VONAGE_API_KEY and VONAGE_API_SECRET"));
         let e = ApiError::Status {
             status: 400,
             problem: Box::new(Problem {

@@ -131,6 +131,9 @@ pub struct Executor<'a, A: ApplicationApi> {
     pub cancel: &'a Cancel,
     /// How a create whose outcome is unknown is resolved and sent again.
     pub retry: RetryPolicy,
+    /// How long a list may lag behind a create, at the least, before vapp concludes it did not happen
+    /// ([`SETTLE`] against a real API).
+    pub settle: Duration,
 }
 
 impl<A: ApplicationApi> Executor<'_, A> {
@@ -195,7 +198,7 @@ impl<A: ApplicationApi> Executor<'_, A> {
         if let Some(lost) = &create.look_first {
             // An earlier create's process died with its request in flight: the request may land after
             // the plan listed the account. Give it a moment, then look again before sending anything.
-            tokio::time::sleep(SETTLE).await;
+            tokio::time::sleep(self.settle).await;
             if let Some(found) = self.find_lost(lost).await? {
                 return self.record(change, &found).await;
             }
@@ -308,7 +311,7 @@ impl<A: ApplicationApi> Executor<'_, A> {
                 // Not listed yet. A list may lag behind a create, so look once more after a pause before
                 // anything is sent again; if it is still missing, the create did not happen.
                 let Some(delay) = delay else { return Err(error.into()) };
-                tokio::time::sleep(delay.max(SETTLE)).await;
+                tokio::time::sleep(delay.max(self.settle)).await;
                 if let Some(found) = self.find_lost(lost).await? {
                     return Ok(found);
                 }
@@ -460,7 +463,7 @@ fn decode_error(source: serde_json::Error) -> ActionError {
 }
 
 /// How long a list may lag behind a create, at the least, before vapp concludes it did not happen.
-const SETTLE: Duration = Duration::from_secs(1);
+pub const SETTLE: Duration = Duration::from_secs(1);
 
 /// As many key generations at once as there are cores.
 fn keygen_slots() -> &'static tokio::sync::Semaphore {

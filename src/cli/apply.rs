@@ -160,6 +160,7 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
         progress: &progress,
         cancel: &cancel,
         retry: RetryPolicy::default(),
+        settle: crate::apply::SETTLE,
     };
     let report = executor.execute(&plan).await;
     interrupts.abort();

@@ -3,6 +3,7 @@
 //! knows which errors carry help and which exit codes they mean.
 
 use super::{Exit, Printer};
+use crate::api::ApiError;
 use crate::manifest::{LoadError, ManifestErrors};
 use crate::plan::saved::{SavedPlanError, Staleness};
 use crate::state::{LockError, StateError};
@@ -91,6 +92,8 @@ fn help_of(error: &anyhow::Error) -> Vec<String> {
         } else if let Some(e) = cause.downcast_ref::<LockError>() {
             e.help()
         } else if let Some(e) = cause.downcast_ref::<LoadError>() {
+            e.help()
+        } else if let Some(e) = cause.downcast_ref::<ApiError>() {
             e.help()
         } else if cause.downcast_ref::<StalePlanError>().is_some() {
             Some("make a new plan with `vapp plan -o FILE` and review it".into())

@@ -17,7 +17,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use schema::{manifest_schema, manifest_schema_text};
+pub use schema::{list_for_mapping, manifest_schema, manifest_schema_text};
 pub use yaml::Position;
 
 use crate::fsutil::{self, ReadError};
@@ -400,6 +400,11 @@ impl FileCheck<'_> {
                 );
                 return None;
             }
+        }
+        if let Some(path) = schema::list_for_mapping(&value) {
+            let at = index.value(&path).unwrap_or_else(|| index.nearest(&path));
+            self.report(at, format!("expected a mapping at `{}`, found a list", path.join(".")), None);
+            return None;
         }
         let file: ManifestFile = match serde_path_to_error::deserialize(value) {
             Ok(file) => file,

@@ -36,6 +36,40 @@ pub fn properties_at(path: &[String]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The first place in a manifest document where a list stands for a mapping. serde reads a list into a
+/// struct as its fields in order and then complains about the first field, which misleads; this finds
+/// the real mistake first.
+pub fn list_for_mapping(value: &Value) -> Option<Vec<String>> {
+    fn walk(root: &Value, node: &Value, value: &Value, path: &mut Vec<String>) -> bool {
+        match value {
+            Value::Array(_) => object_branch(root, node).is_some() && !allows_array(root, node),
+            Value::Object(map) => map.iter().any(|(key, child_value)| {
+                let Some(child_node) = child(root, node, key) else { return false };
+                path.push(key.clone());
+                let found = walk(root, child_node, child_value, path);
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let root = manifest_schema();
+    let mut path = Vec::new();
+    walk(root, resolve(root, root), value, &mut path).then_some(path)
+}
+
+fn allows_array(root: &Value, node: &Value) -> bool {
+    let node = resolve(root, node);
+    let typed = |t: &Value| t == "array" || t.as_array().is_some_and(|ts| ts.iter().any(|t| t == "array"));
+    node.get("type").is_some_and(typed)
+        || node
+            .get("anyOf")
+            .and_then(Value::as_array)
+            .is_some_and(|branches| branches.iter().any(|b| allows_array(root, b)))
+}
+
 fn resolve<'a>(root: &'a Value, node: &'a Value) -> &'a Value {
     match node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/")) {
         Some(pointer) => root.pointer(&format!("/{pointer}")).map(|n| resolve(root, n)).unwrap_or(node),
@@ -66,6 +100,15 @@ mod tests {
 
     fn path(p: &str) -> Vec<String> {
         p.split('.').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn a_list_where_a_mapping_belongs_is_found() {
+        let value =
+            serde_json::json!({"version": 1, "applications": {"a": {"name": "x", "capabilities": {"voice": [1]}}}});
+        assert_eq!(list_for_mapping(&value), Some(path("applications.a.capabilities.voice")));
+        let fine = serde_json::json!({"version": 1, "applications": {"a": {"name": "x"}}});
+        assert_eq!(list_for_mapping(&fine), None);
     }
 
     #[test]

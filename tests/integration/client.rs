@@ -216,7 +216,8 @@ async fn wrong_credentials_get_guidance() {
             .unwrap();
     let err = client.list_all().await.unwrap_err();
     assert_eq!(err.status(), Some(401));
-    assert!(err.to_string().starts_with("credentials rejected: check VONAGE_API_KEY and VONAGE_API_SECRET"), "{err}");
+    assert!(err.to_string().starts_with("the API refused the credentials (401"), "{err}");
+    assert_eq!(err.help().as_deref(), Some("check VONAGE_API_KEY and VONAGE_API_SECRET"));
 }
 
 #[tokio::test]

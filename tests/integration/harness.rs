@@ -216,3 +216,20 @@ impl vapp::apply::Progress for Quiet {
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
+
+/// Key pairs made once for every test in this binary (making keys is slow), in parallel.
+pub fn key_pool() -> &'static [vapp::keys::KeyPair] {
+    static POOL: std::sync::OnceLock<Vec<vapp::keys::KeyPair>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let per_worker = KEY_POOL_SIZE.div_ceil(workers);
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                std::thread::spawn(move || (0..per_worker).map(|_| vapp::keys::generate().unwrap()).collect::<Vec<_>>())
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).take(KEY_POOL_SIZE).collect()
+    })
+}
+
+pub const KEY_POOL_SIZE: usize = 40;

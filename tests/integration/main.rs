@@ -2,6 +2,7 @@
 //! One test binary (faster to link); each module covers one area.
 
 mod client;
+mod converge;
 mod emulator;
 mod faults;
 mod gitops;
@@ -10,3 +11,4 @@ mod keys;
 mod manifests;
 mod openapi;
 mod reconcile;
+mod transcripts;

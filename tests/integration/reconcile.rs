@@ -261,6 +261,7 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
         progress: &Quiet,
         cancel: &cancel,
         retry,
+        settle: vapp::apply::SETTLE,
     };
     let report = executor.execute(&plan).await;
     let failed: Vec<_> = report.failures().map(|o| o.address.as_str()).collect();

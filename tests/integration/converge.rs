@@ -1,0 +1,291 @@
+//! The design's promise, as a property: for generated manifests, states and accounts (rotation, your
+//! own keys, adoption of lost creates, recreates, protection, targets and changes made outside vapp),
+//! the real planner and the real executor, run against the emulator's account in this process (no
+//! HTTP), converge in one apply: planning again shows nothing, no application is duplicated, and every
+//! managed key is the one the account has.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use vapp::api::{ApplicationApi, RetryPolicy};
+use vapp::apply::{Cancel, Executor, KeySource};
+use vapp::emulator::{InProcess, SEED_PUBLIC_KEYS};
+use vapp::keys::{KeyError, KeyPair};
+use vapp::manifest::{load_sources, resolve_key_files, Desired, Source};
+use vapp::model::Application;
+use vapp::plan::{plan, PlanInput};
+use vapp::state::{Intent, KeyRecord, State, StateStore};
+
+use crate::harness::{key_pool, Quiet, KEY_POOL_SIZE};
+
+/// Keys from the pool, each once per case: pairs made by "vapp" from the front, files brought by the
+/// user ("your own key") from the back.
+struct PoolKeys(AtomicUsize);
+
+impl KeySource for PoolKeys {
+    fn generate(&self) -> Result<KeyPair, KeyError> {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        assert!(n < BYO_KEYS_FROM, "the key pool ran out");
+        Ok(key_pool()[n].clone())
+    }
+}
+
+const BYO_KEYS_FROM: usize = KEY_POOL_SIZE - 5;
+
+#[derive(Clone, Debug)]
+struct AppSpec {
+    name: String,
+    answer: Option<String>,
+    vbc: bool,
+    rotation: u32,
+    own_key: bool,
+    protect: bool,
+}
+
+/// Something done to the account or the state between the two applies.
+#[derive(Clone, Debug)]
+enum Mess {
+    /// Deleted in the dashboard: recreated if still wanted.
+    DeleteLive(usize),
+    /// The create's answer was lost: found again by its key (adopt).
+    LoseCreateAnswer(usize),
+    /// The create never landed and its answer was lost: sent again after a look.
+    LoseCreateEntirely(usize),
+    RequestRotation(usize),
+    /// The key regenerated in the dashboard: custody taken back.
+    ReplaceLiveKey(usize),
+    /// Renamed in the dashboard: drift, put back.
+    RenameLive(usize),
+}
+
+fn app_spec() -> impl Strategy<Value = AppSpec> {
+    (
+        "[A-Z][a-z]{0,6}",
+        proptest::option::of("[a-z]{1,5}"),
+        any::<bool>(),
+        0u32..3,
+        proptest::bool::weighted(0.2),
+        proptest::bool::weighted(0.2),
+    )
+        .prop_map(|(name, answer, vbc, rotation, own_key, protect)| AppSpec {
+            name,
+            answer: answer.map(|h| format!("https://{h}.example.com/answer")),
+            vbc,
+            rotation: if own_key { 0 } else { rotation },
+            own_key,
+            protect,
+        })
+}
+
+fn mess() -> impl Strategy<Value = Mess> {
+    (0usize..5, 0u8..6).prop_map(|(i, kind)| match kind {
+        0 => Mess::DeleteLive(i),
+        1 => Mess::LoseCreateAnswer(i),
+        2 => Mess::LoseCreateEntirely(i),
+        3 => Mess::RequestRotation(i),
+        4 => Mess::ReplaceLiveKey(i),
+        _ => Mess::RenameLive(i),
+    })
+}
+
+/// A manifest of `apps` at addresses `app-0`, `app-1`, … (a `None` leaves the address out).
+fn manifest(apps: &[Option<AppSpec>]) -> Desired {
+    let mut text = String::from("version: 1\napplications:\n");
+    let mut any = false;
+    for (i, app) in apps.iter().enumerate() {
+        let Some(app) = app else { continue };
+        any = true;
+        text.push_str(&format!("  app-{i}:\n    name: {}\n    protect: {}\n", app.name, app.protect));
+        text.push_str("    capabilities:\n");
+        match &app.answer {
+            Some(url) => text.push_str(&format!("      voice:\n        webhooks:\n          answer_url: {url}\n")),
+            None => text.push_str("      rtc: {}\n"),
+        }
+        if app.vbc {
+            text.push_str("      vbc: {}\n");
+        }
+        if app.own_key {
+            text.push_str(&format!("    keys: {{ public_key_file: key-{i}.pub }}\n"));
+        } else if app.rotation > 0 {
+            text.push_str(&format!("    keys: {{ rotation: {} }}\n", app.rotation));
+        }
+    }
+    if !any {
+        text.push_str("  {}\n");
+    }
+    let mut desired = load_sources(&[Source { path: "apps.yaml".into(), text: text.clone() }], &|_| None)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    resolve_key_files(&mut desired, &|path: &Path| {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let i: usize = name.trim_start_matches("key-").trim_end_matches(".pub").parse().unwrap();
+        Ok(key_pool()[BYO_KEYS_FROM + i].public_key.clone())
+    })
+    .unwrap();
+    desired
+}
+
+struct World {
+    api: InProcess,
+    store: StateStore,
+    keys: Arc<PoolKeys>,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path().join("vapp.state.json"), State::new("converge".into()));
+        let api = InProcess::default();
+        // Two dashboard applications nobody manages: never touched.
+        let dashboard = (0..2).map(vapp::emulator::seeded_application).collect();
+        api.insert(dashboard).await.unwrap();
+        World { api, store, keys: Arc::new(PoolKeys(AtomicUsize::new(0))), _dir: dir }
+    }
+
+    async fn apply(&self, desired: &Desired, targets: &[String]) -> vapp::plan::Plan {
+        let live = self.api.list_all().await.unwrap();
+        let state = self.store.snapshot();
+        let made = plan(&PlanInput { desired, state: Some(&state), live: &live, targets }).unwrap();
+        let cancel = Cancel::default();
+        let executor = Executor {
+            api: &self.api,
+            store: &self.store,
+            keys: self.keys.clone(),
+            parallelism: 4,
+            progress: &Quiet,
+            cancel: &cancel,
+            retry: RetryPolicy { max_attempts: 1, ..Default::default() },
+            settle: Duration::ZERO,
+        };
+        let report = executor.execute(&made).await;
+        let failures: Vec<_> = report.failures().map(|o| format!("{}: {:?}", o.address, o.result)).collect();
+        assert!(failures.is_empty(), "{failures:?}");
+        made
+    }
+
+    async fn mess(&self, mess: &Mess) {
+        let address = |i: &usize| format!("app-{i}");
+        let state = self.store.snapshot();
+        let entry = |i: &usize| state.applications.get(&address(i)).cloned();
+        match mess {
+            Mess::DeleteLive(i) => {
+                if let Some(id) = entry(i).and_then(|e| e.id) {
+                    let _ = self.api.delete(&id).await;
+                }
+            }
+            Mess::LoseCreateAnswer(i) | Mess::LoseCreateEntirely(i) => {
+                let Some(e) = entry(i) else { return };
+                let (Some(id), true) = (e.id.clone(), e.key.is_managed()) else { return };
+                let Ok(live) = self.api.get(&id).await else { return };
+                if matches!(mess, Mess::LoseCreateEntirely(_)) {
+                    self.api.delete(&id).await.unwrap();
+                }
+                let intent =
+                    Intent::Create { fingerprint: e.key.fingerprint().map(str::to_string), name: Some(live.name) };
+                self.store
+                    .commit(|s| {
+                        let entry = s.applications.get_mut(&address(i)).unwrap();
+                        entry.id = None;
+                        entry.applied = None;
+                        entry.intent = Some(intent);
+                    })
+                    .await
+                    .unwrap();
+            }
+            Mess::RequestRotation(i) => {
+                if entry(i).is_some_and(|e| e.key.is_managed()) {
+                    self.store
+                        .commit(|s| s.applications.get_mut(&address(i)).unwrap().rotate_requested = true)
+                        .await
+                        .unwrap();
+                }
+            }
+            Mess::ReplaceLiveKey(i) | Mess::RenameLive(i) => {
+                let Some(id) = entry(i).and_then(|e| e.id) else { return };
+                let Ok(mut live) = self.api.get(&id).await else { return };
+                match mess {
+                    Mess::ReplaceLiveKey(_) => {
+                        live.keys = Some(vapp::model::Keys {
+                            public_key: Some(SEED_PUBLIC_KEYS[2].into()),
+                            ..Default::default()
+                        })
+                    }
+                    _ => live.name = format!("{} (renamed by hand)", live.name),
+                }
+                self.api.update(&id, &live).await.unwrap();
+            }
+        }
+    }
+
+    /// No duplicates, every managed application present, every key in custody the live one (for the
+    /// addresses the manifest wants: a protected application it left is kept as it is).
+    async fn check_invariants(&self, desired: &Desired) {
+        let live: Vec<Application> = self.api.list_all().await.unwrap();
+        let state = self.store.snapshot();
+        let mut ids: Vec<&str> = state.applications.values().filter_map(|e| e.id.as_deref()).collect();
+        ids.sort();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), before, "two addresses manage one application");
+        assert_eq!(live.len(), 2 + ids.len(), "an application nobody manages was left behind, or one is missing");
+        for (address, entry) in &state.applications {
+            let id = entry.id.as_deref().unwrap_or_else(|| panic!("{address}: a create left unresolved"));
+            if !desired.apps.contains_key(address) {
+                assert!(entry.protect, "{address}: left the manifest but kept");
+                continue;
+            }
+            let app =
+                live.iter().find(|a| a.id.as_deref() == Some(id)).unwrap_or_else(|| panic!("{address}: {id} gone"));
+            let live_fingerprint = vapp::keys::fingerprint(app.public_key().unwrap()).unwrap();
+            assert_eq!(entry.key.fingerprint(), Some(live_fingerprint.as_str()), "{address}: custody broken");
+            if let KeyRecord::Managed { .. } = &entry.key {
+                let pair = entry.key.private_key().unwrap();
+                assert_eq!(vapp::keys::fingerprint(&pair.public_key_pem().unwrap()).unwrap(), live_fingerprint);
+            }
+            assert!(entry.intent.is_none() && entry.pending_key.is_none(), "{address}: left mid-call");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn apply_then_plan_again_is_empty(
+        first in proptest::collection::vec(proptest::option::of(app_spec()), 1..5),
+        messes in proptest::collection::vec(mess(), 0..4),
+        second in proptest::collection::vec(proptest::option::of(app_spec()), 0..5),
+        target in proptest::option::of(0usize..5),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let world = World::new().await;
+            let first = manifest(&first);
+            world.apply(&first, &[]).await;
+            let again = world.apply(&first, &[]).await;
+            assert!(!again.has_changes(), "{}", vapp::plan::render::render_human(&again, false));
+            world.check_invariants(&first).await;
+
+            for m in &messes {
+                world.mess(m).await;
+            }
+            let second = manifest(&second);
+            let targets: Vec<String> = target.iter().map(|i| format!("app-{i}")).collect();
+            world.apply(&second, &targets).await;
+            let again = world.apply(&second, &targets).await;
+            assert!(!again.has_changes(), "{}", vapp::plan::render::render_human(&again, false));
+            // A key replaced outside vapp stays visible as drift on a protected application the
+            // manifest left: vapp keeps it as it is.
+            let kept = |address: &str| !second.apps.contains_key(address);
+            assert!(again.drift.iter().all(|d| kept(&d.address)), "{:?}", again.drift);
+            // Without targets the whole account converged; with them, the rest converges next.
+            world.apply(&second, &[]).await;
+            let all = world.apply(&second, &[]).await;
+            assert!(!all.has_changes(), "{}", vapp::plan::render::render_human(&all, false));
+            world.check_invariants(&second).await;
+        });
+    }
+}
