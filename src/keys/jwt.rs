@@ -4,11 +4,14 @@
 
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::RSA_PKCS1_SHA256;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::PrivateKeyPem;
+use super::{KeyError, PrivateKeyPem};
 
 /// Vonage accepts tokens that live at most a day.
 pub const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -22,8 +25,10 @@ pub enum TokenError {
     TooShort,
     #[error("--acl must be a JSON object such as {{\"paths\": {{\"/*/users/**\": {{}}}}}}")]
     BadAcl,
-    #[error("cannot sign with this key: {0}")]
-    Sign(String),
+    #[error("cannot sign with this key")]
+    Key(#[from] KeyError),
+    #[error("cannot sign the token")]
+    Sign(#[source] super::BoxError),
 }
 
 #[derive(Debug, Serialize)]
@@ -73,10 +78,18 @@ pub fn claims(application_id: &str, request: &TokenRequest, now: u64, jti: Strin
     })
 }
 
-/// Signs `claims` with RS256: header `{"alg":"RS256","typ":"JWT"}`.
+/// The JOSE header of every token: RS256.
+const HEADER: &str = r#"{"alg":"RS256","typ":"JWT"}"#;
+
+/// Signs `claims` with RS256 (RSASSA-PKCS1-v1_5 with SHA-256) under the header `{"alg":"RS256","typ":"JWT"}`.
 pub fn sign(claims: &Claims, key: &PrivateKeyPem) -> Result<String, TokenError> {
-    let encoding = EncodingKey::from_rsa_pem(key.expose().as_bytes()).map_err(|e| TokenError::Sign(e.to_string()))?;
-    jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &encoding).map_err(|e| TokenError::Sign(e.to_string()))
+    let claims = serde_json::to_vec(claims).map_err(|e| TokenError::Sign(Box::new(e)))?;
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(HEADER), URL_SAFE_NO_PAD.encode(claims));
+    let pair = key.parse()?;
+    let mut signature = vec![0; pair.public_modulus_len()];
+    pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut signature)
+        .map_err(|e| TokenError::Sign(Box::new(e)))?;
+    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
 }
 
 #[cfg(test)]
@@ -105,7 +118,7 @@ mod tests {
         assert_eq!(body["exp"], 1_700_000_000u64 + 900);
         assert_eq!(body["sub"], "alice");
         // Verified with the rsa crate, independently of the signer.
-        let public = crate::keys::parse_public_key(&pair.public_key).unwrap();
+        let public = <rsa::RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_pem(&pair.public_key).unwrap();
         let verifier = VerifyingKey::<sha2::Sha256>::new(public);
         let signature = Signature::try_from(decode(parts[2]).as_slice()).unwrap();
         verifier.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature).unwrap();

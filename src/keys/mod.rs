@@ -9,8 +9,9 @@ pub mod jwt;
 
 use std::fmt;
 
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
-use rsa::{RsaPrivateKey, RsaPublicKey};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKey};
+use aws_lc_rs::signature::KeyPair as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -18,14 +19,17 @@ use zeroize::Zeroizing;
 /// Bits of every key vapp makes.
 pub const KEY_BITS: usize = 2048;
 
+/// A cause of any kind, kept as the error's source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("not a PEM public key (expected `-----BEGIN PUBLIC KEY-----`, RSA): {0}")]
-    BadPublicKey(String),
+    #[error("not a PEM public key (expected `-----BEGIN PUBLIC KEY-----`, RSA)")]
+    BadPublicKey(#[source] BoxError),
     #[error("not a PKCS#8 PEM private key (expected `-----BEGIN PRIVATE KEY-----`, RSA)")]
-    BadPrivateKey,
-    #[error("could not make an RSA key pair: {0}")]
-    Generate(String),
+    BadPrivateKey(#[source] BoxError),
+    #[error("could not make an RSA key pair")]
+    Generate(#[source] BoxError),
 }
 
 /// A PKCS#8 PEM private key. Redacted in `Debug` and `Display`; zeroed when dropped.
@@ -44,14 +48,15 @@ impl PrivateKeyPem {
 
     /// The public half, as a PEM `PUBLIC KEY`.
     pub fn public_key_pem(&self) -> Result<String, KeyError> {
-        let private = RsaPrivateKey::from_pkcs8_pem(self.expose()).map_err(|_| KeyError::BadPrivateKey)?;
-        RsaPublicKey::from(&private)
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| KeyError::BadPublicKey(e.to_string()))
+        let pair = self.parse()?;
+        let spki = pair.public_key().as_der().map_err(|e| KeyError::BadPrivateKey(Box::new(e)))?;
+        pem(PUBLIC_LABEL, spki.as_ref()).map_err(KeyError::BadPrivateKey)
     }
 
-    pub fn parse(&self) -> Result<RsaPrivateKey, KeyError> {
-        RsaPrivateKey::from_pkcs8_pem(self.expose()).map_err(|_| KeyError::BadPrivateKey)
+    /// The key, ready to sign with.
+    pub(crate) fn parse(&self) -> Result<RsaKeyPair, KeyError> {
+        let der = decode_pem(self.expose(), PRIVATE_LABEL).map_err(KeyError::BadPrivateKey)?;
+        RsaKeyPair::from_pkcs8(&der).map_err(|e| KeyError::BadPrivateKey(Box::new(e)))
     }
 }
 
@@ -87,36 +92,56 @@ pub struct KeyPair {
     pub fingerprint: String,
 }
 
-/// Makes an RSA-2048 key pair. CPU-bound (about 0.1–1 s): call it off the async threads.
+const PRIVATE_LABEL: &str = "PRIVATE KEY";
+const PUBLIC_LABEL: &str = "PUBLIC KEY";
+
+/// Makes an RSA-2048 key pair with AWS-LC. CPU-bound (about 0.1 s): call it off the async threads.
 pub fn generate() -> Result<KeyPair, KeyError> {
-    let mut rng = rand::rngs::OsRng;
-    let private = RsaPrivateKey::new(&mut rng, KEY_BITS).map_err(|e| KeyError::Generate(e.to_string()))?;
-    key_pair_of(&private)
+    let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|e| KeyError::Generate(Box::new(e)))?;
+    let pkcs8 = pair.as_der().map_err(|e| KeyError::Generate(Box::new(e)))?;
+    let private_pem = pem(PRIVATE_LABEL, pkcs8.as_ref()).map_err(KeyError::Generate)?;
+    let spki = pair.public_key().as_der().map_err(|e| KeyError::Generate(Box::new(e)))?;
+    let public_key = pem(PUBLIC_LABEL, spki.as_ref()).map_err(KeyError::Generate)?;
+    Ok(KeyPair { private_key: PrivateKeyPem::new(private_pem), public_key, fingerprint: fingerprint_of(spki.as_ref()) })
 }
 
-fn key_pair_of(private: &RsaPrivateKey) -> Result<KeyPair, KeyError> {
-    let private_pem = private.to_pkcs8_pem(LineEnding::LF).map_err(|e| KeyError::Generate(e.to_string()))?;
-    let public = RsaPublicKey::from(private);
-    let public_key = public.to_public_key_pem(LineEnding::LF).map_err(|e| KeyError::Generate(e.to_string()))?;
-    let fingerprint = fingerprint_of(&public)?;
-    Ok(KeyPair { private_key: PrivateKeyPem::new(private_pem.to_string()), public_key, fingerprint })
-}
-
-/// The fingerprint of a PEM public key: `sha256:` and the hex SHA-256 of its DER form.
+/// The fingerprint of a PEM public key: `sha256:` and the hex SHA-256 of its canonical DER form, so two
+/// spellings of one key (line endings, wrapping) have one fingerprint.
 pub fn fingerprint(public_key_pem: &str) -> Result<String, KeyError> {
-    let public = parse_public_key(public_key_pem)?;
-    fingerprint_of(&public)
+    Ok(fingerprint_of(&canonical_public_key(public_key_pem)?))
 }
 
-pub fn parse_public_key(public_key_pem: &str) -> Result<RsaPublicKey, KeyError> {
-    RsaPublicKey::from_public_key_pem(public_key_pem.trim()).map_err(|e| KeyError::BadPublicKey(e.to_string()))
+/// Checks that `public_key_pem` holds an RSA public key, as the API does for `keys.public_key`.
+pub fn parse_public_key(public_key_pem: &str) -> Result<(), KeyError> {
+    canonical_public_key(public_key_pem).map(drop)
 }
 
-fn fingerprint_of(public: &RsaPublicKey) -> Result<String, KeyError> {
-    let der = public.to_public_key_der().map_err(|e| KeyError::BadPublicKey(e.to_string()))?;
-    let digest = Sha256::digest(der.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("sha256:{hex}"))
+/// The SubjectPublicKeyInfo DER of an RSA public key PEM, as AWS-LC writes it.
+fn canonical_public_key(public_key_pem: &str) -> Result<Vec<u8>, KeyError> {
+    let der = decode_pem(public_key_pem, PUBLIC_LABEL).map_err(KeyError::BadPublicKey)?;
+    let key = PublicKey::from_der(&der).map_err(|e| KeyError::BadPublicKey(Box::new(e)))?;
+    let canonical = key.as_der().map_err(|e| KeyError::BadPublicKey(Box::new(e)))?;
+    Ok(canonical.as_ref().to_vec())
+}
+
+fn fingerprint_of(spki_der: &[u8]) -> String {
+    let hex: String = Sha256::digest(spki_der).iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// PEM armour with LF line endings, as vapp has always written keys.
+fn pem(label: &str, der: &[u8]) -> Result<String, BoxError> {
+    Ok(pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der)?)
+}
+
+/// The DER inside a PEM with `label`; CRLF line endings and surrounding blank space are accepted.
+fn decode_pem(text: &str, label: &str) -> Result<Zeroizing<Vec<u8>>, BoxError> {
+    let text = text.trim().replace("\r\n", "\n");
+    let (found, der) = pem_rfc7468::decode_vec(text.as_bytes())?;
+    if found != label {
+        return Err(format!("a PEM `{found}`, not `{label}`").into());
+    }
+    Ok(Zeroizing::new(der))
 }
 
 #[cfg(test)]
@@ -144,7 +169,20 @@ pub(crate) mod tests {
         let pair = shared_pair();
         let crlf = pair.public_key.replace('\n', "\r\n");
         assert_eq!(fingerprint(&crlf).unwrap(), pair.fingerprint);
+        assert_eq!(fingerprint(&format!("\n  {}\n", pair.public_key)).unwrap(), pair.fingerprint);
         assert!(fingerprint("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_err());
+        assert!(fingerprint(pair.private_key.expose()).is_err(), "a private key is not a public key");
+    }
+
+    #[test]
+    fn keys_are_what_other_rsa_implementations_read() {
+        use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
+        let pair = shared_pair();
+        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pair.private_key.expose()).unwrap();
+        let public = rsa::RsaPublicKey::from_public_key_pem(&pair.public_key).unwrap();
+        assert_eq!(rsa::RsaPublicKey::from(&private), public);
+        let der = public.to_public_key_der().unwrap();
+        assert_eq!(fingerprint_of(der.as_bytes()), pair.fingerprint, "the fingerprint is over the standard SPKI");
     }
 
     #[test]

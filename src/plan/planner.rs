@@ -250,6 +250,11 @@ impl Planner {
         let id = live_id(live);
         if entry.protect {
             self.warnings.push(Warning::Protected { address: address.to_string() });
+            if entry.id.is_none() {
+                // A protected create whose answer was lost: kept, so it must be recorded.
+                let step = Step::Adopt(Adopt { id, observed, update: None });
+                return Ok(change(step, vec![], vec![Note::LostCreateFound]));
+            }
             return Ok(change(Step::NoOp { id, observed }, vec![], vec![]));
         }
         let fields = diff(&observed, &Value::Null);

@@ -207,7 +207,8 @@ fn tokens_verify_against_the_live_key() {
     let decode = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap();
     // Verified with the public key the API reports, by the rsa crate (not the signer's library).
     let live = emulator.block_on(emulator.client().get(&id)).unwrap();
-    let public = vapp::keys::parse_public_key(live.public_key().unwrap()).unwrap();
+    let public =
+        <rsa::RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_pem(live.public_key().unwrap()).unwrap();
     let signature = Signature::try_from(decode(parts[2]).as_slice()).unwrap();
     VerifyingKey::<sha2::Sha256>::new(public)
         .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)

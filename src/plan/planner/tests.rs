@@ -477,3 +477,18 @@ mod scenarios {
         assert_eq!(steps, [Step::Delete { id: "id-a".into() }, Step::Forget { id: Some("id-b-gone".into()) }]);
     }
 }
+
+/// Found by the property test: a protected application whose create's answer was lost, then dropped
+/// from the manifests, must be recorded (adopted), not left as a no-op that never gets its id.
+#[test]
+fn a_protected_lost_create_leaving_the_manifests_is_adopted() {
+    let pair = crate::keys::tests::shared_pair();
+    let mut state = State::new("l".into());
+    let mut entry = unconfirmed(KeyRecord::managed(pair.fingerprint.clone(), pair.private_key.clone()), Some("A"));
+    entry.protect = true;
+    state.applications.insert("a".into(), entry);
+    let live = vec![live(json!({"id": "id-a", "name": "A", "keys": {"public_key": pair.public_key}}))];
+    let plan = plan_of(&Desired::default(), &state, &live);
+    assert!(matches!(&plan.changes[0].step, Step::Adopt(a) if a.id == "id-a" && a.update.is_none()), "{plan:?}");
+    assert_eq!(plan.warnings, [Warning::Protected { address: "a".into() }]);
+}
