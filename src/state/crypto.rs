@@ -37,6 +37,8 @@ pub enum CryptoError {
     WrongPassphrase,
     #[error("the encryption settings are not supported: {0}")]
     Unsupported(String),
+    #[error("the key derivation settings are not usable")]
+    Derivation(#[source] argon2::Error),
     #[error("an encrypted key is damaged")]
     Damaged,
 }
@@ -54,12 +56,12 @@ impl fmt::Debug for Sealer {
 }
 
 fn derive(passphrase: &str, salt: &[u8], m_cost: u32, t_cost: u32, p_cost: u32) -> Result<Sealer, CryptoError> {
-    let params = Params::new(m_cost, t_cost, p_cost, Some(32)).map_err(|e| CryptoError::Unsupported(e.to_string()))?;
+    let params = Params::new(m_cost, t_cost, p_cost, Some(32)).map_err(CryptoError::Derivation)?;
     let mut key = Zeroizing::new([0u8; 32]);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password_into(passphrase.as_bytes(), salt, key.as_mut())
-        .map_err(|e| CryptoError::Unsupported(e.to_string()))?;
-    let cipher = Aes256Gcm::new_from_slice(key.as_ref()).map_err(|e| CryptoError::Unsupported(e.to_string()))?;
+        .map_err(CryptoError::Derivation)?;
+    let cipher = Aes256Gcm::new_from_slice(key.as_ref()).map_err(|_| CryptoError::Damaged)?;
     Ok(Sealer { cipher })
 }
 
