@@ -182,20 +182,16 @@ impl Client {
         }))
     }
 
-    /// The path of a next-page link, which must stay on the list endpoint of this API.
+    /// The request for a next-page link: its query, on this client's own list endpoint. The link's host
+    /// and path are not followed (fixtures show `https://api.nexmo.com//v2/applications?page=2`), so
+    /// the credentials never go anywhere else.
     fn next_path(&self, href: &str) -> Result<String, &'static str> {
-        let base = url::Url::parse(&self.base_url).map_err(|_| "the API URL is not a URL")?;
+        let base = url::Url::parse("https://api.invalid/").map_err(|_| "no base")?;
         let next = base.join(href).map_err(|_| "it is not a URL")?;
-        if next.origin() != base.origin() {
-            return Err("it leads to another host");
+        match next.query() {
+            Some(query) if !query.is_empty() => Ok(format!("{LIST_PATH}?{query}")),
+            _ => Err("it names no page"),
         }
-        if next.path() != format!("{}{LIST_PATH}", base.path().trim_end_matches('/')) {
-            return Err("it leads away from the application list");
-        }
-        Ok(match next.query() {
-            Some(query) => format!("{LIST_PATH}?{query}"),
-            None => LIST_PATH.to_string(),
-        })
     }
 }
 
@@ -227,9 +223,14 @@ impl ApplicationApi for Client {
                 apps
             }
         };
+        // An application created while the pages are read shifts the later pages, so one may be read
+        // twice; one deleted meanwhile makes another be missed, which the count shows.
+        let mut seen = std::collections::HashSet::new();
+        let apps: Vec<Application> =
+            apps.into_iter().filter(|app| app.id.as_ref().is_none_or(|id| seen.insert(id.clone()))).collect();
         let read = apps.len() as u64;
         match total_items {
-            Some(total_items) if total_items != read => Err(list_error(ListError::Partial { read, total_items })),
+            Some(total_items) if read < total_items => Err(list_error(ListError::Partial { read, total_items })),
             _ => Ok(apps),
         }
     }
@@ -270,8 +271,9 @@ fn transport_error(url: &str, error: reqwest::Error, maybe_sent: bool) -> ApiErr
 /// and within what vapp reads.
 fn check_page_count(total_pages: u64, page_size: u64, total_items: Option<u64>) -> Result<(), ListError> {
     if let Some(total_items) = total_items {
-        let expected = total_items.div_ceil(page_size).max(1);
-        if total_pages != expected {
+        let expected = total_items.div_ceil(page_size);
+        // An empty account is one empty page, or none.
+        if total_pages != expected.max(1) && !(total_items == 0 && total_pages == 0) {
             return Err(ListError::Inconsistent { total_pages, page_size, total_items });
         }
     }

@@ -18,8 +18,8 @@ use crate::keys::{self, KeyError, KeyPair};
 use crate::model::{Application, Keys};
 use crate::plan::diff::comparable;
 use crate::plan::{
-    Action, Adopt, Change, Create, KeyChange, KnownKey, Lookup, LostCreate, NewKey, Plan, RotateKey, Step, Unmanaged,
-    Update,
+    Action, Adopt, AdoptThen, Change, Create, IfFound, KeyChange, KnownKey, Lookup, LostCreate, NewKey, Plan,
+    RotateKey, Step, Unmanaged, Update,
 };
 use crate::state::{Intent, KeyRecord, StateEntry, StateError, StateStore};
 
@@ -171,6 +171,7 @@ impl<A: ApplicationApi> Executor<'_, A> {
             Step::RotateKey(rotate) => self.rotate(change, rotate).await,
             Step::Delete { id } => self.delete(change, id).await,
             Step::Forget { .. } => Ok(self.store.commit(|s| drop(s.applications.remove(&change.address))).await?),
+            Step::Abandon { lost, if_found } => self.abandon(change, lost, *if_found).await,
             Step::NoOp { .. } => Ok(()),
         }
     }
@@ -222,6 +223,20 @@ impl<A: ApplicationApi> Executor<'_, A> {
         self.record(change, &created).await
     }
 
+    /// Looks once more for an unwanted create whose answer was lost; if it landed after all, deletes
+    /// or keeps it as the plan says, else forgets the address.
+    async fn abandon(&self, change: &Change, lost: &LostCreate, if_found: IfFound) -> Result<(), ActionError> {
+        tokio::time::sleep(self.settle).await;
+        if let Some(found) = self.find_lost(lost).await? {
+            return match if_found {
+                IfFound::Delete => self.delete(change, found.id.as_deref().ok_or(ActionError::MissingId)?).await,
+                IfFound::Keep => self.record(change, &found).await,
+            };
+        }
+        self.store.commit(|s| drop(s.applications.remove(&change.address))).await?;
+        Ok(())
+    }
+
     /// Records the adopted application, then updates it when the plan says it differs.
     async fn adopt(&self, change: &Change, adopt: &Adopt) -> Result<(), ActionError> {
         let (id, observed) = (adopt.id.clone(), adopt.observed.clone());
@@ -235,9 +250,13 @@ impl<A: ApplicationApi> Executor<'_, A> {
                 }
             })
             .await?;
-        match &adopt.update {
-            Some(body) => self.update(change, &adopt.id, body).await,
+        match &adopt.then {
             None => Ok(()),
+            Some(AdoptThen::Update { body }) => self.update(change, &adopt.id, body).await,
+            Some(AdoptThen::RotateKey { change: key_change, rotation }) => {
+                let rotate = RotateKey { id: adopt.id.clone(), change: key_change.clone(), rotation: *rotation };
+                self.rotate(change, &rotate).await
+            }
         }
     }
 
@@ -326,7 +345,12 @@ impl<A: ApplicationApi> Executor<'_, A> {
 
     /// The application `lost` made, if the account holds it (by the planner's own rule).
     async fn find_lost(&self, lost: &LostCreate) -> Result<Option<Application>, ActionError> {
-        let live = self.api.list_all().await?;
+        let live = match self.api.list_all().await {
+            // Other steps of this apply change the account while it is listed: a count that no longer
+            // adds up is read again, once.
+            Err(ApiError::List { .. }) => self.api.list_all().await?,
+            listed => listed?,
+        };
         let state = self.store.snapshot();
         match lost.find(&Unmanaged::new(&live, &state)) {
             Lookup::Found(app) => Ok(Some(app.clone())),
@@ -424,7 +448,8 @@ impl<A: ApplicationApi> Executor<'_, A> {
         Ok(())
     }
 
-    /// Records the observed live form and the protect flag of every no-op whose entry differs, in one write.
+    /// Records the observed live form and the protect flag of every no-op whose entry differs, in one
+    /// write; an interrupted call whose goal the account shows reached is no longer pending.
     async fn record_no_ops(&self, plan: &Plan) -> Result<(), StateError> {
         let state = self.store.snapshot();
         let stale: Vec<(&str, &serde_json::Value, bool)> = plan
@@ -435,10 +460,9 @@ impl<A: ApplicationApi> Executor<'_, A> {
                 _ => None,
             })
             .filter(|(address, observed, protect)| {
-                state
-                    .applications
-                    .get(*address)
-                    .is_some_and(|e| e.applied.as_ref() != Some(*observed) || e.protect != *protect)
+                state.applications.get(*address).is_some_and(|e| {
+                    e.applied.as_ref() != Some(*observed) || e.protect != *protect || e.intent.is_some()
+                })
             })
             .collect();
         if stale.is_empty() {
@@ -450,6 +474,7 @@ impl<A: ApplicationApi> Executor<'_, A> {
                     if let Some(entry) = s.applications.get_mut(address) {
                         entry.applied = Some(observed.clone());
                         entry.protect = protect;
+                        entry.intent = None;
                     }
                 }
             })

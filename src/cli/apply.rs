@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::Args;
 
+use super::diagnostic::chain;
 use super::{Context, Exit, StalePlanError};
 use crate::api::RetryPolicy;
 use crate::apply::{ActionError, Cancel, Executor, Progress, RsaKeys};
@@ -24,8 +25,8 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation
     #[arg(long)]
     pub auto_approve: bool,
-    /// How many actions run at once
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    /// How many actions run at once (1..=256)
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
     /// Apply only this address (repeatable)
     #[arg(long = "target", value_name = "ADDR", conflicts_with = "plan_file")]
@@ -33,8 +34,8 @@ pub struct ApplyArgs {
     /// Fail before changing anything when the plan would delete more than N applications
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<usize>,
-    /// Wait this long for another vapp holding the state lock (e.g. 30s); fail at once by default
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
+    /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h); fail at once by default
+    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: Duration,
 }
 
@@ -43,8 +44,8 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation
     #[arg(long)]
     pub auto_approve: bool,
-    /// How many deletes run at once
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    /// How many deletes run at once (1..=256)
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
     /// Destroy only this address (repeatable)
     #[arg(long = "target", value_name = "ADDR")]
@@ -52,8 +53,8 @@ pub struct DestroyArgs {
     /// Fail before changing anything when more than N applications would be deleted
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<usize>,
-    /// Wait this long for another vapp holding the state lock (e.g. 30s); fail at once by default
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
+    /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h); fail at once by default
+    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: Duration,
 }
 
@@ -125,6 +126,7 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
     // The lock covers reading the state too: a plan made from a state another writer is changing is stale.
     let _lock = context.lock_state(verb, run.lock_timeout)?;
     let state = context.load_state_with_keys()?;
+    context.check_account(state.as_ref())?;
     let connection = context.connect().await?;
     let live = context.list_live(&connection).await?;
     let plan = match run.source {
@@ -140,13 +142,17 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
     };
     plan.check_max_deletes(run.max_deletes)?;
     printer.data(&render_human(&plan, printer.stdout_color));
+    printer.plan_warnings(&plan);
     if plan.has_changes() && !run.auto_approve {
         context.confirm(&format!("\nDo you want to {verb}? vapp will perform the actions above."))?;
     }
-    let state = match state {
+    let mut state = match state {
         Some(state) => state,
         None => context.new_state()?,
     };
+    // Recorded with the first change written: states of earlier versions, and a move that
+    // --allow-other-account allowed.
+    state.account = Some(context.account());
     let store = StateStore::new(context.state_path().to_path_buf(), state);
     let bar = printer.bar(plan.actions().count() as u64, verb);
     let progress = LineProgress { context, bar: bar.as_ref() };
@@ -175,7 +181,7 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
         ));
         for failure in report.failures() {
             if let Err(e) = &failure.result {
-                printer.error(&format!("{} ({}): {e}", failure.address, failure.action.as_str()));
+                printer.error(&format!("{} ({}): {}", failure.address, failure.action.as_str(), chain(e)));
             }
         }
         return Ok(Exit::Interrupted);
@@ -199,7 +205,7 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
     ));
     for failure in &failures {
         if let Err(e) = &failure.result {
-            printer.error(&format!("{} ({}): {e}", failure.address, failure.action.as_str()));
+            printer.error(&format!("{} ({}): {}", failure.address, failure.action.as_str(), chain(e)));
         }
     }
     printer.status("The state records everything that completed; run the same command again to finish.");
@@ -259,7 +265,7 @@ impl Progress for LineProgress<'_> {
         let line = match outcome {
             Ok(()) => format!("{}: {} [{secs:.1}s]", change.address, done(change.action())),
             Err(e) => {
-                let first_line = e.to_string().lines().next().unwrap_or_default().to_string();
+                let first_line = chain(e).lines().next().unwrap_or_default().to_string();
                 format!("{}: {} failed after {secs:.1}s: {first_line}", change.address, change.action().as_str())
             }
         };

@@ -13,7 +13,7 @@ use crate::api::{ApplicationApi, Client, ClientConfig, Credentials};
 use crate::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use crate::manifest::{self, Desired};
 use crate::model::Application;
-use crate::state::{self, State};
+use crate::state::{self, Account, State};
 
 pub struct Context {
     pub global: GlobalArgs,
@@ -81,9 +81,45 @@ impl Context {
         Ok(state)
     }
 
+    /// The account this run talks to: the sandbox, or the API key from the environment.
+    pub fn account(&self) -> Account {
+        match self.global.sandbox {
+            true => Account::Sandbox { sandbox: true },
+            false => Account::Vonage {
+                api_key: std::env::var("VONAGE_API_KEY").unwrap_or_default(),
+                api_url: self.global.api_url.clone(),
+            },
+        }
+    }
+
+    /// Refuses a state that belongs to another account than this run's, unless told otherwise.
+    pub fn check_account(&self, state: Option<&State>) -> Result<()> {
+        let here = self.account();
+        match state.and_then(|s| s.account.as_ref()) {
+            Some(recorded) if !recorded.same_as(&here) => {
+                if self.global.allow_other_account {
+                    self.printer.warn(&format!(
+                        "the state {} belongs to {recorded}; using it with {here} as --allow-other-account says",
+                        self.state_path().display()
+                    ));
+                    return Ok(());
+                }
+                Err(super::hinted(
+                    format!(
+                        "the state {} belongs to {recorded}, but this run uses {here}",
+                        self.state_path().display()
+                    ),
+                    "its application ids mean nothing in another account: point --state at that account's state, or pass --allow-other-account if the account really is the same",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A new state; encrypted from the start when a passphrase is given.
     pub fn new_state(&self) -> Result<State> {
         let mut state = State::new(uuid::Uuid::new_v4().to_string());
+        state.account = Some(self.account());
         if let Some(passphrase) = self.passphrase()? {
             let (settings, sealer) = state::Sealer::create(&passphrase)?;
             state.encryption = Some(settings);

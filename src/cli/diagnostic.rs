@@ -46,30 +46,42 @@ pub fn exit_code(error: &anyhow::Error) -> Exit {
     }
 }
 
+/// The most manifest problems printed at once.
+const MAX_SHOWN: usize = crate::manifest::MAX_FOUND;
+
 /// Prints `error` as diagnostics on stderr.
 pub fn report(printer: &Printer, error: &anyhow::Error) {
     if let Some(manifest) = manifest_errors(error) {
-        for diagnostic in &manifest.0 {
+        for diagnostic in manifest.0.iter().take(MAX_SHOWN) {
             printer.error(&diagnostic.to_string());
+        }
+        if manifest.0.len() >= MAX_SHOWN {
+            printer.status(&format!("(only the first {MAX_SHOWN} problems are shown; fix them and run again)"));
         }
         return;
     }
-    let mut text = String::new();
-    for cause in error.chain() {
-        let line = cause.to_string();
-        // A wrapper that says what its cause says adds nothing.
-        if !text.is_empty() && !text.ends_with(&line) {
-            text.push_str(": ");
-        }
-        if !text.ends_with(&line) {
-            text.push_str(&line);
-        }
-    }
+    let mut text = chain(error.as_ref());
     for help in help_of(error) {
         text.push_str("\n  = help: ");
         text.push_str(&help);
     }
     printer.error(&text);
+}
+
+/// An error and its causes on one line, joined by `: `.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let line = e.to_string();
+        // A transparent wrapper repeats its cause; saying it twice adds nothing.
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        cause = e.source();
+    }
+    text
 }
 
 fn manifest_errors(error: &anyhow::Error) -> Option<&ManifestErrors> {

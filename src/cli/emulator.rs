@@ -24,20 +24,20 @@ pub struct EmulatorArgs {
     /// Keep the applications in this JSON file across restarts (in memory otherwise)
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
-    /// Start an empty account with N varied applications
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    pub seed_apps: usize,
-    /// Delay every answer by N milliseconds
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Start an empty account with N varied applications (0..=100000)
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub seed_apps: u32,
+    /// Delay every answer by N milliseconds (0..=60000)
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub latency_ms: u64,
-    /// Answer this share of requests (0..1) with 500, 502 or 503, without carrying them out
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    /// Answer this share of requests (0..=1) with 500, 502 or 503, without carrying them out
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = super::args::probability)]
     pub fail_rate: f64,
-    /// Allow this many requests per second; answer the rest 429 with Retry-After
-    #[arg(long, value_name = "RPS")]
+    /// Allow this many requests per second (1..=1000000); answer the rest 429 with Retry-After
+    #[arg(long, value_name = "RPS", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_limit: Option<u32>,
-    /// Carry out this share of requests (0..1), then close the connection without answering
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    /// Carry out this share of requests (0..=1), then close the connection without answering
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = super::args::probability)]
     pub drop_rate: f64,
     /// Seed for the fault dice, for reproducible drills
     #[arg(long, value_name = "N")]
@@ -49,7 +49,7 @@ pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
         api_key: args.api_key,
         api_secret: args.api_secret,
         data_file: args.data,
-        seed_apps: args.seed_apps,
+        seed_apps: args.seed_apps as usize,
         faults: Faults {
             latency: Duration::from_millis(args.latency_ms),
             fail_rate: args.fail_rate,

@@ -49,6 +49,7 @@ fn address_for(app: &Application, taken: &mut BTreeSet<String>) -> String {
 
 pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
     let state = context.load_state()?;
+    context.check_account(state.as_ref())?;
     let connection = context.connect().await?;
     let live = context.list_live(&connection).await?;
     let mut taken: BTreeSet<String> = state.iter().flat_map(|s| s.applications.keys().cloned()).collect();

@@ -15,8 +15,8 @@ pub struct ImportArgs {
     pub address: String,
     /// The application's id in the account
     pub app_id: String,
-    /// Wait this long for another vapp holding the state lock (e.g. 30s)
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
+    /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h)
+    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: std::time::Duration,
 }
 
@@ -37,6 +37,8 @@ pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
         Some(state) => state,
         None => context.new_state()?,
     };
+    context.check_account(Some(&state))?;
+    state.account = Some(context.account());
     if let Some(entry) = state.applications.get(address) {
         bail!("{address} already manages application {}", entry.id.as_deref().unwrap_or("(create pending)"));
     }

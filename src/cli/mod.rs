@@ -2,6 +2,7 @@
 //! status DESIGN.md fixes (0 ok, 1 error, 2 changes with `--detailed-exitcode`, 3 locked, 4 stale plan).
 
 mod apply;
+mod args;
 mod context;
 mod diagnostic;
 mod emulator;
@@ -61,6 +62,9 @@ pub struct GlobalArgs {
     /// Use the embedded sandbox (a local emulator, data in .vapp/sandbox.json beside the state) instead of Vonage
     #[arg(long, global = true)]
     pub sandbox: bool,
+    /// Use a state that belongs to another account (apply then records this one)
+    #[arg(long, global = true)]
+    pub allow_other_account: bool,
     /// Never colour the output (NO_COLOR works too)
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -104,7 +108,15 @@ pub use diagnostic::{hinted, Hinted, LockedError, StalePlanError};
 
 /// Runs vapp with the process's arguments and environment.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version are what was asked for; any other usage error is an error (exit 1: DESIGN.md's
+        // exit 2 means "the plan has changes" to a CI script).
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Exit::Failure as u8 } else { Exit::Success as u8 });
+        }
+    };
     let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.no_color);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

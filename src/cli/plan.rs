@@ -37,6 +37,7 @@ pub struct PlanArgs {
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let desired = context.manifests()?;
     let state = context.load_state()?;
+    context.check_account(state.as_ref())?;
     let connection = context.connect().await?;
     let live = context.list_live(&connection).await?;
     let plan =
@@ -47,6 +48,7 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
         Format::Markdown => render_markdown(&plan),
     };
     context.printer.data(&text);
+    context.printer.plan_warnings(&plan);
     plan.check_max_deletes(args.max_deletes)?;
     let has_changes = plan.has_changes();
     if let Some(path) = &args.out {

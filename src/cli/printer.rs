@@ -57,6 +57,13 @@ impl Printer {
         }
     }
 
+    /// The warnings of a plan, each on its own `warning:` line.
+    pub fn plan_warnings(&self, plan: &crate::plan::Plan) {
+        for warning in &plan.warnings {
+            self.warn(&warning.to_string());
+        }
+    }
+
     /// A progress bar over `len` steps on a terminal; `None` elsewhere (plain lines are printed then).
     pub fn bar(&self, len: u64, what: &str) -> Option<indicatif::ProgressBar> {
         if !self.interactive {

@@ -16,8 +16,8 @@ pub enum StateCommand {
     /// Stop managing an address; the application stays in the account
     Rm {
         address: String,
-        /// Wait this long for another vapp holding the state lock (e.g. 30s)
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
+        /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h)
+        #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
         lock_timeout: std::time::Duration,
     },
     /// Encrypt the private keys in the state with the passphrase (VAPP_STATE_PASSPHRASE or --passphrase-file)

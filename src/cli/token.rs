@@ -12,7 +12,7 @@ use crate::keys::jwt::{self, TokenRequest};
 pub struct TokenArgs {
     pub address: String,
     /// How long the token is valid (at most 24h)
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "15m", value_name = "DURATION")]
+    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "15m", value_name = "DURATION")]
     pub ttl: Duration,
     /// The `sub` claim: the Client SDK user the token is for
     #[arg(long, value_name = "NAME")]

@@ -106,6 +106,12 @@ fn failed(error: CallError) -> ApiError {
     ApiError::Transport { url: "in-process".into(), maybe_sent: false, source: error.into() }
 }
 
+/// What the account receives for `app`: its request body, through JSON, as over HTTP.
+fn received(app: &Application) -> Result<Application, ApiError> {
+    let body = serde_json::to_vec(&app.request_body()).map_err(ApiError::Encode)?;
+    serde_json::from_slice(&body).map_err(|source| ApiError::Decode { url: "in-process".into(), source })
+}
+
 impl ApplicationApi for InProcess {
     async fn list_all(&self) -> Result<Vec<Application>, ApiError> {
         Ok(self.store.all())
@@ -116,19 +122,24 @@ impl ApplicationApi for InProcess {
     }
 
     async fn create(&self, app: &Application) -> Result<Application, ApiError> {
-        let invalid = invalid_parameters(app);
+        let app = received(app)?;
+        let invalid = invalid_parameters(&app);
         if !invalid.is_empty() {
             return Err(status(400, "Bad Request", invalid));
         }
-        Ok(self.store.create(app.clone()).await.map_err(failed)?.app)
+        Ok(self.store.create(app).await.map_err(failed)?.app)
     }
 
     async fn update(&self, id: &str, app: &Application) -> Result<Application, ApiError> {
-        let invalid = invalid_parameters(app);
+        let app = received(app)?;
+        if self.store.get(id).is_none() {
+            return Err(status(404, "Not Found", vec![]));
+        }
+        let invalid = invalid_parameters(&app);
         if !invalid.is_empty() {
             return Err(status(400, "Bad Request", invalid));
         }
-        self.store.update(id, app.clone()).await.map_err(failed)?.ok_or_else(|| status(404, "Not Found", vec![]))
+        self.store.update(id, app).await.map_err(failed)?.ok_or_else(|| status(404, "Not Found", vec![]))
     }
 
     async fn delete(&self, id: &str) -> Result<(), ApiError> {

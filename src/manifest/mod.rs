@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use schema::{list_for_mapping, manifest_schema, manifest_schema_text};
-pub use yaml::Position;
+pub use yaml::{Position, MAX_FOUND};
 
 use crate::fsutil::{self, ReadError};
 use crate::humanise::{self, Dialect, ProblemKind, TypeProblem};
@@ -245,7 +245,7 @@ pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desir
     let mut desired = Desired::default();
     let mut diagnostics = Vec::new();
     for source in sources {
-        let mut file = FileCheck { source, diagnostics: Vec::new() };
+        let mut file = FileCheck { source, diagnostics: Vec::new(), lines: None };
         if let Some(apps) = file.load(lookup) {
             for app in apps {
                 if let Some(first) = desired.apps.get(&app.address) {
@@ -360,15 +360,22 @@ fn source_line(text: &str, line: usize) -> Option<String> {
 struct FileCheck<'a> {
     source: &'a Source,
     diagnostics: Vec<Diagnostic>,
+    /// The file's lines, split once when the first problem is reported.
+    lines: Option<Vec<&'a str>>,
 }
 
 impl FileCheck<'_> {
     fn report(&mut self, at: Position, message: String, help: Option<String>) {
+        if self.diagnostics.len() >= yaml::MAX_FOUND {
+            return;
+        }
+        let lines = self.lines.get_or_insert_with(|| self.source.text.lines().collect());
+        let source_line = at.line.checked_sub(1).and_then(|i| lines.get(i)).map(|l| l.trim_end().to_string());
         self.diagnostics.push(Diagnostic {
             location: Location { file: self.source.path.clone(), position: at },
             message,
             help,
-            source_line: source_line(&self.source.text, at.line),
+            source_line,
         });
     }
 

@@ -7,6 +7,7 @@
 //! `$${` stands for a literal `${`.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
@@ -20,6 +21,9 @@ pub struct Position {
     pub line: usize,
     pub col: usize,
 }
+
+/// The most problems reported for one file: past this, more help nobody.
+pub const MAX_FOUND: usize = 100;
 
 /// A problem found while reading, at a position.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,16 +66,36 @@ impl PositionIndex {
     }
 }
 
+/// The most YAML nodes a manifest may expand to, aliases expanded: a hundred applications with every
+/// capability take a few thousand. Without a bound, ten nested aliases ("billion laughs") grow past
+/// any memory.
+pub const MAX_NODES: usize = 100_000;
+/// The deepest nesting a manifest may have (a manifest needs about ten levels).
+pub const MAX_DEPTH: usize = 64;
+/// The longest a value may be once `${VAR}`s are replaced.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// The most text all values may expand to, together.
+pub const MAX_EXPANDED_BYTES: usize = 16 * 1024 * 1024;
+
+/// A YAML node. Aliases share the anchored node (`Rc`): expanding one copies nothing.
 enum Node {
     Scalar { value: String, style: ScalarStyle, forced_str: bool, span: Span },
-    Seq { items: Vec<Node>, span: Span },
-    Map { entries: Vec<(Node, Node)>, span: Span },
+    Seq { items: Vec<Rc<Node>>, span: Span, size: usize },
+    Map { entries: Vec<(Rc<Node>, Rc<Node>)>, span: Span, size: usize },
 }
 
 impl Node {
     fn span(&self) -> Span {
         match self {
             Node::Scalar { span, .. } | Node::Seq { span, .. } | Node::Map { span, .. } => *span,
+        }
+    }
+
+    /// Nodes in this subtree, aliases expanded.
+    fn size(&self) -> usize {
+        match self {
+            Node::Scalar { .. } => 1,
+            Node::Seq { size, .. } | Node::Map { size, .. } => *size,
         }
     }
 }
@@ -95,7 +119,13 @@ fn parse_with(source: &str, lookup: Option<EnvLookup>) -> Result<(Value, Positio
     let Some(root) = root else {
         return Ok((Value::Null, PositionIndex::default()));
     };
-    let mut converter = Converter { source, lookup, index: PositionIndex::default(), found: Vec::new() };
+    let mut converter = Converter {
+        lines: Lines::new(source),
+        lookup,
+        index: PositionIndex::default(),
+        found: Vec::new(),
+        expanded_bytes: 0,
+    };
     let mut path = Vec::new();
     let value = converter.convert(&root, &mut path);
     if converter.found.is_empty() {
@@ -106,16 +136,17 @@ fn parse_with(source: &str, lookup: Option<EnvLookup>) -> Result<(Value, Positio
 }
 
 enum Open {
-    Seq(Vec<Node>, Span, usize),
-    Map(Vec<(Node, Node)>, Option<Node>, Span, usize),
+    Seq(Vec<Rc<Node>>, Span, usize),
+    Map(Vec<(Rc<Node>, Rc<Node>)>, Option<Rc<Node>>, Span, usize),
 }
 
-fn build_tree(source: &str) -> Result<Option<Node>, Found> {
+fn build_tree(source: &str) -> Result<Option<Rc<Node>>, Found> {
     let mut parser = Parser::new_from_str(source);
     let mut stack: Vec<Open> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
-    let mut root: Option<Node> = None;
+    let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
+    let mut root: Option<Rc<Node>> = None;
     let mut documents = 0;
+    let mut expanded = 0usize;
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| Found {
             at: Position { line: e.marker().line(), col: e.marker().col() + 1 },
@@ -137,26 +168,42 @@ fn build_tree(source: &str) -> Result<Option<Node>, Found> {
             Event::Scalar(value, style, anchor, tag) => {
                 let forced_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
                 let node = Node::Scalar { value: value.into_owned(), style, forced_str, span };
-                Some((node, anchor))
+                Some((Rc::new(node), anchor))
             }
-            Event::SequenceStart(anchor, _) => {
-                stack.push(Open::Seq(Vec::new(), span, anchor));
-                None
-            }
-            Event::MappingStart(anchor, _) => {
-                stack.push(Open::Map(Vec::new(), None, span, anchor));
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(Found {
+                        at: position(&span),
+                        message: format!("the manifest is nested deeper than {MAX_DEPTH} levels, the most vapp reads"),
+                        help: None,
+                    });
+                }
+                match event {
+                    Event::SequenceStart(..) => stack.push(Open::Seq(Vec::new(), span, anchor)),
+                    _ => stack.push(Open::Map(Vec::new(), None, span, anchor)),
+                }
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Open::Seq(items, span, anchor)) => Some((Node::Seq { items, span }, anchor)),
+                Some(Open::Seq(items, span, anchor)) => {
+                    let size = 1 + items.iter().map(|i| i.size()).sum::<usize>();
+                    Some((Rc::new(Node::Seq { items, span, size }), anchor))
+                }
                 _ => None,
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Open::Map(entries, _, span, anchor)) => Some((Node::Map { entries, span }, anchor)),
+                Some(Open::Map(entries, _, span, anchor)) => {
+                    let size = 1 + entries.iter().map(|(k, v)| k.size() + v.size()).sum::<usize>();
+                    Some((Rc::new(Node::Map { entries, span, size }), anchor))
+                }
                 _ => None,
             },
             Event::Alias(id) => match anchors.get(&id) {
-                Some(node) => Some((clone_node(node), 0)),
+                Some(node) => {
+                    // The alias stands for the whole anchored subtree: count it whole.
+                    expanded = expanded.saturating_add(node.size().saturating_sub(1));
+                    Some((node.clone(), 0))
+                }
                 None => {
                     return Err(Found { at: position(&span), message: "alias to an unknown anchor".into(), help: None })
                 }
@@ -164,8 +211,16 @@ fn build_tree(source: &str) -> Result<Option<Node>, Found> {
             _ => None,
         };
         if let Some((node, anchor)) = finished {
+            expanded += 1;
+            if expanded > MAX_NODES {
+                return Err(Found {
+                    at: position(&span),
+                    message: format!("the manifest expands to more than {MAX_NODES} YAML nodes, the most vapp reads"),
+                    help: Some("aliases (`*name`) copy what their anchor holds; use fewer, or smaller ones".into()),
+                });
+            }
             if anchor > 0 {
-                anchors.insert(anchor, clone_node(&node));
+                anchors.insert(anchor, node.clone());
             }
             match stack.last_mut() {
                 Some(Open::Seq(items, ..)) => items.push(node),
@@ -180,37 +235,69 @@ fn build_tree(source: &str) -> Result<Option<Node>, Found> {
     Ok(root)
 }
 
-fn clone_node(node: &Node) -> Node {
-    match node {
-        Node::Scalar { value, style, forced_str, span } => {
-            Node::Scalar { value: value.clone(), style: *style, forced_str: *forced_str, span: *span }
-        }
-        Node::Seq { items, span } => Node::Seq { items: items.iter().map(clone_node).collect(), span: *span },
-        Node::Map { entries, span } => {
-            Node::Map { entries: entries.iter().map(|(k, v)| (clone_node(k), clone_node(v))).collect(), span: *span }
-        }
+/// Where each line of a source starts, for turning parser positions into byte offsets and back in
+/// time proportional to a line, not to the file.
+struct Lines<'a> {
+    source: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(source: &'a str) -> Self {
+        let starts = std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Lines { source, starts }
+    }
+
+    /// The byte offset of 1-based `line` and 0-based character column `col`.
+    fn offset(&self, line: usize, col: usize) -> Option<usize> {
+        let start = *self.starts.get(line.checked_sub(1)?)?;
+        let text = &self.source[start..];
+        Some(start + text.char_indices().nth(col).map(|(i, _)| i).unwrap_or(text.len()))
+    }
+
+    /// The position of byte offset `at`.
+    fn position(&self, at: usize) -> Position {
+        let line = self.starts.partition_point(|&start| start <= at);
+        let start = self.starts[line.saturating_sub(1)];
+        Position { line, col: self.source.get(start..at).map(|t| t.chars().count()).unwrap_or(0) + 1 }
     }
 }
 
 struct Converter<'a> {
-    source: &'a str,
+    lines: Lines<'a>,
     /// `None`: leave `${VAR}` as written.
     lookup: Option<EnvLookup<'a>>,
     index: PositionIndex,
     found: Vec<Found>,
+    /// Bytes all values have expanded to so far.
+    expanded_bytes: usize,
 }
 
 impl Converter<'_> {
     fn convert(&mut self, node: &Node, path: &mut Vec<String>) -> Value {
+        if self.found.len() >= MAX_FOUND {
+            return Value::Null;
+        }
         let value_position = position(&node.span());
         self.index.0.entry(path.clone()).or_default().value = value_position;
         match node {
             Node::Scalar { value, style, forced_str, span } => {
+                let text = self.interpolate(value, span);
+                self.expanded_bytes += text.len();
+                if text.len() > MAX_VALUE_BYTES || self.expanded_bytes > MAX_EXPANDED_BYTES {
+                    let message = match text.len() > MAX_VALUE_BYTES {
+                        true => format!("this value is longer than {MAX_VALUE_BYTES} bytes, the most vapp reads"),
+                        false => {
+                            format!("the values expand to more than {MAX_EXPANDED_BYTES} bytes, the most vapp reads")
+                        }
+                    };
+                    self.found.push(Found { at: position(span), message, help: None });
+                    return Value::Null;
+                }
                 if *style == ScalarStyle::Plain && !forced_str {
-                    let text = self.interpolate(value, span);
                     typed_plain_scalar(&text)
                 } else {
-                    Value::String(self.interpolate(value, span))
+                    Value::String(text)
                 }
             }
             Node::Seq { items, .. } => {
@@ -227,7 +314,7 @@ impl Converter<'_> {
                 let mut seen: HashMap<String, Position> = HashMap::new();
                 for (key, value) in entries {
                     let key_position = position(&key.span());
-                    let Node::Scalar { value: key_text, .. } = key else {
+                    let Node::Scalar { value: key_text, .. } = key.as_ref() else {
                         self.found.push(Found {
                             at: key_position,
                             message: "a key must be a plain string".into(),
@@ -293,7 +380,8 @@ impl Converter<'_> {
                         help: Some("names are letters, digits and `_`: `${NAME}` or `${NAME:-default}`".into()),
                     });
                 } else {
-                    match (lookup(name), default) {
+                    // As in a shell, `:-` takes the default when the variable is unset or empty.
+                    match (lookup(name).filter(|v| !v.is_empty() || default.is_none()), default) {
                         (Some(value), _) => out.push_str(&value),
                         (None, Some(default)) => out.push_str(default),
                         (None, None) => self.found.push(Found {
@@ -314,19 +402,17 @@ impl Converter<'_> {
     }
 
     /// Finds `needle`'s start inside the scalar's source text; the scalar's start when it cannot
-    /// (escapes or folding changed the text).
+    /// (escapes or folding changed the text). Costs a line or two, never the whole file.
     fn locate(&self, span: &Span, needle: &str) -> Position {
         let needle: String = needle.chars().take_while(|c| *c != '}').collect();
-        let start = span.start.index();
-        let end = span.end.index().max(start);
-        let chars: Vec<(usize, char)> = self.source.char_indices().skip(start).take(end - start).collect();
-        let Some(&(byte_start, _)) = chars.first() else { return position(span) };
-        let byte_end = chars.last().map(|(i, c)| i + c.len_utf8()).unwrap_or(byte_start);
-        let Some(offset) = self.source[byte_start..byte_end].find(&needle) else { return position(span) };
-        let before = &self.source[..byte_start + offset];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
-        Position { line, col }
+        let start = self.lines.offset(span.start.line(), span.start.col());
+        let end = self.lines.offset(span.end.line(), span.end.col());
+        let (Some(start), Some(end)) = (start, end) else { return position(span) };
+        let Some(text) = self.lines.source.get(start..end.max(start)) else { return position(span) };
+        match text.find(&needle) {
+            Some(offset) => self.lines.position(start + offset),
+            None => position(span),
+        }
     }
 }
 

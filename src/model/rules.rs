@@ -108,9 +108,23 @@ pub fn validate(app: &Application) -> Vec<InvalidParameter> {
 }
 
 /// Whether `address` is an absolute http or https URL with a host, as the API requires of webhooks.
+///
+/// Written out in full: URL parsers forgive `https:host`, `https:///host` and surrounding spaces by
+/// guessing what was meant; a webhook is checked as it will be sent, so nothing is guessed.
 pub fn is_http_url(address: &str) -> bool {
+    let lower = address.get(..8).unwrap_or(address).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &address[8..]
+    } else if lower.starts_with("http://") {
+        &address[7..]
+    } else {
+        return false;
+    };
+    if rest.is_empty() || rest.starts_with('/') || address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
     match url::Url::parse(address) {
-        Ok(url) => matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()),
+        Ok(url) => url.host_str().is_some_and(|h| !h.is_empty()) && url.port() != Some(0),
         Err(_) => false,
     }
 }
@@ -240,5 +254,18 @@ mod tests {
         assert!(!is_http_url("example.com/answer"));
         assert!(!is_http_url("mailto:a@b.c"));
         assert!(!is_http_url("https://"));
+        for careless in [
+            "https:a.example.com",
+            "https:///x",
+            " https://a.example.com/",
+            "https://a.example.com/ ",
+            "https://a.example.com:0/",
+            "https://a b.example.com/",
+            "ftp://a.example.com/",
+            "https://a.example.com/\n",
+        ] {
+            assert!(!is_http_url(careless), "{careless:?}");
+        }
+        assert!(is_http_url("HTTPS://A.example.com:8443/x"));
     }
 }

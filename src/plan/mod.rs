@@ -119,14 +119,25 @@ pub struct Update {
     pub body: Application,
 }
 
-/// A create whose answer was lost, found in the account: record it, then update it if it differs.
+/// A create whose answer was lost, found in the account: record it, then bring it to the manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Adopt {
     pub id: String,
     /// The live application in comparable form, recorded as applied.
     pub observed: Value,
+    /// What it then needs, as any managed application would.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub update: Option<Application>,
+    pub then: Option<AdoptThen>,
+}
+
+/// What an adopted application needs after it is recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "step")]
+pub enum AdoptThen {
+    /// A full PUT of `body` (live key and unmodelled fields kept).
+    Update { body: Box<Application> },
+    /// A new key (the manifest names another one, or asks for a rotation).
+    RotateKey { change: KeyChange, rotation: u32 },
 }
 
 /// How a rotation reaches the account.
@@ -173,11 +184,28 @@ pub enum Step {
     Forget {
         id: Option<String>,
     },
+    /// A create whose answer was lost, not found in the account, and no longer wanted: its request may
+    /// still land, so look for it once more (after a moment). If it landed, `if_found` says what
+    /// becomes of it; if not, the address (and the key nobody needs) is forgotten.
+    Abandon {
+        lost: LostCreate,
+        if_found: IfFound,
+    },
     /// Nothing to do; `observed` (the live application, comparable form) is recorded as applied.
     NoOp {
         id: String,
         observed: Value,
     },
+}
+
+/// What becomes of an abandoned create that landed after all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IfFound {
+    /// Deleted: nobody wants it.
+    Delete,
+    /// Recorded and kept: the address is protected.
+    Keep,
 }
 
 /// One address's part of the plan.
@@ -202,7 +230,7 @@ impl Change {
             Step::Update(_) => Action::Update,
             Step::Adopt(_) => Action::Adopt,
             Step::RotateKey(_) => Action::RotateKey,
-            Step::Delete { .. } | Step::Forget { .. } => Action::Delete,
+            Step::Delete { .. } | Step::Forget { .. } | Step::Abandon { .. } => Action::Delete,
             Step::NoOp { .. } => Action::NoOp,
         }
     }
@@ -210,7 +238,7 @@ impl Change {
     /// The application id, where one exists before apply.
     pub fn id(&self) -> Option<&str> {
         match &self.step {
-            Step::Create(_) | Step::Recreate { .. } => None,
+            Step::Create(_) | Step::Recreate { .. } | Step::Abandon { .. } => None,
             Step::Update(Update { id, .. })
             | Step::Adopt(Adopt { id, .. })
             | Step::RotateKey(RotateKey { id, .. })
@@ -233,6 +261,8 @@ pub enum Note {
     CreateSentAgain,
     /// A delete of an application already gone: only the state entry goes.
     AlreadyGone,
+    /// An unconfirmed create no longer wanted: looked for once more and deleted if it landed.
+    CreateAbandoned,
     /// An earlier call of this kind was interrupted; planned again from what the account holds.
     Interrupted { action: Action },
     /// The live key is the user's key file, which the state records now.

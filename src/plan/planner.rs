@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::diff::{comparable, diff, keep_unmodelled};
 use super::lost::{Lookup, LostCreate, Unmanaged};
 use super::{
-    Action, Adopt, Change, Create, Drift, FieldDiff, KeyChange, KnownKey, NewKey, Note, Plan, RotateKey, StateRef,
-    Step, Update, Warning, FORMAT_VERSION,
+    Action, Adopt, AdoptThen, Change, Create, Drift, FieldDiff, IfFound, KeyChange, KnownKey, NewKey, Note, Plan,
+    RotateKey, StateRef, Step, Update, Warning, FORMAT_VERSION,
 };
 use crate::keys;
 use crate::manifest::{Desired, DesiredApp};
@@ -42,8 +42,7 @@ pub enum PlanError {
 pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     let empty = State::new(String::new());
     let state = input.state.unwrap_or(&empty);
-    let live_by_id: HashMap<&str, &Application> =
-        input.live.iter().filter_map(|app| Some((app.id.as_deref()?, app))).collect();
+    let live_by_id: HashMap<&str, Live> = input.live.iter().filter_map(Live::of).map(|live| (live.id, live)).collect();
     // Parsing every live key is costly; only an unconfirmed create needs it.
     let unmanaged = state.applications.values().any(|e| e.id.is_none()).then(|| Unmanaged::new(input.live, state));
 
@@ -71,7 +70,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     _ => Lookup::Missing,
                 };
                 match found {
-                    Lookup::Found(app) => Some(app),
+                    Lookup::Found(app) => Live::of(app),
                     Lookup::Missing => None,
                     Lookup::Ambiguous(count) => {
                         planner.warnings.push(Warning::AmbiguousLostCreate { address: address.to_string(), count });
@@ -82,7 +81,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             None => None,
         };
         if let (Some(entry), Some(id)) = (entry, entry.and_then(|e| e.id.as_deref())) {
-            if let Some(found) = drift_of(address, id, entry, live).map_err(body_error(address))? {
+            if let Some(found) = drift_of(address, id, entry, live.map(|l| l.app)).map_err(body_error(address))? {
                 planner.drift.push(found);
             }
         }
@@ -95,16 +94,18 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             (Some(wanted), Some(entry)) => match (entry.id.as_deref(), live) {
                 (Some(_), Some(live)) => planner.converge(wanted, entry, live).map_err(body_error(address))?,
                 (None, Some(live)) => {
-                    let observed = comparable(live).map_err(body_error(address))?;
-                    let desired = desired_body(wanted);
-                    let fields = diff(&observed, &comparable(&desired).map_err(body_error(address))?);
-                    let update = match fields.is_empty() {
-                        true => None,
-                        false => Some(update_body(desired, live).map_err(body_error(address))?),
+                    // Found: from here on it is managed, and converges like any other.
+                    let observed = comparable(live.app).map_err(body_error(address))?;
+                    let (converged, fields, mut notes) =
+                        planner.converged(wanted, entry, live.app).map_err(body_error(address))?;
+                    let then = match converged {
+                        Converged::Same { .. } => None,
+                        Converged::Update { body } => Some(AdoptThen::Update { body }),
+                        Converged::RotateKey { change, rotation } => Some(AdoptThen::RotateKey { change, rotation }),
                     };
-                    let id = live_id(live);
-                    let step = Step::Adopt(Adopt { id, observed, update });
-                    planner.change(wanted, step, fields, vec![Note::LostCreateFound])
+                    notes.insert(0, Note::LostCreateFound);
+                    let step = Step::Adopt(Adopt { id: live.id.to_string(), observed, then });
+                    planner.change(wanted, step, fields, notes)
                 }
                 (Some(id), None) => {
                     let create = create(wanted, new_key(wanted, Some(entry)), None).map_err(body_error(address))?;
@@ -165,14 +166,30 @@ fn lost_create(entry: &StateEntry) -> Option<LostCreate> {
     Some(LostCreate { fingerprint, name })
 }
 
-fn live_id(live: &Application) -> String {
-    live.id.clone().unwrap_or_default()
+/// A live application with the id the API gave it (applications without one are never matched).
+#[derive(Clone, Copy)]
+struct Live<'a> {
+    id: &'a str,
+    app: &'a Application,
+}
+
+impl<'a> Live<'a> {
+    fn of(app: &'a Application) -> Option<Self> {
+        Some(Live { id: app.id.as_deref()?, app })
+    }
 }
 
 struct Planner {
     changes: Vec<Change>,
     drift: Vec<Drift>,
     warnings: Vec<Warning>,
+}
+
+/// What an existing application needs.
+enum Converged {
+    Same { observed: Value },
+    Update { body: Box<Application> },
+    RotateKey { change: KeyChange, rotation: u32 },
 }
 
 /// Why a key must change, and which key it becomes.
@@ -187,35 +204,45 @@ impl Planner {
     }
 
     /// An application that exists and is managed: update, rotate its key, or leave it.
-    fn converge(
+    fn converge(&mut self, wanted: &DesiredApp, entry: &StateEntry, live: Live) -> Result<Change, serde_json::Error> {
+        let (converged, diff, notes) = self.converged(wanted, entry, live.app)?;
+        let id = live.id.to_string();
+        let step = match converged {
+            Converged::Same { observed } => Step::NoOp { id, observed },
+            Converged::Update { body } => Step::Update(Update { id, body: *body }),
+            Converged::RotateKey { change, rotation } => Step::RotateKey(RotateKey { id, change, rotation }),
+        };
+        Ok(self.change(wanted, step, diff, notes))
+    }
+
+    /// What an existing application needs to match `wanted`, with its diff and why.
+    fn converged(
         &mut self,
         wanted: &DesiredApp,
         entry: &StateEntry,
         live: &Application,
-    ) -> Result<Change, serde_json::Error> {
-        let id = live_id(live);
+    ) -> Result<(Converged, Vec<FieldDiff>, Vec<Note>), serde_json::Error> {
         let live_fingerprint = live.public_key().and_then(|pem| keys::fingerprint(pem).ok());
         let observed = comparable(live)?;
         let desired = desired_body(wanted);
         let mut fields = diff(&observed, &comparable(&desired)?);
         let rotation = wanted.keys.rotation.max(entry.rotation);
-        let (step, note) = match key_decision(wanted, entry, live_fingerprint.as_deref()) {
-            None if fields.is_empty() => (Step::NoOp { id, observed }, None),
-            None => (Step::Update(Update { id, body: update_body(desired, live)? }), None),
+        let (converged, note) = match key_decision(wanted, entry, live_fingerprint.as_deref()) {
+            None if fields.is_empty() => (Converged::Same { observed }, None),
+            None => (Converged::Update { body: Box::new(update_body(desired, live)?) }, None),
             Some(KeyDecision::Record(key, note)) if fields.is_empty() => {
-                (Step::RotateKey(RotateKey { id, change: KeyChange::Record { key }, rotation }), Some(note))
+                (Converged::RotateKey { change: KeyChange::Record { key }, rotation }, Some(note))
             }
             Some(KeyDecision::Record(key, note)) => {
                 // The account has the key, but fields change too: send them with that same key.
                 let key = match key {
                     KnownKey::Held { fingerprint } => NewKey::Held { fingerprint },
-                    KnownKey::External { fingerprint } => match &wanted.keys.external {
-                        Some(external) => NewKey::External { fingerprint, public_key: external.public_key.clone() },
-                        None => NewKey::Held { fingerprint },
-                    },
+                    KnownKey::External { fingerprint } => {
+                        NewKey::External { fingerprint, public_key: live.public_key().unwrap_or_default().to_string() }
+                    }
                 };
                 let body = Box::new(without_key(update_body(desired, live)?));
-                (Step::RotateKey(RotateKey { id, change: KeyChange::Send { key, body }, rotation }), Some(note))
+                (Converged::RotateKey { change: KeyChange::Send { key, body }, rotation }, Some(note))
             }
             Some(KeyDecision::Send(key, note)) => {
                 if note == Note::LiveKeyReplaced {
@@ -228,31 +255,38 @@ impl Planner {
                 let before = live_fingerprint.map(Value::String).unwrap_or(Value::Null);
                 fields.push(FieldDiff { path: "keys.fingerprint".into(), before, after });
                 let body = Box::new(without_key(update_body(desired, live)?));
-                (Step::RotateKey(RotateKey { id, change: KeyChange::Send { key, body }, rotation }), Some(note))
+                (Converged::RotateKey { change: KeyChange::Send { key, body }, rotation }, Some(note))
             }
         };
-        let diff = if matches!(step, Step::NoOp { .. }) { vec![] } else { fields };
-        Ok(self.change(wanted, step, diff, note.into_iter().collect()))
+        let fields = if matches!(converged, Converged::Same { .. }) { vec![] } else { fields };
+        Ok((converged, fields, note.into_iter().collect()))
     }
 
-    fn remove(
-        &mut self,
-        address: &str,
-        entry: &StateEntry,
-        live: Option<&Application>,
-    ) -> Result<Change, serde_json::Error> {
+    fn remove(&mut self, address: &str, entry: &StateEntry, live: Option<Live>) -> Result<Change, serde_json::Error> {
         let change =
             |step, diff, notes| Change { address: address.to_string(), step, protect: entry.protect, diff, notes };
         let Some(live) = live else {
-            return Ok(change(Step::Forget { id: entry.id.clone() }, vec![], vec![Note::AlreadyGone]));
+            let lost = match (&entry.id, &entry.intent) {
+                (None, Some(Intent::Create { .. })) => lost_create(entry),
+                _ => None,
+            };
+            let Some(lost) = lost else {
+                return Ok(change(Step::Forget { id: entry.id.clone() }, vec![], vec![Note::AlreadyGone]));
+            };
+            // Its create may still land: a protected one is then kept, any other deleted.
+            let if_found = match entry.protect {
+                true => IfFound::Keep,
+                false => IfFound::Delete,
+            };
+            return Ok(change(Step::Abandon { lost, if_found }, vec![], vec![Note::CreateAbandoned]));
         };
-        let observed = comparable(live)?;
-        let id = live_id(live);
+        let observed = comparable(live.app)?;
+        let id = live.id.to_string();
         if entry.protect {
             self.warnings.push(Warning::Protected { address: address.to_string() });
             if entry.id.is_none() {
                 // A protected create whose answer was lost: kept, so it must be recorded.
-                let step = Step::Adopt(Adopt { id, observed, update: None });
+                let step = Step::Adopt(Adopt { id, observed, then: None });
                 return Ok(change(step, vec![], vec![Note::LostCreateFound]));
             }
             return Ok(change(Step::NoOp { id, observed }, vec![], vec![]));
@@ -299,9 +333,18 @@ fn key_decision(wanted: &DesiredApp, entry: &StateEntry, live_fingerprint: Optio
             NewKey::External { fingerprint: external.fingerprint.clone(), public_key: external.public_key.clone() };
         return Some(KeyDecision::Send(key, Note::KeyFileReplacesLive { path }));
     }
-    if let (Some(pending), Some(live)) = (pending, live_fingerprint) {
-        if pending == live {
-            let key = KnownKey::Held { fingerprint: pending.to_string() };
+    if let (Some(pending), Some(live)) = (entry.pending_key.as_ref(), live_fingerprint) {
+        // An earlier rotation reached the account: the state records the key it sent.
+        let known = match pending {
+            KeyRecord::Managed { fingerprint, .. } if fingerprint == live => {
+                Some(KnownKey::Held { fingerprint: fingerprint.clone() })
+            }
+            KeyRecord::External { fingerprint } if fingerprint == live => {
+                Some(KnownKey::External { fingerprint: fingerprint.clone() })
+            }
+            _ => None,
+        };
+        if let Some(key) = known {
             return Some(KeyDecision::Record(key, Note::RotationCompletes));
         }
     }

@@ -37,7 +37,8 @@ impl std::fmt::Display for LockInfo {
 pub enum LockError {
     #[error("the state is locked: {holder}")]
     Held { holder: Box<LockInfo>, path: PathBuf },
-    #[error("cannot lock the state at {path}")]
+    /// The path is in the source's words (the file system's errors name it).
+    #[error("cannot lock the state")]
     Io {
         path: PathBuf,
         #[source]
@@ -81,7 +82,8 @@ pub fn acquire(
 ) -> Result<StateLock, LockError> {
     let path = lock_path(state_path);
     let io = |source: std::io::Error| LockError::Io { path: path.clone(), source };
-    let deadline = Instant::now() + timeout;
+    // A wait too long to represent is a wait without end (the command line bounds it to a day).
+    let deadline = Instant::now().checked_add(timeout);
     let mine = LockInfo {
         id: uuid::Uuid::new_v4().to_string(),
         operation: operation.to_string(),
@@ -114,11 +116,12 @@ pub fn acquire(
                     // A lock file that is being written, or is unreadable: treat it as held.
                     _ => {}
                 }
-                if Instant::now() >= deadline {
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                if left == Some(Duration::ZERO) {
                     let holder = read(&path).unwrap_or_else(unknown_holder);
                     return Err(LockError::Held { holder: Box::new(holder), path });
                 }
-                std::thread::sleep(Duration::from_millis(100).min(deadline.saturating_duration_since(Instant::now())));
+                std::thread::sleep(Duration::from_millis(100).min(left.unwrap_or(Duration::MAX)));
             }
             Err(e) => return Err(io(e)),
         }

@@ -36,6 +36,9 @@ pub struct State {
     pub version: u32,
     pub lineage: String,
     pub serial: u64,
+    /// The account the state belongs to; recorded by the first write that talked to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
     #[serde(default)]
     pub applications: BTreeMap<String, StateEntry>,
     /// SHA-256 of the document written without this field; a mismatch means the file was damaged.
@@ -47,6 +50,36 @@ pub struct State {
     /// The key that seals private keys on write; from the passphrase, never written.
     #[serde(skip)]
     pub sealer: Option<Sealer>,
+}
+
+/// Which account a state's application ids belong to: an API key (never the secret) and the URL it
+/// was used at, or the sandbox. Ids mean nothing in another account, so a state is not used against
+/// one without being told (the URL may change: regional hosts reach the same account).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Account {
+    Sandbox { sandbox: bool },
+    Vonage { api_key: String, api_url: String },
+}
+
+impl Account {
+    /// Whether ids of `self` mean the same applications in `other`.
+    pub fn same_as(&self, other: &Account) -> bool {
+        match (self, other) {
+            (Account::Sandbox { .. }, Account::Sandbox { .. }) => true,
+            (Account::Vonage { api_key: a, .. }, Account::Vonage { api_key: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Account::Sandbox { .. } => f.write_str("the sandbox"),
+            Account::Vonage { api_key, api_url } => write!(f, "API key {api_key} (at {api_url})"),
+        }
+    }
 }
 
 /// What vapp knows of one managed application.
@@ -213,6 +246,7 @@ impl State {
             version: FORMAT_VERSION,
             lineage,
             serial: 0,
+            account: None,
             applications: BTreeMap::new(),
             checksum: None,
             encryption: None,

@@ -18,7 +18,8 @@ pub const BACKUPS_KEPT: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read the state {path}")]
+    /// The path is in the source's words (the file system's errors name it).
+    #[error("cannot read the state")]
     Read {
         path: PathBuf,
         #[source]

@@ -127,28 +127,93 @@ fn manifest(apps: &[Option<AppSpec>]) -> Desired {
     desired
 }
 
+/// The in-process account, losing a share of answers after carrying the call out (as a dropped
+/// connection does): the executor must resolve each one without a duplicate or a lost key.
+struct Lossy {
+    inner: InProcess,
+    /// Out of 100, how many answers are lost; 0 for none.
+    loss_percent: u32,
+    dice: std::sync::Mutex<u64>,
+}
+
+impl Lossy {
+    fn lost(&self) -> bool {
+        let mut state = self.dice.lock().unwrap();
+        // xorshift: reproducible for a proptest seed.
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        (*state % 100) < u64::from(self.loss_percent)
+    }
+
+    fn answer<T>(&self, result: Result<T, vapp::api::ApiError>) -> Result<T, vapp::api::ApiError> {
+        if result.is_ok() && self.lost() {
+            return Err(vapp::api::ApiError::Transport {
+                url: "in-process".into(),
+                maybe_sent: true,
+                source: "the answer was lost".into(),
+            });
+        }
+        result
+    }
+}
+
+impl ApplicationApi for Lossy {
+    async fn list_all(&self) -> Result<Vec<Application>, vapp::api::ApiError> {
+        self.inner.list_all().await
+    }
+    async fn get(&self, id: &str) -> Result<Application, vapp::api::ApiError> {
+        self.inner.get(id).await
+    }
+    async fn create(&self, app: &Application) -> Result<Application, vapp::api::ApiError> {
+        let result = self.inner.create(app).await;
+        self.answer(result)
+    }
+    async fn update(&self, id: &str, app: &Application) -> Result<Application, vapp::api::ApiError> {
+        let result = self.inner.update(id, app).await;
+        self.answer(result)
+    }
+    async fn delete(&self, id: &str) -> Result<(), vapp::api::ApiError> {
+        let result = self.inner.delete(id).await;
+        self.answer(result)
+    }
+}
+
 struct World {
-    api: InProcess,
+    api: Lossy,
     store: StateStore,
     keys: Arc<PoolKeys>,
     _dir: tempfile::TempDir,
 }
 
 impl World {
-    async fn new() -> Self {
+    async fn new(loss_percent: u32, seed: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = StateStore::new(dir.path().join("vapp.state.json"), State::new("converge".into()));
-        let api = InProcess::default();
+        let inner = InProcess::default();
         // Two dashboard applications nobody manages: never touched.
         let dashboard = (0..2).map(vapp::emulator::seeded_application).collect();
-        api.insert(dashboard).await.unwrap();
+        inner.insert(dashboard).await.unwrap();
+        let api = Lossy { inner, loss_percent, dice: std::sync::Mutex::new(seed | 1) };
         World { api, store, keys: Arc::new(PoolKeys(AtomicUsize::new(0))), _dir: dir }
     }
 
     async fn apply(&self, desired: &Desired, targets: &[String]) -> vapp::plan::Plan {
+        let report = self.try_apply(desired, targets).await;
+        let failures: Vec<_> = report.1.failures().map(|o| format!("{}: {:?}", o.address, o.result)).collect();
+        assert!(failures.is_empty(), "{failures:?}");
+        report.0
+    }
+
+    /// Plans, saves the plan and reads it back (as `plan -o` and `apply FILE` do), and executes it.
+    async fn try_apply(&self, desired: &Desired, targets: &[String]) -> (vapp::plan::Plan, vapp::apply::Report) {
         let live = self.api.list_all().await.unwrap();
         let state = self.store.snapshot();
         let made = plan(&PlanInput { desired, state: Some(&state), live: &live, targets }).unwrap();
+        let saved = serde_json::to_vec(&vapp::plan::SavedPlan::new(made.clone(), &live)).unwrap();
+        let made = vapp::plan::SavedPlan::from_slice(&saved).unwrap();
+        assert_eq!(made.staleness(Some(&state), &live), None);
+        let made = made.plan;
         let cancel = Cancel::default();
         let executor = Executor {
             api: &self.api,
@@ -161,9 +226,7 @@ impl World {
             settle: Duration::ZERO,
         };
         let report = executor.execute(&made).await;
-        let failures: Vec<_> = report.failures().map(|o| format!("{}: {:?}", o.address, o.result)).collect();
-        assert!(failures.is_empty(), "{failures:?}");
-        made
+        (made, report)
     }
 
     async fn mess(&self, mess: &Mess) {
@@ -178,13 +241,17 @@ impl World {
             }
             Mess::LoseCreateAnswer(i) | Mess::LoseCreateEntirely(i) => {
                 let Some(e) = entry(i) else { return };
-                let (Some(id), true) = (e.id.clone(), e.key.is_managed()) else { return };
+                let (Some(id), Some(fingerprint)) = (e.id.clone(), e.key.fingerprint()) else { return };
                 let Ok(live) = self.api.get(&id).await else { return };
+                // Only a create that sent the key the application has can have lost its answer.
+                let live_fingerprint = live.public_key().and_then(|pem| vapp::keys::fingerprint(pem).ok());
+                if live_fingerprint.as_deref() != Some(fingerprint) {
+                    return;
+                }
                 if matches!(mess, Mess::LoseCreateEntirely(_)) {
                     self.api.delete(&id).await.unwrap();
                 }
-                let intent =
-                    Intent::Create { fingerprint: e.key.fingerprint().map(str::to_string), name: Some(live.name) };
+                let intent = Intent::Create { fingerprint: Some(fingerprint.to_string()), name: Some(live.name) };
                 self.store
                     .commit(|s| {
                         let entry = s.applications.get_mut(&address(i)).unwrap();
@@ -262,7 +329,7 @@ proptest! {
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
-            let world = World::new().await;
+            let world = World::new(0, 1).await;
             let first = manifest(&first);
             world.apply(&first, &[]).await;
             let again = world.apply(&first, &[]).await;
@@ -286,6 +353,37 @@ proptest! {
             let all = world.apply(&second, &[]).await;
             assert!(!all.has_changes(), "{}", vapp::plan::render::render_human(&all, false));
             world.check_invariants(&second).await;
+        });
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// With a share of answers lost after the call was carried out, applying again converges within a
+    /// few runs, and never duplicates an application or loses a key on the way.
+    #[test]
+    fn lost_answers_converge_without_duplicates_or_lost_keys(
+        first in proptest::collection::vec(proptest::option::of(app_spec()), 1..5),
+        second in proptest::collection::vec(proptest::option::of(app_spec()), 0..5),
+        loss_percent in 10u32..60,
+        seed in any::<u64>(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let world = World::new(loss_percent, seed).await;
+            for desired in [manifest(&first), manifest(&second)] {
+                let mut converged = false;
+                for _ in 0..12 {
+                    let (made, _) = world.try_apply(&desired, &[]).await;
+                    if !made.has_changes() {
+                        converged = true;
+                        break;
+                    }
+                }
+                assert!(converged, "no convergence at {loss_percent}% lost answers");
+                world.check_invariants(&desired).await;
+            }
         });
     }
 }

@@ -2,7 +2,7 @@ use super::*;
 use crate::emulator::SEED_PUBLIC_KEYS;
 use crate::manifest::{load_sources, Source};
 use crate::plan::render::{render_human, render_json, render_markdown};
-use crate::plan::{Plan, Summary};
+use crate::plan::{AdoptThen, Plan, Summary};
 use crate::state::KeyRecord;
 use serde_json::json;
 use std::fmt::Write;
@@ -172,7 +172,7 @@ fn unconfirmed_creates_are_adopted_by_fingerprint_or_sent_again_after_a_look() {
     )];
     let plan = plan_of(&desired, &state, &live);
     let Step::Adopt(adopt) = &plan.changes[0].step else { panic!("adopt: {:?}", plan.changes[0]) };
-    assert_eq!((adopt.id.as_str(), adopt.update.is_none()), ("id-a", true), "nothing to change after adopting");
+    assert_eq!((adopt.id.as_str(), adopt.then.is_none()), ("id-a", true), "nothing to change after adopting");
     let Step::Create(create) = &plan.changes[1].step else { panic!("create: {:?}", plan.changes[1]) };
     assert_eq!(create.key, NewKey::Held { fingerprint: "sha256:other".into() });
     // The killed run's POST may still land: the executor looks again before sending.
@@ -335,7 +335,11 @@ mod scenarios {
             Step::Adopt(a) => format!(
                 "adopt {}: record it{}",
                 a.id,
-                if a.update.is_some() { ", then PUT the whole application" } else { "" }
+                match &a.then {
+                    None => "",
+                    Some(AdoptThen::Update { .. }) => ", then PUT the whole application",
+                    Some(AdoptThen::RotateKey { .. }) => ", then PUT it with a new key",
+                }
             ),
             Step::RotateKey(r) => match &r.change {
                 KeyChange::Send { key: k, .. } => {
@@ -345,6 +349,7 @@ mod scenarios {
             },
             Step::Delete { id } => format!("delete {id}"),
             Step::Forget { id } => format!("forget {} (state only)", id.as_deref().unwrap_or("(none)")),
+            Step::Abandon { lost, if_found } => format!("abandon: look for {lost:?}; if found: {if_found:?}"),
             Step::NoOp { id, .. } => format!("no-op {id}"),
         };
         format!("{} [protect={}]: {step}\n", change.address, change.protect)
@@ -360,6 +365,12 @@ mod scenarios {
         let _ = write!(text, "\n## state (serial {})\n{}", state.serial, describe_state(state));
         let _ = write!(text, "\n## account\n{}", describe_account(live));
         let _ = write!(text, "\n## plan\n{}", render_human(&made, false));
+        if !made.warnings.is_empty() {
+            let _ = write!(text, "\n## warnings\n");
+            for warning in &made.warnings {
+                let _ = writeln!(text, "{warning}");
+            }
+        }
         let _ = write!(text, "\n## steps\n");
         for change in &made.changes {
             text.push_str(&describe_step(change));
@@ -443,7 +454,7 @@ mod scenarios {
         let mut state = State::new("l".into());
         state.applications.insert("a".into(), unconfirmed(held(), Some("A")));
         let plan = scenario("adopt", ONE, &state, &[live]);
-        assert!(matches!(&plan.changes[0].step, Step::Adopt(a) if a.update.is_some()));
+        assert!(matches!(&plan.changes[0].step, Step::Adopt(a) if matches!(a.then, Some(AdoptThen::Update { .. }))));
     }
 
     #[test]
@@ -489,6 +500,6 @@ fn a_protected_lost_create_leaving_the_manifests_is_adopted() {
     state.applications.insert("a".into(), entry);
     let live = vec![live(json!({"id": "id-a", "name": "A", "keys": {"public_key": pair.public_key}}))];
     let plan = plan_of(&Desired::default(), &state, &live);
-    assert!(matches!(&plan.changes[0].step, Step::Adopt(a) if a.id == "id-a" && a.update.is_none()), "{plan:?}");
+    assert!(matches!(&plan.changes[0].step, Step::Adopt(a) if a.id == "id-a" && a.then.is_none()), "{plan:?}");
     assert_eq!(plan.warnings, [Warning::Protected { address: "a".into() }]);
 }

@@ -36,7 +36,8 @@ impl Paint {
     }
 }
 
-/// Renders `plan` for a person at a terminal; `color` adds ANSI colours.
+/// Renders `plan` for a person at a terminal; `color` adds ANSI colours. Warnings are not part of it:
+/// they go to stderr, as every warning does.
 pub fn render_human(plan: &Plan, color: bool) -> String {
     let paint = Paint(color);
     let mut out = String::new();
@@ -74,12 +75,6 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
                 field_line(&mut out, &paint, action, f);
             }
         }
-        out.push('\n');
-    }
-    for warning in &plan.warnings {
-        let _ = writeln!(out, "{} {warning}", paint.on(YELLOW, "Warning:"));
-    }
-    if !plan.warnings.is_empty() {
         out.push('\n');
     }
     let _ = writeln!(out, "{}", paint.on(BOLD, &summary_line(plan)));

@@ -15,6 +15,9 @@ impl fmt::Display for Note {
                 f.write_str("an earlier create did not reach the account; it is sent again with the same key")
             }
             Note::AlreadyGone => f.write_str("already gone from the account; only the state entry is removed"),
+            Note::CreateAbandoned => f.write_str(
+                "an earlier create's answer was lost and it is no longer wanted; if it reached the account after all, it is deleted",
+            ),
             Note::Interrupted { action } => {
                 write!(f, "an earlier {} was interrupted; planned again from what the account holds", action.as_str())
             }

@@ -1,0 +1,50 @@
+//! Parsers for the command line's values, each with the range it documents: a value outside it is a
+//! usage error naming the range, never an overflow or an allocation that cannot be met.
+
+use std::time::Duration;
+
+/// The longest wait any option accepts: a day.
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A duration such as `30s`, `5m` or `1h`, at most `max`.
+pub fn duration_at_most(max: Duration) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |text: &str| {
+        let duration = humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 30s, 5m or 1h)"))?;
+        if duration > max {
+            return Err(format!("at most {} is allowed", show(max)));
+        }
+        Ok(duration)
+    }
+}
+
+fn show(duration: Duration) -> String {
+    match duration.as_secs() {
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// A share between 0 and 1, such as `0.15`.
+pub fn probability(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number between 0 and 1"))?;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(format!("{value} is not between 0 and 1"));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_values_are_refused_with_the_range() {
+        let lock = duration_at_most(MAX_WAIT);
+        assert_eq!(lock("30s"), Ok(Duration::from_secs(30)));
+        assert!(lock("18446744073709551615s").unwrap_err().contains("at most 24h"));
+        assert!(lock("soon").is_err());
+        assert_eq!(probability("0.5"), Ok(0.5));
+        assert!(probability("1.5").is_err() && probability("NaN").is_err() && probability("x").is_err());
+    }
+}
