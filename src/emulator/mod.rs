@@ -203,6 +203,12 @@ impl Emulator {
         self.shared.store.len()
     }
 
+    /// The emulator's HTTP surface as a service, without a listener: for a fuzzer or a test that
+    /// sends requests in process. Faults and the data file apply as when serving.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.shared.clone())
+    }
+
     /// Serves HTTP/1.1 on `listener` until `shutdown` completes.
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
         let router = routes::router(self.shared.clone());
