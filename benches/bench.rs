@@ -159,7 +159,7 @@ fn plan_thousand_of_ten_thousand(emulator: &EmulatorProcess, live: &[vapp::model
         );
     }
     std::fs::write(dir.path().join("vapp.yaml"), manifest).expect("manifest");
-    vapp::state::save(&dir.path().join("vapp.state.json"), &mut state).expect("state");
+    vapp::state::create_file(&dir.path().join("vapp.state.json"), &mut state).expect("state");
     let mut samples = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();

@@ -66,6 +66,22 @@ impl fmt::Display for Expected {
     }
 }
 
+/// An error and its causes on one line, joined by `: `: how every error reaches a person.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let line = e.to_string();
+        // A transparent wrapper repeats its cause; saying it twice adds nothing.
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        cause = e.source();
+    }
+    text
+}
+
 /// Reads a `serde_path_to_error` error.
 pub fn humanise<E: fmt::Display>(error: &serde_path_to_error::Error<E>) -> TypeProblem {
     use serde_path_to_error::Segment;

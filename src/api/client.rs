@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use bytes::Bytes;
 
 use super::page::ListPage;
-use super::{ApiError, ApplicationApi, ListError, Problem, RetryPolicy};
+use super::{ApiError, ApplicationApi, ListError, Problem, RetryNotice, RetryObserver, RetryPolicy};
 use crate::model::Application;
 
 pub const DEFAULT_API_URL: &str = "https://api.nexmo.com";
@@ -41,7 +41,7 @@ impl fmt::Debug for Credentials {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientConfig {
     pub base_url: String,
     pub credentials: Credentials,
@@ -50,6 +50,17 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// How idempotent calls are retried; POST never is.
     pub retry: RetryPolicy,
+    /// Hears of each retry.
+    pub on_retry: Option<RetryObserver>,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("credentials", &self.credentials)
+            .finish()
+    }
 }
 
 impl ClientConfig {
@@ -60,22 +71,47 @@ impl ClientConfig {
             list_concurrency: 16,
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            on_retry: None,
         }
     }
 }
 
+/// The largest answer vapp reads: a page of a hundred applications is about 100 KB.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// Checks that `url` is an absolute http(s) URL with a host: anything else fails every request the
+/// same way, so it is refused before the first.
+pub fn check_base_url(url: &str) -> Result<(), ApiError> {
+    let bad = |reason| Err(ApiError::BadUrl { url: url.to_string(), reason });
+    match url::Url::parse(url) {
+        Err(_) => bad("is not a URL"),
+        Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => bad("is not an http:// or https:// URL"),
+        Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => bad("names no host"),
+        Ok(parsed) if parsed.query().is_some() || parsed.fragment().is_some() => bad("must not have a query"),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// The Application API over HTTP.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base_url: String,
     credentials: Credentials,
     list_concurrency: usize,
     retry: RetryPolicy,
+    on_retry: Option<RetryObserver>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("base_url", &self.base_url).field("credentials", &self.credentials).finish()
+    }
 }
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Self, ApiError> {
+        check_base_url(&config.base_url)?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let http = reqwest::Client::builder()
@@ -92,6 +128,7 @@ impl Client {
             credentials: config.credentials,
             list_concurrency: config.list_concurrency.max(1),
             retry: config.retry,
+            on_retry: config.on_retry,
         })
     }
 
@@ -122,19 +159,30 @@ impl Client {
                 request = request.header(CONTENT_TYPE, "application/json").body(body.clone());
             }
             let error = match request.send().await {
-                Ok(response) if response.status().is_success() => match response.bytes().await {
+                Ok(response) if response.status().is_success() => match read_bounded(&url, response).await {
                     Ok(bytes) => return Ok(bytes),
-                    // The answer was lost on the way: the call may well have happened.
-                    Err(e) => transport_error(&url, e, true),
+                    Err(e) => e,
                 },
-                Ok(response) => status_error(response).await,
+                Ok(response) => status_error(&url, response).await,
                 Err(e) => {
                     let maybe_sent = !e.is_connect();
                     transport_error(&url, e, maybe_sent)
                 }
             };
             match self.retry.delay(attempt, &error, started.elapsed()) {
-                Some(delay) if idempotent => tokio::time::sleep(delay).await,
+                Some(delay) if idempotent => {
+                    if let Some(observer) = &self.on_retry {
+                        let cause = crate::humanise::chain(&error);
+                        observer(&RetryNotice {
+                            url: url.clone(),
+                            attempt,
+                            delay,
+                            budget: self.retry.worst_case(),
+                            cause,
+                        });
+                    }
+                    tokio::time::sleep(delay).await
+                }
                 _ => return Err(error),
             }
         }
@@ -263,8 +311,65 @@ fn encode(app: &Application) -> Result<Bytes, ApiError> {
     serde_json::to_vec(&app.request_body()).map(Bytes::from).map_err(ApiError::Encode)
 }
 
+/// A request that got no usable answer. Some such failures are permanent: the other end answered, but
+/// not in HTTP (a parse error) or not in TLS (garbled records), or the request could not be built;
+/// trying again would fail the same way.
 fn transport_error(url: &str, error: reqwest::Error, maybe_sent: bool) -> ApiError {
-    ApiError::Transport { url: url.to_string(), maybe_sent, source: error.into() }
+    let permanent = error.is_builder() || error.is_redirect() || {
+        let mut cause = std::error::Error::source(&error);
+        let mut found = false;
+        while let Some(e) = cause {
+            found |= is_tls(e) || e.downcast_ref::<hyper::Error>().is_some_and(speaks_another_protocol);
+            cause = e.source();
+        }
+        found
+    };
+    match permanent {
+        true => ApiError::Protocol { url: url.to_string(), source: error.into() },
+        false => ApiError::Transport { url: url.to_string(), maybe_sent, source: error.into() },
+    }
+}
+
+/// Whether `error` is a TLS failure. They come wrapped in io::Errors (nested), whose `source` skips
+/// what they wrap: look inside.
+fn is_tls(error: &(dyn std::error::Error + 'static)) -> bool {
+    if error.downcast_ref::<rustls::Error>().is_some() {
+        return true;
+    }
+    match error.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+        Some(inner) => is_tls(inner),
+        None => false,
+    }
+}
+
+/// Whether hyper saw the other end break HTTP itself (an answer it cannot parse, a message nobody asked
+/// for), rather than go away (closed, cut short, timed out), which a retry may get past.
+fn speaks_another_protocol(error: &hyper::Error) -> bool {
+    !(error.is_closed()
+        || error.is_incomplete_message()
+        || error.is_canceled()
+        || error.is_timeout()
+        || error.is_body_write_aborted()
+        || error.is_shutdown()
+        || error.is_user())
+}
+
+/// Reads a whole answer, refusing one larger than [`MAX_ANSWER_BYTES`]. An answer lost on the way
+/// means the call may well have happened.
+async fn read_bounded(url: &str, mut response: reqwest::Response) -> Result<Bytes, ApiError> {
+    let mut body = bytes::BytesMut::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                    return Err(ApiError::TooLarge { url: url.to_string(), limit: MAX_ANSWER_BYTES });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body.freeze()),
+            Err(e) => return Err(transport_error(url, e, true)),
+        }
+    }
 }
 
 /// Whether `total_pages` is what `total_items` at `page_size` makes (an empty account is one page),
@@ -283,7 +388,7 @@ fn check_page_count(total_pages: u64, page_size: u64, total_items: Option<u64>) 
     Ok(())
 }
 
-async fn status_error(response: reqwest::Response) -> ApiError {
+async fn status_error(url: &str, response: reqwest::Response) -> ApiError {
     let status = response.status();
     let retry_after = response
         .headers()
@@ -291,10 +396,14 @@ async fn status_error(response: reqwest::Response) -> ApiError {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = response.bytes().await.unwrap_or_default();
+    // An error body is read for its problem+json; one that cannot be read is no worse than none.
+    let body = read_bounded(url, response).await.unwrap_or_default();
     let problem = serde_json::from_slice::<Problem>(&body).unwrap_or_else(|_| Problem {
         title: status.canonical_reason().unwrap_or("error").to_string(),
-        detail: Some(String::from_utf8_lossy(&body).chars().take(200).collect()),
+        // Not the API's problem+json (a proxy's page, say): a glimpse of it, on one line.
+        detail: Some(
+            String::from_utf8_lossy(&body).split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect(),
+        ),
         ..Default::default()
     });
     ApiError::Status { status: status.as_u16(), problem: Box::new(problem), retry_after }

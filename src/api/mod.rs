@@ -11,10 +11,13 @@ pub mod retry;
 
 use std::future::Future;
 
-pub use client::{Client, ClientConfig, Credentials, DEFAULT_API_URL, LIST_PAGE_SIZE, MAX_LIST_PAGES};
+pub use client::{
+    check_base_url, Client, ClientConfig, Credentials, DEFAULT_API_URL, LIST_PAGE_SIZE, MAX_ANSWER_BYTES,
+    MAX_LIST_PAGES,
+};
 pub use page::ListPage;
 pub use problem::{ApiError, BoxError, ListError, Problem};
-pub use retry::RetryPolicy;
+pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
 
 use crate::model::Application;
 

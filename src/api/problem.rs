@@ -31,7 +31,8 @@ pub enum ApiError {
     #[error("{}", describe_status(*status, problem))]
     Status { status: u16, problem: Box<Problem>, retry_after: Option<Duration> },
     /// No answer: the request failed before or while it was sent, or the answer was lost.
-    #[error("could not reach the Application API at {url}")]
+    /// (reqwest's error, the source, names the URL.)
+    #[error("could not reach the API")]
     Transport {
         url: String,
         /// Whether the request may have reached the API (true unless the connection was never made).
@@ -39,6 +40,20 @@ pub enum ApiError {
         #[source]
         source: BoxError,
     },
+    /// An answer that trying again cannot change: the other end does not speak HTTP (or TLS) as an
+    /// API does, or the URL cannot be used at all.
+    #[error("the answer is not the API's (it does not speak HTTP, or not TLS)")]
+    Protocol {
+        url: String,
+        #[source]
+        source: BoxError,
+    },
+    /// The API URL cannot be used.
+    #[error("the API URL {url:?} {reason}")]
+    BadUrl { url: String, reason: &'static str },
+    /// An answer larger than any the API sends.
+    #[error("the answer from {url} is larger than {limit} bytes, the most vapp reads")]
+    TooLarge { url: String, limit: usize },
     /// An answer that is not what the API documents.
     #[error("unexpected answer from {url}")]
     Decode {
@@ -90,6 +105,11 @@ impl ApiError {
     pub fn help(&self) -> Option<String> {
         match self {
             ApiError::Status { status: 401, .. } => Some("check VONAGE_API_KEY and VONAGE_API_SECRET".into()),
+            ApiError::Protocol { url, .. } if url.starts_with("https:") => {
+                Some("is it an http:// address? (an emulator speaks plain HTTP)".into())
+            }
+            ApiError::Protocol { .. } => Some("check --api-url (or VAPP_API_URL): it must be the API's address".into()),
+            ApiError::BadUrl { .. } => Some("give an http:// or https:// URL, e.g. https://api.nexmo.com".into()),
             _ => None,
         }
     }

@@ -10,6 +10,22 @@ use rand::Rng;
 
 use super::ApiError;
 
+/// Told before each retry: what failed, and how long vapp waits now and at most in all.
+#[derive(Clone, Debug)]
+pub struct RetryNotice {
+    pub url: String,
+    /// The attempt that failed, from 1.
+    pub attempt: u32,
+    pub delay: Duration,
+    /// How long retries of one call may take in all.
+    pub budget: Duration,
+    /// The failure, in words.
+    pub cause: String,
+}
+
+/// Hears of retries (to tell a person that vapp is waiting, and why).
+pub type RetryObserver = std::sync::Arc<dyn Fn(&RetryNotice) + Send + Sync>;
+
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
@@ -32,6 +48,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The longest all retries of one call can wait, together.
+    pub fn worst_case(&self) -> Duration {
+        let waits: Duration = (1..self.max_attempts)
+            .map(|attempt| self.base_delay.saturating_mul(1 << attempt.min(16)).min(self.max_delay))
+            .sum();
+        waits.min(self.max_elapsed)
+    }
+
     /// The wait before attempt `attempt + 1` (attempts count from 1) after `error`, or `None` to give up.
     pub fn delay(&self, attempt: u32, error: &ApiError, elapsed: Duration) -> Option<Duration> {
         if attempt >= self.max_attempts || !is_transient(error) {
@@ -54,7 +78,12 @@ pub fn is_transient(error: &ApiError) -> bool {
     match error {
         ApiError::Transport { .. } => true,
         ApiError::Status { status, .. } => *status == 429 || (500..=599).contains(status),
-        ApiError::Decode { .. } | ApiError::List { .. } | ApiError::Encode(_) => false,
+        ApiError::Decode { .. }
+        | ApiError::List { .. }
+        | ApiError::Encode(_)
+        | ApiError::Protocol { .. }
+        | ApiError::BadUrl { .. }
+        | ApiError::TooLarge { .. } => false,
     }
 }
 
@@ -64,8 +93,10 @@ pub fn create_certainly_failed(error: &ApiError) -> bool {
     match error {
         ApiError::Status { status, .. } => (400..=499).contains(status),
         ApiError::Transport { maybe_sent, .. } => !maybe_sent,
-        ApiError::Decode { .. } | ApiError::List { .. } => false,
-        ApiError::Encode(_) => true,
+        ApiError::Decode { .. } | ApiError::List { .. } | ApiError::Protocol { .. } | ApiError::TooLarge { .. } => {
+            false
+        }
+        ApiError::Encode(_) | ApiError::BadUrl { .. } => true,
     }
 }
 

@@ -69,6 +69,9 @@ pub enum ActionError {
     /// Not carried out: an interrupt asked that no new call start.
     #[error("not started: interrupted")]
     Interrupted,
+    /// Not carried out: an earlier write of the state failed, and nothing new starts without one.
+    #[error("not started: the state could not be written")]
+    NotStarted,
 }
 
 /// Set by an interrupt: steps not yet started are skipped; calls in flight finish and are recorded.
@@ -108,9 +111,16 @@ pub struct Report {
 }
 
 impl Report {
-    /// Steps that were tried and failed (not those skipped because of an interrupt).
+    /// Steps that were tried and failed (not those that never started).
     pub fn failures(&self) -> impl Iterator<Item = &Outcome> {
-        self.outcomes.iter().filter(|o| matches!(o.result, Err(ref e) if !matches!(e, ActionError::Interrupted)))
+        self.outcomes.iter().filter(
+            |o| matches!(o.result, Err(ref e) if !matches!(e, ActionError::Interrupted | ActionError::NotStarted)),
+        )
+    }
+
+    /// Steps not started because the state could not be written.
+    pub fn not_started(&self) -> usize {
+        self.outcomes.iter().filter(|o| matches!(o.result, Err(ActionError::NotStarted))).count()
     }
 
     pub fn interrupted(&self) -> usize {
@@ -146,6 +156,9 @@ impl<A: ApplicationApi> Executor<'_, A> {
                 if self.cancel.is_cancelled() {
                     return (i, outcome(Err(ActionError::Interrupted)));
                 }
+                if self.store.has_failed() {
+                    return (i, outcome(Err(ActionError::NotStarted)));
+                }
                 self.progress.started(change);
                 let started = Instant::now();
                 let result = self.run(change).await;
@@ -157,6 +170,9 @@ impl<A: ApplicationApi> Executor<'_, A> {
             .await;
         outcomes.sort_by_key(|(i, _)| *i);
         let mut report = Report { outcomes: outcomes.into_iter().map(|(_, o)| o).collect() };
+        if self.store.has_failed() {
+            return report;
+        }
         if let Err(e) = self.record_no_ops(plan).await {
             report.outcomes.push(Outcome { address: "(state)".into(), action: Action::NoOp, result: Err(e.into()) });
         }

@@ -6,15 +6,14 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::Args;
 
-use super::diagnostic::chain;
 use super::{Context, Exit, StalePlanError};
 use crate::api::RetryPolicy;
 use crate::apply::{ActionError, Cancel, Executor, Progress, RsaKeys};
+use crate::humanise::chain;
 use crate::manifest::Desired;
 use crate::plan::render::render_human;
 use crate::plan::saved::{self, SavedPlanError};
 use crate::plan::{self, Action, Change, PlanInput, SavedPlan};
-use crate::state::StateStore;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -121,20 +120,25 @@ pub async fn run_destroy(context: &Context, args: DestroyArgs) -> Result<Exit> {
 }
 
 async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
+    // The lock covers reading the state too: a plan made from a state another writer is changing is stale.
+    let lock = context.lock_state(run.verb, run.lock_timeout).await?;
+    let result = execute_locked(context, run).await;
+    lock.release().await;
+    result
+}
+
+async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
     let printer = &context.printer;
     let verb = run.verb;
-    // The lock covers reading the state too: a plan made from a state another writer is changing is stale.
-    let _lock = context.lock_state(verb, run.lock_timeout)?;
-    let state = context.load_state_with_keys()?;
-    context.check_account(state.as_ref())?;
+    let mut loaded = context.load_state_with_keys().await?;
+    let state = loaded.as_ref().map(|l| &l.state);
+    context.check_account(state)?;
     let connection = context.connect().await?;
     let live = context.list_live(&connection).await?;
     let plan = match run.source {
-        Source::Manifests { desired, targets } => {
-            plan::plan(&PlanInput { desired, state: state.as_ref(), live: &live, targets })?
-        }
+        Source::Manifests { desired, targets } => plan::plan(&PlanInput { desired, state, live: &live, targets })?,
         Source::Saved(saved) => {
-            if let Some(reason) = saved.staleness(state.as_ref(), &live) {
+            if let Some(reason) = saved.staleness(state, &live) {
                 return Err(StalePlanError::Moved(reason).into());
             }
             saved.plan
@@ -146,14 +150,12 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
     if plan.has_changes() && !run.auto_approve {
         context.confirm(&format!("\nDo you want to {verb}? vapp will perform the actions above."))?;
     }
-    let mut state = match state {
-        Some(state) => state,
-        None => context.new_state()?,
-    };
     // Recorded with the first change written: states of earlier versions, and a move that
     // --allow-other-account allowed.
-    state.account = Some(context.account());
-    let store = StateStore::new(context.state_path().to_path_buf(), state);
+    if let Some(loaded) = loaded.as_mut() {
+        loaded.state.account = Some(context.account());
+    }
+    let store = context.store(loaded).await?;
     let bar = printer.bar(plan.actions().count() as u64, verb);
     let progress = LineProgress { context, bar: bar.as_ref() };
     let cancel = Arc::new(Cancel::default());
@@ -187,6 +189,13 @@ async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
         return Ok(Exit::Interrupted);
     }
     let failures: Vec<_> = report.failures().collect();
+    if report.not_started() > 0 {
+        printer.error(&format!(
+            "the state could not be written, so {} action{} did not start; everything that completed is in the state",
+            report.not_started(),
+            if report.not_started() == 1 { "" } else { "s" }
+        ));
+    }
     if !plan.has_changes() {
         return Ok(if failures.is_empty() { Exit::Success } else { Exit::Failure });
     }

@@ -13,11 +13,16 @@ use crate::api::{ApplicationApi, Client, ClientConfig, Credentials};
 use crate::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use crate::manifest::{self, Desired};
 use crate::model::Application;
-use crate::state::{self, Account, State};
+use std::sync::Arc;
+
+use crate::state::backend::{self, Backend, Held};
+use crate::state::{self, Account, Loaded, State, StateStore};
 
 pub struct Context {
     pub global: GlobalArgs,
     pub printer: Printer,
+    /// Opened on first use (a database or bucket is reached only by commands that need the state).
+    backend: tokio::sync::OnceCell<Arc<dyn Backend>>,
 }
 
 /// A client, and the sandbox it talks to when `--sandbox` is on (kept alive as long as the client).
@@ -28,17 +33,29 @@ pub struct Connection {
 
 impl Context {
     pub fn new(global: GlobalArgs, printer: Printer) -> Self {
-        Context { global, printer }
+        Context { global, printer, backend: tokio::sync::OnceCell::new() }
     }
 
-    pub fn state_path(&self) -> &Path {
-        &self.global.state
-    }
-
-    /// The sandbox's data file: `.vapp/sandbox.json` beside the state file.
+    /// The sandbox's data file: `.vapp/sandbox.json` beside the state file (in the working directory
+    /// when the state lives elsewhere).
     pub fn sandbox_data_path(&self) -> PathBuf {
-        let dir = self.state_path().parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = match backend::is_url(&self.global.state) {
+            true => Path::new("."),
+            false => {
+                Path::new(&self.global.state).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+            }
+        };
         dir.join(".vapp").join("sandbox.json")
+    }
+
+    /// Where the state lives, as `--state` names it.
+    pub async fn backend(&self) -> Result<Arc<dyn Backend>> {
+        let backend = self
+            .backend
+            .get_or_try_init(|| async { backend::open(&self.global.state).await })
+            .await
+            .context("cannot open the state")?;
+        Ok(backend.clone())
     }
 
     pub fn manifests(&self) -> Result<Desired> {
@@ -67,18 +84,29 @@ impl Context {
 
     /// The state, if there is one. An encrypted state's private keys stay sealed without the
     /// passphrase: enough for every command that neither signs nor makes a key.
-    pub fn load_state(&self) -> Result<Option<State>> {
+    pub async fn load_state(&self) -> Result<Option<Loaded>> {
         let passphrase = self.passphrase()?;
-        Ok(state::load_with(self.state_path(), passphrase.as_ref().map(|p| p.as_str()))?)
+        let backend = self.backend().await?;
+        Ok(state::load(backend.as_ref(), passphrase.as_ref().map(|p| p.as_str())).await?)
     }
 
     /// The state with its private keys readable: an encrypted state needs the passphrase.
-    pub fn load_state_with_keys(&self) -> Result<Option<State>> {
-        let state = self.load_state()?;
-        if state.as_ref().is_some_and(|s| s.encryption.is_some() && s.sealer.is_none()) {
-            return Err(state::StateError::NeedsPassphrase { path: self.state_path().to_path_buf() }.into());
+    pub async fn load_state_with_keys(&self) -> Result<Option<Loaded>> {
+        let loaded = self.load_state().await?;
+        if loaded.as_ref().is_some_and(|l| l.state.encryption.is_some() && l.state.sealer.is_none()) {
+            let location = self.backend().await?.location().to_string();
+            return Err(state::StateError::NeedsPassphrase { location }.into());
         }
-        Ok(state)
+        Ok(loaded)
+    }
+
+    /// A store that writes `loaded` (or a new state, when there is none) back where it came from.
+    pub async fn store(&self, loaded: Option<Loaded>) -> Result<StateStore> {
+        let backend = self.backend().await?;
+        Ok(match loaded {
+            Some(Loaded { state, token }) => StateStore::new(backend, state, Some(token)),
+            None => StateStore::new(backend, self.new_state()?, None),
+        })
     }
 
     /// The account this run talks to: the sandbox, or the API key from the environment.
@@ -100,14 +128,14 @@ impl Context {
                 if self.global.allow_other_account {
                     self.printer.warn(&format!(
                         "the state {} belongs to {recorded}; using it with {here} as --allow-other-account says",
-                        self.state_path().display()
+                        self.global.state
                     ));
                     return Ok(());
                 }
                 Err(super::hinted(
                     format!(
                         "the state {} belongs to {recorded}, but this run uses {here}",
-                        self.state_path().display()
+                        self.global.state
                     ),
                     "its application ids mean nothing in another account: point --state at that account's state, or pass --allow-other-account if the account really is the same",
                 ))
@@ -128,17 +156,17 @@ impl Context {
         Ok(state)
     }
 
-    pub fn require_state(&self) -> Result<State> {
-        self.load_state()?.ok_or_else(|| self.no_state())
+    pub async fn require_state(&self) -> Result<Loaded> {
+        self.load_state().await?.ok_or_else(|| self.no_state())
     }
 
     /// The state with its private keys readable (see [`Self::load_state_with_keys`]).
-    pub fn require_state_with_keys(&self) -> Result<State> {
-        self.load_state_with_keys()?.ok_or_else(|| self.no_state())
+    pub async fn require_state_with_keys(&self) -> Result<Loaded> {
+        self.load_state_with_keys().await?.ok_or_else(|| self.no_state())
     }
 
     fn no_state(&self) -> anyhow::Error {
-        anyhow::anyhow!("no state at {}: nothing is managed yet", self.state_path().display())
+        anyhow::anyhow!("no state at {}: nothing is managed yet", self.global.state)
     }
 
     /// A client for the real API (credentials from the environment) or for the in-process sandbox.
@@ -153,9 +181,10 @@ impl Context {
                 running.url(),
                 self.sandbox_data_path().display()
             ));
-            let client = Client::new(ClientConfig::new(running.url(), credentials))?;
+            let client = Client::new(self.client_config(running.url(), credentials))?;
             return Ok(Connection { client, _sandbox: Some(running) });
         }
+        crate::api::check_base_url(&self.global.api_url)?;
         let key = std::env::var("VONAGE_API_KEY").unwrap_or_default();
         let secret = std::env::var("VONAGE_API_SECRET").unwrap_or_default();
         if key.is_empty() || secret.is_empty() {
@@ -164,8 +193,30 @@ impl Context {
                 "to try vapp without an account, add --sandbox",
             ));
         }
-        let client = Client::new(ClientConfig::new(self.global.api_url.clone(), Credentials::new(key, secret)))?;
+        let client = Client::new(self.client_config(self.global.api_url.clone(), Credentials::new(key, secret)))?;
         Ok(Connection { client, _sandbox: None })
+    }
+
+    /// A client's settings, with retries told to the person waiting: the first one always (once per
+    /// run), every one with `-v`.
+    fn client_config(&self, url: String, credentials: Credentials) -> ClientConfig {
+        let printer = self.printer;
+        let told = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let on_retry = move |notice: &crate::api::RetryNotice| {
+            let wait = format!("{:.1}s", notice.delay.as_secs_f64());
+            if printer.verbose {
+                printer.detail(&format!("attempt {} failed: {}; retrying in {wait}", notice.attempt, notice.cause));
+            } else if !told.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                printer.warn(&format!(
+                    "{}; retrying in {wait}, for up to {}s in all (-v shows every retry)",
+                    notice.cause,
+                    notice.budget.as_secs()
+                ));
+            }
+        };
+        let mut config = ClientConfig::new(url, credentials);
+        config.on_retry = Some(std::sync::Arc::new(on_retry));
+        config
     }
 
     /// Every live application, with a status line about how long it took.
@@ -186,15 +237,14 @@ impl Context {
     }
 
     /// Takes the state lock for `operation`; exit 3 (through [`super::LockedError`]) when another
-    /// writer holds it past `timeout`.
-    pub fn lock_state(&self, operation: &str, timeout: std::time::Duration) -> Result<state::StateLock> {
+    /// writer holds it past `timeout`. Release it with [`Held::release`] when done.
+    pub async fn lock_state(&self, operation: &str, timeout: std::time::Duration) -> Result<Box<dyn Held>> {
         let printer = self.printer;
         let on_broken = move |holder: &state::LockInfo| {
-            printer.warn(&format!("removed a stale state lock: {holder}, whose process is gone"));
+            printer.warn(&format!("removed a stale state lock: {holder}, whose holder is gone"));
         };
-        let lock =
-            tokio::task::block_in_place(|| state::acquire_lock(self.state_path(), operation, timeout, &on_broken));
-        lock.map_err(|e| match e {
+        let backend = self.backend().await?;
+        backend.lock(state::LockInfo::mine(operation), timeout, &on_broken).await.map_err(|e| match e {
             state::LockError::Held { .. } => anyhow::Error::new(super::LockedError(e)),
             other => other.into(),
         })

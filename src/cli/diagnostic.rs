@@ -60,28 +60,12 @@ pub fn report(printer: &Printer, error: &anyhow::Error) {
         }
         return;
     }
-    let mut text = chain(error.as_ref());
+    let mut text = crate::humanise::chain(error.as_ref());
     for help in help_of(error) {
         text.push_str("\n  = help: ");
         text.push_str(&help);
     }
     printer.error(&text);
-}
-
-/// An error and its causes on one line, joined by `: `.
-pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        let line = e.to_string();
-        // A transparent wrapper repeats its cause; saying it twice adds nothing.
-        if !text.ends_with(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        cause = e.source();
-    }
-    text
 }
 
 fn manifest_errors(error: &anyhow::Error) -> Option<&ManifestErrors> {

@@ -48,7 +48,7 @@ fn address_for(app: &Application, taken: &mut BTreeSet<String>) -> String {
 }
 
 pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
-    let state = context.load_state()?;
+    let state = context.load_state().await?.map(|loaded| loaded.state);
     context.check_account(state.as_ref())?;
     let connection = context.connect().await?;
     let live = context.list_live(&connection).await?;

@@ -7,7 +7,7 @@ use super::{Context, Exit};
 use crate::api::ApplicationApi;
 use crate::manifest;
 use crate::plan::diff::comparable;
-use crate::state::{self, KeyRecord, StateEntry};
+use crate::state::{KeyRecord, StateEntry};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -32,13 +32,19 @@ pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
             "declare it first; `vapp export -o DIR` writes manifests for the live applications",
         ));
     };
-    let _lock = context.lock_state("import", args.lock_timeout)?;
-    let mut state = match context.load_state()? {
-        Some(state) => state,
-        None => context.new_state()?,
-    };
-    context.check_account(Some(&state))?;
-    state.account = Some(context.account());
+    let protect = declared.protect;
+    let lock = context.lock_state("import", args.lock_timeout).await?;
+    let result = import(context, &args, protect).await;
+    lock.release().await;
+    result
+}
+
+async fn import(context: &Context, args: &ImportArgs, protect: bool) -> Result<Exit> {
+    let address = &args.address;
+    let loaded = context.load_state().await?;
+    context.check_account(loaded.as_ref().map(|l| &l.state))?;
+    let store = context.store(loaded).await?;
+    let state = store.snapshot();
     if let Some(entry) = state.applications.get(address) {
         bail!("{address} already manages application {}", entry.id.as_deref().unwrap_or("(create pending)"));
     }
@@ -48,17 +54,20 @@ pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
     let connection = context.connect().await?;
     let live = connection.client.get(&args.app_id).await.with_context(|| format!("cannot import {}", args.app_id))?;
     let fingerprint = live.public_key().and_then(|pem| crate::keys::fingerprint(pem).ok());
-    state.applications.insert(
-        address.clone(),
-        StateEntry {
-            id: Some(args.app_id.clone()),
-            key: KeyRecord::Unknown { fingerprint },
-            protect: declared.protect,
-            applied: Some(comparable(&live)?),
-            ..Default::default()
-        },
-    );
-    state::save(context.state_path(), &mut state)?;
+    let entry = StateEntry {
+        id: Some(args.app_id.clone()),
+        key: KeyRecord::Unknown { fingerprint },
+        protect,
+        applied: Some(comparable(&live)?),
+        ..Default::default()
+    };
+    let account = context.account();
+    store
+        .commit(|s| {
+            s.account = Some(account);
+            s.applications.insert(address.clone(), entry);
+        })
+        .await?;
     context.printer.status(&format!(
         "Imported {} ({:?}) as {address}. vapp does not hold its private key; `vapp key show {address}` says how to take custody.",
         args.app_id, live.name

@@ -37,15 +37,20 @@ pub enum KeyCommand {
     },
 }
 
-pub fn run(context: &Context, command: KeyCommand) -> Result<Exit> {
+pub async fn run(context: &Context, command: KeyCommand) -> Result<Exit> {
     match command {
-        KeyCommand::Show { address, out, format } => show(context, &address, out, format),
-        KeyCommand::Rotate { address, lock_timeout } => rotate(context, &address, lock_timeout),
+        KeyCommand::Show { address, out, format } => show(context, &address, out, format).await,
+        KeyCommand::Rotate { address, lock_timeout } => {
+            let lock = context.lock_state("key rotate", lock_timeout).await?;
+            let result = rotate(context, &address).await;
+            lock.release().await;
+            result
+        }
     }
 }
 
-fn show(context: &Context, address: &str, out: Option<PathBuf>, format: KeyFormat) -> Result<Exit> {
-    let state = context.require_state_with_keys()?;
+async fn show(context: &Context, address: &str, out: Option<PathBuf>, format: KeyFormat) -> Result<Exit> {
+    let state = context.require_state_with_keys().await?.state;
     let Some(entry) = state.applications.get(address) else { bail!("{address} is not in the state") };
     let Some(private_key) = entry.key.private_key() else {
         match entry.key {
@@ -79,15 +84,21 @@ fn show(context: &Context, address: &str, out: Option<PathBuf>, format: KeyForma
     Ok(Exit::Success)
 }
 
-fn rotate(context: &Context, address: &str, lock_timeout: std::time::Duration) -> Result<Exit> {
-    let _lock = context.lock_state("key rotate", lock_timeout)?;
-    let mut state = context.require_state()?;
-    let Some(entry) = state.applications.get_mut(address) else { bail!("{address} is not in the state") };
+async fn rotate(context: &Context, address: &str) -> Result<Exit> {
+    let store = context.store(Some(context.require_state().await?)).await?;
+    let Some(entry) = store.snapshot().applications.get(address).cloned() else {
+        bail!("{address} is not in the state")
+    };
     if matches!(entry.key, state::KeyRecord::External { .. }) {
         bail!("{address} uses your own key (keys.public_key_file): put the new public key in that file instead");
     }
-    entry.rotate_requested = true;
-    state::save(context.state_path(), &mut state)?;
+    store
+        .commit(|s| {
+            if let Some(entry) = s.applications.get_mut(address) {
+                entry.rotate_requested = true;
+            }
+        })
+        .await?;
     context.printer.status(&format!(
         "{address} gets a new key pair at the next apply; `vapp plan` shows it as rotate-key. Tokens signed with the old key stop working then."
     ));

@@ -49,9 +49,9 @@ pub struct GlobalArgs {
     /// Manifest file, or directory whose *.yaml/*.yml files are all read (repeatable) [default: vapp.yaml]
     #[arg(short = 'f', long = "file", global = true, value_name = "PATH")]
     pub files: Vec<PathBuf>,
-    /// State file
-    #[arg(long, global = true, env = "VAPP_STATE", default_value = "vapp.state.json", value_name = "PATH")]
-    pub state: PathBuf,
+    /// Where the state lives: a file, postgres://… or s3://BUCKET/KEY
+    #[arg(long, global = true, env = "VAPP_STATE", default_value = "vapp.state.json", value_name = "PATH|URL")]
+    pub state: String,
     /// Base URL of the Application API
     #[arg(long, global = true, env = "VAPP_API_URL", default_value = crate::api::DEFAULT_API_URL, value_name = "URL")]
     pub api_url: String,
@@ -144,9 +144,9 @@ async fn run(command: Command, context: &Context) -> anyhow::Result<Exit> {
         Command::Destroy(args) => apply::run_destroy(context, args).await,
         Command::Import(args) => import::run(context, args).await,
         Command::Export(args) => export::run(context, args).await,
-        Command::State(command) => state::run(context, command),
-        Command::Key(command) => key::run(context, command),
-        Command::Token(args) => token::run(context, args),
+        Command::State(command) => state::run(context, command).await,
+        Command::Key(command) => key::run(context, command).await,
+        Command::Token(args) => token::run(context, args).await,
         Command::Emulator(args) => emulator::run(context, args).await,
         Command::Schema => {
             context.printer.data(&crate::manifest::manifest_schema_text());

@@ -36,12 +36,12 @@ pub struct PlanArgs {
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let desired = context.manifests()?;
-    let state = context.load_state()?;
-    context.check_account(state.as_ref())?;
+    let loaded = context.load_state().await?;
+    let state = loaded.as_ref().map(|l| &l.state);
+    context.check_account(state)?;
     let connection = context.connect().await?;
     let live = context.list_live(&connection).await?;
-    let plan =
-        plan::plan(&PlanInput { desired: &desired, state: state.as_ref(), live: &live, targets: &args.targets })?;
+    let plan = plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &args.targets })?;
     let text = match args.format {
         Format::Human => render_human(&plan, context.printer.stdout_color),
         Format::Json => render_json(&plan),

@@ -1,20 +1,25 @@
-//! `vapp state list | show | rm`: inspect and repair the state.
+//! `vapp state list | show | rm | encrypt | decrypt | unlock | history | migrate`: inspect, repair
+//! and move the state.
 
 use anyhow::{bail, Result};
 use clap::Subcommand;
 use serde_json::json;
 
 use super::{Context, Exit};
-use crate::state::{self, KeyRecord};
+use crate::state::{self, backend, Backend, KeyRecord};
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// List the managed addresses with their application ids
     List,
     /// Show what the state holds for an address (never the private key)
-    Show { address: String },
+    Show {
+        /// The address, as the manifests name it
+        address: String,
+    },
     /// Stop managing an address; the application stays in the account
     Rm {
+        /// The address to forget
         address: String,
         /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h)
         #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
@@ -30,87 +35,129 @@ pub enum StateCommand {
         #[arg(long)]
         force: bool,
     },
+    /// List the earlier versions of the state that are kept
+    History,
+    /// Copy the state to another place (lineage and serial kept); --state names where it is now
+    Migrate {
+        /// Where the state goes: a file, postgres://… or s3://BUCKET/KEY
+        #[arg(long, value_name = "PATH|URL")]
+        to: String,
+        /// Wait this long for another vapp holding either lock (e.g. 30s, at most 24h)
+        #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
+        lock_timeout: std::time::Duration,
+    },
 }
 
-pub fn run(context: &Context, command: StateCommand) -> Result<Exit> {
-    if let StateCommand::Unlock { force } = command {
-        return unlock(context, force);
-    }
-    let _lock = match &command {
-        StateCommand::Rm { lock_timeout, .. } => Some(context.lock_state("state rm", *lock_timeout)?),
-        StateCommand::Encrypt => Some(context.lock_state("state encrypt", std::time::Duration::ZERO)?),
-        StateCommand::Decrypt => Some(context.lock_state("state decrypt", std::time::Duration::ZERO)?),
-        _ => None,
-    };
-    let mut state = match command {
-        StateCommand::Decrypt => context.require_state_with_keys()?,
-        _ => context.require_state()?,
-    };
+pub async fn run(context: &Context, command: StateCommand) -> Result<Exit> {
     match command {
-        StateCommand::List => {
-            let mut out = String::new();
-            for (address, entry) in &state.applications {
-                out.push_str(&format!("{address}\t{}\n", entry.id.as_deref().unwrap_or("(create pending)")));
-            }
-            context.printer.data(&out);
+        StateCommand::List => list(context).await,
+        StateCommand::Show { address } => show(context, &address).await,
+        StateCommand::Unlock { force } => unlock(context, force).await,
+        StateCommand::History => history(context).await,
+        StateCommand::Migrate { to, lock_timeout } => {
+            let lock = context.lock_state("state migrate", lock_timeout).await?;
+            let result = migrate(context, &to, lock_timeout).await;
+            lock.release().await;
+            result
         }
-        StateCommand::Show { address } => {
-            let Some(entry) = state.applications.get(&address) else { bail!("{address} is not in the state") };
-            let key = match &entry.key {
-                KeyRecord::Managed { fingerprint, .. } => json!({"custody": "managed", "fingerprint": fingerprint}),
-                KeyRecord::External { fingerprint } => json!({"custody": "external", "fingerprint": fingerprint}),
-                KeyRecord::Unknown { fingerprint } => json!({"custody": "unknown", "fingerprint": fingerprint}),
-            };
-            let shown = json!({"address": address, "id": entry.id, "protect": entry.protect, "key": key, "applied": entry.applied});
-            context.printer.data(&format!("{}\n", serde_json::to_string_pretty(&shown)?));
+        StateCommand::Rm { address, lock_timeout } => {
+            let lock = context.lock_state("state rm", lock_timeout).await?;
+            let result = rm(context, &address).await;
+            lock.release().await;
+            result
         }
-        StateCommand::Unlock { .. } => {}
-        StateCommand::Encrypt => {
-            if state.encryption.is_some() {
-                bail!("the private keys in {} are already encrypted", context.state_path().display());
-            }
-            let Some(passphrase) = context.passphrase()? else {
-                bail!("give the passphrase in VAPP_STATE_PASSPHRASE or with --passphrase-file FILE");
-            };
-            let (settings, sealer) = state::Sealer::create(&passphrase)?;
-            state.encryption = Some(settings);
-            state.sealer = Some(sealer);
-            state::save(context.state_path(), &mut state)?;
-            // Earlier versions hold the keys in plain text; the encrypted state holds every key they do.
-            let removed = state::remove_backups(context.state_path());
-            context.printer.status(&format!(
-                "Encrypted the private keys in {}; removed {removed} backup{} that held them in plain text. Keep the passphrase safe: without it the keys cannot be read.",
-                context.state_path().display(),
-                if removed == 1 { "" } else { "s" }
-            ));
-        }
-        StateCommand::Decrypt => {
-            if state.encryption.is_none() {
-                bail!("the private keys in {} are not encrypted", context.state_path().display());
-            }
-            state.encryption = None;
-            state.sealer = None;
-            state::save(context.state_path(), &mut state)?;
-            context.printer.status(&format!(
-                "The private keys in {} are stored as plain PEM again.",
-                context.state_path().display()
-            ));
-        }
-        StateCommand::Rm { address, .. } => {
-            let Some(entry) = state.applications.remove(&address) else { bail!("{address} is not in the state") };
-            state::save(context.state_path(), &mut state)?;
-            context.printer.status(&format!(
-                "{address} is no longer managed; application {} stays in the account{}",
-                entry.id.as_deref().unwrap_or("(none)"),
-                if entry.key.private_key().is_some() { " and its private key is gone from the state" } else { "" }
-            ));
+        StateCommand::Encrypt | StateCommand::Decrypt => {
+            let encrypt = matches!(command, StateCommand::Encrypt);
+            let lock =
+                context.lock_state(if encrypt { "state encrypt" } else { "state decrypt" }, Default::default()).await?;
+            let result = if encrypt { encrypt_keys(context).await } else { decrypt_keys(context).await };
+            lock.release().await;
+            result
         }
     }
+}
+
+async fn list(context: &Context) -> Result<Exit> {
+    let state = context.require_state().await?.state;
+    let mut out = String::new();
+    for (address, entry) in &state.applications {
+        out.push_str(&format!("{address}\t{}\n", entry.id.as_deref().unwrap_or("(create pending)")));
+    }
+    context.printer.data(&out);
     Ok(Exit::Success)
 }
 
-fn unlock(context: &Context, force: bool) -> Result<Exit> {
-    match state::unlock(context.state_path(), force) {
+async fn show(context: &Context, address: &str) -> Result<Exit> {
+    let state = context.require_state().await?.state;
+    let Some(entry) = state.applications.get(address) else { bail!("{address} is not in the state") };
+    let key = match &entry.key {
+        KeyRecord::Managed { fingerprint, .. } => json!({"custody": "managed", "fingerprint": fingerprint}),
+        KeyRecord::External { fingerprint } => json!({"custody": "external", "fingerprint": fingerprint}),
+        KeyRecord::Unknown { fingerprint } => json!({"custody": "unknown", "fingerprint": fingerprint}),
+    };
+    let shown =
+        json!({"address": address, "id": entry.id, "protect": entry.protect, "key": key, "applied": entry.applied});
+    context.printer.data(&format!("{}\n", serde_json::to_string_pretty(&shown)?));
+    Ok(Exit::Success)
+}
+
+async fn rm(context: &Context, address: &str) -> Result<Exit> {
+    let store = context.store(Some(context.require_state().await?)).await?;
+    let Some(entry) = store.snapshot().applications.get(address).cloned() else {
+        bail!("{address} is not in the state")
+    };
+    store.commit(|s| drop(s.applications.remove(address))).await?;
+    context.printer.status(&format!(
+        "{address} is no longer managed; application {} stays in the account{}",
+        entry.id.as_deref().unwrap_or("(none)"),
+        if entry.key.is_managed() { " and its private key is gone from the state" } else { "" }
+    ));
+    Ok(Exit::Success)
+}
+
+async fn encrypt_keys(context: &Context) -> Result<Exit> {
+    let store = context.store(Some(context.require_state().await?)).await?;
+    let location = store.location().to_string();
+    if store.snapshot().encryption.is_some() {
+        bail!("the private keys in {location} are already encrypted");
+    }
+    let Some(passphrase) = context.passphrase()? else {
+        bail!("give the passphrase in VAPP_STATE_PASSPHRASE or with --passphrase-file FILE");
+    };
+    let (settings, sealer) = state::Sealer::create(&passphrase)?;
+    store
+        .commit(|s| {
+            s.encryption = Some(settings);
+            s.sealer = Some(sealer);
+        })
+        .await?;
+    // Earlier versions hold the keys in plain text; the encrypted state holds every key they do.
+    let removed = context.backend().await?.forget_history().await?;
+    context.printer.status(&format!(
+        "Encrypted the private keys in {location}; removed {removed} earlier version{} that held them in plain text. Keep the passphrase safe: without it the keys cannot be read.",
+        if removed == 1 { "" } else { "s" }
+    ));
+    Ok(Exit::Success)
+}
+
+async fn decrypt_keys(context: &Context) -> Result<Exit> {
+    let store = context.store(Some(context.require_state_with_keys().await?)).await?;
+    let location = store.location().to_string();
+    if store.snapshot().encryption.is_none() {
+        bail!("the private keys in {location} are not encrypted");
+    }
+    store
+        .commit(|s| {
+            s.encryption = None;
+            s.sealer = None;
+        })
+        .await?;
+    context.printer.status(&format!("The private keys in {location} are stored as plain PEM again."));
+    Ok(Exit::Success)
+}
+
+async fn unlock(context: &Context, force: bool) -> Result<Exit> {
+    match context.backend().await?.unlock(force).await {
         Ok(Some(holder)) => context.printer.status(&format!("removed the state lock: {holder}")),
         Ok(None) => context.printer.status("the state is not locked"),
         Err(state::LockError::Held { holder, .. }) => {
@@ -122,4 +169,98 @@ fn unlock(context: &Context, force: bool) -> Result<Exit> {
         Err(e) => return Err(e.into()),
     }
     Ok(Exit::Success)
+}
+
+async fn history(context: &Context) -> Result<Exit> {
+    let backend = context.backend().await?;
+    let current = context.require_state().await?.state;
+    let mut rows = vec![["SERIAL".to_string(), "WRITTEN".to_string(), "BYTES".to_string(), "WHERE".to_string()]];
+    rows.push([current.serial.to_string(), "(current)".into(), String::new(), backend.location().to_string()]);
+    for version in backend.history().await? {
+        rows.push([
+            version.serial.to_string(),
+            version.written.unwrap_or_else(|| "-".into()),
+            version.size.to_string(),
+            version.location,
+        ]);
+    }
+    context.printer.data(&columns(&rows));
+    Ok(Exit::Success)
+}
+
+/// Rows as aligned columns.
+fn columns(rows: &[[String; 4]]) -> String {
+    let widths: Vec<usize> = (0..4).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Copies the state, as stored (encrypted keys stay sealed), to `to`: never over a state of another
+/// lineage, nor over a newer version of this one.
+async fn migrate(context: &Context, to: &str, lock_timeout: std::time::Duration) -> Result<Exit> {
+    let from = context.backend().await?;
+    let Some(stored) = from.read().await? else { bail!("no state at {}: nothing to migrate", from.location()) };
+    let source = state::codec::decode(&stored.bytes, None)
+        .map_err(|_| anyhow::anyhow!("the state at {} does not read; repair it before moving it", from.location()))?;
+    let target = backend::open(to).await?;
+    if target.location() == from.location() {
+        bail!("the state is already at {}", target.location());
+    }
+    let printer = context.printer;
+    let on_broken =
+        move |holder: &state::LockInfo| printer.warn(&format!("removed a stale state lock at the target: {holder}"));
+    let lock =
+        target.lock(state::LockInfo::mine("state migrate"), lock_timeout, &on_broken).await.map_err(|e| match e {
+            state::LockError::Held { .. } => anyhow::Error::new(super::LockedError(e)),
+            other => other.into(),
+        })?;
+    let result = copy_to(target.as_ref(), &stored.bytes, &source).await;
+    lock.release().await;
+    result?;
+    context.printer.status(&format!(
+        "Copied the state (lineage {}, serial {}) from {} to {}. Use it with --state {} (or VAPP_STATE); the copy at {} is left as it was.",
+        source.lineage,
+        source.serial,
+        from.location(),
+        target.location(),
+        target.location(),
+        from.location()
+    ));
+    Ok(Exit::Success)
+}
+
+async fn copy_to(target: &dyn Backend, bytes: &[u8], source: &state::State) -> Result<()> {
+    let existing = target.read().await?;
+    let expected = match &existing {
+        None => None,
+        Some(stored) => {
+            let there = state::codec::decode(&stored.bytes, None).map_err(|_| {
+                anyhow::anyhow!("{} holds something that is not a readable state; not overwritten", target.location())
+            })?;
+            if there.lineage != source.lineage {
+                bail!(
+                    "{} already holds another state (lineage {}, serial {}); it is not overwritten",
+                    target.location(),
+                    there.lineage,
+                    there.serial
+                );
+            }
+            if there.serial >= source.serial {
+                bail!(
+                    "{} already holds this state at serial {} (this one is at {}); nothing to copy",
+                    target.location(),
+                    there.serial,
+                    source.serial
+                );
+            }
+            Some(&stored.token)
+        }
+    };
+    target.write(bytes, source.serial, expected).await?;
+    Ok(())
 }

@@ -34,8 +34,8 @@ fn parse_time(text: &str) -> Result<u64> {
     Ok(time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
 }
 
-pub fn run(context: &Context, args: TokenArgs) -> Result<Exit> {
-    let state = context.require_state_with_keys()?;
+pub async fn run(context: &Context, args: TokenArgs) -> Result<Exit> {
+    let state = context.require_state_with_keys().await?.state;
     let Some(entry) = state.applications.get(&args.address) else { bail!("{} is not in the state", args.address) };
     let Some(id) = entry.id.as_deref() else { bail!("{} has not been created yet: run `vapp apply`", args.address) };
     let Some(key) = entry.key.private_key() else {

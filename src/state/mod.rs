@@ -9,9 +9,9 @@
 //! crash or lost answer can lose one. An entry without an `id` is such a create whose outcome is not
 //! known yet; the planner resolves it against the account by the key's fingerprint.
 
+pub mod backend;
 pub mod codec;
 pub mod crypto;
-mod lock;
 mod store;
 
 use std::collections::BTreeMap;
@@ -19,11 +19,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use backend::{Backend, BackendError, LockError, LockInfo, Token};
 pub use crypto::{Encryption, Sealer};
-pub use lock::{acquire as acquire_lock, unlock, LockError, LockInfo, StateLock};
-pub use store::{
-    backup_dir, load, load_with, remove_backups, save, Corruption, EncodeError, StateError, StateStore, BACKUPS_KEPT,
-};
+pub use store::{create_file, load, load_file, Corruption, EncodeError, Loaded, StateError, StateStore};
 
 use crate::keys::PrivateKeyPem;
 

@@ -1,77 +1,78 @@
-//! Reading and writing the state file, with group commit for concurrent apply.
+//! Reading and writing the state through its backend, with group commit for concurrent apply.
 //!
-//! Apply runs many actions at once and each must be on disk before it counts as done. [`StateStore::commit`]
-//! changes the state in memory and returns once a write that includes the change has reached the disk;
-//! changes made while a write is under way are written together by the next one, so a hundred
-//! concurrent creates cost a handful of fsyncs, not two hundred.
+//! Apply runs many actions at once and each must be stored before it counts as done. [`StateStore::commit`]
+//! changes the state in memory and returns once a write that includes the change is stored; changes
+//! made while a write is under way are written together by the next one, so a hundred concurrent
+//! creates cost a handful of writes, not two hundred, on every backend.
+//!
+//! Every write names the version it replaces, so a state is never written over one it did not read.
+//! After a write fails (a full disk, a lost connection, a lost race), the store writes nothing more
+//! in this run, and [`StateStore::has_failed`] tells the executor to start nothing new.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-use super::codec::{self, DecodeError, MAX_STATE_BYTES};
+use super::backend::{Backend, BackendError, FileBackend, Token};
+use super::codec::{self, DecodeError};
 use super::crypto::CryptoError;
 use super::{State, FORMAT_VERSION};
-use crate::fsutil::{self, Mode, ReadError};
-
-/// How many earlier versions of a state file are kept.
-pub const BACKUPS_KEPT: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    /// The path is in the source's words (the file system's errors name it).
+    /// (The backend's error names what it was reading.)
     #[error("cannot read the state")]
     Read {
-        path: PathBuf,
+        location: String,
         #[source]
-        source: std::io::Error,
+        source: BackendError,
     },
-    /// Damaged, truncated or foreign. `backup` is the newest good backup, with its serial.
-    #[error("the state {path} is unreadable: {reason}; vapp will not start a new state over it")]
-    Corrupt { path: PathBuf, reason: Corruption, backup: Option<(PathBuf, u64)> },
+    /// Damaged, truncated or foreign. `help` says which earlier version is good, if one is.
+    #[error("the state {location} is unreadable: {reason}; vapp will not start a new state over it")]
+    Corrupt { location: String, reason: Corruption, help: String },
     /// Written by a newer vapp, in a format version this one does not know.
-    #[error("the state {path} was written by a newer vapp (state format version {version}; this vapp reads version {FORMAT_VERSION})")]
-    Newer { path: PathBuf, version: u64 },
-    #[error("cannot write the state {path}")]
+    #[error("the state {location} was written by a newer vapp (state format version {version}; this vapp reads version {FORMAT_VERSION})")]
+    Newer { location: String, version: u64 },
+    #[error("cannot write the state {location}")]
     Write {
-        path: PathBuf,
+        location: String,
         #[source]
-        source: std::io::Error,
+        source: BackendError,
     },
-    #[error("cannot encode the state {path}")]
+    #[error("cannot encode the state {location}")]
     Encode {
-        path: PathBuf,
+        location: String,
         #[source]
         source: EncodeError,
     },
-    #[error("the private keys in {path} are encrypted")]
-    NeedsPassphrase { path: PathBuf },
-    #[error("the passphrase does not open {path}; nothing was changed")]
-    WrongPassphrase { path: PathBuf },
+    #[error("the private keys in {location} are encrypted")]
+    NeedsPassphrase { location: String },
+    #[error("the passphrase does not open {location}; nothing was changed")]
+    WrongPassphrase { location: String },
+    /// An earlier write of this run failed: nothing more is written until the next run.
+    #[error("an earlier write of the state {location} failed; this run changes nothing more")]
+    Stopped { location: String },
 }
 
 impl StateError {
     /// What to do about it, for the command edge to print as `= help:`.
     pub fn help(&self) -> Option<String> {
         match self {
-            StateError::Corrupt { path, backup: Some((backup, serial)), .. } => Some(format!(
-                "the newest good backup is {} (serial {serial}); to restore it:\n      cp {} {}",
-                backup.display(),
-                backup.display(),
-                path.display()
-            )),
-            StateError::Corrupt { backup: None, .. } => Some("no good backup was found beside it".into()),
+            StateError::Corrupt { help, .. } => Some(help.clone()),
             StateError::Newer { .. } => {
-                Some("use the vapp that wrote it (or a newer one); do not restore an older backup over it".into())
+                Some("use the vapp that wrote it (or a newer one); do not restore an older version over it".into())
             }
             StateError::NeedsPassphrase { .. } => {
                 Some("set VAPP_STATE_PASSPHRASE or pass --passphrase-file FILE".into())
+            }
+            StateError::Write { source: BackendError::Conflict, .. } => {
+                Some("another vapp wrote the state meanwhile; run the command again".into())
             }
             _ => None,
         }
     }
 }
 
-/// Why a state file cannot be trusted. Never holds a value from the file: a state holds private keys.
+/// Why a state document cannot be trusted. Never holds a value from it: a state holds private keys.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Corruption {
     #[error("it is not JSON ({problem} at line {line}, column {column})")]
@@ -80,7 +81,7 @@ pub enum Corruption {
     Foreign { format: String },
     #[error("it has no checksum: vapp did not write it, or it was edited by hand")]
     NoChecksum,
-    #[error("its checksum does not match its content (the file was changed or damaged)")]
+    #[error("its checksum does not match its content (it was changed or damaged)")]
     Checksum,
     #[error("its encryption settings are damaged")]
     Encryption,
@@ -102,98 +103,81 @@ pub enum EncodeError {
     NoSealer,
 }
 
-/// Where the backups of the state at `path` live: `.vapp/backups/` beside it.
-pub fn backup_dir(path: &Path) -> PathBuf {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    dir.join(".vapp").join("backups")
+/// A state as read, with the version a write must replace.
+#[derive(Debug)]
+pub struct Loaded {
+    pub state: State,
+    pub token: Token,
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "vapp.state.json".into())
+/// Reads the state `backend` keeps; `None` when there is none yet. A damaged or foreign one is
+/// refused, naming the newest earlier version that is good. With `passphrase`, encrypted keys are
+/// opened; without, they stay sealed.
+pub async fn load(backend: &dyn Backend, passphrase: Option<&str>) -> Result<Option<Loaded>, StateError> {
+    let location = backend.location().to_string();
+    let Some(stored) =
+        backend.read().await.map_err(|source| StateError::Read { location: location.clone(), source })?
+    else {
+        return Ok(None);
+    };
+    match codec::decode(&stored.bytes, passphrase) {
+        Ok(state) => Ok(Some(Loaded { state, token: stored.token })),
+        Err(DecodeError::WrongPassphrase) => Err(StateError::WrongPassphrase { location }),
+        Err(DecodeError::Newer { version }) => Err(StateError::Newer { location, version }),
+        Err(DecodeError::Corrupt(reason)) => {
+            let help = restore_help(backend, passphrase).await;
+            Err(StateError::Corrupt { location, reason, help })
+        }
+    }
 }
 
-/// Loads the state at `path`; `None` when there is no file yet. A damaged or foreign file is refused,
-/// naming the newest backup that is good. With `passphrase`, encrypted keys are opened; without, they
-/// stay sealed.
-pub fn load_with(path: &Path, passphrase: Option<&str>) -> Result<Option<State>, StateError> {
-    let bytes = match fsutil::read_bounded(path, MAX_STATE_BYTES, "a state") {
+/// How to get a good state back: the newest earlier version that reads.
+async fn restore_help(backend: &dyn Backend, passphrase: Option<&str>) -> String {
+    for version in backend.history().await.unwrap_or_default() {
+        let Ok(Some(bytes)) = backend.version(version.serial).await else { continue };
+        if matches!(codec::decode(&bytes, passphrase), Err(DecodeError::Corrupt(_))) {
+            continue;
+        }
+        if backend.location() == "memory" || version.location.contains("://") {
+            return format!("the newest good earlier version is serial {} ({})", version.serial, version.location);
+        }
+        return format!(
+            "the newest good backup is {} (serial {}); to restore it:\n      cp {} {}",
+            version.location,
+            version.serial,
+            version.location,
+            backend.location()
+        );
+    }
+    "no good earlier version was found".into()
+}
+
+/// Writes `state` as a new state file at `path` (tests and benchmarks set up states this way).
+pub fn create_file(path: &std::path::Path, state: &mut State) -> Result<(), StateError> {
+    let location = path.display().to_string();
+    state.serial += 1;
+    let bytes = codec::encode(state).map_err(|source| StateError::Encode { location: location.clone(), source })?;
+    crate::fsutil::write_atomically(path, &bytes, crate::fsutil::Mode::Private)
+        .map_err(|e| StateError::Write { location, source: BackendError::Io(e) })
+}
+
+/// Reads the state file at `path`, its keys sealed if it is encrypted: for tests and tools that look at
+/// a file directly (without the async backend, and without naming a backup when it is damaged).
+pub fn load_file(path: &std::path::Path) -> Result<Option<State>, StateError> {
+    let location = path.display().to_string();
+    let bytes = match crate::fsutil::read_bounded(path, codec::MAX_STATE_BYTES, "a state") {
         Ok(bytes) => bytes,
         Err(e) if e.is_not_found() => return Ok(None),
-        Err(ReadError::Io(source)) => return Err(StateError::Read { path: path.to_path_buf(), source }),
-        Err(other) => {
-            let source = std::io::Error::new(std::io::ErrorKind::InvalidData, other);
-            return Err(StateError::Read { path: path.to_path_buf(), source });
+        Err(e) => {
+            let source = BackendError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+            return Err(StateError::Read { location, source });
         }
     };
-    codec::decode(&bytes, passphrase).map(Some).map_err(|e| match e {
-        DecodeError::WrongPassphrase => StateError::WrongPassphrase { path: path.to_path_buf() },
-        DecodeError::Newer { version } => StateError::Newer { path: path.to_path_buf(), version },
-        DecodeError::Corrupt(reason) => {
-            StateError::Corrupt { path: path.to_path_buf(), reason, backup: newest_good_backup(path, passphrase) }
-        }
+    codec::decode(&bytes, None).map(Some).map_err(|e| match e {
+        DecodeError::WrongPassphrase => StateError::WrongPassphrase { location },
+        DecodeError::Newer { version } => StateError::Newer { location, version },
+        DecodeError::Corrupt(reason) => StateError::Corrupt { location, reason, help: String::new() },
     })
-}
-
-/// Loads a state (see [`load_with`]), its keys sealed if it is encrypted.
-pub fn load(path: &Path) -> Result<Option<State>, StateError> {
-    load_with(path, None)
-}
-
-/// The backups of `path`, newest first.
-fn backups(path: &Path) -> Vec<(PathBuf, u64)> {
-    let prefix = format!("{}.", file_name(path));
-    let mut found: Vec<(PathBuf, u64)> = fs_err::read_dir(backup_dir(path))
-        .into_iter()
-        .flatten()
-        .filter_map(|e| {
-            let entry = e.ok()?;
-            let serial = entry.file_name().to_str()?.strip_prefix(&prefix)?.parse().ok()?;
-            Some((entry.path(), serial))
-        })
-        .collect();
-    found.sort_by_key(|(_, serial)| std::cmp::Reverse(*serial));
-    found
-}
-
-/// Removes every backup of the state at `path` (after encrypting: they hold plain keys); returns how many.
-pub fn remove_backups(path: &Path) -> usize {
-    backups(path).into_iter().filter(|(backup, _)| fs_err::remove_file(backup).is_ok()).count()
-}
-
-fn newest_good_backup(path: &Path, passphrase: Option<&str>) -> Option<(PathBuf, u64)> {
-    backups(path).into_iter().find(|(backup, _)| {
-        fsutil::read_bounded(backup, MAX_STATE_BYTES, "a state")
-            .ok()
-            .is_some_and(|b| !matches!(codec::decode(&b, passphrase), Err(DecodeError::Corrupt(_))))
-    })
-}
-
-/// Replaces the state file with `bytes`: the current file is kept as a backup (by its serial), the new
-/// one written atomically with mode 0600, and backups beyond [`BACKUPS_KEPT`] removed.
-fn replace(path: &Path, bytes: &[u8], replaced_serial: Option<u64>) -> std::io::Result<()> {
-    if let Some(serial) = replaced_serial.filter(|_| path.exists()) {
-        let dir = backup_dir(path);
-        fs_err::create_dir_all(&dir)?;
-        let backup = dir.join(format!("{}.{serial}", file_name(path)));
-        let _ = fs_err::remove_file(&backup);
-        // A hard link costs no copy; where links are not possible, copy (the file is mode 0600 either way).
-        if fs_err::hard_link(path, &backup).is_err() {
-            fs_err::copy(path, &backup)?;
-        }
-    }
-    fsutil::write_atomically(path, bytes, Mode::Private)?;
-    for (old, _) in backups(path).into_iter().skip(BACKUPS_KEPT) {
-        let _ = fs_err::remove_file(old);
-    }
-    Ok(())
-}
-
-/// Writes `state` to `path` as the next version: serial + 1, checksum, backup of the version replaced.
-pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
-    let replaced = state.serial;
-    state.serial += 1;
-    let bytes = codec::encode(state).map_err(|source| StateError::Encode { path: path.to_path_buf(), source })?;
-    replace(path, &bytes, Some(replaced)).map_err(|source| StateError::Write { path: path.to_path_buf(), source })
 }
 
 struct Pending {
@@ -202,21 +186,39 @@ struct Pending {
     generation: u64,
 }
 
+/// What is stored: the last generation written and the token of the version in place.
+struct Written {
+    generation: u64,
+    token: Option<Token>,
+}
+
 /// The state of one command run, shared by concurrent actions.
 pub struct StateStore {
-    path: PathBuf,
+    backend: Arc<dyn Backend>,
     pending: Mutex<Pending>,
-    /// Held while writing; holds the last generation on disk.
-    written: tokio::sync::Mutex<u64>,
+    /// Held while writing.
+    written: tokio::sync::Mutex<Written>,
+    failed: AtomicBool,
 }
 
 impl StateStore {
-    pub fn new(path: PathBuf, state: State) -> Self {
-        StateStore { path, pending: Mutex::new(Pending { state, generation: 0 }), written: tokio::sync::Mutex::new(0) }
+    /// A store for `state`, whose stored version is `token` (`None`: nothing is stored yet).
+    pub fn new(backend: Arc<dyn Backend>, state: State, token: Option<Token>) -> Self {
+        StateStore {
+            backend,
+            pending: Mutex::new(Pending { state, generation: 0 }),
+            written: tokio::sync::Mutex::new(Written { generation: 0, token }),
+            failed: AtomicBool::new(false),
+        }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// A store for a state file at `path` not written yet (tests).
+    pub fn at_path(path: std::path::PathBuf, state: State) -> Self {
+        StateStore::new(Arc::new(FileBackend::new(path)), state, None)
+    }
+
+    pub fn location(&self) -> &str {
+        self.backend.location()
     }
 
     /// A copy of the state as it is in memory now.
@@ -224,12 +226,21 @@ impl StateStore {
         self.lock().state.clone()
     }
 
+    /// Whether a write failed in this run (the store writes nothing more).
+    pub fn has_failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Applies `change` and returns once it is on disk.
+    /// Applies `change` and returns once it is stored.
     pub async fn commit(&self, change: impl FnOnce(&mut State)) -> Result<(), StateError> {
+        let location = || self.backend.location().to_string();
+        if self.has_failed() {
+            return Err(StateError::Stopped { location: location() });
+        }
         let mine = {
             let mut pending = self.lock();
             change(&mut pending.state);
@@ -237,109 +248,132 @@ impl StateStore {
             pending.generation
         };
         let mut written = self.written.lock().await;
-        if *written >= mine {
+        if written.generation >= mine {
             return Ok(()); // a write that began after our change already covered it
         }
-        let (bytes, generation, replaced) = {
-            let mut pending = self.lock();
-            let replaced = pending.state.serial;
-            pending.state.serial += 1;
-            let bytes = codec::encode(&pending.state)
-                .map_err(|source| StateError::Encode { path: self.path.clone(), source })?;
-            (bytes, pending.generation, replaced)
+        if self.has_failed() {
+            return Err(StateError::Stopped { location: location() });
+        }
+        let (bytes, generation, serial) = {
+            let pending = self.lock();
+            let mut next = pending.state.clone();
+            next.serial += 1;
+            let bytes = codec::encode(&next).map_err(|source| StateError::Encode { location: location(), source })?;
+            (bytes, pending.generation, next.serial)
         };
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || replace(&path, &bytes, Some(replaced)))
-            .await
-            .map_err(|e| StateError::Write { path: self.path.clone(), source: std::io::Error::other(e) })?
-            .map_err(|source| StateError::Write { path: self.path.clone(), source })?;
-        *written = generation;
-        Ok(())
+        match self.backend.write(&bytes, serial, written.token.as_ref()).await {
+            Ok(token) => {
+                self.lock().state.serial = serial;
+                *written = Written { generation, token: Some(token) };
+                Ok(())
+            }
+            Err(source) => {
+                self.failed.store(true, Ordering::SeqCst);
+                Err(StateError::Write { location: location(), source })
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::backend::MemoryBackend;
     use crate::state::{KeyRecord, StateEntry};
-    use std::sync::Arc;
+
+    fn entry(i: usize) -> StateEntry {
+        StateEntry { id: Some(i.to_string()), key: KeyRecord::Unknown { fingerprint: None }, ..Default::default() }
+    }
 
     #[tokio::test]
     async fn concurrent_commits_all_land_and_serial_grows() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vapp.state.json");
-        let store = Arc::new(StateStore::new(path.clone(), State::new("lin".into())));
+        let backend = Arc::new(MemoryBackend::new());
+        let store = Arc::new(StateStore::new(backend.clone(), State::new("lin".into()), None));
         let mut tasks = Vec::new();
         for i in 0..50 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                store
-                    .commit(|s| {
-                        s.applications.insert(
-                            format!("app-{i}"),
-                            StateEntry {
-                                id: Some(i.to_string()),
-                                key: KeyRecord::Unknown { fingerprint: None },
-                                protect: false,
-                                applied: None,
-                                ..Default::default()
-                            },
-                        );
-                    })
-                    .await
-                    .unwrap();
+                store.commit(|s| drop(s.applications.insert(format!("app-{i}"), entry(i)))).await.unwrap();
             }));
         }
         for t in tasks {
             t.await.unwrap();
         }
-        let mut on_disk = load(&path).unwrap().unwrap();
-        on_disk.checksum = None;
-        assert_eq!(on_disk.applications.len(), 50);
-        assert!(on_disk.serial >= 1 && on_disk.serial <= 50, "serial {}", on_disk.serial);
-        assert_eq!(on_disk, store.snapshot());
+        let stored = load(backend.as_ref(), None).await.unwrap().unwrap().state;
+        assert_eq!(stored.applications.len(), 50);
+        assert!(stored.serial >= 1 && stored.serial <= 50, "serial {}", stored.serial);
+        assert_eq!(backend.writes(), stored.serial, "one serial per write");
+        let mut in_memory = store.snapshot();
+        in_memory.checksum = stored.checksum.clone();
+        assert_eq!(stored, in_memory);
     }
 
-    #[test]
-    fn foreign_files_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        std::fs::write(&path, "{\"format\": \"terraform\", \"version\": 4, \"lineage\": \"x\", \"serial\": 1}")
-            .unwrap();
-        assert!(matches!(load(&path), Err(StateError::Corrupt { .. })));
-        std::fs::write(&path, "{\"format\": \"vapp-state\", \"version\": 1, \"lineage\": \"x\", \"serial\": 1}")
-            .unwrap();
-        let err = load(&path).unwrap_err().to_string();
-        assert!(err.contains("it has no checksum"), "{err}");
-        std::fs::write(&path, "{\"trunc").unwrap();
-        assert!(matches!(load(&path), Err(StateError::Corrupt { .. })));
-        assert!(load(&dir.path().join("none.json")).unwrap().is_none());
+    #[tokio::test]
+    async fn after_a_failed_write_nothing_more_is_written() {
+        let backend = Arc::new(MemoryBackend::new());
+        let store = StateStore::new(backend.clone(), State::new("lin".into()), None);
+        store.commit(|s| drop(s.applications.insert("a".into(), entry(1)))).await.unwrap();
+        backend.fail_writes_after(0);
+        let failed = store.commit(|s| drop(s.applications.insert("b".into(), entry(2)))).await.unwrap_err();
+        assert!(matches!(failed, StateError::Write { .. }), "{failed:?}");
+        assert!(store.has_failed());
+        backend.fail_writes_after(usize::MAX);
+        let stopped = store.commit(|s| drop(s.applications.insert("c".into(), entry(3)))).await.unwrap_err();
+        assert!(matches!(stopped, StateError::Stopped { .. }), "{stopped:?}");
+        let stored = load(backend.as_ref(), None).await.unwrap().unwrap().state;
+        assert_eq!(stored.serial, 1, "the serial of what is stored, not of the failed tries");
+        assert_eq!(stored.applications.len(), 1);
     }
 
-    #[test]
-    fn damage_is_caught_and_the_newest_good_backup_named() {
+    #[tokio::test]
+    async fn a_state_written_by_someone_else_is_never_overwritten() {
+        let backend = Arc::new(MemoryBackend::new());
+        let first = StateStore::new(backend.clone(), State::new("lin".into()), None);
+        first.commit(|s| drop(s.applications.insert("a".into(), entry(1)))).await.unwrap();
+        let loaded = load(backend.as_ref(), None).await.unwrap().unwrap();
+        let second = StateStore::new(backend.clone(), loaded.state, Some(loaded.token));
+        second.commit(|s| drop(s.applications.insert("b".into(), entry(2)))).await.unwrap();
+        let lost = first.commit(|s| drop(s.applications.insert("c".into(), entry(3)))).await.unwrap_err();
+        assert!(matches!(lost, StateError::Write { source: BackendError::Conflict, .. }), "{lost:?}");
+        let stored = load(backend.as_ref(), None).await.unwrap().unwrap().state;
+        assert_eq!(stored.applications.keys().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn damage_is_caught_and_the_newest_good_version_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vapp.state.json");
-        let mut state = State::new("lin".into());
-        for _ in 0..8 {
-            save(&path, &mut state).unwrap();
+        let store = StateStore::at_path(path.clone(), State::new("lin".into()));
+        for i in 0..8 {
+            store.commit(|s| drop(s.applications.insert(format!("a{i}"), entry(i)))).await.unwrap();
         }
-        assert_eq!(load(&path).unwrap().unwrap().serial, 8);
-        let kept: Vec<u64> = backups(&path).into_iter().map(|(_, serial)| serial).collect();
-        assert_eq!(kept, [7, 6, 5, 4, 3], "the last {BACKUPS_KEPT} versions");
         // A bit flipped by hand: the checksum catches it.
         let text = std::fs::read_to_string(&path).unwrap().replace("\"lin\"", "\"lim\"");
         std::fs::write(&path, text).unwrap();
-        let err = load(&path).unwrap_err();
-        assert!(
-            matches!(&err, StateError::Corrupt { reason: Corruption::Checksum, backup: Some((_, 7)), .. }),
-            "{err:?}"
-        );
+        let err = load(&FileBackend::new(path.clone()), None).await.unwrap_err();
+        assert!(matches!(&err, StateError::Corrupt { reason: Corruption::Checksum, .. }), "{err:?}");
         let help = err.help().unwrap();
         assert!(help.contains("vapp.state.json.7 (serial 7)"), "{help}");
         assert!(help.contains("cp "), "{help}");
         // Truncated to nothing: refused too, never taken for "no state".
         std::fs::write(&path, "").unwrap();
-        assert!(matches!(load(&path), Err(StateError::Corrupt { .. })));
+        assert!(matches!(load(&FileBackend::new(path), None).await, Err(StateError::Corrupt { .. })));
+    }
+
+    #[tokio::test]
+    async fn foreign_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let backend = FileBackend::new(path.clone());
+        std::fs::write(&path, "{\"format\": \"terraform\", \"version\": 4, \"lineage\": \"x\", \"serial\": 1}")
+            .unwrap();
+        assert!(matches!(load(&backend, None).await, Err(StateError::Corrupt { .. })));
+        std::fs::write(&path, "{\"format\": \"vapp-state\", \"version\": 1, \"lineage\": \"x\", \"serial\": 1}")
+            .unwrap();
+        let err = load(&backend, None).await.unwrap_err().to_string();
+        assert!(err.contains("it has no checksum"), "{err}");
+        std::fs::write(&path, "{\"trunc").unwrap();
+        assert!(matches!(load(&backend, None).await, Err(StateError::Corrupt { .. })));
+        assert!(load(&FileBackend::new(dir.path().join("none.json")), None).await.unwrap().is_none());
     }
 }

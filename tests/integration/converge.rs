@@ -189,7 +189,7 @@ struct World {
 impl World {
     async fn new(loss_percent: u32, seed: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::new(dir.path().join("vapp.state.json"), State::new("converge".into()));
+        let store = StateStore::at_path(dir.path().join("vapp.state.json"), State::new("converge".into()));
         let inner = InProcess::default();
         // Two dashboard applications nobody manages: never touched.
         let dashboard = (0..2).map(vapp::emulator::seeded_application).collect();

@@ -38,7 +38,7 @@ fn assert_converged(ws: &Workspace, data: &Path, expected: usize) {
     let duplicates: Vec<_> = names.iter().filter(|(_, n)| **n > 1).collect();
     assert!(duplicates.is_empty(), "duplicates in the account: {duplicates:?}");
     assert_eq!(apps.len(), expected, "the account holds exactly the managed applications");
-    let state = vapp::state::load(&ws.path().join("vapp.state.json")).expect("the state loads").expect("a state");
+    let state = vapp::state::load_file(&ws.path().join("vapp.state.json")).expect("the state loads").expect("a state");
     assert_eq!(state.applications.len(), expected);
     for (address, entry) in &state.applications {
         let id = entry.id.as_deref().unwrap_or_else(|| panic!("{address} has no id"));
@@ -53,7 +53,7 @@ fn assert_converged(ws: &Workspace, data: &Path, expected: usize) {
 }
 
 fn serial(ws: &Workspace) -> u64 {
-    vapp::state::load(&ws.path().join("vapp.state.json")).ok().flatten().map(|s| s.serial).unwrap_or(0)
+    vapp::state::load_file(&ws.path().join("vapp.state.json")).ok().flatten().map(|s| s.serial).unwrap_or(0)
 }
 
 /// Applies until a plan is empty; returns the number of apply runs. The serial never goes back.
@@ -147,7 +147,7 @@ fn sigkill_during_apply_never_loses_a_key_or_duplicates() {
     ws.write("vapp.yaml", &manifest(8, 1));
     for lines in [1, 3, 2, 5, 4] {
         kill_apply_after(&ws, lines);
-        assert!(vapp::state::load(&ws.path().join("vapp.state.json")).is_ok(), "the state loads after a kill");
+        assert!(vapp::state::load_file(&ws.path().join("vapp.state.json")).is_ok(), "the state loads after a kill");
     }
     converge(&ws, 4);
     assert_converged(&ws, &data, 8);
@@ -220,7 +220,7 @@ fn ctrl_c_finishes_calls_in_flight_and_exits_130() {
     assert!(rest.contains("interrupted"), "{rest}");
     let created = account(&data).len();
     assert!(created < 6, "an interrupt stops new calls ({created} created)");
-    let state = vapp::state::load(&ws.path().join("vapp.state.json")).unwrap().unwrap();
+    let state = vapp::state::load_file(&ws.path().join("vapp.state.json")).unwrap().unwrap();
     let with_id = state.applications.values().filter(|e| e.id.is_some()).count();
     assert_eq!(with_id, created, "every call that finished is recorded");
     converge(&ws, 3);
@@ -260,7 +260,7 @@ fn drill() {
         ws.write("vapp.yaml", &manifest(count, generation));
         kill_apply_after(&ws, dice.gen_range(1..24));
         kills += 1;
-        assert!(vapp::state::load(&ws.path().join("vapp.state.json")).is_ok(), "the state loads after a kill");
+        assert!(vapp::state::load_file(&ws.path().join("vapp.state.json")).is_ok(), "the state loads after a kill");
     }
     ws.write("vapp.yaml", &manifest(apps, 99));
     let after = converge(&ws, 10);

@@ -139,12 +139,14 @@ fn a_rotation_whose_answer_is_lost_keeps_both_keys_then_completes() {
         vapp::manifest::load_sources(&[vapp::manifest::Source { path: "vapp.yaml".into(), text }], &|_| None).unwrap();
     let api = Faulty { inner: emulator.client(), fail_create_named: None, lose_put_answers: true };
     emulator.block_on(async {
-        let state = vapp::state::load(&state_path).unwrap().unwrap();
+        let backend = std::sync::Arc::new(vapp::state::backend::FileBackend::new(state_path.clone()));
+        let loaded = vapp::state::load(backend.as_ref(), None).await.unwrap().unwrap();
+        let state = loaded.state.clone();
         let live = api.list_all().await.unwrap();
         let plan =
             vapp::plan::plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] }).unwrap();
         assert_eq!(plan.changes[0].action(), Action::RotateKey);
-        let store = vapp::state::StateStore::new(state_path.clone(), state);
+        let store = vapp::state::StateStore::new(backend, loaded.state, Some(loaded.token));
         let cancel = Cancel::default();
         let retry = vapp::api::RetryPolicy { max_attempts: 1, ..Default::default() };
         let executor = Executor {
@@ -161,7 +163,7 @@ fn a_rotation_whose_answer_is_lost_keeps_both_keys_then_completes() {
         assert_eq!(report.failures().count(), 1);
     });
     // The PUT happened but vapp never heard: the state holds the old key and the new one as pending.
-    let state = vapp::state::load(&state_path).unwrap().unwrap();
+    let state = vapp::state::load_file(&state_path).unwrap().unwrap();
     let entry = &state.applications["app"];
     assert_eq!(entry.key.fingerprint(), Some(before.as_str()));
     let pending = entry.pending_key.as_ref().expect("the new key is kept as pending");
@@ -283,7 +285,7 @@ fn encrypted_state_holds_no_pem_and_a_wrong_passphrase_changes_nothing() {
     ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
     ws.vapp().args(["state", "encrypt"]).env("VAPP_STATE_PASSPHRASE", "another one").expect(0);
     assert!(!std::fs::read_to_string(&path).unwrap().contains("PRIVATE KEY"));
-    let backups = vapp::state::backup_dir(&path);
+    let backups = vapp::state::backend::backup_dir(&path);
     for entry in std::fs::read_dir(&backups).into_iter().flatten() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         assert!(!text.contains("PRIVATE KEY"), "a backup kept plain keys");

@@ -243,7 +243,8 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::new(dir.path().join("vapp.state.json"), State::new("test".into()));
+    let state_path = dir.path().join("vapp.state.json");
+    let store = StateStore::at_path(state_path.clone(), State::new("test".into()));
     let live = api.list_all().await.unwrap();
     let plan = vapp::plan::plan(&PlanInput { desired: &desired, state: None, live: &live, targets: &[] }).unwrap();
     let cancel = Cancel::default();
@@ -269,7 +270,7 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
     assert_eq!(report.succeeded(Action::Create), 2);
 
     // On disk: the two created, and the failed create's key kept (no id) for the next run.
-    let state = vapp::state::load(store.path()).unwrap().unwrap();
+    let state = vapp::state::load_file(&state_path).unwrap().unwrap();
     assert!(state.applications["a"].id.is_some() && state.applications["c"].id.is_some());
     assert!(state.applications["broken"].id.is_none());
     assert!(state.applications["broken"].key.private_key().is_some());

@@ -8,56 +8,9 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-/// Who holds a lock.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockInfo {
-    pub id: String,
-    pub operation: String,
-    pub who: String,
-    pub host: String,
-    pub pid: u32,
-    /// The process's start time in clock ticks since boot (Linux), to tell a reused pid apart.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process_start: Option<u64>,
-    pub created: String,
-    pub vapp_version: String,
-}
-
-impl std::fmt::Display for LockInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} by {} on {} (pid {}) since {}", self.operation, self.who, self.host, self.pid, self.created)
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    #[error("the state is locked: {holder}")]
-    Held { holder: Box<LockInfo>, path: PathBuf },
-    /// The path is in the source's words (the file system's errors name it).
-    #[error("cannot lock the state")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl LockError {
-    /// What to do about it, for the command edge to print as `= help:`.
-    pub fn help(&self) -> Option<String> {
-        match self {
-            LockError::Held { .. } => Some(
-                "wait for it to finish, retry with --lock-timeout 30s, or if that process is gone, run `vapp state unlock`"
-                    .into(),
-            ),
-            LockError::Io { .. } => None,
-        }
-    }
-}
+use super::{BackendError, LockError, LockInfo};
 
 /// A held lock; released when dropped.
 #[derive(Debug)]
@@ -72,28 +25,18 @@ pub fn lock_path(state_path: &Path) -> PathBuf {
     state_path.with_file_name(name)
 }
 
-/// Takes the lock for `operation`, waiting up to `timeout` for another holder to finish.
+/// Takes the lock for `mine`, waiting up to `timeout` for another holder to finish.
 /// `on_broken` hears of a stale lock that was removed.
 pub fn acquire(
     state_path: &Path,
-    operation: &str,
+    mine: LockInfo,
     timeout: Duration,
     on_broken: &dyn Fn(&LockInfo),
 ) -> Result<StateLock, LockError> {
     let path = lock_path(state_path);
-    let io = |source: std::io::Error| LockError::Io { path: path.clone(), source };
+    let io = |source: std::io::Error| LockError::Backend(BackendError::Io(source));
     // A wait too long to represent is a wait without end (the command line bounds it to a day).
     let deadline = Instant::now().checked_add(timeout);
-    let mine = LockInfo {
-        id: uuid::Uuid::new_v4().to_string(),
-        operation: operation.to_string(),
-        who: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()),
-        host: hostname(),
-        pid: std::process::id(),
-        process_start: process_start(std::process::id()),
-        created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        vapp_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs_err::create_dir_all(dir).map_err(io)?;
     }
@@ -118,8 +61,8 @@ pub fn acquire(
                 }
                 let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                 if left == Some(Duration::ZERO) {
-                    let holder = read(&path).unwrap_or_else(unknown_holder);
-                    return Err(LockError::Held { holder: Box::new(holder), path });
+                    let holder = read(&path).unwrap_or_else(LockInfo::unknown);
+                    return Err(LockError::Held { holder: Box::new(holder) });
                 }
                 std::thread::sleep(Duration::from_millis(100).min(left.unwrap_or(Duration::MAX)));
             }
@@ -135,25 +78,12 @@ pub fn unlock(state_path: &Path, force: bool) -> Result<Option<LockInfo>, LockEr
     if !path.exists() {
         return Ok(None);
     }
-    let holder = read(&path).unwrap_or_else(unknown_holder);
+    let holder = read(&path).unwrap_or_else(LockInfo::unknown);
     if !force && !holder_is_gone(&holder) {
-        return Err(LockError::Held { holder: Box::new(holder), path });
+        return Err(LockError::Held { holder: Box::new(holder) });
     }
-    fs_err::remove_file(&path).map_err(|source| LockError::Io { path: path.clone(), source })?;
+    fs_err::remove_file(&path).map_err(|source| LockError::Backend(BackendError::Io(source)))?;
     Ok(Some(holder))
-}
-
-fn unknown_holder() -> LockInfo {
-    LockInfo {
-        id: String::new(),
-        operation: "unknown".into(),
-        who: "unknown".into(),
-        host: "unknown".into(),
-        pid: 0,
-        process_start: None,
-        created: "unknown".into(),
-        vapp_version: String::new(),
-    }
 }
 
 fn read(path: &Path) -> Option<LockInfo> {
@@ -200,7 +130,7 @@ fn holder_is_gone(holder: &LockInfo) -> bool {
     }
 }
 
-fn hostname() -> String {
+pub(super) fn hostname() -> String {
     fs_err::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| fs_err::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())
@@ -211,7 +141,7 @@ fn hostname() -> String {
 }
 
 /// Field 22 of `/proc/PID/stat`: when the process started, in ticks since boot.
-fn process_start(pid: u32) -> Option<u64> {
+pub(super) fn process_start(pid: u32) -> Option<u64> {
     let stat = fs_err::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces; fields after its closing parenthesis are plain.
     let after_name = &stat[stat.rfind(')')? + 1..];
@@ -226,8 +156,8 @@ mod tests {
     fn a_second_writer_is_refused_with_the_holders_details() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("vapp.state.json");
-        let first = acquire(&state, "apply", Duration::ZERO, &|_| panic!("nothing to break")).unwrap();
-        match acquire(&state, "destroy", Duration::from_millis(150), &|_| {}) {
+        let first = acquire(&state, LockInfo::mine("apply"), Duration::ZERO, &|_| panic!("nothing to break")).unwrap();
+        match acquire(&state, LockInfo::mine("destroy"), Duration::from_millis(150), &|_| {}) {
             Err(LockError::Held { holder, .. }) => {
                 assert_eq!(holder.operation, "apply");
                 assert_eq!(holder.pid, std::process::id());
@@ -236,21 +166,22 @@ mod tests {
         }
         drop(first);
         assert!(!lock_path(&state).exists());
-        let _again = acquire(&state, "destroy", Duration::ZERO, &|_| {}).unwrap();
+        let _again = acquire(&state, LockInfo::mine("destroy"), Duration::ZERO, &|_| {}).unwrap();
     }
 
     #[test]
     fn a_lock_whose_process_is_gone_is_broken() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("vapp.state.json");
-        let mut dead = unknown_holder();
+        let mut dead = LockInfo::unknown();
         dead.id = "old".into();
         dead.host = hostname();
         dead.pid = u32::MAX - 1; // no such process
         std::fs::write(lock_path(&state), serde_json::to_vec(&dead).unwrap()).unwrap();
         let broken = std::sync::Mutex::new(None);
         let _lock =
-            acquire(&state, "apply", Duration::ZERO, &|h| *broken.lock().unwrap() = Some(h.id.clone())).unwrap();
+            acquire(&state, LockInfo::mine("apply"), Duration::ZERO, &|h| *broken.lock().unwrap() = Some(h.id.clone()))
+                .unwrap();
         assert_eq!(broken.lock().unwrap().as_deref(), Some("old"));
     }
 
@@ -258,7 +189,7 @@ mod tests {
     fn unlock_needs_force_for_a_live_holder() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("vapp.state.json");
-        let lock = acquire(&state, "apply", Duration::ZERO, &|_| {}).unwrap();
+        let lock = acquire(&state, LockInfo::mine("apply"), Duration::ZERO, &|_| {}).unwrap();
         assert!(matches!(unlock(&state, false), Err(LockError::Held { .. })));
         assert_eq!(unlock(&state, true).unwrap().unwrap().operation, "apply");
         drop(lock);

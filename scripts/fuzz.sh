@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Fuzzes the manifest loader, the state loader, the saved-plan loader and the emulator's request
+# handling with cargo-fuzz (libFuzzer) on the stable toolchain.
+#
+#   bash scripts/fuzz.sh [RUNS]        # RUNS inputs per target, 1000000 by default
+#
+# Environment: FUZZ_TARGETS (default: all four, space-separated), FUZZ_NICE (niceness, default 10).
+#
+# Stable Rust has no sanitizers, so the targets are built with `--sanitizer none`; everything else
+# cargo-fuzz does (coverage instrumentation, `cfg(fuzzing)`) works on stable. Builds are optimised,
+# with debug assertions and overflow checks on.
+#
+# Each target's working corpus is fuzz/corpus/<target> (not checked in); it starts from the checked-in
+# seeds in fuzz/seeds/<target> and grows from run to run. Inputs that once failed are kept in
+# fuzz/regressions/<target> and replayed first. Crashes, timeouts and out-of-memory inputs land in
+# fuzz/artifacts/<target>; full libFuzzer logs in fuzz/logs/<target>.log.
+#
+# Exits 1 if any target crashed, timed out or ran out of memory (or a regression input still fails).
+set -euo pipefail
+
+RUNS="${1:-1000000}"
+if ! [[ "$RUNS" =~ ^[0-9]+$ ]]; then
+    echo "usage: bash scripts/fuzz.sh [RUNS]" >&2
+    exit 2
+fi
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+FUZZ="$ROOT/fuzz"
+TARGETS=(${FUZZ_TARGETS:-manifest state saved_plan emulator_request})
+NICE=(nice -n "${FUZZ_NICE:-10}")
+# Optimised, with debug assertions and overflow checks, without a sanitizer (those need nightly).
+FLAGS=(--sanitizer none --release --debug-assertions)
+
+max_len() {
+    case "$1" in
+        manifest) echo 8192 ;;
+        state | saved_plan) echo 16384 ;;
+        emulator_request) echo 4096 ;;
+        *) echo 4096 ;;
+    esac
+}
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "== installing cargo-fuzz"
+    "${NICE[@]}" cargo install cargo-fuzz --locked
+fi
+
+cd "$FUZZ"
+echo "== building ${TARGETS[*]} ($(rustc --version))"
+"${NICE[@]}" cargo fuzz build "${FLAGS[@]}"
+BIN="$FUZZ/target/$(rustc -vV | sed -n 's/^host: //p')/release"
+
+mkdir -p logs
+failed=()
+summary=()
+for target in "${TARGETS[@]}"; do
+    mkdir -p "corpus/$target" "artifacts/$target"
+    cp -R "seeds/$target/." "corpus/$target/"
+
+    # Inputs that failed before: each must now pass (libFuzzer runs the given files once each).
+    if [ -d "regressions/$target" ] && [ -n "$(ls -A "regressions/$target")" ]; then
+        echo "== $target: replaying regressions/$target"
+        if ! "${NICE[@]}" "$BIN/$target" -runs=1 regressions/"$target"/* >"logs/$target.regressions.log" 2>&1; then
+            echo "   STILL FAILING (see fuzz/logs/$target.regressions.log):"
+            grep -m3 -E "panicked at|ERROR: libFuzzer" "logs/$target.regressions.log" | sed 's/^/   /' || true
+            failed+=("$target (regression)")
+        fi
+    fi
+
+    echo "== $target: $RUNS runs"
+    log="logs/$target.log"
+    start=$(date +%s.%N)
+    status=0
+    "${NICE[@]}" cargo fuzz run "${FLAGS[@]}" "$target" -- \
+        -runs="$RUNS" -max_len="$(max_len "$target")" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 >"$log" 2>&1 || status=$?
+    end=$(date +%s.%N)
+    wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    per_sec=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
+    corpus=$(find "corpus/$target" -type f | wc -l)
+    line=$(printf '%-17s executions %-9s exec/s %-7s wall %7ss  peak RSS %sMB  corpus %s' \
+        "$target" "${execs:-?}" "${per_sec:-?}" "$wall" "${rss:-?}" "$corpus")
+    if [ "$status" -ne 0 ]; then
+        artifact=$(grep -o -E "Test unit written to [^ ]+" "$log" | tail -1 | sed 's/Test unit written to //')
+        line="$line  FAILED (exit $status) ${artifact:-}"
+        failed+=("$target")
+        grep -m3 -E "panicked at|ERROR: libFuzzer|SUMMARY" "$log" | sed 's/^/   /' || true
+    fi
+    echo "   $line"
+    summary+=("$line")
+done
+
+echo
+echo "== summary ($RUNS runs per target requested)"
+printf '%s\n' "${summary[@]}"
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "FAILED: ${failed[*]} (inputs in fuzz/artifacts/<target>/, logs in fuzz/logs/)"
+    exit 1
+fi

@@ -1,0 +1,138 @@
+//! A state kept in memory: for tests of everything above the backends (and as the plainest statement
+//! of what a backend promises). It can be told to fail writes, as a full disk or a lost connection
+//! would.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{Backend, BackendError, Held, LockError, LockInfo, OnBroken, Stored, Token, Version};
+
+#[derive(Default)]
+struct Inner {
+    current: Option<(Vec<u8>, u64, u64)>,
+    history: Vec<(Vec<u8>, u64)>,
+    lock: Option<LockInfo>,
+    version: u64,
+}
+
+pub struct MemoryBackend {
+    inner: Arc<Mutex<Inner>>,
+    /// Writes that still succeed before every later one fails; `usize::MAX` by default.
+    writes_left: AtomicUsize,
+}
+
+impl MemoryBackend {
+    pub fn new() -> Self {
+        MemoryBackend { inner: Arc::default(), writes_left: AtomicUsize::new(usize::MAX) }
+    }
+
+    /// Makes every write after the next `count` fail.
+    pub fn fail_writes_after(&self, count: usize) {
+        self.writes_left.store(count, Ordering::SeqCst);
+    }
+
+    /// How many writes succeeded.
+    pub fn writes(&self) -> u64 {
+        self.lock().version
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct MemoryHeld(Arc<Mutex<Inner>>, String);
+
+#[async_trait]
+impl Held for MemoryHeld {
+    async fn release(self: Box<Self>) {
+        let mut inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.lock.as_ref().is_some_and(|h| h.id == self.1) {
+            inner.lock = None;
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for MemoryBackend {
+    fn location(&self) -> &str {
+        "memory"
+    }
+
+    async fn read(&self) -> Result<Option<Stored>, BackendError> {
+        Ok(self
+            .lock()
+            .current
+            .as_ref()
+            .map(|(bytes, version, _)| Stored { bytes: bytes.clone(), token: Token(version.to_string()) }))
+    }
+
+    async fn write(&self, bytes: &[u8], serial: u64, expected: Option<&Token>) -> Result<Token, BackendError> {
+        let writes_left = self.writes_left.load(Ordering::SeqCst);
+        if writes_left == 0 {
+            return Err(BackendError::Io(std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left")));
+        }
+        let mut inner = self.lock();
+        let current = inner.current.as_ref().map(|(_, version, _)| Token(version.to_string()));
+        if current.as_ref() != expected {
+            return Err(BackendError::Conflict);
+        }
+        self.writes_left.store(writes_left.saturating_sub(1), Ordering::SeqCst);
+        inner.version += 1;
+        let version = inner.version;
+        if let Some((old, _, old_serial)) = inner.current.take() {
+            inner.history.push((old, old_serial));
+        }
+        inner.current = Some((bytes.to_vec(), version, serial));
+        Ok(Token(version.to_string()))
+    }
+
+    async fn lock(&self, holder: LockInfo, _: Duration, _: OnBroken<'_>) -> Result<Box<dyn Held>, LockError> {
+        let mut inner = self.lock();
+        if let Some(other) = &inner.lock {
+            return Err(LockError::Held { holder: Box::new(other.clone()) });
+        }
+        let id = holder.id.clone();
+        inner.lock = Some(holder);
+        Ok(Box::new(MemoryHeld(self.inner.clone(), id)))
+    }
+
+    async fn unlock(&self, _force: bool) -> Result<Option<LockInfo>, LockError> {
+        Ok(self.lock().lock.take())
+    }
+
+    async fn history(&self) -> Result<Vec<Version>, BackendError> {
+        Ok(self
+            .lock()
+            .history
+            .iter()
+            .rev()
+            .map(|(bytes, serial)| Version {
+                serial: *serial,
+                written: None,
+                size: bytes.len() as u64,
+                location: "memory".into(),
+            })
+            .collect())
+    }
+
+    async fn version(&self, serial: u64) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self.lock().history.iter().find(|(_, s)| *s == serial).map(|(bytes, _)| bytes.clone()))
+    }
+
+    async fn forget_history(&self) -> Result<usize, BackendError> {
+        let mut inner = self.lock();
+        let count = inner.history.len();
+        inner.history.clear();
+        Ok(count)
+    }
+}

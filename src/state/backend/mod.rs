@@ -1,0 +1,218 @@
+//! Where a state is kept: one small trait, [`Backend`], over the engines teams already run. Every
+//! command reads and writes state through it; nothing else in vapp knows which engine is in use.
+//!
+//! Every backend keeps the same promises:
+//! - a write names the version it replaces ([`Token`]) and fails with [`BackendError::Conflict`] when
+//!   that is no longer what is stored: a lost race is an error, never a silent overwrite;
+//! - earlier versions are kept, and [`Backend::history`] lists them;
+//! - one writer at a time: [`Backend::lock`] tells a second writer who holds the lock, and a holder
+//!   that died leaves no lock behind for longer than its lease (or at all, where the engine can tell).
+//!
+//! The bytes are the state document as [`super::codec`] writes it; backends never look inside, except
+//! to name the serial of what they keep.
+
+mod file;
+mod file_lock;
+mod memory;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use file::{backup_dir, FileBackend, BACKUPS_KEPT};
+pub use memory::MemoryBackend;
+
+/// The version of a stored state, as its backend knows it (a digest, a serial, an ETag): what a
+/// write must find in place.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Token(pub String);
+
+/// A state document as it is stored.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub bytes: Vec<u8>,
+    pub token: Token,
+}
+
+/// An earlier version a backend keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub serial: u64,
+    /// When it was written, RFC 3339, where the backend knows.
+    pub written: Option<String>,
+    pub size: u64,
+    /// Where it is kept (a path, a key), for a person who wants to look at it.
+    pub location: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// What is stored is not the version the write was based on: someone else wrote meanwhile.
+    #[error("the state changed since it was read (someone else wrote it); nothing was overwritten")]
+    Conflict,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The engine refused or failed (connection, permissions, a missing bucket or table).
+    #[error("{what}")]
+    Engine {
+        what: String,
+        #[source]
+        source: Option<crate::api::BoxError>,
+    },
+    /// The engine did not answer in time.
+    #[error("{what} did not answer within {}s", after.as_secs())]
+    Timeout { what: String, after: Duration },
+    /// A stored state larger than vapp reads.
+    #[error("the stored state is larger than {limit} bytes, the most vapp reads")]
+    TooLarge { limit: u64 },
+}
+
+/// Who holds a lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    pub operation: String,
+    pub who: String,
+    pub host: String,
+    pub pid: u32,
+    /// The process's start time in clock ticks since boot (Linux), to tell a reused pid apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_start: Option<u64>,
+    pub created: String,
+    pub vapp_version: String,
+    /// Until when the holder's lease runs (RFC 3339), for locks that must be renewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<String>,
+}
+
+impl LockInfo {
+    /// This process, taking the lock for `operation`.
+    pub fn mine(operation: &str) -> Self {
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_string(),
+            who: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()),
+            host: file_lock::hostname(),
+            pid: std::process::id(),
+            process_start: file_lock::process_start(std::process::id()),
+            created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            vapp_version: env!("CARGO_PKG_VERSION").to_string(),
+            lease_until: None,
+        }
+    }
+
+    /// A holder nothing is known of (a lock that cannot be read).
+    pub fn unknown() -> Self {
+        LockInfo {
+            id: String::new(),
+            operation: "unknown".into(),
+            who: "unknown".into(),
+            host: "unknown".into(),
+            pid: 0,
+            process_start: None,
+            created: "unknown".into(),
+            vapp_version: String::new(),
+            lease_until: None,
+        }
+    }
+}
+
+impl std::fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} by {} on {} (pid {}) since {}", self.operation, self.who, self.host, self.pid, self.created)?;
+        if let Some(until) = &self.lease_until {
+            write!(f, ", lease until {until}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("the state is locked: {holder}")]
+    Held { holder: Box<LockInfo> },
+    #[error("cannot lock the state")]
+    Backend(#[from] BackendError),
+    /// The lease ran out and another holder took the lock over.
+    #[error("the state lock was lost: its lease ran out and {holder} took it over")]
+    Lost { holder: Box<LockInfo> },
+}
+
+impl LockError {
+    /// What to do about it, for the command edge to print as `= help:`.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            LockError::Held { .. } => Some(
+                "wait for it to finish, retry with --lock-timeout 30s, or if that process is gone, run `vapp state unlock`"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// A lock held; released by [`Held::release`] (or, where the engine allows, when dropped).
+#[async_trait]
+pub trait Held: Send + Sync {
+    /// Lets the lock go.
+    async fn release(self: Box<Self>);
+}
+
+/// Hears of a stale lock that was broken.
+pub type OnBroken<'a> = &'a (dyn Fn(&LockInfo) + Send + Sync);
+
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// Where the state lives, as messages show it (never with a password).
+    fn location(&self) -> &str;
+
+    /// The stored state, if there is one.
+    async fn read(&self) -> Result<Option<Stored>, BackendError>;
+
+    /// Stores `bytes` (the document of serial `serial`) if what is stored is still `expected` (`None`:
+    /// nothing is stored yet), keeping the version it replaces; returns the new version's token.
+    async fn write(&self, bytes: &[u8], serial: u64, expected: Option<&Token>) -> Result<Token, BackendError>;
+
+    /// Takes the lock for `holder`, waiting up to `timeout` for another holder to let it go; a stale
+    /// lock (its holder certainly gone, or its lease run out) is broken and `on_broken` told.
+    async fn lock(
+        &self,
+        holder: LockInfo,
+        timeout: Duration,
+        on_broken: OnBroken<'_>,
+    ) -> Result<Box<dyn Held>, LockError>;
+
+    /// Removes the lock of a holder that is gone (with `force`, any lock); the holder removed, if any.
+    async fn unlock(&self, force: bool) -> Result<Option<LockInfo>, LockError>;
+
+    /// The earlier versions kept, newest first.
+    async fn history(&self) -> Result<Vec<Version>, BackendError>;
+
+    /// The earlier version of serial `serial`, if kept.
+    async fn version(&self, serial: u64) -> Result<Option<Vec<u8>>, BackendError>;
+
+    /// Removes every earlier version (they may hold keys in plain text); how many.
+    async fn forget_history(&self) -> Result<usize, BackendError>;
+}
+
+/// Whether `spec` names a backend by URL rather than a file by path.
+pub fn is_url(spec: &str) -> bool {
+    spec.split_once("://")
+        .is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+'))
+}
+
+/// Opens the backend `spec` names: a path (the local file system), or a URL.
+pub async fn open(spec: &str) -> Result<Arc<dyn Backend>, BackendError> {
+    if is_url(spec) {
+        let scheme = spec.split("://").next().unwrap_or_default();
+        return Err(BackendError::Engine {
+            what: format!(
+                "`{scheme}://` is not a state backend vapp knows (a path, postgres://, postgresql:// or s3://)"
+            ),
+            source: None,
+        });
+    }
+    Ok(Arc::new(FileBackend::new(spec.into())))
+}
