@@ -29,6 +29,8 @@ TARGETS=(${FUZZ_TARGETS:-manifest state saved_plan emulator_request})
 NICE=(nice -n "${FUZZ_NICE:-10}")
 # Optimised, with debug assertions and overflow checks, without a sanitizer (those need nightly).
 FLAGS=(--sanitizer none --release --debug-assertions)
+# A panic's backtrace in the log (libFuzzer cannot symbolise without a sanitizer runtime).
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
 max_len() {
     case "$1" in

@@ -61,6 +61,12 @@ fn fixture() -> &'static Fixture {
     })
 }
 
+/// With VAPP_FUZZ_TRACE set, every request and its answer are printed (to check seeds).
+fn trace() -> bool {
+    static TRACE: OnceLock<bool> = OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("VAPP_FUZZ_TRACE").is_some())
+}
+
 /// A fresh emulator with three seeded applications, and their ids.
 async fn fresh_account() -> Account {
     let emulator = Emulator::new(EmulatorConfig { seed_apps: 3, ..EmulatorConfig::default() })
@@ -206,6 +212,9 @@ fuzz_target!(|data: &[u8]| {
     account.dirty = method != Method::GET && status.is_success();
 
     let text = String::from_utf8_lossy(&bytes);
+    if trace() {
+        eprintln!("{method} {uri} -> {status} {}", text.chars().take(160).collect::<String>());
+    }
     assert!(!status.is_server_error(), "{method} {uri} was answered {status} (faults are off): {text}");
     if content_type.as_ref().is_some_and(|c| c.as_bytes().starts_with(b"application/json")) && !bytes.is_empty() {
         assert!(

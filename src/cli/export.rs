@@ -15,6 +15,9 @@ pub struct ExportArgs {
     /// Write one manifest per application into this directory (instead of one manifest on stdout)
     #[arg(short = 'o', long = "out", value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Overwrite manifests that already exist in DIR (their comments are lost)
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 /// An address for an unmanaged application: its name in address form, made unique.
@@ -47,6 +50,41 @@ fn address_for(app: &Application, taken: &mut BTreeSet<String>) -> String {
     candidate
 }
 
+/// Refuses to write into `dir` what would overwrite a manifest (unless `force`) or leave the directory
+/// unloadable (an address another file there declares too).
+fn check_directory(dir: &std::path::Path, exported: &[(String, Application, String)], force: bool) -> Result<()> {
+    let targets: BTreeSet<PathBuf> = exported.iter().map(|(address, ..)| dir.join(format!("{address}.yaml"))).collect();
+    let existing: Vec<&PathBuf> = targets.iter().filter(|path| path.exists()).collect();
+    if !existing.is_empty() && !force {
+        let names: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
+        return Err(super::hinted(
+            format!(
+                "export would overwrite {} manifest{}: {}",
+                names.len(),
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            ),
+            "pass --force to overwrite them (their comments are lost), or export into an empty directory",
+        ));
+    }
+    let wanted: BTreeSet<&str> = exported.iter().map(|(address, ..)| address.as_str()).collect();
+    let others = crate::manifest::read_sources(&[dir.to_path_buf()]).unwrap_or_default();
+    for source in others.iter().filter(|s| !targets.contains(&s.path)) {
+        let Ok(document) = crate::manifest::yaml_document(&source.text) else { continue };
+        let declared = document.get("applications").and_then(|a| a.as_object());
+        if let Some(address) = declared.into_iter().flatten().map(|(a, _)| a.as_str()).find(|a| wanted.contains(a)) {
+            return Err(super::hinted(
+                format!(
+                    "{} already declares `{address}`, which export writes to {address}.yaml: the directory would not load",
+                    source.path.display()
+                ),
+                "export into an empty directory, or remove the application from that file first",
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
     let state = context.load_state().await?.map(|loaded| loaded.state);
     context.check_account(state.as_ref())?;
@@ -76,6 +114,7 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
         None => context.printer.data(&emit::manifest(&exported)),
         Some(dir) => {
             fs_err::create_dir_all(dir)?;
+            check_directory(dir, &exported, args.force)?;
             for entry in &exported {
                 let path = dir.join(format!("{}.yaml", entry.0));
                 let text = emit::manifest(std::slice::from_ref(entry));

@@ -38,6 +38,10 @@ pub use store::StoreError;
 use store::Store;
 
 pub const DEFAULT_API_KEY: &str = "sandbox";
+/// Connections served at once.
+const MAX_CONNECTIONS: usize = 1024;
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_API_SECRET: &str = "sandbox";
 
 /// How the emulator behaves.
@@ -212,6 +216,7 @@ impl Emulator {
     /// Serves HTTP/1.1 on `listener` until `shutdown` completes.
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
         let router = routes::router(self.shared.clone());
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         tokio::pin!(shutdown);
         let mut connections = JoinSet::new();
         loop {
@@ -230,7 +235,10 @@ impl Emulator {
             };
             let _ = stream.set_nodelay(true);
             let router = router.clone();
+            // At most MAX_CONNECTIONS at once: more wait to be served, they do not exhaust the process.
+            let Ok(permit) = slots.clone().acquire_owned().await else { break };
             connections.spawn(async move {
+                let _permit = permit;
                 let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                     let router = router.clone();
                     async move {
@@ -244,8 +252,12 @@ impl Emulator {
                         Ok(response)
                     }
                 });
-                let _ =
-                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                // A client that sends its headers slower than this is cut off, not waited for.
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
         connections.abort_all();

@@ -138,14 +138,37 @@ impl fmt::Display for Diagnostic {
         if let Some(line) = &self.source_line {
             let number = self.location.position.line.to_string();
             let pad = " ".repeat(number.len());
-            let caret_pad = " ".repeat(self.location.position.col.saturating_sub(1));
-            write!(f, "\n {pad} |\n {number} | {line}\n {pad} | {caret_pad}^")?;
+            let (excerpt, caret) = excerpt(line, self.location.position.col.saturating_sub(1));
+            let caret_pad = " ".repeat(caret);
+            write!(f, "\n {pad} |\n {number} | {excerpt}\n {pad} | {caret_pad}^")?;
         }
         if let Some(help) = &self.help {
             write!(f, "\n  = help: {help}")?;
         }
         Ok(())
     }
+}
+
+/// The part of a long line around column `col` (0-based), and where `col` falls in it: a diagnostic
+/// quotes a line, not a whole minified file.
+fn excerpt(line: &str, col: usize) -> (String, usize) {
+    const WIDTH: usize = 100;
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= WIDTH {
+        return (line.to_string(), col);
+    }
+    let start = col.saturating_sub(WIDTH / 2).min(chars.len().saturating_sub(WIDTH));
+    let end = (start + WIDTH).min(chars.len());
+    let mut text: String = chars[start..end].iter().collect();
+    let mut caret = col - start;
+    if start > 0 {
+        text.insert(0, '…');
+        caret += 1;
+    }
+    if end < chars.len() {
+        text.push('…');
+    }
+    (text, caret)
 }
 
 /// Every problem found, sorted by file and position.

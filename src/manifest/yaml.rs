@@ -498,6 +498,13 @@ mod tests {
     }
 
     #[test]
+    fn a_default_stands_for_an_unset_or_empty_variable_as_in_a_shell() {
+        let env = |name: &str| (name == "EMPTY").then(String::new);
+        let (v, _) = parse("a: ${EMPTY:-fallback}\nb: x${EMPTY}y\nc: ${UNSET:-d}\n", &env).unwrap();
+        assert_eq!(v, json!({"a": "fallback", "b": "xy", "c": "d"}));
+    }
+
+    #[test]
     fn an_unset_variable_points_at_its_reference() {
         let found = parse("a:\n  name: \"Support ${MISSING}\"\n", &no_env).unwrap_err();
         assert_eq!(found[0].at, Position { line: 2, col: 18 });

@@ -7,6 +7,7 @@ mod emulator;
 mod faults;
 mod gitops;
 mod harness;
+mod hostile;
 mod keys;
 mod manifests;
 mod openapi;
