@@ -83,6 +83,9 @@ seed("get-dot-dot", GET, 2, app=3, suffix=b"/../nope")
 seed("put-golden-2", PUT, 2, body=GOLDEN_2)
 seed("put-every-capability", PUT, 3, app=2, body=EVERY)
 seed("put-invalid", PUT, 2, body=INVALID[7])
+seed("put-unmodelled-fields", PUT, 3, app=1, body={
+    "name": "Kept fields", "capabilities": {"voice": {"webhooks": {}, "payments": {"gateways": [], "fee": 0.25}}},
+    "future_field": {"count": 12345678901234567890, "ratio": 0.000125}})
 seed("delete-one", DELETE, 2)
 seed("delete-unknown", DELETE, 4, app=3)
 seed("patch-list", PATCH, 0)

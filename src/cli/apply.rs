@@ -156,6 +156,15 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
         loaded.state.account = Some(context.account());
     }
     let store = context.store(loaded).await?;
+    if crate::state::backend::is_url(&context.global.state)
+        && store.snapshot().encryption.is_none()
+        && plan.has_changes()
+    {
+        printer.warn(&format!(
+            "the private keys are kept in plain text in {}; set VAPP_STATE_PASSPHRASE (or --passphrase-file) to encrypt them there",
+            store.location()
+        ));
+    }
     let bar = printer.bar(plan.actions().count() as u64, verb);
     let progress = LineProgress { context, bar: bar.as_ref() };
     let cancel = Arc::new(Cancel::default());

@@ -128,14 +128,14 @@ impl Context {
                 if self.global.allow_other_account {
                     self.printer.warn(&format!(
                         "the state {} belongs to {recorded}; using it with {here} as --allow-other-account says",
-                        self.global.state
+                        backend::redact(&self.global.state)
                     ));
                     return Ok(());
                 }
                 Err(super::hinted(
                     format!(
                         "the state {} belongs to {recorded}, but this run uses {here}",
-                        self.global.state
+                        backend::redact(&self.global.state)
                     ),
                     "its application ids mean nothing in another account: point --state at that account's state, or pass --allow-other-account if the account really is the same",
                 ))
@@ -166,7 +166,7 @@ impl Context {
     }
 
     fn no_state(&self) -> anyhow::Error {
-        anyhow::anyhow!("no state at {}: nothing is managed yet", self.global.state)
+        anyhow::anyhow!("no state at {}: nothing is managed yet", backend::redact(&self.global.state))
     }
 
     /// A client for the real API (credentials from the environment) or for the in-process sandbox.

@@ -176,7 +176,8 @@ async fn history(context: &Context) -> Result<Exit> {
     let current = context.require_state().await?.state;
     let mut rows = vec![["SERIAL".to_string(), "WRITTEN".to_string(), "BYTES".to_string(), "WHERE".to_string()]];
     rows.push([current.serial.to_string(), "(current)".into(), String::new(), backend.location().to_string()]);
-    for version in backend.history().await? {
+    // (S3 keeps the current version in its history too; it is shown once.)
+    for version in backend.history().await?.into_iter().filter(|v| v.serial != current.serial) {
         rows.push([
             version.serial.to_string(),
             version.written.unwrap_or_else(|| "-".into()),

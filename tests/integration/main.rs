@@ -4,6 +4,7 @@
 mod client;
 mod converge;
 mod emulator;
+mod engines;
 mod faults;
 mod gitops;
 mod harness;
@@ -12,4 +13,5 @@ mod keys;
 mod manifests;
 mod openapi;
 mod reconcile;
+mod shared_state;
 mod transcripts;

@@ -15,6 +15,9 @@ use super::{Backend, BackendError, Held, LockError, LockInfo, OnBroken, Stored, 
 use crate::fsutil::{self, Mode, ReadError};
 use crate::state::codec::{sha256_hex, MAX_STATE_BYTES};
 
+/// How often a waiting writer tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(100);
+
 /// How many earlier versions of a state file are kept.
 pub const BACKUPS_KEPT: usize = 5;
 
@@ -138,9 +141,17 @@ impl Backend for FileBackend {
         timeout: Duration,
         on_broken: OnBroken<'_>,
     ) -> Result<Box<dyn Held>, LockError> {
-        // Waiting for the lock file polls with short sleeps: off the async threads.
-        let lock = tokio::task::block_in_place(|| file_lock::acquire(&self.path, holder, timeout, on_broken))?;
-        Ok(Box::new(FileLockHeld(lock)))
+        // Each try is a few quick file operations; the waits between them are the runtime's.
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        loop {
+            match file_lock::acquire(&self.path, holder.clone(), Duration::ZERO, on_broken) {
+                Ok(lock) => return Ok(Box::new(FileLockHeld(lock))),
+                Err(LockError::Held { .. }) if deadline.is_none_or(|d| tokio::time::Instant::now() < d) => {
+                    tokio::time::sleep(LOCK_POLL).await
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     async fn unlock(&self, force: bool) -> Result<Option<LockInfo>, LockError> {

@@ -106,8 +106,13 @@ impl Backend for MemoryBackend {
         Ok(Box::new(MemoryHeld(self.inner.clone(), id)))
     }
 
-    async fn unlock(&self, _force: bool) -> Result<Option<LockInfo>, LockError> {
-        Ok(self.lock().lock.take())
+    async fn unlock(&self, force: bool) -> Result<Option<LockInfo>, LockError> {
+        let mut inner = self.lock();
+        // Every holder of a lock in memory lives in this process: none is ever known to be gone.
+        match (&inner.lock, force) {
+            (Some(holder), false) => Err(LockError::Held { holder: Box::new(holder.clone()) }),
+            _ => Ok(inner.lock.take()),
+        }
     }
 
     async fn history(&self) -> Result<Vec<Version>, BackendError> {

@@ -14,6 +14,8 @@
 mod file;
 mod file_lock;
 mod memory;
+mod postgres;
+mod s3;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -23,6 +25,8 @@ use serde::{Deserialize, Serialize};
 
 pub use file::{backup_dir, FileBackend, BACKUPS_KEPT};
 pub use memory::MemoryBackend;
+pub use postgres::PostgresBackend;
+pub use s3::S3Backend;
 
 /// The version of a stored state, as its backend knows it (a digest, a serial, an ETag): what a
 /// write must find in place.
@@ -203,16 +207,27 @@ pub fn is_url(spec: &str) -> bool {
         .is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+'))
 }
 
+/// `spec` as messages may show it: passwords replaced by `***`.
+pub fn redact(spec: &str) -> String {
+    match spec.split("://").next() {
+        Some("postgres" | "postgresql") if is_url(spec) => postgres::redact(spec),
+        _ => spec.to_string(),
+    }
+}
+
 /// Opens the backend `spec` names: a path (the local file system), or a URL.
 pub async fn open(spec: &str) -> Result<Arc<dyn Backend>, BackendError> {
-    if is_url(spec) {
-        let scheme = spec.split("://").next().unwrap_or_default();
-        return Err(BackendError::Engine {
+    if !is_url(spec) {
+        return Ok(Arc::new(FileBackend::new(spec.into())));
+    }
+    match spec.split("://").next().unwrap_or_default() {
+        "postgres" | "postgresql" => Ok(Arc::new(PostgresBackend::open(spec).await?)),
+        "s3" => Ok(Arc::new(S3Backend::open(spec).await?)),
+        scheme => Err(BackendError::Engine {
             what: format!(
                 "`{scheme}://` is not a state backend vapp knows (a path, postgres://, postgresql:// or s3://)"
             ),
             source: None,
-        });
+        }),
     }
-    Ok(Arc::new(FileBackend::new(spec.into())))
 }
