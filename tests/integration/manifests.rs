@@ -156,6 +156,10 @@ fn the_ci_example_is_valid_yaml_using_real_commands() {
     assert!(workflow["jobs"]["plan"]["steps"].is_array());
     assert!(text.contains("vapp -f apps plan --detailed-exitcode --format markdown"));
     assert!(text.contains("vapp -f apps apply --auto-approve --max-deletes 3 --lock-timeout 5m"));
+    // The state is used where it lives: never copied in and out by hand.
+    assert!(text.contains("VAPP_STATE: s3://") && !text.contains("aws s3 cp"));
+    let env = &workflow["env"];
+    assert!(env["VAPP_STATE_PASSPHRASE"].is_string(), "the keys are encrypted in the bucket");
     let ws = Workspace::new("http://127.0.0.1:9");
     ws.vapp().args(["apply", "--help"]).expect(0);
     let help = ws.vapp().args(["apply", "--help"]).expect(0).stdout;
