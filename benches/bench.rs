@@ -8,8 +8,12 @@
 //! 5. `vapp apply` of 100 creates with the state on PostgreSQL and on S3 (moto) against the same apply
 //!    on the local file (goal ≤ 1.1×): group commit keeps remote writes to a handful.
 //!
+//! 6. `vapp apply` linking 100 numbers at the default pace (one update a second, the Numbers API's
+//!    documented rate) and with no pace: the time is the pace's, vapp adds little (goal ≤ 1.05× of
+//!    99 pauses).
+//!
 //! Everything runs on 127.0.0.1; emulators are child processes so that they get their own threads.
-//! `cargo bench -- NAME…` runs only the sections named (list, emulator, plan, apply, backends).
+//! `cargo bench -- NAME…` runs only the sections named (list, emulator, plan, apply, backends, numbers).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -83,6 +87,49 @@ fn main() {
     if wanted("backends") {
         backends();
     }
+    if wanted("numbers") {
+        link_hundred_numbers();
+    }
+}
+
+/// One application created with 100 numbers linked, 20 ms latency, at the default pace and at none.
+fn link_hundred_numbers() {
+    let run = |pace: Option<&str>| {
+        let emulator = EmulatorProcess::start(&["--latency-ms", "20", "--seed-numbers", "100"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let numbers: Vec<String> = (1..=100).map(|n| format!("\"4477009{n:05}\"")).collect();
+        let manifest = format!(
+            "version: 1\napplications:\n  support:\n    name: Support\n    capabilities: {{ rtc: {{}} }}\n    numbers: [{}]\n",
+            numbers.join(", ")
+        );
+        std::fs::write(dir.path().join("vapp.yaml"), manifest).expect("manifest");
+        let mut command = Command::new(BIN);
+        command
+            .current_dir(dir.path())
+            .args(["apply", "--auto-approve", "-q"])
+            .env("VAPP_API_URL", &emulator.url)
+            .env("VONAGE_API_KEY", "sandbox")
+            .env("VONAGE_API_SECRET", "sandbox");
+        if let Some(pace) = pace {
+            command.args(["--numbers-pace", pace]);
+        }
+        let started = Instant::now();
+        let output = command.output().expect("vapp apply");
+        let elapsed = started.elapsed().as_secs_f64();
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        elapsed
+    };
+    let unpaced = run(Some("0s"));
+    report("vapp apply: 1 create + 100 number links, no pace", unpaced, "s", "(baseline)", true);
+    let paced = run(None);
+    let floor = 99.0;
+    report(
+        "vapp apply: 1 create + 100 number links, default pace (1/s)",
+        paced,
+        "s",
+        &format!("<= {:.1} s", floor * 1.05),
+        paced <= floor * 1.05,
+    );
 }
 
 fn emulator_and_plan(runtime: &tokio::runtime::Runtime) {

@@ -1,8 +1,8 @@
 // Drives a running vapp emulator with the official Vonage Node SDK (@vonage/server-sdk) and checks
 // that it answers the way the SDK expects of the real Application API v2.
 //
-// Starts nothing itself: point VAPP_EMULATOR_URL at an EMPTY emulator (scripts/sdk-compat/run.sh
-// does that). Prints one line per check and ends with "N passed, M failed"; exits 1 on any failure.
+// Starts nothing itself: point VAPP_EMULATOR_URL at an emulator with no applications and 12 numbers
+// (scripts/sdk-compat/run.sh does that). Prints one line per check and ends with "N passed, M failed"; exits 1 on any failure.
 
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
@@ -89,11 +89,14 @@ function section(title) {
 // SDK clients, exactly as an SDK user would build them.
 const vonage = new Vonage(new Auth({ apiKey: API_KEY, apiSecret: API_SECRET }), {
   apiHost: BASE_URL,
+  restHost: BASE_URL,
   timeout: REQUEST_TIMEOUT_MS,
 });
 const apps = vonage.applications;
+const numbers = vonage.numbers;
 const wrongCredentials = new Vonage(new Auth({ apiKey: API_KEY, apiSecret: `${API_SECRET}-wrong` }), {
   apiHost: BASE_URL,
+  restHost: BASE_URL,
   timeout: REQUEST_TIMEOUT_MS,
 });
 
@@ -618,6 +621,81 @@ await check('the all-capabilities application appears in listAllApplications wit
   const listed = seen.find((a) => a.id === everything.id);
   assert.ok(listed, 'not listed');
   assert.deepEqual(listed, await apps.getApplication(everything.id));
+});
+
+section('numbers (the emulator owns 12 seeded numbers: run.sh starts it with --seed-numbers 12)');
+const msisdn = (n) => `4477009${String(n).padStart(5, '0')}`;
+let linkedApp;
+await check('getOwnedNumbers: count, the default page of 10, every field of a seeded number', async () => {
+  const page = await numbers.getOwnedNumbers();
+  assert.equal(page.count, 12);
+  assert.equal(page.numbers.length, 10);
+  const first = page.numbers[0];
+  assert.equal(first.msisdn, msisdn(1));
+  assert.equal(first.country, 'GB');
+  assert.equal(first.type, 'mobile-lvn');
+  assert.deepEqual(first.features, ['VOICE', 'SMS', 'MMS']);
+  assert.equal(first.app_id, undefined);
+  assert.ok(new URL(lastExchange().url).pathname === '/account/numbers');
+});
+await check('getOwnedNumbers pages by size and index', async () => {
+  const all = await numbers.getOwnedNumbers({ size: 100, index: 1 });
+  assert.equal(all.numbers.length, 12);
+  const last = await numbers.getOwnedNumbers({ size: 5, index: 3 });
+  assert.equal(last.count, 12);
+  assert.deepEqual(last.numbers.map((n) => n.msisdn), [msisdn(11), msisdn(12)]);
+});
+await check('getOwnedNumbers filters by pattern (starts with, contains, ends with)', async () => {
+  const starts = await numbers.getOwnedNumbers({ pattern: '44770090001', searchPattern: 0, size: 100 });
+  assert.deepEqual(starts.numbers.map((n) => n.msisdn), [msisdn(10), msisdn(11), msisdn(12)]);
+  const ends = await numbers.getOwnedNumbers({ pattern: '2', searchPattern: 2, size: 100 });
+  assert.deepEqual(ends.numbers.map((n) => n.msisdn), [msisdn(2), msisdn(12)]);
+  const none = await numbers.getOwnedNumbers({ pattern: '999', searchPattern: 1 });
+  assert.equal(none.count, 0);
+});
+await check('updateNumber links a number (form-encoded) and getOwnedNumbers shows it by applicationId', async () => {
+  linkedApp = await apps.createApplication({ name: 'sdk-compat numbers', capabilities: { voice: { webhooks: { answerUrl: { address: 'https://n.example.com/answer', httpMethod: 'GET' } } } } });
+  const answer = await numbers.updateNumber({ country: 'GB', msisdn: msisdn(3), applicationId: linkedApp.id, moHttpUrl: 'https://n.example.com/sms' });
+  assert.deepEqual(answer, { errorCode: '200', errorCodeLabel: 'success' });
+  const form = lastExchange();
+  assert.match(String(form.requestHeaders['Content-Type'] ?? form.requestHeaders['content-type'] ?? ''), /application\/x-www-form-urlencoded/);
+  const linked = await numbers.getOwnedNumbers({ applicationId: linkedApp.id });
+  assert.equal(linked.count, 1);
+  assert.equal(linked.numbers[0].msisdn, msisdn(3));
+  assert.equal(linked.numbers[0].app_id, linkedApp.id);
+  assert.equal(linked.numbers[0].moHttpUrl, 'https://n.example.com/sms');
+  const has = await numbers.getOwnedNumbers({ hasApplication: true });
+  assert.equal(has.count, 1);
+});
+await check('updateNumber replaces: an update without applicationId unlinks and clears moHttpUrl', async () => {
+  const answer = await numbers.updateNumber({ country: 'GB', msisdn: msisdn(3) });
+  assert.equal(answer.errorCode, '200');
+  const page = await numbers.getOwnedNumbers({ pattern: msisdn(3) });
+  assert.equal(page.numbers[0].app_id, undefined);
+  assert.equal(page.numbers[0].moHttpUrl, undefined);
+});
+await check('updateNumber for an unknown application or number: HTTP 420 with error-code "420"', async () => {
+  for (const params of [{ country: 'GB', msisdn: msisdn(4), applicationId: randomUUID() }, { country: 'GB', msisdn: '447700900999' }]) {
+    try {
+      await numbers.updateNumber(params);
+      assert.fail('expected a VetchError');
+    } catch (error) {
+      assert.ok(error instanceof VetchError, `threw ${error}`);
+      assert.equal(error.response.status, 420);
+      const body = await error.response.json();
+      assert.deepEqual(body, { 'error-code': '420', 'error-code-label': 'method failed' });
+    }
+  }
+  created.push(linkedApp.id);
+});
+await check('getOwnedNumbers with wrong credentials: 401 with the Numbers API body', async () => {
+  try {
+    await wrongCredentials.numbers.getOwnedNumbers();
+    assert.fail('expected a VetchError');
+  } catch (error) {
+    assert.ok(error instanceof VetchError, `threw ${error}`);
+    assert.equal(error.response.status, 401);
+  }
 });
 
 section('clean-up');

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs check.mjs (the official Vonage Node SDK against the vapp emulator) end to end:
-# installs the pinned SDK if needed, starts an empty emulator on a free port, runs the check,
+# installs the pinned SDK if needed, starts an emulator with no applications and 12 numbers on a free port, runs the check,
 # always stops the emulator, and exits with the check's status.
 #
 #   scripts/sdk-compat/run.sh            # uses target/debug/vapp
@@ -43,7 +43,7 @@ trap 'exit 143' TERM
 
 # Created before the emulator starts: the loop below may read it before the background shell opens it.
 : >"$tmp/stdout"
-"$bin" emulator --listen 127.0.0.1:0 >"$tmp/stdout" 2>"$tmp/stderr" &
+"$bin" emulator --listen 127.0.0.1:0 --seed-numbers 12 >"$tmp/stdout" 2>"$tmp/stderr" &
 emulator_pid=$!
 
 url=""

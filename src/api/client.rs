@@ -10,6 +10,9 @@ use serde::de::DeserializeOwned;
 
 use bytes::Bytes;
 
+use super::numbers::{
+    NumberAnswer, NumberFilter, NumberPage, NumberUpdate, OwnedNumber, MAX_NUMBERS, NUMBERS_PAGE_SIZE,
+};
 use super::page::ListPage;
 use super::{ApiError, ApplicationApi, ListError, Problem, RetryNotice, RetryObserver, RetryPolicy};
 use crate::model::Application;
@@ -148,15 +151,23 @@ impl Client {
 
     /// Sends one call and reads its whole answer; idempotent calls are retried as [`RetryPolicy`] says.
     async fn call(&self, method: Method, path: &str, body: Option<Bytes>) -> Result<Bytes, ApiError> {
-        let url = self.url(path);
+        // Only a create is not idempotent: the executor first finds out whether it happened.
         let idempotent = method != Method::POST;
+        let body = body.map(|bytes| Body { content_type: "application/json", bytes });
+        self.send(method, path, body, idempotent).await
+    }
+
+    /// Sends one request and reads its whole answer; `idempotent` ones are retried as
+    /// [`RetryPolicy`] says.
+    async fn send(&self, method: Method, path: &str, body: Option<Body>, idempotent: bool) -> Result<Bytes, ApiError> {
+        let url = self.url(path);
         let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut request = self.request(&method, path);
             if let Some(body) = &body {
-                request = request.header(CONTENT_TYPE, "application/json").body(body.clone());
+                request = request.header(CONTENT_TYPE, body.content_type).body(body.bytes.clone());
             }
             let error = match request.send().await {
                 Ok(response) if response.status().is_success() => match read_bounded(&url, response).await {
@@ -306,6 +317,12 @@ fn encode_segment(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
+/// A request body and its media type.
+struct Body {
+    content_type: &'static str,
+    bytes: Bytes,
+}
+
 /// The JSON body of a POST or PUT of `app`.
 fn encode(app: &Application) -> Result<Bytes, ApiError> {
     serde_json::to_vec(&app.request_body()).map(Bytes::from).map_err(ApiError::Encode)
@@ -398,13 +415,82 @@ async fn status_error(url: &str, response: reqwest::Response) -> ApiError {
         .map(Duration::from_secs);
     // An error body is read for its problem+json; one that cannot be read is no worse than none.
     let body = read_bounded(url, response).await.unwrap_or_default();
-    let problem = serde_json::from_slice::<Problem>(&body).unwrap_or_else(|_| Problem {
-        title: status.canonical_reason().unwrap_or("error").to_string(),
-        // Not the API's problem+json (a proxy's page, say): a glimpse of it, on one line.
-        detail: Some(
-            String::from_utf8_lossy(&body).split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect(),
-        ),
-        ..Default::default()
-    });
+    // The Numbers API answers errors as {"error-code": …, "error-code-label": …}, not problem+json.
+    let number_answer = serde_json::from_slice::<super::numbers::NumberAnswer>(&body).ok();
+    let problem = serde_json::from_slice::<Problem>(&body)
+        .ok()
+        .filter(|p| !p.title.is_empty() || number_answer.is_none())
+        .or_else(|| number_answer.map(|a| Problem { title: a.error_code_label, ..Default::default() }))
+        .unwrap_or_else(|| Problem {
+            title: status.canonical_reason().unwrap_or("error").to_string(),
+            // Not the API's problem+json (a proxy's page, say): a glimpse of it, on one line.
+            detail: Some(
+                String::from_utf8_lossy(&body)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .take(160)
+                    .collect(),
+            ),
+            ..Default::default()
+        });
     ApiError::Status { status: status.as_u16(), problem: Box::new(problem), retry_after }
 }
+
+impl super::numbers::NumbersApi for Client {
+    async fn list_numbers(&self, filter: &NumberFilter) -> Result<Vec<OwnedNumber>, ApiError> {
+        let base: Vec<(&str, String)> = filter.query();
+        let path = |index: u64| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            for (key, value) in &base {
+                query.append_pair(key, value);
+            }
+            query.append_pair("size", &NUMBERS_PAGE_SIZE.to_string()).append_pair("index", &index.to_string());
+            format!("{NUMBERS_PATH}?{}", query.finish())
+        };
+        let list_error = |source| ApiError::List { url: self.url(NUMBERS_PATH), source };
+        let first: NumberPage = self.call_json(Method::GET, &path(1), None).await?;
+        if first.count > MAX_NUMBERS {
+            let pages = first.count.div_ceil(NUMBERS_PAGE_SIZE);
+            let max = MAX_NUMBERS / NUMBERS_PAGE_SIZE;
+            return Err(list_error(ListError::TooManyPages { pages, page_size: NUMBERS_PAGE_SIZE, max }));
+        }
+        let pages = first.count.div_ceil(NUMBERS_PAGE_SIZE);
+        let mut numbers = first.numbers.unwrap_or_default();
+        let rest: Vec<NumberPage> = futures::stream::iter(2..=pages)
+            .map(|index| {
+                let path = path(index);
+                async move { self.call_json::<NumberPage>(Method::GET, &path, None).await }
+            })
+            .buffered(self.list_concurrency)
+            .try_collect()
+            .await?;
+        numbers.extend(rest.into_iter().flat_map(|page| page.numbers.unwrap_or_default()));
+        let mut seen = std::collections::HashSet::new();
+        numbers.retain(|n| seen.insert(n.msisdn.clone()));
+        let read = numbers.len() as u64;
+        if read < first.count {
+            return Err(list_error(ListError::Partial { read, total_items: first.count }));
+        }
+        Ok(numbers)
+    }
+
+    async fn update_number(&self, update: &NumberUpdate) -> Result<(), ApiError> {
+        let form = serde_urlencoded::to_string(update).map_err(|e| ApiError::Encode(serde::ser::Error::custom(e)))?;
+        let body = Body { content_type: "application/x-www-form-urlencoded", bytes: Bytes::from(form) };
+        // A number update replaces the whole routing: sending it twice is the same as once.
+        let bytes = self.send(Method::POST, NUMBER_UPDATE_PATH, Some(body), true).await?;
+        let url = self.url(NUMBER_UPDATE_PATH);
+        let answer: NumberAnswer = serde_json::from_slice(&bytes).map_err(|source| ApiError::Decode { url, source })?;
+        if answer.error_code != "200" {
+            let problem = Problem { title: answer.error_code_label, ..Default::default() };
+            let status = answer.error_code.parse().unwrap_or(500);
+            return Err(ApiError::Status { status, problem: Box::new(problem), retry_after: None });
+        }
+        Ok(())
+    }
+}
+
+const NUMBERS_PATH: &str = "/account/numbers";
+const NUMBER_UPDATE_PATH: &str = "/number/update";

@@ -5,6 +5,7 @@
 //! emulator on 127.0.0.1, so the production code path is the tested one.
 
 mod client;
+pub mod numbers;
 pub mod page;
 mod problem;
 pub mod retry;
@@ -15,6 +16,7 @@ pub use client::{
     check_base_url, Client, ClientConfig, Credentials, DEFAULT_API_URL, LIST_PAGE_SIZE, MAX_ANSWER_BYTES,
     MAX_LIST_PAGES,
 };
+pub use numbers::{NumberFilter, NumberUpdate, NumbersApi, OwnedNumber};
 pub use page::ListPage;
 pub use problem::{ApiError, BoxError, ListError, Problem};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};

@@ -105,6 +105,10 @@ impl ApiError {
     pub fn help(&self) -> Option<String> {
         match self {
             ApiError::Status { status: 401, .. } => Some("check VONAGE_API_KEY and VONAGE_API_SECRET".into()),
+            ApiError::Status { status: 420, .. } => Some(
+                "check that the account still owns the number and that the application exists (`vapp plan` shows both)"
+                    .into(),
+            ),
             ApiError::Protocol { url, .. } if url.starts_with("https:") => {
                 Some("is it an http:// address? (an emulator speaks plain HTTP)".into())
             }
@@ -128,6 +132,11 @@ fn describe_status(status: u16, problem: &Problem) -> String {
             out
         }
         404 => format!("not found (404): {detail}{instance}"),
+        // The Numbers API's answer to a change it will not make.
+        420 => format!(
+            "the Numbers API refused the change (420 {}): the account does not own the number, or the application does not exist",
+            problem.title
+        ),
         429 => format!("rate limited by the API (429 {}): {detail}{instance}", problem.title),
         _ if detail.is_empty() => format!("the API answered {status} {}{instance}", problem.title),
         _ => format!("the API answered {status} {}: {detail}{instance}", problem.title),

@@ -6,22 +6,24 @@
 //! completed step is durable in the state before it counts as done. A create writes its private key
 //! into the state before the POST leaves.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+use crate::api::numbers::{NumberUpdate, NumbersApi};
 use crate::api::retry::{create_certainly_failed, is_transient};
 use crate::api::{ApiError, ApplicationApi, RetryPolicy};
 use crate::keys::{self, KeyError, KeyPair};
 use crate::model::{Application, Keys};
 use crate::plan::diff::comparable;
 use crate::plan::{
-    Action, Adopt, AdoptThen, Change, Create, IfFound, KeyChange, KnownKey, Lookup, LostCreate, NewKey, Plan,
-    RotateKey, Step, Unmanaged, Update,
+    Action, Adopt, AdoptThen, Change, Create, IfFound, KeyChange, KnownKey, Lookup, LostCreate, NewKey, NumberChange,
+    Plan, RotateKey, Route, Step, Unmanaged, Update,
 };
-use crate::state::{Intent, KeyRecord, StateEntry, StateError, StateStore};
+use crate::state::{Intent, KeyRecord, PendingNumber, StateEntry, StateError, StateStore};
 
 /// Where key pairs come from: RSA in production, a test may hand out prepared ones.
 pub trait KeySource: Send + Sync + 'static {
@@ -41,6 +43,9 @@ impl KeySource for RsaKeys {
 pub trait Progress: Send + Sync {
     fn started(&self, change: &Change);
     fn finished(&self, change: &Change, outcome: &Result<(), ActionError>, elapsed: Duration);
+    /// A number of `change` is about to be routed.
+    fn number_started(&self, _change: &Change, _number: &NumberChange) {}
+    fn number_finished(&self, _change: &Change, _number: &NumberChange, _outcome: &Result<(), ActionError>) {}
 }
 
 /// What can make one step fail.
@@ -72,6 +77,18 @@ pub enum ActionError {
     /// Not carried out: an earlier write of the state failed, and nothing new starts without one.
     #[error("not started: the state could not be written")]
     NotStarted,
+    /// A number's application was not created or updated: the number is left as it is.
+    #[error("not started: the application's own step did not succeed")]
+    StepFailed,
+    #[error("cannot route number {msisdn}")]
+    Number {
+        msisdn: String,
+        #[source]
+        source: ApiError,
+    },
+    /// The account no longer owns a number the plan routes.
+    #[error("the account no longer owns number {msisdn}")]
+    NumberGone { msisdn: String },
 }
 
 /// Set by an interrupt: steps not yet started are skipped; calls in flight finish and are recorded.
@@ -101,6 +118,8 @@ impl Cancel {
 pub struct Outcome {
     pub address: String,
     pub action: Action,
+    /// The number routed, for a number's outcome.
+    pub number: Option<NumberChange>,
     pub result: Result<(), ActionError>,
 }
 
@@ -127,13 +146,26 @@ impl Report {
         self.outcomes.iter().filter(|o| matches!(o.result, Err(ActionError::Interrupted))).count()
     }
 
+    /// Applications whose `action` succeeded.
     pub fn succeeded(&self, action: Action) -> usize {
-        self.outcomes.iter().filter(|o| o.action == action && o.result.is_ok()).count()
+        self.outcomes.iter().filter(|o| o.number.is_none() && o.action == action && o.result.is_ok()).count()
+    }
+
+    /// Numbers routed as the plan says: linked or moved (`unlinked` false), or unlinked.
+    pub fn numbers_routed(&self, unlinked: bool) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| o.result.is_ok())
+            .filter_map(|o| o.number.as_ref())
+            .filter(|n| (n.route == Route::Nowhere) == unlinked)
+            .count()
     }
 }
 
-pub struct Executor<'a, A: ApplicationApi> {
+pub struct Executor<'a, A: ApplicationApi, N: NumbersApi> {
     pub api: &'a A,
+    /// The Numbers API (pace its updates: see [`crate::api::numbers::Paced`]).
+    pub numbers: &'a N,
     pub store: &'a StateStore,
     pub keys: Arc<dyn KeySource>,
     pub parallelism: usize,
@@ -146,13 +178,56 @@ pub struct Executor<'a, A: ApplicationApi> {
     pub settle: Duration,
 }
 
-impl<A: ApplicationApi> Executor<'_, A> {
-    /// Carries out every step of `plan`, then records what the no-ops observed.
+impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
+    /// Carries out `plan` in three phases: every step but removals (concurrently), then the numbers
+    /// (one at a time: their API is paced), then the removals (concurrently). A number is thus linked
+    /// once its application exists, and unlinked before it is deleted. Then what the no-ops observed
+    /// is recorded.
     pub async fn execute(&self, plan: &Plan) -> Report {
-        let steps: Vec<&Change> = plan.actions().collect();
-        let mut outcomes: Vec<(usize, Outcome)> = futures::stream::iter(steps.into_iter().enumerate())
+        // A no-op whose numbers change has no step of its own: only its numbers are carried out.
+        let (removals, steps): (Vec<&Change>, Vec<&Change>) =
+            plan.actions().filter(|c| !matches!(c.step, Step::NoOp { .. })).partition(|c| c.step.removes());
+        let mut report = Report { outcomes: self.run_all(&steps).await };
+        for change in plan.changes.iter().filter(|c| !c.numbers.is_empty()) {
+            let step_failed = report.outcomes.iter().any(|o| o.address == change.address && o.result.is_err());
+            for number in &change.numbers {
+                let result = match (self.cancel.is_cancelled(), self.store.has_failed(), step_failed) {
+                    (true, ..) => Err(ActionError::Interrupted),
+                    (_, true, _) => Err(ActionError::NotStarted),
+                    (.., true) => Err(ActionError::StepFailed),
+                    _ => {
+                        self.progress.number_started(change, number);
+                        let result = self.route_number(change, number).await;
+                        self.progress.number_finished(change, number, &result);
+                        result
+                    }
+                };
+                let number = Some(number.clone());
+                report.outcomes.push(Outcome {
+                    address: change.address.clone(),
+                    action: change.action(),
+                    number,
+                    result,
+                });
+            }
+        }
+        report.outcomes.extend(self.run_all(&removals).await);
+        if self.store.has_failed() {
+            return report;
+        }
+        if let Err(e) = self.record_observed(plan).await {
+            let result = Err(e.into());
+            report.outcomes.push(Outcome { address: "(state)".into(), action: Action::NoOp, number: None, result });
+        }
+        report
+    }
+
+    /// Runs `changes`' steps concurrently (bounded by `parallelism`); their outcomes in that order.
+    async fn run_all(&self, changes: &[&Change]) -> Vec<Outcome> {
+        let mut outcomes: Vec<(usize, Outcome)> = futures::stream::iter(changes.iter().enumerate())
             .map(|(i, change)| async move {
-                let outcome = |result| Outcome { address: change.address.clone(), action: change.action(), result };
+                let outcome =
+                    |result| Outcome { address: change.address.clone(), action: change.action(), number: None, result };
                 if self.cancel.is_cancelled() {
                     return (i, outcome(Err(ActionError::Interrupted)));
                 }
@@ -169,14 +244,55 @@ impl<A: ApplicationApi> Executor<'_, A> {
             .collect()
             .await;
         outcomes.sort_by_key(|(i, _)| *i);
-        let mut report = Report { outcomes: outcomes.into_iter().map(|(_, o)| o).collect() };
-        if self.store.has_failed() {
-            return report;
+        outcomes.into_iter().map(|(_, o)| o).collect()
+    }
+
+    /// Routes one number as the plan says, keeping the number's other settings as the account shows
+    /// them now; recorded in the state as under way before the call, and as done after it. An update
+    /// whose answer was lost is resolved by reading the number.
+    async fn route_number(&self, change: &Change, number: &NumberChange) -> Result<(), ActionError> {
+        let number_error = |source: ApiError| ActionError::Number { msisdn: number.msisdn.clone(), source };
+        let (to_address, to_id) = match &number.route {
+            Route::Nowhere => (None, None),
+            Route::Application { id } => (Some(change.address.clone()), Some(id.clone())),
+            Route::Created { address } => {
+                let id = self.store.snapshot().applications.get(address).and_then(|e| e.id.clone());
+                (Some(address.clone()), Some(id.ok_or(ActionError::StepFailed)?))
+            }
+        };
+        let Some(current) = self.numbers.find_number(&number.msisdn).await.map_err(number_error)? else {
+            return Err(ActionError::NumberGone { msisdn: number.msisdn.clone() });
+        };
+        let pending = PendingNumber { to: to_address.clone() };
+        self.store.commit(|s| drop(s.numbers_pending.insert(number.msisdn.clone(), pending))).await?;
+        let update = NumberUpdate::route(&current, to_id.as_deref());
+        let done = match self.numbers.update_number(&update).await {
+            Ok(()) => true,
+            Err(e) if create_certainly_failed(&e) => {
+                self.store.commit(|s| drop(s.numbers_pending.remove(&number.msisdn))).await?;
+                return Err(number_error(e));
+            }
+            // The answer was lost: the number says whether the update happened.
+            Err(e) => match self.numbers.find_number(&number.msisdn).await {
+                Ok(Some(now)) if now.app_id == to_id => true,
+                _ => return Err(number_error(e)),
+            },
+        };
+        if done {
+            let msisdn = number.msisdn.clone();
+            self.store
+                .commit(|s| {
+                    for entry in s.applications.values_mut() {
+                        entry.numbers.remove(&msisdn);
+                    }
+                    if let Some(entry) = to_address.as_ref().and_then(|a| s.applications.get_mut(a)) {
+                        entry.numbers.insert(msisdn.clone());
+                    }
+                    s.numbers_pending.remove(&msisdn);
+                })
+                .await?;
         }
-        if let Err(e) = self.record_no_ops(plan).await {
-            report.outcomes.push(Outcome { address: "(state)".into(), action: Action::NoOp, result: Err(e.into()) });
-        }
-        report
+        Ok(())
     }
 
     async fn run(&self, change: &Change) -> Result<(), ActionError> {
@@ -464,38 +580,74 @@ impl<A: ApplicationApi> Executor<'_, A> {
         Ok(())
     }
 
-    /// Records the observed live form and the protect flag of every no-op whose entry differs, in one
-    /// write; an interrupted call whose goal the account shows reached is no longer pending.
-    async fn record_no_ops(&self, plan: &Plan) -> Result<(), StateError> {
+    /// Records, in one write, what the plan observed and this apply did not change: each no-op's live
+    /// form and protect flag (an interrupted call whose goal the account shows reached is no longer
+    /// pending), and the numbers that route to each application. A number this plan routed keeps what
+    /// its update recorded; an update left under way by an earlier run is resolved by the observation.
+    async fn record_observed(&self, plan: &Plan) -> Result<(), StateError> {
+        let routed: BTreeSet<&str> =
+            plan.changes.iter().flat_map(|c| c.numbers.iter().map(|n| n.msisdn.as_str())).collect();
+        let addresses: BTreeSet<&str> = plan.changes.iter().map(|c| c.address.as_str()).collect();
         let state = self.store.snapshot();
-        let stale: Vec<(&str, &serde_json::Value, bool)> = plan
-            .changes
+        let mut no_ops: Vec<(&str, &serde_json::Value, bool)> = Vec::new();
+        let mut numbers: Vec<(&str, BTreeSet<String>)> = Vec::new();
+        for change in &plan.changes {
+            let Some(entry) = state.applications.get(&change.address) else { continue };
+            if let Step::NoOp { observed, .. } = &change.step {
+                if entry.applied.as_ref() != Some(observed) || entry.protect != change.protect || entry.intent.is_some()
+                {
+                    no_ops.push((&change.address, observed, change.protect));
+                }
+            }
+            if observes_numbers(&change.step) {
+                let now: BTreeSet<String> = change
+                    .numbers_now
+                    .iter()
+                    .filter(|n| !routed.contains(n.as_str()))
+                    .chain(entry.numbers.iter().filter(|n| routed.contains(n.as_str())))
+                    .cloned()
+                    .collect();
+                if now != entry.numbers {
+                    numbers.push((&change.address, now));
+                }
+            }
+        }
+        let resolved: Vec<&String> = state
+            .numbers_pending
             .iter()
-            .filter_map(|c| match &c.step {
-                Step::NoOp { observed, .. } => Some((c.address.as_str(), observed, c.protect)),
-                _ => None,
+            .filter(|(msisdn, pending)| {
+                !routed.contains(msisdn.as_str()) && pending.to.as_deref().is_none_or(|to| addresses.contains(to))
             })
-            .filter(|(address, observed, protect)| {
-                state.applications.get(*address).is_some_and(|e| {
-                    e.applied.as_ref() != Some(*observed) || e.protect != *protect || e.intent.is_some()
-                })
-            })
+            .map(|(msisdn, _)| msisdn)
             .collect();
-        if stale.is_empty() {
+        if no_ops.is_empty() && numbers.is_empty() && resolved.is_empty() {
             return Ok(());
         }
         self.store
             .commit(|s| {
-                for (address, observed, protect) in stale {
+                for (address, observed, protect) in no_ops {
                     if let Some(entry) = s.applications.get_mut(address) {
                         entry.applied = Some(observed.clone());
                         entry.protect = protect;
                         entry.intent = None;
                     }
                 }
+                for (address, now) in numbers {
+                    if let Some(entry) = s.applications.get_mut(address) {
+                        entry.numbers = now;
+                    }
+                }
+                for msisdn in resolved {
+                    s.numbers_pending.remove(msisdn);
+                }
             })
             .await
     }
+}
+
+/// Whether the plan observed which numbers route to the step's application (it exists, and stays).
+fn observes_numbers(step: &Step) -> bool {
+    matches!(step, Step::Update(_) | Step::RotateKey(_) | Step::Adopt(_) | Step::NoOp { .. })
 }
 
 /// An application the API answered that cannot be put into comparable form.

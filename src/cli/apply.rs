@@ -7,13 +7,14 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::{Context, Exit, StalePlanError};
+use crate::api::numbers::Paced;
 use crate::api::RetryPolicy;
-use crate::apply::{ActionError, Cancel, Executor, Progress, RsaKeys};
+use crate::apply::{ActionError, Cancel, Executor, Outcome, Progress, RsaKeys};
 use crate::humanise::chain;
 use crate::manifest::Desired;
 use crate::plan::render::render_human;
 use crate::plan::saved::{self, SavedPlanError};
-use crate::plan::{self, Action, Change, PlanInput, SavedPlan};
+use crate::plan::{self, Action, Change, NumberChange, PlanInput, Route, SavedPlan};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -36,6 +37,10 @@ pub struct ApplyArgs {
     /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h); fail at once by default
     #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: Duration,
+    /// The pause between two number updates, at most 60s [default: 1s, the Numbers API's documented
+    /// rate; none against --sandbox]
+    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_NUMBERS_PACE), value_name = "DURATION")]
+    pub numbers_pace: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -55,7 +60,14 @@ pub struct DestroyArgs {
     /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h); fail at once by default
     #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: Duration,
+    /// The pause between two number updates, at most 60s [default: 1s, the Numbers API's documented
+    /// rate; none against --sandbox]
+    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_NUMBERS_PACE), value_name = "DURATION")]
+    pub numbers_pace: Option<Duration>,
 }
+
+/// The pause between two number updates by default: the Numbers API's documented rate.
+pub const NUMBERS_PACE: Duration = Duration::from_secs(1);
 
 /// Where the actions come from.
 enum Source<'a> {
@@ -72,6 +84,7 @@ struct Run<'a> {
     auto_approve: bool,
     parallelism: u16,
     lock_timeout: Duration,
+    numbers_pace: Option<Duration>,
     verb: &'static str,
 }
 
@@ -90,6 +103,7 @@ pub async fn run_apply(context: &Context, args: ApplyArgs) -> Result<Exit> {
             auto_approve: true,
             parallelism: args.parallelism,
             lock_timeout: args.lock_timeout,
+            numbers_pace: args.numbers_pace,
             verb: "apply",
         };
         return execute(context, run).await;
@@ -101,6 +115,7 @@ pub async fn run_apply(context: &Context, args: ApplyArgs) -> Result<Exit> {
         auto_approve: args.auto_approve,
         parallelism: args.parallelism,
         lock_timeout: args.lock_timeout,
+        numbers_pace: args.numbers_pace,
         verb: "apply",
     };
     execute(context, run).await
@@ -114,6 +129,7 @@ pub async fn run_destroy(context: &Context, args: DestroyArgs) -> Result<Exit> {
         auto_approve: args.auto_approve,
         parallelism: args.parallelism,
         lock_timeout: args.lock_timeout,
+        numbers_pace: args.numbers_pace,
         verb: "destroy",
     };
     execute(context, run).await
@@ -134,11 +150,13 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
     let state = loaded.as_ref().map(|l| &l.state);
     context.check_account(state)?;
     let connection = context.connect().await?;
-    let live = context.list_live(&connection).await?;
+    let (live, numbers) = context.list_account(&connection).await?;
     let plan = match run.source {
-        Source::Manifests { desired, targets } => plan::plan(&PlanInput { desired, state, live: &live, targets })?,
+        Source::Manifests { desired, targets } => {
+            plan::plan(&PlanInput { desired, state, live: &live, targets, numbers: &numbers })?
+        }
         Source::Saved(saved) => {
-            if let Some(reason) = saved.staleness(state, &live) {
+            if let Some(reason) = saved.staleness(state, &live, &numbers) {
                 return Err(StalePlanError::Moved(reason).into());
             }
             saved.plan
@@ -165,12 +183,18 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
             store.location()
         ));
     }
-    let bar = printer.bar(plan.actions().count() as u64, verb);
+    let steps = plan.actions().filter(|c| !matches!(c.step, plan::Step::NoOp { .. })).count();
+    let number_updates: usize = plan.changes.iter().map(|c| c.numbers.len()).sum();
+    let bar = printer.bar((steps + number_updates) as u64, verb);
     let progress = LineProgress { context, bar: bar.as_ref() };
     let cancel = Arc::new(Cancel::default());
     let interrupts = tokio::spawn(watch_interrupts(super::emulator::Interrupts::listen()?, cancel.clone(), *printer));
+    // The sandbox is this machine's emulator, which sets no rate.
+    let pace = run.numbers_pace.unwrap_or(if context.global.sandbox { Duration::ZERO } else { NUMBERS_PACE });
+    let numbers = Paced::new(&connection.numbers, pace);
     let executor = Executor {
         api: &connection.client,
+        numbers: &numbers,
         store: &store,
         keys: Arc::new(RsaKeys),
         parallelism: usize::from(run.parallelism),
@@ -191,9 +215,7 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
             if report.interrupted() == 1 { "" } else { "s" }
         ));
         for failure in report.failures() {
-            if let Err(e) = &failure.result {
-                printer.error(&format!("{} ({}): {}", failure.address, failure.action.as_str(), chain(e)));
-            }
+            print_failure(printer, failure);
         }
         return Ok(Exit::Interrupted);
     }
@@ -213,21 +235,40 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
         report.succeeded(Action::Update) + report.succeeded(Action::Adopt) + report.succeeded(Action::RotateKey);
     let deleted = report.succeeded(Action::Delete);
     let word = if verb == "destroy" { "Destroy" } else { "Apply" };
+    let mut counts = format!("{created} created, {updated} updated, {deleted} deleted");
+    if number_updates > 0 {
+        let (linked, unlinked) = (report.numbers_routed(false), report.numbers_routed(true));
+        counts.push_str(&format!("; numbers: {linked} linked, {unlinked} unlinked"));
+    }
     if failures.is_empty() {
-        printer.data(&format!("\n{word} complete: {created} created, {updated} updated, {deleted} deleted.\n"));
+        printer.data(&format!("\n{word} complete: {counts}.\n"));
         return Ok(Exit::Success);
     }
-    printer.data(&format!(
-        "\n{word} incomplete: {created} created, {updated} updated, {deleted} deleted, {} failed.\n",
-        failures.len()
-    ));
+    printer.data(&format!("\n{word} incomplete: {counts}; {} failed.\n", failures.len()));
     for failure in &failures {
-        if let Err(e) = &failure.result {
-            printer.error(&format!("{} ({}): {}", failure.address, failure.action.as_str(), chain(e)));
-        }
+        print_failure(printer, failure);
     }
     printer.status("The state records everything that completed; run the same command again to finish.");
     Ok(Exit::Failure)
+}
+
+fn print_failure(printer: &super::Printer, failure: &Outcome) {
+    if let Err(e) = &failure.result {
+        let what = match &failure.number {
+            Some(number) => format!("number {}", number.msisdn),
+            None => failure.action.as_str().to_string(),
+        };
+        printer.error(&format!("{} ({what}): {}", failure.address, chain(e)));
+    }
+}
+
+/// What a number update does, in words.
+fn routing(number: &NumberChange) -> String {
+    match (&number.route, &number.from) {
+        (Route::Nowhere, _) => format!("number {} unlinked", number.msisdn),
+        (_, Some(from)) => format!("number {} moved here from {from}", number.msisdn),
+        (_, None) => format!("number {} linked", number.msisdn),
+    }
 }
 
 /// The first Ctrl-C (or SIGTERM) stops new calls from starting; a second one exits at once (the state
@@ -285,6 +326,23 @@ impl Progress for LineProgress<'_> {
             Err(e) => {
                 let first_line = chain(e).lines().next().unwrap_or_default().to_string();
                 format!("{}: {} failed after {secs:.1}s: {first_line}", change.address, change.action().as_str())
+            }
+        };
+        match self.bar {
+            Some(bar) => {
+                bar.println(line);
+                bar.inc(1);
+            }
+            None => self.context.printer.status(&line),
+        }
+    }
+
+    fn number_finished(&self, change: &Change, number: &NumberChange, outcome: &Result<(), ActionError>) {
+        let line = match outcome {
+            Ok(()) => format!("{}: {}", change.address, routing(number)),
+            Err(e) => {
+                let first_line = chain(e).lines().next().unwrap_or_default().to_string();
+                format!("{}: number {} failed: {first_line}", change.address, number.msisdn)
             }
         };
         match self.bar {

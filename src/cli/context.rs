@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 
 use super::{GlobalArgs, Printer};
-use crate::api::{ApplicationApi, Client, ClientConfig, Credentials};
+use crate::api::{ApplicationApi, Client, ClientConfig, Credentials, NumberFilter, NumbersApi, OwnedNumber};
 use crate::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use crate::manifest::{self, Desired};
 use crate::model::Application;
@@ -18,6 +18,9 @@ use std::sync::Arc;
 use crate::state::backend::{self, Backend, Held};
 use crate::state::{self, Account, Loaded, State, StateStore};
 
+/// How many numbers a new sandbox account owns.
+pub const SANDBOX_NUMBERS: usize = 10;
+
 pub struct Context {
     pub global: GlobalArgs,
     pub printer: Printer,
@@ -25,9 +28,11 @@ pub struct Context {
     backend: tokio::sync::OnceCell<Arc<dyn Backend>>,
 }
 
-/// A client, and the sandbox it talks to when `--sandbox` is on (kept alive as long as the client).
+/// Clients of the Application and Numbers APIs, and the sandbox they talk to when `--sandbox` is on
+/// (kept alive as long as the clients).
 pub struct Connection {
     pub client: Client,
+    pub numbers: Client,
     _sandbox: Option<RunningEmulator>,
 }
 
@@ -172,7 +177,12 @@ impl Context {
     /// A client for the real API (credentials from the environment) or for the in-process sandbox.
     pub async fn connect(&self) -> Result<Connection> {
         if self.global.sandbox {
-            let config = EmulatorConfig { data_file: Some(self.sandbox_data_path()), ..EmulatorConfig::default() };
+            // A new sandbox account owns ten numbers, linked to nothing, as a new Vonage account might.
+            let config = EmulatorConfig {
+                data_file: Some(self.sandbox_data_path()),
+                seed_numbers: SANDBOX_NUMBERS,
+                ..EmulatorConfig::default()
+            };
             let credentials = Credentials::new(config.api_key.clone(), config.api_secret.clone());
             let emulator = Emulator::new(config).await.context("cannot start the sandbox")?;
             let running = emulator.start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
@@ -181,8 +191,9 @@ impl Context {
                 running.url(),
                 self.sandbox_data_path().display()
             ));
-            let client = Client::new(self.client_config(running.url(), credentials))?;
-            return Ok(Connection { client, _sandbox: Some(running) });
+            let client = Client::new(self.client_config(running.url(), credentials.clone()))?;
+            let numbers = Client::new(self.client_config(running.url(), credentials))?;
+            return Ok(Connection { client, numbers, _sandbox: Some(running) });
         }
         crate::api::check_base_url(&self.global.api_url)?;
         let key = std::env::var("VONAGE_API_KEY").unwrap_or_default();
@@ -193,8 +204,22 @@ impl Context {
                 "to try vapp without an account, add --sandbox",
             ));
         }
-        let client = Client::new(self.client_config(self.global.api_url.clone(), Credentials::new(key, secret)))?;
-        Ok(Connection { client, _sandbox: None })
+        let credentials = Credentials::new(key, secret);
+        let client = Client::new(self.client_config(self.global.api_url.clone(), credentials.clone()))?;
+        let numbers = Client::new(self.client_config(self.numbers_url(), credentials))?;
+        Ok(Connection { client, numbers, _sandbox: None })
+    }
+
+    /// `--numbers-url`; else the API URL when only that was changed (one emulator serves both); else
+    /// the Numbers API's own host.
+    fn numbers_url(&self) -> String {
+        match &self.global.numbers_url {
+            Some(url) => url.clone(),
+            None if self.global.api_url.trim_end_matches('/') != crate::api::DEFAULT_API_URL => {
+                self.global.api_url.clone()
+            }
+            None => crate::api::numbers::DEFAULT_NUMBERS_URL.to_string(),
+        }
     }
 
     /// A client's settings, with retries told to the person waiting: the first one always (once per
@@ -219,21 +244,26 @@ impl Context {
         config
     }
 
-    /// Every live application, with a status line about how long it took.
-    pub async fn list_live(&self, connection: &Connection) -> Result<Vec<Application>> {
+    /// Every live application and every number of the account, read at once, with a status line
+    /// about how long it took.
+    pub async fn list_account(&self, connection: &Connection) -> Result<(Vec<Application>, Vec<OwnedNumber>)> {
         let started = Instant::now();
-        let spinner = self.printer.spinner("reading the applications in the account…");
-        let live = connection
-            .client
-            .list_all()
-            .await
-            .with_context(|| format!("cannot list the applications at {}", connection.client.base_url()));
+        let spinner = self.printer.spinner("reading the applications and numbers of the account…");
+        let everything = NumberFilter::default();
+        let (live, numbers) = tokio::join!(connection.client.list_all(), connection.numbers.list_numbers(&everything));
         if let Some(spinner) = spinner {
             spinner.finish_and_clear();
         }
-        let live = live?;
-        self.printer.detail(&format!("read {} applications in {:.2}s", live.len(), started.elapsed().as_secs_f64()));
-        Ok(live)
+        let live = live.with_context(|| format!("cannot list the applications at {}", connection.client.base_url()))?;
+        let numbers =
+            numbers.with_context(|| format!("cannot list the numbers at {}", connection.numbers.base_url()))?;
+        self.printer.detail(&format!(
+            "read {} applications and {} numbers in {:.2}s",
+            live.len(),
+            numbers.len(),
+            started.elapsed().as_secs_f64()
+        ));
+        Ok((live, numbers))
     }
 
     /// Takes the state lock for `operation`; exit 3 (through [`super::LockedError`]) when another

@@ -27,6 +27,10 @@ pub struct EmulatorArgs {
     /// Start an empty account with N varied applications (0..=100000)
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub seed_apps: u32,
+    /// The account owns N numbers (0..=100000): 447700900001, 447700900002, …, GB, mobile-lvn,
+    /// features VOICE, SMS, MMS, linked to nothing
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub seed_numbers: u32,
     /// Delay every answer by N milliseconds (0..=60000)
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub latency_ms: u64,
@@ -50,6 +54,7 @@ pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
         api_secret: args.api_secret,
         data_file: args.data,
         seed_apps: args.seed_apps as usize,
+        seed_numbers: args.seed_numbers as usize,
         faults: Faults {
             latency: Duration::from_millis(args.latency_ms),
             fail_rate: args.fail_rate,

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::{Context, Exit};
-use crate::manifest::emit;
+use crate::manifest::emit::{self, Exported};
 use crate::model::Application;
 
 #[derive(Debug, Args)]
@@ -52,8 +52,8 @@ fn address_for(app: &Application, taken: &mut BTreeSet<String>) -> String {
 
 /// Refuses to write into `dir` what would overwrite a manifest (unless `force`) or leave the directory
 /// unloadable (an address another file there declares too).
-fn check_directory(dir: &std::path::Path, exported: &[(String, Application, String)], force: bool) -> Result<()> {
-    let targets: BTreeSet<PathBuf> = exported.iter().map(|(address, ..)| dir.join(format!("{address}.yaml"))).collect();
+fn check_directory(dir: &std::path::Path, exported: &[Exported], force: bool) -> Result<()> {
+    let targets: BTreeSet<PathBuf> = exported.iter().map(|e| dir.join(format!("{}.yaml", e.address))).collect();
     let existing: Vec<&PathBuf> = targets.iter().filter(|path| path.exists()).collect();
     if !existing.is_empty() && !force {
         let names: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
@@ -67,7 +67,7 @@ fn check_directory(dir: &std::path::Path, exported: &[(String, Application, Stri
             "pass --force to overwrite them (their comments are lost), or export into an empty directory",
         ));
     }
-    let wanted: BTreeSet<&str> = exported.iter().map(|(address, ..)| address.as_str()).collect();
+    let wanted: BTreeSet<&str> = exported.iter().map(|e| e.address.as_str()).collect();
     let others = crate::manifest::read_sources(&[dir.to_path_buf()]).unwrap_or_default();
     for source in others.iter().filter(|s| !targets.contains(&s.path)) {
         let Ok(document) = crate::manifest::yaml_document(&source.text) else { continue };
@@ -89,7 +89,7 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
     let state = context.load_state().await?.map(|loaded| loaded.state);
     context.check_account(state.as_ref())?;
     let connection = context.connect().await?;
-    let live = context.list_live(&connection).await?;
+    let (live, numbers) = context.list_account(&connection).await?;
     let mut taken: BTreeSet<String> = state.iter().flat_map(|s| s.applications.keys().cloned()).collect();
     let mut exported = Vec::new();
     let mut to_import = Vec::new();
@@ -104,11 +104,14 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
                 address
             }
         };
-        exported.push((
+        let numbers =
+            numbers.iter().filter(|n| n.app_id.as_deref() == Some(id.as_str())).map(|n| n.msisdn.clone()).collect();
+        exported.push(Exported {
             address,
-            app.clone(),
-            format!("application {id}{}", if managed.is_some() { "" } else { " (not managed yet)" }),
-        ));
+            app: app.clone(),
+            numbers,
+            comment: format!("application {id}{}", if managed.is_some() { "" } else { " (not managed yet)" }),
+        });
     }
     match &args.out {
         None => context.printer.data(&emit::manifest(&exported)),
@@ -116,7 +119,7 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
             fs_err::create_dir_all(dir)?;
             check_directory(dir, &exported, args.force)?;
             for entry in &exported {
-                let path = dir.join(format!("{}.yaml", entry.0));
+                let path = dir.join(format!("{}.yaml", entry.address));
                 let text = emit::manifest(std::slice::from_ref(entry));
                 crate::fsutil::write_atomically(&path, text.as_bytes(), crate::fsutil::Mode::Shared)
                     .with_context(|| format!("cannot write {}", path.display()))?;

@@ -4,6 +4,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 use super::{Context, Exit};
+use crate::api::numbers::{NumberFilter, NumbersApi};
 use crate::api::ApplicationApi;
 use crate::manifest;
 use crate::plan::diff::comparable;
@@ -53,13 +54,30 @@ async fn import(context: &Context, args: &ImportArgs, protect: bool) -> Result<E
     }
     let connection = context.connect().await?;
     let live = connection.client.get(&args.app_id).await.with_context(|| format!("cannot import {}", args.app_id))?;
+    let routed = NumberFilter { application_id: Some(args.app_id.clone()), ..Default::default() };
+    let numbers = connection
+        .numbers
+        .list_numbers(&routed)
+        .await
+        .with_context(|| format!("cannot list the numbers at {}", connection.numbers.base_url()))?;
     let fingerprint = live.public_key().and_then(|pem| crate::keys::fingerprint(pem).ok());
     let entry = StateEntry {
         id: Some(args.app_id.clone()),
         key: KeyRecord::Unknown { fingerprint },
         protect,
         applied: Some(comparable(&live)?),
+        // The filter is the API's; the ids are checked here all the same.
+        numbers: numbers
+            .iter()
+            .filter(|n| n.app_id.as_deref() == Some(args.app_id.as_str()))
+            .map(|n| n.msisdn.clone())
+            .collect(),
         ..Default::default()
+    };
+    let linked = match entry.numbers.len() {
+        0 => String::new(),
+        1 => " with its number".to_string(),
+        n => format!(" with its {n} numbers"),
     };
     let account = context.account();
     store
@@ -69,7 +87,7 @@ async fn import(context: &Context, args: &ImportArgs, protect: bool) -> Result<E
         })
         .await?;
     context.printer.status(&format!(
-        "Imported {} ({:?}) as {address}. vapp does not hold its private key; `vapp key show {address}` says how to take custody.",
+        "Imported {} ({:?}){linked} as {address}. vapp does not hold its private key; `vapp key show {address}` says how to take custody.",
         args.app_id, live.name
     ));
     Ok(Exit::Success)

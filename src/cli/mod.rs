@@ -59,6 +59,9 @@ pub struct GlobalArgs {
     /// encrypted in the state
     #[arg(long, global = true, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// Base URL of the Numbers API [default: https://rest.nexmo.com, or the API URL when only that is set]
+    #[arg(long, global = true, env = "VAPP_NUMBERS_URL", value_name = "URL")]
+    pub numbers_url: Option<String>,
     /// Use the embedded sandbox (a local emulator, data in .vapp/sandbox.json beside the state) instead of Vonage
     #[arg(long, global = true)]
     pub sandbox: bool,

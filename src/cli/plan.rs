@@ -40,8 +40,9 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let state = loaded.as_ref().map(|l| &l.state);
     context.check_account(state)?;
     let connection = context.connect().await?;
-    let live = context.list_live(&connection).await?;
-    let plan = plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &args.targets })?;
+    let (live, numbers) = context.list_account(&connection).await?;
+    let plan =
+        plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &args.targets, numbers: &numbers })?;
     let text = match args.format {
         Format::Human => render_human(&plan, context.printer.stdout_color),
         Format::Json => render_json(&plan),

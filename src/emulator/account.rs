@@ -150,3 +150,42 @@ impl ApplicationApi for InProcess {
         }
     }
 }
+
+impl crate::api::NumbersApi for InProcess {
+    async fn list_numbers(&self, filter: &crate::api::NumberFilter) -> Result<Vec<crate::api::OwnedNumber>, ApiError> {
+        let pairs = filter.query();
+        let mut query = super::numbers::ListQuery::parse(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+            .map_err(|_| status(400, "Bad Request", vec![]))?;
+        query.size = super::numbers::MAX_SIZE;
+        let mut numbers = Vec::new();
+        loop {
+            let page = self.store.list_numbers(&query);
+            let got = page.numbers.unwrap_or_default();
+            let done = got.len() < query.size;
+            numbers.extend(got);
+            if done {
+                return Ok(numbers);
+            }
+            query.index += 1;
+        }
+    }
+
+    async fn update_number(&self, update: &crate::api::NumberUpdate) -> Result<(), ApiError> {
+        let form = serde_urlencoded::to_string(update).map_err(|e| ApiError::Encode(serde::ser::Error::custom(e)))?;
+        let params = url::form_urlencoded::parse(form.as_bytes()).into_owned().collect();
+        match self.store.update_number(&params).await.map_err(|e| failed(e.into()))? {
+            Ok(()) => Ok(()),
+            Err(super::numbers::Refusal::MethodFailed) => Err(status(420, "method failed", vec![])),
+            Err(super::numbers::Refusal::BadRequest(why)) => Err(status(400, &why, vec![])),
+        }
+    }
+}
+
+impl InProcess {
+    /// Gives the account numbers, as buying them would.
+    pub async fn own_numbers(&self, numbers: Vec<crate::api::OwnedNumber>) -> Result<(), StoreError> {
+        let stored =
+            numbers.into_iter().map(|shown| super::store::StoredNumber { shown, ..Default::default() }).collect();
+        self.store.put_numbers(stored).await
+    }
+}

@@ -11,6 +11,7 @@
 //! a reply). A fault seed makes a run reproducible.
 
 mod account;
+mod numbers;
 mod problems;
 mod routes;
 mod seed;
@@ -32,6 +33,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 pub use account::{invalid_parameters, InProcess};
+pub use numbers::seeded_number;
 pub use seed::{seeded_application, SEED_PUBLIC_KEYS};
 pub use store::StoreError;
 
@@ -53,6 +55,8 @@ pub struct EmulatorConfig {
     pub data_file: Option<PathBuf>,
     /// Start an empty account with this many varied applications.
     pub seed_apps: usize,
+    /// Start an account that owns no number with this many (`447700900001`, …, linked to nothing).
+    pub seed_numbers: usize,
     pub faults: Faults,
 }
 
@@ -63,6 +67,7 @@ impl Default for EmulatorConfig {
             api_secret: DEFAULT_API_SECRET.to_string(),
             data_file: None,
             seed_apps: 0,
+            seed_numbers: 0,
             faults: Faults::default(),
         }
     }
@@ -188,6 +193,9 @@ impl Emulator {
         let store = Store::open(config.data_file.clone())?;
         if store.is_empty() && config.seed_apps > 0 {
             store.insert_many((0..config.seed_apps).map(seeded_application).collect()).await?;
+        }
+        if store.number_count() == 0 && config.seed_numbers > 0 {
+            store.put_numbers((0..config.seed_numbers).map(seeded_number).collect()).await?;
         }
         let rng = match config.faults.seed {
             Some(seed) => StdRng::seed_from_u64(seed),

@@ -13,8 +13,12 @@ use axum::Router;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use std::collections::HashMap;
+
 use super::account::{self, Created};
+use super::numbers::{ListQuery, Refusal};
 use super::{problems, DropConnection, Shared, Verdict};
+use crate::api::numbers::NumberAnswer;
 use crate::api::page::{self, Embedded, Link, Links, ListPage};
 use crate::humanise::{self, Dialect, ProblemKind, TypeProblem};
 use crate::model::rules::InvalidParameter;
@@ -27,6 +31,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v2/applications", get(list).post(create).fallback(wrong_verb))
         .route("/v2/applications/{id}", get(get_one).put(update).delete(delete_one).fallback(wrong_verb))
+        .route("/account/numbers", get(list_numbers).fallback(wrong_verb))
+        .route("/number/update", axum::routing::post(update_number).fallback(wrong_verb))
         .fallback(no_such_path)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
@@ -38,14 +44,34 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    if !authorized(request.headers(), &shared.config.api_key, &shared.config.api_secret) {
-        return problems::unauthorized();
+    // The Numbers API words its errors its own way, and takes credentials in the query too.
+    let numbers = is_numbers_path(request.uri().path());
+    let (key, secret) = (&shared.config.api_key, &shared.config.api_secret);
+    let signed_in = authorized(request.headers(), key, secret)
+        || (numbers && query_credentials(request.uri().query()).is_some_and(|(k, s)| k == *key && s == *secret));
+    if !signed_in {
+        return if numbers {
+            number_answer(StatusCode::UNAUTHORIZED, "401", "authentication failed")
+        } else {
+            problems::unauthorized()
+        };
     }
     match shared.roll_before() {
         Verdict::Proceed => {}
-        Verdict::Throttle { retry_after_secs } => return problems::throttled(retry_after_secs),
+        Verdict::Throttle { retry_after_secs } => {
+            let mut response = match numbers {
+                true => number_answer(StatusCode::TOO_MANY_REQUESTS, "429", "throttled"),
+                false => problems::throttled(retry_after_secs),
+            };
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            return response;
+        }
         Verdict::Fail(status) => {
-            return problems::server_error(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return match numbers {
+                true => number_answer(status, status.as_str(), "internal error"),
+                false => problems::server_error(status),
+            };
         }
     }
     if !accepts_json(request.headers()) {
@@ -56,6 +82,60 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         response.extensions_mut().insert(DropConnection);
     }
     response
+}
+
+fn is_numbers_path(path: &str) -> bool {
+    path.starts_with("/account/") || path.starts_with("/number/")
+}
+
+/// `api_key` and `api_secret` in a query, as older Numbers clients send them.
+fn query_credentials(query: Option<&str>) -> Option<(String, String)> {
+    let pairs: HashMap<String, String> = url::form_urlencoded::parse(query?.as_bytes()).into_owned().collect();
+    Some((pairs.get("api_key")?.clone(), pairs.get("api_secret")?.clone()))
+}
+
+/// A Numbers API answer: `{"error-code": CODE, "error-code-label": LABEL}`, codes as strings.
+fn number_answer(status: StatusCode, code: &str, label: &str) -> Response {
+    json_response(status, &NumberAnswer { error_code: code.to_string(), error_code_label: label.to_string() })
+}
+
+async fn list_numbers(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    match ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        Ok(query) => json_response(StatusCode::OK, &shared.store.list_numbers(&query)),
+        Err(Refusal::BadRequest(why)) => number_answer(StatusCode::BAD_REQUEST, "400", &why),
+        Err(Refusal::MethodFailed) => number_answer(method_failed(), "420", "method failed"),
+    }
+}
+
+/// HTTP 420, which the Numbers API answers for a change it will not make.
+fn method_failed() -> StatusCode {
+    StatusCode::from_u16(420).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
+async fn update_number(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // The form, and the query (older clients send everything there); anything but a form body adds
+    // nothing, and a request without its parameters fails as the API fails it.
+    let mut params: HashMap<String, String> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    let form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    });
+    if form {
+        params.extend(url::form_urlencoded::parse(&body).into_owned());
+    }
+    match shared.store.update_number(&params).await {
+        Ok(Ok(())) => number_answer(StatusCode::OK, "200", "success"),
+        Ok(Err(Refusal::BadRequest(why))) => number_answer(StatusCode::BAD_REQUEST, "400", &why),
+        Ok(Err(Refusal::MethodFailed)) => number_answer(method_failed(), "420", "method failed"),
+        Err(_) => number_answer(StatusCode::INTERNAL_SERVER_ERROR, "500", "internal error"),
+    }
 }
 
 fn authorized(headers: &HeaderMap, api_key: &str, api_secret: &str) -> bool {

@@ -9,14 +9,25 @@ use serde_json::{Map, Value};
 
 use crate::model::{defaults, Application};
 
-/// A manifest holding `apps` (address, application, source comment), in that order.
-pub fn manifest(apps: &[(String, Application, String)]) -> String {
+/// One application to write.
+#[derive(Clone, Debug)]
+pub struct Exported {
+    pub address: String,
+    pub app: Application,
+    /// The numbers that route to it, in E.164 digits.
+    pub numbers: Vec<String>,
+    /// Where it came from, written as a comment above it.
+    pub comment: String,
+}
+
+/// A manifest holding `apps`, in that order.
+pub fn manifest(apps: &[Exported]) -> String {
     let mut out = String::from("version: 1\napplications:\n");
     if apps.is_empty() {
         out.truncate(out.len() - 1);
         out.push_str(" {}\n");
     }
-    for (address, app, comment) in apps {
+    for Exported { address, app, numbers, comment } in apps {
         if !comment.is_empty() {
             let _ = writeln!(out, "  # {comment}");
         }
@@ -29,6 +40,9 @@ pub fn manifest(apps: &[(String, Application, String)]) -> String {
         }
         if let Some(privacy) = &bare.privacy {
             fields.insert("privacy".into(), serde_json::to_value(privacy).unwrap_or(Value::Null));
+        }
+        if !numbers.is_empty() {
+            fields.insert("numbers".into(), numbers.iter().cloned().map(Value::String).collect());
         }
         block(&mut out, &fields, 4);
     }
@@ -85,9 +99,17 @@ mod tests {
             "privacy": {"improve_ai": true}, "_links": {}
         }))
         .unwrap();
-        let text = manifest(&[("tricky-1".into(), live.clone(), "application x".into())]);
+        let exported = Exported {
+            address: "tricky-1".into(),
+            app: live.clone(),
+            numbers: vec!["447700900002".into(), "447700900001".into()],
+            comment: "application x".into(),
+        };
+        let text = manifest(&[exported]);
         let desired = load_sources(&[Source { path: "export.yaml".into(), text: text.clone() }], &|_| None).unwrap();
         let back = &desired.apps["tricky-1"].application;
+        let numbers: Vec<&str> = desired.apps["tricky-1"].numbers.iter().map(|n| n.msisdn.as_str()).collect();
+        assert_eq!(numbers, ["447700900002", "447700900001"]);
         assert_eq!(defaults::fill(back), defaults::fill(&live.without_extras()).tap_clear());
         assert!(!text.contains("leg_persistence_time"), "defaults are left out:\n{text}");
         assert_eq!(manifest(&[]), "version: 1\napplications: {}\n");

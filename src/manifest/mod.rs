@@ -57,6 +57,37 @@ pub struct ManifestApplication {
     pub privacy: Option<Privacy>,
     #[serde(default)]
     pub keys: Option<KeySettings>,
+    /// The account's phone numbers that route to this application, in E.164 (spaces, dashes and a
+    /// leading `+` are allowed and dropped). The whole truth: a number linked to the application but
+    /// not listed is unlinked. A number may appear under one application only.
+    #[serde(default)]
+    pub numbers: Option<Vec<NumberText>>,
+}
+
+/// A phone number as a manifest writes it: text (`"+44 7700 900001"`) or plain digits.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum NumberText {
+    Text(String),
+    Digits(u64),
+}
+
+/// The E.164 digits of a number as written, if it is one: spaces, dashes and a leading `+` dropped,
+/// then 7 to 15 digits.
+pub fn normalise_number(written: &str) -> Option<String> {
+    let trimmed = written.trim();
+    let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    let digits: String = body.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    (digits.len() >= 7 && digits.len() <= 15 && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0'))
+        .then_some(digits)
+}
+
+/// A number the manifests link to an application, and where they say so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredNumber {
+    /// E.164 digits, no `+`.
+    pub msisdn: String,
+    pub location: Location,
 }
 
 /// The application's key pair. By default vapp makes an RSA-2048 pair and keeps the private half.
@@ -101,6 +132,8 @@ pub struct DesiredApp {
     pub application: Application,
     pub protect: bool,
     pub keys: DesiredKeys,
+    /// The numbers that route to it, in manifest order.
+    pub numbers: Vec<DesiredNumber>,
     pub source: Location,
 }
 
@@ -282,6 +315,26 @@ pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desir
                         source_line: source_line(&source.text, app.source.position.line),
                     });
                     continue;
+                }
+                for number in &app.numbers {
+                    let elsewhere = desired
+                        .apps
+                        .values()
+                        .find_map(|other| other.numbers.iter().find(|n| n.msisdn == number.msisdn).map(|n| (other, n)));
+                    if let Some((other, first)) = elsewhere {
+                        file.diagnostics.push(Diagnostic {
+                            location: number.location.clone(),
+                            message: format!(
+                                "number {} is listed under both `{}` and `{}`",
+                                number.msisdn, other.address, app.address
+                            ),
+                            help: Some(format!(
+                                "a number routes to one application: it is also listed at {}",
+                                first.location
+                            )),
+                            source_line: source_line(&source.text, number.location.position.line),
+                        });
+                    }
                 }
                 desired.apps.insert(app.address.clone(), app);
             }
@@ -508,12 +561,43 @@ impl FileCheck<'_> {
                 );
                 clean = false;
             }
+            let mut numbers: Vec<DesiredNumber> = Vec::new();
+            for (i, written) in app.numbers.unwrap_or_default().into_iter().enumerate() {
+                let mut at_path = app_path.clone();
+                at_path.extend(["numbers".to_string(), i.to_string()]);
+                let at = index.value(&at_path).unwrap_or_else(|| index.nearest(&at_path));
+                let text = match written {
+                    NumberText::Text(text) => text,
+                    NumberText::Digits(digits) => digits.to_string(),
+                };
+                let Some(msisdn) = normalise_number(&text) else {
+                    self.report(
+                        at,
+                        format!("`{text}` is not a phone number in E.164 form"),
+                        Some("write the country code and number, e.g. 447700900001 or \"+44 7700 900001\"".into()),
+                    );
+                    clean = false;
+                    continue;
+                };
+                let location = Location { file: self.source.path.clone(), position: at };
+                if let Some(first) = numbers.iter().find(|n| n.msisdn == msisdn) {
+                    self.report(
+                        at,
+                        format!("number {msisdn} is listed twice under `{address}`"),
+                        Some(format!("it is first listed at {}", first.location)),
+                    );
+                    clean = false;
+                    continue;
+                }
+                numbers.push(DesiredNumber { msisdn, location });
+            }
             if clean {
                 apps.push(DesiredApp {
                     address,
                     application,
                     protect: app.protect,
                     keys: DesiredKeys { rotation: settings.rotation.unwrap_or(0), external },
+                    numbers,
                     source: Location { file: self.source.path.clone(), position: key_at },
                 });
             }

@@ -17,6 +17,9 @@ pub struct FieldDiff {
     pub path: String,
     pub before: Value,
     pub after: Value,
+    /// The value after is known only at apply (a number linked to an application this plan creates).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_unknown: bool,
 }
 
 /// The application as the planner compares it.
@@ -41,7 +44,7 @@ pub fn diff(before: &Value, after: &Value) -> Vec<FieldDiff> {
         .filter_map(|path| {
             let before = b.get(path).cloned().unwrap_or(Value::Null);
             let after = a.get(path).cloned().unwrap_or(Value::Null);
-            (before != after).then(|| FieldDiff { path: path.clone(), before, after })
+            (before != after).then(|| FieldDiff { path: path.clone(), before, after, after_unknown: false })
         })
         .collect()
 }

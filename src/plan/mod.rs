@@ -198,6 +198,14 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// Whether the step takes an application (or its address) away: such steps run after every
+    /// other step and every number update, so that a number can move off an application first.
+    pub fn removes(&self) -> bool {
+        matches!(self, Step::Delete { .. } | Step::Forget { .. } | Step::Abandon { .. })
+    }
+}
+
 /// What becomes of an abandoned create that landed after all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -206,6 +214,47 @@ pub enum IfFound {
     Delete,
     /// Recorded and kept: the address is protected.
     Keep,
+}
+
+/// Where a number is to route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "to")]
+pub enum Route {
+    /// Nowhere: unlinked.
+    Nowhere,
+    /// An application that exists.
+    Application { id: String },
+    /// The application this plan creates (or creates again) for `address`; its id is known at apply.
+    Created { address: String },
+}
+
+/// A number to route elsewhere: linked, moved or unlinked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberChange {
+    pub msisdn: String,
+    pub country: String,
+    /// The application it routes to now, if any.
+    pub from: Option<String>,
+    /// The address that manages `from`, if one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_address: Option<String>,
+    /// `from`'s name, if the account holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
+    pub route: Route,
+}
+
+impl NumberChange {
+    /// Where the number comes from, in words: the managing address, else the application's name, with
+    /// its id.
+    pub fn origin(&self) -> Option<String> {
+        let id = self.from.as_deref()?;
+        Some(match (&self.from_address, &self.from_name) {
+            (Some(address), _) => format!("{address} ({id})"),
+            (None, Some(name)) => format!("{name:?} ({id}), not managed by vapp"),
+            (None, None) => format!("{id}, an application the account no longer holds"),
+        })
+    }
 }
 
 /// One address's part of the plan.
@@ -220,11 +269,20 @@ pub struct Change {
     /// Why this step, where it is not obvious.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// Numbers this address gains (linked or moved here) or loses to nowhere. Carried out after every
+    /// create and update, before any delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub numbers: Vec<NumberChange>,
+    /// The numbers that route to this address's application now, recorded as applied.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub numbers_now: std::collections::BTreeSet<String>,
 }
 
 impl Change {
     pub fn action(&self) -> Action {
         match &self.step {
+            // Numbers alone make an application's action an update.
+            Step::NoOp { .. } if !self.numbers.is_empty() => Action::Update,
             Step::Create(_) => Action::Create,
             Step::Recreate { .. } => Action::Recreate,
             Step::Update(_) => Action::Update,
@@ -296,6 +354,10 @@ pub enum Warning {
     LiveKeyChanged { address: String },
     /// A protected application left the manifests and is kept.
     Protected { address: String },
+    /// A number is taken from an application another address (or nobody) manages.
+    NumberTakenOver { msisdn: String, address: String, from_id: String, from_name: String, managed_as: Option<String> },
+    /// Updating numbers clears what the Numbers API does not show (`voiceStatusCallback`).
+    NumberStatusCallbacksCleared,
 }
 
 /// A change made in the account outside vapp since the last apply.

@@ -8,11 +8,12 @@ use serde_json::Value;
 use super::diff::{comparable, diff, keep_unmodelled};
 use super::lost::{Lookup, LostCreate, Unmanaged};
 use super::{
-    Action, Adopt, AdoptThen, Change, Create, Drift, FieldDiff, IfFound, KeyChange, KnownKey, NewKey, Note, Plan,
-    RotateKey, StateRef, Step, Update, Warning, FORMAT_VERSION,
+    Action, Adopt, AdoptThen, Change, Create, Drift, FieldDiff, IfFound, KeyChange, KnownKey, NewKey, Note,
+    NumberChange, Plan, RotateKey, Route, StateRef, Step, Update, Warning, FORMAT_VERSION,
 };
+use crate::api::numbers::OwnedNumber;
 use crate::keys;
-use crate::manifest::{Desired, DesiredApp};
+use crate::manifest::{Desired, DesiredApp, Location};
 use crate::model::{defaults, Application, Keys};
 use crate::state::{Intent, KeyRecord, State, StateEntry};
 
@@ -25,6 +26,8 @@ pub struct PlanInput<'a> {
     pub live: &'a [Application],
     /// Only these addresses are considered; all when empty.
     pub targets: &'a [String],
+    /// Every number the account owns.
+    pub numbers: &'a [OwnedNumber],
 }
 
 /// A plan that cannot be made. The planner fails loudly rather than plan a body it could not build.
@@ -36,6 +39,9 @@ pub enum PlanError {
         #[source]
         source: serde_json::Error,
     },
+    /// A manifest names a number the account does not own: nothing is planned, nothing changes.
+    #[error("{location}: the account does not own number {msisdn} (listed under `{address}`)")]
+    NumberNotOwned { msisdn: String, address: String, location: Location },
 }
 
 /// Plans. Pure: no I/O, no clock, no randomness.
@@ -132,6 +138,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         }
         planner.changes.push(change);
     }
+    plan_numbers(input, state, &live_by_id, &mut planner)?;
     Ok(Plan {
         format_version: FORMAT_VERSION,
         state: StateRef { lineage: input.state.map(|s| s.lineage.clone()), serial: state.serial },
@@ -185,6 +192,173 @@ struct Planner {
     warnings: Vec<Warning>,
 }
 
+/// Where each number goes. The manifests say which numbers route to each application they declare;
+/// a number routing to a managed application but listed nowhere is unlinked, except from a protected
+/// application that left the manifests (which keeps its numbers). Every change is attributed to the
+/// address that gains the number (a link, a move) or, for an unlink, to the one that loses it.
+fn plan_numbers(
+    input: &PlanInput,
+    state: &State,
+    live_by_id: &HashMap<&str, Live>,
+    planner: &mut Planner,
+) -> Result<(), PlanError> {
+    let owned: HashMap<&str, &OwnedNumber> = input.numbers.iter().map(|n| (n.msisdn.as_str(), n)).collect();
+    let mut wanted_by: HashMap<&str, &str> = HashMap::new();
+    for app in input.desired.apps.values() {
+        for number in &app.numbers {
+            if !owned.contains_key(number.msisdn.as_str()) {
+                return Err(PlanError::NumberNotOwned {
+                    msisdn: number.msisdn.clone(),
+                    address: app.address.clone(),
+                    location: number.location.clone(),
+                });
+            }
+            wanted_by.insert(&number.msisdn, &app.address);
+        }
+    }
+    let managed_by: HashMap<&str, &str> =
+        state.applications.iter().filter_map(|(address, e)| Some((e.id.as_deref()?, address.as_str()))).collect();
+    let origin_address = |n: &OwnedNumber| n.app_id.as_deref().and_then(|id| managed_by.get(id)).map(|a| a.to_string());
+    let origin_name =
+        |n: &OwnedNumber| n.app_id.as_deref().and_then(|id| live_by_id.get(id)).map(|l| l.app.name.clone());
+    let mut any = false;
+    let mut number_drift: Vec<Drift> = Vec::new();
+    for change in &mut planner.changes {
+        let address = change.address.as_str();
+        let wanted = input.desired.apps.get(address);
+        let (current, route) = match &change.step {
+            Step::Create(_) => (None, Some(Route::Created { address: address.to_string() })),
+            Step::Recreate { gone, .. } => (Some(gone.as_str()), Some(Route::Created { address: address.to_string() })),
+            Step::Update(Update { id, .. }) | Step::RotateKey(RotateKey { id, .. }) => {
+                (Some(id.as_str()), Some(Route::Application { id: id.clone() }))
+            }
+            Step::Adopt(Adopt { id, .. }) | Step::NoOp { id, .. } => match wanted {
+                Some(_) => (Some(id.as_str()), Some(Route::Application { id: id.clone() })),
+                // A protected application that left the manifests keeps its numbers.
+                None => (Some(id.as_str()), None),
+            },
+            Step::Delete { id } => (Some(id.as_str()), None),
+            Step::Forget { id } => (id.as_deref(), None),
+            Step::Abandon { .. } => (None, None),
+        };
+        let kept = wanted.is_none() && matches!(change.step, Step::NoOp { .. } | Step::Adopt(_));
+        let routed_here: Vec<&OwnedNumber> =
+            input.numbers.iter().filter(|n| current.is_some() && n.app_id.as_deref() == current).collect();
+        if matches!(route, Some(Route::Application { .. })) || kept {
+            change.numbers_now = routed_here.iter().map(|n| n.msisdn.clone()).collect();
+        }
+        if kept {
+            continue;
+        }
+        let mut changes = Vec::new();
+        if let (Some(wanted), Some(route)) = (wanted, &route) {
+            for number in &wanted.numbers {
+                let Some(owned) = owned.get(number.msisdn.as_str()) else { continue };
+                let here = matches!(route, Route::Application { id } if owned.app_id.as_deref() == Some(id.as_str()));
+                if here {
+                    continue;
+                }
+                if let Some(from) = owned.app_id.as_deref().filter(|from| Some(*from) != current) {
+                    let managed_as = managed_by.get(from).map(|a| a.to_string());
+                    // A move between two applications these manifests declare is what they say; one
+                    // from an application they do not declare (unmanaged, or kept by protection)
+                    // deserves a warning.
+                    let declared = managed_as.as_deref().is_some_and(|a| input.desired.apps.contains_key(a));
+                    if let Some(live) = live_by_id.get(from).filter(|_| !declared) {
+                        planner.warnings.push(Warning::NumberTakenOver {
+                            msisdn: number.msisdn.clone(),
+                            address: address.to_string(),
+                            from_id: from.to_string(),
+                            from_name: live.app.name.clone(),
+                            managed_as,
+                        });
+                    }
+                }
+                changes.push(NumberChange {
+                    msisdn: owned.msisdn.clone(),
+                    country: owned.country.clone(),
+                    from: owned.app_id.clone(),
+                    from_address: origin_address(owned),
+                    from_name: origin_name(owned),
+                    route: route.clone(),
+                });
+            }
+        }
+        for number in &routed_here {
+            let listed_here = wanted.is_some_and(|w| w.numbers.iter().any(|n| n.msisdn == number.msisdn));
+            let moves_elsewhere = wanted_by.get(number.msisdn.as_str()).is_some_and(|a| *a != address);
+            if !listed_here && !moves_elsewhere {
+                changes.push(NumberChange {
+                    msisdn: number.msisdn.clone(),
+                    country: number.country.clone(),
+                    from: number.app_id.clone(),
+                    from_address: origin_address(number),
+                    from_name: origin_name(number),
+                    route: Route::Nowhere,
+                });
+            }
+        }
+        for number in &changes {
+            let after = match &number.route {
+                Route::Application { id } => Value::String(id.clone()),
+                Route::Created { .. } | Route::Nowhere => Value::Null,
+            };
+            change.diff.push(FieldDiff {
+                path: format!("numbers.{}", number.msisdn),
+                before: number.from.clone().map(Value::String).unwrap_or(Value::Null),
+                after,
+                after_unknown: matches!(number.route, Route::Created { .. }),
+            });
+        }
+        change.diff.sort_by(|a, b| a.path.cmp(&b.path));
+        any |= !changes.is_empty();
+        change.numbers = changes;
+        // Drift: numbers linked or unlinked by hand since the last apply (an update vapp had under way
+        // is not drift: the account says how it ended).
+        if let (Some(entry), Some(id)) = (state.applications.get(address), current) {
+            if entry.applied.is_some() && live_by_id.contains_key(id) {
+                let now: BTreeSet<&str> = routed_here.iter().map(|n| n.msisdn.as_str()).collect();
+                let before: BTreeSet<&str> = entry.numbers.iter().map(String::as_str).collect();
+                let fields: Vec<FieldDiff> = before
+                    .symmetric_difference(&now)
+                    .filter(|msisdn| !state.numbers_pending.contains_key(**msisdn))
+                    .map(|msisdn| {
+                        let routes_now = owned.get(msisdn).and_then(|n| n.app_id.clone());
+                        FieldDiff {
+                            path: format!("numbers.{msisdn}"),
+                            before: if before.contains(msisdn) { Value::String(id.to_string()) } else { Value::Null },
+                            after: routes_now.map(Value::String).unwrap_or(Value::Null),
+                            after_unknown: false,
+                        }
+                    })
+                    .collect();
+                if !fields.is_empty() {
+                    number_drift.push(Drift {
+                        address: address.to_string(),
+                        id: Some(id.to_string()),
+                        diff: fields,
+                        deleted: false,
+                    });
+                }
+            }
+        }
+    }
+    for found in number_drift {
+        match planner.drift.iter_mut().find(|d| d.address == found.address) {
+            Some(existing) => {
+                existing.diff.extend(found.diff);
+                existing.diff.sort_by(|a, b| a.path.cmp(&b.path));
+            }
+            None => planner.drift.push(found),
+        }
+    }
+    planner.drift.sort_by(|a, b| a.address.cmp(&b.address));
+    if any {
+        planner.warnings.push(Warning::NumberStatusCallbacksCleared);
+    }
+    Ok(())
+}
+
 /// What an existing application needs.
 enum Converged {
     Same { observed: Value },
@@ -200,7 +374,15 @@ enum KeyDecision {
 
 impl Planner {
     fn change(&self, wanted: &DesiredApp, step: Step, diff: Vec<FieldDiff>, notes: Vec<Note>) -> Change {
-        Change { address: wanted.address.clone(), step, protect: wanted.protect, diff, notes }
+        Change {
+            address: wanted.address.clone(),
+            step,
+            protect: wanted.protect,
+            diff,
+            notes,
+            numbers: vec![],
+            numbers_now: BTreeSet::new(),
+        }
     }
 
     /// An application that exists and is managed: update, rotate its key, or leave it.
@@ -253,7 +435,7 @@ impl Planner {
                     None => Value::String("(a new pair, made at apply)".into()),
                 };
                 let before = live_fingerprint.map(Value::String).unwrap_or(Value::Null);
-                fields.push(FieldDiff { path: "keys.fingerprint".into(), before, after });
+                fields.push(FieldDiff { path: "keys.fingerprint".into(), before, after, after_unknown: false });
                 let body = Box::new(without_key(update_body(desired, live)?));
                 (Converged::RotateKey { change: KeyChange::Send { key, body }, rotation }, Some(note))
             }
@@ -263,8 +445,15 @@ impl Planner {
     }
 
     fn remove(&mut self, address: &str, entry: &StateEntry, live: Option<Live>) -> Result<Change, serde_json::Error> {
-        let change =
-            |step, diff, notes| Change { address: address.to_string(), step, protect: entry.protect, diff, notes };
+        let change = |step, diff, notes| Change {
+            address: address.to_string(),
+            step,
+            protect: entry.protect,
+            diff,
+            notes,
+            numbers: vec![],
+            numbers_now: BTreeSet::new(),
+        };
         let Some(live) = live else {
             let lost = match (&entry.id, &entry.intent) {
                 (None, Some(Intent::Create { .. })) => lost_create(entry),
@@ -432,6 +621,7 @@ fn drift_of(
             path: "keys.fingerprint".into(),
             before: held.map(|h| Value::String(h.to_string())).unwrap_or(Value::Null),
             after: live_fingerprint.map(Value::String).unwrap_or(Value::Null),
+            after_unknown: false,
         });
     }
     Ok((!fields.is_empty()).then(|| drift(fields, false)))

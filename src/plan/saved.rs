@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Plan;
+use crate::api::numbers::OwnedNumber;
 use crate::model::Application;
 use crate::state::State;
 
@@ -61,6 +62,10 @@ pub enum Staleness {
     ApplicationGone { id: String },
     #[error("application {id} changed in the account since the plan was made")]
     ApplicationChanged { id: String },
+    #[error("number {msisdn} routes elsewhere since the plan was made")]
+    NumberMoved { msisdn: String },
+    #[error("the account no longer owns number {msisdn}")]
+    NumberGone { msisdn: String },
 }
 
 impl SavedPlan {
@@ -94,7 +99,7 @@ impl SavedPlan {
     }
 
     /// Why this plan may no longer be applied, if it may not.
-    pub fn staleness(&self, state: Option<&State>, live: &[Application]) -> Option<Staleness> {
+    pub fn staleness(&self, state: Option<&State>, live: &[Application], numbers: &[OwnedNumber]) -> Option<Staleness> {
         let planned = &self.plan.state;
         match (planned.lineage.as_deref(), state) {
             (None, Some(now)) if now.serial > 0 => return Some(Staleness::StateCreated { serial: now.serial }),
@@ -112,6 +117,16 @@ impl SavedPlan {
             match now.get(id) {
                 None => return Some(Staleness::ApplicationGone { id: id.clone() }),
                 Some(d) if d != digest => return Some(Staleness::ApplicationChanged { id: id.clone() }),
+                _ => {}
+            }
+        }
+        // A number to route must still route where the plan saw it.
+        for number in self.plan.changes.iter().flat_map(|c| &c.numbers) {
+            match numbers.iter().find(|n| n.msisdn == number.msisdn) {
+                None => return Some(Staleness::NumberGone { msisdn: number.msisdn.clone() }),
+                Some(now) if now.app_id != number.from => {
+                    return Some(Staleness::NumberMoved { msisdn: number.msisdn.clone() })
+                }
                 _ => {}
             }
         }

@@ -14,7 +14,7 @@ pub mod codec;
 pub mod crypto;
 mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -39,6 +39,11 @@ pub struct State {
     pub account: Option<Account>,
     #[serde(default)]
     pub applications: BTreeMap<String, StateEntry>,
+    /// Number updates about to be made, by number: written before the call, removed once its outcome
+    /// is recorded. Still present when vapp next runs: the update's outcome is unknown, and the
+    /// number as the account shows it says what happened.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub numbers_pending: BTreeMap<String, PendingNumber>,
     /// SHA-256 of the document written without this field; a mismatch means the file was damaged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
@@ -48,6 +53,14 @@ pub struct State {
     /// The key that seals private keys on write; from the passphrase, never written.
     #[serde(skip)]
     pub sealer: Option<Sealer>,
+}
+
+/// A number update under way: where the number was being routed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingNumber {
+    /// The address it was to route to; `None` to nowhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// Which account a state's application ids belong to: an API key (never the secret) and the URL it
@@ -105,6 +118,10 @@ pub struct StateEntry {
     /// A mutating call about to be made; see [`Intent`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<Intent>,
+    /// The numbers that route to the application, as last applied or observed (to find numbers linked
+    /// or unlinked by hand).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub numbers: BTreeSet<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -167,6 +184,7 @@ impl Default for StateEntry {
             rotate_requested: false,
             pending_key: None,
             intent: None,
+            numbers: BTreeSet::new(),
         }
     }
 }
@@ -246,6 +264,7 @@ impl State {
             serial: 0,
             account: None,
             applications: BTreeMap::new(),
+            numbers_pending: BTreeMap::new(),
             checksum: None,
             encryption: None,
             sealer: None,

@@ -1,5 +1,6 @@
 //! The design's promise, as a property: for generated manifests, states and accounts (rotation, your
-//! own keys, adoption of lost creates, recreates, protection, targets and changes made outside vapp),
+//! own keys, adoption of lost creates, recreates, protection, targets, numbers linked, moved and
+//! taken over, and changes made outside vapp),
 //! the real planner and the real executor, run against the emulator's account in this process (no
 //! HTTP), converge in one apply: planning again shows nothing, no application is duplicated, and every
 //! managed key is the one the account has.
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
+use vapp::api::numbers::{NumberFilter, NumberUpdate, NumbersApi, OwnedNumber};
 use vapp::api::{ApplicationApi, RetryPolicy};
 use vapp::apply::{Cancel, Executor, KeySource};
 use vapp::emulator::{InProcess, SEED_PUBLIC_KEYS};
@@ -43,6 +45,15 @@ struct AppSpec {
     rotation: u32,
     own_key: bool,
     protect: bool,
+    /// Indexes into the account's [`NUMBERS`] numbers (a number another app lists first is left out).
+    numbers: Vec<usize>,
+}
+
+/// How many numbers the account owns: the last is linked to a dashboard application at the start.
+const NUMBERS: usize = 6;
+
+fn msisdn(i: usize) -> String {
+    vapp::emulator::seeded_number(i).shown.msisdn
 }
 
 /// Something done to the account or the state between the two applies.
@@ -59,6 +70,13 @@ enum Mess {
     ReplaceLiveKey(usize),
     /// Renamed in the dashboard: drift, put back.
     RenameLive(usize),
+    /// A number linked to an application by hand: drift, put back.
+    LinkByHand {
+        number: usize,
+        app: usize,
+    },
+    /// A number unlinked by hand: drift, put back.
+    UnlinkByHand(usize),
 }
 
 fn app_spec() -> impl Strategy<Value = AppSpec> {
@@ -69,25 +87,29 @@ fn app_spec() -> impl Strategy<Value = AppSpec> {
         0u32..3,
         proptest::bool::weighted(0.2),
         proptest::bool::weighted(0.2),
+        proptest::collection::vec(0..NUMBERS, 0..3),
     )
-        .prop_map(|(name, answer, vbc, rotation, own_key, protect)| AppSpec {
+        .prop_map(|(name, answer, vbc, rotation, own_key, protect, numbers)| AppSpec {
             name,
             answer: answer.map(|h| format!("https://{h}.example.com/answer")),
             vbc,
             rotation: if own_key { 0 } else { rotation },
             own_key,
             protect,
+            numbers,
         })
 }
 
 fn mess() -> impl Strategy<Value = Mess> {
-    (0usize..5, 0u8..6).prop_map(|(i, kind)| match kind {
+    (0usize..5, 0u8..8, 0..NUMBERS).prop_map(|(i, kind, number)| match kind {
         0 => Mess::DeleteLive(i),
         1 => Mess::LoseCreateAnswer(i),
         2 => Mess::LoseCreateEntirely(i),
         3 => Mess::RequestRotation(i),
         4 => Mess::ReplaceLiveKey(i),
-        _ => Mess::RenameLive(i),
+        5 => Mess::RenameLive(i),
+        6 => Mess::LinkByHand { number, app: i },
+        _ => Mess::UnlinkByHand(number),
     })
 }
 
@@ -95,9 +117,14 @@ fn mess() -> impl Strategy<Value = Mess> {
 fn manifest(apps: &[Option<AppSpec>]) -> Desired {
     let mut text = String::from("version: 1\napplications:\n");
     let mut any = false;
+    let mut listed = std::collections::BTreeSet::new();
     for (i, app) in apps.iter().enumerate() {
         let Some(app) = app else { continue };
         any = true;
+        let numbers: Vec<String> = app.numbers.iter().filter(|n| listed.insert(**n)).map(|n| msisdn(*n)).collect();
+        if !numbers.is_empty() {
+            text.push_str(&format!("  # numbers of app-{i}\n"));
+        }
         text.push_str(&format!("  app-{i}:\n    name: {}\n    protect: {}\n", app.name, app.protect));
         text.push_str("    capabilities:\n");
         match &app.answer {
@@ -111,6 +138,9 @@ fn manifest(apps: &[Option<AppSpec>]) -> Desired {
             text.push_str(&format!("    keys: {{ public_key_file: key-{i}.pub }}\n"));
         } else if app.rotation > 0 {
             text.push_str(&format!("    keys: {{ rotation: {} }}\n", app.rotation));
+        }
+        if !numbers.is_empty() {
+            text.push_str(&format!("    numbers: {numbers:?}\n"));
         }
     }
     if !any {
@@ -179,6 +209,16 @@ impl ApplicationApi for Lossy {
     }
 }
 
+impl NumbersApi for Lossy {
+    async fn list_numbers(&self, filter: &NumberFilter) -> Result<Vec<OwnedNumber>, vapp::api::ApiError> {
+        self.inner.list_numbers(filter).await
+    }
+    async fn update_number(&self, update: &NumberUpdate) -> Result<(), vapp::api::ApiError> {
+        let result = self.inner.update_number(update).await;
+        self.answer(result)
+    }
+}
+
 struct World {
     api: Lossy,
     store: StateStore,
@@ -192,8 +232,14 @@ impl World {
         let store = StateStore::at_path(dir.path().join("vapp.state.json"), State::new("converge".into()));
         let inner = InProcess::default();
         // Two dashboard applications nobody manages: never touched.
-        let dashboard = (0..2).map(vapp::emulator::seeded_application).collect();
+        let dashboard: Vec<Application> = (0..2).map(vapp::emulator::seeded_application).collect();
+        let dashboard_id = dashboard[0].id.clone();
         inner.insert(dashboard).await.unwrap();
+        let mut numbers: Vec<OwnedNumber> = (0..NUMBERS).map(|i| vapp::emulator::seeded_number(i).shown).collect();
+        // Settings of the number's own, which every link must keep; and one number to take over.
+        numbers[0].mo_http_url = Some("https://sms.example.com/inbound".into());
+        numbers[NUMBERS - 1].app_id = dashboard_id;
+        inner.own_numbers(numbers).await.unwrap();
         let api = Lossy { inner, loss_percent, dice: std::sync::Mutex::new(seed | 1) };
         World { api, store, keys: Arc::new(PoolKeys(AtomicUsize::new(0))), _dir: dir }
     }
@@ -208,15 +254,17 @@ impl World {
     /// Plans, saves the plan and reads it back (as `plan -o` and `apply FILE` do), and executes it.
     async fn try_apply(&self, desired: &Desired, targets: &[String]) -> (vapp::plan::Plan, vapp::apply::Report) {
         let live = self.api.list_all().await.unwrap();
+        let numbers = self.api.list_numbers(&NumberFilter::default()).await.unwrap();
         let state = self.store.snapshot();
-        let made = plan(&PlanInput { desired, state: Some(&state), live: &live, targets }).unwrap();
+        let made = plan(&PlanInput { desired, state: Some(&state), live: &live, targets, numbers: &numbers }).unwrap();
         let saved = serde_json::to_vec(&vapp::plan::SavedPlan::new(made.clone(), &live)).unwrap();
         let made = vapp::plan::SavedPlan::from_slice(&saved).unwrap();
-        assert_eq!(made.staleness(Some(&state), &live), None);
+        assert_eq!(made.staleness(Some(&state), &live, &numbers), None);
         let made = made.plan;
         let cancel = Cancel::default();
         let executor = Executor {
             api: &self.api,
+            numbers: &self.api,
             store: &self.store,
             keys: self.keys.clone(),
             parallelism: 4,
@@ -284,7 +332,18 @@ impl World {
                 }
                 self.api.update(&id, &live).await.unwrap();
             }
+            Mess::LinkByHand { number, app } => {
+                let Some(id) = entry(app).and_then(|e| e.id) else { return };
+                self.route_by_hand(*number, Some(&id)).await;
+            }
+            Mess::UnlinkByHand(number) => self.route_by_hand(*number, None).await,
         }
+    }
+
+    async fn route_by_hand(&self, number: usize, app_id: Option<&str>) {
+        let Some(now) = self.api.inner.find_number(&msisdn(number)).await.unwrap() else { return };
+        // An application deleted in the dashboard is an unknown app_id: refused, as by the API.
+        let _ = self.api.inner.update_number(&NumberUpdate::route(&now, app_id)).await;
     }
 
     /// No duplicates, every managed application present, every key in custody the live one (for the
@@ -313,6 +372,33 @@ impl World {
                 assert_eq!(vapp::keys::fingerprint(&pair.public_key_pem().unwrap()).unwrap(), live_fingerprint);
             }
             assert!(entry.intent.is_none() && entry.pending_key.is_none(), "{address}: left mid-call");
+        }
+        // Numbers: each routes where the manifests list it; one listed nowhere routes to no managed
+        // application the manifests want; the state knows what routes to each; its own settings stay.
+        let numbers = self.api.list_numbers(&NumberFilter::default()).await.unwrap();
+        assert!(state.numbers_pending.is_empty(), "a number update left unresolved: {:?}", state.numbers_pending);
+        for number in &numbers {
+            let listed_by = desired.apps.values().find(|a| a.numbers.iter().any(|n| n.msisdn == number.msisdn));
+            let routes_to = number.app_id.as_deref().and_then(|id| state.address_of(id));
+            match listed_by {
+                Some(app) => assert_eq!(routes_to, Some(app.address.as_str()), "{}", number.msisdn),
+                None => assert!(
+                    routes_to.is_none_or(|address| !desired.apps.contains_key(address)),
+                    "{} routes to {routes_to:?}, which does not list it",
+                    number.msisdn
+                ),
+            }
+            if number.msisdn == msisdn(0) {
+                assert_eq!(number.mo_http_url.as_deref(), Some("https://sms.example.com/inbound"), "settings lost");
+            }
+        }
+        for (address, entry) in &state.applications {
+            let routed: std::collections::BTreeSet<String> = numbers
+                .iter()
+                .filter(|n| n.app_id.is_some() && n.app_id == entry.id)
+                .map(|n| n.msisdn.clone())
+                .collect();
+            assert_eq!(entry.numbers, routed, "{address}: the state's numbers are not the account's");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Crash safety: whatever fails (lost answers, 5xx, throttling, SIGKILL, Ctrl-C), the next runs
-//! converge, no application is created twice, and no private key is lost.
+//! converge, no application is created twice, no private key is lost, and every number routes where
+//! the manifests say.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -12,11 +13,25 @@ use vapp::emulator::{EmulatorConfig, Faults};
 
 use crate::harness::{config, BackgroundEmulator, Workspace};
 
+/// How many numbers the account owns: more than any manifest here lists.
+const NUMBERS: usize = 48;
+
+/// The number `app-i` lists in `generation`: each generation moves every number to the next app.
+fn number_of(i: usize, generation: usize) -> String {
+    format!("4477009{:05}", (i + generation) % NUMBERS + 1)
+}
+
 fn manifest(count: usize, generation: usize) -> String {
+    manifest_with(count, generation, generation)
+}
+
+/// `count` apps whose webhooks are those of `generation` and numbers those of `numbers_generation`.
+fn manifest_with(count: usize, generation: usize, numbers_generation: usize) -> String {
     let mut text = String::from("version: 1\napplications:\n");
     for i in 0..count {
         text.push_str(&format!(
-            "  app-{i}:\n    name: App {i}\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: https://a{i}.example.com/answer-{generation}\n"
+            "  app-{i}:\n    name: App {i}\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: https://a{i}.example.com/answer-{generation}\n    numbers: [\"{}\"]\n",
+            number_of(i, numbers_generation)
         ));
     }
     text
@@ -28,8 +43,15 @@ fn account(data: &Path) -> Vec<Value> {
     serde_json::from_str::<Value>(&text).unwrap()["applications"].as_array().unwrap().clone()
 }
 
-/// The invariants that must hold after convergence.
-fn assert_converged(ws: &Workspace, data: &Path, expected: usize) {
+/// The account's numbers as the emulator's data file holds them.
+fn numbers(data: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(data).unwrap_or_else(|_| "{\"numbers\": []}".into());
+    serde_json::from_str::<Value>(&text).unwrap()["numbers"].as_array().cloned().unwrap_or_default()
+}
+
+/// The invariants that must hold after convergence to `expected` apps whose numbers are those of
+/// `generation`.
+fn assert_converged(ws: &Workspace, data: &Path, expected: usize, generation: usize) {
     let apps = account(data);
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     for app in &apps {
@@ -50,6 +72,21 @@ fn assert_converged(ws: &Workspace, data: &Path, expected: usize) {
         assert_eq!(held, live_fingerprint, "{address}: the state's private key matches the live public key");
         assert!(entry.intent.is_none(), "{address}: an intent left behind");
     }
+    // Each app's number routes to it, and only that one; the state records the same.
+    assert!(state.numbers_pending.is_empty(), "number updates left pending: {:?}", state.numbers_pending);
+    let numbers = numbers(data);
+    for (address, entry) in &state.applications {
+        let i: usize = address.trim_start_matches("app-").parse().unwrap();
+        let routed: Vec<&str> = numbers
+            .iter()
+            .filter(|n| n["app_id"].as_str() == entry.id.as_deref())
+            .map(|n| n["msisdn"].as_str().unwrap())
+            .collect();
+        assert_eq!(routed, [number_of(i, generation)], "{address}: the numbers that route to it");
+        assert_eq!(entry.numbers.iter().collect::<Vec<_>>(), [&number_of(i, generation)], "{address}: recorded");
+    }
+    let linked = numbers.iter().filter(|n| n["app_id"].is_string()).count();
+    assert_eq!(linked, expected, "a number left linked to an application vapp deleted");
 }
 
 fn serial(ws: &Workspace) -> u64 {
@@ -60,7 +97,7 @@ fn serial(ws: &Workspace) -> u64 {
 fn converge(ws: &Workspace, max_runs: usize) -> usize {
     let mut last_serial = serial(ws);
     for run in 1..=max_runs {
-        ws.vapp().args(["apply", "--auto-approve", "-q"]).run();
+        ws.vapp().args(["apply", "--auto-approve", "-q", "--numbers-pace", "0s"]).run();
         let now = serial(ws);
         assert!(now >= last_serial, "the serial went back from {last_serial} to {now}");
         last_serial = now;
@@ -73,7 +110,12 @@ fn converge(ws: &Workspace, max_runs: usize) -> usize {
 
 fn faulty_emulator(dir: &Path, faults: Faults) -> (BackgroundEmulator, std::path::PathBuf) {
     let data = dir.join("account.json");
-    let emulator = BackgroundEmulator::start(EmulatorConfig { data_file: Some(data.clone()), faults, ..config() });
+    let emulator = BackgroundEmulator::start(EmulatorConfig {
+        data_file: Some(data.clone()),
+        seed_numbers: NUMBERS,
+        faults,
+        ..config()
+    });
     (emulator, data)
 }
 
@@ -100,11 +142,11 @@ fn fault_matrix_converges_without_duplicates_or_lost_keys() {
         let ws = Workspace::new(&emulator.url);
         ws.write("vapp.yaml", &manifest(6, 1));
         let runs = converge(&ws, 6);
-        assert_converged(&ws, &data, 6);
+        assert_converged(&ws, &data, 6, 1);
         // Updates and deletes under the same faults.
         ws.write("vapp.yaml", &manifest(4, 2));
         let runs_after = converge(&ws, 6);
-        assert_converged(&ws, &data, 4);
+        assert_converged(&ws, &data, 4, 2);
         eprintln!("{name}: converged in {runs} + {runs_after} runs");
     }
 }
@@ -122,12 +164,12 @@ fn lost_answers_are_committed_then_dropped() {
 
 /// Starts `vapp apply` and SIGKILLs it after it printed `lines` progress lines.
 fn kill_apply_after(ws: &Workspace, lines: usize) {
-    let mut child = ws.vapp().args(["apply", "--auto-approve", "--parallelism", "3"]).spawn();
+    let mut child = ws.vapp().args(["apply", "--auto-approve", "--parallelism", "3", "--numbers-pace", "0s"]).spawn();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut seen = 0;
     for line in stderr.lines() {
         let Ok(line) = line else { break };
-        if line.contains('…') || line.contains(" [") {
+        if line.contains('…') || line.contains(" [") || line.contains(": number ") {
             seen += 1;
         }
         if seen >= lines {
@@ -150,14 +192,21 @@ fn sigkill_during_apply_never_loses_a_key_or_duplicates() {
         assert!(vapp::state::load_file(&ws.path().join("vapp.state.json")).is_ok(), "the state loads after a kill");
     }
     converge(&ws, 4);
-    assert_converged(&ws, &data, 8);
+    assert_converged(&ws, &data, 8, 1);
     // Kills in the middle of updates and deletes.
     ws.write("vapp.yaml", &manifest(5, 2));
     for lines in [2, 1, 3] {
         kill_apply_after(&ws, lines);
     }
     converge(&ws, 4);
-    assert_converged(&ws, &data, 5);
+    assert_converged(&ws, &data, 5, 2);
+    // Kills in the middle of number moves alone.
+    ws.write("vapp.yaml", &manifest_with(5, 2, 3));
+    for lines in [1, 2, 3] {
+        kill_apply_after(&ws, lines);
+    }
+    converge(&ws, 4);
+    assert_converged(&ws, &data, 5, 3);
 }
 
 #[test]
@@ -195,7 +244,7 @@ fn a_killed_holders_lock_is_broken_automatically() {
     assert!(ws.path().join("vapp.state.json.lock").exists(), "the killed apply left its lock");
     let run = ws.vapp().args(["apply", "--auto-approve"]).expect(0);
     assert!(run.stderr.contains("removed a stale state lock"), "{run:?}");
-    assert_converged(&ws, &data, 3);
+    assert_converged(&ws, &data, 3, 1);
 }
 
 #[cfg(unix)]
@@ -206,11 +255,14 @@ fn ctrl_c_finishes_calls_in_flight_and_exits_130() {
         faulty_emulator(scratch.path(), Faults { latency: Duration::from_millis(200), ..Faults::default() });
     let ws = Workspace::new(&emulator.url);
     ws.write("vapp.yaml", &manifest(6, 1));
-    let mut child = ws.vapp().args(["apply", "--auto-approve", "--parallelism", "2"]).spawn();
+    let mut child = ws.vapp().args(["apply", "--auto-approve", "--parallelism", "2", "--numbers-pace", "0s"]).spawn();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    assert!(line.contains("creating…"), "{line}");
+    // Past the plan's warnings, to the first action under way.
+    while !line.contains("creating…") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "vapp ended before creating anything");
+    }
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let mut rest = String::new();
@@ -224,7 +276,7 @@ fn ctrl_c_finishes_calls_in_flight_and_exits_130() {
     let with_id = state.applications.values().filter(|e| e.id.is_some()).count();
     assert_eq!(with_id, created, "every call that finished is recorded");
     converge(&ws, 3);
-    assert_converged(&ws, &data, 6);
+    assert_converged(&ws, &data, 6, 1);
 }
 
 /// The drill of the README: a few dozen applications against an emulator with lost answers, 5xx, a
@@ -252,7 +304,7 @@ fn drill() {
     ws.write("vapp.yaml", &manifest(apps, 0));
     let started = std::time::Instant::now();
     let first = converge(&ws, 10);
-    assert_converged(&ws, &data, apps);
+    assert_converged(&ws, &data, apps, 0);
     eprintln!("drill: {apps} applications converged in {first} apply run(s) ({:.1}s)", started.elapsed().as_secs_f64());
     let mut kills = 0;
     for generation in 1..=8 {
@@ -264,7 +316,7 @@ fn drill() {
     }
     ws.write("vapp.yaml", &manifest(apps, 99));
     let after = converge(&ws, 10);
-    assert_converged(&ws, &data, apps);
+    assert_converged(&ws, &data, apps, 99);
     eprintln!(
         "drill: {kills} SIGKILLs mid-apply, then converged in {after} apply run(s); duplicates 0, lost keys 0 ({:.1}s in all, seed {seed})",
         started.elapsed().as_secs_f64()

@@ -217,8 +217,14 @@ async fn after_a_failed_state_write_no_new_action_starts() {
     let api = InProcess::default();
     let backend = Arc::new(MemoryBackend::new());
     let store = StateStore::new(backend.clone(), State::new("full-disk".into()), None);
-    let plan =
-        vapp::plan::plan(&vapp::plan::PlanInput { desired: &desired, state: None, live: &[], targets: &[] }).unwrap();
+    let plan = vapp::plan::plan(&vapp::plan::PlanInput {
+        desired: &desired,
+        state: None,
+        live: &[],
+        targets: &[],
+        numbers: &[],
+    })
+    .unwrap();
     backend.fail_writes_after(3);
     struct Pool;
     impl vapp::apply::KeySource for Pool {
@@ -230,6 +236,7 @@ async fn after_a_failed_state_write_no_new_action_starts() {
     let cancel = Cancel::default();
     let executor = Executor {
         api: &api,
+        numbers: &api,
         store: &store,
         keys: Arc::new(Pool),
         parallelism: 1,

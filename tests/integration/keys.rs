@@ -143,14 +143,21 @@ fn a_rotation_whose_answer_is_lost_keeps_both_keys_then_completes() {
         let loaded = vapp::state::load(backend.as_ref(), None).await.unwrap().unwrap();
         let state = loaded.state.clone();
         let live = api.list_all().await.unwrap();
-        let plan =
-            vapp::plan::plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] }).unwrap();
+        let plan = vapp::plan::plan(&PlanInput {
+            desired: &desired,
+            state: Some(&state),
+            live: &live,
+            targets: &[],
+            numbers: &[],
+        })
+        .unwrap();
         assert_eq!(plan.changes[0].action(), Action::RotateKey);
         let store = vapp::state::StateStore::new(backend, loaded.state, Some(loaded.token));
         let cancel = Cancel::default();
         let retry = vapp::api::RetryPolicy { max_attempts: 1, ..Default::default() };
         let executor = Executor {
             api: &api,
+            numbers: &api.inner,
             store: &store,
             keys: Arc::new(RsaKeys),
             parallelism: 1,

@@ -11,6 +11,7 @@ mod harness;
 mod hostile;
 mod keys;
 mod manifests;
+mod numbers;
 mod openapi;
 mod reconcile;
 mod shared_state;

@@ -26,6 +26,11 @@ use vapp::state::State;
 
 use crate::harness::repo_path;
 
+/// The numbers a sandbox account owns, which the examples link.
+fn sandbox_numbers() -> Vec<vapp::api::OwnedNumber> {
+    (0..10).map(|i| vapp::emulator::seeded_number(i).shown).collect()
+}
+
 const SPEC: &str = "tests/fixtures/openapi/application.v2.4.1.yml";
 const CREATE: Operation = Operation { label: "POST", path: "/v2/applications", method: "post" };
 const UPDATE: Operation = Operation { label: "PUT", path: "/v2/applications/{id}", method: "put" };
@@ -297,7 +302,9 @@ fn label(desired: &Desired, address: &str) -> String {
 /// What the executor sends for each planned create: the planned body with the new public key.
 fn create_bodies() -> Vec<Body> {
     let desired = desired();
-    let plan = plan(&PlanInput { desired: &desired, state: None, live: &[], targets: &[] }).unwrap();
+    let plan =
+        plan(&PlanInput { desired: &desired, state: None, live: &[], targets: &[], numbers: &sandbox_numbers() })
+            .unwrap();
     assert_eq!(plan.changes.len(), desired.apps.len(), "one change per application");
     plan.changes
         .iter()
@@ -335,7 +342,9 @@ fn move_webhooks(value: &mut Value) -> bool {
 fn update_bodies() -> Vec<Body> {
     let desired = desired();
     let pair = key_pair();
-    let created = plan(&PlanInput { desired: &desired, state: None, live: &[], targets: &[] }).unwrap();
+    let created =
+        plan(&PlanInput { desired: &desired, state: None, live: &[], targets: &[], numbers: &sandbox_numbers() })
+            .unwrap();
     let mut live = Vec::new();
     let mut entries = Map::new();
     for change in &created.changes {
@@ -360,7 +369,14 @@ fn update_bodies() -> Vec<Body> {
         "format": "vapp-state", "version": 1, "lineage": "openapi-test", "serial": 1, "applications": entries
     }))
     .expect("a state");
-    let plan = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] }).unwrap();
+    let plan = plan(&PlanInput {
+        desired: &desired,
+        state: Some(&state),
+        live: &live,
+        targets: &[],
+        numbers: &sandbox_numbers(),
+    })
+    .unwrap();
     assert_eq!(plan.changes.len(), desired.apps.len(), "one change per application");
     plan.changes
         .iter()

@@ -45,14 +45,17 @@ fn assert_no_private_key(text: &str) {
 
 #[test]
 fn the_tour() {
-    let emulator = BackgroundEmulator::start(EmulatorConfig { seed_apps: 5, ..config() });
+    let emulator = BackgroundEmulator::start(EmulatorConfig { seed_apps: 5, seed_numbers: 10, ..config() });
     let unmanaged = ids_in_account(&emulator);
     let ws = Workspace::new(&emulator.url);
     copy_examples(&ws);
 
     // Apply the examples; the state is private and holds every key.
-    let run = ws.vapp().args(["apply", "-f", "apps", "--auto-approve"]).expect(0);
-    assert!(run.stdout.contains("Apply complete: 4 created, 0 updated, 0 deleted."), "{run:?}");
+    let run = ws.vapp().args(["apply", "-f", "apps", "--auto-approve", "--numbers-pace", "0s"]).expect(0);
+    assert!(
+        run.stdout.contains("Apply complete: 4 created, 0 updated, 0 deleted; numbers: 4 linked, 0 unlinked."),
+        "{run:?}"
+    );
     assert_no_private_key(&run.stdout);
     assert_no_private_key(&run.stderr);
     #[cfg(unix)]
@@ -134,8 +137,11 @@ fn the_tour() {
     assert_eq!(ids.len(), 8);
 
     // Destroy removes every managed application and nothing else.
-    let run = ws.vapp().args(["destroy", "-f", "apps", "--auto-approve"]).expect(0);
-    assert!(run.stdout.contains("Destroy complete: 0 created, 0 updated, 3 deleted."), "{run:?}");
+    let run = ws.vapp().args(["destroy", "-f", "apps", "--auto-approve", "--numbers-pace", "0s"]).expect(0);
+    assert!(
+        run.stdout.contains("Destroy complete: 0 created, 0 updated, 3 deleted; numbers: 0 linked, 4 unlinked."),
+        "{run:?}"
+    );
     let mut left = ids_in_account(&emulator);
     left.sort();
     let mut expected = unmanaged.clone();
@@ -246,7 +252,8 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
     let state_path = dir.path().join("vapp.state.json");
     let store = StateStore::at_path(state_path.clone(), State::new("test".into()));
     let live = api.list_all().await.unwrap();
-    let plan = vapp::plan::plan(&PlanInput { desired: &desired, state: None, live: &live, targets: &[] }).unwrap();
+    let plan = vapp::plan::plan(&PlanInput { desired: &desired, state: None, live: &live, targets: &[], numbers: &[] })
+        .unwrap();
     let cancel = Cancel::default();
     let retry = RetryPolicy {
         max_attempts: 3,
@@ -256,6 +263,7 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
     };
     let executor = Executor {
         api: &api,
+        numbers: &api.inner,
         store: &store,
         keys: Arc::new(RsaKeys),
         parallelism: 3,
@@ -277,8 +285,14 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
 
     // The next plan sends the failed create again with the same key, and touches nothing else.
     let live = api.list_all().await.unwrap();
-    let again =
-        vapp::plan::plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &[] }).unwrap();
+    let again = vapp::plan::plan(&PlanInput {
+        desired: &desired,
+        state: Some(&state),
+        live: &live,
+        targets: &[],
+        numbers: &[],
+    })
+    .unwrap();
     let actions: Vec<_> = again.actions().map(|c| (c.address.as_str(), &c.step)).collect();
     let [("broken", vapp::plan::Step::Create(create))] = actions.as_slice() else { panic!("{actions:?}") };
     let fingerprint = state.applications["broken"].key.fingerprint().unwrap().to_string();

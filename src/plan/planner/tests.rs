@@ -1,8 +1,9 @@
 use super::*;
+use crate::api::numbers::OwnedNumber;
 use crate::emulator::SEED_PUBLIC_KEYS;
 use crate::manifest::{load_sources, Source};
 use crate::plan::render::{render_human, render_json, render_markdown};
-use crate::plan::{AdoptThen, Plan, Summary};
+use crate::plan::{AdoptThen, Plan, Route, Summary};
 use crate::state::KeyRecord;
 use serde_json::json;
 use std::fmt::Write;
@@ -17,7 +18,7 @@ fn live(v: Value) -> Application {
 }
 
 fn plan_of(desired: &Desired, state: &State, live: &[Application]) -> Plan {
-    plan(&PlanInput { desired, state: Some(state), live, targets: &[] }).unwrap()
+    plan(&PlanInput { desired, state: Some(state), live, targets: &[], numbers: &[] }).unwrap()
 }
 
 const PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n";
@@ -134,7 +135,9 @@ fn updates_keep_unmodelled_fields_and_the_live_key() {
 fn targets_limit_the_plan_and_unknown_targets_are_named() {
     let (desired, state, live) = fixture();
     let targets = vec!["old".to_string(), "nope".to_string()];
-    let plan = plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &targets }).unwrap();
+    let plan =
+        plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &targets, numbers: &[] })
+            .unwrap();
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].step, Step::Delete { id: "id-old".into() });
     assert_eq!(plan.warnings, [Warning::TargetMatchesNothing { target: "nope".into() }]);
@@ -357,13 +360,42 @@ mod scenarios {
 
     /// Plans `manifest` against `state` and `live` and pins the whole story in `snapshots/`.
     fn scenario(name: &str, manifest: &str, state: &State, live: &[Application]) -> Plan {
+        scenario_with_numbers(name, manifest, state, live, &[])
+    }
+
+    /// A number the account owns, routed to `app_id`.
+    fn number(msisdn: &str, app_id: Option<&str>) -> OwnedNumber {
+        OwnedNumber {
+            country: "GB".into(),
+            msisdn: msisdn.into(),
+            app_id: app_id.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    /// [`scenario`] with the account's numbers: they, the number steps, the JSON entries and the
+    /// Markdown rendering are pinned too.
+    fn scenario_with_numbers(
+        name: &str,
+        manifest: &str,
+        state: &State,
+        live: &[Application],
+        numbers: &[OwnedNumber],
+    ) -> Plan {
         let keys = Keys::new();
         let wanted = desired(manifest);
-        let made = plan_of(&wanted, state, live);
+        let input = PlanInput { desired: &wanted, state: Some(state), live, targets: &[], numbers };
+        let made = plan(&input).unwrap();
         let mut text = String::new();
         let _ = write!(text, "## manifest\n{}\n", manifest.trim());
         let _ = write!(text, "\n## state (serial {})\n{}", state.serial, describe_state(state));
         let _ = write!(text, "\n## account\n{}", describe_account(live));
+        if !numbers.is_empty() {
+            let _ = write!(text, "\n## numbers\n");
+            for n in numbers {
+                let _ = writeln!(text, "{} -> {}", n.msisdn, n.app_id.as_deref().unwrap_or("(nothing)"));
+            }
+        }
         let _ = write!(text, "\n## plan\n{}", render_human(&made, false));
         if !made.warnings.is_empty() {
             let _ = write!(text, "\n## warnings\n");
@@ -374,6 +406,26 @@ mod scenarios {
         let _ = write!(text, "\n## steps\n");
         for change in &made.changes {
             text.push_str(&describe_step(change));
+        }
+        if !numbers.is_empty() {
+            let _ = write!(text, "\n## number steps\n");
+            for change in &made.changes {
+                for n in &change.numbers {
+                    let _ = writeln!(text, "{}: {} from {:?} to {:?}", change.address, n.msisdn, n.from, n.route);
+                }
+            }
+            let json: Value = serde_json::from_str(&render_json(&made)).unwrap();
+            let entries: Vec<&Value> = ["changes", "drift"]
+                .iter()
+                .flat_map(|section| json[section].as_array().into_iter().flatten())
+                .flat_map(|c| c["diff"].as_array().into_iter().flatten())
+                .filter(|d| d["path"].as_str().is_some_and(|p| p.starts_with("numbers.")))
+                .collect();
+            let _ = write!(text, "\n## json number entries\n");
+            for entry in entries {
+                let _ = writeln!(text, "{entry}");
+            }
+            let _ = write!(text, "\n## markdown\n{}", render_markdown(&made));
         }
         let summary: Summary = made.summary();
         let _ = writeln!(text, "\n## summary\n{summary:?}");
@@ -487,6 +539,129 @@ mod scenarios {
         let steps: Vec<_> = plan.changes.iter().map(|c| c.step.clone()).collect();
         assert_eq!(steps, [Step::Delete { id: "id-a".into() }, Step::Forget { id: Some("id-b-gone".into()) }]);
     }
+
+    const TWO: &str = "version: 1\napplications:\n  a:\n    name: A\n    capabilities: { rtc: {} }\n  b:\n    name: B\n    capabilities: { rtc: {} }\n";
+
+    fn rtc(id: &str, name: &str) -> Application {
+        app(id, name, &held_public(), json!({"rtc": {}}))
+    }
+
+    /// `a` and `b` exist and are managed; `a` recorded with `a_numbers`.
+    fn two_managed(a_numbers: &[&str]) -> (State, Vec<Application>) {
+        let live = vec![rtc("id-a", "A"), rtc("id-b", "B")];
+        let mut state = State::new("l".into());
+        let mut a = entry(Some("id-a"), held(), Some(&live[0]));
+        a.numbers = a_numbers.iter().map(|n| n.to_string()).collect();
+        state.applications.insert("a".into(), a);
+        state.applications.insert("b".into(), entry(Some("id-b"), held(), Some(&live[1])));
+        (state, live)
+    }
+
+    fn with_numbers(manifest: &str, address: &str, numbers: &str) -> String {
+        manifest.replace(
+            &format!("  {address}:\n    name: {}\n    capabilities: {{ rtc: {{}} }}\n", address.to_uppercase()),
+            &format!(
+                "  {address}:\n    name: {}\n    capabilities: {{ rtc: {{}} }}\n    numbers: {numbers}\n",
+                address.to_uppercase()
+            ),
+        )
+    }
+
+    #[test]
+    fn number_link() {
+        let (state, live) = two_managed(&[]);
+        let numbers = [number("447700900001", None), number("447700900002", None)];
+        let manifest = with_numbers(TWO, "a", r#"["+44 7700 900001"]"#);
+        let plan = scenario_with_numbers("number_link", &manifest, &state, &live, &numbers);
+        assert_eq!(plan.changes[0].action(), Action::Update, "numbers alone make an update");
+        assert!(matches!(plan.changes[0].step, Step::NoOp { .. }));
+        assert_eq!(plan.changes[0].numbers[0].route, Route::Application { id: "id-a".into() });
+        assert_eq!(plan.summary().update, 1);
+    }
+
+    #[test]
+    fn number_link_on_create() {
+        let numbers = [number("447700900001", None)];
+        let manifest = with_numbers(TWO, "a", r#"["447700900001"]"#);
+        let plan = scenario_with_numbers("number_link_on_create", &manifest, &State::new("l".into()), &[], &numbers);
+        let a = &plan.changes[0];
+        assert_eq!(a.numbers[0].route, Route::Created { address: "a".into() });
+        assert!(a.diff.iter().any(|d| d.path == "numbers.447700900001" && d.after_unknown));
+    }
+
+    #[test]
+    fn number_unlink() {
+        let (state, live) = two_managed(&["447700900001"]);
+        let numbers = [number("447700900001", Some("id-a"))];
+        let plan = scenario_with_numbers("number_unlink", TWO, &state, &live, &numbers);
+        assert_eq!(plan.changes[0].numbers[0].route, Route::Nowhere);
+        assert!(plan.drift.is_empty());
+    }
+
+    #[test]
+    fn number_move() {
+        let (state, live) = two_managed(&["447700900001"]);
+        let numbers = [number("447700900001", Some("id-a"))];
+        let manifest = with_numbers(TWO, "b", r#"["447700900001"]"#);
+        let plan = scenario_with_numbers("number_move", &manifest, &state, &live, &numbers);
+        // One update, attributed to the gaining address: never unlinked in between.
+        let steps: Vec<(&str, usize)> = plan.changes.iter().map(|c| (c.address.as_str(), c.numbers.len())).collect();
+        assert_eq!(steps, [("a", 0), ("b", 1)]);
+        assert_eq!(plan.changes[1].numbers[0].from_address.as_deref(), Some("a"));
+        assert!(!plan.warnings.iter().any(|w| matches!(w, Warning::NumberTakenOver { .. })));
+    }
+
+    #[test]
+    fn number_takeover() {
+        let (state, mut live) = two_managed(&[]);
+        live.push(rtc("id-legacy", "Legacy IVR"));
+        let numbers = [number("447700900001", Some("id-legacy"))];
+        let manifest = with_numbers(TWO, "a", r#"["447700900001"]"#);
+        let plan = scenario_with_numbers("number_takeover", &manifest, &state, &live, &numbers);
+        assert!(plan.warnings.iter().any(|w| matches!(
+            w,
+            Warning::NumberTakenOver { from_name, managed_as: None, .. } if from_name == "Legacy IVR"
+        )));
+    }
+
+    #[test]
+    fn number_drift() {
+        // Recorded: 1 routes to a. By hand: 1 unlinked, 2 linked to a.
+        let (state, live) = two_managed(&["447700900001"]);
+        let numbers = [number("447700900001", None), number("447700900002", Some("id-a"))];
+        let manifest = with_numbers(TWO, "a", r#"["447700900001"]"#);
+        let plan = scenario_with_numbers("number_drift", &manifest, &state, &live, &numbers);
+        let paths: Vec<&str> = plan.drift[0].diff.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["numbers.447700900001", "numbers.447700900002"]);
+        let routes: Vec<&Route> = plan.changes[0].numbers.iter().map(|n| &n.route).collect();
+        assert_eq!(routes, [&Route::Application { id: "id-a".into() }, &Route::Nowhere]);
+    }
+
+    #[test]
+    fn number_unlinked_before_delete_and_kept_when_protected() {
+        let (mut state, live) = two_managed(&["447700900001"]);
+        state.applications.get_mut("b").unwrap().protect = true;
+        state.applications.get_mut("b").unwrap().numbers = ["447700900002".to_string()].into();
+        let numbers = [number("447700900001", Some("id-a")), number("447700900002", Some("id-b"))];
+        let plan = scenario_with_numbers("number_delete", "version: 1\napplications: {}\n", &state, &live, &numbers);
+        let a = &plan.changes[0];
+        assert!(matches!(a.step, Step::Delete { .. }));
+        assert_eq!(a.numbers[0].route, Route::Nowhere);
+        let b = &plan.changes[1];
+        assert!(b.numbers.is_empty() && b.action() == Action::NoOp, "a protected application keeps its numbers");
+        assert_eq!(b.numbers_now, ["447700900002".to_string()].into());
+    }
+}
+
+#[test]
+fn a_number_the_account_does_not_own_fails_the_plan() {
+    let wanted = desired("version: 1\napplications:\n  a:\n    name: A\n    numbers: [\"447700900009\"]\n");
+    let input = PlanInput { desired: &wanted, state: None, live: &[], targets: &[], numbers: &[] };
+    let error = plan(&input).unwrap_err();
+    assert!(
+        matches!(&error, PlanError::NumberNotOwned { msisdn, address, .. } if msisdn == "447700900009" && address == "a")
+    );
+    assert!(error.to_string().starts_with("apps.yaml:5:"), "{error}");
 }
 
 /// Found by the property test: a protected application whose create's answer was lost, then dropped

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{action_phrase, show_value, summary_line, symbol};
+use super::{action_phrase, number_drift_line, number_line, number_of, show_value, summary_line, symbol};
 use crate::plan::{Action, FieldDiff, Plan};
 
 const RESET: &str = "\x1b[0m";
@@ -51,7 +51,10 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
             } else {
                 let _ = writeln!(out, "  {} {} ({id})", paint.on(YELLOW, "~"), paint.on(BOLD, &d.address));
                 for f in &d.diff {
-                    field_line(&mut out, &paint, Action::Update, f);
+                    match number_of(f) {
+                        Some(msisdn) => sign_line(&mut out, &paint, number_drift_line(msisdn, f)),
+                        None => field_line(&mut out, &paint, Action::Update, f),
+                    }
                 }
             }
         }
@@ -71,14 +74,23 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
                 let _ = writeln!(out, "  {}", paint.on(DIM, &format!("# ({note})")));
             }
             let _ = writeln!(out, "  {} {}", paint.for_action(action, symbol(action)), paint.on(BOLD, &change.address));
-            for f in &change.diff {
+            for f in change.diff.iter().filter(|f| number_of(f).is_none()) {
                 field_line(&mut out, &paint, action, f);
+            }
+            for number in &change.numbers {
+                sign_line(&mut out, &paint, number_line(number));
             }
         }
         out.push('\n');
     }
     let _ = writeln!(out, "{}", paint.on(BOLD, &summary_line(plan)));
     out
+}
+
+/// A line marked `+` or `-` in its colour.
+fn sign_line(out: &mut String, paint: &Paint, (sign, words): (&str, String)) {
+    let kind = if sign == "-" { Action::Delete } else { Action::Create };
+    let _ = writeln!(out, "      {} {words}", paint.for_action(kind, sign));
 }
 
 fn field_line(out: &mut String, paint: &Paint, action: Action, f: &FieldDiff) {

@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use super::{show_value, summary_line};
-use crate::plan::{Action, FieldDiff, Plan};
+use super::{number_drift_line, number_line, number_of, show_value, summary_line};
+use crate::plan::{Action, FieldDiff, NumberChange, Plan, Route};
 
 fn badge(action: Action) -> &'static str {
     match action {
@@ -19,14 +19,28 @@ fn badge(action: Action) -> &'static str {
     }
 }
 
-fn diff_block(out: &mut String, fields: &[FieldDiff]) {
+/// A diff block of `fields` (a number's entry as a number line), then `numbers`.
+fn diff_block(out: &mut String, fields: &[FieldDiff], numbers: &[NumberChange]) {
     out.push_str("```diff\n");
-    for f in fields {
-        let line = match (f.before.is_null(), f.after.is_null()) {
+    let number_lines = numbers.iter().map(|n| {
+        let (sign, words) = number_line(n);
+        format!("{sign} {words}")
+    });
+    let field_lines = fields.iter().filter_map(|f| {
+        if let Some(msisdn) = number_of(f) {
+            // A change's own number entries are said by its number lines; drift has only entries.
+            return numbers.is_empty().then(|| {
+                let (sign, words) = number_drift_line(msisdn, f);
+                format!("{sign} {words}")
+            });
+        }
+        Some(match (f.before.is_null(), f.after.is_null()) {
             (true, _) => format!("+ {}: {}", f.path, show_value(&f.after)),
             (_, true) => format!("- {}: {}", f.path, show_value(&f.before)),
             _ => format!("! {}: {} → {}", f.path, show_value(&f.before), show_value(&f.after)),
-        };
+        })
+    });
+    for line in field_lines.collect::<Vec<_>>().into_iter().chain(number_lines) {
         // A backtick fence inside a value must not end the block early.
         let _ = writeln!(out, "{}", line.replace("```", "`\u{200b}``"));
     }
@@ -62,11 +76,22 @@ pub fn render_markdown(plan: &Plan) -> String {
     if plan.has_changes() {
         out.push_str("\n| Application | Action | Fields |\n|---|---|---|\n");
         for c in plan.actions() {
-            let fields = match c.diff.len() {
-                0 => "—".to_string(),
-                1 => format!("`{}`", cell(&c.diff[0].path)),
-                n => format!("{n} fields"),
-            };
+            let own: Vec<&FieldDiff> = c.diff.iter().filter(|f| number_of(f).is_none()).collect();
+            let mut parts = Vec::new();
+            match own.len() {
+                0 => {}
+                1 => parts.push(format!("`{}`", cell(&own[0].path))),
+                n => parts.push(format!("{n} fields")),
+            }
+            match c.numbers.len() {
+                0 => {}
+                1..=3 => parts.extend(c.numbers.iter().map(|n| {
+                    let sign = if n.route == Route::Nowhere { "−" } else { "+" };
+                    format!("{sign}`{}`", n.msisdn)
+                })),
+                n => parts.push(format!("{n} numbers")),
+            }
+            let fields = if parts.is_empty() { "—".to_string() } else { parts.join(", ") };
             let _ = writeln!(out, "| `{}` | {} | {} |", cell(&c.address), badge(c.action()), fields);
         }
         out.push('\n');
@@ -77,10 +102,10 @@ pub fn render_markdown(plan: &Plan) -> String {
             for note in &c.notes {
                 let _ = writeln!(out, "_{note}_\n");
             }
-            if c.diff.is_empty() {
+            if c.diff.is_empty() && c.numbers.is_empty() {
                 out.push_str("No field changes.\n");
             } else {
-                diff_block(&mut out, &c.diff);
+                diff_block(&mut out, &c.diff, &c.numbers);
             }
             out.push_str("\n</details>\n\n");
         }
@@ -99,7 +124,7 @@ pub fn render_markdown(plan: &Plan) -> String {
                     d.diff.len(),
                     if d.diff.len() == 1 { "" } else { "s" }
                 );
-                diff_block(&mut out, &d.diff);
+                diff_block(&mut out, &d.diff, &[]);
                 out.push_str("\n</details>\n\n");
             }
         }

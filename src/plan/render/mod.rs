@@ -12,7 +12,30 @@ pub use markdown::render_markdown;
 
 use serde_json::Value;
 
-use super::Action;
+use super::{Action, FieldDiff, NumberChange, Route};
+
+/// The number a diff entry routes (`numbers.<msisdn>`), if it is one.
+pub(crate) fn number_of(field: &FieldDiff) -> Option<&str> {
+    field.path.strip_prefix("numbers.")
+}
+
+/// A number update as one diff line, without indentation: its sign and its words.
+pub(crate) fn number_line(number: &NumberChange) -> (&'static str, String) {
+    match (&number.route, number.origin()) {
+        (Route::Nowhere, _) => ("-", format!("number {}", number.msisdn)),
+        (_, Some(origin)) => ("+", format!("number {} (moves from {origin})", number.msisdn)),
+        (_, None) => ("+", format!("number {}", number.msisdn)),
+    }
+}
+
+/// A number linked or unlinked by hand (a drift entry of `id`'s application) as one diff line.
+pub(crate) fn number_drift_line(msisdn: &str, field: &FieldDiff) -> (&'static str, String) {
+    match (&field.before, &field.after) {
+        (Value::Null, _) => ("+", format!("number {msisdn} (linked outside vapp)")),
+        (_, Value::Null) => ("-", format!("number {msisdn} (unlinked outside vapp)")),
+        (_, now) => ("-", format!("number {msisdn} (moved outside vapp to {})", show_value(now))),
+    }
+}
 
 /// How a value reads in a diff line: JSON, with absence spelt out.
 pub(crate) fn show_value(value: &Value) -> String {

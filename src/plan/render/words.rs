@@ -62,6 +62,19 @@ impl fmt::Display for Warning {
                 f,
                 "{address} is protected and is not deleted; apply `protect: false` for it first to allow deletion"
             ),
+            Warning::NumberTakenOver { msisdn, address, from_id, from_name, managed_as } => match managed_as {
+                Some(other) => write!(
+                    f,
+                    "number {msisdn} is taken from {from_name:?} ({from_id}), which {other} manages outside the manifests, and linked to {address}"
+                ),
+                None => write!(
+                    f,
+                    "number {msisdn} is taken from {from_name:?} ({from_id}), which vapp does not manage, and linked to {address}"
+                ),
+            },
+            Warning::NumberStatusCallbacksCleared => f.write_str(
+                "updating a number clears its voiceStatusCallback: the Numbers API does not show it, so vapp cannot keep it",
+            ),
         }
     }
 }
