@@ -69,7 +69,7 @@ fn trace() -> bool {
 
 /// A fresh emulator with three seeded applications, and their ids.
 async fn fresh_account() -> Account {
-    let emulator = Emulator::new(EmulatorConfig { seed_apps: 3, ..EmulatorConfig::default() })
+    let emulator = Emulator::new(EmulatorConfig { seed_apps: 3, seed_numbers: 3, ..EmulatorConfig::default() })
         .await
         .expect("an in-memory emulator starts");
     let router = emulator.router();

@@ -55,6 +55,7 @@ BYOK = {"name": "Byok", "capabilities": {"voice": {}, "messages": {}}}
 def seed(name, method, path, auth=AUTH_OK, ct=JSON, accept=0, suffix=b"", body=b"", app=0, size="1", page="1"):
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
+    assert len(suffix) < 32, "the target appends at most 31 bytes"
     page_index = N[page]
     head = bytes([
         method,
@@ -103,7 +104,11 @@ seed("list-accept-any", GET, 0, accept=1)
 seed("elsewhere", GET, 15, suffix=b"v1/other")
 seed("numbers-of-an-app", GET, 7, size="10", page="1")
 seed("numbers-all", GET, 8)
+seed("numbers-filtered", GET, 8, suffix=b"?has_application=false&size=5")
 seed("numbers-query-auth", GET, 9, auth=0)
-seed("number-update-form", POST, 10, ct=FORM,
+# --seed-numbers makes 447700900001, 447700900002, ...; app_id is the first seeded application.
+seed("number-link-form", POST, 11, ct=FORM, body=b"country=GB&msisdn=447700900001&voiceCallbackType=app")
+seed("number-unlink-form", POST, 10, ct=FORM, body=b"country=GB&msisdn=447700900001")
+seed("number-update-unknown", POST, 10, ct=FORM,
      body=b"country=GB&msisdn=447700900000&app_id=00000000-0000-4000-8000-000000000000")
-seed("number-update-json", POST, 11, body={"country": "GB", "msisdn": "447700900000"})
+seed("number-update-json", POST, 11, body={"country": "GB", "msisdn": "447700900001"})

@@ -151,3 +151,22 @@ fn digest(app: &Application) -> String {
     let bytes = serde_json::to_vec(app).unwrap_or_default();
     Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing: a saved plan with a large number in a diff did not read back equal.
+    #[test]
+    fn a_saved_plan_with_any_number_reads_back_equal() {
+        for bytes in [
+            &include_bytes!("../../fuzz/regressions/saved_plan/float-roundtrip-in-a-diff.json")[..],
+            &include_bytes!("../../fuzz/regressions/saved_plan/float-roundtrip-fuzzer-minimized")[..],
+            &include_bytes!("../../fuzz/regressions/saved_plan/float-roundtrip-fuzzer-found")[..],
+        ] {
+            let saved = SavedPlan::from_slice(bytes).unwrap();
+            let again = SavedPlan::from_slice(&serde_json::to_vec(&saved).unwrap()).unwrap();
+            assert_eq!(again.plan, saved.plan);
+        }
+    }
+}

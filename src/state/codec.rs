@@ -86,6 +86,9 @@ pub fn decode(bytes: &[u8], passphrase: Option<&str>) -> Result<State, DecodeErr
         };
         Corruption::Shape { path, problem }
     })?;
+    if state.encryption.is_some() && state.held_keys().any(|k| matches!(k, HeldKey::Open { .. })) {
+        return Err(Corruption::PlainKeyInEncrypted.into());
+    }
     match (&state.encryption, passphrase) {
         (None, _) => {
             if state.held_keys().any(|k| matches!(k, HeldKey::Sealed { .. })) {
@@ -219,5 +222,25 @@ mod tests {
         assert_eq!(text, "`applications.a.protect` must be true or false");
         let newer = serde_json::json!({"format": "vapp-state", "version": 9});
         assert_eq!(decode(&serde_json::to_vec(&newer).unwrap(), None), Err(DecodeError::Newer { version: 9 }));
+    }
+
+    /// Found by fuzzing: a number serde_json did not read back as written made vapp refuse its own
+    /// state (the checksum is over the document as read).
+    #[test]
+    fn a_state_with_any_number_reads_back_as_written() {
+        let bytes = include_bytes!("../../fuzz/regressions/state/float-roundtrip.json");
+        let state = decode(bytes, None).unwrap();
+        let again = decode(&encode(&state).unwrap(), None).unwrap();
+        assert_eq!(again.applications, state.applications);
+    }
+
+    /// Found by reading `decode` for fuzzing: an encrypted state holding a plain key was accepted,
+    /// then could not be written back; it is refused as damaged.
+    #[test]
+    fn an_encrypted_state_with_a_plain_key_is_refused() {
+        let bytes = include_bytes!("../../fuzz/regressions/state/encrypted-with-an-open-key.json");
+        let error = decode(bytes, None).unwrap_err();
+        assert!(matches!(error, DecodeError::Corrupt(Corruption::PlainKeyInEncrypted)), "{error:?}");
+        assert!(!format!("{error:?}").contains("PRIVATE KEY"));
     }
 }

@@ -85,6 +85,10 @@ pub enum Corruption {
     Checksum,
     #[error("its encryption settings are damaged")]
     Encryption,
+    /// An encrypted state that holds a private key in plain text (edited by hand, or damaged): vapp
+    /// would otherwise keep that key in the clear under an "encrypted" label.
+    #[error("it is encrypted but holds a private key in plain text")]
+    PlainKeyInEncrypted,
     #[error("an encrypted key is damaged")]
     SealedKey,
     /// A field of the wrong shape: where, and what it should be (never the value found).
