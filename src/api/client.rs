@@ -210,7 +210,18 @@ impl Client {
     }
 
     async fn page(&self, page: u64) -> Result<ListPage, ApiError> {
-        self.call_json(Method::GET, &format!("{LIST_PATH}?page_size={LIST_PAGE_SIZE}&page={page}"), None).await
+        let path = format!("{LIST_PATH}?page_size={LIST_PAGE_SIZE}&page={page}");
+        let bytes = self.call(Method::GET, &path, None).await?;
+        let url = self.url(&path);
+        // Reading a page is CPU work: done off the task that drives the other requests, so that pages
+        // are read on every core while the next ones arrive.
+        let parsed = tokio::task::spawn_blocking(move || {
+            serde_json::from_slice(&bytes).map_err(|source| ApiError::Decode { url: url.clone(), source })
+        })
+        .await;
+        parsed.unwrap_or_else(|stopped| {
+            Err(ApiError::Transport { url: self.url(&path), maybe_sent: false, source: stopped.into() })
+        })
     }
 
     /// Follows `_links.next` from `first`, one page after another: for answers without `total_pages`.

@@ -163,7 +163,7 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
         }
     };
     plan.check_max_deletes(run.max_deletes)?;
-    printer.data(&render_human(&plan, printer.stdout_color));
+    printer.data(&render_human(&plan, printer.human_style()));
     printer.plan_warnings(&plan);
     if plan.has_changes() && !run.auto_approve {
         context.confirm(&format!("\nDo you want to {verb}? vapp will perform the actions above."))?;
@@ -186,7 +186,7 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
     let steps = plan.actions().filter(|c| !matches!(c.step, plan::Step::NoOp { .. })).count();
     let number_updates: usize = plan.changes.iter().map(|c| c.numbers.len()).sum();
     let bar = printer.bar((steps + number_updates) as u64, verb);
-    let progress = LineProgress { context, bar: bar.as_ref() };
+    let progress = LineProgress { context, bar: bar.as_ref(), store: &store };
     let cancel = Arc::new(Cancel::default());
     let interrupts = tokio::spawn(watch_interrupts(super::emulator::Interrupts::listen()?, cancel.clone(), *printer));
     // The sandbox is this machine's emulator, which sets no rate.
@@ -234,22 +234,67 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
     let updated =
         report.succeeded(Action::Update) + report.succeeded(Action::Adopt) + report.succeeded(Action::RotateKey);
     let deleted = report.succeeded(Action::Delete);
+    let (linked, unlinked) = (report.numbers_routed(false), report.numbers_routed(true));
+    let counts = if verb == "destroy" {
+        // Destroy only deletes and unlinks: say that, not "0 created, 0 updated".
+        let mut words = format!("{deleted} application{} deleted", plural(deleted));
+        if number_updates > 0 {
+            words.push_str(&format!(", {unlinked} number{} unlinked", plural(unlinked)));
+        }
+        words
+    } else {
+        let mut words = format!("{created} created, {updated} updated, {deleted} deleted");
+        if number_updates > 0 {
+            words.push_str(&format!("; numbers: {linked} linked, {unlinked} unlinked"));
+        }
+        words
+    };
     let word = if verb == "destroy" { "Destroy" } else { "Apply" };
-    let mut counts = format!("{created} created, {updated} updated, {deleted} deleted");
-    if number_updates > 0 {
-        let (linked, unlinked) = (report.numbers_routed(false), report.numbers_routed(true));
-        counts.push_str(&format!("; numbers: {linked} linked, {unlinked} unlinked"));
-    }
+    let mut text = if failures.is_empty() {
+        format!("\n{word} complete: {counts}.\n")
+    } else {
+        format!("\n{word} incomplete: {counts}; {} failed.\n", failures.len())
+    };
+    text.push_str(&created_ids(&plan, &report, &store.snapshot()));
+    printer.data(&text);
     if failures.is_empty() {
-        printer.data(&format!("\n{word} complete: {counts}.\n"));
         return Ok(Exit::Success);
     }
-    printer.data(&format!("\n{word} incomplete: {counts}; {} failed.\n", failures.len()));
     for failure in &failures {
         print_failure(printer, failure);
     }
     printer.status("The state records everything that completed; run the same command again to finish.");
     Ok(Exit::Failure)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The applications this apply created, with their ids, in aligned columns.
+fn created_ids(plan: &plan::Plan, report: &crate::apply::Report, state: &crate::state::State) -> String {
+    let created: Vec<(&str, &str)> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.number.is_none() && o.result.is_ok() && matches!(o.action, Action::Create | Action::Recreate))
+        .filter_map(|o| {
+            let id = state.applications.get(&o.address)?.id.as_deref()?;
+            Some((o.address.as_str(), id))
+        })
+        .collect();
+    if created.is_empty() || plan.changes.is_empty() {
+        return String::new();
+    }
+    let width = created.iter().map(|(address, _)| address.chars().count()).max().unwrap_or(0);
+    let mut out = String::from("\nCreated:\n");
+    for (address, id) in created {
+        out.push_str(&format!("  {address:<width$}  {id}\n"));
+    }
+    out
 }
 
 fn print_failure(printer: &super::Printer, failure: &Outcome) {
@@ -285,6 +330,8 @@ async fn watch_interrupts(mut interrupts: super::emulator::Interrupts, cancel: A
 struct LineProgress<'a> {
     context: &'a Context,
     bar: Option<&'a indicatif::ProgressBar>,
+    /// Where a created application's id is found, to name it.
+    store: &'a crate::state::StateStore,
 }
 
 fn doing(action: Action) -> &'static str {
@@ -322,7 +369,15 @@ impl Progress for LineProgress<'_> {
     fn finished(&self, change: &Change, outcome: &Result<(), ActionError>, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let line = match outcome {
-            Ok(()) => format!("{}: {} [{secs:.1}s]", change.address, done(change.action())),
+            Ok(()) => {
+                let created = matches!(change.action(), Action::Create | Action::Recreate);
+                let id = created
+                    .then(|| self.store.snapshot().applications.get(&change.address).and_then(|e| e.id.clone()))
+                    .flatten()
+                    .map(|id| format!(" {id}"))
+                    .unwrap_or_default();
+                format!("{}: {}{id} [{secs:.1}s]", change.address, done(change.action()))
+            }
             Err(e) => {
                 let first_line = chain(e).lines().next().unwrap_or_default().to_string();
                 format!("{}: {} failed after {secs:.1}s: {first_line}", change.address, change.action().as_str())

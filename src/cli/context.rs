@@ -44,13 +44,10 @@ impl Context {
     /// The sandbox's data file: `.vapp/sandbox.json` beside the state file (in the working directory
     /// when the state lives elsewhere).
     pub fn sandbox_data_path(&self) -> PathBuf {
-        let dir = match backend::is_url(&self.global.state) {
-            true => Path::new("."),
-            false => {
-                Path::new(&self.global.state).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
-            }
-        };
-        dir.join(".vapp").join("sandbox.json")
+        match backend::is_url(&self.global.state) {
+            true => Path::new(".vapp").join("sandbox.json"),
+            false => backend::vapp_dir_beside(Path::new(&self.global.state)).join("sandbox.json"),
+        }
     }
 
     /// Where the state lives, as `--state` names it.

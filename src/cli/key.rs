@@ -15,21 +15,31 @@ pub enum KeyFormat {
     Pem,
     /// {"application_id": …, "private_key": …}, for an application server's configuration
     Json,
+    /// VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY, quoted for a dotenv (.env) file
+    Env,
+    /// A Kubernetes Secret manifest holding VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY (see --name)
+    K8sSecret,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Print the application's private key (or write it to a file, mode 0600)
     Show {
+        /// The application's address in the manifests
         address: String,
         /// Write to this file (mode 0600) instead of stdout
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// How to write it
         #[arg(long, value_enum, default_value_t = KeyFormat::Pem)]
         format: KeyFormat,
+        /// The Secret's name, with --format k8s-secret [default: the address, `_` written `-`]
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
     /// Ask for a new key pair at the next apply (the plan shows rotate-key)
     Rotate {
+        /// The application's address in the manifests
         address: String,
         /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h)
         #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
@@ -39,7 +49,14 @@ pub enum KeyCommand {
 
 pub async fn run(context: &Context, command: KeyCommand) -> Result<Exit> {
     match command {
-        KeyCommand::Show { address, out, format } => show(context, &address, out, format).await,
+        KeyCommand::Show { address, out, format, name } => {
+            let secret_name = match (format, name) {
+                (KeyFormat::K8sSecret, name) => Some(secret_name(&address, name)?),
+                (_, Some(_)) => bail!("--name names a Kubernetes Secret: use it with --format k8s-secret"),
+                (_, None) => None,
+            };
+            show(context, &address, out, format, secret_name).await
+        }
         KeyCommand::Rotate { address, lock_timeout } => {
             let lock = context.lock_state("key rotate", lock_timeout).await?;
             let result = rotate(context, &address).await;
@@ -49,7 +66,45 @@ pub async fn run(context: &Context, command: KeyCommand) -> Result<Exit> {
     }
 }
 
-async fn show(context: &Context, address: &str, out: Option<PathBuf>, format: KeyFormat) -> Result<Exit> {
+/// The Secret's name: `name`, or the address made a DNS-1123 name; checked as Kubernetes checks it.
+fn secret_name(address: &str, name: Option<String>) -> Result<String> {
+    let name = name.unwrap_or_else(|| address.replace('_', "-"));
+    let alphanumeric = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let valid = name.len() <= 253
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && alphanumeric(name.chars().next())
+        && alphanumeric(name.chars().last());
+    if !valid {
+        bail!("{name:?} is not a Kubernetes name: lower-case letters, digits, `-` and `.`, starting and ending with a letter or digit, at most 253");
+    }
+    Ok(name)
+}
+
+/// A value in double quotes for a dotenv file: one line, newlines as `\n`.
+fn dotenv_quoted(value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+async fn show(
+    context: &Context,
+    address: &str,
+    out: Option<PathBuf>,
+    format: KeyFormat,
+    secret_name: Option<String>,
+) -> Result<Exit> {
     let state = context.require_state_with_keys().await?.state;
     let Some(entry) = state.applications.get(address) else { bail!("{address} is not in the state") };
     let Some(private_key) = entry.key.private_key() else {
@@ -71,6 +126,25 @@ async fn show(context: &Context, address: &str, out: Option<PathBuf>, format: Ke
             )?;
             text.push('\n');
             text
+        }
+        KeyFormat::Env | KeyFormat::K8sSecret => {
+            let Some(id) = entry.id.as_deref() else {
+                bail!("{address} has no application id yet (its create has not completed): run `vapp apply` first")
+            };
+            match secret_name {
+                None => format!(
+                    "VONAGE_APPLICATION_ID={}\nVONAGE_PRIVATE_KEY={}\n",
+                    dotenv_quoted(id),
+                    dotenv_quoted(private_key.expose())
+                ),
+                Some(name) => {
+                    let pem: String = private_key.expose().lines().map(|line| format!("    {line}\n")).collect();
+                    format!(
+                        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  labels:\n    app.kubernetes.io/managed-by: vapp\ntype: Opaque\nstringData:\n  VONAGE_APPLICATION_ID: {}\n  VONAGE_PRIVATE_KEY: |\n{pem}",
+                        serde_json::Value::String(id.to_string())
+                    )
+                }
+            }
         }
     };
     match out {

@@ -3,6 +3,7 @@
 
 mod apply;
 mod args;
+mod completions;
 mod context;
 mod diagnostic;
 mod emulator;
@@ -18,7 +19,7 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub use context::Context;
 pub use printer::Printer;
@@ -43,14 +44,20 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes, before or after its name.
+/// Options that go before or after the command's name. Each command's help shows only those it uses
+/// (see [`command`]), under their own heading.
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Manifest file, or directory whose *.yaml/*.yml files are all read (repeatable) [default: vapp.yaml]
     #[arg(short = 'f', long = "file", global = true, value_name = "PATH")]
     pub files: Vec<PathBuf>,
-    /// Where the state lives: a file, postgres://… or s3://BUCKET/KEY
-    #[arg(long, global = true, env = "VAPP_STATE", default_value = "vapp.state.json", value_name = "PATH|URL")]
+    /// Where the state lives: a file, postgres://… or s3://BUCKET/KEY [default: vapp.state.json;
+    /// .vapp/sandbox.state.json with --sandbox]
+    #[arg(long = "state", id = "state", global = true, env = "VAPP_STATE", value_name = "PATH|URL")]
+    pub state_given: Option<String>,
+    /// Where the state lives, defaults applied (see [`GlobalArgs::settle`]).
+    #[arg(skip)]
     pub state: String,
     /// Base URL of the Application API
     #[arg(long, global = true, env = "VAPP_API_URL", default_value = crate::api::DEFAULT_API_URL, value_name = "URL")]
@@ -62,7 +69,8 @@ pub struct GlobalArgs {
     /// Base URL of the Numbers API [default: https://rest.nexmo.com, or the API URL when only that is set]
     #[arg(long, global = true, env = "VAPP_NUMBERS_URL", value_name = "URL")]
     pub numbers_url: Option<String>,
-    /// Use the embedded sandbox (a local emulator, data in .vapp/sandbox.json beside the state) instead of Vonage
+    /// Use the embedded sandbox (a local emulator whose account is kept in .vapp/ beside the state)
+    /// instead of Vonage; its state is .vapp/sandbox.state.json unless --state says otherwise
     #[arg(long, global = true)]
     pub sandbox: bool,
     /// Use a state that belongs to another account (apply then records this one)
@@ -77,6 +85,70 @@ pub struct GlobalArgs {
     /// Print more detail about what vapp does
     #[arg(short, long, global = true)]
     pub verbose: bool,
+}
+
+/// The state a run uses when neither `--state` nor `VAPP_STATE` names one.
+pub const DEFAULT_STATE: &str = "vapp.state.json";
+/// ... and with `--sandbox`: the sandbox keeps its own, so that trying vapp on the sandbox and then
+/// using it against an account never mix.
+pub const DEFAULT_SANDBOX_STATE: &str = ".vapp/sandbox.state.json";
+
+impl GlobalArgs {
+    /// Applies the defaults that depend on other options.
+    pub fn settle(mut self) -> Self {
+        self.state = match (&self.state_given, self.sandbox) {
+            (Some(given), _) => given.clone(),
+            (None, true) => DEFAULT_SANDBOX_STATE.to_string(),
+            (None, false) => DEFAULT_STATE.to_string(),
+        };
+        self
+    }
+}
+
+/// The global options each command uses (by id); the others are left out of its help and its
+/// completions. Output options (`--no-color`, `-q`, `-v`) go everywhere.
+fn global_options_of(command: &str) -> &'static [&'static str] {
+    const EVERYTHING: &[&str] =
+        &["files", "state", "api_url", "passphrase_file", "numbers_url", "sandbox", "allow_other_account"];
+    match command {
+        "validate" => &["files"],
+        "apply" | "import" => EVERYTHING,
+        "plan" => &["files", "state", "api_url", "numbers_url", "sandbox", "allow_other_account"],
+        "destroy" => &["state", "api_url", "passphrase_file", "numbers_url", "sandbox", "allow_other_account"],
+        "export" => &["state", "api_url", "numbers_url", "sandbox", "allow_other_account"],
+        "state" | "key" | "token" => &["state", "passphrase_file", "sandbox"],
+        _ => &[],
+    }
+}
+
+/// The command line as clap sees it: [`Cli`], with each command's help showing only the global options
+/// it uses. Each command gets hidden copies of the others before clap copies the global options into
+/// the commands (it copies none that a command has already), so they are still accepted (before or
+/// after the command's name, as scripts may have them) but not offered.
+pub fn command() -> clap::Command {
+    let mut cli = Cli::command();
+    let globals: Vec<clap::Arg> = cli.get_arguments().filter(|a| a.is_global_set()).cloned().collect();
+    let names: Vec<String> = cli.get_subcommands().map(|c| c.get_name().to_string()).collect();
+    for name in names {
+        let used = global_options_of(&name);
+        let hidden: Vec<clap::Arg> = globals
+            .iter()
+            .filter(|a| !used.contains(&a.get_id().as_str()))
+            .filter(|a| !["no_color", "quiet", "verbose"].contains(&a.get_id().as_str()))
+            .map(|a| a.clone().hide(true))
+            .collect();
+        cli = cli.mut_subcommand(&name, |sub| with_hidden(sub, &hidden));
+    }
+    cli
+}
+
+/// `command` and its subcommands with `hidden` added.
+fn with_hidden(mut command: clap::Command, hidden: &[clap::Arg]) -> clap::Command {
+    let children: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_string()).collect();
+    for child in children {
+        command = command.mut_subcommand(&child, |c| with_hidden(c, hidden));
+    }
+    command.args(hidden.iter().cloned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,13 +177,18 @@ pub enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Print the manifest JSON Schema
     Schema,
+    /// Print a shell completion script (e.g. `vapp completions bash > /etc/bash_completion.d/vapp`)
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (or write one per command into a directory)
+    Man(completions::ManArgs),
 }
 
 pub use diagnostic::{hinted, Hinted, LockedError, StalePlanError};
 
 /// Runs vapp with the process's arguments and environment.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = command().try_get_matches().and_then(|matches| Cli::from_arg_matches(&matches));
+    let mut cli = match parsed {
         Ok(cli) => cli,
         // Help and version are what was asked for; any other usage error is an error (exit 1: DESIGN.md's
         // exit 2 means "the plan has changes" to a CI script).
@@ -120,6 +197,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { Exit::Failure as u8 } else { Exit::Success as u8 });
         }
     };
+    cli.global = cli.global.settle();
     let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.no_color);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -155,5 +233,91 @@ async fn run(command: Command, context: &Context) -> anyhow::Result<Exit> {
             context.printer.data(&crate::manifest::manifest_schema_text());
             Ok(Exit::Success)
         }
+        Command::Completions(args) => completions::run_completions(context, args),
+        Command::Man(args) => completions::run_man(context, args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and subcommand, with its path (`state list`).
+    fn every_command() -> Vec<(String, clap::Command)> {
+        fn walk(prefix: &str, command: &clap::Command, out: &mut Vec<(String, clap::Command)>) {
+            for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{prefix} {}", sub.get_name()).trim().to_string();
+                out.push((path.clone(), sub.clone()));
+                walk(&path, sub, out);
+            }
+        }
+        let mut built = command();
+        built.build();
+        let mut out = Vec::new();
+        walk("", &built, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn every_positional_argument_is_described() {
+        for (path, command) in every_command() {
+            for arg in command.get_positionals() {
+                assert!(arg.get_help().is_some(), "`vapp {path}`: <{}> has no description", arg.get_id());
+            }
+        }
+    }
+
+    #[test]
+    fn each_command_offers_only_the_global_options_it_uses() {
+        let offered = |path: &str| -> Vec<String> {
+            let (_, command) = every_command().into_iter().find(|(p, _)| p == path).unwrap();
+            command
+                .get_arguments()
+                .filter(|a| a.is_global_set() && !a.is_hide_set())
+                .map(|a| a.get_id().to_string())
+                .collect()
+        };
+        let output = ["no_color", "quiet", "verbose"];
+        for path in ["emulator", "schema", "completions", "man"] {
+            assert_eq!(offered(path), output, "`vapp {path}`");
+        }
+        assert_eq!(offered("validate"), ["files", "no_color", "quiet", "verbose"]);
+        for path in ["state list", "key show", "token"] {
+            let offered = offered(path);
+            assert!(offered.contains(&"state".to_string()) && !offered.contains(&"files".to_string()), "{path}");
+        }
+        let apply = offered("apply");
+        assert!(["files", "state", "api_url", "numbers_url", "sandbox"]
+            .iter()
+            .all(|id| apply.contains(&id.to_string())));
+        // Every global option goes under its own heading.
+        for (path, command) in every_command() {
+            for arg in command.get_arguments().filter(|a| a.is_global_set()) {
+                assert_eq!(arg.get_help_heading(), Some("Global options"), "`vapp {path}` --{}", arg.get_id());
+            }
+        }
+    }
+
+    #[test]
+    fn the_sandbox_keeps_its_own_state_unless_told() {
+        let parse = |args: &[&str]| {
+            let matches = command().try_get_matches_from(args).unwrap();
+            Cli::from_arg_matches(&matches).unwrap().global.settle().state
+        };
+        // VAPP_STATE may be set where the tests run; clap reads it for --state.
+        if std::env::var_os("VAPP_STATE").is_none() {
+            assert_eq!(parse(&["vapp", "plan"]), DEFAULT_STATE);
+            assert_eq!(parse(&["vapp", "--sandbox", "plan"]), DEFAULT_SANDBOX_STATE);
+            assert_eq!(parse(&["vapp", "plan", "--sandbox"]), DEFAULT_SANDBOX_STATE);
+        }
+        assert_eq!(parse(&["vapp", "--sandbox", "--state", "x.json", "plan"]), "x.json");
+        assert_eq!(parse(&["vapp", "plan", "--sandbox", "--state", "y.json"]), "y.json");
+        // Hidden where unused, but still accepted (scripts may have them before or after the command).
+        assert_eq!(parse(&["vapp", "-f", "apps", "destroy", "--state", "z.json"]), "z.json");
     }
 }

@@ -35,20 +35,27 @@ pub struct PlanArgs {
 }
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
+    let mut clock = Stopwatch::default();
     let desired = context.manifests()?;
+    clock.lap("manifests");
     let loaded = context.load_state().await?;
     let state = loaded.as_ref().map(|l| &l.state);
     context.check_account(state)?;
+    clock.lap("state");
     let connection = context.connect().await?;
     let (live, numbers) = context.list_account(&connection).await?;
+    clock.lap("account");
     let plan =
         plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &args.targets, numbers: &numbers })?;
+    clock.lap("planning");
     let text = match args.format {
-        Format::Human => render_human(&plan, context.printer.stdout_color),
+        Format::Human => render_human(&plan, context.printer.human_style()),
         Format::Json => render_json(&plan),
         Format::Markdown => render_markdown(&plan),
     };
     context.printer.data(&text);
+    clock.lap("output");
+    context.printer.detail(&format!("time: {clock}"));
     context.printer.plan_warnings(&plan);
     plan.check_max_deletes(args.max_deletes)?;
     let has_changes = plan.has_changes();
@@ -65,4 +72,31 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
         ));
     }
     Ok(if args.detailed_exitcode && has_changes { Exit::Changes } else { Exit::Success })
+}
+
+/// Where a run's time went, phase by phase (shown with `-v`).
+struct Stopwatch {
+    last: std::time::Instant,
+    laps: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Default for Stopwatch {
+    fn default() -> Self {
+        Stopwatch { last: std::time::Instant::now(), laps: Vec::new() }
+    }
+}
+
+impl Stopwatch {
+    fn lap(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps.push((phase, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Stopwatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let laps: Vec<String> = self.laps.iter().map(|(phase, d)| format!("{phase} {:.3}s", d.as_secs_f64())).collect();
+        f.write_str(&laps.join(", "))
+    }
 }

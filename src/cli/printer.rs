@@ -11,6 +11,8 @@ pub struct Printer {
     pub stderr_color: bool,
     /// A person watches stderr: progress bars instead of lines.
     pub interactive: bool,
+    /// A person reads stdout: tables in aligned columns instead of tab-separated lines.
+    pub stdout_terminal: bool,
 }
 
 const YELLOW: &str = "\x1b[33m";
@@ -19,6 +21,11 @@ const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
 impl Printer {
+    /// How plans are drawn on stdout: colours on a terminal, the API's defaults with `-v`.
+    pub fn human_style(&self) -> crate::plan::render::HumanStyle {
+        crate::plan::render::HumanStyle { color: self.stdout_color, defaults: self.verbose }
+    }
+
     pub fn new(quiet: bool, verbose: bool, no_color: bool) -> Self {
         let color_allowed = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         Printer {
@@ -27,6 +34,7 @@ impl Printer {
             stdout_color: color_allowed && std::io::stdout().is_terminal(),
             stderr_color: color_allowed && std::io::stderr().is_terminal(),
             interactive: !quiet && std::io::stderr().is_terminal(),
+            stdout_terminal: std::io::stdout().is_terminal(),
         }
     }
 

@@ -77,14 +77,54 @@ pub async fn run(context: &Context, command: StateCommand) -> Result<Exit> {
     }
 }
 
+/// One line per address: tab-separated `ADDRESS\tID` for scripts; on a terminal, aligned columns with
+/// the key's custody and protection too.
 async fn list(context: &Context) -> Result<Exit> {
-    let state = context.require_state().await?.state;
-    let mut out = String::new();
-    for (address, entry) in &state.applications {
-        out.push_str(&format!("{address}\t{}\n", entry.id.as_deref().unwrap_or("(create pending)")));
+    let location = crate::state::backend::redact(&context.global.state);
+    let Some(loaded) = context.load_state().await? else {
+        context.printer.status(&format!("No state at {location}: nothing is managed yet."));
+        return Ok(Exit::Success);
+    };
+    let state = loaded.state;
+    if state.applications.is_empty() {
+        context.printer.status(&format!("The state at {location} manages no application."));
+        return Ok(Exit::Success);
     }
-    context.printer.data(&out);
+    let id = |entry: &crate::state::StateEntry| entry.id.clone().unwrap_or_else(|| "(create pending)".into());
+    if !context.printer.stdout_terminal {
+        let lines: String =
+            state.applications.iter().map(|(address, entry)| format!("{address}\t{}\n", id(entry))).collect();
+        context.printer.data(&lines);
+        return Ok(Exit::Success);
+    }
+    let rows: Vec<[String; 5]> = state
+        .applications
+        .iter()
+        .map(|(address, entry)| {
+            let key = match &entry.key {
+                KeyRecord::Managed { .. } => "managed",
+                KeyRecord::External { .. } => "your own",
+                KeyRecord::Unknown { .. } => "not held",
+            };
+            let numbers = entry.numbers.len().to_string();
+            let protect = if entry.protect { "protected" } else { "" };
+            [address.clone(), id(entry), key.to_string(), numbers, protect.to_string()]
+        })
+        .collect();
+    context.printer.data(&aligned(&rows));
     Ok(Exit::Success)
+}
+
+/// `rows` under a header, each column as wide as its widest cell, two spaces apart.
+fn aligned(rows: &[[String; 5]]) -> String {
+    let header = ["ADDRESS", "APPLICATION ID", "KEY", "NUMBERS", ""].map(String::from);
+    let widths: Vec<usize> =
+        (0..5).map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let line = |row: &[String; 5]| {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        format!("{}\n", cells.join("  ").trim_end())
+    };
+    [line(&header)].into_iter().chain(rows.iter().map(line)).collect()
 }
 
 async fn show(context: &Context, address: &str) -> Result<Exit> {
@@ -264,4 +304,22 @@ async fn copy_to(target: &dyn Backend, bytes: &[u8], source: &state::State) -> R
     };
     target.write(bytes, source.serial, expected).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_terminal_gets_aligned_columns() {
+        let row = |cells: [&str; 5]| cells.map(String::from);
+        let table = super::aligned(&[
+            row(["call-forwarding", "4e1b", "managed", "1", ""]),
+            row(["cc", "(create pending)", "your own", "0", "protected"]),
+        ]);
+        assert_eq!(
+            table,
+            "ADDRESS          APPLICATION ID    KEY       NUMBERS\n\
+             call-forwarding  4e1b              managed   1\n\
+             cc               (create pending)  your own  0        protected\n"
+        );
+    }
 }

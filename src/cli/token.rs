@@ -10,6 +10,7 @@ use crate::keys::jwt::{self, TokenRequest};
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
+    /// The application's address in the manifests
     pub address: String,
     /// How long the token is valid (at most 24h)
     #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "15m", value_name = "DURATION")]

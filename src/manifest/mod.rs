@@ -9,6 +9,7 @@ pub mod emit;
 mod schema;
 mod yaml;
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -300,9 +301,12 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
 pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desired, ManifestErrors> {
     let mut desired = Desired::default();
     let mut diagnostics = Vec::new();
+    // Where each number is listed first: (address, place).
+    let mut listed: HashMap<String, (String, Location)> = HashMap::new();
     for source in sources {
         let mut file = FileCheck { source, diagnostics: Vec::new(), lines: None };
         if let Some(apps) = file.load(lookup) {
+            desired.apps.reserve(apps.len());
             for app in apps {
                 if let Some(first) = desired.apps.get(&app.address) {
                     file.diagnostics.push(Diagnostic {
@@ -317,24 +321,22 @@ pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desir
                     continue;
                 }
                 for number in &app.numbers {
-                    let elsewhere = desired
-                        .apps
-                        .values()
-                        .find_map(|other| other.numbers.iter().find(|n| n.msisdn == number.msisdn).map(|n| (other, n)));
-                    if let Some((other, first)) = elsewhere {
-                        file.diagnostics.push(Diagnostic {
-                            location: number.location.clone(),
-                            message: format!(
-                                "number {} is listed under both `{}` and `{}`",
-                                number.msisdn, other.address, app.address
-                            ),
-                            help: Some(format!(
-                                "a number routes to one application: it is also listed at {}",
-                                first.location
-                            )),
-                            source_line: source_line(&source.text, number.location.position.line),
-                        });
-                    }
+                    let (other, first) = match listed.entry(number.msisdn.clone()) {
+                        Entry::Vacant(slot) => {
+                            slot.insert((app.address.clone(), number.location.clone()));
+                            continue;
+                        }
+                        Entry::Occupied(seen) => seen.get().clone(),
+                    };
+                    file.diagnostics.push(Diagnostic {
+                        location: number.location.clone(),
+                        message: format!(
+                            "number {} is listed under both `{other}` and `{}`",
+                            number.msisdn, app.address
+                        ),
+                        help: Some(format!("a number routes to one application: it is also listed at {first}")),
+                        source_line: source_line(&source.text, number.location.position.line),
+                    });
                 }
                 desired.apps.insert(app.address.clone(), app);
             }
@@ -484,14 +486,16 @@ impl FileCheck<'_> {
                 return None;
             }
         }
-        if let Some(path) = schema::list_for_mapping(&value) {
-            let at = index.value(&path).unwrap_or_else(|| index.nearest(&path));
-            self.report(at, format!("expected a mapping at `{}`, found a list", path.join(".")), None);
-            return None;
-        }
-        let file: ManifestFile = match serde_path_to_error::deserialize(value) {
+        // Walking the document against the schema costs more than reading it: done only for a
+        // document serde refuses, to name its real mistake.
+        let file: ManifestFile = match serde_path_to_error::deserialize(&value) {
             Ok(file) => file,
             Err(e) => {
+                if let Some(path) = schema::list_for_mapping(&value) {
+                    let at = index.value(&path).unwrap_or_else(|| index.nearest(&path));
+                    self.report(at, format!("expected a mapping at `{}`, found a list", path.join(".")), None);
+                    return None;
+                }
                 let (at, message, help) = describe_type_problem(&index, humanise::humanise(&e));
                 self.report(at, message, help);
                 return None;

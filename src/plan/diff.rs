@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::model::{defaults, Application};
 
 /// One changed field: its dotted path and the values before and after (`null` where absent).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FieldDiff {
     pub path: String,
     pub before: Value,
@@ -20,6 +20,10 @@ pub struct FieldDiff {
     /// The value after is known only at apply (a number linked to an application this plan creates).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub after_unknown: bool,
+    /// A create's field the manifest does not say: the API's documented default, sent explicitly
+    /// (a person reading the plan sees it only when asking for detail).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
 }
 
 /// The application as the planner compares it.
@@ -44,9 +48,19 @@ pub fn diff(before: &Value, after: &Value) -> Vec<FieldDiff> {
         .filter_map(|path| {
             let before = b.get(path).cloned().unwrap_or(Value::Null);
             let after = a.get(path).cloned().unwrap_or(Value::Null);
-            (before != after).then(|| FieldDiff { path: path.clone(), before, after, after_unknown: false })
+            (before != after).then(|| FieldDiff { path: path.clone(), before, after, ..Default::default() })
         })
         .collect()
+}
+
+/// The paths an application spells out itself, before any default is filled in.
+pub fn written_paths(app: &Application) -> Result<std::collections::BTreeSet<String>, serde_json::Error> {
+    let mut app = app.without_extras();
+    app.id = None;
+    app.keys = None;
+    let mut found = BTreeMap::new();
+    leaves(&serde_json::to_value(&app)?, String::new(), &mut found);
+    Ok(found.into_keys().collect())
 }
 
 fn leaves(value: &Value, prefix: String, out: &mut BTreeMap<String, Value>) {

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use super::diff::{comparable, diff, keep_unmodelled};
+use super::diff::{comparable, diff, keep_unmodelled, written_paths};
 use super::lost::{Lookup, LostCreate, Unmanaged};
 use super::{
     Action, Adopt, AdoptThen, Change, Create, Drift, FieldDiff, IfFound, KeyChange, KnownKey, NewKey, Note,
@@ -308,6 +308,7 @@ fn plan_numbers(
                 before: number.from.clone().map(Value::String).unwrap_or(Value::Null),
                 after,
                 after_unknown: matches!(number.route, Route::Created { .. }),
+                default: false,
             });
         }
         change.diff.sort_by(|a, b| a.path.cmp(&b.path));
@@ -328,7 +329,7 @@ fn plan_numbers(
                             path: format!("numbers.{msisdn}"),
                             before: if before.contains(msisdn) { Value::String(id.to_string()) } else { Value::Null },
                             after: routes_now.map(Value::String).unwrap_or(Value::Null),
-                            after_unknown: false,
+                            ..Default::default()
                         }
                     })
                     .collect();
@@ -435,7 +436,7 @@ impl Planner {
                     None => Value::String("(a new pair, made at apply)".into()),
                 };
                 let before = live_fingerprint.map(Value::String).unwrap_or(Value::Null);
-                fields.push(FieldDiff { path: "keys.fingerprint".into(), before, after, after_unknown: false });
+                fields.push(FieldDiff { path: "keys.fingerprint".into(), before, after, ..Default::default() });
                 let body = Box::new(without_key(update_body(desired, live)?));
                 (Converged::RotateKey { change: KeyChange::Send { key, body }, rotation }, Some(note))
             }
@@ -575,7 +576,11 @@ fn create(
     look_first: Option<LostCreate>,
 ) -> Result<(Create, Vec<FieldDiff>), serde_json::Error> {
     let body = desired_body(wanted);
-    let fields = diff(&Value::Null, &comparable(&body)?);
+    let written = written_paths(&wanted.application)?;
+    let mut fields = diff(&Value::Null, &comparable(&body)?);
+    for field in &mut fields {
+        field.default = !written.contains(&field.path);
+    }
     Ok((Create { body, key, rotation: wanted.keys.rotation, look_first }, fields))
 }
 
@@ -621,7 +626,7 @@ fn drift_of(
             path: "keys.fingerprint".into(),
             before: held.map(|h| Value::String(h.to_string())).unwrap_or(Value::Null),
             after: live_fingerprint.map(Value::String).unwrap_or(Value::Null),
-            after_unknown: false,
+            ..Default::default()
         });
     }
     Ok((!fields.is_empty()).then(|| drift(fields, false)))

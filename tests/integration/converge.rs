@@ -419,7 +419,7 @@ proptest! {
             let first = manifest(&first);
             world.apply(&first, &[]).await;
             let again = world.apply(&first, &[]).await;
-            assert!(!again.has_changes(), "{}", vapp::plan::render::render_human(&again, false));
+            assert!(!again.has_changes(), "{}", vapp::plan::render::render_human(&again, Default::default()));
             world.check_invariants(&first).await;
 
             for m in &messes {
@@ -429,7 +429,7 @@ proptest! {
             let targets: Vec<String> = target.iter().map(|i| format!("app-{i}")).collect();
             world.apply(&second, &targets).await;
             let again = world.apply(&second, &targets).await;
-            assert!(!again.has_changes(), "{}", vapp::plan::render::render_human(&again, false));
+            assert!(!again.has_changes(), "{}", vapp::plan::render::render_human(&again, Default::default()));
             // A key replaced outside vapp stays visible as drift on a protected application the
             // manifest left: vapp keeps it as it is.
             let kept = |address: &str| !second.apps.contains_key(address);
@@ -437,7 +437,7 @@ proptest! {
             // Without targets the whole account converged; with them, the rest converges next.
             world.apply(&second, &[]).await;
             let all = world.apply(&second, &[]).await;
-            assert!(!all.has_changes(), "{}", vapp::plan::render::render_human(&all, false));
+            assert!(!all.has_changes(), "{}", vapp::plan::render::render_human(&all, Default::default()));
             world.check_invariants(&second).await;
         });
     }

@@ -116,7 +116,16 @@ fn a_state_is_not_used_against_another_account() {
     let emulator = BackgroundEmulator::start(config());
     let ws = Workspace::new(&emulator.url);
     ws.write("vapp.yaml", ONE);
+    // The quick start (the sandbox) and the tour (an emulator) in one directory do not trip over each
+    // other: the sandbox keeps its own state.
     ws.vapp().args(["--sandbox", "apply", "--auto-approve"]).expect(0);
+    assert!(ws.path().join(".vapp/sandbox.state.json").exists());
+    assert!(!ws.path().join("vapp.state.json").exists());
+    let run = ws.vapp().args(["plan", "--format", "json"]).expect(0);
+    assert_eq!(run.json()["summary"]["create"], 1, "the tour's account starts empty");
+    ws.vapp().args(["--sandbox", "plan", "--detailed-exitcode"]).expect(0);
+    // Told to share one state file, the sandbox's state is refused against another account.
+    std::fs::rename(ws.path().join(".vapp/sandbox.state.json"), ws.path().join("vapp.state.json")).unwrap();
     let state = ws.state();
     assert_eq!(state["account"], serde_json::json!({"sandbox": true}));
     let before = std::fs::read(ws.path().join("vapp.state.json")).unwrap();

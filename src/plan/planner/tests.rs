@@ -2,7 +2,7 @@ use super::*;
 use crate::api::numbers::OwnedNumber;
 use crate::emulator::SEED_PUBLIC_KEYS;
 use crate::manifest::{load_sources, Source};
-use crate::plan::render::{render_human, render_json, render_markdown};
+use crate::plan::render::{render_human, render_json, render_markdown, HumanStyle};
 use crate::plan::{AdoptThen, Plan, Route, Summary};
 use crate::state::KeyRecord;
 use serde_json::json;
@@ -102,10 +102,15 @@ fn golden_plan_and_renderings() {
             ("vanished", Action::Recreate),
         ]
     );
-    insta::assert_snapshot!("human", render_human(&plan, false));
+    insta::assert_snapshot!("human", render_human(&plan, HumanStyle::default()));
     insta::assert_snapshot!("json", render_json(&plan));
     insta::assert_snapshot!("markdown", render_markdown(&plan));
-    let text = format!("{}{}{}", render_human(&plan, true), render_json(&plan), render_markdown(&plan));
+    let text = format!(
+        "{}{}{}",
+        render_human(&plan, HumanStyle { color: true, defaults: true }),
+        render_json(&plan),
+        render_markdown(&plan)
+    );
     assert!(!text.contains("secret"), "no key material in any rendering");
 }
 
@@ -396,7 +401,7 @@ mod scenarios {
                 let _ = writeln!(text, "{} -> {}", n.msisdn, n.app_id.as_deref().unwrap_or("(nothing)"));
             }
         }
-        let _ = write!(text, "\n## plan\n{}", render_human(&made, false));
+        let _ = write!(text, "\n## plan\n{}", render_human(&made, HumanStyle::default()));
         if !made.warnings.is_empty() {
             let _ = write!(text, "\n## warnings\n");
             for warning in &made.warnings {

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{action_phrase, number_drift_line, number_line, number_of, show_value, summary_line, symbol};
+use super::{action_phrase, number_drift_line, number_line, number_of, plural, show_value, summary_line, symbol};
 use crate::plan::{Action, FieldDiff, Plan};
 
 const RESET: &str = "\x1b[0m";
@@ -27,8 +27,8 @@ impl Paint {
 
     fn for_action(&self, action: Action, text: &str) -> String {
         let code = match action {
-            Action::Create => GREEN,
-            Action::Delete | Action::Recreate => RED,
+            Action::Create | Action::Recreate => GREEN,
+            Action::Delete => RED,
             Action::NoOp => DIM,
             _ => YELLOW,
         };
@@ -36,10 +36,19 @@ impl Paint {
     }
 }
 
-/// Renders `plan` for a person at a terminal; `color` adds ANSI colours. Warnings are not part of it:
-/// they go to stderr, as every warning does.
-pub fn render_human(plan: &Plan, color: bool) -> String {
-    let paint = Paint(color);
+/// How a person wants the plan shown.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HumanStyle {
+    /// ANSI colours.
+    pub color: bool,
+    /// A create's fields that the API's defaults fill in (the manifest does not say them).
+    pub defaults: bool,
+}
+
+/// Renders `plan` for a person at a terminal. Warnings are not part of it: they go to stderr, as every
+/// warning does.
+pub fn render_human(plan: &Plan, style: HumanStyle) -> String {
+    let paint = Paint(style.color);
     let mut out = String::new();
     if !plan.drift.is_empty() {
         let _ = writeln!(out, "{}", paint.on(BOLD, "Changed outside vapp since the last apply:"));
@@ -74,8 +83,14 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
                 let _ = writeln!(out, "  {}", paint.on(DIM, &format!("# ({note})")));
             }
             let _ = writeln!(out, "  {} {}", paint.for_action(action, symbol(action)), paint.on(BOLD, &change.address));
-            for f in change.diff.iter().filter(|f| number_of(f).is_none()) {
+            let hidden = change.diff.iter().filter(|f| f.default && !style.defaults).count();
+            for f in change.diff.iter().filter(|f| number_of(f).is_none() && (style.defaults || !f.default)) {
                 field_line(&mut out, &paint, action, f);
+            }
+            if hidden > 0 {
+                let line =
+                    format!("      (and {hidden} field{} set to the API's defaults; -v shows them)", plural(hidden));
+                let _ = writeln!(out, "{}", paint.on(DIM, &line));
             }
             for number in &change.numbers {
                 sign_line(&mut out, &paint, number_line(number));

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{number_drift_line, number_line, number_of, show_value, summary_line};
+use super::{number_drift_line, number_line, number_of, plural, show_value, summary_line};
 use crate::plan::{Action, FieldDiff, NumberChange, Plan, Route};
 
 fn badge(action: Action) -> &'static str {
@@ -12,21 +12,25 @@ fn badge(action: Action) -> &'static str {
         Action::Create => "🟢 create",
         Action::Update => "🟡 update",
         Action::Delete => "🔴 delete",
-        Action::Recreate => "🔴 recreate",
+        Action::Recreate => "🟢 recreate",
         Action::Adopt => "🟡 adopt",
         Action::RotateKey => "🟡 rotate-key",
         Action::NoOp => "no-op",
     }
 }
 
-/// A diff block of `fields` (a number's entry as a number line), then `numbers`.
+/// A diff block of `fields` (a number's entry as a number line; the API's defaults of a create left
+/// out, and counted after the block), then `numbers`.
 fn diff_block(out: &mut String, fields: &[FieldDiff], numbers: &[NumberChange]) {
+    let defaults = fields.iter().filter(|f| f.default).count();
+    let fields: Vec<&FieldDiff> = fields.iter().filter(|f| !f.default).collect();
     out.push_str("```diff\n");
     let number_lines = numbers.iter().map(|n| {
         let (sign, words) = number_line(n);
         format!("{sign} {words}")
     });
     let field_lines = fields.iter().filter_map(|f| {
+        let f = *f;
         if let Some(msisdn) = number_of(f) {
             // A change's own number entries are said by its number lines; drift has only entries.
             return numbers.is_empty().then(|| {
@@ -34,10 +38,11 @@ fn diff_block(out: &mut String, fields: &[FieldDiff], numbers: &[NumberChange]) 
                 format!("{sign} {words}")
             });
         }
+        // Lines GitHub colours: a change is its old value removed and its new one added.
         Some(match (f.before.is_null(), f.after.is_null()) {
             (true, _) => format!("+ {}: {}", f.path, show_value(&f.after)),
             (_, true) => format!("- {}: {}", f.path, show_value(&f.before)),
-            _ => format!("! {}: {} → {}", f.path, show_value(&f.before), show_value(&f.after)),
+            _ => format!("- {}: {}\n+ {}: {}", f.path, show_value(&f.before), f.path, show_value(&f.after)),
         })
     });
     for line in field_lines.collect::<Vec<_>>().into_iter().chain(number_lines) {
@@ -45,6 +50,9 @@ fn diff_block(out: &mut String, fields: &[FieldDiff], numbers: &[NumberChange]) 
         let _ = writeln!(out, "{}", line.replace("```", "`\u{200b}``"));
     }
     out.push_str("```\n");
+    if defaults > 0 {
+        let _ = writeln!(out, "\n_and {defaults} field{} set to the API's defaults._", plural(defaults));
+    }
 }
 
 fn cell(text: &str) -> String {
@@ -76,7 +84,7 @@ pub fn render_markdown(plan: &Plan) -> String {
     if plan.has_changes() {
         out.push_str("\n| Application | Action | Fields |\n|---|---|---|\n");
         for c in plan.actions() {
-            let own: Vec<&FieldDiff> = c.diff.iter().filter(|f| number_of(f).is_none()).collect();
+            let own: Vec<&FieldDiff> = c.diff.iter().filter(|f| number_of(f).is_none() && !f.default).collect();
             let mut parts = Vec::new();
             match own.len() {
                 0 => {}

@@ -6,13 +6,21 @@ mod json;
 mod markdown;
 mod words;
 
-pub use human::render_human;
+pub use human::{render_human, HumanStyle};
 pub use json::{render_json, render_json_value};
 pub use markdown::render_markdown;
 
 use serde_json::Value;
 
 use super::{Action, FieldDiff, NumberChange, Route};
+
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
 
 /// The number a diff entry routes (`numbers.<msisdn>`), if it is one.
 pub(crate) fn number_of(field: &FieldDiff) -> Option<&str> {
@@ -67,8 +75,9 @@ pub(crate) fn symbol(action: Action) -> &'static str {
     match action {
         Action::Create => "+",
         Action::Update | Action::Adopt | Action::RotateKey => "~",
+        // Nothing is destroyed: the application is gone already, and is made again.
         Action::Delete => "-",
-        Action::Recreate => "-/+",
+        Action::Recreate => "+",
         Action::NoOp => " ",
     }
 }

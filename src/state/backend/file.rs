@@ -39,8 +39,17 @@ impl FileBackend {
 
 /// Where the backups of the state at `path` live: `.vapp/backups/` beside it.
 pub fn backup_dir(path: &Path) -> PathBuf {
+    vapp_dir_beside(path).join("backups")
+}
+
+/// The `.vapp/` directory beside a file: the file's own directory when that is a `.vapp/` already
+/// (as the sandbox's state is).
+pub fn vapp_dir_beside(path: &Path) -> PathBuf {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    dir.join(".vapp").join("backups")
+    match dir.file_name() {
+        Some(name) if name == ".vapp" => dir.to_path_buf(),
+        _ => dir.join(".vapp"),
+    }
 }
 
 fn file_name(path: &Path) -> String {

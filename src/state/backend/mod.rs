@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use file::{backup_dir, FileBackend, BACKUPS_KEPT};
+pub use file::{backup_dir, vapp_dir_beside, FileBackend, BACKUPS_KEPT};
 pub use memory::MemoryBackend;
 pub use postgres::PostgresBackend;
 pub use s3::S3Backend;
