@@ -71,7 +71,7 @@ impl ClientConfig {
         ClientConfig {
             base_url: base_url.into(),
             credentials,
-            list_concurrency: 16,
+            list_concurrency: 32,
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             on_retry: None,
@@ -137,6 +137,13 @@ impl Client {
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The same client for another API host (the Numbers API's): one connection pool and one
+    /// reading of the system's root certificates serve both.
+    pub fn for_base_url(&self, base_url: &str) -> Result<Client, ApiError> {
+        check_base_url(base_url)?;
+        Ok(Client { base_url: base_url.trim_end_matches('/').to_string(), ..self.clone() })
     }
 
     fn url(&self, path: &str) -> String {

@@ -28,6 +28,14 @@ pub struct Context {
     backend: tokio::sync::OnceCell<Arc<dyn Backend>>,
 }
 
+/// What [`Context::alongside_listing`] read: the local part, and the account.
+pub struct Listed<T> {
+    pub local: T,
+    pub connection: Connection,
+    pub live: Vec<Application>,
+    pub numbers: Vec<OwnedNumber>,
+}
+
 /// Clients of the Application and Numbers APIs, and the sandbox they talk to when `--sandbox` is on
 /// (kept alive as long as the clients).
 pub struct Connection {
@@ -61,9 +69,16 @@ impl Context {
     }
 
     pub fn manifests(&self) -> Result<Desired> {
-        let files =
-            if self.global.files.is_empty() { vec![PathBuf::from("vapp.yaml")] } else { self.global.files.clone() };
-        Ok(manifest::load(&files)?)
+        Ok(manifest::load(&self.manifest_files())?)
+    }
+
+    /// `-f`, or `vapp.yaml` when none is given.
+    fn manifest_files(&self) -> Vec<PathBuf> {
+        if self.global.files.is_empty() {
+            vec![PathBuf::from("vapp.yaml")]
+        } else {
+            self.global.files.clone()
+        }
     }
 
     /// The state passphrase: `--passphrase-file`, else `VAPP_STATE_PASSPHRASE`.
@@ -188,8 +203,8 @@ impl Context {
                 running.url(),
                 self.sandbox_data_path().display()
             ));
-            let client = Client::new(self.client_config(running.url(), credentials.clone()))?;
-            let numbers = Client::new(self.client_config(running.url(), credentials))?;
+            let client = Client::new(self.client_config(running.url(), credentials))?;
+            let numbers = client.clone();
             return Ok(Connection { client, numbers, _sandbox: Some(running) });
         }
         crate::api::check_base_url(&self.global.api_url)?;
@@ -202,8 +217,8 @@ impl Context {
             ));
         }
         let credentials = Credentials::new(key, secret);
-        let client = Client::new(self.client_config(self.global.api_url.clone(), credentials.clone()))?;
-        let numbers = Client::new(self.client_config(self.numbers_url(), credentials))?;
+        let client = Client::new(self.client_config(self.global.api_url.clone(), credentials))?;
+        let numbers = client.for_base_url(&self.numbers_url())?;
         Ok(Connection { client, numbers, _sandbox: None })
     }
 
@@ -239,6 +254,27 @@ impl Context {
         let mut config = ClientConfig::new(url, credentials);
         config.on_retry = Some(std::sync::Arc::new(on_retry));
         config
+    }
+
+    /// Runs `local` (reading manifests and state: disk and CPU) while the account is listed (the
+    /// network), so a plan waits for the slower of the two rather than both. Errors keep the order a
+    /// person fixes them in: `local`'s first (the listing is then dropped unfinished), then the
+    /// connection's and the listing's.
+    pub async fn alongside_listing<T>(&self, local: impl std::future::Future<Output = Result<T>>) -> Result<Listed<T>> {
+        let listing = async {
+            let connection = self.connect().await?;
+            let (live, numbers) = self.list_account(&connection).await?;
+            Ok::<_, anyhow::Error>((connection, live, numbers))
+        };
+        let (local, listed) = tokio::try_join!(local, async { Ok(listing.await) })?;
+        let (connection, live, numbers) = listed?;
+        Ok(Listed { local, connection, live, numbers })
+    }
+
+    /// The manifests, read on a blocking thread so that they can be read while something else waits.
+    pub async fn manifests_in_background(&self) -> Result<Desired> {
+        let files = self.manifest_files();
+        Ok(tokio::task::spawn_blocking(move || manifest::load(&files)).await??)
     }
 
     /// Every live application and every number of the account, read at once, with a status line

@@ -3,6 +3,7 @@
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 
+use super::context::Listed;
 use super::{Context, Exit};
 use crate::plan::render::{render_human, render_json, render_markdown};
 use crate::plan::{self, PlanInput, SavedPlan};
@@ -35,16 +36,22 @@ pub struct PlanArgs {
 }
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
+    let started = std::time::Instant::now();
     let mut clock = Stopwatch::default();
-    let desired = context.manifests()?;
-    clock.lap("manifests");
-    let loaded = context.load_state().await?;
+    let local = async {
+        let desired = context.manifests_in_background().await?;
+        let manifests = started.elapsed();
+        let loaded = context.load_state().await?;
+        context.check_account(loaded.as_ref().map(|l| &l.state))?;
+        Ok((desired, loaded, manifests, started.elapsed()))
+    };
+    let Listed { local: (desired, loaded, manifests, local), live, numbers, .. } =
+        context.alongside_listing(local).await?;
+    // The manifests and state were read while the account was listed: say how long each took.
+    clock.lap("reading");
+    clock.during("manifests", manifests);
+    clock.during("state", local - manifests);
     let state = loaded.as_ref().map(|l| &l.state);
-    context.check_account(state)?;
-    clock.lap("state");
-    let connection = context.connect().await?;
-    let (live, numbers) = context.list_account(&connection).await?;
-    clock.lap("account");
     let plan =
         plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &args.targets, numbers: &numbers })?;
     clock.lap("planning");
@@ -78,11 +85,12 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
 struct Stopwatch {
     last: std::time::Instant,
     laps: Vec<(&'static str, std::time::Duration)>,
+    overlapped: Vec<(&'static str, std::time::Duration)>,
 }
 
 impl Default for Stopwatch {
     fn default() -> Self {
-        Stopwatch { last: std::time::Instant::now(), laps: Vec::new() }
+        Stopwatch { last: std::time::Instant::now(), laps: Vec::new(), overlapped: Vec::new() }
     }
 }
 
@@ -94,9 +102,24 @@ impl Stopwatch {
     }
 }
 
+impl Stopwatch {
+    /// A phase that ran during the last lap rather than after it.
+    fn during(&mut self, phase: &'static str, took: std::time::Duration) {
+        self.overlapped.push((phase, took));
+    }
+}
+
 impl std::fmt::Display for Stopwatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let laps: Vec<String> = self.laps.iter().map(|(phase, d)| format!("{phase} {:.3}s", d.as_secs_f64())).collect();
+        let mut laps: Vec<String> =
+            self.laps.iter().map(|(phase, d)| format!("{phase} {:.3}s", d.as_secs_f64())).collect();
+        let total: std::time::Duration = self.laps.iter().map(|(_, d)| *d).sum();
+        laps.push(format!("total {:.3}s", total.as_secs_f64()));
+        if !self.overlapped.is_empty() {
+            let during: Vec<String> =
+                self.overlapped.iter().map(|(phase, d)| format!("{phase} {:.3}s", d.as_secs_f64())).collect();
+            laps.push(format!("while listing: {}", during.join(", ")));
+        }
         f.write_str(&laps.join(", "))
     }
 }

@@ -532,7 +532,7 @@ impl FileCheck<'_> {
             }
             let application = Application {
                 name: app.name,
-                capabilities: Some(app.capabilities.unwrap_or_default()),
+                capabilities: Some(Box::new(app.capabilities.unwrap_or_default())),
                 privacy: app.privacy,
                 ..Default::default()
             };

@@ -27,7 +27,7 @@ pub fn fill(app: &Application) -> Application {
 pub fn fill_in_place(app: &mut Application) {
     let privacy = app.privacy.get_or_insert_with(Privacy::default);
     privacy.improve_ai.get_or_insert(IMPROVE_AI);
-    let capabilities = app.capabilities.get_or_insert_with(Capabilities::default);
+    let capabilities = app.capabilities.get_or_insert_with(Box::default);
     if let Some(voice) = capabilities.voice.as_mut() {
         fill_voice(voice);
     }
@@ -58,7 +58,7 @@ pub fn strip(app: &Application) -> Application {
             }
         }
     }
-    if app.capabilities.as_ref().is_some_and(|c| *c == Capabilities::default()) {
+    if app.capabilities.as_deref().is_some_and(|c| *c == Capabilities::default()) {
         app.capabilities = None;
     }
     app

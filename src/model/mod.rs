@@ -35,7 +35,9 @@ pub struct Application {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Keys>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<Capabilities>,
+    /// Boxed: the capabilities are most of an application's size (4 KB inline), and lists of
+    /// thousands of applications are moved as they are read.
+    pub capabilities: Option<Box<Capabilities>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<Privacy>,
     #[serde(flatten)]
@@ -364,7 +366,7 @@ impl Application {
         RequestBody {
             name: &self.name,
             keys: self.keys.as_ref().map(|k| RequestKeys { public_key: k.public_key.as_deref(), extra: &k.extra }),
-            capabilities: self.capabilities.as_ref(),
+            capabilities: self.capabilities.as_deref(),
             privacy: self.privacy.as_ref(),
             extra: WithoutLinks(&self.extra),
         }
@@ -597,6 +599,6 @@ mod tests {
         let caps = bare.capabilities.as_ref().unwrap();
         assert!(unknown_fields(Some(caps), None).is_empty());
         assert!(bare.extra.is_empty());
-        assert_eq!(unknown_fields(app.capabilities.as_ref(), None).len(), 3);
+        assert_eq!(unknown_fields(app.capabilities.as_deref(), None).len(), 3);
     }
 }
