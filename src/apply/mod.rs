@@ -6,6 +6,10 @@
 //! completed step is durable in the state before it counts as done. A create writes its private key
 //! into the state before the POST leaves.
 
+mod keys_ahead;
+
+pub use keys_ahead::KeysAhead;
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -658,9 +662,13 @@ fn decode_error(source: serde_json::Error) -> ActionError {
 /// How long a list may lag behind a create, at the least, before vapp concludes it did not happen.
 pub const SETTLE: Duration = Duration::from_secs(1);
 
+/// How many key pairs are made at once: one per core.
+pub fn keygen_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
 /// As many key generations at once as there are cores.
 fn keygen_slots() -> &'static tokio::sync::Semaphore {
     static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    SLOTS
-        .get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)))
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(keygen_workers()))
 }

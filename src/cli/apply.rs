@@ -9,7 +9,7 @@ use clap::Args;
 use super::{Context, Exit, StalePlanError};
 use crate::api::numbers::Paced;
 use crate::api::RetryPolicy;
-use crate::apply::{ActionError, Cancel, Executor, Outcome, Progress, RsaKeys};
+use crate::apply::{keygen_workers, ActionError, Cancel, Executor, KeysAhead, Outcome, Progress};
 use crate::humanise::chain;
 use crate::manifest::Desired;
 use crate::plan::render::render_human;
@@ -149,6 +149,12 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
     let mut loaded = context.load_state_with_keys().await?;
     let state = loaded.as_ref().map(|l| &l.state);
     context.check_account(state)?;
+    // Key pairs take most of a first apply: start making the likely ones while the account is read.
+    let expected = match &run.source {
+        Source::Manifests { desired, targets } => plan::keys_expected(desired, state, targets),
+        Source::Saved(saved) => saved.plan.keys_to_generate(),
+    };
+    let keys = Arc::new(KeysAhead::start(expected, keygen_workers()));
     let connection = context.connect().await?;
     let (live, numbers) = context.list_account(&connection).await?;
     let plan = match run.source {
@@ -196,7 +202,7 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
         api: &connection.client,
         numbers: &numbers,
         store: &store,
-        keys: Arc::new(RsaKeys),
+        keys,
         parallelism: usize::from(run.parallelism),
         progress: &progress,
         cancel: &cancel,

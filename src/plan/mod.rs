@@ -26,7 +26,7 @@ use serde_json::Value;
 
 pub use diff::FieldDiff;
 pub use lost::{Lookup, LostCreate, Unmanaged};
-pub use planner::{plan, PlanError, PlanInput};
+pub use planner::{keys_expected, plan, PlanError, PlanInput};
 pub use saved::SavedPlan;
 
 use crate::model::Application;
@@ -419,6 +419,22 @@ impl Plan {
     /// The changes that do something.
     pub fn actions(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.action() != Action::NoOp)
+    }
+
+    /// How many new key pairs carrying out the plan makes.
+    pub fn keys_to_generate(&self) -> usize {
+        let generates = |key: &NewKey| matches!(key, NewKey::Generate);
+        let rotation_generates = |change: &KeyChange| matches!(change, KeyChange::Send { key, .. } if generates(key));
+        self.actions()
+            .filter(|change| match &change.step {
+                Step::Create(create) | Step::Recreate { create, .. } => generates(&create.key),
+                Step::RotateKey(rotate) => rotation_generates(&rotate.change),
+                Step::Adopt(Adopt { then: Some(AdoptThen::RotateKey { change, .. }), .. }) => {
+                    rotation_generates(change)
+                }
+                _ => false,
+            })
+            .count()
     }
 
     pub fn has_changes(&self) -> bool {

@@ -44,6 +44,26 @@ pub enum PlanError {
     NumberNotOwned { msisdn: String, address: String, location: Location },
 }
 
+/// How many new key pairs planning `desired` against `state` will most likely call for, told before
+/// the account is read: an address the state has never seen, and a rotation asked for without a
+/// pending pair. It lets key generation start while the account is listed; the plan itself decides,
+/// so a wrong guess costs only keys made for nothing or made later.
+pub fn keys_expected(desired: &Desired, state: Option<&State>, targets: &[String]) -> usize {
+    let targeted = |address: &str| targets.is_empty() || targets.iter().any(|t| t == address);
+    desired
+        .apps
+        .values()
+        .filter(|wanted| targeted(&wanted.address) && wanted.keys.external.is_none())
+        .filter(|wanted| match state.and_then(|s| s.applications.get(&wanted.address)) {
+            None => true,
+            Some(entry) => {
+                let rotation = entry.rotate_requested || wanted.keys.rotation > entry.rotation;
+                rotation && entry.pending_key.as_ref().and_then(KeyRecord::private_key).is_none()
+            }
+        })
+        .count()
+}
+
 /// Plans. Pure: no I/O, no clock, no randomness.
 pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     let empty = State::new(String::new());

@@ -137,6 +137,16 @@ fn updates_keep_unmodelled_fields_and_the_live_key() {
 }
 
 #[test]
+fn the_keys_expected_before_listing_are_the_keys_the_plan_makes() {
+    let (desired, state, live) = fixture();
+    // `new-ivr` is new; the rest exist with their keys.
+    assert_eq!(keys_expected(&desired, Some(&state), &[]), 1);
+    assert_eq!(plan_of(&desired, &state, &live).keys_to_generate(), 1);
+    assert_eq!(keys_expected(&desired, None, &[]), desired.apps.len());
+    assert_eq!(keys_expected(&desired, Some(&state), &["support".to_string()]), 0);
+}
+
+#[test]
 fn targets_limit_the_plan_and_unknown_targets_are_named() {
     let (desired, state, live) = fixture();
     let targets = vec!["old".to_string(), "nope".to_string()];
@@ -483,6 +493,8 @@ mod scenarios {
         let Step::RotateKey(rotate) = &plan.changes[0].step else { panic!("{plan:?}") };
         assert!(matches!(&rotate.change, KeyChange::Send { key: NewKey::Generate, .. }));
         assert_eq!(plan.changes[0].notes, [Note::RotationRaised { from: 0, to: 1 }]);
+        assert_eq!(plan.keys_to_generate(), 1);
+        assert_eq!(keys_expected(&desired(&manifest), Some(&state), &[]), 1);
     }
 
     #[test]
