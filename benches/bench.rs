@@ -280,29 +280,25 @@ fn plan_thousand_of_ten_thousand(emulator: &EmulatorProcess, live: &[vapp::model
     }
     std::fs::write(dir.path().join("vapp.yaml"), manifest).expect("manifest");
     vapp::state::create_file(&dir.path().join("vapp.state.json"), &mut state).expect("state");
-    let mut samples = Vec::new();
-    for _ in 0..3 {
-        let started = Instant::now();
-        let output = Command::new(BIN)
+    let plan = |flag: &str| {
+        Command::new(BIN)
             .current_dir(dir.path())
-            .args(["plan", "--detailed-exitcode"])
+            .args(["plan", flag])
             .env("VAPP_API_URL", &emulator.url)
             .env("VONAGE_API_KEY", "sandbox")
             .env("VONAGE_API_SECRET", "sandbox")
             .output()
-            .expect("vapp plan");
+            .expect("vapp plan")
+    };
+    let mut samples = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let output = plan("--detailed-exitcode");
         samples.push(started.elapsed().as_secs_f64());
         assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
     }
     // Where the time goes, as `-v` says it.
-    let output = Command::new(BIN)
-        .current_dir(dir.path())
-        .args(["plan", "-v"])
-        .env("VAPP_API_URL", &emulator.url)
-        .env("VONAGE_API_KEY", "sandbox")
-        .env("VONAGE_API_SECRET", "sandbox")
-        .output()
-        .expect("vapp plan -v");
+    let output = plan("-v");
     for line in String::from_utf8_lossy(&output.stderr).lines().filter(|l| l.contains("time:") || l.contains("read ")) {
         println!("  vapp plan -v: {}", line.trim());
     }
