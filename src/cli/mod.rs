@@ -173,7 +173,7 @@ pub enum Command {
     Key(key::KeyCommand),
     /// Print a JWT signed with the application's private key
     Token(token::TokenArgs),
-    /// Serve a local Vonage Application API
+    /// Serve a local Vonage Application and Numbers API
     Emulator(emulator::EmulatorArgs),
     /// Print the manifest JSON Schema
     Schema,

@@ -498,6 +498,29 @@ mod scenarios {
     }
 
     #[test]
+    fn rotation_completes() {
+        // The PUT of a rotation reached the account, but its answer was lost: the state holds the new
+        // pair as pending, and the account already has it. Only the state is brought up to date.
+        let live = app("id-a", "A", &held_public(), voice("https://a.example.com/answer"));
+        let mut state = State::new("l".into());
+        let old = crate::keys::fingerprint(SEED_PUBLIC_KEYS[0]).unwrap();
+        let mut rotating = entry(Some("id-a"), KeyRecord::External { fingerprint: old }, Some(&live));
+        rotating.pending_key = Some(held());
+        state.applications.insert("a".into(), rotating);
+        let manifest = format!("{ONE}    keys: {{ rotation: 1 }}\n");
+        let plan = scenario("rotation_completes", &manifest, &state, &[live]);
+        let Step::RotateKey(rotate) = &plan.changes[0].step else { panic!("{plan:?}") };
+        assert!(matches!(&rotate.change, KeyChange::Record { .. }));
+        assert_eq!(plan.changes[0].notes, [Note::RotationCompletes]);
+        assert_eq!(plan.keys_to_generate(), 0);
+        let text = render_human(&plan, HumanStyle::default());
+        assert!(
+            text.contains("a (id-a) will have its key recorded in the state (the account already has it)"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn key_changed_outside_vapp() {
         let live = app("id-a", "A", SEED_PUBLIC_KEYS[0], voice("https://a.example.com/answer"));
         let mut state = State::new("l".into());

@@ -59,6 +59,16 @@ pub fn summary_line(plan: &super::Plan) -> String {
     format!("Plan: {} to create, {} to update, {} to delete.", s.create, s.update, s.delete)
 }
 
+/// What happens to the change's application, in the words of a plan's heading line.
+pub(crate) fn change_phrase(change: &super::Change) -> &'static str {
+    match &change.step {
+        super::Step::RotateKey(super::RotateKey { change: super::KeyChange::Record { .. }, .. }) => {
+            "will have its key recorded in the state (the account already has it)"
+        }
+        _ => action_phrase(change.action()),
+    }
+}
+
 pub(crate) fn action_phrase(action: Action) -> &'static str {
     match action {
         Action::Create => "will be created",
