@@ -26,9 +26,9 @@ pub struct KeysAhead {
 }
 
 impl KeysAhead {
-    /// Starts making `count` RSA pairs now, on up to `workers` threads.
-    pub fn start(count: usize, workers: usize) -> Self {
-        Self::start_with(count, workers, crate::keys::generate)
+    /// Starts making `count` RSA pairs now, one thread per core.
+    pub fn start(count: usize) -> Self {
+        Self::start_with(count, super::keygen_workers(), crate::keys::generate)
     }
 
     fn start_with(count: usize, workers: usize, make: Make) -> Self {

@@ -663,7 +663,7 @@ fn decode_error(source: serde_json::Error) -> ActionError {
 pub const SETTLE: Duration = Duration::from_secs(1);
 
 /// How many key pairs are made at once: one per core.
-pub fn keygen_workers() -> usize {
+fn keygen_workers() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 

@@ -9,7 +9,7 @@ use clap::Args;
 use super::{Context, Exit, StalePlanError};
 use crate::api::numbers::Paced;
 use crate::api::RetryPolicy;
-use crate::apply::{keygen_workers, ActionError, Cancel, Executor, KeysAhead, Outcome, Progress};
+use crate::apply::{ActionError, Cancel, Executor, KeysAhead, Outcome, Progress};
 use crate::humanise::chain;
 use crate::manifest::Desired;
 use crate::plan::render::render_human;
@@ -154,7 +154,7 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
         Source::Manifests { desired, targets } => plan::keys_expected(desired, state, targets),
         Source::Saved(saved) => saved.plan.keys_to_generate(),
     };
-    let keys = Arc::new(KeysAhead::start(expected, keygen_workers()));
+    let keys = Arc::new(KeysAhead::start(expected));
     let connection = context.connect().await?;
     let (live, numbers) = context.list_account(&connection).await?;
     let plan = match run.source {

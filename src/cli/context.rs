@@ -31,7 +31,6 @@ pub struct Context {
 /// What [`Context::alongside_listing`] read: the local part, and the account.
 pub struct Listed<T> {
     pub local: T,
-    pub connection: Connection,
     pub live: Vec<Application>,
     pub numbers: Vec<OwnedNumber>,
 }
@@ -263,12 +262,11 @@ impl Context {
     pub async fn alongside_listing<T>(&self, local: impl std::future::Future<Output = Result<T>>) -> Result<Listed<T>> {
         let listing = async {
             let connection = self.connect().await?;
-            let (live, numbers) = self.list_account(&connection).await?;
-            Ok::<_, anyhow::Error>((connection, live, numbers))
+            self.list_account(&connection).await
         };
         let (local, listed) = tokio::try_join!(local, async { Ok(listing.await) })?;
-        let (connection, live, numbers) = listed?;
-        Ok(Listed { local, connection, live, numbers })
+        let (live, numbers) = listed?;
+        Ok(Listed { local, live, numbers })
     }
 
     /// The manifests, read on a blocking thread so that they can be read while something else waits.

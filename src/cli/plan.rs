@@ -36,21 +36,21 @@ pub struct PlanArgs {
 }
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
-    let started = std::time::Instant::now();
     let mut clock = Stopwatch::default();
     let local = async {
+        let started = std::time::Instant::now();
         let desired = context.manifests_in_background().await?;
         let manifests = started.elapsed();
         let loaded = context.load_state().await?;
         context.check_account(loaded.as_ref().map(|l| &l.state))?;
-        Ok((desired, loaded, manifests, started.elapsed()))
+        Ok((desired, loaded, manifests, started.elapsed() - manifests))
     };
-    let Listed { local: (desired, loaded, manifests, local), live, numbers, .. } =
+    let Listed { local: (desired, loaded, manifests, state_took), live, numbers } =
         context.alongside_listing(local).await?;
     // The manifests and state were read while the account was listed: say how long each took.
     clock.lap("reading");
     clock.during("manifests", manifests);
-    clock.during("state", local - manifests);
+    clock.during("state", state_took);
     let state = loaded.as_ref().map(|l| &l.state);
     let plan =
         plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &args.targets, numbers: &numbers })?;
@@ -100,9 +100,7 @@ impl Stopwatch {
         self.laps.push((phase, now - self.last));
         self.last = now;
     }
-}
 
-impl Stopwatch {
     /// A phase that ran during the last lap rather than after it.
     fn during(&mut self, phase: &'static str, took: std::time::Duration) {
         self.overlapped.push((phase, took));
@@ -111,15 +109,14 @@ impl Stopwatch {
 
 impl std::fmt::Display for Stopwatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut laps: Vec<String> =
-            self.laps.iter().map(|(phase, d)| format!("{phase} {:.3}s", d.as_secs_f64())).collect();
+        let shown = |phases: &[(&str, std::time::Duration)]| {
+            phases.iter().map(|(phase, d)| format!("{phase} {:.3}s", d.as_secs_f64())).collect::<Vec<_>>().join(", ")
+        };
         let total: std::time::Duration = self.laps.iter().map(|(_, d)| *d).sum();
-        laps.push(format!("total {:.3}s", total.as_secs_f64()));
+        write!(f, "{}, total {:.3}s", shown(&self.laps), total.as_secs_f64())?;
         if !self.overlapped.is_empty() {
-            let during: Vec<String> =
-                self.overlapped.iter().map(|(phase, d)| format!("{phase} {:.3}s", d.as_secs_f64())).collect();
-            laps.push(format!("while listing: {}", during.join(", ")));
+            write!(f, ", while listing: {}", shown(&self.overlapped))?;
         }
-        f.write_str(&laps.join(", "))
+        Ok(())
     }
 }

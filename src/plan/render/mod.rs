@@ -69,7 +69,7 @@ pub(crate) fn change_phrase(change: &super::Change) -> &'static str {
     }
 }
 
-pub(crate) fn action_phrase(action: Action) -> &'static str {
+fn action_phrase(action: Action) -> &'static str {
     match action {
         Action::Create => "will be created",
         Action::Update => "will be updated in place",
