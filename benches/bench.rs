@@ -227,7 +227,14 @@ const CREATES: usize = 48;
 const RUNS: usize = 9;
 
 async fn get_throughput(emulator: &EmulatorProcess, window: Duration) -> f64 {
-    let ids: Vec<String> = emulator.client().list_all().await.expect("list").into_iter().filter_map(|a| a.id).collect();
+    let ids: Vec<String> = emulator
+        .client()
+        .list_all()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter_map(|a| a.id.map(vapp::model::AppId::into_string))
+        .collect();
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("http");
     let done = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + window;
@@ -268,7 +275,7 @@ fn plan_thousand_of_ten_thousand(emulator: &EmulatorProcess, live: &[vapp::model
             serde_json::to_string(&app.name).expect("json")
         ));
         state.applications.insert(
-            format!("app-{i}"),
+            vapp::model::Address::new(format!("app-{i}")),
             vapp::state::StateEntry {
                 id: app.id.clone(),
                 key: vapp::state::KeyRecord::Unknown { fingerprint: None },

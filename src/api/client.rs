@@ -15,7 +15,7 @@ use super::numbers::{
 };
 use super::page::ListPage;
 use super::{ApiError, ApplicationApi, ListError, Problem, RetryNotice, RetryObserver, RetryPolicy};
-use crate::model::Application;
+use crate::model::{AppId, Application};
 
 pub const DEFAULT_API_URL: &str = "https://api.nexmo.com";
 /// The largest page the API serves; fewer pages means fewer round trips.
@@ -312,7 +312,7 @@ impl ApplicationApi for Client {
         }
     }
 
-    async fn get(&self, id: &str) -> Result<Application, ApiError> {
+    async fn get(&self, id: &AppId) -> Result<Application, ApiError> {
         self.call_json(Method::GET, &format!("/v2/applications/{}", encode_segment(id)), None).await
     }
 
@@ -320,19 +320,19 @@ impl ApplicationApi for Client {
         self.call_json(Method::POST, LIST_PATH, Some(encode(app)?)).await
     }
 
-    async fn update(&self, id: &str, app: &Application) -> Result<Application, ApiError> {
+    async fn update(&self, id: &AppId, app: &Application) -> Result<Application, ApiError> {
         let path = format!("/v2/applications/{}", encode_segment(id));
         self.call_json(Method::PUT, &path, Some(encode(app)?)).await
     }
 
-    async fn delete(&self, id: &str) -> Result<(), ApiError> {
+    async fn delete(&self, id: &AppId) -> Result<(), ApiError> {
         self.call(Method::DELETE, &format!("/v2/applications/{}", encode_segment(id)), None).await.map(drop)
     }
 }
 
 /// Ids come from the API, but are still escaped so that a strange one cannot change the path.
-fn encode_segment(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>().replace('+', "%20")
+fn encode_segment(id: &AppId) -> String {
+    url::form_urlencoded::byte_serialize(id.as_str().as_bytes()).collect::<String>().replace('+', "%20")
 }
 
 /// A request body and its media type.

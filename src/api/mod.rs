@@ -21,16 +21,16 @@ pub use page::ListPage;
 pub use problem::{ApiError, BoxError, ListError, Problem};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
 
-use crate::model::Application;
+use crate::model::{AppId, Application};
 
 /// The five calls of the Application API.
 pub trait ApplicationApi: Send + Sync {
     /// Every application in the account, in the API's order.
     fn list_all(&self) -> impl Future<Output = Result<Vec<Application>, ApiError>> + Send;
-    fn get(&self, id: &str) -> impl Future<Output = Result<Application, ApiError>> + Send;
+    fn get(&self, id: &AppId) -> impl Future<Output = Result<Application, ApiError>> + Send;
     /// POST; the answer carries the new id (and a private key only when no public key was sent).
     fn create(&self, app: &Application) -> impl Future<Output = Result<Application, ApiError>> + Send;
     /// PUT: full replacement of the application `id`.
-    fn update(&self, id: &str, app: &Application) -> impl Future<Output = Result<Application, ApiError>> + Send;
-    fn delete(&self, id: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn update(&self, id: &AppId, app: &Application) -> impl Future<Output = Result<Application, ApiError>> + Send;
+    fn delete(&self, id: &AppId) -> impl Future<Output = Result<(), ApiError>> + Send;
 }

@@ -15,19 +15,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ApiError;
+use crate::model::{AppId, Msisdn, Number};
 
 /// A number the account owns, as `GET /account/numbers` shows it (fields absent when unset).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OwnedNumber {
     pub country: String,
-    pub msisdn: String,
+    pub msisdn: Msisdn,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     #[serde(default)]
     pub features: Vec<String>,
     /// The application the number routes to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_id: Option<String>,
+    pub app_id: Option<AppId>,
     #[serde(rename = "voiceCallbackType", default, skip_serializing_if = "Option::is_none")]
     pub voice_callback_type: Option<String>,
     #[serde(rename = "voiceCallbackValue", default, skip_serializing_if = "Option::is_none")]
@@ -41,6 +42,13 @@ pub struct OwnedNumber {
     /// Fields this version does not know, kept as the API sent them.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl OwnedNumber {
+    /// What planning needs of it.
+    pub fn summary(&self) -> Number {
+        Number { msisdn: self.msisdn.clone(), country: self.country.clone(), app_id: self.app_id.clone() }
+    }
 }
 
 /// One page of `GET /account/numbers`.
@@ -67,9 +75,9 @@ pub struct NumberAnswer {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NumberUpdate {
     pub country: String,
-    pub msisdn: String,
+    pub msisdn: Msisdn,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_id: Option<String>,
+    pub app_id: Option<AppId>,
     #[serde(rename = "moHttpUrl", default, skip_serializing_if = "Option::is_none")]
     pub mo_http_url: Option<String>,
     #[serde(rename = "moSmppSysType", default, skip_serializing_if = "Option::is_none")]
@@ -87,12 +95,12 @@ impl NumberUpdate {
     /// callback of type `app` is the application link itself and goes with it; a `sip` or `tel` one
     /// is the number's own and is kept. (`voiceStatusCallback` cannot be read back, so it cannot be
     /// kept: the Numbers API clears it on any update.)
-    pub fn route(number: &OwnedNumber, app_id: Option<&str>) -> Self {
+    pub fn route(number: &OwnedNumber, app_id: Option<&AppId>) -> Self {
         let own_voice = number.voice_callback_type.as_deref().is_some_and(|t| t != "app");
         NumberUpdate {
             country: number.country.clone(),
             msisdn: number.msisdn.clone(),
-            app_id: app_id.map(str::to_string),
+            app_id: app_id.cloned(),
             mo_http_url: number.mo_http_url.clone(),
             mo_smpp_sys_type: None,
             voice_callback_type: own_voice.then(|| number.voice_callback_type.clone()).flatten(),
@@ -105,7 +113,7 @@ impl NumberUpdate {
 /// A filter of `GET /account/numbers`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NumberFilter {
-    pub application_id: Option<String>,
+    pub application_id: Option<AppId>,
     pub has_application: Option<bool>,
     pub country: Option<String>,
     pub pattern: Option<String>,
@@ -118,7 +126,7 @@ impl NumberFilter {
     pub fn query(&self) -> Vec<(&'static str, String)> {
         let mut query = Vec::new();
         if let Some(id) = &self.application_id {
-            query.push(("application_id", id.clone()));
+            query.push(("application_id", id.to_string()));
         }
         if let Some(has) = self.has_application {
             query.push(("has_application", has.to_string()));
@@ -145,9 +153,10 @@ pub trait NumbersApi: Send + Sync {
     fn update_number(&self, update: &NumberUpdate) -> impl Future<Output = Result<(), ApiError>> + Send;
 
     /// The owned number `msisdn`, looked up exactly (a pattern is a prefix: never the first hit).
-    fn find_number(&self, msisdn: &str) -> impl Future<Output = Result<Option<OwnedNumber>, ApiError>> + Send {
-        let filter = NumberFilter { pattern: Some(msisdn.to_string()), search_pattern: Some(0), ..Default::default() };
-        async move { Ok(self.list_numbers(&filter).await?.into_iter().find(|n| n.msisdn == msisdn)) }
+    fn find_number(&self, msisdn: &Msisdn) -> impl Future<Output = Result<Option<OwnedNumber>, ApiError>> + Send {
+        let filter =
+            NumberFilter { pattern: Some(msisdn.as_str().to_string()), search_pattern: Some(0), ..Default::default() };
+        async move { Ok(self.list_numbers(&filter).await?.into_iter().find(|n| n.msisdn == *msisdn)) }
     }
 }
 

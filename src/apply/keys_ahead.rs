@@ -84,16 +84,16 @@ mod tests {
         Ok(KeyPair {
             private_key: PrivateKeyPem::new(format!("private {n}")),
             public_key: format!("public {n}"),
-            fingerprint: format!("sha256:{n}"),
+            fingerprint: crate::model::Fingerprint::new(format!("sha256:{n}")),
         })
     }
 
     #[test]
     fn every_pair_is_handed_out_once_and_more_are_made_on_demand() {
         let source = KeysAhead::start_with(5, 2, fake);
-        let taken: Vec<String> =
+        let taken: Vec<crate::model::Fingerprint> =
             (0..8).map(|_| source.generate().map(|p| p.fingerprint)).collect::<Result<_, _>>().unwrap();
-        let distinct: BTreeSet<&String> = taken.iter().collect();
+        let distinct: BTreeSet<&crate::model::Fingerprint> = taken.iter().collect();
         assert_eq!(distinct.len(), 8, "{taken:?}");
     }
 
@@ -113,7 +113,7 @@ mod tests {
                 std::thread::spawn(move || (0..5).map(|_| source.generate().unwrap().fingerprint).collect::<Vec<_>>())
             })
             .collect();
-        let all: Vec<String> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let all: Vec<crate::model::Fingerprint> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
         assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), 20);
     }
 

@@ -21,7 +21,7 @@ use crate::api::numbers::{NumberUpdate, NumbersApi};
 use crate::api::retry::{create_certainly_failed, is_transient};
 use crate::api::{ApiError, ApplicationApi, RetryPolicy};
 use crate::keys::{self, KeyError, KeyPair};
-use crate::model::{Application, Keys};
+use crate::model::{Address, AppId, Application, Fingerprint, Keys, Msisdn};
 use crate::plan::diff::comparable;
 use crate::plan::{
     Action, Adopt, AdoptThen, Change, Create, IfFound, KeyChange, KnownKey, Lookup, LostCreate, NewKey, NumberChange,
@@ -63,7 +63,7 @@ pub enum ActionError {
     Key(#[from] KeyError),
     /// The plan names a key pair the state does not hold (the state was changed behind the lock).
     #[error("the state no longer holds the key pair {fingerprint} that the plan uses")]
-    KeyNotHeld { fingerprint: String },
+    KeyNotHeld { fingerprint: Fingerprint },
     /// A lost create has more than one candidate in the account: vapp touches nothing rather than guess.
     #[error("an earlier create's answer was lost and {count} unmanaged applications have its key and name; vapp cannot tell which is its own")]
     AmbiguousCreate { count: usize },
@@ -86,13 +86,13 @@ pub enum ActionError {
     StepFailed,
     #[error("cannot route number {msisdn}")]
     Number {
-        msisdn: String,
+        msisdn: Msisdn,
         #[source]
         source: ApiError,
     },
     /// The account no longer owns a number the plan routes.
     #[error("the account no longer owns number {msisdn}")]
-    NumberGone { msisdn: String },
+    NumberGone { msisdn: Msisdn },
 }
 
 /// Set by an interrupt: steps not yet started are skipped; calls in flight finish and are recorded.
@@ -120,7 +120,7 @@ impl Cancel {
 /// How one step ended.
 #[derive(Debug)]
 pub struct Outcome {
-    pub address: String,
+    pub address: Address,
     pub action: Action,
     /// The number routed, for a number's outcome.
     pub number: Option<NumberChange>,
@@ -131,6 +131,8 @@ pub struct Outcome {
 #[derive(Debug, Default)]
 pub struct Report {
     pub outcomes: Vec<Outcome>,
+    /// Recording what the plan observed (no-ops, the numbers routing to each application) failed.
+    pub recording: Option<StateError>,
 }
 
 impl Report {
@@ -191,7 +193,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         // A no-op whose numbers change has no step of its own: only its numbers are carried out.
         let (removals, steps): (Vec<&Change>, Vec<&Change>) =
             plan.actions().filter(|c| !matches!(c.step, Step::NoOp { .. })).partition(|c| c.step.removes());
-        let mut report = Report { outcomes: self.run_all(&steps).await };
+        let mut report = Report { outcomes: self.run_all(&steps).await, recording: None };
         for change in plan.changes.iter().filter(|c| !c.numbers.is_empty()) {
             let step_failed = report.outcomes.iter().any(|o| o.address == change.address && o.result.is_err());
             for number in &change.numbers {
@@ -219,10 +221,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         if self.store.has_failed() {
             return report;
         }
-        if let Err(e) = self.record_observed(plan).await {
-            let result = Err(e.into());
-            report.outcomes.push(Outcome { address: "(state)".into(), action: Action::NoOp, number: None, result });
-        }
+        report.recording = self.record_observed(plan).await.err();
         report
     }
 
@@ -269,7 +268,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         };
         let pending = PendingNumber { to: to_address.clone() };
         self.store.commit(|s| drop(s.numbers_pending.insert(number.msisdn.clone(), pending))).await?;
-        let update = NumberUpdate::route(&current, to_id.as_deref());
+        let update = NumberUpdate::route(&current, to_id.as_ref());
         let done = match self.numbers.update_number(&update).await {
             Ok(()) => true,
             Err(e) if create_certainly_failed(&e) => {
@@ -313,7 +312,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
     }
 
     /// The pair a create or rotation sends, as the state records it, and its public PEM.
-    async fn obtain_key(&self, address: &str, key: &NewKey) -> Result<(KeyRecord, String), ActionError> {
+    async fn obtain_key(&self, address: &Address, key: &NewKey) -> Result<(KeyRecord, String), ActionError> {
         let pair = match key {
             NewKey::External { fingerprint, public_key } => {
                 return Ok((KeyRecord::External { fingerprint: fingerprint.clone() }, public_key.clone()));
@@ -341,7 +340,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
             }
         }
         let (record, public_key) = self.obtain_key(&change.address, &create.key).await?;
-        let fingerprint = record.fingerprint().unwrap_or_default().to_string();
+        let fingerprint = record.fingerprint().cloned().unwrap_or_default();
         let mut body = create.body.clone();
         // The key is on disk before the request leaves: whatever happens next, it is not lost.
         let intent = Intent::Create { fingerprint: Some(fingerprint.clone()), name: Some(body.name.clone()) };
@@ -365,7 +364,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         tokio::time::sleep(self.settle).await;
         if let Some(found) = self.find_lost(lost).await? {
             return match if_found {
-                IfFound::Delete => self.delete(change, found.id.as_deref().ok_or(ActionError::MissingId)?).await,
+                IfFound::Delete => self.delete(change, found.id.as_ref().ok_or(ActionError::MissingId)?).await,
                 IfFound::Keep => self.record(change, &found).await,
             };
         }
@@ -418,7 +417,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
                 self.store
                     .commit(|s| {
                         if let Some(entry) = s.applications.get_mut(&change.address) {
-                            let fingerprint = pending.fingerprint().map(str::to_string);
+                            let fingerprint = pending.fingerprint().cloned();
                             entry.intent = Some(Intent::RotateKey { fingerprint });
                             entry.pending_key = Some(pending);
                         }
@@ -496,7 +495,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
     }
 
     /// The pair with `fingerprint` that the state holds for `address` (its key, or a pending one).
-    fn stored_pair(&self, address: &str, fingerprint: &str) -> Result<KeyPair, ActionError> {
+    fn stored_pair(&self, address: &Address, fingerprint: &Fingerprint) -> Result<KeyPair, ActionError> {
         let state = self.store.snapshot();
         let entry = state.applications.get(address);
         let private_key = entry
@@ -506,12 +505,12 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
                     .or_else(|| e.pending_key.as_ref().and_then(|k| k.private_key_for(fingerprint)))
             })
             .cloned()
-            .ok_or_else(|| ActionError::KeyNotHeld { fingerprint: fingerprint.to_string() })?;
+            .ok_or_else(|| ActionError::KeyNotHeld { fingerprint: fingerprint.clone() })?;
         let public_key = private_key.public_key_pem()?;
-        Ok(KeyPair { private_key, public_key, fingerprint: fingerprint.to_string() })
+        Ok(KeyPair { private_key, public_key, fingerprint: fingerprint.clone() })
     }
 
-    async fn update(&self, change: &Change, id: &str, body: &Application) -> Result<(), ActionError> {
+    async fn update(&self, change: &Change, id: &AppId, body: &Application) -> Result<(), ActionError> {
         self.write_intent(change, |fingerprint| Intent::Update { fingerprint }).await?;
         let updated = self.call_or_abandon(change, self.api.update(id, body)).await?;
         self.record(change, &updated).await
@@ -544,11 +543,15 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
     }
 
     /// Records that a call is about to be made, with the fingerprint of the key the entry holds.
-    async fn write_intent(&self, change: &Change, intent: fn(Option<String>) -> Intent) -> Result<(), ActionError> {
+    async fn write_intent(
+        &self,
+        change: &Change,
+        intent: fn(Option<Fingerprint>) -> Intent,
+    ) -> Result<(), ActionError> {
         self.store
             .commit(|s| {
                 if let Some(entry) = s.applications.get_mut(&change.address) {
-                    entry.intent = Some(intent(entry.key.fingerprint().map(str::to_string)));
+                    entry.intent = Some(intent(entry.key.fingerprint().cloned()));
                 }
             })
             .await?;
@@ -572,7 +575,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         Ok(())
     }
 
-    async fn delete(&self, change: &Change, id: &str) -> Result<(), ActionError> {
+    async fn delete(&self, change: &Change, id: &AppId) -> Result<(), ActionError> {
         self.write_intent(change, |fingerprint| Intent::Delete { fingerprint }).await?;
         match self.call_or_abandon(change, self.api.delete(id)).await {
             Ok(()) => {}
@@ -589,12 +592,11 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
     /// pending), and the numbers that route to each application. A number this plan routed keeps what
     /// its update recorded; an update left under way by an earlier run is resolved by the observation.
     async fn record_observed(&self, plan: &Plan) -> Result<(), StateError> {
-        let routed: BTreeSet<&str> =
-            plan.changes.iter().flat_map(|c| c.numbers.iter().map(|n| n.msisdn.as_str())).collect();
-        let addresses: BTreeSet<&str> = plan.changes.iter().map(|c| c.address.as_str()).collect();
+        let routed: BTreeSet<&Msisdn> = plan.changes.iter().flat_map(|c| c.numbers.iter().map(|n| &n.msisdn)).collect();
+        let addresses: BTreeSet<&Address> = plan.changes.iter().map(|c| &c.address).collect();
         let state = self.store.snapshot();
-        let mut no_ops: Vec<(&str, &serde_json::Value, bool)> = Vec::new();
-        let mut numbers: Vec<(&str, BTreeSet<String>)> = Vec::new();
+        let mut no_ops: Vec<(&Address, &serde_json::Value, bool)> = Vec::new();
+        let mut numbers: Vec<(&Address, BTreeSet<Msisdn>)> = Vec::new();
         for change in &plan.changes {
             let Some(entry) = state.applications.get(&change.address) else { continue };
             if let Step::NoOp { observed, .. } = &change.step {
@@ -604,11 +606,11 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
                 }
             }
             if observes_numbers(&change.step) {
-                let now: BTreeSet<String> = change
+                let now: BTreeSet<Msisdn> = change
                     .numbers_now
                     .iter()
-                    .filter(|n| !routed.contains(n.as_str()))
-                    .chain(entry.numbers.iter().filter(|n| routed.contains(n.as_str())))
+                    .filter(|n| !routed.contains(n))
+                    .chain(entry.numbers.iter().filter(|n| routed.contains(n)))
                     .cloned()
                     .collect();
                 if now != entry.numbers {
@@ -616,11 +618,11 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
                 }
             }
         }
-        let resolved: Vec<&String> = state
+        let resolved: Vec<&Msisdn> = state
             .numbers_pending
             .iter()
             .filter(|(msisdn, pending)| {
-                !routed.contains(msisdn.as_str()) && pending.to.as_deref().is_none_or(|to| addresses.contains(to))
+                !routed.contains(msisdn) && pending.to.as_ref().is_none_or(|to| addresses.contains(to))
             })
             .map(|(msisdn, _)| msisdn)
             .collect();

@@ -29,8 +29,8 @@ pub struct ApplyArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
     /// Apply only this address (repeatable)
-    #[arg(long = "target", value_name = "ADDR", conflicts_with = "plan_file")]
-    pub targets: Vec<String>,
+    #[arg(long = "target", value_name = "ADDR", conflicts_with = "plan_file", value_parser = super::args::address)]
+    pub targets: Vec<crate::model::Address>,
     /// Fail before changing anything when the plan would delete more than N applications
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<usize>,
@@ -52,8 +52,8 @@ pub struct DestroyArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
     /// Destroy only this address (repeatable)
-    #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
+    #[arg(long = "target", value_name = "ADDR", value_parser = super::args::address)]
+    pub targets: Vec<crate::model::Address>,
     /// Fail before changing anything when more than N applications would be deleted
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<usize>,
@@ -72,7 +72,7 @@ pub const NUMBERS_PACE: Duration = Duration::from_secs(1);
 /// Where the actions come from.
 enum Source<'a> {
     /// Plan now from these manifests, for these targets (all when empty).
-    Manifests { desired: &'a Desired, targets: &'a [String] },
+    Manifests { desired: &'a Desired, targets: &'a [crate::model::Address] },
     /// A plan saved earlier; applied only if nothing it depends on moved.
     Saved(SavedPlan),
 }
@@ -288,7 +288,7 @@ fn created_ids(plan: &plan::Plan, report: &crate::apply::Report, state: &crate::
         .iter()
         .filter(|o| o.number.is_none() && o.result.is_ok() && matches!(o.action, Action::Create | Action::Recreate))
         .filter_map(|o| {
-            let id = state.applications.get(&o.address)?.id.as_deref()?;
+            let id = state.applications.get(&o.address)?.id.as_ref()?.as_str();
             Some((o.address.as_str(), id))
         })
         .collect();
@@ -315,7 +315,7 @@ fn print_failure(printer: &super::Printer, failure: &Outcome) {
 
 /// What a number update does, in words.
 fn routing(number: &NumberChange) -> String {
-    match (&number.route, &number.from) {
+    match (&number.route, number.from.id()) {
         (Route::Nowhere, _) => format!("number {} unlinked", number.msisdn),
         (_, Some(from)) => format!("number {} moved here from {from}", number.msisdn),
         (_, None) => format!("number {} linked", number.msisdn),

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::model::{Address, AppId};
+
 /// The longest wait any option accepts: a day.
 pub const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -25,6 +27,19 @@ fn show(duration: Duration) -> String {
         s if s % 3600 == 0 => format!("{}h", s / 3600),
         s if s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
+    }
+}
+
+/// An address as the manifests write it.
+pub fn address(text: &str) -> Result<Address, String> {
+    Address::parse(text).map_err(|e| e.to_string())
+}
+
+/// An application id, as the API gives it.
+pub fn app_id(text: &str) -> Result<AppId, String> {
+    match text.trim() {
+        "" => Err("an application id is not empty".into()),
+        id => Ok(AppId::new(id)),
     }
 }
 

@@ -9,10 +9,10 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 
 use super::{GlobalArgs, Printer};
-use crate::api::{ApplicationApi, Client, ClientConfig, Credentials, NumberFilter, NumbersApi, OwnedNumber};
+use crate::api::{ApplicationApi, Client, ClientConfig, Credentials, NumberFilter, NumbersApi};
 use crate::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use crate::manifest::{self, Desired};
-use crate::model::Application;
+use crate::model::{Application, Number};
 use std::sync::Arc;
 
 use crate::state::backend::{self, Backend, Held};
@@ -32,7 +32,7 @@ pub struct Context {
 pub struct Listed<T> {
     pub local: T,
     pub live: Vec<Application>,
-    pub numbers: Vec<OwnedNumber>,
+    pub numbers: Vec<Number>,
 }
 
 /// Clients of the Application and Numbers APIs, and the sandbox they talk to when `--sandbox` is on
@@ -277,7 +277,7 @@ impl Context {
 
     /// Every live application and every number of the account, read at once, with a status line
     /// about how long it took.
-    pub async fn list_account(&self, connection: &Connection) -> Result<(Vec<Application>, Vec<OwnedNumber>)> {
+    pub async fn list_account(&self, connection: &Connection) -> Result<(Vec<Application>, Vec<Number>)> {
         let started = Instant::now();
         let spinner = self.printer.spinner("reading the applications and numbers of the account…");
         let everything = NumberFilter::default();
@@ -294,7 +294,7 @@ impl Context {
             numbers.len(),
             started.elapsed().as_secs_f64()
         ));
-        Ok((live, numbers))
+        Ok((live, numbers.iter().map(crate::api::OwnedNumber::summary).collect()))
     }
 
     /// Takes the state lock for `operation`; exit 3 (through [`super::LockedError`]) when another

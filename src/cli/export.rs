@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{Context, Exit};
 use crate::manifest::emit::{self, Exported};
-use crate::model::Application;
+use crate::model::{Address, Application};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -21,7 +21,7 @@ pub struct ExportArgs {
 }
 
 /// An address for an unmanaged application: its name in address form, made unique.
-fn address_for(app: &Application, taken: &mut BTreeSet<String>) -> String {
+fn address_for(app: &Application, taken: &mut BTreeSet<Address>) -> Address {
     let mut base: String = app
         .name
         .to_lowercase()
@@ -36,14 +36,14 @@ fn address_for(app: &Application, taken: &mut BTreeSet<String>) -> String {
         base = "app".into();
     }
     let short_id: String =
-        app.id.as_deref().unwrap_or_default().chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect();
-    let mut candidate = base.clone();
+        app.id.as_ref().map_or("", |id| id.as_str()).chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect();
+    let mut candidate = Address::new(base.clone());
     if taken.contains(&candidate) {
-        candidate = format!("{base}-{}", short_id.to_lowercase());
+        candidate = Address::new(format!("{base}-{}", short_id.to_lowercase()));
     }
     let mut n = 2;
     while taken.contains(&candidate) {
-        candidate = format!("{base}-{n}");
+        candidate = Address::new(format!("{base}-{n}"));
         n += 1;
     }
     taken.insert(candidate.clone());
@@ -90,12 +90,12 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
     context.check_account(state.as_ref())?;
     let connection = context.connect().await?;
     let (live, numbers) = context.list_account(&connection).await?;
-    let mut taken: BTreeSet<String> = state.iter().flat_map(|s| s.applications.keys().cloned()).collect();
+    let mut taken: BTreeSet<Address> = state.iter().flat_map(|s| s.applications.keys().cloned()).collect();
     let mut exported = Vec::new();
     let mut to_import = Vec::new();
     for app in &live {
         let id = app.id.clone().unwrap_or_default();
-        let managed = state.as_ref().and_then(|s| s.address_of(&id)).map(str::to_string);
+        let managed = state.as_ref().and_then(|s| s.address_of(&id)).cloned();
         let address = match &managed {
             Some(address) => address.clone(),
             None => {
@@ -104,8 +104,7 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
                 address
             }
         };
-        let numbers =
-            numbers.iter().filter(|n| n.app_id.as_deref() == Some(id.as_str())).map(|n| n.msisdn.clone()).collect();
+        let numbers = numbers.iter().filter(|n| n.app_id.as_ref() == Some(&id)).map(|n| n.msisdn.clone()).collect();
         exported.push(Exported {
             address,
             app: app.clone(),

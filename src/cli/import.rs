@@ -6,16 +6,18 @@ use clap::Args;
 use super::{Context, Exit};
 use crate::api::numbers::{NumberFilter, NumbersApi};
 use crate::api::ApplicationApi;
-use crate::manifest;
+use crate::model::{Address, AppId};
 use crate::plan::diff::comparable;
 use crate::state::{KeyRecord, StateEntry};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The address it will have, as declared in the manifests
-    pub address: String,
+    #[arg(value_parser = super::args::address)]
+    pub address: Address,
     /// The application's id in the account
-    pub app_id: String,
+    #[arg(value_parser = super::args::app_id)]
+    pub app_id: AppId,
     /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h)
     #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: std::time::Duration,
@@ -23,9 +25,6 @@ pub struct ImportArgs {
 
 pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
     let address = &args.address;
-    if !manifest::valid_address(address) {
-        bail!("`{address}` is not a valid address: lower-case letters, digits, `_` and `-`, starting with a letter or digit");
-    }
     let desired = context.manifests()?;
     let Some(declared) = desired.apps.get(address) else {
         return Err(super::hinted(
@@ -47,7 +46,8 @@ async fn import(context: &Context, args: &ImportArgs, protect: bool) -> Result<E
     let store = context.store(loaded).await?;
     let state = store.snapshot();
     if let Some(entry) = state.applications.get(address) {
-        bail!("{address} already manages application {}", entry.id.as_deref().unwrap_or("(create pending)"));
+        let id = entry.id.as_ref().map_or("(create pending)", AppId::as_str);
+        bail!("{address} already manages application {id}");
     }
     if let Some(other) = state.address_of(&args.app_id) {
         bail!("application {} is already managed as {other}", args.app_id);
@@ -67,11 +67,7 @@ async fn import(context: &Context, args: &ImportArgs, protect: bool) -> Result<E
         protect,
         applied: Some(comparable(&live)?),
         // The filter is the API's; the ids are checked here all the same.
-        numbers: numbers
-            .iter()
-            .filter(|n| n.app_id.as_deref() == Some(args.app_id.as_str()))
-            .map(|n| n.msisdn.clone())
-            .collect(),
+        numbers: numbers.iter().filter(|n| n.app_id.as_ref() == Some(&args.app_id)).map(|n| n.msisdn.clone()).collect(),
         ..Default::default()
     };
     let linked = match entry.numbers.len() {

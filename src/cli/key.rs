@@ -7,6 +7,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::{Context, Exit};
+use crate::model::Address;
 use crate::state;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -26,7 +27,8 @@ pub enum KeyCommand {
     /// Print the application's private key (or write it to a file, mode 0600)
     Show {
         /// The application's address in the manifests
-        address: String,
+        #[arg(value_parser = super::args::address)]
+        address: Address,
         /// Write to this file (mode 0600) instead of stdout
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -40,7 +42,8 @@ pub enum KeyCommand {
     /// Ask for a new key pair at the next apply (the plan shows rotate-key)
     Rotate {
         /// The application's address in the manifests
-        address: String,
+        #[arg(value_parser = super::args::address)]
+        address: Address,
         /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h)
         #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
         lock_timeout: std::time::Duration,
@@ -67,8 +70,8 @@ pub async fn run(context: &Context, command: KeyCommand) -> Result<Exit> {
 }
 
 /// The Secret's name: `name`, or the address made a DNS-1123 name; checked as Kubernetes checks it.
-fn secret_name(address: &str, name: Option<String>) -> Result<String> {
-    let name = name.unwrap_or_else(|| address.replace('_', "-"));
+fn secret_name(address: &Address, name: Option<String>) -> Result<String> {
+    let name = name.unwrap_or_else(|| address.as_str().replace('_', "-"));
     let alphanumeric = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     let valid = name.len() <= 253
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
@@ -100,7 +103,7 @@ fn dotenv_quoted(value: &str) -> String {
 
 async fn show(
     context: &Context,
-    address: &str,
+    address: &Address,
     out: Option<PathBuf>,
     format: KeyFormat,
     secret_name: Option<String>,
@@ -128,7 +131,7 @@ async fn show(
             text
         }
         KeyFormat::Env | KeyFormat::K8sSecret => {
-            let Some(id) = entry.id.as_deref() else {
+            let Some(id) = entry.id.as_ref().map(|id| id.as_str()) else {
                 bail!("{address} has no application id yet (its create has not completed): run `vapp apply` first")
             };
             match secret_name {
@@ -158,7 +161,7 @@ async fn show(
     Ok(Exit::Success)
 }
 
-async fn rotate(context: &Context, address: &str) -> Result<Exit> {
+async fn rotate(context: &Context, address: &Address) -> Result<Exit> {
     let store = context.store(Some(context.require_state().await?)).await?;
     let Some(entry) = store.snapshot().applications.get(address).cloned() else {
         bail!("{address} is not in the state")

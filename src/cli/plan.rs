@@ -25,8 +25,8 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Plan only this address (repeatable)
-    #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
+    #[arg(long = "target", value_name = "ADDR", value_parser = super::args::address)]
+    pub targets: Vec<crate::model::Address>,
     /// Save the complete plan (no secrets) for `vapp apply PLANFILE`
     #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
     pub out: Option<std::path::PathBuf>,

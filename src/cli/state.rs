@@ -6,6 +6,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{Context, Exit};
+use crate::model::Address;
 use crate::state::{self, backend, Backend, KeyRecord};
 
 #[derive(Debug, Subcommand)]
@@ -15,12 +16,14 @@ pub enum StateCommand {
     /// Show what the state holds for an address (never the private key)
     Show {
         /// The address, as the manifests name it
-        address: String,
+        #[arg(value_parser = super::args::address)]
+        address: Address,
     },
     /// Stop managing an address; the application stays in the account
     Rm {
         /// The address to forget
-        address: String,
+        #[arg(value_parser = super::args::address)]
+        address: Address,
         /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h)
         #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
         lock_timeout: std::time::Duration,
@@ -90,7 +93,8 @@ async fn list(context: &Context) -> Result<Exit> {
         context.printer.status(&format!("The state at {location} manages no application."));
         return Ok(Exit::Success);
     }
-    let id = |entry: &crate::state::StateEntry| entry.id.clone().unwrap_or_else(|| "(create pending)".into());
+    let id =
+        |entry: &crate::state::StateEntry| entry.id.as_ref().map_or("(create pending)", |id| id.as_str()).to_string();
     if !context.printer.stdout_terminal {
         let lines: String =
             state.applications.iter().map(|(address, entry)| format!("{address}\t{}\n", id(entry))).collect();
@@ -108,7 +112,7 @@ async fn list(context: &Context) -> Result<Exit> {
             };
             let numbers = entry.numbers.len().to_string();
             let protect = if entry.protect { "protected" } else { "" };
-            [address.clone(), id(entry), key.to_string(), numbers, protect.to_string()]
+            [address.to_string(), id(entry), key.to_string(), numbers, protect.to_string()]
         })
         .collect();
     context.printer.data(&aligned(&rows));
@@ -127,7 +131,7 @@ fn aligned(rows: &[[String; 5]]) -> String {
     [line(&header)].into_iter().chain(rows.iter().map(line)).collect()
 }
 
-async fn show(context: &Context, address: &str) -> Result<Exit> {
+async fn show(context: &Context, address: &Address) -> Result<Exit> {
     let state = context.require_state().await?.state;
     let Some(entry) = state.applications.get(address) else { bail!("{address} is not in the state") };
     let key = match &entry.key {
@@ -141,7 +145,7 @@ async fn show(context: &Context, address: &str) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-async fn rm(context: &Context, address: &str) -> Result<Exit> {
+async fn rm(context: &Context, address: &Address) -> Result<Exit> {
     let store = context.store(Some(context.require_state().await?)).await?;
     let Some(entry) = store.snapshot().applications.get(address).cloned() else {
         bail!("{address} is not in the state")
@@ -149,7 +153,7 @@ async fn rm(context: &Context, address: &str) -> Result<Exit> {
     store.commit(|s| drop(s.applications.remove(address))).await?;
     context.printer.status(&format!(
         "{address} is no longer managed; application {} stays in the account{}",
-        entry.id.as_deref().unwrap_or("(none)"),
+        entry.id.as_ref().map_or("(none)", |id| id.as_str()),
         if entry.key.is_managed() { " and its private key is gone from the state" } else { "" }
     ));
     Ok(Exit::Success)

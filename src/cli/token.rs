@@ -7,11 +7,13 @@ use clap::Args;
 
 use super::{Context, Exit};
 use crate::keys::jwt::{self, TokenRequest};
+use crate::model::Address;
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// The application's address in the manifests
-    pub address: String,
+    #[arg(value_parser = super::args::address)]
+    pub address: Address,
     /// How long the token is valid (at most 24h)
     #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "15m", value_name = "DURATION")]
     pub ttl: Duration,
@@ -38,7 +40,9 @@ fn parse_time(text: &str) -> Result<u64> {
 pub async fn run(context: &Context, args: TokenArgs) -> Result<Exit> {
     let state = context.require_state_with_keys().await?.state;
     let Some(entry) = state.applications.get(&args.address) else { bail!("{} is not in the state", args.address) };
-    let Some(id) = entry.id.as_deref() else { bail!("{} has not been created yet: run `vapp apply`", args.address) };
+    let Some(id) = entry.id.as_ref().map(|id| id.as_str()) else {
+        bail!("{} has not been created yet: run `vapp apply`", args.address)
+    };
     let Some(key) = entry.key.private_key() else {
         bail!("vapp does not hold the private key of {}, so it cannot sign for it", args.address);
     };

@@ -8,7 +8,7 @@
 use crate::api::{ApiError, ApplicationApi, Problem};
 use crate::keys::{self, PrivateKeyPem};
 use crate::model::rules::{self, InvalidParameter};
-use crate::model::{defaults, Application, Keys};
+use crate::model::{defaults, AppId, Application, Keys};
 
 use super::store::{Store, StoreError};
 
@@ -47,7 +47,7 @@ pub enum CallError {
 impl Store {
     /// Creates `app` (already valid): a new id, defaults, and a key pair when it sends no public key.
     pub async fn create(&self, mut app: Application) -> Result<Created, CallError> {
-        app.id = Some(uuid::Uuid::new_v4().to_string());
+        app.id = Some(AppId::new(uuid::Uuid::new_v4().to_string()));
         let (public_key, private_key) = match app.public_key() {
             Some(pem) => (pem.to_string(), None),
             None => {
@@ -63,9 +63,9 @@ impl Store {
 
     /// Replaces application `id` with `app` (already valid), keeping its key when `app` sends none;
     /// `None` when there is no such application.
-    pub async fn update(&self, id: &str, mut app: Application) -> Result<Option<Application>, CallError> {
+    pub async fn update(&self, id: &AppId, mut app: Application) -> Result<Option<Application>, CallError> {
         let Some(current) = self.get(id) else { return Ok(None) };
-        app.id = Some(id.to_string());
+        app.id = Some(id.clone());
         let public_key = app.public_key().map(str::to_string).or_else(|| current.public_key().map(str::to_string));
         app.keys = Some(Keys { public_key, ..Default::default() });
         defaults::fill_in_place(&mut app);
@@ -117,7 +117,7 @@ impl ApplicationApi for InProcess {
         Ok(self.store.all())
     }
 
-    async fn get(&self, id: &str) -> Result<Application, ApiError> {
+    async fn get(&self, id: &AppId) -> Result<Application, ApiError> {
         self.store.get(id).ok_or_else(|| status(404, "Not Found", vec![]))
     }
 
@@ -130,7 +130,7 @@ impl ApplicationApi for InProcess {
         Ok(self.store.create(app).await.map_err(failed)?.app)
     }
 
-    async fn update(&self, id: &str, app: &Application) -> Result<Application, ApiError> {
+    async fn update(&self, id: &AppId, app: &Application) -> Result<Application, ApiError> {
         let app = received(app)?;
         if self.store.get(id).is_none() {
             return Err(status(404, "Not Found", vec![]));
@@ -142,7 +142,7 @@ impl ApplicationApi for InProcess {
         self.store.update(id, app).await.map_err(failed)?.ok_or_else(|| status(404, "Not Found", vec![]))
     }
 
-    async fn delete(&self, id: &str) -> Result<(), ApiError> {
+    async fn delete(&self, id: &AppId) -> Result<(), ApiError> {
         match self.store.remove(id).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(status(404, "Not Found", vec![])),

@@ -9,6 +9,7 @@ use serde_json::Map;
 
 use super::store::{Store, StoreError, StoredNumber};
 use crate::api::numbers::{NumberPage, OwnedNumber};
+use crate::model::{AppId, Msisdn};
 
 /// The largest page, and the one served when none is asked for.
 pub const MAX_SIZE: usize = 100;
@@ -19,7 +20,7 @@ pub fn seeded_number(index: usize) -> StoredNumber {
     StoredNumber {
         shown: OwnedNumber {
             country: "GB".into(),
-            msisdn: format!("4477009{:05}", index + 1),
+            msisdn: Msisdn::new(format!("4477009{:05}", index + 1)),
             kind: Some("mobile-lvn".into()),
             features: vec!["VOICE".into(), "SMS".into(), "MMS".into()],
             ..Default::default()
@@ -91,12 +92,12 @@ impl ListQuery {
 
     fn matches(&self, number: &OwnedNumber) -> bool {
         let pattern_matches = self.pattern.as_deref().is_none_or(|p| match self.search_pattern {
-            1 => number.msisdn.contains(p),
-            2 => number.msisdn.ends_with(p),
-            _ => number.msisdn.starts_with(p),
+            1 => number.msisdn.as_str().contains(p),
+            2 => number.msisdn.as_str().ends_with(p),
+            _ => number.msisdn.as_str().starts_with(p),
         });
         pattern_matches
-            && self.application_id.as_deref().is_none_or(|id| number.app_id.as_deref() == Some(id))
+            && self.application_id.as_deref().is_none_or(|id| number.app_id.as_ref().is_some_and(|a| a == id))
             && self.has_application.is_none_or(|has| number.app_id.is_some() == has)
             && self.country.as_deref().is_none_or(|c| number.country == c)
     }
@@ -119,12 +120,12 @@ impl Store {
         let (Some(msisdn), Some(country)) = (get("msisdn"), get("country")) else {
             return Ok(Err(Refusal::MethodFailed));
         };
-        let Some(mut number) = self.number(msisdn) else { return Ok(Err(Refusal::MethodFailed)) };
+        let Some(mut number) = self.number(&Msisdn::new(msisdn)) else { return Ok(Err(Refusal::MethodFailed)) };
         if !number.shown.country.eq_ignore_ascii_case(country) {
             return Ok(Err(Refusal::MethodFailed));
         }
         let app_id = get("app_id");
-        if app_id.is_some_and(|id| self.get(id).is_none()) {
+        if app_id.is_some_and(|id| self.get(&AppId::new(id)).is_none()) {
             return Ok(Err(Refusal::MethodFailed));
         }
         let voice = match (get("voiceCallbackType"), get("voiceCallbackValue")) {
@@ -133,7 +134,7 @@ impl Store {
             _ => return Ok(Err(Refusal::MethodFailed)),
         };
         let shown = &mut number.shown;
-        shown.app_id = app_id.map(str::to_string);
+        shown.app_id = app_id.map(AppId::new);
         shown.mo_http_url = get("moHttpUrl").map(str::to_string);
         (shown.voice_callback_type, shown.voice_callback_value) = voice.unzip();
         (shown.messages_callback_type, shown.messages_callback_value) =
@@ -161,15 +162,19 @@ mod tests {
         let app = crate::emulator::seeded_application(0);
         let id = app.id.clone().unwrap();
         store.upsert(app).await.unwrap();
-        let link =
-            params(&[("country", "GB"), ("msisdn", "447700900001"), ("app_id", &id), ("moHttpUrl", "https://m/")]);
+        let link = params(&[
+            ("country", "GB"),
+            ("msisdn", "447700900001"),
+            ("app_id", id.as_str()),
+            ("moHttpUrl", "https://m/"),
+        ]);
         store.update_number(&link).await.unwrap().unwrap();
-        let linked = store.number("447700900001").unwrap().shown;
-        assert_eq!(linked.app_id.as_deref(), Some(id.as_str()));
+        let linked = store.number(&Msisdn::new("447700900001")).unwrap().shown;
+        assert_eq!(linked.app_id.as_ref(), Some(&id));
         assert_eq!(linked.voice_callback_type.as_deref(), Some("app"));
         // Replace semantics: what is not sent is cleared.
         store.update_number(&params(&[("country", "GB"), ("msisdn", "447700900001")])).await.unwrap().unwrap();
-        let cleared = store.number("447700900001").unwrap().shown;
+        let cleared = store.number(&Msisdn::new("447700900001")).unwrap().shown;
         assert_eq!((cleared.app_id, cleared.mo_http_url, cleared.voice_callback_type), (None, None, None));
         for refused in [
             params(&[("country", "GB"), ("msisdn", "447700999999")]),

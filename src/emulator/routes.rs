@@ -22,7 +22,7 @@ use crate::api::numbers::NumberAnswer;
 use crate::api::page::{self, Embedded, Link, Links, ListPage};
 use crate::humanise::{self, Dialect, ProblemKind, TypeProblem};
 use crate::model::rules::InvalidParameter;
-use crate::model::Application;
+use crate::model::{AppId, Application};
 
 const MAX_PAGE_SIZE: usize = 100;
 const DEFAULT_PAGE_SIZE: usize = 10;
@@ -182,7 +182,7 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
 /// An application as GET, list, POST and PUT show it: with its `_links`, never a private key.
 fn with_links(app: &Application) -> Application {
     let mut shown = app.clone();
-    let links = page::self_link(app.id.as_deref().unwrap_or_default());
+    let links = page::self_link(app.id.as_ref().map_or("", |id| id.as_str()));
     shown.extra.insert("_links".into(), json!(links));
     if let Some(keys) = shown.keys.as_mut() {
         keys.private_key = None;
@@ -227,17 +227,17 @@ async fn list(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> R
     json_response(StatusCode::OK, &body)
 }
 
-async fn get_one(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn get_one(State(shared): State<Arc<Shared>>, Path(id): Path<AppId>) -> Response {
     match shared.store.get(&id) {
         Some(app) => json_response(StatusCode::OK, &with_links(&app)),
-        None => problems::not_found(&id),
+        None => problems::not_found(id.as_str()),
     }
 }
 
-async fn delete_one(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn delete_one(State(shared): State<Arc<Shared>>, Path(id): Path<AppId>) -> Response {
     match shared.store.remove(&id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
-        Ok(false) => problems::not_found(&id),
+        Ok(false) => problems::not_found(id.as_str()),
         Err(_) => problems::server_error(StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
@@ -260,14 +260,9 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     }
 }
 
-async fn update(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn update(State(shared): State<Arc<Shared>>, Path(id): Path<AppId>, headers: HeaderMap, body: Bytes) -> Response {
     if shared.store.get(&id).is_none() {
-        return problems::not_found(&id);
+        return problems::not_found(id.as_str());
     }
     let app = match parse_body(&headers, &body) {
         Ok(app) => app,
@@ -275,7 +270,7 @@ async fn update(
     };
     match shared.store.update(&id, app).await {
         Ok(Some(app)) => json_response(StatusCode::OK, &with_links(&app)),
-        Ok(None) => problems::not_found(&id),
+        Ok(None) => problems::not_found(id.as_str()),
         Err(_) => problems::server_error(StatusCode::INTERNAL_SERVER_ERROR),
     }
 }

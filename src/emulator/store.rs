@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::api::numbers::OwnedNumber;
-use crate::model::Application;
+use crate::model::{AppId, Application, Msisdn};
 
 #[derive(Default, Serialize, Deserialize)]
 struct DataFile {
@@ -34,8 +34,8 @@ pub struct StoredNumber {
 
 #[derive(Default)]
 struct Account {
-    apps: IndexMap<String, Application>,
-    numbers: IndexMap<String, StoredNumber>,
+    apps: IndexMap<AppId, Application>,
+    numbers: IndexMap<Msisdn, StoredNumber>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +114,7 @@ impl Store {
         self.account.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn get(&self, id: &str) -> Option<Application> {
+    pub fn get(&self, id: &AppId) -> Option<Application> {
         self.read().apps.get(id).cloned()
     }
 
@@ -162,7 +162,7 @@ impl Store {
 
     /// Removes `id`; false when there was no such application. Numbers linked to it keep pointing at
     /// it (what the real service does is not documented; vapp unlinks them first).
-    pub async fn remove(&self, id: &str) -> Result<bool, StoreError> {
+    pub async fn remove(&self, id: &AppId) -> Result<bool, StoreError> {
         let removed = self.write().apps.shift_remove(id).is_some();
         if removed {
             self.persist().await?;
@@ -175,7 +175,7 @@ impl Store {
         self.read().numbers.values().cloned().collect()
     }
 
-    pub fn number(&self, msisdn: &str) -> Option<StoredNumber> {
+    pub fn number(&self, msisdn: &Msisdn) -> Option<StoredNumber> {
         self.read().numbers.get(msisdn).cloned()
     }
 

@@ -16,6 +16,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+pub use crate::model::Fingerprint;
+
 /// Bits of every key vapp makes.
 pub const KEY_BITS: usize = 2048;
 
@@ -89,7 +91,7 @@ impl<'de> Deserialize<'de> for PrivateKeyPem {
 pub struct KeyPair {
     pub private_key: PrivateKeyPem,
     pub public_key: String,
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
 }
 
 const PRIVATE_LABEL: &str = "PRIVATE KEY";
@@ -107,7 +109,7 @@ pub fn generate() -> Result<KeyPair, KeyError> {
 
 /// The fingerprint of a PEM public key: `sha256:` and the hex SHA-256 of its canonical DER form, so two
 /// spellings of one key (line endings, wrapping) have one fingerprint.
-pub fn fingerprint(public_key_pem: &str) -> Result<String, KeyError> {
+pub fn fingerprint(public_key_pem: &str) -> Result<Fingerprint, KeyError> {
     Ok(fingerprint_of(&canonical_public_key(public_key_pem)?))
 }
 
@@ -124,9 +126,9 @@ fn canonical_public_key(public_key_pem: &str) -> Result<Vec<u8>, KeyError> {
     Ok(canonical.as_ref().to_vec())
 }
 
-fn fingerprint_of(spki_der: &[u8]) -> String {
+fn fingerprint_of(spki_der: &[u8]) -> Fingerprint {
     let hex: String = Sha256::digest(spki_der).iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    Fingerprint::new(format!("sha256:{hex}"))
 }
 
 /// PEM armour with LF line endings, as vapp has always written keys.

@@ -7,15 +7,15 @@ use std::fmt::Write;
 
 use serde_json::{Map, Value};
 
-use crate::model::{defaults, Application};
+use crate::model::{defaults, Address, Application, Msisdn};
 
 /// One application to write.
 #[derive(Clone, Debug)]
 pub struct Exported {
-    pub address: String,
+    pub address: Address,
     pub app: Application,
     /// The numbers that route to it, in E.164 digits.
-    pub numbers: Vec<String>,
+    pub numbers: Vec<Msisdn>,
     /// Where it came from, written as a comment above it.
     pub comment: String,
 }
@@ -31,7 +31,7 @@ pub fn manifest(apps: &[Exported]) -> String {
         if !comment.is_empty() {
             let _ = writeln!(out, "  # {comment}");
         }
-        let _ = writeln!(out, "  {}:", key(address));
+        let _ = writeln!(out, "  {}:", key(address.as_str()));
         let bare = defaults::strip(&app.without_extras());
         let mut fields = Map::new();
         fields.insert("name".into(), Value::String(bare.name.clone()));
@@ -42,7 +42,7 @@ pub fn manifest(apps: &[Exported]) -> String {
             fields.insert("privacy".into(), serde_json::to_value(privacy).unwrap_or(Value::Null));
         }
         if !numbers.is_empty() {
-            fields.insert("numbers".into(), numbers.iter().cloned().map(Value::String).collect());
+            fields.insert("numbers".into(), numbers.iter().map(|n| Value::String(n.to_string())).collect());
         }
         block(&mut out, &fields, 4);
     }
@@ -100,9 +100,9 @@ mod tests {
         }))
         .unwrap();
         let exported = Exported {
-            address: "tricky-1".into(),
+            address: Address::new("tricky-1"),
             app: live.clone(),
-            numbers: vec!["447700900002".into(), "447700900001".into()],
+            numbers: vec![Msisdn::new("447700900002"), Msisdn::new("447700900001")],
             comment: "application x".into(),
         };
         let text = manifest(&[exported]);

@@ -23,7 +23,9 @@ pub use yaml::{Position, MAX_FOUND};
 
 use crate::fsutil::{self, ReadError};
 use crate::humanise::{self, Dialect, ProblemKind, TypeProblem};
-use crate::model::{self, rules, Application, Capabilities, Privacy};
+use crate::model::{self, rules, Address, Application, Capabilities, Fingerprint, Msisdn, Privacy};
+
+pub use crate::model::valid_address;
 
 /// The manifest format version this vapp reads.
 pub const VERSION: u32 = 1;
@@ -73,21 +75,10 @@ pub enum NumberText {
     Digits(u64),
 }
 
-/// The E.164 digits of a number as written, if it is one: spaces, dashes and a leading `+` dropped,
-/// then 7 to 15 digits.
-pub fn normalise_number(written: &str) -> Option<String> {
-    let trimmed = written.trim();
-    let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    let digits: String = body.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    (digits.len() >= 7 && digits.len() <= 15 && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0'))
-        .then_some(digits)
-}
-
 /// A number the manifests link to an application, and where they say so.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredNumber {
-    /// E.164 digits, no `+`.
-    pub msisdn: String,
+    pub msisdn: Msisdn,
     pub location: Location,
 }
 
@@ -122,13 +113,13 @@ pub struct ExternalKey {
     pub location: Location,
     /// The PEM, once read (see [`resolve_key_files`]).
     pub public_key: String,
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
 }
 
 /// An application as the manifests want it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredApp {
-    pub address: String,
+    pub address: Address,
     /// Name, capabilities and privacy; no id, no keys.
     pub application: Application,
     pub protect: bool,
@@ -141,7 +132,7 @@ pub struct DesiredApp {
 /// Every application the manifests declare, by address, in file order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Desired {
-    pub apps: IndexMap<String, DesiredApp>,
+    pub apps: IndexMap<Address, DesiredApp>,
 }
 
 /// A place in a manifest file.
@@ -302,7 +293,7 @@ pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desir
     let mut desired = Desired::default();
     let mut diagnostics = Vec::new();
     // Where each number is listed first: (address, place).
-    let mut listed: HashMap<String, (String, Location)> = HashMap::new();
+    let mut listed: HashMap<Msisdn, (Address, Location)> = HashMap::new();
     for source in sources {
         let mut file = FileCheck { source, diagnostics: Vec::new(), lines: None };
         if let Some(apps) = file.load(lookup) {
@@ -401,10 +392,11 @@ pub fn resolve_key_files(
     }
     // Each application needs its own key pair: a shared key would make two applications one to
     // anything that tells them apart by key (tokens, finding a create whose answer was lost).
-    let mut first_use: std::collections::HashMap<&str, (&str, &Location)> = std::collections::HashMap::new();
+    let mut first_use: std::collections::HashMap<&Fingerprint, (&Address, &Location)> =
+        std::collections::HashMap::new();
     for app in desired.apps.values() {
-        let Some(key) = app.keys.external.as_ref().filter(|k| !k.fingerprint.is_empty()) else { continue };
-        match first_use.get(key.fingerprint.as_str()) {
+        let Some(key) = app.keys.external.as_ref().filter(|k| !k.fingerprint.as_str().is_empty()) else { continue };
+        match first_use.get(&key.fingerprint) {
             Some((other, location)) => diagnostics.push(Diagnostic {
                 location: key.location.clone(),
                 message: format!("`{}` uses the same public key as `{other}` ({location})", app.address),
@@ -505,16 +497,13 @@ impl FileCheck<'_> {
         for (address, app) in file.applications {
             let app_path = vec!["applications".to_string(), address.clone()];
             let key_at = index.nearest_key(&app_path);
-            if !valid_address(&address) {
-                self.report(
-                    key_at,
-                    format!("`{address}` is not a valid address"),
-                    Some(
-                        "an address is lower-case letters, digits, `_` and `-`, starting with a letter or digit".into(),
-                    ),
-                );
-                continue;
-            }
+            let address = match Address::parse(&address) {
+                Ok(address) => address,
+                Err(invalid) => {
+                    self.report(key_at, format!("`{address}` is not a valid address"), Some(invalid.to_string()));
+                    continue;
+                }
+            };
             let mut clean = true;
             for unknown in model::unknown_fields(app.capabilities.as_ref(), app.privacy.as_ref()) {
                 let mut parent = app_path.clone();
@@ -552,7 +541,7 @@ impl FileCheck<'_> {
                     path: dir.join(&file),
                     location: Location { file: self.source.path.clone(), position: index.nearest(&at) },
                     public_key: String::new(),
-                    fingerprint: String::new(),
+                    fingerprint: Fingerprint::default(),
                 }
             });
             if external.is_some() && settings.rotation.is_some() {
@@ -574,7 +563,7 @@ impl FileCheck<'_> {
                     NumberText::Text(text) => text,
                     NumberText::Digits(digits) => digits.to_string(),
                 };
-                let Some(msisdn) = normalise_number(&text) else {
+                let Some(msisdn) = Msisdn::parse(&text) else {
                     self.report(
                         at,
                         format!("`{text}` is not a phone number in E.164 form"),
@@ -608,13 +597,6 @@ impl FileCheck<'_> {
         }
         Some(apps)
     }
-}
-
-/// Whether `address` matches `[a-z0-9][a-z0-9_-]*`.
-pub fn valid_address(address: &str) -> bool {
-    let mut chars = address.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// Turns a type problem into a position, a message a person can act on, and a hint.

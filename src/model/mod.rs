@@ -12,6 +12,7 @@
 //!   with its findings and the manifest loader turns them into file:line:col errors.
 
 pub mod defaults;
+mod ids;
 pub mod rules;
 mod webhook;
 
@@ -19,6 +20,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use ids::{valid_address, Address, AppId, Fingerprint, InvalidAddress, Msisdn};
 pub use webhook::{VideoWebhook, Webhook};
 
 use crate::keys::PrivateKeyPem;
@@ -26,11 +28,20 @@ use crate::keys::PrivateKeyPem;
 /// Fields the model does not know, kept as the API sent them.
 pub type Extra = Map<String, Value>;
 
+/// A number the account owns, as planning needs it: where it routes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Number {
+    pub msisdn: Msisdn,
+    pub country: String,
+    /// The application it routes to.
+    pub app_id: Option<AppId>,
+}
+
 /// An application as the API returns it, or as vapp sends it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Application {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<AppId>,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Keys>,

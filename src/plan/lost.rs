@@ -11,13 +11,13 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::keys;
-use crate::model::Application;
+use crate::model::{AppId, Application, Fingerprint};
 use crate::state::State;
 
 /// What a create sent, by which its application is known again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LostCreate {
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     /// The name it sent; `None` in states written before names were recorded (any name matches).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -34,14 +34,14 @@ pub enum Lookup<'a> {
 
 /// The applications no address manages, with their keys' fingerprints (parsed once: with thousands of
 /// applications, parsing every key for every lookup would dominate a plan).
-pub struct Unmanaged<'a>(Vec<(&'a Application, String)>);
+pub struct Unmanaged<'a>(Vec<(&'a Application, Fingerprint)>);
 
 impl<'a> Unmanaged<'a> {
     pub fn new(live: &'a [Application], state: &State) -> Self {
-        let managed: HashSet<&str> = state.applications.values().filter_map(|e| e.id.as_deref()).collect();
+        let managed: HashSet<&AppId> = state.applications.values().filter_map(|e| e.id.as_ref()).collect();
         Unmanaged(
             live.iter()
-                .filter(|app| app.id.as_deref().is_some_and(|id| !managed.contains(id)))
+                .filter(|app| app.id.as_ref().is_some_and(|id| !managed.contains(id)))
                 .filter_map(|app| Some((app, keys::fingerprint(app.public_key()?).ok()?)))
                 .collect(),
         )
@@ -50,8 +50,8 @@ impl<'a> Unmanaged<'a> {
 
 impl LostCreate {
     /// Whether `app`, whose key has `fingerprint`, is what this create made.
-    fn made(&self, app: &Application, fingerprint: &str) -> bool {
-        fingerprint == self.fingerprint && self.name.as_ref().is_none_or(|name| *name == app.name)
+    fn made(&self, app: &Application, fingerprint: &Fingerprint) -> bool {
+        *fingerprint == self.fingerprint && self.name.as_ref().is_none_or(|name| *name == app.name)
     }
 
     pub fn find<'a>(&self, unmanaged: &Unmanaged<'a>) -> Lookup<'a> {
@@ -67,6 +67,7 @@ impl LostCreate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Address;
     use crate::state::{KeyRecord, StateEntry};
     use serde_json::json;
 
@@ -79,14 +80,16 @@ mod tests {
         let live = vec![app("id-a", "A"), app("id-b", "B"), app("id-c", "B")];
         let mut state = State::new("l".into());
         let key = KeyRecord::Unknown { fingerprint: None };
-        state.applications.insert("a".into(), StateEntry { id: Some("id-a".into()), key, ..Default::default() });
+        state
+            .applications
+            .insert(Address::new("a"), StateEntry { id: Some(AppId::new("id-a")), key, ..Default::default() });
         let unmanaged = Unmanaged::new(&live, &state);
         let lost =
             |name: Option<&str>| LostCreate { fingerprint: pair.fingerprint.clone(), name: name.map(Into::into) };
         assert_eq!(lost(Some("A")).find(&unmanaged), Lookup::Missing, "managed elsewhere");
         assert_eq!(lost(Some("B")).find(&unmanaged), Lookup::Ambiguous(2));
         assert_eq!(lost(None).find(&unmanaged), Lookup::Ambiguous(2));
-        let other = LostCreate { fingerprint: "sha256:other".into(), name: None };
+        let other = LostCreate { fingerprint: Fingerprint::new("sha256:other"), name: None };
         assert_eq!(other.find(&unmanaged), Lookup::Missing);
         let one = vec![app("id-b", "B")];
         assert_eq!(lost(Some("B")).find(&Unmanaged::new(&one, &state)), Lookup::Found(&one[0]));

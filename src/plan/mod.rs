@@ -29,7 +29,7 @@ pub use lost::{Lookup, LostCreate, Unmanaged};
 pub use planner::{keys_expected, plan, PlanError, PlanInput};
 pub use saved::SavedPlan;
 
-use crate::model::Application;
+use crate::model::{Address, AppId, Application, Fingerprint, Msisdn};
 
 /// The version of the JSON plan users read (`--format json`), which DESIGN.md fixes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -71,14 +71,14 @@ pub enum NewKey {
     Generate,
     /// The pair the state holds under this fingerprint (a create sent again, a recreate, a rotation
     /// completed with its pending key).
-    Held { fingerprint: String },
+    Held { fingerprint: Fingerprint },
     /// The user's own public key (`keys.public_key_file`); vapp holds no private half.
-    External { fingerprint: String, public_key: String },
+    External { fingerprint: Fingerprint, public_key: String },
 }
 
 impl NewKey {
     /// The fingerprint, when it is known before apply.
-    pub fn fingerprint(&self) -> Option<&str> {
+    pub fn fingerprint(&self) -> Option<&Fingerprint> {
         match self {
             NewKey::Generate => None,
             NewKey::Held { fingerprint } | NewKey::External { fingerprint, .. } => Some(fingerprint),
@@ -91,9 +91,9 @@ impl NewKey {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum KnownKey {
     /// A pair the state holds (a pending rotation that reached the account).
-    Held { fingerprint: String },
+    Held { fingerprint: Fingerprint },
     /// The user's own key.
-    External { fingerprint: String },
+    External { fingerprint: Fingerprint },
 }
 
 /// A new application: POST `body` with `key`.
@@ -114,7 +114,7 @@ pub struct Create {
 /// A full PUT of an existing application.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Update {
-    pub id: String,
+    pub id: AppId,
     /// The whole application: the manifest, the live key, and every unmodelled live field.
     pub body: Application,
 }
@@ -122,7 +122,7 @@ pub struct Update {
 /// A create whose answer was lost, found in the account: record it, then bring it to the manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Adopt {
-    pub id: String,
+    pub id: AppId,
     /// The live application in comparable form, recorded as applied.
     pub observed: Value,
     /// What it then needs, as any managed application would.
@@ -157,7 +157,7 @@ pub enum KeyChange {
 /// A new key pair for an existing application.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RotateKey {
-    pub id: String,
+    pub id: AppId,
     pub change: KeyChange,
     /// The rotation number the state records once the new key is in place.
     pub rotation: u32,
@@ -170,7 +170,7 @@ pub enum Step {
     Create(Create),
     /// The application `gone` is no longer in the account: created again.
     Recreate {
-        gone: String,
+        gone: AppId,
         create: Create,
     },
     Update(Update),
@@ -178,11 +178,11 @@ pub enum Step {
     RotateKey(RotateKey),
     /// DELETE the application, then forget the address.
     Delete {
-        id: String,
+        id: AppId,
     },
     /// The application is already gone (or was never created): only the state entry is removed.
     Forget {
-        id: Option<String>,
+        id: Option<AppId>,
     },
     /// A create whose answer was lost, not found in the account, and no longer wanted: its request may
     /// still land, so look for it once more (after a moment). If it landed, `if_found` says what
@@ -193,7 +193,7 @@ pub enum Step {
     },
     /// Nothing to do; `observed` (the live application, comparable form) is recorded as applied.
     NoOp {
-        id: String,
+        id: AppId,
         observed: Value,
     },
 }
@@ -223,36 +223,51 @@ pub enum Route {
     /// Nowhere: unlinked.
     Nowhere,
     /// An application that exists.
-    Application { id: String },
+    Application { id: AppId },
     /// The application this plan creates (or creates again) for `address`; its id is known at apply.
-    Created { address: String },
+    Created { address: Address },
 }
 
 /// A number to route elsewhere: linked, moved or unlinked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NumberChange {
-    pub msisdn: String,
+    pub msisdn: Msisdn,
     pub country: String,
-    /// The application it routes to now, if any.
-    pub from: Option<String>,
-    /// The address that manages `from`, if one does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from_address: Option<String>,
-    /// `from`'s name, if the account holds it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from_name: Option<String>,
+    /// Where it routes now.
+    pub from: Origin,
     pub route: Route,
 }
 
-impl NumberChange {
-    /// Where the number comes from, in words: the managing address, else the application's name, with
-    /// its id.
-    pub fn origin(&self) -> Option<String> {
-        let id = self.from.as_deref()?;
-        Some(match (&self.from_address, &self.from_name) {
-            (Some(address), _) => format!("{address} ({id})"),
-            (None, Some(name)) => format!("{name:?} ({id}), not managed by vapp"),
-            (None, None) => format!("{id}, an application the account no longer holds"),
+/// Where a number routes before a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Origin {
+    /// To no application.
+    Nowhere,
+    /// To an application an address of the state manages.
+    Managed { id: AppId, address: Address },
+    /// To an application no address manages, which the account holds under `name`.
+    Unmanaged { id: AppId, name: String },
+    /// To an application the account no longer holds.
+    Gone { id: AppId },
+}
+
+impl Origin {
+    /// The application the number routes to, if any.
+    pub fn id(&self) -> Option<&AppId> {
+        match self {
+            Origin::Nowhere => None,
+            Origin::Managed { id, .. } | Origin::Unmanaged { id, .. } | Origin::Gone { id } => Some(id),
+        }
+    }
+
+    /// In words: the managing address, else the application's name, with its id.
+    pub fn describe(&self) -> Option<String> {
+        Some(match self {
+            Origin::Nowhere => return None,
+            Origin::Managed { id, address } => format!("{address} ({id})"),
+            Origin::Unmanaged { id, name } => format!("{name:?} ({id}), not managed by vapp"),
+            Origin::Gone { id } => format!("{id}, an application the account no longer holds"),
         })
     }
 }
@@ -260,7 +275,7 @@ impl NumberChange {
 /// One address's part of the plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
-    pub address: String,
+    pub address: Address,
     pub step: Step,
     /// The `protect` flag the state records once this change is applied.
     pub protect: bool,
@@ -275,7 +290,7 @@ pub struct Change {
     pub numbers: Vec<NumberChange>,
     /// The numbers that route to this address's application now, recorded as applied.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
-    pub numbers_now: std::collections::BTreeSet<String>,
+    pub numbers_now: std::collections::BTreeSet<Msisdn>,
 }
 
 impl Change {
@@ -294,7 +309,7 @@ impl Change {
     }
 
     /// The application id, where one exists before apply.
-    pub fn id(&self) -> Option<&str> {
+    pub fn id(&self) -> Option<&AppId> {
         match &self.step {
             Step::Create(_) | Step::Recreate { .. } | Step::Abandon { .. } => None,
             Step::Update(Update { id, .. })
@@ -302,7 +317,7 @@ impl Change {
             | Step::RotateKey(RotateKey { id, .. })
             | Step::Delete { id }
             | Step::NoOp { id, .. } => Some(id),
-            Step::Forget { id } => id.as_deref(),
+            Step::Forget { id } => id.as_ref(),
         }
     }
 }
@@ -314,7 +329,7 @@ pub enum Note {
     /// An earlier create reached the account but its answer was lost; found by its key.
     LostCreateFound,
     /// The application `id` is gone from the account.
-    GoneFromAccount { id: String },
+    GoneFromAccount { id: AppId },
     /// An earlier create did not reach the account; it is sent again with the same key.
     CreateSentAgain,
     /// A delete of an application already gone: only the state entry goes.
@@ -344,18 +359,18 @@ pub enum Note {
 #[serde(rename_all = "snake_case", tag = "warning")]
 pub enum Warning {
     /// `--target` names an address that neither the manifests nor the state have.
-    TargetMatchesNothing { target: String },
+    TargetMatchesNothing { target: Address },
     /// An earlier create's answer was lost and `count` unmanaged applications have its key and name:
     /// the address is left alone rather than guessed.
-    AmbiguousLostCreate { address: String, count: usize },
+    AmbiguousLostCreate { address: Address, count: usize },
     /// A create while the account holds an unmanaged application of the same name.
-    SameNameUnmanaged { address: String, name: String, id: String },
+    SameNameUnmanaged { address: Address, name: String, id: AppId },
     /// The live key is not the one vapp holds.
-    LiveKeyChanged { address: String },
+    LiveKeyChanged { address: Address },
     /// A protected application left the manifests and is kept.
-    Protected { address: String },
+    Protected { address: Address },
     /// A number is taken from an application another address (or nobody) manages.
-    NumberTakenOver { msisdn: String, address: String, from_id: String, from_name: String, managed_as: Option<String> },
+    NumberTakenOver { msisdn: Msisdn, address: Address, from_id: AppId, from_name: String, managed_as: Option<Address> },
     /// Updating numbers clears what the Numbers API does not show (`voiceStatusCallback`).
     NumberStatusCallbacksCleared,
 }
@@ -363,8 +378,8 @@ pub enum Warning {
 /// A change made in the account outside vapp since the last apply.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
-    pub address: String,
-    pub id: Option<String>,
+    pub address: Address,
+    pub id: Option<AppId>,
     /// Last applied before, live after.
     pub diff: Vec<FieldDiff>,
     /// The application is gone from the account.

@@ -9,12 +9,11 @@ use super::diff::{comparable, diff, keep_unmodelled, written_paths};
 use super::lost::{Lookup, LostCreate, Unmanaged};
 use super::{
     Action, Adopt, AdoptThen, Change, Create, Drift, FieldDiff, IfFound, KeyChange, KnownKey, NewKey, Note,
-    NumberChange, Plan, RotateKey, Route, StateRef, Step, Update, Warning, FORMAT_VERSION,
+    NumberChange, Origin, Plan, RotateKey, Route, StateRef, Step, Update, Warning, FORMAT_VERSION,
 };
-use crate::api::numbers::OwnedNumber;
 use crate::keys;
 use crate::manifest::{Desired, DesiredApp, Location};
-use crate::model::{defaults, Application, Keys};
+use crate::model::{defaults, Address, AppId, Application, Fingerprint, Keys, Msisdn, Number};
 use crate::state::{Intent, KeyRecord, State, StateEntry};
 
 /// What a plan is made from.
@@ -25,9 +24,9 @@ pub struct PlanInput<'a> {
     /// Every application in the account.
     pub live: &'a [Application],
     /// Only these addresses are considered; all when empty.
-    pub targets: &'a [String],
+    pub targets: &'a [Address],
     /// Every number the account owns.
-    pub numbers: &'a [OwnedNumber],
+    pub numbers: &'a [Number],
 }
 
 /// A plan that cannot be made. The planner fails loudly rather than plan a body it could not build.
@@ -35,21 +34,21 @@ pub struct PlanInput<'a> {
 pub enum PlanError {
     #[error("cannot build the request body for {address}")]
     Body {
-        address: String,
+        address: Address,
         #[source]
         source: serde_json::Error,
     },
     /// A manifest names a number the account does not own: nothing is planned, nothing changes.
     #[error("{location}: the account does not own number {msisdn} (listed under `{address}`)")]
-    NumberNotOwned { msisdn: String, address: String, location: Location },
+    NumberNotOwned { msisdn: Msisdn, address: Address, location: Location },
 }
 
 /// How many new key pairs planning `desired` against `state` will most likely call for, told before
 /// the account is read: an address the state has never seen, and a rotation asked for without a
 /// pending pair. It lets key generation start while the account is listed; the plan itself decides,
 /// so a wrong guess costs only keys made for nothing or made later.
-pub fn keys_expected(desired: &Desired, state: Option<&State>, targets: &[String]) -> usize {
-    let targeted = |address: &str| targets.is_empty() || targets.iter().any(|t| t == address);
+pub fn keys_expected(desired: &Desired, state: Option<&State>, targets: &[Address]) -> usize {
+    let targeted = |address: &Address| targets.is_empty() || targets.contains(address);
     desired
         .apps
         .values()
@@ -68,19 +67,20 @@ pub fn keys_expected(desired: &Desired, state: Option<&State>, targets: &[String
 pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     let empty = State::new(String::new());
     let state = input.state.unwrap_or(&empty);
-    let live_by_id: HashMap<&str, Live> = input.live.iter().filter_map(Live::of).map(|live| (live.id, live)).collect();
+    let live_by_id: HashMap<&AppId, Live> =
+        input.live.iter().filter_map(Live::of).map(|live| (live.id, live)).collect();
     // Parsing every live key is costly; only an unconfirmed create needs it.
     let unmanaged = state.applications.values().any(|e| e.id.is_none()).then(|| Unmanaged::new(input.live, state));
 
-    let mut addresses: BTreeSet<&str> = input.desired.apps.keys().map(String::as_str).collect();
-    addresses.extend(state.applications.keys().map(String::as_str));
+    let mut addresses: BTreeSet<&Address> = input.desired.apps.keys().collect();
+    addresses.extend(state.applications.keys());
     if !input.targets.is_empty() {
-        addresses.retain(|a| input.targets.iter().any(|t| t == a));
+        addresses.retain(|a| input.targets.contains(a));
     }
 
     let mut planner = Planner { changes: Vec::new(), drift: Vec::new(), warnings: Vec::new() };
     for target in input.targets {
-        if !addresses.contains(target.as_str()) {
+        if !addresses.contains(target) {
             planner.warnings.push(Warning::TargetMatchesNothing { target: target.clone() });
         }
     }
@@ -89,7 +89,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         let entry = state.applications.get(address);
         // The live application this address manages: by id, or for an unconfirmed create, by key.
         let live = match entry {
-            Some(StateEntry { id: Some(id), .. }) => live_by_id.get(id.as_str()).copied(),
+            Some(StateEntry { id: Some(id), .. }) => live_by_id.get(id).copied(),
             Some(entry @ StateEntry { id: None, .. }) => {
                 let found = match (lost_create(entry), &unmanaged) {
                     (Some(lost), Some(unmanaged)) => lost.find(unmanaged),
@@ -99,14 +99,14 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     Lookup::Found(app) => Live::of(app),
                     Lookup::Missing => None,
                     Lookup::Ambiguous(count) => {
-                        planner.warnings.push(Warning::AmbiguousLostCreate { address: address.to_string(), count });
+                        planner.warnings.push(Warning::AmbiguousLostCreate { address: address.clone(), count });
                         continue;
                     }
                 }
             }
             None => None,
         };
-        if let (Some(entry), Some(id)) = (entry, entry.and_then(|e| e.id.as_deref())) {
+        if let (Some(entry), Some(id)) = (entry, entry.and_then(|e| e.id.as_ref())) {
             if let Some(found) = drift_of(address, id, entry, live.map(|l| l.app)).map_err(body_error(address))? {
                 planner.drift.push(found);
             }
@@ -117,7 +117,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                 let create = create(wanted, new_key(wanted, None), None).map_err(body_error(address))?;
                 planner.change(wanted, Step::Create(create.0), create.1, vec![])
             }
-            (Some(wanted), Some(entry)) => match (entry.id.as_deref(), live) {
+            (Some(wanted), Some(entry)) => match (entry.id.as_ref(), live) {
                 (Some(_), Some(live)) => planner.converge(wanted, entry, live).map_err(body_error(address))?,
                 (None, Some(live)) => {
                     // Found: from here on it is managed, and converges like any other.
@@ -130,13 +130,13 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                         Converged::RotateKey { change, rotation } => Some(AdoptThen::RotateKey { change, rotation }),
                     };
                     notes.insert(0, Note::LostCreateFound);
-                    let step = Step::Adopt(Adopt { id: live.id.to_string(), observed, then });
+                    let step = Step::Adopt(Adopt { id: live.id.clone(), observed, then });
                     planner.change(wanted, step, fields, notes)
                 }
                 (Some(id), None) => {
                     let create = create(wanted, new_key(wanted, Some(entry)), None).map_err(body_error(address))?;
-                    let step = Step::Recreate { gone: id.to_string(), create: create.0 };
-                    planner.change(wanted, step, create.1, vec![Note::GoneFromAccount { id: id.to_string() }])
+                    let step = Step::Recreate { gone: id.clone(), create: create.0 };
+                    planner.change(wanted, step, create.1, vec![Note::GoneFromAccount { id: id.clone() }])
                 }
                 (None, None) => {
                     // Not found now, but a killed run's request may still land: the executor looks again.
@@ -168,8 +168,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     })
 }
 
-fn body_error(address: &str) -> impl Fn(serde_json::Error) -> PlanError + '_ {
-    move |source| PlanError::Body { address: address.to_string(), source }
+fn body_error(address: &Address) -> impl Fn(serde_json::Error) -> PlanError + '_ {
+    move |source| PlanError::Body { address: address.clone(), source }
 }
 
 /// The kind of an interrupted call worth telling about (an unconfirmed create tells for itself).
@@ -185,7 +185,7 @@ fn interrupted(intent: &Intent) -> Option<Action> {
 /// How an unconfirmed create of `entry` is known again: its key, and the name it sent when its intent
 /// recorded one.
 fn lost_create(entry: &StateEntry) -> Option<LostCreate> {
-    let fingerprint = entry.key.fingerprint()?.to_string();
+    let fingerprint = entry.key.fingerprint()?.clone();
     let name = match &entry.intent {
         Some(Intent::Create { name, .. }) => name.clone(),
         _ => None,
@@ -196,13 +196,13 @@ fn lost_create(entry: &StateEntry) -> Option<LostCreate> {
 /// A live application with the id the API gave it (applications without one are never matched).
 #[derive(Clone, Copy)]
 struct Live<'a> {
-    id: &'a str,
+    id: &'a AppId,
     app: &'a Application,
 }
 
 impl<'a> Live<'a> {
     fn of(app: &'a Application) -> Option<Self> {
-        Some(Live { id: app.id.as_deref()?, app })
+        Some(Live { id: app.id.as_ref()?, app })
     }
 }
 
@@ -219,14 +219,14 @@ struct Planner {
 fn plan_numbers(
     input: &PlanInput,
     state: &State,
-    live_by_id: &HashMap<&str, Live>,
+    live_by_id: &HashMap<&AppId, Live>,
     planner: &mut Planner,
 ) -> Result<(), PlanError> {
-    let owned: HashMap<&str, &OwnedNumber> = input.numbers.iter().map(|n| (n.msisdn.as_str(), n)).collect();
-    let mut wanted_by: HashMap<&str, &str> = HashMap::new();
+    let owned: HashMap<&Msisdn, &Number> = input.numbers.iter().map(|n| (&n.msisdn, n)).collect();
+    let mut wanted_by: HashMap<&Msisdn, &Address> = HashMap::new();
     for app in input.desired.apps.values() {
         for number in &app.numbers {
-            if !owned.contains_key(number.msisdn.as_str()) {
+            if !owned.contains_key(&number.msisdn) {
                 return Err(PlanError::NumberNotOwned {
                     msisdn: number.msisdn.clone(),
                     address: app.address.clone(),
@@ -236,34 +236,39 @@ fn plan_numbers(
             wanted_by.insert(&number.msisdn, &app.address);
         }
     }
-    let managed_by: HashMap<&str, &str> =
-        state.applications.iter().filter_map(|(address, e)| Some((e.id.as_deref()?, address.as_str()))).collect();
-    let origin_address = |n: &OwnedNumber| n.app_id.as_deref().and_then(|id| managed_by.get(id)).map(|a| a.to_string());
-    let origin_name =
-        |n: &OwnedNumber| n.app_id.as_deref().and_then(|id| live_by_id.get(id)).map(|l| l.app.name.clone());
+    let managed_by: HashMap<&AppId, &Address> =
+        state.applications.iter().filter_map(|(address, e)| Some((e.id.as_ref()?, address))).collect();
+    let origin = |n: &Number| -> Origin {
+        let Some(id) = n.app_id.clone() else { return Origin::Nowhere };
+        match (managed_by.get(&id), live_by_id.get(&id)) {
+            (Some(address), _) => Origin::Managed { id, address: (*address).clone() },
+            (None, Some(live)) => Origin::Unmanaged { id, name: live.app.name.clone() },
+            (None, None) => Origin::Gone { id },
+        }
+    };
     let mut any = false;
     let mut number_drift: Vec<Drift> = Vec::new();
     for change in &mut planner.changes {
-        let address = change.address.as_str();
+        let address = &change.address;
         let wanted = input.desired.apps.get(address);
         let (current, route) = match &change.step {
-            Step::Create(_) => (None, Some(Route::Created { address: address.to_string() })),
-            Step::Recreate { gone, .. } => (Some(gone.as_str()), Some(Route::Created { address: address.to_string() })),
+            Step::Create(_) => (None, Some(Route::Created { address: address.clone() })),
+            Step::Recreate { gone, .. } => (Some(gone), Some(Route::Created { address: address.clone() })),
             Step::Update(Update { id, .. }) | Step::RotateKey(RotateKey { id, .. }) => {
-                (Some(id.as_str()), Some(Route::Application { id: id.clone() }))
+                (Some(id), Some(Route::Application { id: id.clone() }))
             }
             Step::Adopt(Adopt { id, .. }) | Step::NoOp { id, .. } => match wanted {
-                Some(_) => (Some(id.as_str()), Some(Route::Application { id: id.clone() })),
+                Some(_) => (Some(id), Some(Route::Application { id: id.clone() })),
                 // A protected application that left the manifests keeps its numbers.
-                None => (Some(id.as_str()), None),
+                None => (Some(id), None),
             },
-            Step::Delete { id } => (Some(id.as_str()), None),
-            Step::Forget { id } => (id.as_deref(), None),
+            Step::Delete { id } => (Some(id), None),
+            Step::Forget { id } => (id.as_ref(), None),
             Step::Abandon { .. } => (None, None),
         };
         let kept = wanted.is_none() && matches!(change.step, Step::NoOp { .. } | Step::Adopt(_));
-        let routed_here: Vec<&OwnedNumber> =
-            input.numbers.iter().filter(|n| current.is_some() && n.app_id.as_deref() == current).collect();
+        let routed_here: Vec<&Number> =
+            input.numbers.iter().filter(|n| current.is_some() && n.app_id.as_ref() == current).collect();
         if matches!(route, Some(Route::Application { .. })) || kept {
             change.numbers_now = routed_here.iter().map(|n| n.msisdn.clone()).collect();
         }
@@ -273,22 +278,25 @@ fn plan_numbers(
         let mut changes = Vec::new();
         if let (Some(wanted), Some(route)) = (wanted, &route) {
             for number in &wanted.numbers {
-                let Some(owned) = owned.get(number.msisdn.as_str()) else { continue };
-                let here = matches!(route, Route::Application { id } if owned.app_id.as_deref() == Some(id.as_str()));
+                let Some(owned) = owned.get(&number.msisdn) else { continue };
+                let here = matches!(route, Route::Application { id } if owned.app_id.as_ref() == Some(id));
                 if here {
                     continue;
                 }
-                if let Some(from) = owned.app_id.as_deref().filter(|from| Some(*from) != current) {
-                    let managed_as = managed_by.get(from).map(|a| a.to_string());
-                    // A move between two applications these manifests declare is what they say; one
-                    // from an application they do not declare (unmanaged, or kept by protection)
-                    // deserves a warning.
-                    let declared = managed_as.as_deref().is_some_and(|a| input.desired.apps.contains_key(a));
-                    if let Some(live) = live_by_id.get(from).filter(|_| !declared) {
+                let from = origin(owned);
+                // A move between two applications these manifests declare is what they say; one from
+                // an application they do not declare (unmanaged, or kept by protection) deserves a
+                // warning.
+                if let (Some(from_id), Some(live)) =
+                    (from.id().filter(|id| Some(*id) != current), from.id().and_then(|id| live_by_id.get(id)))
+                {
+                    let managed_as = managed_by.get(from_id).map(|a| (*a).clone());
+                    let declared = managed_as.as_ref().is_some_and(|a| input.desired.apps.contains_key(a));
+                    if !declared {
                         planner.warnings.push(Warning::NumberTakenOver {
                             msisdn: number.msisdn.clone(),
-                            address: address.to_string(),
-                            from_id: from.to_string(),
+                            address: address.clone(),
+                            from_id: from_id.clone(),
                             from_name: live.app.name.clone(),
                             managed_as,
                         });
@@ -297,35 +305,31 @@ fn plan_numbers(
                 changes.push(NumberChange {
                     msisdn: owned.msisdn.clone(),
                     country: owned.country.clone(),
-                    from: owned.app_id.clone(),
-                    from_address: origin_address(owned),
-                    from_name: origin_name(owned),
+                    from,
                     route: route.clone(),
                 });
             }
         }
         for number in &routed_here {
             let listed_here = wanted.is_some_and(|w| w.numbers.iter().any(|n| n.msisdn == number.msisdn));
-            let moves_elsewhere = wanted_by.get(number.msisdn.as_str()).is_some_and(|a| *a != address);
+            let moves_elsewhere = wanted_by.get(&number.msisdn).is_some_and(|a| *a != address);
             if !listed_here && !moves_elsewhere {
                 changes.push(NumberChange {
                     msisdn: number.msisdn.clone(),
                     country: number.country.clone(),
-                    from: number.app_id.clone(),
-                    from_address: origin_address(number),
-                    from_name: origin_name(number),
+                    from: origin(number),
                     route: Route::Nowhere,
                 });
             }
         }
         for number in &changes {
             let after = match &number.route {
-                Route::Application { id } => Value::String(id.clone()),
+                Route::Application { id } => Value::String(id.to_string()),
                 Route::Created { .. } | Route::Nowhere => Value::Null,
             };
             change.diff.push(FieldDiff {
                 path: format!("numbers.{}", number.msisdn),
-                before: number.from.clone().map(Value::String).unwrap_or(Value::Null),
+                before: number.from.id().map(|id| Value::String(id.to_string())).unwrap_or(Value::Null),
                 after,
                 after_unknown: matches!(number.route, Route::Created { .. }),
                 default: false,
@@ -338,25 +342,25 @@ fn plan_numbers(
         // is not drift: the account says how it ended).
         if let (Some(entry), Some(id)) = (state.applications.get(address), current) {
             if entry.applied.is_some() && live_by_id.contains_key(id) {
-                let now: BTreeSet<&str> = routed_here.iter().map(|n| n.msisdn.as_str()).collect();
-                let before: BTreeSet<&str> = entry.numbers.iter().map(String::as_str).collect();
+                let now: BTreeSet<&Msisdn> = routed_here.iter().map(|n| &n.msisdn).collect();
+                let before: BTreeSet<&Msisdn> = entry.numbers.iter().collect();
                 let fields: Vec<FieldDiff> = before
                     .symmetric_difference(&now)
                     .filter(|msisdn| !state.numbers_pending.contains_key(**msisdn))
                     .map(|msisdn| {
-                        let routes_now = owned.get(msisdn).and_then(|n| n.app_id.clone());
+                        let routes_now = owned.get(*msisdn).and_then(|n| n.app_id.as_ref());
                         FieldDiff {
                             path: format!("numbers.{msisdn}"),
                             before: if before.contains(msisdn) { Value::String(id.to_string()) } else { Value::Null },
-                            after: routes_now.map(Value::String).unwrap_or(Value::Null),
+                            after: routes_now.map(|id| Value::String(id.to_string())).unwrap_or(Value::Null),
                             ..Default::default()
                         }
                     })
                     .collect();
                 if !fields.is_empty() {
                     number_drift.push(Drift {
-                        address: address.to_string(),
-                        id: Some(id.to_string()),
+                        address: address.clone(),
+                        id: Some(id.clone()),
                         diff: fields,
                         deleted: false,
                     });
@@ -409,7 +413,7 @@ impl Planner {
     /// An application that exists and is managed: update, rotate its key, or leave it.
     fn converge(&mut self, wanted: &DesiredApp, entry: &StateEntry, live: Live) -> Result<Change, serde_json::Error> {
         let (converged, diff, notes) = self.converged(wanted, entry, live.app)?;
-        let id = live.id.to_string();
+        let id = live.id.clone();
         let step = match converged {
             Converged::Same { observed } => Step::NoOp { id, observed },
             Converged::Update { body } => Step::Update(Update { id, body: *body }),
@@ -430,7 +434,7 @@ impl Planner {
         let desired = desired_body(wanted);
         let mut fields = diff(&observed, &comparable(&desired)?);
         let rotation = wanted.keys.rotation.max(entry.rotation);
-        let (converged, note) = match key_decision(wanted, entry, live_fingerprint.as_deref()) {
+        let (converged, note) = match key_decision(wanted, entry, live_fingerprint.as_ref()) {
             None if fields.is_empty() => (Converged::Same { observed }, None),
             None => (Converged::Update { body: Box::new(update_body(desired, live)?) }, None),
             Some(KeyDecision::Record(key, note)) if fields.is_empty() => {
@@ -455,7 +459,7 @@ impl Planner {
                     Some(fingerprint) => Value::String(fingerprint.to_string()),
                     None => Value::String("(a new pair, made at apply)".into()),
                 };
-                let before = live_fingerprint.map(Value::String).unwrap_or(Value::Null);
+                let before = live_fingerprint.map(|f| Value::String(f.into_string())).unwrap_or(Value::Null);
                 fields.push(FieldDiff { path: "keys.fingerprint".into(), before, after, ..Default::default() });
                 let body = Box::new(without_key(update_body(desired, live)?));
                 (Converged::RotateKey { change: KeyChange::Send { key, body }, rotation }, Some(note))
@@ -465,9 +469,14 @@ impl Planner {
         Ok((converged, fields, note.into_iter().collect()))
     }
 
-    fn remove(&mut self, address: &str, entry: &StateEntry, live: Option<Live>) -> Result<Change, serde_json::Error> {
+    fn remove(
+        &mut self,
+        address: &Address,
+        entry: &StateEntry,
+        live: Option<Live>,
+    ) -> Result<Change, serde_json::Error> {
         let change = |step, diff, notes| Change {
-            address: address.to_string(),
+            address: address.clone(),
             step,
             protect: entry.protect,
             diff,
@@ -491,9 +500,9 @@ impl Planner {
             return Ok(change(Step::Abandon { lost, if_found }, vec![], vec![Note::CreateAbandoned]));
         };
         let observed = comparable(live.app)?;
-        let id = live.id.to_string();
+        let id = live.id.clone();
         if entry.protect {
-            self.warnings.push(Warning::Protected { address: address.to_string() });
+            self.warnings.push(Warning::Protected { address: address.clone() });
             if entry.id.is_none() {
                 // A protected create whose answer was lost: kept, so it must be recorded.
                 let step = Step::Adopt(Adopt { id, observed, then: None });
@@ -508,7 +517,7 @@ impl Planner {
     fn warn_same_name(&mut self, wanted: &DesiredApp, live: &[Application], state: &State) {
         let name = &wanted.application.name;
         let twin =
-            live.iter().find(|a| &a.name == name && a.id.as_deref().is_some_and(|id| state.address_of(id).is_none()));
+            live.iter().find(|a| &a.name == name && a.id.as_ref().is_some_and(|id| state.address_of(id).is_none()));
         if let Some(id) = twin.and_then(|t| t.id.clone()) {
             self.warnings.push(Warning::SameNameUnmanaged { address: wanted.address.clone(), name: name.clone(), id });
         }
@@ -528,12 +537,16 @@ fn new_key(wanted: &DesiredApp, entry: Option<&StateEntry>) -> NewKey {
 }
 
 /// Whether the application's key must change, and why.
-fn key_decision(wanted: &DesiredApp, entry: &StateEntry, live_fingerprint: Option<&str>) -> Option<KeyDecision> {
+fn key_decision(
+    wanted: &DesiredApp,
+    entry: &StateEntry,
+    live_fingerprint: Option<&Fingerprint>,
+) -> Option<KeyDecision> {
     let held = entry.key.fingerprint();
     let pending = entry.pending_key.as_ref().and_then(|k| k.fingerprint());
     if let Some(external) = &wanted.keys.external {
         let path = external.path.clone();
-        if live_fingerprint == Some(external.fingerprint.as_str()) {
+        if live_fingerprint == Some(&external.fingerprint) {
             return (held != live_fingerprint).then(|| {
                 let key = KnownKey::External { fingerprint: external.fingerprint.clone() };
                 KeyDecision::Record(key, Note::KeyFileRecorded { path })
@@ -561,13 +574,13 @@ fn key_decision(wanted: &DesiredApp, entry: &StateEntry, live_fingerprint: Optio
     // A rotation that did not reach the account is sent again with the pair already made for it.
     let again = || match pending {
         Some(fingerprint) if entry.pending_key.as_ref().is_some_and(|k| k.private_key().is_some()) => {
-            NewKey::Held { fingerprint: fingerprint.to_string() }
+            NewKey::Held { fingerprint: fingerprint.clone() }
         }
         _ => NewKey::Generate,
     };
     match &entry.key {
         KeyRecord::Managed { fingerprint, .. }
-            if live_fingerprint.is_some() && live_fingerprint != Some(fingerprint.as_str()) =>
+            if live_fingerprint.is_some() && live_fingerprint != Some(fingerprint) =>
         {
             return Some(KeyDecision::Send(again(), Note::LiveKeyReplaced));
         }
@@ -625,13 +638,13 @@ fn without_key(mut body: Application) -> Application {
 }
 
 fn drift_of(
-    address: &str,
-    id: &str,
+    address: &Address,
+    id: &AppId,
     entry: &StateEntry,
     live: Option<&Application>,
 ) -> Result<Option<Drift>, serde_json::Error> {
     let Some(applied) = entry.applied.as_ref() else { return Ok(None) };
-    let drift = |diff, deleted| Drift { address: address.to_string(), id: Some(id.to_string()), diff, deleted };
+    let drift = |diff, deleted| Drift { address: address.clone(), id: Some(id.clone()), diff, deleted };
     let Some(live) = live else { return Ok(Some(drift(vec![], true))) };
     let mut fields = diff(applied, &comparable(live)?);
     let live_fingerprint = live.public_key().and_then(|pem| keys::fingerprint(pem).ok());
@@ -641,11 +654,11 @@ fn drift_of(
         _ => entry.key.fingerprint(),
     };
     let pending = entry.pending_key.as_ref().and_then(|k| k.fingerprint());
-    if held.is_some() && live_fingerprint.as_deref() != held && live_fingerprint.as_deref() != pending {
+    if held.is_some() && live_fingerprint.as_ref() != held && live_fingerprint.as_ref() != pending {
         fields.push(FieldDiff {
             path: "keys.fingerprint".into(),
             before: held.map(|h| Value::String(h.to_string())).unwrap_or(Value::Null),
-            after: live_fingerprint.map(Value::String).unwrap_or(Value::Null),
+            after: live_fingerprint.map(|f| Value::String(f.into_string())).unwrap_or(Value::Null),
             ..Default::default()
         });
     }

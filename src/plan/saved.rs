@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Plan;
-use crate::api::numbers::OwnedNumber;
-use crate::model::Application;
+use crate::model::{AppId, Application, Msisdn, Number};
 use crate::state::State;
 
 pub const FORMAT: &str = "vapp-plan";
-/// 1: the loosely typed plan of vapp 0.1 before typed steps; 2: typed steps.
-pub const VERSION: u32 = 2;
+/// 1: the loosely typed plan of vapp 0.1 before typed steps; 2: typed steps; 3: typed ids, a number's
+/// origin as one value, and the refactoring steps (move, import, forget).
+pub const VERSION: u32 = 3;
 /// The largest saved plan vapp reads.
 pub const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -32,7 +32,7 @@ pub struct SavedPlan {
     pub vapp_version: String,
     pub plan: Plan,
     /// SHA-256 of each live application the plan's steps depend on, by id.
-    pub live_digests: BTreeMap<String, String>,
+    pub live_digests: BTreeMap<AppId, String>,
 }
 
 /// Why a saved plan file cannot be applied as it is.
@@ -59,13 +59,13 @@ pub enum Staleness {
     #[error("the state changed since the plan was made (serial {now} instead of {planned})")]
     StateMoved { now: u64, planned: u64 },
     #[error("application {id} is gone from the account since the plan was made")]
-    ApplicationGone { id: String },
+    ApplicationGone { id: AppId },
     #[error("application {id} changed in the account since the plan was made")]
-    ApplicationChanged { id: String },
+    ApplicationChanged { id: AppId },
     #[error("number {msisdn} routes elsewhere since the plan was made")]
-    NumberMoved { msisdn: String },
+    NumberMoved { msisdn: Msisdn },
     #[error("the account no longer owns number {msisdn}")]
-    NumberGone { msisdn: String },
+    NumberGone { msisdn: Msisdn },
 }
 
 impl SavedPlan {
@@ -99,7 +99,7 @@ impl SavedPlan {
     }
 
     /// Why this plan may no longer be applied, if it may not.
-    pub fn staleness(&self, state: Option<&State>, live: &[Application], numbers: &[OwnedNumber]) -> Option<Staleness> {
+    pub fn staleness(&self, state: Option<&State>, live: &[Application], numbers: &[Number]) -> Option<Staleness> {
         let planned = &self.plan.state;
         match (planned.lineage.as_deref(), state) {
             (None, Some(now)) if now.serial > 0 => return Some(Staleness::StateCreated { serial: now.serial }),
@@ -124,7 +124,7 @@ impl SavedPlan {
         for number in self.plan.changes.iter().flat_map(|c| &c.numbers) {
             match numbers.iter().find(|n| n.msisdn == number.msisdn) {
                 None => return Some(Staleness::NumberGone { msisdn: number.msisdn.clone() }),
-                Some(now) if now.app_id != number.from => {
+                Some(now) if now.app_id.as_ref() != number.from.id() => {
                     return Some(Staleness::NumberMoved { msisdn: number.msisdn.clone() })
                 }
                 _ => {}
@@ -135,12 +135,12 @@ impl SavedPlan {
 }
 
 /// The digests of the live applications that the plan's changes name.
-fn digests(plan: &Plan, live: &[Application]) -> BTreeMap<String, String> {
-    let ids: std::collections::HashSet<&str> = plan.changes.iter().filter_map(|c| c.id()).collect();
+fn digests(plan: &Plan, live: &[Application]) -> BTreeMap<AppId, String> {
+    let ids: std::collections::HashSet<&AppId> = plan.changes.iter().filter_map(|c| c.id()).collect();
     live.iter()
         .filter_map(|app| {
-            let id = app.id.as_deref()?;
-            ids.contains(id).then(|| (id.to_string(), digest(app)))
+            let id = app.id.as_ref()?;
+            ids.contains(id).then(|| (id.clone(), digest(app)))
         })
         .collect()
 }

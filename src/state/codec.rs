@@ -161,15 +161,19 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Address, AppId, Fingerprint};
     use crate::state::StateEntry;
 
     fn state_with_key() -> State {
         let mut state = State::new("lin".into());
         state.applications.insert(
-            "a".into(),
+            Address::new("a"),
             StateEntry {
-                id: Some("id-a".into()),
-                key: KeyRecord::managed("sha256:00".into(), PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\n".into())),
+                id: Some(AppId::new("id-a")),
+                key: KeyRecord::managed(
+                    Fingerprint::new("sha256:00"),
+                    PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\n".into()),
+                ),
                 ..Default::default()
             },
         );

@@ -24,6 +24,7 @@ pub use crypto::{Encryption, Sealer};
 pub use store::{create_file, load, load_file, Corruption, EncodeError, Loaded, StateError, StateStore};
 
 use crate::keys::PrivateKeyPem;
+use crate::model::{Address, AppId, Fingerprint, Msisdn};
 
 pub const FORMAT: &str = "vapp-state";
 pub const FORMAT_VERSION: u32 = 1;
@@ -38,12 +39,12 @@ pub struct State {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<Account>,
     #[serde(default)]
-    pub applications: BTreeMap<String, StateEntry>,
+    pub applications: BTreeMap<Address, StateEntry>,
     /// Number updates about to be made, by number: written before the call, removed once its outcome
     /// is recorded. Still present when vapp next runs: the update's outcome is unknown, and the
     /// number as the account shows it says what happened.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub numbers_pending: BTreeMap<String, PendingNumber>,
+    pub numbers_pending: BTreeMap<Msisdn, PendingNumber>,
     /// SHA-256 of the document written without this field; a mismatch means the file was damaged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
@@ -60,7 +61,7 @@ pub struct State {
 pub struct PendingNumber {
     /// The address it was to route to; `None` to nowhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
+    pub to: Option<Address>,
 }
 
 /// Which account a state's application ids belong to: an API key (never the secret) and the URL it
@@ -98,7 +99,7 @@ impl std::fmt::Display for Account {
 pub struct StateEntry {
     /// The application id; `None` while a create has been sent but not confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<AppId>,
     pub key: KeyRecord,
     #[serde(default)]
     pub protect: bool,
@@ -121,7 +122,7 @@ pub struct StateEntry {
     /// The numbers that route to the application, as last applied or observed (to find numbers linked
     /// or unlinked by hand).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub numbers: BTreeSet<String>,
+    pub numbers: BTreeSet<Msisdn>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -138,7 +139,7 @@ pub enum Intent {
     /// A POST with the key `fingerprint`, sending `name`: found again by both if its answer was lost.
     Create {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        fingerprint: Option<String>,
+        fingerprint: Option<Fingerprint>,
         /// Absent in states written before names were recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
@@ -146,17 +147,17 @@ pub enum Intent {
     /// A PUT that keeps the key `fingerprint`.
     Update {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        fingerprint: Option<String>,
+        fingerprint: Option<Fingerprint>,
     },
     /// A PUT that sends the new key `fingerprint` (kept as `pending_key` meanwhile).
     RotateKey {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        fingerprint: Option<String>,
+        fingerprint: Option<Fingerprint>,
     },
     /// A DELETE.
     Delete {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        fingerprint: Option<String>,
+        fingerprint: Option<Fingerprint>,
     },
 }
 
@@ -195,16 +196,16 @@ impl Default for StateEntry {
 pub enum KeyRecord {
     /// vapp made the pair and keeps the private half here.
     Managed {
-        fingerprint: String,
+        fingerprint: Fingerprint,
         #[serde(flatten)]
         private_key: HeldKey,
     },
     /// The user brought the public key (`keys.public_key_file`); vapp never holds the private one.
-    External { fingerprint: String },
+    External { fingerprint: Fingerprint },
     /// The private key was never given to vapp (an imported application).
     Unknown {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        fingerprint: Option<String>,
+        fingerprint: Option<Fingerprint>,
     },
 }
 
@@ -224,14 +225,14 @@ pub enum HeldKey {
 
 impl KeyRecord {
     /// A pair vapp made, with its private key readable.
-    pub fn managed(fingerprint: String, private_key: PrivateKeyPem) -> Self {
+    pub fn managed(fingerprint: Fingerprint, private_key: PrivateKeyPem) -> Self {
         KeyRecord::Managed { fingerprint, private_key: HeldKey::Open { private_key } }
     }
 
-    pub fn fingerprint(&self) -> Option<&str> {
+    pub fn fingerprint(&self) -> Option<&Fingerprint> {
         match self {
             KeyRecord::Managed { fingerprint, .. } | KeyRecord::External { fingerprint } => Some(fingerprint),
-            KeyRecord::Unknown { fingerprint } => fingerprint.as_deref(),
+            KeyRecord::Unknown { fingerprint } => fingerprint.as_ref(),
         }
     }
 
@@ -249,7 +250,7 @@ impl KeyRecord {
     }
 
     /// The private key of the pair with `fingerprint`, from this record.
-    pub fn private_key_for(&self, fingerprint: &str) -> Option<&PrivateKeyPem> {
+    pub fn private_key_for(&self, fingerprint: &Fingerprint) -> Option<&PrivateKeyPem> {
         self.private_key().filter(|_| self.fingerprint() == Some(fingerprint))
     }
 }
@@ -272,8 +273,8 @@ impl State {
     }
 
     /// The address that manages application `id`, if any.
-    pub fn address_of(&self, id: &str) -> Option<&str> {
-        self.applications.iter().find(|(_, e)| e.id.as_deref() == Some(id)).map(|(a, _)| a.as_str())
+    pub fn address_of(&self, id: &AppId) -> Option<&Address> {
+        self.applications.iter().find(|(_, e)| e.id.as_ref() == Some(id)).map(|(a, _)| a)
     }
 }
 
@@ -285,11 +286,11 @@ mod tests {
     fn state_round_trips_and_key_debug_is_redacted() {
         let mut state = State::new("lin".into());
         state.applications.insert(
-            "a".into(),
+            Address::new("a"),
             StateEntry {
-                id: Some("id-1".into()),
+                id: Some(AppId::new("id-1")),
                 key: KeyRecord::managed(
-                    "sha256:00".into(),
+                    Fingerprint::new("sha256:00"),
                     PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\nx\n".into()),
                 ),
                 protect: true,
@@ -302,6 +303,6 @@ mod tests {
         let back: State = serde_json::from_str(&text).unwrap();
         assert_eq!(back, state);
         assert!(!format!("{state:?}").contains("BEGIN PRIVATE KEY"));
-        assert_eq!(state.address_of("id-1"), Some("a"));
+        assert_eq!(state.address_of(&AppId::new("id-1")), Some(&Address::new("a")));
     }
 }

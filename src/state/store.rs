@@ -282,11 +282,16 @@ impl StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Address, AppId};
     use crate::state::backend::MemoryBackend;
     use crate::state::{KeyRecord, StateEntry};
 
     fn entry(i: usize) -> StateEntry {
-        StateEntry { id: Some(i.to_string()), key: KeyRecord::Unknown { fingerprint: None }, ..Default::default() }
+        StateEntry {
+            id: Some(AppId::new(i.to_string())),
+            key: KeyRecord::Unknown { fingerprint: None },
+            ..Default::default()
+        }
     }
 
     #[tokio::test]
@@ -297,7 +302,10 @@ mod tests {
         for i in 0..50 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                store.commit(|s| drop(s.applications.insert(format!("app-{i}"), entry(i)))).await.unwrap();
+                store
+                    .commit(|s| drop(s.applications.insert(Address::new(format!("app-{i}")), entry(i))))
+                    .await
+                    .unwrap();
             }));
         }
         for t in tasks {
@@ -316,13 +324,13 @@ mod tests {
     async fn after_a_failed_write_nothing_more_is_written() {
         let backend = Arc::new(MemoryBackend::new());
         let store = StateStore::new(backend.clone(), State::new("lin".into()), None);
-        store.commit(|s| drop(s.applications.insert("a".into(), entry(1)))).await.unwrap();
+        store.commit(|s| drop(s.applications.insert(Address::new("a"), entry(1)))).await.unwrap();
         backend.fail_writes_after(0);
-        let failed = store.commit(|s| drop(s.applications.insert("b".into(), entry(2)))).await.unwrap_err();
+        let failed = store.commit(|s| drop(s.applications.insert(Address::new("b"), entry(2)))).await.unwrap_err();
         assert!(matches!(failed, StateError::Write { .. }), "{failed:?}");
         assert!(store.has_failed());
         backend.fail_writes_after(usize::MAX);
-        let stopped = store.commit(|s| drop(s.applications.insert("c".into(), entry(3)))).await.unwrap_err();
+        let stopped = store.commit(|s| drop(s.applications.insert(Address::new("c"), entry(3)))).await.unwrap_err();
         assert!(matches!(stopped, StateError::Stopped { .. }), "{stopped:?}");
         let stored = load(backend.as_ref(), None).await.unwrap().unwrap().state;
         assert_eq!(stored.serial, 1, "the serial of what is stored, not of the failed tries");
@@ -333,11 +341,11 @@ mod tests {
     async fn a_state_written_by_someone_else_is_never_overwritten() {
         let backend = Arc::new(MemoryBackend::new());
         let first = StateStore::new(backend.clone(), State::new("lin".into()), None);
-        first.commit(|s| drop(s.applications.insert("a".into(), entry(1)))).await.unwrap();
+        first.commit(|s| drop(s.applications.insert(Address::new("a"), entry(1)))).await.unwrap();
         let loaded = load(backend.as_ref(), None).await.unwrap().unwrap();
         let second = StateStore::new(backend.clone(), loaded.state, Some(loaded.token));
-        second.commit(|s| drop(s.applications.insert("b".into(), entry(2)))).await.unwrap();
-        let lost = first.commit(|s| drop(s.applications.insert("c".into(), entry(3)))).await.unwrap_err();
+        second.commit(|s| drop(s.applications.insert(Address::new("b"), entry(2)))).await.unwrap();
+        let lost = first.commit(|s| drop(s.applications.insert(Address::new("c"), entry(3)))).await.unwrap_err();
         assert!(matches!(lost, StateError::Write { source: BackendError::Conflict, .. }), "{lost:?}");
         let stored = load(backend.as_ref(), None).await.unwrap().unwrap().state;
         assert_eq!(stored.applications.keys().collect::<Vec<_>>(), ["a", "b"]);
@@ -349,7 +357,7 @@ mod tests {
         let path = dir.path().join("vapp.state.json");
         let store = StateStore::at_path(path.clone(), State::new("lin".into()));
         for i in 0..8 {
-            store.commit(|s| drop(s.applications.insert(format!("a{i}"), entry(i)))).await.unwrap();
+            store.commit(|s| drop(s.applications.insert(Address::new(format!("a{i}")), entry(i)))).await.unwrap();
         }
         // A bit flipped by hand: the checksum catches it.
         let text = std::fs::read_to_string(&path).unwrap().replace("\"lin\"", "\"lim\"");

@@ -17,7 +17,7 @@ use vapp::apply::{Cancel, Executor, KeySource};
 use vapp::emulator::{InProcess, SEED_PUBLIC_KEYS};
 use vapp::keys::{KeyError, KeyPair};
 use vapp::manifest::{load_sources, resolve_key_files, Desired, Source};
-use vapp::model::Application;
+use vapp::model::{Address, AppId, Application, Msisdn, Number};
 use vapp::plan::{plan, PlanInput};
 use vapp::state::{Intent, KeyRecord, State, StateStore};
 
@@ -52,7 +52,7 @@ struct AppSpec {
 /// How many numbers the account owns: the last is linked to a dashboard application at the start.
 const NUMBERS: usize = 6;
 
-fn msisdn(i: usize) -> String {
+fn msisdn(i: usize) -> Msisdn {
     vapp::emulator::seeded_number(i).shown.msisdn
 }
 
@@ -121,7 +121,7 @@ fn manifest(apps: &[Option<AppSpec>]) -> Desired {
     for (i, app) in apps.iter().enumerate() {
         let Some(app) = app else { continue };
         any = true;
-        let numbers: Vec<String> = app.numbers.iter().filter(|n| listed.insert(**n)).map(|n| msisdn(*n)).collect();
+        let numbers: Vec<Msisdn> = app.numbers.iter().filter(|n| listed.insert(**n)).map(|n| msisdn(*n)).collect();
         if !numbers.is_empty() {
             text.push_str(&format!("  # numbers of app-{i}\n"));
         }
@@ -192,18 +192,18 @@ impl ApplicationApi for Lossy {
     async fn list_all(&self) -> Result<Vec<Application>, vapp::api::ApiError> {
         self.inner.list_all().await
     }
-    async fn get(&self, id: &str) -> Result<Application, vapp::api::ApiError> {
+    async fn get(&self, id: &vapp::model::AppId) -> Result<Application, vapp::api::ApiError> {
         self.inner.get(id).await
     }
     async fn create(&self, app: &Application) -> Result<Application, vapp::api::ApiError> {
         let result = self.inner.create(app).await;
         self.answer(result)
     }
-    async fn update(&self, id: &str, app: &Application) -> Result<Application, vapp::api::ApiError> {
+    async fn update(&self, id: &vapp::model::AppId, app: &Application) -> Result<Application, vapp::api::ApiError> {
         let result = self.inner.update(id, app).await;
         self.answer(result)
     }
-    async fn delete(&self, id: &str) -> Result<(), vapp::api::ApiError> {
+    async fn delete(&self, id: &vapp::model::AppId) -> Result<(), vapp::api::ApiError> {
         let result = self.inner.delete(id).await;
         self.answer(result)
     }
@@ -244,7 +244,7 @@ impl World {
         World { api, store, keys: Arc::new(PoolKeys(AtomicUsize::new(0))), _dir: dir }
     }
 
-    async fn apply(&self, desired: &Desired, targets: &[String]) -> vapp::plan::Plan {
+    async fn apply(&self, desired: &Desired, targets: &[Address]) -> vapp::plan::Plan {
         let report = self.try_apply(desired, targets).await;
         let failures: Vec<_> = report.1.failures().map(|o| format!("{}: {:?}", o.address, o.result)).collect();
         assert!(failures.is_empty(), "{failures:?}");
@@ -252,9 +252,10 @@ impl World {
     }
 
     /// Plans, saves the plan and reads it back (as `plan -o` and `apply FILE` do), and executes it.
-    async fn try_apply(&self, desired: &Desired, targets: &[String]) -> (vapp::plan::Plan, vapp::apply::Report) {
+    async fn try_apply(&self, desired: &Desired, targets: &[Address]) -> (vapp::plan::Plan, vapp::apply::Report) {
         let live = self.api.list_all().await.unwrap();
-        let numbers = self.api.list_numbers(&NumberFilter::default()).await.unwrap();
+        let numbers: Vec<Number> =
+            self.api.list_numbers(&NumberFilter::default()).await.unwrap().iter().map(OwnedNumber::summary).collect();
         let state = self.store.snapshot();
         let made = plan(&PlanInput { desired, state: Some(&state), live: &live, targets, numbers: &numbers }).unwrap();
         let saved = serde_json::to_vec(&vapp::plan::SavedPlan::new(made.clone(), &live)).unwrap();
@@ -278,7 +279,7 @@ impl World {
     }
 
     async fn mess(&self, mess: &Mess) {
-        let address = |i: &usize| format!("app-{i}");
+        let address = |i: &usize| Address::new(format!("app-{i}"));
         let state = self.store.snapshot();
         let entry = |i: &usize| state.applications.get(&address(i)).cloned();
         match mess {
@@ -293,13 +294,13 @@ impl World {
                 let Ok(live) = self.api.get(&id).await else { return };
                 // Only a create that sent the key the application has can have lost its answer.
                 let live_fingerprint = live.public_key().and_then(|pem| vapp::keys::fingerprint(pem).ok());
-                if live_fingerprint.as_deref() != Some(fingerprint) {
+                if live_fingerprint.as_ref() != Some(fingerprint) {
                     return;
                 }
                 if matches!(mess, Mess::LoseCreateEntirely(_)) {
                     self.api.delete(&id).await.unwrap();
                 }
-                let intent = Intent::Create { fingerprint: Some(fingerprint.to_string()), name: Some(live.name) };
+                let intent = Intent::Create { fingerprint: Some(fingerprint.clone()), name: Some(live.name) };
                 self.store
                     .commit(|s| {
                         let entry = s.applications.get_mut(&address(i)).unwrap();
@@ -340,7 +341,7 @@ impl World {
         }
     }
 
-    async fn route_by_hand(&self, number: usize, app_id: Option<&str>) {
+    async fn route_by_hand(&self, number: usize, app_id: Option<&AppId>) {
         let Some(now) = self.api.inner.find_number(&msisdn(number)).await.unwrap() else { return };
         // An application deleted in the dashboard is an unknown app_id: refused, as by the API.
         let _ = self.api.inner.update_number(&NumberUpdate::route(&now, app_id)).await;
@@ -351,22 +352,21 @@ impl World {
     async fn check_invariants(&self, desired: &Desired) {
         let live: Vec<Application> = self.api.list_all().await.unwrap();
         let state = self.store.snapshot();
-        let mut ids: Vec<&str> = state.applications.values().filter_map(|e| e.id.as_deref()).collect();
+        let mut ids: Vec<&AppId> = state.applications.values().filter_map(|e| e.id.as_ref()).collect();
         ids.sort();
         let before = ids.len();
         ids.dedup();
         assert_eq!(ids.len(), before, "two addresses manage one application");
         assert_eq!(live.len(), 2 + ids.len(), "an application nobody manages was left behind, or one is missing");
         for (address, entry) in &state.applications {
-            let id = entry.id.as_deref().unwrap_or_else(|| panic!("{address}: a create left unresolved"));
+            let id = entry.id.as_ref().unwrap_or_else(|| panic!("{address}: a create left unresolved"));
             if !desired.apps.contains_key(address) {
                 assert!(entry.protect, "{address}: left the manifest but kept");
                 continue;
             }
-            let app =
-                live.iter().find(|a| a.id.as_deref() == Some(id)).unwrap_or_else(|| panic!("{address}: {id} gone"));
+            let app = live.iter().find(|a| a.id.as_ref() == Some(id)).unwrap_or_else(|| panic!("{address}: {id} gone"));
             let live_fingerprint = vapp::keys::fingerprint(app.public_key().unwrap()).unwrap();
-            assert_eq!(entry.key.fingerprint(), Some(live_fingerprint.as_str()), "{address}: custody broken");
+            assert_eq!(entry.key.fingerprint(), Some(&live_fingerprint), "{address}: custody broken");
             if let KeyRecord::Managed { .. } = &entry.key {
                 let pair = entry.key.private_key().unwrap();
                 assert_eq!(vapp::keys::fingerprint(&pair.public_key_pem().unwrap()).unwrap(), live_fingerprint);
@@ -379,9 +379,9 @@ impl World {
         assert!(state.numbers_pending.is_empty(), "a number update left unresolved: {:?}", state.numbers_pending);
         for number in &numbers {
             let listed_by = desired.apps.values().find(|a| a.numbers.iter().any(|n| n.msisdn == number.msisdn));
-            let routes_to = number.app_id.as_deref().and_then(|id| state.address_of(id));
+            let routes_to = number.app_id.as_ref().and_then(|id| state.address_of(id));
             match listed_by {
-                Some(app) => assert_eq!(routes_to, Some(app.address.as_str()), "{}", number.msisdn),
+                Some(app) => assert_eq!(routes_to, Some(&app.address), "{}", number.msisdn),
                 None => assert!(
                     routes_to.is_none_or(|address| !desired.apps.contains_key(address)),
                     "{} routes to {routes_to:?}, which does not list it",
@@ -393,7 +393,7 @@ impl World {
             }
         }
         for (address, entry) in &state.applications {
-            let routed: std::collections::BTreeSet<String> = numbers
+            let routed: std::collections::BTreeSet<Msisdn> = numbers
                 .iter()
                 .filter(|n| n.app_id.is_some() && n.app_id == entry.id)
                 .map(|n| n.msisdn.clone())
@@ -426,13 +426,13 @@ proptest! {
                 world.mess(m).await;
             }
             let second = manifest(&second);
-            let targets: Vec<String> = target.iter().map(|i| format!("app-{i}")).collect();
+            let targets: Vec<Address> = target.iter().map(|i| Address::new(format!("app-{i}"))).collect();
             world.apply(&second, &targets).await;
             let again = world.apply(&second, &targets).await;
             assert!(!again.has_changes(), "{}", vapp::plan::render::render_human(&again, Default::default()));
             // A key replaced outside vapp stays visible as drift on a protected application the
             // manifest left: vapp keeps it as it is.
-            let kept = |address: &str| !second.apps.contains_key(address);
+            let kept = |address: &Address| !second.apps.contains_key(address);
             assert!(again.drift.iter().all(|d| kept(&d.address)), "{:?}", again.drift);
             // Without targets the whole account converged; with them, the rest converges next.
             world.apply(&second, &[]).await;

@@ -63,7 +63,7 @@ fn assert_converged(ws: &Workspace, data: &Path, expected: usize, generation: us
     let state = vapp::state::load_file(&ws.path().join("vapp.state.json")).expect("the state loads").expect("a state");
     assert_eq!(state.applications.len(), expected);
     for (address, entry) in &state.applications {
-        let id = entry.id.as_deref().unwrap_or_else(|| panic!("{address} has no id"));
+        let id = entry.id.as_ref().map(|i| i.as_str()).unwrap_or_else(|| panic!("{address} has no id"));
         let private_key = entry.key.private_key().unwrap_or_else(|| panic!("{address} lost its private key"));
         let live =
             apps.iter().find(|a| a["id"] == id).unwrap_or_else(|| panic!("{address}: {id} is not in the account"));
@@ -76,10 +76,10 @@ fn assert_converged(ws: &Workspace, data: &Path, expected: usize, generation: us
     assert!(state.numbers_pending.is_empty(), "number updates left pending: {:?}", state.numbers_pending);
     let numbers = numbers(data);
     for (address, entry) in &state.applications {
-        let i: usize = address.trim_start_matches("app-").parse().unwrap();
+        let i: usize = address.as_str().trim_start_matches("app-").parse().unwrap();
         let routed: Vec<&str> = numbers
             .iter()
-            .filter(|n| n["app_id"].as_str() == entry.id.as_deref())
+            .filter(|n| n["app_id"].as_str() == entry.id.as_ref().map(|i| i.as_str()))
             .map(|n| n["msisdn"].as_str().unwrap())
             .collect();
         assert_eq!(routed, [number_of(i, generation)], "{address}: the numbers that route to it");

@@ -45,9 +45,9 @@ fn a_saved_plan_applies_exactly_and_goes_stale() {
     ws.write("vapp.yaml", TWO);
     ws.vapp().args(["plan", "-o", "back.plan"]).expect(0);
     let id = ws.state()["applications"]["two"]["id"].as_str().unwrap().to_string();
-    let mut live = emulator.block_on(emulator.client().get(&id)).unwrap();
+    let mut live = emulator.block_on(emulator.client().get(&vapp::model::AppId::new(&id))).unwrap();
     live.name = "Edited by hand".into();
-    emulator.block_on(emulator.client().update(&id, &live)).unwrap();
+    emulator.block_on(emulator.client().update(&vapp::model::AppId::new(&id), &live)).unwrap();
     let run = ws.vapp().args(["apply", "back.plan"]).expect(4);
     assert!(
         run.stderr.contains(&format!("application {id} changed in the account since the plan was made")),
@@ -159,9 +159,9 @@ fn json_plans_follow_their_schema() {
     ws.vapp().args(["apply", "--auto-approve"]).expect(0);
     ws.write("vapp.yaml", "version: 1\napplications:\n  one:\n    name: One!\n");
     let id = ws.state()["applications"]["one"]["id"].as_str().unwrap().to_string();
-    let mut live = emulator.block_on(emulator.client().get(&id)).unwrap();
+    let mut live = emulator.block_on(emulator.client().get(&vapp::model::AppId::new(&id))).unwrap();
     live.name = "Drifted".into();
-    emulator.block_on(emulator.client().update(&id, &live)).unwrap();
+    emulator.block_on(emulator.client().update(&vapp::model::AppId::new(&id), &live)).unwrap();
     plans.push(ws.vapp().args(["plan", "--format", "json"]).expect(0).json());
     for plan in &plans {
         let errors: Vec<String> =

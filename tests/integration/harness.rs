@@ -174,7 +174,7 @@ impl vapp::api::ApplicationApi for Faulty {
     async fn list_all(&self) -> Result<Vec<vapp::model::Application>, vapp::api::ApiError> {
         self.inner.list_all().await
     }
-    async fn get(&self, id: &str) -> Result<vapp::model::Application, vapp::api::ApiError> {
+    async fn get(&self, id: &vapp::model::AppId) -> Result<vapp::model::Application, vapp::api::ApiError> {
         self.inner.get(id).await
     }
     async fn create(&self, app: &vapp::model::Application) -> Result<vapp::model::Application, vapp::api::ApiError> {
@@ -186,7 +186,7 @@ impl vapp::api::ApplicationApi for Faulty {
     }
     async fn update(
         &self,
-        id: &str,
+        id: &vapp::model::AppId,
         app: &vapp::model::Application,
     ) -> Result<vapp::model::Application, vapp::api::ApiError> {
         let updated = self.inner.update(id, app).await?;
@@ -199,7 +199,7 @@ impl vapp::api::ApplicationApi for Faulty {
         }
         Ok(updated)
     }
-    async fn delete(&self, id: &str) -> Result<(), vapp::api::ApiError> {
+    async fn delete(&self, id: &vapp::model::AppId) -> Result<(), vapp::api::ApiError> {
         self.inner.delete(id).await
     }
 }

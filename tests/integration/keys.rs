@@ -15,9 +15,9 @@ use crate::harness::{config, BackgroundEmulator, Faulty, Quiet, Workspace};
 
 const ONE: &str = "version: 1\napplications:\n  app:\n    name: App\n";
 
-fn live_fingerprint(emulator: &BackgroundEmulator, ws: &Workspace) -> String {
+fn live_fingerprint(emulator: &BackgroundEmulator, ws: &Workspace) -> vapp::model::Fingerprint {
     let id = ws.state()["applications"]["app"]["id"].as_str().unwrap().to_string();
-    let live = emulator.block_on(emulator.client().get(&id)).unwrap();
+    let live = emulator.block_on(emulator.client().get(&vapp::model::AppId::new(&id))).unwrap();
     vapp::keys::fingerprint(live.public_key().unwrap()).unwrap()
 }
 
@@ -59,7 +59,7 @@ fn bring_your_own_key_never_writes_a_private_key() {
     let plan = ws.vapp().args(["plan", "--format", "json"]).expect(0).json();
     assert_eq!(plan["changes"][0]["action"], "rotate-key");
     assert_eq!(plan["changes"][0]["diff"][0]["path"], "keys.fingerprint");
-    assert_eq!(plan["changes"][0]["diff"][0]["after"], Value::String(next.fingerprint.clone()));
+    assert_eq!(plan["changes"][0]["diff"][0]["after"], Value::String(next.fingerprint.to_string()));
     ws.vapp().args(["apply", "--auto-approve"]).expect(0);
     assert_eq!(live_fingerprint(&emulator, &ws), next.fingerprint);
     ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
@@ -111,14 +111,14 @@ fn a_key_changed_outside_vapp_is_reported_and_custody_taken_back() {
     let id = ws.state()["applications"]["app"]["id"].as_str().unwrap().to_string();
     // Someone regenerates the key in the dashboard.
     let theirs = vapp::keys::generate().unwrap();
-    let mut live = emulator.block_on(emulator.client().get(&id)).unwrap();
+    let mut live = emulator.block_on(emulator.client().get(&vapp::model::AppId::new(&id))).unwrap();
     live.keys = Some(vapp::model::Keys { public_key: Some(theirs.public_key.clone()), ..Default::default() });
-    emulator.block_on(emulator.client().update(&id, &live)).unwrap();
+    emulator.block_on(emulator.client().update(&vapp::model::AppId::new(&id), &live)).unwrap();
     let run = ws.vapp().args(["plan", "--format", "json"]).expect(0);
     let plan = run.json();
     assert!(plan["warnings"][0].as_str().unwrap().contains("is not the one vapp holds"), "{plan:#}");
     assert_eq!(plan["drift"][0]["diff"][0]["path"], "keys.fingerprint", "{plan:#}");
-    assert_eq!(plan["drift"][0]["diff"][0]["after"], Value::String(theirs.fingerprint.clone()));
+    assert_eq!(plan["drift"][0]["diff"][0]["after"], Value::String(theirs.fingerprint.to_string()));
     assert_eq!(plan["changes"][0]["action"], "rotate-key");
     ws.vapp().args(["apply", "--auto-approve"]).expect(0);
     assert_custody(&emulator, &ws);
@@ -172,9 +172,13 @@ fn a_rotation_whose_answer_is_lost_keeps_both_keys_then_completes() {
     // The PUT happened but vapp never heard: the state holds the old key and the new one as pending.
     let state = vapp::state::load_file(&state_path).unwrap().unwrap();
     let entry = &state.applications["app"];
-    assert_eq!(entry.key.fingerprint(), Some(before.as_str()));
+    assert_eq!(entry.key.fingerprint(), Some(&vapp::model::Fingerprint::new(&before)));
     let pending = entry.pending_key.as_ref().expect("the new key is kept as pending");
-    assert_eq!(pending.fingerprint().unwrap(), live_fingerprint(&emulator, &ws), "the state holds the key the API has");
+    assert_eq!(
+        pending.fingerprint().unwrap(),
+        &live_fingerprint(&emulator, &ws),
+        "the state holds the key the API has"
+    );
     assert!(pending.private_key().is_some());
     // The next plan completes the rotation without sending anything.
     ws.write("vapp.yaml", &format!("{ONE}    keys: {{ rotation: 1 }}\n"));
@@ -215,7 +219,7 @@ fn tokens_verify_against_the_live_key() {
     assert_eq!(parts.len(), 3);
     let decode = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap();
     // Verified with the public key the API reports, by the rsa crate (not the signer's library).
-    let live = emulator.block_on(emulator.client().get(&id)).unwrap();
+    let live = emulator.block_on(emulator.client().get(&vapp::model::AppId::new(&id))).unwrap();
     let public =
         <rsa::RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_pem(live.public_key().unwrap()).unwrap();
     let signature = Signature::try_from(decode(parts[2]).as_slice()).unwrap();

@@ -8,7 +8,7 @@ use serde_json::json;
 use vapp::api::numbers::{NumberFilter, NumberUpdate, NumbersApi, OwnedNumber};
 use vapp::api::{ApiError, ApplicationApi};
 use vapp::emulator::{EmulatorConfig, Faults};
-use vapp::model::Application;
+use vapp::model::{AppId, Application};
 
 use crate::harness::{client_for, config, start, BackgroundEmulator, Workspace, KEY, SECRET};
 
@@ -22,7 +22,7 @@ fn numbered(seed_numbers: usize) -> EmulatorConfig {
 
 async fn an_application(client: &vapp::api::Client, name: &str) -> String {
     let app: Application = serde_json::from_value(json!({"name": name, "capabilities": {"rtc": {}}})).unwrap();
-    client.create(&app).await.unwrap().id.unwrap()
+    client.create(&app).await.unwrap().id.unwrap().into_string()
 }
 
 // ---- the client against the emulator ----
@@ -34,7 +34,7 @@ async fn listing_reads_every_page_from_the_count() {
     let numbers = client.list_numbers(&NumberFilter::default()).await.unwrap();
     assert_eq!(numbers.len(), 250, "three pages of at most 100");
     let expected: Vec<String> = (1..=250).map(msisdn).collect();
-    let got: Vec<String> = numbers.iter().map(|n| n.msisdn.clone()).collect();
+    let got: Vec<String> = numbers.iter().map(|n| n.msisdn.to_string()).collect();
     assert_eq!(got, expected);
     assert_eq!(numbers[0].country, "GB");
     assert_eq!(numbers[0].kind.as_deref(), Some("mobile-lvn"));
@@ -57,10 +57,14 @@ async fn a_lookup_is_exact_never_the_first_prefix_match() {
     std::fs::write(&data, json!({"applications": [], "numbers": numbers}).to_string()).unwrap();
     let emulator = start(EmulatorConfig { data_file: Some(data), ..config() }).await;
     let client = client_for(&emulator.url());
-    let found = client.find_number("447700900001").await.unwrap().unwrap();
+    let found = client.find_number(&vapp::model::Msisdn::new("447700900001")).await.unwrap().unwrap();
     assert_eq!(found.msisdn, "447700900001");
     assert_eq!(found.features, ["SMS"]);
-    assert_eq!(client.find_number("44770090000").await.unwrap(), None, "a prefix alone is no number");
+    assert_eq!(
+        client.find_number(&vapp::model::Msisdn::new("44770090000")).await.unwrap(),
+        None,
+        "a prefix alone is no number"
+    );
 }
 
 #[tokio::test]
@@ -69,14 +73,15 @@ async fn every_filter_selects_as_the_api_does() {
     let client = client_for(&emulator.url());
     let id = an_application(&client, "Filters").await;
     for n in [3, 5] {
-        let number = client.find_number(&msisdn(n)).await.unwrap().unwrap();
-        client.update_number(&NumberUpdate::route(&number, Some(&id))).await.unwrap();
+        let number = client.find_number(&vapp::model::Msisdn::new(msisdn(n))).await.unwrap().unwrap();
+        client.update_number(&NumberUpdate::route(&number, Some(&vapp::model::AppId::new(&id)))).await.unwrap();
     }
     let list = |filter: NumberFilter| {
         let client = &client;
         async move { client.list_numbers(&filter).await.unwrap().into_iter().map(|n| n.msisdn).collect::<Vec<_>>() }
     };
-    let linked = list(NumberFilter { application_id: Some(id.clone()), ..Default::default() }).await;
+    let linked =
+        list(NumberFilter { application_id: Some(vapp::model::AppId::new(id.clone())), ..Default::default() }).await;
     assert_eq!(linked, [msisdn(3), msisdn(5)]);
     assert_eq!(list(NumberFilter { has_application: Some(true), ..Default::default() }).await.len(), 2);
     assert_eq!(list(NumberFilter { has_application: Some(false), ..Default::default() }).await.len(), 28);
@@ -98,52 +103,60 @@ async fn an_update_replaces_and_a_route_keeps_the_numbers_own_settings() {
     let id = an_application(&client, "Routes").await;
     let full = NumberUpdate {
         country: "GB".into(),
-        msisdn: msisdn(1),
-        app_id: Some(id.clone()),
+        msisdn: vapp::model::Msisdn::new(msisdn(1)),
+        app_id: Some(vapp::model::AppId::new(id.clone())),
         mo_http_url: Some("https://sms.example.com/inbound".into()),
         ..Default::default()
     };
     client.update_number(&full).await.unwrap();
-    let linked = client.find_number(&msisdn(1)).await.unwrap().unwrap();
-    assert_eq!(linked.app_id.as_deref(), Some(id.as_str()));
+    let linked = client.find_number(&vapp::model::Msisdn::new(msisdn(1))).await.unwrap().unwrap();
+    assert_eq!(linked.app_id.as_ref().map(|i| i.as_str()), Some(id.as_str()));
     assert_eq!(linked.mo_http_url.as_deref(), Some("https://sms.example.com/inbound"));
     assert_eq!(linked.messages_callback_type.as_deref(), Some("app"));
     assert_eq!(linked.messages_callback_value.as_deref(), Some(id.as_str()));
 
     // Routing elsewhere keeps what the number shows: its inbound SMS URL stays.
     let other = an_application(&client, "Other").await;
-    client.update_number(&NumberUpdate::route(&linked, Some(&other))).await.unwrap();
-    let moved = client.find_number(&msisdn(1)).await.unwrap().unwrap();
-    assert_eq!(moved.app_id.as_deref(), Some(other.as_str()));
+    client.update_number(&NumberUpdate::route(&linked, Some(&vapp::model::AppId::new(&other)))).await.unwrap();
+    let moved = client.find_number(&vapp::model::Msisdn::new(msisdn(1))).await.unwrap().unwrap();
+    assert_eq!(moved.app_id.as_ref().map(|i| i.as_str()), Some(other.as_str()));
     assert_eq!(moved.mo_http_url, linked.mo_http_url);
 
     // Replace semantics: what an update does not send is cleared.
     client
-        .update_number(&NumberUpdate { country: "GB".into(), msisdn: msisdn(1), ..Default::default() })
+        .update_number(&NumberUpdate {
+            country: "GB".into(),
+            msisdn: vapp::model::Msisdn::new(msisdn(1)),
+            ..Default::default()
+        })
         .await
         .unwrap();
-    let bare = client.find_number(&msisdn(1)).await.unwrap().unwrap();
+    let bare = client.find_number(&vapp::model::Msisdn::new(msisdn(1))).await.unwrap().unwrap();
     assert_eq!((&bare.app_id, &bare.mo_http_url), (&None, &None));
 
     // Deleting an application leaves its numbers pointing at nothing there is.
-    client.update_number(&NumberUpdate::route(&bare, Some(&id))).await.unwrap();
-    client.delete(&id).await.unwrap();
-    let orphan = client.find_number(&msisdn(1)).await.unwrap().unwrap();
-    assert_eq!(orphan.app_id.as_deref(), Some(id.as_str()));
+    client.update_number(&NumberUpdate::route(&bare, Some(&vapp::model::AppId::new(&id)))).await.unwrap();
+    client.delete(&vapp::model::AppId::new(&id)).await.unwrap();
+    let orphan = client.find_number(&vapp::model::Msisdn::new(msisdn(1))).await.unwrap().unwrap();
+    assert_eq!(orphan.app_id.as_ref().map(|i| i.as_str()), Some(id.as_str()));
 }
 
 #[tokio::test]
 async fn refusals_are_typed_and_say_what_to_check() {
     let emulator = start(numbered(2)).await;
     let client = client_for(&emulator.url());
-    let unknown = NumberUpdate { country: "GB".into(), msisdn: "447700900999".into(), ..Default::default() };
+    let unknown =
+        NumberUpdate { country: "GB".into(), msisdn: vapp::model::Msisdn::new("447700900999"), ..Default::default() };
     let error = client.update_number(&unknown).await.unwrap_err();
     assert!(matches!(error, ApiError::Status { status: 420, .. }), "{error:?}");
     assert!(error.to_string().contains("does not own the number"), "{error}");
     assert!(error.help().unwrap().contains("owns the number"));
 
-    let number = client.find_number(&msisdn(1)).await.unwrap().unwrap();
-    let error = client.update_number(&NumberUpdate::route(&number, Some("no-such-app"))).await.unwrap_err();
+    let number = client.find_number(&vapp::model::Msisdn::new(msisdn(1))).await.unwrap().unwrap();
+    let error = client
+        .update_number(&NumberUpdate::route(&number, Some(&vapp::model::AppId::new("no-such-app"))))
+        .await
+        .unwrap_err();
     assert!(matches!(error, ApiError::Status { status: 420, .. }), "{error:?}");
 
     let wrong =
@@ -163,7 +176,7 @@ async fn throttled_and_failing_calls_are_retried() {
     // A create is not sent twice on a 5xx; a seeded application needs none.
     let id = client.list_all().await.unwrap()[0].id.clone().unwrap();
     for n in 1..=4 {
-        let number = client.find_number(&msisdn(n)).await.unwrap().unwrap();
+        let number = client.find_number(&vapp::model::Msisdn::new(msisdn(n))).await.unwrap().unwrap();
         client.update_number(&NumberUpdate::route(&number, Some(&id))).await.unwrap();
     }
     let linked = NumberFilter { application_id: Some(id), ..Default::default() };
@@ -218,14 +231,14 @@ async fn numbers_are_kept_in_the_data_file() {
     let emulator = start(EmulatorConfig { data_file: Some(data.clone()), seed_numbers: 3, ..config() }).await;
     let client = client_for(&emulator.url());
     let id = an_application(&client, "Kept").await;
-    let number = client.find_number(&msisdn(2)).await.unwrap().unwrap();
-    client.update_number(&NumberUpdate::route(&number, Some(&id))).await.unwrap();
+    let number = client.find_number(&vapp::model::Msisdn::new(msisdn(2))).await.unwrap().unwrap();
+    client.update_number(&NumberUpdate::route(&number, Some(&vapp::model::AppId::new(&id)))).await.unwrap();
     emulator.stop().await;
     // Seeding is for a new account only: the data file's numbers are the account's.
     let again = start(EmulatorConfig { data_file: Some(data), seed_numbers: 10, ..config() }).await;
     let numbers = client_for(&again.url()).list_numbers(&NumberFilter::default()).await.unwrap();
     assert_eq!(numbers.len(), 3);
-    assert_eq!(numbers[1].app_id.as_deref(), Some(id.as_str()));
+    assert_eq!(numbers[1].app_id.as_ref().map(|i| i.as_str()), Some(id.as_str()));
 }
 
 #[tokio::test(start_paused = true)]
@@ -255,7 +268,7 @@ async fn paced_updates_go_out_one_pace_apart() {
 /// Where each of the account's numbers routes (msisdn → app id), read through the Numbers API.
 fn routes(emulator: &BackgroundEmulator) -> BTreeMap<String, Option<String>> {
     let numbers = emulator.block_on(emulator.client().list_numbers(&NumberFilter::default())).unwrap();
-    numbers.into_iter().map(|n| (n.msisdn, n.app_id)).collect()
+    numbers.into_iter().map(|n| (n.msisdn.into_string(), n.app_id.map(AppId::into_string))).collect()
 }
 
 fn route_of(emulator: &BackgroundEmulator, n: usize) -> Option<String> {
@@ -270,8 +283,8 @@ fn id_of(ws: &Workspace, address: &str) -> String {
 fn route_by_hand(emulator: &BackgroundEmulator, n: usize, app_id: Option<&str>) {
     let client = emulator.client();
     emulator.block_on(async {
-        let number = client.find_number(&msisdn(n)).await.unwrap().unwrap();
-        client.update_number(&NumberUpdate::route(&number, app_id)).await.unwrap();
+        let number = client.find_number(&vapp::model::Msisdn::new(msisdn(n))).await.unwrap().unwrap();
+        client.update_number(&NumberUpdate::route(&number, app_id.map(AppId::new).as_ref())).await.unwrap();
     });
 }
 

@@ -27,8 +27,8 @@ use vapp::state::State;
 use crate::harness::repo_path;
 
 /// The numbers a sandbox account owns, which the examples link.
-fn sandbox_numbers() -> Vec<vapp::api::OwnedNumber> {
-    (0..10).map(|i| vapp::emulator::seeded_number(i).shown).collect()
+fn sandbox_numbers() -> Vec<vapp::model::Number> {
+    (0..10).map(|i| vapp::emulator::seeded_number(i).shown.summary()).collect()
 }
 
 const SPEC: &str = "tests/fixtures/openapi/application.v2.4.1.yml";
@@ -313,7 +313,10 @@ fn create_bodies() -> Vec<Body> {
             let mut body = create.body.clone();
             // As in `apply::Executor::create`.
             body.keys = Some(Keys { public_key: Some(key_pair().public_key.clone()), ..Default::default() });
-            Body { label: label(&desired, &change.address), json: serde_json::to_value(body.request_body()).unwrap() }
+            Body {
+                label: label(&desired, change.address.as_str()),
+                json: serde_json::to_value(body.request_body()).unwrap(),
+            }
         })
         .collect()
 }
@@ -360,7 +363,7 @@ fn update_bodies() -> Vec<Body> {
         let app: Application = serde_json::from_value(app).unwrap();
         live.push(defaults::fill(&app));
         entries.insert(
-            change.address.clone(),
+            change.address.to_string(),
             json!({"id": id, "key": {"custody": "managed", "fingerprint": pair.fingerprint,
                                      "private_key": pair.private_key.expose()}}),
         );
@@ -383,7 +386,7 @@ fn update_bodies() -> Vec<Body> {
         .map(|change| {
             let Step::Update(update) = &change.step else { panic!("{}: {:?}", change.address, change.diff) };
             Body {
-                label: label(&desired, &change.address),
+                label: label(&desired, change.address.as_str()),
                 json: serde_json::to_value(update.body.request_body()).unwrap(),
             }
         })

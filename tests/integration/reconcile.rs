@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use vapp::api::{ApplicationApi, RetryPolicy};
 use vapp::apply::{Cancel, Executor, RsaKeys};
 use vapp::emulator::EmulatorConfig;
+use vapp::model::AppId;
 use vapp::plan::{Action, PlanInput};
 use vapp::state::{State, StateStore};
 
@@ -26,7 +27,12 @@ fn copy_examples(ws: &Workspace) {
 }
 
 fn ids_in_account(emulator: &BackgroundEmulator) -> Vec<String> {
-    emulator.block_on(emulator.client().list_all()).unwrap().into_iter().filter_map(|a| a.id).collect()
+    emulator
+        .block_on(emulator.client().list_all())
+        .unwrap()
+        .into_iter()
+        .filter_map(|a| a.id.map(AppId::into_string))
+        .collect()
 }
 
 fn state_ids(ws: &Workspace) -> Vec<(String, String)> {
@@ -78,7 +84,7 @@ fn the_tour() {
     for (address, id) in state_ids(&ws) {
         let pem = ws.vapp().args(["key", "show", &address]).expect(0).stdout;
         let derived = vapp::keys::PrivateKeyPem::new(pem).public_key_pem().unwrap();
-        let live = emulator.block_on(emulator.client().get(&id)).unwrap();
+        let live = emulator.block_on(emulator.client().get(&vapp::model::AppId::new(&id))).unwrap();
         assert_eq!(
             vapp::keys::fingerprint(&derived).unwrap(),
             vapp::keys::fingerprint(live.public_key().unwrap()).unwrap(),
@@ -106,9 +112,9 @@ fn the_tour() {
 
     // A change made through the API shows as drift, and apply puts it back.
     let forwarding_id = state_ids(&ws).into_iter().find(|(a, _)| a == "call-forwarding").unwrap().1;
-    let mut live = emulator.block_on(emulator.client().get(&forwarding_id)).unwrap();
+    let mut live = emulator.block_on(emulator.client().get(&vapp::model::AppId::new(&forwarding_id))).unwrap();
     live.name = "Changed in the dashboard".into();
-    emulator.block_on(emulator.client().update(&forwarding_id, &live)).unwrap();
+    emulator.block_on(emulator.client().update(&vapp::model::AppId::new(&forwarding_id), &live)).unwrap();
     let plan = ws.vapp().args(["plan", "-f", "apps", "--detailed-exitcode", "--format", "json"]).expect(2).json();
     assert_eq!(
         plan["drift"],
@@ -122,7 +128,10 @@ fn the_tour() {
     let human = ws.vapp().args(["plan", "-f", "apps"]).expect(0).stdout;
     assert!(human.contains("Changed outside vapp since the last apply:"), "{human}");
     ws.vapp().args(["apply", "-f", "apps", "--auto-approve"]).expect(0);
-    assert_eq!(emulator.block_on(emulator.client().get(&forwarding_id)).unwrap().name, "Call forwarding");
+    assert_eq!(
+        emulator.block_on(emulator.client().get(&vapp::model::AppId::new(&forwarding_id))).unwrap().name,
+        "Call forwarding"
+    );
     let plan = ws.vapp().args(["plan", "-f", "apps", "--detailed-exitcode", "--format", "json"]).expect(0).json();
     assert_eq!(plan["drift"], json!([]));
 
@@ -297,5 +306,5 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
     let actions: Vec<_> = again.actions().map(|c| (c.address.as_str(), &c.step)).collect();
     let [("broken", vapp::plan::Step::Create(create))] = actions.as_slice() else { panic!("{actions:?}") };
     let fingerprint = state.applications["broken"].key.fingerprint().unwrap().to_string();
-    assert_eq!(create.key, vapp::plan::NewKey::Held { fingerprint });
+    assert_eq!(create.key, vapp::plan::NewKey::Held { fingerprint: vapp::model::Fingerprint::new(fingerprint) });
 }

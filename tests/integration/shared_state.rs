@@ -285,7 +285,7 @@ fn team_day(state: &str, env: &[(&'static str, String)], secret_in_url: Option<&
         let id = listed.lines().find_map(|l| l.strip_prefix(&format!("{address}\t"))).unwrap().to_string();
         let pem = keep(fresh.vapp().args(["key", "show", &address]).expect(0)).stdout;
         let held = vapp::keys::fingerprint(&vapp::keys::PrivateKeyPem::new(pem).public_key_pem().unwrap()).unwrap();
-        let app = live.iter().find(|a| a.id.as_deref() == Some(id.as_str())).unwrap();
+        let app = live.iter().find(|a| a.id.as_ref().map(|i| i.as_str()) == Some(id.as_str())).unwrap();
         assert_eq!(held, vapp::keys::fingerprint(app.public_key().unwrap()).unwrap(), "{address}: key kept");
     }
     if let Some(secret) = secret_in_url {

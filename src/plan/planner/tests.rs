@@ -3,7 +3,7 @@ use crate::api::numbers::OwnedNumber;
 use crate::emulator::SEED_PUBLIC_KEYS;
 use crate::manifest::{load_sources, Source};
 use crate::plan::render::{render_human, render_json, render_markdown, HumanStyle};
-use crate::plan::{AdoptThen, Plan, Route, Summary};
+use crate::plan::{AdoptThen, Origin, Plan, Route, Summary};
 use crate::state::KeyRecord;
 use serde_json::json;
 use std::fmt::Write;
@@ -25,9 +25,9 @@ const PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----
 
 fn managed(id: Option<&str>, applied: Option<Value>) -> StateEntry {
     StateEntry {
-        id: id.map(str::to_string),
+        id: id.map(AppId::new),
         key: KeyRecord::managed(
-            format!("sha256:{}", id.unwrap_or("pending")),
+            Fingerprint::new(format!("sha256:{}", id.unwrap_or("pending"))),
             crate::keys::PrivateKeyPem::new("secret".into()),
         ),
         protect: false,
@@ -80,10 +80,10 @@ fn fixture() -> (Desired, State, Vec<Application>) {
     // What was applied to `support` before someone changed its answer URL method in the dashboard.
     let mut applied_support = comparable(&support_live).unwrap();
     applied_support["capabilities"]["voice"]["webhooks"]["answer_url"]["http_method"] = json!("POST");
-    state.applications.insert("support".into(), managed(Some("id-support"), Some(applied_support)));
-    state.applications.insert("same".into(), managed(Some("id-same"), Some(comparable(&same_live).unwrap())));
-    state.applications.insert("old".into(), managed(Some("id-old"), None));
-    state.applications.insert("vanished".into(), managed(Some("id-vanished"), None));
+    state.applications.insert(Address::new("support"), managed(Some("id-support"), Some(applied_support)));
+    state.applications.insert(Address::new("same"), managed(Some("id-same"), Some(comparable(&same_live).unwrap())));
+    state.applications.insert(Address::new("old"), managed(Some("id-old"), None));
+    state.applications.insert(Address::new("vanished"), managed(Some("id-vanished"), None));
     (desired, state, vec![support_live, same_live, old_live, unmanaged])
 }
 
@@ -143,19 +143,19 @@ fn the_keys_expected_before_listing_are_the_keys_the_plan_makes() {
     assert_eq!(keys_expected(&desired, Some(&state), &[]), 1);
     assert_eq!(plan_of(&desired, &state, &live).keys_to_generate(), 1);
     assert_eq!(keys_expected(&desired, None, &[]), desired.apps.len());
-    assert_eq!(keys_expected(&desired, Some(&state), &["support".to_string()]), 0);
+    assert_eq!(keys_expected(&desired, Some(&state), &[Address::new("support")]), 0);
 }
 
 #[test]
 fn targets_limit_the_plan_and_unknown_targets_are_named() {
     let (desired, state, live) = fixture();
-    let targets = vec!["old".to_string(), "nope".to_string()];
+    let targets = vec![Address::new("old"), Address::new("nope")];
     let plan =
         plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &targets, numbers: &[] })
             .unwrap();
     assert_eq!(plan.changes.len(), 1);
-    assert_eq!(plan.changes[0].step, Step::Delete { id: "id-old".into() });
-    assert_eq!(plan.warnings, [Warning::TargetMatchesNothing { target: "nope".into() }]);
+    assert_eq!(plan.changes[0].step, Step::Delete { id: AppId::new("id-old") });
+    assert_eq!(plan.warnings, [Warning::TargetMatchesNothing { target: Address::new("nope") }]);
 }
 
 #[test]
@@ -165,11 +165,11 @@ fn protected_applications_are_never_deleted() {
     let plan = plan_of(&Desired::default(), &state, &live);
     let old = plan.changes.iter().find(|c| c.address == "old").unwrap();
     assert!(matches!(old.step, Step::NoOp { .. }), "{old:?}");
-    assert!(plan.warnings.contains(&Warning::Protected { address: "old".into() }));
+    assert!(plan.warnings.contains(&Warning::Protected { address: Address::new("old") }));
 }
 
 fn unconfirmed(key: KeyRecord, name: Option<&str>) -> StateEntry {
-    let intent = Intent::Create { fingerprint: key.fingerprint().map(str::to_string), name: name.map(str::to_string) };
+    let intent = Intent::Create { fingerprint: key.fingerprint().cloned(), name: name.map(str::to_string) };
     StateEntry { id: None, key, intent: Some(intent), ..Default::default() }
 }
 
@@ -179,12 +179,12 @@ fn unconfirmed_creates_are_adopted_by_fingerprint_or_sent_again_after_a_look() {
     let desired = desired("version: 1\napplications:\n  a:\n    name: A\n  b:\n    name: B\n");
     let mut state = State::new("l".into());
     state.applications.insert(
-        "a".into(),
+        Address::new("a"),
         unconfirmed(KeyRecord::managed(pair.fingerprint.clone(), pair.private_key.clone()), Some("A")),
     );
     // `b` used another key, which the account does not have: its create did not happen.
-    let other = KeyRecord::managed("sha256:other".into(), pair.private_key.clone());
-    state.applications.insert("b".into(), unconfirmed(other, Some("B")));
+    let other = KeyRecord::managed(Fingerprint::new("sha256:other"), pair.private_key.clone());
+    state.applications.insert(Address::new("b"), unconfirmed(other, Some("B")));
     let live = vec![live(
         json!({"id": "id-a", "name": "A", "keys": {"public_key": pair.public_key}, "capabilities": {}, "privacy": {"improve_ai": true}}),
     )];
@@ -192,9 +192,12 @@ fn unconfirmed_creates_are_adopted_by_fingerprint_or_sent_again_after_a_look() {
     let Step::Adopt(adopt) = &plan.changes[0].step else { panic!("adopt: {:?}", plan.changes[0]) };
     assert_eq!((adopt.id.as_str(), adopt.then.is_none()), ("id-a", true), "nothing to change after adopting");
     let Step::Create(create) = &plan.changes[1].step else { panic!("create: {:?}", plan.changes[1]) };
-    assert_eq!(create.key, NewKey::Held { fingerprint: "sha256:other".into() });
+    assert_eq!(create.key, NewKey::Held { fingerprint: Fingerprint::new("sha256:other") });
     // The killed run's POST may still land: the executor looks again before sending.
-    assert_eq!(create.look_first, Some(LostCreate { fingerprint: "sha256:other".into(), name: Some("B".into()) }));
+    assert_eq!(
+        create.look_first,
+        Some(LostCreate { fingerprint: Fingerprint::new("sha256:other"), name: Some("B".into()) })
+    );
 }
 
 #[test]
@@ -205,8 +208,8 @@ fn an_unconfirmed_create_never_adopts_an_application_another_address_manages() {
     let key = KeyRecord::managed(pair.fingerprint.clone(), pair.private_key.clone());
     state
         .applications
-        .insert("a".into(), StateEntry { id: Some("id-a".into()), key: key.clone(), ..Default::default() });
-    state.applications.insert("b".into(), unconfirmed(key, Some("B")));
+        .insert(Address::new("a"), StateEntry { id: Some(AppId::new("id-a")), key: key.clone(), ..Default::default() });
+    state.applications.insert(Address::new("b"), unconfirmed(key, Some("B")));
     let same_key = |id: &str, name: &str| {
         live(
             json!({"id": id, "name": name, "keys": {"public_key": pair.public_key}, "capabilities": {}, "privacy": {"improve_ai": true}}),
@@ -223,12 +226,12 @@ fn an_unconfirmed_create_never_adopts_an_application_another_address_manages() {
     let twins = vec![same_key("id-a", "A"), same_key("id-1", "B"), same_key("id-2", "B")];
     let ambiguous = plan_of(&desired, &state, &twins);
     assert!(ambiguous.changes.iter().all(|c| c.address != "b"));
-    assert_eq!(ambiguous.warnings, [Warning::AmbiguousLostCreate { address: "b".into(), count: 2 }]);
+    assert_eq!(ambiguous.warnings, [Warning::AmbiguousLostCreate { address: Address::new("b"), count: 2 }]);
     // One: it is ours.
     let found = vec![same_key("id-a", "A"), same_key("id-1", "B")];
     let adopted = plan_of(&desired, &state, &found);
     let b = adopted.changes.iter().find(|c| c.address == "b").unwrap();
-    assert_eq!((b.action(), b.id()), (Action::Adopt, Some("id-1")));
+    assert_eq!((b.action(), b.id()), (Action::Adopt, Some(&AppId::new("id-1"))));
 }
 
 #[test]
@@ -247,7 +250,7 @@ mod scenarios {
 
     /// Names for the keys a scenario uses, so that its file does not depend on a run's random key.
     struct Keys {
-        names: Vec<(String, &'static str)>,
+        names: Vec<(Fingerprint, &'static str)>,
     }
 
     impl Keys {
@@ -263,7 +266,9 @@ mod scenarios {
         }
 
         fn name(&self, text: &str) -> String {
-            self.names.iter().fold(text.to_string(), |text, (fingerprint, name)| text.replace(fingerprint, name))
+            self.names
+                .iter()
+                .fold(text.to_string(), |text, (fingerprint, name)| text.replace(fingerprint.as_str(), name))
         }
     }
 
@@ -285,7 +290,7 @@ mod scenarios {
 
     fn entry(id: Option<&str>, key: KeyRecord, applied: Option<&Application>) -> StateEntry {
         StateEntry {
-            id: id.map(str::to_string),
+            id: id.map(AppId::new),
             key,
             applied: applied.map(|a| comparable(a).unwrap()),
             ..Default::default()
@@ -301,9 +306,11 @@ mod scenarios {
             let key = match &e.key {
                 KeyRecord::Managed { fingerprint, .. } => format!("managed {fingerprint}"),
                 KeyRecord::External { fingerprint } => format!("external {fingerprint}"),
-                KeyRecord::Unknown { fingerprint } => format!("unknown {}", fingerprint.as_deref().unwrap_or("-")),
+                KeyRecord::Unknown { fingerprint } => {
+                    format!("unknown {}", fingerprint.as_ref().map_or("-", |f| f.as_str()))
+                }
             };
-            let _ = write!(out, "{address}: id={} key=({key})", e.id.as_deref().unwrap_or("(none)"));
+            let _ = write!(out, "{address}: id={} key=({key})", e.id.as_ref().map_or("(none)", |i| i.as_str()));
             if e.protect {
                 out.push_str(" protect");
             }
@@ -331,7 +338,7 @@ mod scenarios {
         }
         for app in live {
             let key = app.public_key().and_then(|pem| crate::keys::fingerprint(pem).ok()).unwrap_or_default();
-            let _ = writeln!(out, "{} {:?} key={key}", app.id.as_deref().unwrap_or_default(), app.name);
+            let _ = writeln!(out, "{} {:?} key={key}", app.id.as_ref().map_or("", |i| i.as_str()), app.name);
         }
         out
     }
@@ -366,7 +373,7 @@ mod scenarios {
                 KeyChange::Record { key } => format!("rotate-key {}: record {key:?}, rotation {}", r.id, r.rotation),
             },
             Step::Delete { id } => format!("delete {id}"),
-            Step::Forget { id } => format!("forget {} (state only)", id.as_deref().unwrap_or("(none)")),
+            Step::Forget { id } => format!("forget {} (state only)", id.as_ref().map_or("(none)", |i| i.as_str())),
             Step::Abandon { lost, if_found } => format!("abandon: look for {lost:?}; if found: {if_found:?}"),
             Step::NoOp { id, .. } => format!("no-op {id}"),
         };
@@ -382,8 +389,8 @@ mod scenarios {
     fn number(msisdn: &str, app_id: Option<&str>) -> OwnedNumber {
         OwnedNumber {
             country: "GB".into(),
-            msisdn: msisdn.into(),
-            app_id: app_id.map(str::to_string),
+            msisdn: Msisdn::new(msisdn),
+            app_id: app_id.map(AppId::new),
             ..Default::default()
         }
     }
@@ -399,7 +406,8 @@ mod scenarios {
     ) -> Plan {
         let keys = Keys::new();
         let wanted = desired(manifest);
-        let input = PlanInput { desired: &wanted, state: Some(state), live, targets: &[], numbers };
+        let numbers: Vec<Number> = numbers.iter().map(OwnedNumber::summary).collect();
+        let input = PlanInput { desired: &wanted, state: Some(state), live, targets: &[], numbers: &numbers };
         let made = plan(&input).unwrap();
         let mut text = String::new();
         let _ = write!(text, "## manifest\n{}\n", manifest.trim());
@@ -407,8 +415,8 @@ mod scenarios {
         let _ = write!(text, "\n## account\n{}", describe_account(live));
         if !numbers.is_empty() {
             let _ = write!(text, "\n## numbers\n");
-            for n in numbers {
-                let _ = writeln!(text, "{} -> {}", n.msisdn, n.app_id.as_deref().unwrap_or("(nothing)"));
+            for n in &numbers {
+                let _ = writeln!(text, "{} -> {}", n.msisdn, n.app_id.as_ref().map_or("(nothing)", |i| i.as_str()));
             }
         }
         let _ = write!(text, "\n## plan\n{}", render_human(&made, HumanStyle::default()));
@@ -466,7 +474,7 @@ mod scenarios {
     fn update() {
         let live = app("id-a", "A", &held_public(), voice("https://old.example.com/answer"));
         let mut state = State::new("l".into());
-        state.applications.insert("a".into(), entry(Some("id-a"), held(), Some(&live)));
+        state.applications.insert(Address::new("a"), entry(Some("id-a"), held(), Some(&live)));
         let plan = scenario("update", ONE, &state, &[live]);
         assert!(matches!(&plan.changes[0].step, Step::Update(_)));
         assert!(plan.drift.is_empty());
@@ -477,7 +485,7 @@ mod scenarios {
         let applied = app("id-a", "A", &held_public(), voice("https://a.example.com/answer"));
         let live = app("id-a", "Renamed by hand", &held_public(), voice("https://a.example.com/answer"));
         let mut state = State::new("l".into());
-        state.applications.insert("a".into(), entry(Some("id-a"), held(), Some(&applied)));
+        state.applications.insert(Address::new("a"), entry(Some("id-a"), held(), Some(&applied)));
         let plan = scenario("drift", ONE, &state, &[live]);
         assert_eq!(plan.drift.len(), 1);
         assert!(matches!(&plan.changes[0].step, Step::Update(_)));
@@ -487,7 +495,7 @@ mod scenarios {
     fn rotate() {
         let live = app("id-a", "A", &held_public(), voice("https://a.example.com/answer"));
         let mut state = State::new("l".into());
-        state.applications.insert("a".into(), entry(Some("id-a"), held(), Some(&live)));
+        state.applications.insert(Address::new("a"), entry(Some("id-a"), held(), Some(&live)));
         let manifest = format!("{ONE}    keys: {{ rotation: 1 }}\n");
         let plan = scenario("rotate", &manifest, &state, &[live]);
         let Step::RotateKey(rotate) = &plan.changes[0].step else { panic!("{plan:?}") };
@@ -506,7 +514,7 @@ mod scenarios {
         let old = crate::keys::fingerprint(SEED_PUBLIC_KEYS[0]).unwrap();
         let mut rotating = entry(Some("id-a"), KeyRecord::External { fingerprint: old }, Some(&live));
         rotating.pending_key = Some(held());
-        state.applications.insert("a".into(), rotating);
+        state.applications.insert(Address::new("a"), rotating);
         let manifest = format!("{ONE}    keys: {{ rotation: 1 }}\n");
         let plan = scenario("rotation_completes", &manifest, &state, &[live]);
         let Step::RotateKey(rotate) = &plan.changes[0].step else { panic!("{plan:?}") };
@@ -525,16 +533,16 @@ mod scenarios {
         let live = app("id-a", "A", SEED_PUBLIC_KEYS[0], voice("https://a.example.com/answer"));
         let mut state = State::new("l".into());
         let applied = app("id-a", "A", &held_public(), voice("https://a.example.com/answer"));
-        state.applications.insert("a".into(), entry(Some("id-a"), held(), Some(&applied)));
+        state.applications.insert(Address::new("a"), entry(Some("id-a"), held(), Some(&applied)));
         let plan = scenario("key_changed_outside_vapp", ONE, &state, &[live]);
-        assert_eq!(plan.warnings, [Warning::LiveKeyChanged { address: "a".into() }]);
+        assert_eq!(plan.warnings, [Warning::LiveKeyChanged { address: Address::new("a") }]);
         assert_eq!(plan.drift[0].diff[0].path, "keys.fingerprint");
     }
 
     #[test]
     fn recreate() {
         let mut state = State::new("l".into());
-        state.applications.insert("a".into(), entry(Some("id-gone"), held(), None));
+        state.applications.insert(Address::new("a"), entry(Some("id-gone"), held(), None));
         let plan = scenario("recreate", ONE, &state, &[]);
         let Step::Recreate { create, .. } = &plan.changes[0].step else { panic!("{plan:?}") };
         assert!(matches!(create.key, NewKey::Held { .. }), "a recreate keeps the key pair");
@@ -544,7 +552,7 @@ mod scenarios {
     fn adopt() {
         let live = app("id-a", "A", &held_public(), voice("https://old.example.com/answer"));
         let mut state = State::new("l".into());
-        state.applications.insert("a".into(), unconfirmed(held(), Some("A")));
+        state.applications.insert(Address::new("a"), unconfirmed(held(), Some("A")));
         let plan = scenario("adopt", ONE, &state, &[live]);
         assert!(matches!(&plan.changes[0].step, Step::Adopt(a) if matches!(a.then, Some(AdoptThen::Update { .. }))));
     }
@@ -552,7 +560,7 @@ mod scenarios {
     #[test]
     fn lost_create() {
         let mut state = State::new("l".into());
-        state.applications.insert("a".into(), unconfirmed(held(), Some("A")));
+        state.applications.insert(Address::new("a"), unconfirmed(held(), Some("A")));
         let unrelated = app("id-x", "A", SEED_PUBLIC_KEYS[1], json!({}));
         let plan = scenario("lost_create", ONE, &state, &[unrelated]);
         assert!(matches!(&plan.changes[0].step, Step::Create(c) if c.look_first.is_some()));
@@ -564,7 +572,7 @@ mod scenarios {
         let mut state = State::new("l".into());
         let mut protected = entry(Some("id-a"), held(), Some(&live));
         protected.protect = true;
-        state.applications.insert("a".into(), protected);
+        state.applications.insert(Address::new("a"), protected);
         let plan = scenario("protect", "version: 1\napplications: {}\n", &state, &[live]);
         assert!(!plan.has_changes());
     }
@@ -573,11 +581,14 @@ mod scenarios {
     fn delete() {
         let live = app("id-a", "A", &held_public(), voice("https://a.example.com/answer"));
         let mut state = State::new("l".into());
-        state.applications.insert("a".into(), entry(Some("id-a"), held(), Some(&live)));
-        state.applications.insert("b".into(), entry(Some("id-b-gone"), held(), None));
+        state.applications.insert(Address::new("a"), entry(Some("id-a"), held(), Some(&live)));
+        state.applications.insert(Address::new("b"), entry(Some("id-b-gone"), held(), None));
         let plan = scenario("delete", "version: 1\napplications: {}\n", &state, &[live]);
         let steps: Vec<_> = plan.changes.iter().map(|c| c.step.clone()).collect();
-        assert_eq!(steps, [Step::Delete { id: "id-a".into() }, Step::Forget { id: Some("id-b-gone".into()) }]);
+        assert_eq!(
+            steps,
+            [Step::Delete { id: AppId::new("id-a") }, Step::Forget { id: Some(AppId::new("id-b-gone")) }]
+        );
     }
 
     const TWO: &str = "version: 1\napplications:\n  a:\n    name: A\n    capabilities: { rtc: {} }\n  b:\n    name: B\n    capabilities: { rtc: {} }\n";
@@ -591,9 +602,9 @@ mod scenarios {
         let live = vec![rtc("id-a", "A"), rtc("id-b", "B")];
         let mut state = State::new("l".into());
         let mut a = entry(Some("id-a"), held(), Some(&live[0]));
-        a.numbers = a_numbers.iter().map(|n| n.to_string()).collect();
-        state.applications.insert("a".into(), a);
-        state.applications.insert("b".into(), entry(Some("id-b"), held(), Some(&live[1])));
+        a.numbers = a_numbers.iter().map(|n| Msisdn::new(*n)).collect();
+        state.applications.insert(Address::new("a"), a);
+        state.applications.insert(Address::new("b"), entry(Some("id-b"), held(), Some(&live[1])));
         (state, live)
     }
 
@@ -615,7 +626,7 @@ mod scenarios {
         let plan = scenario_with_numbers("number_link", &manifest, &state, &live, &numbers);
         assert_eq!(plan.changes[0].action(), Action::Update, "numbers alone make an update");
         assert!(matches!(plan.changes[0].step, Step::NoOp { .. }));
-        assert_eq!(plan.changes[0].numbers[0].route, Route::Application { id: "id-a".into() });
+        assert_eq!(plan.changes[0].numbers[0].route, Route::Application { id: AppId::new("id-a") });
         assert_eq!(plan.summary().update, 1);
     }
 
@@ -625,7 +636,7 @@ mod scenarios {
         let manifest = with_numbers(TWO, "a", r#"["447700900001"]"#);
         let plan = scenario_with_numbers("number_link_on_create", &manifest, &State::new("l".into()), &[], &numbers);
         let a = &plan.changes[0];
-        assert_eq!(a.numbers[0].route, Route::Created { address: "a".into() });
+        assert_eq!(a.numbers[0].route, Route::Created { address: Address::new("a") });
         assert!(a.diff.iter().any(|d| d.path == "numbers.447700900001" && d.after_unknown));
     }
 
@@ -647,7 +658,7 @@ mod scenarios {
         // One update, attributed to the gaining address: never unlinked in between.
         let steps: Vec<(&str, usize)> = plan.changes.iter().map(|c| (c.address.as_str(), c.numbers.len())).collect();
         assert_eq!(steps, [("a", 0), ("b", 1)]);
-        assert_eq!(plan.changes[1].numbers[0].from_address.as_deref(), Some("a"));
+        assert!(matches!(&plan.changes[1].numbers[0].from, Origin::Managed { address, .. } if address == "a"));
         assert!(!plan.warnings.iter().any(|w| matches!(w, Warning::NumberTakenOver { .. })));
     }
 
@@ -674,14 +685,14 @@ mod scenarios {
         let paths: Vec<&str> = plan.drift[0].diff.iter().map(|d| d.path.as_str()).collect();
         assert_eq!(paths, ["numbers.447700900001", "numbers.447700900002"]);
         let routes: Vec<&Route> = plan.changes[0].numbers.iter().map(|n| &n.route).collect();
-        assert_eq!(routes, [&Route::Application { id: "id-a".into() }, &Route::Nowhere]);
+        assert_eq!(routes, [&Route::Application { id: AppId::new("id-a") }, &Route::Nowhere]);
     }
 
     #[test]
     fn number_unlinked_before_delete_and_kept_when_protected() {
         let (mut state, live) = two_managed(&["447700900001"]);
         state.applications.get_mut("b").unwrap().protect = true;
-        state.applications.get_mut("b").unwrap().numbers = ["447700900002".to_string()].into();
+        state.applications.get_mut("b").unwrap().numbers = [Msisdn::new("447700900002")].into();
         let numbers = [number("447700900001", Some("id-a")), number("447700900002", Some("id-b"))];
         let plan = scenario_with_numbers("number_delete", "version: 1\napplications: {}\n", &state, &live, &numbers);
         let a = &plan.changes[0];
@@ -689,7 +700,7 @@ mod scenarios {
         assert_eq!(a.numbers[0].route, Route::Nowhere);
         let b = &plan.changes[1];
         assert!(b.numbers.is_empty() && b.action() == Action::NoOp, "a protected application keeps its numbers");
-        assert_eq!(b.numbers_now, ["447700900002".to_string()].into());
+        assert_eq!(b.numbers_now, [Msisdn::new("447700900002")].into());
     }
 }
 
@@ -712,9 +723,9 @@ fn a_protected_lost_create_leaving_the_manifests_is_adopted() {
     let mut state = State::new("l".into());
     let mut entry = unconfirmed(KeyRecord::managed(pair.fingerprint.clone(), pair.private_key.clone()), Some("A"));
     entry.protect = true;
-    state.applications.insert("a".into(), entry);
+    state.applications.insert(Address::new("a"), entry);
     let live = vec![live(json!({"id": "id-a", "name": "A", "keys": {"public_key": pair.public_key}}))];
     let plan = plan_of(&Desired::default(), &state, &live);
     assert!(matches!(&plan.changes[0].step, Step::Adopt(a) if a.id == "id-a" && a.then.is_none()), "{plan:?}");
-    assert_eq!(plan.warnings, [Warning::Protected { address: "a".into() }]);
+    assert_eq!(plan.warnings, [Warning::Protected { address: Address::new("a") }]);
 }

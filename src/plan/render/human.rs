@@ -54,11 +54,12 @@ pub fn render_human(plan: &Plan, style: HumanStyle) -> String {
         let _ = writeln!(out, "{}", paint.on(BOLD, "Changed outside vapp since the last apply:"));
         out.push('\n');
         for d in &plan.drift {
-            let id = d.id.as_deref().unwrap_or("");
+            let id = d.id.as_ref().map(|i| i.as_str()).unwrap_or("");
             if d.deleted {
-                let _ = writeln!(out, "  {} {} ({id}) was deleted", paint.on(RED, "!"), paint.on(BOLD, &d.address));
+                let _ =
+                    writeln!(out, "  {} {} ({id}) was deleted", paint.on(RED, "!"), paint.on(BOLD, d.address.as_str()));
             } else {
-                let _ = writeln!(out, "  {} {} ({id})", paint.on(YELLOW, "~"), paint.on(BOLD, &d.address));
+                let _ = writeln!(out, "  {} {} ({id})", paint.on(YELLOW, "~"), paint.on(BOLD, d.address.as_str()));
                 for f in &d.diff {
                     match number_of(f) {
                         Some(msisdn) => sign_line(&mut out, &paint, number_drift_line(msisdn, f)),
@@ -82,7 +83,12 @@ pub fn render_human(plan: &Plan, style: HumanStyle) -> String {
             for note in &change.notes {
                 let _ = writeln!(out, "  {}", paint.on(DIM, &format!("# ({note})")));
             }
-            let _ = writeln!(out, "  {} {}", paint.for_action(action, symbol(action)), paint.on(BOLD, &change.address));
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                paint.for_action(action, symbol(action)),
+                paint.on(BOLD, change.address.as_str())
+            );
             let hidden = change.diff.iter().filter(|f| f.default && !style.defaults).count();
             for f in change.diff.iter().filter(|f| number_of(f).is_none() && (style.defaults || !f.default)) {
                 field_line(&mut out, &paint, action, f);

@@ -100,7 +100,7 @@ pub fn render_markdown(plan: &Plan) -> String {
                 n => parts.push(format!("{n} numbers")),
             }
             let fields = if parts.is_empty() { "—".to_string() } else { parts.join(", ") };
-            let _ = writeln!(out, "| `{}` | {} | {} |", cell(&c.address), badge(c.action()), fields);
+            let _ = writeln!(out, "| `{}` | {} | {} |", cell(c.address.as_str()), badge(c.action()), fields);
         }
         out.push('\n');
         for c in plan.actions() {
@@ -121,7 +121,7 @@ pub fn render_markdown(plan: &Plan) -> String {
     if !plan.drift.is_empty() {
         out.push_str("\n#### Changed outside vapp since the last apply\n\n");
         for d in &plan.drift {
-            let id = d.id.as_deref().unwrap_or("");
+            let id = d.id.as_ref().map(|i| i.as_str()).unwrap_or("");
             if d.deleted {
                 let _ = writeln!(out, "- `{}` ({id}) was deleted\n", d.address);
             } else {

@@ -29,7 +29,7 @@ pub(crate) fn number_of(field: &FieldDiff) -> Option<&str> {
 
 /// A number update as one diff line, without indentation: its sign and its words.
 pub(crate) fn number_line(number: &NumberChange) -> (&'static str, String) {
-    match (&number.route, number.origin()) {
+    match (&number.route, number.from.describe()) {
         (Route::Nowhere, _) => ("-", format!("number {}", number.msisdn)),
         (_, Some(origin)) => ("+", format!("number {} (moves from {origin})", number.msisdn)),
         (_, None) => ("+", format!("number {}", number.msisdn)),
