@@ -49,7 +49,11 @@ impl EmulatorProcess {
     }
 
     fn client(&self) -> Client {
-        Client::new(ClientConfig::new(&self.url, Credentials::new("sandbox", "sandbox"))).expect("client")
+        Client::new(ClientConfig::new(
+            vapp::api::BaseUrl::parse(&self.url).expect("url"),
+            Credentials::new("sandbox", "sandbox"),
+        ))
+        .expect("client")
     }
 }
 

@@ -14,6 +14,7 @@ use super::numbers::{
     NumberAnswer, NumberFilter, NumberPage, NumberUpdate, OwnedNumber, MAX_NUMBERS, NUMBERS_PAGE_SIZE,
 };
 use super::page::ListPage;
+use super::url::BaseUrl;
 use super::{ApiError, ApplicationApi, ListError, Problem, RetryNotice, RetryObserver, RetryPolicy};
 use crate::model::{AppId, Application};
 
@@ -46,7 +47,7 @@ impl fmt::Debug for Credentials {
 
 #[derive(Clone)]
 pub struct ClientConfig {
-    pub base_url: String,
+    pub base_url: BaseUrl,
     pub credentials: Credentials,
     /// Pages fetched at once when listing, after the first.
     pub list_concurrency: usize,
@@ -67,9 +68,9 @@ impl fmt::Debug for ClientConfig {
 }
 
 impl ClientConfig {
-    pub fn new(base_url: impl Into<String>, credentials: Credentials) -> Self {
+    pub fn new(base_url: BaseUrl, credentials: Credentials) -> Self {
         ClientConfig {
-            base_url: base_url.into(),
+            base_url,
             credentials,
             list_concurrency: 32,
             request_timeout: Duration::from_secs(30),
@@ -82,24 +83,11 @@ impl ClientConfig {
 /// The largest answer vapp reads: a page of a hundred applications is about 100 KB.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
-/// Checks that `url` is an absolute http(s) URL with a host: anything else fails every request the
-/// same way, so it is refused before the first.
-pub fn check_base_url(url: &str) -> Result<(), ApiError> {
-    let bad = |reason| Err(ApiError::BadUrl { url: url.to_string(), reason });
-    match url::Url::parse(url) {
-        Err(_) => bad("is not a URL"),
-        Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => bad("is not an http:// or https:// URL"),
-        Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => bad("names no host"),
-        Ok(parsed) if parsed.query().is_some() || parsed.fragment().is_some() => bad("must not have a query"),
-        Ok(_) => Ok(()),
-    }
-}
-
 /// The Application API over HTTP.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
-    base_url: String,
+    base_url: BaseUrl,
     credentials: Credentials,
     list_concurrency: usize,
     retry: RetryPolicy,
@@ -114,7 +102,6 @@ impl fmt::Debug for Client {
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Self, ApiError> {
-        check_base_url(&config.base_url)?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let http = reqwest::Client::builder()
@@ -124,10 +111,14 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(config.list_concurrency.max(16))
             .build()
-            .map_err(|e| ApiError::Transport { url: config.base_url.clone(), maybe_sent: false, source: e.into() })?;
+            .map_err(|e| ApiError::Transport {
+                url: config.base_url.to_string(),
+                maybe_sent: false,
+                source: e.into(),
+            })?;
         Ok(Client {
             http,
-            base_url: config.base_url.trim_end_matches('/').to_string(),
+            base_url: config.base_url,
             credentials: config.credentials,
             list_concurrency: config.list_concurrency.max(1),
             retry: config.retry,
@@ -135,19 +126,18 @@ impl Client {
         })
     }
 
-    pub fn base_url(&self) -> &str {
+    pub fn base_url(&self) -> &BaseUrl {
         &self.base_url
     }
 
     /// The same client for another API host (the Numbers API's): one connection pool and one
     /// reading of the system's root certificates serve both.
-    pub fn for_base_url(&self, base_url: &str) -> Result<Client, ApiError> {
-        check_base_url(base_url)?;
-        Ok(Client { base_url: base_url.trim_end_matches('/').to_string(), ..self.clone() })
+    pub fn for_base_url(&self, base_url: BaseUrl) -> Client {
+        Client { base_url, ..self.clone() }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base_url, path)
+        format!("{}{}", self.base_url.as_str(), path)
     }
 
     fn request(&self, method: &Method, path: &str) -> RequestBuilder {
@@ -441,16 +431,11 @@ async fn status_error(url: &str, response: reqwest::Response) -> ApiError {
         .or_else(|| number_answer.map(|a| Problem { title: a.error_code_label, ..Default::default() }))
         .unwrap_or_else(|| Problem {
             title: status.canonical_reason().unwrap_or("error").to_string(),
-            // Not the API's problem+json (a proxy's page, say): a glimpse of it, on one line.
-            detail: Some(
-                String::from_utf8_lossy(&body)
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .chars()
-                    .take(160)
-                    .collect(),
-            ),
+            // Not the API's problem+json (a proxy's page, say): a printable glimpse of it, on one line.
+            detail: (!body.is_empty()).then(|| {
+                let glimpse = crate::excerpt::Excerpt::of(&body, NOT_JSON_EXCERPT);
+                format!("an answer that is not the API's JSON ({} bytes): {glimpse}", body.len())
+            }),
             ..Default::default()
         });
     ApiError::Status { status: status.as_u16(), problem: Box::new(problem), retry_after }
@@ -512,3 +497,5 @@ impl super::numbers::NumbersApi for Client {
 
 const NUMBERS_PATH: &str = "/account/numbers";
 const NUMBER_UPDATE_PATH: &str = "/number/update";
+/// How much of an answer that is not the API's JSON an error quotes.
+const NOT_JSON_EXCERPT: usize = 80;

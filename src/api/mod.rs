@@ -9,17 +9,18 @@ pub mod numbers;
 pub mod page;
 mod problem;
 pub mod retry;
+mod url;
 
 use std::future::Future;
 
 pub use client::{
-    check_base_url, Client, ClientConfig, Credentials, DEFAULT_API_URL, LIST_PAGE_SIZE, MAX_ANSWER_BYTES,
-    MAX_LIST_PAGES,
+    Client, ClientConfig, Credentials, DEFAULT_API_URL, LIST_PAGE_SIZE, MAX_ANSWER_BYTES, MAX_LIST_PAGES,
 };
 pub use numbers::{NumberFilter, NumberUpdate, NumbersApi, OwnedNumber};
 pub use page::ListPage;
 pub use problem::{ApiError, BoxError, ListError, Problem};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
+pub use url::{BadUrl, BaseUrl};
 
 use crate::model::{AppId, Application};
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::excerpt::Excerpt;
 use crate::model::rules::InvalidParameter;
 
 /// An error body as the Application API sends it.
@@ -49,8 +50,8 @@ pub enum ApiError {
         source: BoxError,
     },
     /// The API URL cannot be used.
-    #[error("the API URL {url:?} {reason}")]
-    BadUrl { url: String, reason: &'static str },
+    #[error(transparent)]
+    BadUrl(#[from] super::url::BadUrl),
     /// An answer larger than any the API sends.
     #[error("the answer from {url} is larger than {limit} bytes, the most vapp reads")]
     TooLarge { url: String, limit: usize },
@@ -113,35 +114,40 @@ impl ApiError {
                 Some("is it an http:// address? (an emulator speaks plain HTTP)".into())
             }
             ApiError::Protocol { .. } => Some("check --api-url (or VAPP_API_URL): it must be the API's address".into()),
-            ApiError::BadUrl { .. } => Some("give an http:// or https:// URL, e.g. https://api.nexmo.com".into()),
+            ApiError::BadUrl(bad) => Some(bad.help()),
             _ => None,
         }
     }
 }
 
 fn describe_status(status: u16, problem: &Problem) -> String {
-    let detail = problem.detail.as_deref().unwrap_or("");
-    let instance = problem.instance.as_deref().map(|i| format!(" (instance {i})")).unwrap_or_default();
+    // Every word here is the server's: quoted printable, on one line, bounded.
+    let quote = |text: &str| Excerpt::of(text.as_bytes(), SERVER_TEXT).to_string();
+    let title = quote(&problem.title);
+    let detail = problem.detail.as_deref().map(quote).unwrap_or_default();
+    let instance = problem.instance.as_deref().map(|i| format!(" (instance {})", quote(i))).unwrap_or_default();
     match status {
-        401 => format!("the API refused the credentials (401 {}){instance}", problem.title),
+        401 => format!("the API refused the credentials (401 {title}){instance}"),
         400 if !problem.invalid_parameters.is_empty() => {
-            let mut out = format!("the API rejected the request (400 {}):", problem.title);
+            let mut out = format!("the API rejected the request (400 {title}):");
             for p in &problem.invalid_parameters {
-                out.push_str(&format!("\n  - {}: {}", p.name, p.reason));
+                out.push_str(&format!("\n  - {}: {}", quote(&p.name), quote(&p.reason)));
             }
             out
         }
         404 => format!("not found (404): {detail}{instance}"),
         // The Numbers API's answer to a change it will not make.
         420 => format!(
-            "the Numbers API refused the change (420 {}): the account does not own the number, or the application does not exist",
-            problem.title
+            "the Numbers API refused the change (420 {title}): the account does not own the number, or the application does not exist"
         ),
-        429 => format!("rate limited by the API (429 {}): {detail}{instance}", problem.title),
-        _ if detail.is_empty() => format!("the API answered {status} {}{instance}", problem.title),
-        _ => format!("the API answered {status} {}: {detail}{instance}", problem.title),
+        429 => format!("rate limited by the API (429 {title}): {detail}{instance}"),
+        _ if detail.is_empty() => format!("the API answered {status} {title}{instance}"),
+        _ => format!("the API answered {status} {title}: {detail}{instance}"),
     }
 }
+
+/// The most characters of one server-given text (a title, a detail) that a message quotes.
+const SERVER_TEXT: usize = 200;
 
 #[cfg(test)]
 mod tests {

@@ -82,7 +82,7 @@ pub fn is_transient(error: &ApiError) -> bool {
         | ApiError::List { .. }
         | ApiError::Encode(_)
         | ApiError::Protocol { .. }
-        | ApiError::BadUrl { .. }
+        | ApiError::BadUrl(_)
         | ApiError::TooLarge { .. } => false,
     }
 }
@@ -96,7 +96,7 @@ pub fn create_certainly_failed(error: &ApiError) -> bool {
         ApiError::Decode { .. } | ApiError::List { .. } | ApiError::Protocol { .. } | ApiError::TooLarge { .. } => {
             false
         }
-        ApiError::Encode(_) | ApiError::BadUrl { .. } => true,
+        ApiError::Encode(_) | ApiError::BadUrl(_) => true,
     }
 }
 

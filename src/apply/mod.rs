@@ -43,10 +43,13 @@ impl KeySource for RsaKeys {
     }
 }
 
+/// How a step ended: the application it made, found or changed (its id), or why it failed.
+pub type StepResult = Result<Option<AppId>, ActionError>;
+
 /// Hears about each step as it starts and ends (progress lines, a progress bar).
 pub trait Progress: Send + Sync {
     fn started(&self, change: &Change);
-    fn finished(&self, change: &Change, outcome: &Result<(), ActionError>, elapsed: Duration);
+    fn finished(&self, change: &Change, outcome: &StepResult, elapsed: Duration);
     /// A number of `change` is about to be routed.
     fn number_started(&self, _change: &Change, _number: &NumberChange) {}
     fn number_finished(&self, _change: &Change, _number: &NumberChange, _outcome: &Result<(), ActionError>) {}
@@ -124,7 +127,7 @@ pub struct Outcome {
     pub action: Action,
     /// The number routed, for a number's outcome.
     pub number: Option<NumberChange>,
-    pub result: Result<(), ActionError>,
+    pub result: StepResult,
 }
 
 /// Every step's outcome, in plan order.
@@ -208,6 +211,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
                         result
                     }
                 };
+                let result = result.map(|()| None);
                 let number = Some(number.clone());
                 report.outcomes.push(Outcome {
                     address: change.address.clone(),
@@ -259,7 +263,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
             Route::Nowhere => (None, None),
             Route::Application { id } => (Some(change.address.clone()), Some(id.clone())),
             Route::Created { address } => {
-                let id = self.store.snapshot().applications.get(address).and_then(|e| e.id.clone());
+                let id = self.store.read(|s| s.applications.get(address).and_then(|e| e.id.clone()));
                 (Some(address.clone()), Some(id.ok_or(ActionError::StepFailed)?))
             }
         };
@@ -298,16 +302,19 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         Ok(())
     }
 
-    async fn run(&self, change: &Change) -> Result<(), ActionError> {
+    async fn run(&self, change: &Change) -> StepResult {
         match &change.step {
-            Step::Create(create) | Step::Recreate { create, .. } => self.create(change, create).await,
-            Step::Update(Update { id, body }) => self.update(change, id, body).await,
-            Step::Adopt(adopt) => self.adopt(change, adopt).await,
-            Step::RotateKey(rotate) => self.rotate(change, rotate).await,
-            Step::Delete { id } => self.delete(change, id).await,
-            Step::Forget { .. } => Ok(self.store.commit(|s| drop(s.applications.remove(&change.address))).await?),
+            Step::Create(create) | Step::Recreate { create, .. } => self.create(change, create).await.map(Some),
+            Step::Update(Update { id, body }) => self.update(change, id, body).await.map(Some),
+            Step::Adopt(adopt) => self.adopt(change, adopt).await.map(Some),
+            Step::RotateKey(rotate) => self.rotate(change, rotate).await.map(|()| Some(rotate.id.clone())),
+            Step::Delete { id } => self.delete(change, id).await.map(|()| None),
+            Step::Forget { .. } => {
+                self.store.commit(|s| drop(s.applications.remove(&change.address))).await?;
+                Ok(None)
+            }
             Step::Abandon { lost, if_found } => self.abandon(change, lost, *if_found).await,
-            Step::NoOp { .. } => Ok(()),
+            Step::NoOp { .. } => Ok(None),
         }
     }
 
@@ -330,7 +337,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         Ok((record, pair.public_key))
     }
 
-    async fn create(&self, change: &Change, create: &Create) -> Result<(), ActionError> {
+    async fn create(&self, change: &Change, create: &Create) -> Result<AppId, ActionError> {
         if let Some(lost) = &create.look_first {
             // An earlier create's process died with its request in flight: the request may land after
             // the plan listed the account. Give it a moment, then look again before sending anything.
@@ -360,20 +367,22 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
 
     /// Looks once more for an unwanted create whose answer was lost; if it landed after all, deletes
     /// or keeps it as the plan says, else forgets the address.
-    async fn abandon(&self, change: &Change, lost: &LostCreate, if_found: IfFound) -> Result<(), ActionError> {
+    async fn abandon(&self, change: &Change, lost: &LostCreate, if_found: IfFound) -> StepResult {
         tokio::time::sleep(self.settle).await;
         if let Some(found) = self.find_lost(lost).await? {
             return match if_found {
-                IfFound::Delete => self.delete(change, found.id.as_ref().ok_or(ActionError::MissingId)?).await,
-                IfFound::Keep => self.record(change, &found).await,
+                IfFound::Delete => {
+                    self.delete(change, found.id.as_ref().ok_or(ActionError::MissingId)?).await.map(|()| None)
+                }
+                IfFound::Keep => self.record(change, &found).await.map(Some),
             };
         }
         self.store.commit(|s| drop(s.applications.remove(&change.address))).await?;
-        Ok(())
+        Ok(None)
     }
 
     /// Records the adopted application, then updates it when the plan says it differs.
-    async fn adopt(&self, change: &Change, adopt: &Adopt) -> Result<(), ActionError> {
+    async fn adopt(&self, change: &Change, adopt: &Adopt) -> Result<AppId, ActionError> {
         let (id, observed) = (adopt.id.clone(), adopt.observed.clone());
         self.store
             .commit(|s| {
@@ -386,13 +395,14 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
             })
             .await?;
         match &adopt.then {
-            None => Ok(()),
-            Some(AdoptThen::Update { body }) => self.update(change, &adopt.id, body).await,
+            None => {}
+            Some(AdoptThen::Update { body }) => drop(self.update(change, &adopt.id, body).await?),
             Some(AdoptThen::RotateKey { change: key_change, rotation }) => {
                 let rotate = RotateKey { id: adopt.id.clone(), change: key_change.clone(), rotation: *rotation };
-                self.rotate(change, &rotate).await
+                self.rotate(change, &rotate).await?
             }
         }
+        Ok(adopt.id.clone())
     }
 
     /// Gives the application a new key: recorded as pending, sent, then made the key. At every moment
@@ -486,8 +496,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
             Err(ApiError::List { .. }) => self.api.list_all().await?,
             listed => listed?,
         };
-        let state = self.store.snapshot();
-        match lost.find(&Unmanaged::new(&live, &state)) {
+        match self.store.read(|state| lost.find(&Unmanaged::new(&live, state))) {
             Lookup::Found(app) => Ok(Some(app.clone())),
             Lookup::Missing => Ok(None),
             Lookup::Ambiguous(count) => Err(ActionError::AmbiguousCreate { count }),
@@ -496,21 +505,22 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
 
     /// The pair with `fingerprint` that the state holds for `address` (its key, or a pending one).
     fn stored_pair(&self, address: &Address, fingerprint: &Fingerprint) -> Result<KeyPair, ActionError> {
-        let state = self.store.snapshot();
-        let entry = state.applications.get(address);
-        let private_key = entry
-            .and_then(|e| {
-                e.key
+        let private_key = self
+            .store
+            .read(|state| {
+                let entry = state.applications.get(address)?;
+                entry
+                    .key
                     .private_key_for(fingerprint)
-                    .or_else(|| e.pending_key.as_ref().and_then(|k| k.private_key_for(fingerprint)))
+                    .or_else(|| entry.pending_key.as_ref().and_then(|k| k.private_key_for(fingerprint)))
+                    .cloned()
             })
-            .cloned()
             .ok_or_else(|| ActionError::KeyNotHeld { fingerprint: fingerprint.clone() })?;
         let public_key = private_key.public_key_pem()?;
         Ok(KeyPair { private_key, public_key, fingerprint: fingerprint.clone() })
     }
 
-    async fn update(&self, change: &Change, id: &AppId, body: &Application) -> Result<(), ActionError> {
+    async fn update(&self, change: &Change, id: &AppId, body: &Application) -> Result<AppId, ActionError> {
         self.write_intent(change, |fingerprint| Intent::Update { fingerprint }).await?;
         let updated = self.call_or_abandon(change, self.api.update(id, body)).await?;
         self.record(change, &updated).await
@@ -558,21 +568,22 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         Ok(())
     }
 
-    /// Records a created or updated application as applied.
-    async fn record(&self, change: &Change, live: &Application) -> Result<(), ActionError> {
+    /// Records a created or updated application as applied; its id.
+    async fn record(&self, change: &Change, live: &Application) -> Result<AppId, ActionError> {
         let id = live.id.clone().ok_or(ActionError::MissingId)?;
         let applied = comparable(live).map_err(decode_error)?;
+        let recorded = id.clone();
         self.store
             .commit(|s| {
                 if let Some(entry) = s.applications.get_mut(&change.address) {
-                    entry.id = Some(id);
+                    entry.id = Some(recorded);
                     entry.applied = Some(applied);
                     entry.protect = change.protect;
                     entry.intent = None;
                 }
             })
             .await?;
-        Ok(())
+        Ok(id)
     }
 
     async fn delete(&self, change: &Change, id: &AppId) -> Result<(), ActionError> {
@@ -594,38 +605,43 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
     async fn record_observed(&self, plan: &Plan) -> Result<(), StateError> {
         let routed: BTreeSet<&Msisdn> = plan.changes.iter().flat_map(|c| c.numbers.iter().map(|n| &n.msisdn)).collect();
         let addresses: BTreeSet<&Address> = plan.changes.iter().map(|c| &c.address).collect();
-        let state = self.store.snapshot();
-        let mut no_ops: Vec<(&Address, &serde_json::Value, bool)> = Vec::new();
-        let mut numbers: Vec<(&Address, BTreeSet<Msisdn>)> = Vec::new();
-        for change in &plan.changes {
-            let Some(entry) = state.applications.get(&change.address) else { continue };
-            if let Step::NoOp { observed, .. } = &change.step {
-                if entry.applied.as_ref() != Some(observed) || entry.protect != change.protect || entry.intent.is_some()
-                {
-                    no_ops.push((&change.address, observed, change.protect));
+        // What differs from what the state holds, found under the store's lock; written in one commit.
+        let (no_ops, numbers, resolved) = self.store.read(|state| {
+            let mut no_ops: Vec<(&Address, &serde_json::Value, bool)> = Vec::new();
+            let mut numbers: Vec<(&Address, BTreeSet<Msisdn>)> = Vec::new();
+            for change in &plan.changes {
+                let Some(entry) = state.applications.get(&change.address) else { continue };
+                if let Step::NoOp { observed, .. } = &change.step {
+                    if entry.applied.as_ref() != Some(observed)
+                        || entry.protect != change.protect
+                        || entry.intent.is_some()
+                    {
+                        no_ops.push((&change.address, observed, change.protect));
+                    }
+                }
+                if observes_numbers(&change.step) {
+                    let now: BTreeSet<Msisdn> = change
+                        .numbers_now
+                        .iter()
+                        .filter(|n| !routed.contains(n))
+                        .chain(entry.numbers.iter().filter(|n| routed.contains(n)))
+                        .cloned()
+                        .collect();
+                    if now != entry.numbers {
+                        numbers.push((&change.address, now));
+                    }
                 }
             }
-            if observes_numbers(&change.step) {
-                let now: BTreeSet<Msisdn> = change
-                    .numbers_now
-                    .iter()
-                    .filter(|n| !routed.contains(n))
-                    .chain(entry.numbers.iter().filter(|n| routed.contains(n)))
-                    .cloned()
-                    .collect();
-                if now != entry.numbers {
-                    numbers.push((&change.address, now));
-                }
-            }
-        }
-        let resolved: Vec<&Msisdn> = state
-            .numbers_pending
-            .iter()
-            .filter(|(msisdn, pending)| {
-                !routed.contains(msisdn) && pending.to.as_ref().is_none_or(|to| addresses.contains(to))
-            })
-            .map(|(msisdn, _)| msisdn)
-            .collect();
+            let resolved: Vec<Msisdn> = state
+                .numbers_pending
+                .iter()
+                .filter(|(msisdn, pending)| {
+                    !routed.contains(msisdn) && pending.to.as_ref().is_none_or(|to| addresses.contains(to))
+                })
+                .map(|(msisdn, _)| msisdn.clone())
+                .collect();
+            (no_ops, numbers, resolved)
+        });
         if no_ops.is_empty() && numbers.is_empty() && resolved.is_empty() {
             return Ok(());
         }
@@ -643,7 +659,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
                         entry.numbers = now;
                     }
                 }
-                for msisdn in resolved {
+                for msisdn in &resolved {
                     s.numbers_pending.remove(msisdn);
                 }
             })

@@ -1,36 +1,36 @@
-//! `vapp apply` and `vapp destroy`: plan, show, confirm, execute, report.
+//! `vapp apply` and `vapp destroy`: plan, show, confirm, execute, report. Destroying is applying an
+//! empty manifest: the same planner, so protection and targets work the same.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use super::failure::{Context as _, Result};
 use clap::Args;
 
+use super::context::{Inputs, Keys, Manifests};
 use super::{Context, Exit, StalePlanError};
 use crate::api::numbers::Paced;
 use crate::api::RetryPolicy;
-use crate::apply::{ActionError, Cancel, Executor, KeysAhead, Outcome, Progress};
+use crate::apply::{Cancel, Executor, KeysAhead, Outcome, Progress, StepResult};
 use crate::humanise::chain;
 use crate::manifest::Desired;
+use crate::model::{Address, AppId};
 use crate::plan::render::render_human;
 use crate::plan::saved::{self, SavedPlanError};
 use crate::plan::{self, Action, Change, NumberChange, PlanInput, Route, SavedPlan};
 
+/// What `apply` and `destroy` share.
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
-    /// A plan saved with `vapp plan -o FILE`: apply exactly its actions (no confirmation), or exit 4 if
-    /// the state or the account changed since it was made
-    #[arg(value_name = "PLANFILE")]
-    pub plan_file: Option<std::path::PathBuf>,
+pub struct ChangeArgs {
     /// Do not ask for confirmation
     #[arg(long)]
     pub auto_approve: bool,
     /// How many actions run at once (1..=256)
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
-    /// Apply only this address (repeatable)
-    #[arg(long = "target", value_name = "ADDR", conflicts_with = "plan_file", value_parser = super::args::address)]
-    pub targets: Vec<crate::model::Address>,
+    /// Only this address (repeatable)
+    #[arg(long = "target", value_name = "ADDR", value_parser = super::args::address)]
+    pub targets: Vec<Address>,
     /// Fail before changing anything when the plan would delete more than N applications
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<usize>,
@@ -44,146 +44,127 @@ pub struct ApplyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `vapp plan -o FILE`: apply exactly its actions (no confirmation), or exit 4 if
+    /// the state or the account changed since it was made
+    #[arg(value_name = "PLANFILE", conflicts_with = "targets")]
+    pub plan_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct DestroyArgs {
-    /// Do not ask for confirmation
-    #[arg(long)]
-    pub auto_approve: bool,
-    /// How many deletes run at once (1..=256)
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub parallelism: u16,
-    /// Destroy only this address (repeatable)
-    #[arg(long = "target", value_name = "ADDR", value_parser = super::args::address)]
-    pub targets: Vec<crate::model::Address>,
-    /// Fail before changing anything when more than N applications would be deleted
-    #[arg(long, value_name = "N")]
-    pub max_deletes: Option<usize>,
-    /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h); fail at once by default
-    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
-    pub lock_timeout: Duration,
-    /// The pause between two number updates, at most 60s [default: 1s, the Numbers API's documented
-    /// rate; none against --sandbox]
-    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_NUMBERS_PACE), value_name = "DURATION")]
-    pub numbers_pace: Option<Duration>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
 }
 
 /// The pause between two number updates by default: the Numbers API's documented rate.
 pub const NUMBERS_PACE: Duration = Duration::from_secs(1);
 
-/// Where the actions come from.
-enum Source<'a> {
-    /// Plan now from these manifests, for these targets (all when empty).
-    Manifests { desired: &'a Desired, targets: &'a [crate::model::Address] },
-    /// A plan saved earlier; applied only if nothing it depends on moved.
-    Saved(SavedPlan),
+/// Which command runs: the words it uses, and what it plans from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verb {
+    Apply,
+    Destroy,
 }
 
-/// What apply and destroy share.
-struct Run<'a> {
-    source: Source<'a>,
-    max_deletes: Option<usize>,
-    auto_approve: bool,
-    parallelism: u16,
-    lock_timeout: Duration,
-    numbers_pace: Option<Duration>,
-    verb: &'static str,
+impl Verb {
+    /// As the lock, the question and the progress bar name it.
+    fn name(self) -> &'static str {
+        match self {
+            Verb::Apply => "apply",
+            Verb::Destroy => "destroy",
+        }
+    }
+
+    /// The first word of the closing line.
+    fn title(self) -> &'static str {
+        match self {
+            Verb::Apply => "Apply",
+            Verb::Destroy => "Destroy",
+        }
+    }
+}
+
+/// Where the actions come from.
+enum Source {
+    /// Plan now from the manifests (none, for destroy), for these targets (all when empty).
+    Manifests { manifests: Manifests, targets: Vec<Address> },
+    /// A plan saved earlier; applied only if nothing it depends on moved.
+    Saved(Box<SavedPlan>),
 }
 
 pub async fn run_apply(context: &Context, args: ApplyArgs) -> Result<Exit> {
-    if let Some(path) = &args.plan_file {
-        let text = crate::fsutil::read_bounded(path, saved::MAX_PLAN_BYTES, "a saved plan")
-            .with_context(|| format!("cannot read the plan {}", path.display()))?;
-        let saved = match SavedPlan::from_slice(&text) {
-            Ok(saved) => saved,
-            Err(e @ SavedPlanError::OtherVersion { .. }) => return Err(StalePlanError::OtherVersion(e).into()),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot apply {}", path.display()))),
-        };
-        let run = Run {
-            source: Source::Saved(saved),
-            max_deletes: args.max_deletes,
-            auto_approve: true,
-            parallelism: args.parallelism,
-            lock_timeout: args.lock_timeout,
-            numbers_pace: args.numbers_pace,
-            verb: "apply",
-        };
-        return execute(context, run).await;
-    }
-    let desired = context.manifests()?;
-    let run = Run {
-        source: Source::Manifests { desired: &desired, targets: &args.targets },
-        max_deletes: args.max_deletes,
-        auto_approve: args.auto_approve,
-        parallelism: args.parallelism,
-        lock_timeout: args.lock_timeout,
-        numbers_pace: args.numbers_pace,
-        verb: "apply",
+    let Some(path) = &args.plan_file else {
+        let source = Source::Manifests { manifests: Manifests::Read, targets: args.change.targets.clone() };
+        return execute(context, Verb::Apply, source, &args.change).await;
     };
-    execute(context, run).await
+    let text = crate::fsutil::read_bounded(path, saved::MAX_PLAN_BYTES, "a saved plan")
+        .with_context(|| format!("cannot read the plan {}", path.display()))?;
+    let saved = match SavedPlan::from_slice(&text) {
+        Ok(saved) => saved,
+        Err(e @ SavedPlanError::OtherVersion { .. }) => return Err(StalePlanError::OtherVersion(e).into()),
+        Err(e) => return Err(super::failure::Failure::from(e).context(format!("cannot apply {}", path.display()))),
+    };
+    // A saved plan was reviewed when it was made: it is applied without asking.
+    let change = ChangeArgs { auto_approve: true, ..args.change };
+    execute(context, Verb::Apply, Source::Saved(Box::new(saved)), &change).await
 }
 
 pub async fn run_destroy(context: &Context, args: DestroyArgs) -> Result<Exit> {
-    // Destroying is applying an empty manifest: protected applications stay, unmanaged ones are never seen.
-    let run = Run {
-        source: Source::Manifests { desired: &Desired::default(), targets: &args.targets },
-        max_deletes: args.max_deletes,
-        auto_approve: args.auto_approve,
-        parallelism: args.parallelism,
-        lock_timeout: args.lock_timeout,
-        numbers_pace: args.numbers_pace,
-        verb: "destroy",
-    };
-    execute(context, run).await
+    let source =
+        Source::Manifests { manifests: Manifests::Given(Desired::default()), targets: args.change.targets.clone() };
+    execute(context, Verb::Destroy, source, &args.change).await
 }
 
-async fn execute(context: &Context, run: Run<'_>) -> Result<Exit> {
+async fn execute(context: &Context, verb: Verb, source: Source, args: &ChangeArgs) -> Result<Exit> {
     // The lock covers reading the state too: a plan made from a state another writer is changing is stale.
-    let lock = context.lock_state(run.verb, run.lock_timeout).await?;
-    let result = execute_locked(context, run).await;
-    lock.release().await;
-    result
+    context.with_state_lock(verb.name(), args.lock_timeout, execute_locked(context, verb, source, args)).await
 }
 
-async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
+async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &ChangeArgs) -> Result<Exit> {
     let printer = &context.printer;
-    let verb = run.verb;
-    let mut loaded = context.load_state_with_keys().await?;
-    let state = loaded.as_ref().map(|l| &l.state);
-    context.check_account(state)?;
     // Key pairs take most of a first apply: start making the likely ones while the account is read.
-    let expected = match &run.source {
-        Source::Manifests { desired, targets } => plan::keys_expected(desired, state, targets),
-        Source::Saved(saved) => saved.plan.keys_to_generate(),
+    let mut keys = None;
+    let (manifests, saved) = match source {
+        Source::Manifests { manifests, targets } => (manifests, Err(targets)),
+        Source::Saved(saved) => (Manifests::Given(Desired::default()), Ok(saved)),
     };
-    let keys = Arc::new(KeysAhead::start(expected));
-    let connection = context.connect().await?;
-    let (live, numbers) = context.list_account(&connection).await?;
-    let plan = match run.source {
-        Source::Manifests { desired, targets } => {
-            plan::plan(&PlanInput { desired, state, live: &live, targets, numbers: &numbers })?
+    let Inputs { desired, mut loaded, live, numbers, connection, .. } = context
+        .gather(manifests, Keys::Readable, |desired, state| {
+            let expected = match &saved {
+                Err(targets) => plan::keys_expected(desired, state, targets),
+                Ok(saved) => saved.plan.keys_to_generate(),
+            };
+            keys = Some(KeysAhead::start(expected));
+        })
+        .await?;
+    let state = loaded.as_ref().map(|l| &l.state);
+    let plan = match saved {
+        Err(targets) => {
+            plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &targets, numbers: &numbers })?
         }
-        Source::Saved(saved) => {
+        Ok(saved) => {
             if let Some(reason) = saved.staleness(state, &live, &numbers) {
                 return Err(StalePlanError::Moved(reason).into());
             }
             saved.plan
         }
     };
-    plan.check_max_deletes(run.max_deletes)?;
+    plan.check_max_deletes(args.max_deletes)?;
     printer.data(&render_human(&plan, printer.human_style()));
     printer.plan_warnings(&plan);
-    if plan.has_changes() && !run.auto_approve {
-        context.confirm(&format!("\nDo you want to {verb}? vapp will perform the actions above."))?;
+    if plan.has_changes() && !args.auto_approve {
+        context.confirm(&format!("\nDo you want to {}? vapp will perform the actions above.", verb.name()))?;
     }
     // Recorded with the first change written: states of earlier versions, and a move that
     // --allow-other-account allowed.
     if let Some(loaded) = loaded.as_mut() {
-        loaded.state.account = Some(context.account());
+        loaded.state.account = Some(context.account()?);
     }
     let store = context.store(loaded).await?;
-    if crate::state::backend::is_url(&context.global.state)
-        && store.snapshot().encryption.is_none()
-        && plan.has_changes()
-    {
+    if context.settings.state.is_remote() && store.read(|s| s.encryption.is_none()) && plan.has_changes() {
         printer.warn(&format!(
             "the private keys are kept in plain text in {}; set VAPP_STATE_PASSPHRASE (or --passphrase-file) to encrypt them there",
             store.location()
@@ -191,26 +172,27 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
     }
     let steps = plan.actions().filter(|c| !matches!(c.step, plan::Step::NoOp { .. })).count();
     let number_updates: usize = plan.changes.iter().map(|c| c.numbers.len()).sum();
-    let bar = printer.bar((steps + number_updates) as u64, verb);
-    let progress = LineProgress { context, bar: bar.as_ref(), store: &store };
+    let bar = printer.bar((steps + number_updates) as u64, verb.name());
+    let progress = LineProgress { printer: *printer, bar: bar.as_ref() };
     let cancel = Arc::new(Cancel::default());
-    let interrupts = tokio::spawn(watch_interrupts(super::emulator::Interrupts::listen()?, cancel.clone(), *printer));
+    let interrupts = super::interrupt::Interrupts::listen()?;
+    let watching = tokio::spawn(super::interrupt::cancel_on_interrupt(interrupts, cancel.clone(), *printer));
     // The sandbox is this machine's emulator, which sets no rate.
-    let pace = run.numbers_pace.unwrap_or(if context.global.sandbox { Duration::ZERO } else { NUMBERS_PACE });
+    let pace = args.numbers_pace.unwrap_or(if context.settings.sandbox { Duration::ZERO } else { NUMBERS_PACE });
     let numbers = Paced::new(&connection.numbers, pace);
     let executor = Executor {
         api: &connection.client,
         numbers: &numbers,
         store: &store,
-        keys,
-        parallelism: usize::from(run.parallelism),
+        keys: Arc::new(keys.unwrap_or_else(|| KeysAhead::start(0))),
+        parallelism: usize::from(args.parallelism),
         progress: &progress,
         cancel: &cancel,
         retry: RetryPolicy::default(),
         settle: crate::apply::SETTLE,
     };
     let report = executor.execute(&plan).await;
-    interrupts.abort();
+    watching.abort();
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -218,7 +200,7 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
         printer.error(&format!(
             "interrupted: {} action{} not started; everything that completed is in the state. Run the same command again to finish.",
             report.interrupted(),
-            if report.interrupted() == 1 { "" } else { "s" }
+            plural(report.interrupted())
         ));
         for failure in report.failures() {
             print_failure(printer, failure);
@@ -230,40 +212,29 @@ async fn execute_locked(context: &Context, run: Run<'_>) -> Result<Exit> {
         printer.error(&format!(
             "the state could not be written, so {} action{} did not start; everything that completed is in the state",
             report.not_started(),
-            if report.not_started() == 1 { "" } else { "s" }
+            plural(report.not_started())
         ));
     }
-    if !plan.has_changes() {
-        return Ok(if failures.is_empty() { Exit::Success } else { Exit::Failure });
+    if let Some(error) = &report.recording {
+        printer.error(&format!("cannot record what the plan observed: {}", chain(error)));
     }
-    let created = report.succeeded(Action::Create) + report.succeeded(Action::Recreate);
-    let updated =
-        report.succeeded(Action::Update) + report.succeeded(Action::Adopt) + report.succeeded(Action::RotateKey);
-    let deleted = report.succeeded(Action::Delete);
-    let (linked, unlinked) = (report.numbers_routed(false), report.numbers_routed(true));
-    let counts = if verb == "destroy" {
-        // Destroy only deletes and unlinks: say that, not "0 created, 0 updated".
-        let mut words = format!("{deleted} application{} deleted", plural(deleted));
-        if number_updates > 0 {
-            words.push_str(&format!(", {unlinked} number{} unlinked", plural(unlinked)));
-        }
-        words
-    } else {
-        let mut words = format!("{created} created, {updated} updated, {deleted} deleted");
-        if number_updates > 0 {
-            words.push_str(&format!("; numbers: {linked} linked, {unlinked} unlinked"));
-        }
-        words
-    };
-    let word = if verb == "destroy" { "Destroy" } else { "Apply" };
-    let mut text = if failures.is_empty() {
-        format!("\n{word} complete: {counts}.\n")
-    } else {
-        format!("\n{word} incomplete: {counts}; {} failed.\n", failures.len())
-    };
-    text.push_str(&created_ids(&plan, &report, &store.snapshot()));
+    let failed = !failures.is_empty() || report.recording.is_some();
+    if !plan.has_changes() {
+        return Ok(if failed { Exit::Failure } else { Exit::Success });
+    }
+    let mut text = format!(
+        "\n{} {}: {}",
+        verb.title(),
+        if failures.is_empty() { "complete" } else { "incomplete" },
+        counts(verb, &report, number_updates > 0)
+    );
+    if !failures.is_empty() {
+        text.push_str(&format!("; {} failed", failures.len()));
+    }
+    text.push_str(".\n");
+    text.push_str(&created_ids(&report));
     printer.data(&text);
-    if failures.is_empty() {
+    if !failed {
         return Ok(Exit::Success);
     }
     for failure in &failures {
@@ -281,24 +252,46 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// The applications this apply created, with their ids, in aligned columns.
-fn created_ids(plan: &plan::Plan, report: &crate::apply::Report, state: &crate::state::State) -> String {
-    let created: Vec<(&str, &str)> = report
+/// What the run did, in words: destroy only deletes and unlinks, so it says that, not "0 created".
+fn counts(verb: Verb, report: &crate::apply::Report, numbers: bool) -> String {
+    let created = report.succeeded(Action::Create) + report.succeeded(Action::Recreate);
+    let updated =
+        report.succeeded(Action::Update) + report.succeeded(Action::Adopt) + report.succeeded(Action::RotateKey);
+    let deleted = report.succeeded(Action::Delete);
+    let (linked, unlinked) = (report.numbers_routed(false), report.numbers_routed(true));
+    match verb {
+        Verb::Destroy => {
+            let mut words = format!("{deleted} application{} deleted", plural(deleted));
+            if numbers {
+                words.push_str(&format!(", {unlinked} number{} unlinked", plural(unlinked)));
+            }
+            words
+        }
+        Verb::Apply => {
+            let mut words = format!("{created} created, {updated} updated, {deleted} deleted");
+            if numbers {
+                words.push_str(&format!("; numbers: {linked} linked, {unlinked} unlinked"));
+            }
+            words
+        }
+    }
+}
+
+/// The applications this run created, with their ids, in aligned columns.
+fn created_ids(report: &crate::apply::Report) -> String {
+    let created: Vec<(&Address, &AppId)> = report
         .outcomes
         .iter()
-        .filter(|o| o.number.is_none() && o.result.is_ok() && matches!(o.action, Action::Create | Action::Recreate))
-        .filter_map(|o| {
-            let id = state.applications.get(&o.address)?.id.as_ref()?.as_str();
-            Some((o.address.as_str(), id))
-        })
+        .filter(|o| o.number.is_none() && matches!(o.action, Action::Create | Action::Recreate))
+        .filter_map(|o| Some((&o.address, o.result.as_ref().ok()?.as_ref()?)))
         .collect();
-    if created.is_empty() || plan.changes.is_empty() {
+    if created.is_empty() {
         return String::new();
     }
-    let width = created.iter().map(|(address, _)| address.chars().count()).max().unwrap_or(0);
+    let width = created.iter().map(|(address, _)| address.as_str().chars().count()).max().unwrap_or(0);
     let mut out = String::from("\nCreated:\n");
     for (address, id) in created {
-        out.push_str(&format!("  {address:<width$}  {id}\n"));
+        out.push_str(&format!("  {:<width$}  {id}\n", address.as_str()));
     }
     out
 }
@@ -322,83 +315,64 @@ fn routing(number: &NumberChange) -> String {
     }
 }
 
-/// The first Ctrl-C (or SIGTERM) stops new calls from starting; a second one exits at once (the state
-/// is consistent at every moment, so nothing is lost either way).
-async fn watch_interrupts(mut interrupts: super::emulator::Interrupts, cancel: Arc<Cancel>, printer: super::Printer) {
-    interrupts.next().await;
-    cancel.cancel();
-    printer.warn("interrupted: no new calls start; waiting for the calls in flight (interrupt again to stop at once)");
-    interrupts.next().await;
-    std::process::exit(Exit::Interrupted as i32);
-}
-
-/// One stderr line as each action starts and ends; on a terminal, a bar with a line per finished action.
+/// One stderr line as each action starts and ends; on a terminal, a bar whose label says what runs now
+/// and a line per finished action.
 struct LineProgress<'a> {
-    context: &'a Context,
+    printer: super::Printer,
     bar: Option<&'a indicatif::ProgressBar>,
-    /// Where a created application's id is found, to name it.
-    store: &'a crate::state::StateStore,
 }
 
-fn doing(action: Action) -> &'static str {
-    match action {
-        Action::Create => "creating",
-        Action::Recreate => "creating again",
-        Action::Update => "updating",
-        Action::Delete => "deleting",
-        Action::Adopt => "adopting",
-        Action::RotateKey => "rotating key",
-        Action::NoOp => "checking",
+impl LineProgress<'_> {
+    fn starting(&self, line: String) {
+        match self.bar {
+            Some(bar) => bar.set_message(line),
+            None => self.printer.status(&line),
+        }
     }
-}
 
-fn done(action: Action) -> &'static str {
-    match action {
-        Action::Create | Action::Recreate => "created",
-        Action::Update => "updated",
-        Action::Delete => "deleted",
-        Action::Adopt => "adopted",
-        Action::RotateKey => "rotated",
-        Action::NoOp => "unchanged",
+    fn finished_line(&self, line: String) {
+        match self.bar {
+            Some(bar) => {
+                bar.println(line);
+                bar.inc(1);
+                // Nothing runs until the next step starts: a stale label would say otherwise.
+                bar.set_message("");
+            }
+            None => self.printer.status(&line),
+        }
     }
 }
 
 impl Progress for LineProgress<'_> {
     fn started(&self, change: &Change) {
-        let line = format!("{}: {}…", change.address, doing(change.action()));
-        match self.bar {
-            Some(bar) => bar.set_message(line),
-            None => self.context.printer.status(&line),
-        }
+        self.starting(format!("{}: {}…", change.address, change.action().words().doing));
     }
 
-    fn finished(&self, change: &Change, outcome: &Result<(), ActionError>, elapsed: Duration) {
+    fn finished(&self, change: &Change, outcome: &StepResult, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
+        let action = change.action();
         let line = match outcome {
-            Ok(()) => {
-                let created = matches!(change.action(), Action::Create | Action::Recreate);
-                let id = created
-                    .then(|| self.store.snapshot().applications.get(&change.address).and_then(|e| e.id.clone()))
-                    .flatten()
-                    .map(|id| format!(" {id}"))
-                    .unwrap_or_default();
-                format!("{}: {}{id} [{secs:.1}s]", change.address, done(change.action()))
+            Ok(id) => {
+                let id = match (action, id) {
+                    (Action::Create | Action::Recreate, Some(id)) => format!(" {id}"),
+                    _ => String::new(),
+                };
+                format!("{}: {}{id} [{secs:.1}s]", change.address, action.words().done)
             }
             Err(e) => {
                 let first_line = chain(e).lines().next().unwrap_or_default().to_string();
-                format!("{}: {} failed after {secs:.1}s: {first_line}", change.address, change.action().as_str())
+                format!("{}: {} failed after {secs:.1}s: {first_line}", change.address, action.as_str())
             }
         };
-        match self.bar {
-            Some(bar) => {
-                bar.println(line);
-                bar.inc(1);
-            }
-            None => self.context.printer.status(&line),
-        }
+        self.finished_line(line);
     }
 
-    fn number_finished(&self, change: &Change, number: &NumberChange, outcome: &Result<(), ActionError>) {
+    fn number_started(&self, change: &Change, number: &NumberChange) {
+        let doing = if number.route == Route::Nowhere { "unlinking" } else { "linking" };
+        self.starting(format!("{}: {doing} number {}…", change.address, number.msisdn));
+    }
+
+    fn number_finished(&self, change: &Change, number: &NumberChange, outcome: &Result<(), crate::apply::ActionError>) {
         let line = match outcome {
             Ok(()) => format!("{}: {}", change.address, routing(number)),
             Err(e) => {
@@ -406,12 +380,6 @@ impl Progress for LineProgress<'_> {
                 format!("{}: number {} failed: {first_line}", change.address, number.msisdn)
             }
         };
-        match self.bar {
-            Some(bar) => {
-                bar.println(line);
-                bar.inc(1);
-            }
-            None => self.context.printer.status(&line),
-        }
+        self.finished_line(line);
     }
 }

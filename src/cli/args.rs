@@ -43,6 +43,43 @@ pub fn app_id(text: &str) -> Result<AppId, String> {
     }
 }
 
+/// A value parsed by `parse`, whose errors never repeat what was given: clap's own parsers print
+/// the value back (`invalid value 'postgres://u:PASSWORD@…'`), and these values may carry secrets.
+#[derive(Clone)]
+pub struct Quiet<T>(pub fn(&str) -> Result<T, String>);
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Quiet<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let name = arg.map(|a| a.to_string()).unwrap_or_else(|| "a value".into());
+        let refuse = |why: String| {
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("invalid value for {name}: {why}\n"))
+                .with_cmd(command)
+        };
+        let text = value.to_str().ok_or_else(|| refuse("it is not UTF-8 text".into()))?;
+        (self.0)(text).map_err(refuse)
+    }
+}
+
+/// Where the state lives (`--state`, `--to`, `--to-state`).
+pub fn state_location(text: &str) -> Result<crate::state::StateLocation, String> {
+    crate::state::StateLocation::parse(text).map_err(|e| match e.help() {
+        Some(help) => format!("{e}\n  = help: {help}"),
+        None => e.to_string(),
+    })
+}
+
+/// An API's base URL (`--api-url`, `--numbers-url`).
+pub fn base_url(text: &str) -> Result<crate::api::BaseUrl, String> {
+    crate::api::BaseUrl::parse(text).map_err(|e| format!("{e}\n  = help: {}", e.help()))
+}
+
 /// A share between 0 and 1, such as `0.15`.
 pub fn probability(text: &str) -> Result<f64, String> {
     let value: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number between 0 and 1"))?;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use super::failure::{Context as _, Result};
 use clap::Args;
 use clap_complete::Shell;
 

@@ -1,20 +1,21 @@
-//! What every command needs: the global options, the printer, and the ways to reach the manifests,
+//! What every command needs: the resolved settings, the printer, and the ways to reach the manifests,
 //! the state and the API (the real one, or the sandbox emulator inside this process).
+//!
+//! [`Context::gather`] is the one way `plan`, `apply` and `destroy` read what a plan is made from: the
+//! manifests and the state (disk and CPU, on other threads) while the account is listed (the network).
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _, Result};
+use super::failure::{bail, Context as _, Result};
 
-use super::{GlobalArgs, Printer};
-use crate::api::{ApplicationApi, Client, ClientConfig, Credentials, NumberFilter, NumbersApi};
+use super::{Printer, Settings};
+use crate::api::{ApplicationApi, BaseUrl, Client, ClientConfig, Credentials, NumberFilter, NumbersApi};
 use crate::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use crate::manifest::{self, Desired};
 use crate::model::{Application, Number};
-use std::sync::Arc;
-
 use crate::state::backend::{self, Backend, Held};
 use crate::state::{self, Account, Loaded, State, StateStore};
 
@@ -22,17 +23,10 @@ use crate::state::{self, Account, Loaded, State, StateStore};
 pub const SANDBOX_NUMBERS: usize = 10;
 
 pub struct Context {
-    pub global: GlobalArgs,
+    pub settings: Settings,
     pub printer: Printer,
     /// Opened on first use (a database or bucket is reached only by commands that need the state).
     backend: tokio::sync::OnceCell<Arc<dyn Backend>>,
-}
-
-/// What [`Context::alongside_listing`] read: the local part, and the account.
-pub struct Listed<T> {
-    pub local: T,
-    pub live: Vec<Application>,
-    pub numbers: Vec<Number>,
 }
 
 /// Clients of the Application and Numbers APIs, and the sandbox they talk to when `--sandbox` is on
@@ -43,17 +37,45 @@ pub struct Connection {
     _sandbox: Option<RunningEmulator>,
 }
 
+/// Which manifests a plan is made from.
+pub enum Manifests {
+    /// Those `-f` names.
+    Read,
+    /// These (destroy plans against none).
+    Given(Desired),
+}
+
+/// Whether the state's private keys must be readable (apply signs nothing, but makes keys and
+/// completes rotations with them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    Sealed,
+    Readable,
+}
+
+/// Everything a plan is made from, and where the time went while reading it.
+pub struct Inputs {
+    pub desired: Desired,
+    pub loaded: Option<Loaded>,
+    pub live: Vec<Application>,
+    pub numbers: Vec<Number>,
+    pub connection: Connection,
+    /// How long the manifests and the state took (read while the account was listed).
+    pub manifests_took: Duration,
+    pub state_took: Duration,
+}
+
 impl Context {
-    pub fn new(global: GlobalArgs, printer: Printer) -> Self {
-        Context { global, printer, backend: tokio::sync::OnceCell::new() }
+    pub fn new(settings: Settings, printer: Printer) -> Self {
+        Context { settings, printer, backend: tokio::sync::OnceCell::new() }
     }
 
     /// The sandbox's data file: `.vapp/sandbox.json` beside the state file (in the working directory
     /// when the state lives elsewhere).
     pub fn sandbox_data_path(&self) -> PathBuf {
-        match backend::is_url(&self.global.state) {
-            true => Path::new(".vapp").join("sandbox.json"),
-            false => backend::vapp_dir_beside(Path::new(&self.global.state)).join("sandbox.json"),
+        match self.settings.state.file() {
+            Some(path) => backend::vapp_dir_beside(path).join("sandbox.json"),
+            None => PathBuf::from(".vapp").join("sandbox.json"),
         }
     }
 
@@ -61,28 +83,25 @@ impl Context {
     pub async fn backend(&self) -> Result<Arc<dyn Backend>> {
         let backend = self
             .backend
-            .get_or_try_init(|| async { backend::open(&self.global.state).await })
+            .get_or_try_init(|| async { backend::open(&self.settings.state).await })
             .await
             .context("cannot open the state")?;
         Ok(backend.clone())
     }
 
     pub fn manifests(&self) -> Result<Desired> {
-        Ok(manifest::load(&self.manifest_files())?)
+        Ok(manifest::load(&self.settings.files)?)
     }
 
-    /// `-f`, or `vapp.yaml` when none is given.
-    fn manifest_files(&self) -> Vec<PathBuf> {
-        if self.global.files.is_empty() {
-            vec![PathBuf::from("vapp.yaml")]
-        } else {
-            self.global.files.clone()
-        }
+    /// The manifests, read on a blocking thread so that they can be read while something else waits.
+    async fn manifests_in_background(&self) -> Result<Desired> {
+        let files = self.settings.files.clone();
+        Ok(tokio::task::spawn_blocking(move || manifest::load(&files)).await??)
     }
 
     /// The state passphrase: `--passphrase-file`, else `VAPP_STATE_PASSPHRASE`.
     pub fn passphrase(&self) -> Result<Option<zeroize::Zeroizing<String>>> {
-        if let Some(path) = &self.global.passphrase_file {
+        if let Some(path) = &self.settings.passphrase_file {
             let bytes = zeroize::Zeroizing::new(
                 crate::fsutil::read_bounded(path, 64 * 1024, "a passphrase file")
                     .with_context(|| format!("cannot read the passphrase file {}", path.display()))?,
@@ -95,7 +114,7 @@ impl Context {
             }
             return Ok(Some(zeroize::Zeroizing::new(text)));
         }
-        Ok(std::env::var("VAPP_STATE_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new))
+        Ok(self.settings.passphrase_env.clone())
     }
 
     /// The state, if there is one. An encrypted state's private keys stay sealed without the
@@ -110,7 +129,7 @@ impl Context {
     pub async fn load_state_with_keys(&self) -> Result<Option<Loaded>> {
         let loaded = self.load_state().await?;
         if loaded.as_ref().is_some_and(|l| l.state.encryption.is_some() && l.state.sealer.is_none()) {
-            let location = self.backend().await?.location().to_string();
+            let location = self.settings.state.clone();
             return Err(state::StateError::NeedsPassphrase { location }.into());
         }
         Ok(loaded)
@@ -125,34 +144,38 @@ impl Context {
         })
     }
 
-    /// The account this run talks to: the sandbox, or the API key from the environment.
-    pub fn account(&self) -> Account {
-        match self.global.sandbox {
-            true => Account::Sandbox { sandbox: true },
-            false => Account::Vonage {
-                api_key: std::env::var("VONAGE_API_KEY").unwrap_or_default(),
-                api_url: self.global.api_url.clone(),
-            },
+    /// The account this run talks to: the sandbox, or the API key from the environment (missing
+    /// credentials are an error here, before any comparison with the state's).
+    pub fn account(&self) -> Result<Account> {
+        if self.settings.sandbox {
+            return Ok(Account::Sandbox { sandbox: true });
         }
+        let credentials = self.credentials()?;
+        Ok(Account::Vonage { api_key: credentials.api_key, api_url: self.settings.api_url.to_string() })
+    }
+
+    /// The credentials of the account, or which of them are missing.
+    pub fn credentials(&self) -> Result<Credentials> {
+        self.settings.credentials.require(&self.settings.api_url).map_err(|missing| {
+            let help = missing.help();
+            super::failure::hinted(missing.to_string(), help)
+        })
     }
 
     /// Refuses a state that belongs to another account than this run's, unless told otherwise.
     pub fn check_account(&self, state: Option<&State>) -> Result<()> {
-        let here = self.account();
+        let here = self.account()?;
+        let location = &self.settings.state;
         match state.and_then(|s| s.account.as_ref()) {
             Some(recorded) if !recorded.same_as(&here) => {
-                if self.global.allow_other_account {
+                if self.settings.allow_other_account {
                     self.printer.warn(&format!(
-                        "the state {} belongs to {recorded}; using it with {here} as --allow-other-account says",
-                        backend::redact(&self.global.state)
+                        "the state {location} belongs to {recorded}; using it with {here} as --allow-other-account says"
                     ));
                     return Ok(());
                 }
-                Err(super::hinted(
-                    format!(
-                        "the state {} belongs to {recorded}, but this run uses {here}",
-                        backend::redact(&self.global.state)
-                    ),
+                Err(super::failure::hinted(
+                    format!("the state {location} belongs to {recorded}, but this run uses {here}"),
                     "its application ids mean nothing in another account: point --state at that account's state, or pass --allow-other-account if the account really is the same",
                 ))
             }
@@ -163,7 +186,7 @@ impl Context {
     /// A new state; encrypted from the start when a passphrase is given.
     pub fn new_state(&self) -> Result<State> {
         let mut state = State::new(uuid::Uuid::new_v4().to_string());
-        state.account = Some(self.account());
+        state.account = Some(self.account()?);
         if let Some(passphrase) = self.passphrase()? {
             let (settings, sealer) = state::Sealer::create(&passphrase)?;
             state.encryption = Some(settings);
@@ -181,20 +204,20 @@ impl Context {
         self.load_state_with_keys().await?.ok_or_else(|| self.no_state())
     }
 
-    fn no_state(&self) -> anyhow::Error {
-        anyhow::anyhow!("no state at {}: nothing is managed yet", backend::redact(&self.global.state))
+    fn no_state(&self) -> super::failure::Failure {
+        super::failure::Failure::msg(format!("no state at {}: nothing is managed yet", self.settings.state))
     }
 
     /// A client for the real API (credentials from the environment) or for the in-process sandbox.
     pub async fn connect(&self) -> Result<Connection> {
-        if self.global.sandbox {
+        if self.settings.sandbox {
             // A new sandbox account owns ten numbers, linked to nothing, as a new Vonage account might.
             let config = EmulatorConfig {
                 data_file: Some(self.sandbox_data_path()),
                 seed_numbers: SANDBOX_NUMBERS,
                 ..EmulatorConfig::default()
             };
-            let credentials = Credentials::new(config.api_key.clone(), config.api_secret.clone());
+            let credentials = Credentials::new(config.api_key.clone(), config.api_secret.expose());
             let emulator = Emulator::new(config).await.context("cannot start the sandbox")?;
             let running = emulator.start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
             self.printer.detail(&format!(
@@ -202,40 +225,20 @@ impl Context {
                 running.url(),
                 self.sandbox_data_path().display()
             ));
-            let client = Client::new(self.client_config(running.url(), credentials))?;
+            let url = BaseUrl::parse(&running.url())?;
+            let client = Client::new(self.client_config(url, credentials))?;
             let numbers = client.clone();
             return Ok(Connection { client, numbers, _sandbox: Some(running) });
         }
-        crate::api::check_base_url(&self.global.api_url)?;
-        let key = std::env::var("VONAGE_API_KEY").unwrap_or_default();
-        let secret = std::env::var("VONAGE_API_SECRET").unwrap_or_default();
-        if key.is_empty() || secret.is_empty() {
-            return Err(super::hinted(
-                format!("VONAGE_API_KEY and VONAGE_API_SECRET must be set to reach {}", self.global.api_url),
-                "to try vapp without an account, add --sandbox",
-            ));
-        }
-        let credentials = Credentials::new(key, secret);
-        let client = Client::new(self.client_config(self.global.api_url.clone(), credentials))?;
-        let numbers = client.for_base_url(&self.numbers_url())?;
+        let credentials = self.credentials()?;
+        let client = Client::new(self.client_config(self.settings.api_url.clone(), credentials))?;
+        let numbers = client.for_base_url(self.settings.numbers_url.clone());
         Ok(Connection { client, numbers, _sandbox: None })
-    }
-
-    /// `--numbers-url`; else the API URL when only that was changed (one emulator serves both); else
-    /// the Numbers API's own host.
-    fn numbers_url(&self) -> String {
-        match &self.global.numbers_url {
-            Some(url) => url.clone(),
-            None if self.global.api_url.trim_end_matches('/') != crate::api::DEFAULT_API_URL => {
-                self.global.api_url.clone()
-            }
-            None => crate::api::numbers::DEFAULT_NUMBERS_URL.to_string(),
-        }
     }
 
     /// A client's settings, with retries told to the person waiting: the first one always (once per
     /// run), every one with `-v`.
-    fn client_config(&self, url: String, credentials: Credentials) -> ClientConfig {
+    fn client_config(&self, url: BaseUrl, credentials: Credentials) -> ClientConfig {
         let printer = self.printer;
         let told = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let on_retry = move |notice: &crate::api::RetryNotice| {
@@ -255,24 +258,42 @@ impl Context {
         config
     }
 
-    /// Runs `local` (reading manifests and state: disk and CPU) while the account is listed (the
-    /// network), so a plan waits for the slower of the two rather than both. Errors keep the order a
-    /// person fixes them in: `local`'s first (the listing is then dropped unfinished), then the
-    /// connection's and the listing's.
-    pub async fn alongside_listing<T>(&self, local: impl std::future::Future<Output = Result<T>>) -> Result<Listed<T>> {
+    /// Reads what a plan is made from: the manifests and the state (checked against this run's
+    /// account) while the account is listed, so a plan waits for the slower of the two rather than
+    /// both. `on_local` runs as soon as the local part is read (apply starts making the key pairs it
+    /// will need). Errors keep the order a person fixes them in: missing credentials first, then the
+    /// manifests' and the state's (the listing is then dropped unfinished), then the listing's.
+    pub async fn gather(
+        &self,
+        manifests: Manifests,
+        keys: Keys,
+        on_local: impl FnOnce(&Desired, Option<&State>),
+    ) -> Result<Inputs> {
+        self.account()?;
+        let local = async {
+            let started = Instant::now();
+            let desired = match manifests {
+                Manifests::Read => self.manifests_in_background().await?,
+                Manifests::Given(desired) => desired,
+            };
+            let manifests_took = started.elapsed();
+            let loaded = match keys {
+                Keys::Sealed => self.load_state().await?,
+                Keys::Readable => self.load_state_with_keys().await?,
+            };
+            self.check_account(loaded.as_ref().map(|l| &l.state))?;
+            on_local(&desired, loaded.as_ref().map(|l| &l.state));
+            Ok::<_, super::failure::Failure>((desired, loaded, manifests_took, started.elapsed() - manifests_took))
+        };
         let listing = async {
             let connection = self.connect().await?;
-            self.list_account(&connection).await
+            let (live, numbers) = self.list_account(&connection).await?;
+            Ok::<_, super::failure::Failure>((connection, live, numbers))
         };
-        let (local, listed) = tokio::try_join!(local, async { Ok(listing.await) })?;
-        let (live, numbers) = listed?;
-        Ok(Listed { local, live, numbers })
-    }
-
-    /// The manifests, read on a blocking thread so that they can be read while something else waits.
-    pub async fn manifests_in_background(&self) -> Result<Desired> {
-        let files = self.manifest_files();
-        Ok(tokio::task::spawn_blocking(move || manifest::load(&files)).await??)
+        let ((desired, loaded, manifests_took, state_took), listed) =
+            tokio::try_join!(local, async { Ok(listing.await) })?;
+        let (connection, live, numbers) = listed?;
+        Ok(Inputs { desired, loaded, live, numbers, connection, manifests_took, state_took })
     }
 
     /// Every live application and every number of the account, read at once, with a status line
@@ -297,30 +318,38 @@ impl Context {
         Ok((live, numbers.iter().map(crate::api::OwnedNumber::summary).collect()))
     }
 
-    /// Takes the state lock for `operation`; exit 3 (through [`super::LockedError`]) when another
-    /// writer holds it past `timeout`. Release it with [`Held::release`] when done.
-    pub async fn lock_state(&self, operation: &str, timeout: std::time::Duration) -> Result<Box<dyn Held>> {
+    /// Runs `work` holding the state lock for `operation`, and lets the lock go however `work` ends;
+    /// exit 3 (through [`super::LockedError`]) when another writer holds it past `timeout`.
+    pub async fn with_state_lock<T>(
+        &self,
+        operation: &str,
+        timeout: Duration,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let lock = self.lock(self.backend().await?.as_ref(), operation, timeout).await?;
+        let result = work.await;
+        lock.release().await;
+        result
+    }
+
+    /// Takes the lock of `backend` (this run's state, or another: `state migrate`'s target).
+    pub async fn lock(&self, backend: &dyn Backend, operation: &str, timeout: Duration) -> Result<Box<dyn Held>> {
         let printer = self.printer;
         let on_broken = move |holder: &state::LockInfo| {
             printer.warn(&format!("removed a stale state lock: {holder}, whose holder is gone"));
         };
-        let backend = self.backend().await?;
         backend.lock(state::LockInfo::mine(operation), timeout, &on_broken).await.map_err(|e| match e {
-            state::LockError::Held { .. } => anyhow::Error::new(super::LockedError(e)),
+            state::LockError::Held { .. } => super::failure::Failure::from(e),
             other => other.into(),
         })
     }
 
     /// Asks a person to type `yes`; refuses outright when nobody is at a terminal.
     pub fn confirm(&self, question: &str) -> Result<()> {
-        if !std::io::stdin().is_terminal() {
+        if !self.printer.stdin_terminal() {
             bail!("refusing to go on without --auto-approve: standard input is not a terminal");
         }
-        eprint!("{question}\n  Only 'yes' will be accepted: ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if answer.trim() != "yes" {
+        if self.printer.ask(&format!("{question}\n  Only 'yes' will be accepted: "))?.trim() != "yes" {
             bail!("cancelled: nothing was changed");
         }
         Ok(())

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use super::failure::{Context as _, Result};
 use clap::Args;
 
 use super::{Context, Exit};
@@ -18,9 +18,9 @@ pub struct EmulatorArgs {
     /// API key accepted in Basic auth
     #[arg(long, default_value = DEFAULT_API_KEY)]
     pub api_key: String,
-    /// API secret accepted in Basic auth
-    #[arg(long, default_value = DEFAULT_API_SECRET)]
-    pub api_secret: String,
+    /// API secret accepted in Basic auth; VAPP_EMULATOR_API_SECRET gives it without showing it to `ps`
+    #[arg(long, env = "VAPP_EMULATOR_API_SECRET", hide_env_values = true, default_value = DEFAULT_API_SECRET)]
+    pub api_secret: crate::secret::Secret,
     /// Keep the applications in this JSON file across restarts (in memory otherwise)
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
@@ -64,7 +64,7 @@ pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
         },
     };
     let emulator = Emulator::new(config).await?;
-    let mut interrupts = Interrupts::listen()?;
+    let mut interrupts = super::interrupt::Interrupts::listen()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -73,42 +73,4 @@ pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
     context.printer.detail(&format!("{} applications", emulator.application_count()));
     emulator.serve(listener, async move { interrupts.next().await }).await;
     Ok(Exit::Success)
-}
-
-/// Ctrl-C and SIGTERM, listened for from the moment this is made (so a signal that comes while work
-/// is starting is not missed).
-pub struct Interrupts {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Interrupts {
-    pub fn listen() -> std::io::Result<Self> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            Ok(Interrupts { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
-        }
-        #[cfg(not(unix))]
-        {
-            Ok(Interrupts {})
-        }
-    }
-
-    /// Completes at the next Ctrl-C or SIGTERM.
-    pub async fn next(&mut self) {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.interrupt.recv() => {}
-                _ = self.terminate.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

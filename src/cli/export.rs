@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use super::failure::{Context as _, Result};
 use clap::Args;
 
 use super::{Context, Exit};
@@ -57,7 +57,7 @@ fn check_directory(dir: &std::path::Path, exported: &[Exported], force: bool) ->
     let existing: Vec<&PathBuf> = targets.iter().filter(|path| path.exists()).collect();
     if !existing.is_empty() && !force {
         let names: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
-        return Err(super::hinted(
+        return Err(super::failure::hinted(
             format!(
                 "export would overwrite {} manifest{}: {}",
                 names.len(),
@@ -73,7 +73,7 @@ fn check_directory(dir: &std::path::Path, exported: &[Exported], force: bool) ->
         let Ok(document) = crate::manifest::yaml_document(&source.text) else { continue };
         let declared = document.get("applications").and_then(|a| a.as_object());
         if let Some(address) = declared.into_iter().flatten().map(|(a, _)| a.as_str()).find(|a| wanted.contains(a)) {
-            return Err(super::hinted(
+            return Err(super::failure::hinted(
                 format!(
                     "{} already declares `{address}`, which export writes to {address}.yaml: the directory would not load",
                     source.path.display()

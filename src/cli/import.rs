@@ -1,6 +1,6 @@
 //! `vapp import ADDR APP_ID`: take an existing application under management.
 
-use anyhow::{bail, Context as _, Result};
+use super::failure::{bail, Context as _, Result};
 use clap::Args;
 
 use super::{Context, Exit};
@@ -27,16 +27,13 @@ pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
     let address = &args.address;
     let desired = context.manifests()?;
     let Some(declared) = desired.apps.get(address) else {
-        return Err(super::hinted(
+        return Err(super::failure::hinted(
             format!("{address} is not declared in the manifests, so the next plan would delete the application"),
             "declare it first; `vapp export -o DIR` writes manifests for the live applications",
         ));
     };
     let protect = declared.protect;
-    let lock = context.lock_state("import", args.lock_timeout).await?;
-    let result = import(context, &args, protect).await;
-    lock.release().await;
-    result
+    context.with_state_lock("import", args.lock_timeout, import(context, &args, protect)).await
 }
 
 async fn import(context: &Context, args: &ImportArgs, protect: bool) -> Result<Exit> {
@@ -75,7 +72,7 @@ async fn import(context: &Context, args: &ImportArgs, protect: bool) -> Result<E
         1 => " with its number".to_string(),
         n => format!(" with its {n} numbers"),
     };
-    let account = context.account();
+    let account = context.account()?;
     store
         .commit(|s| {
             s.account = Some(account);

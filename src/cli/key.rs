@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context as _, Result};
+use super::failure::{bail, Context as _, Result};
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
@@ -61,10 +61,7 @@ pub async fn run(context: &Context, command: KeyCommand) -> Result<Exit> {
             show(context, &address, out, format, secret_name).await
         }
         KeyCommand::Rotate { address, lock_timeout } => {
-            let lock = context.lock_state("key rotate", lock_timeout).await?;
-            let result = rotate(context, &address).await;
-            lock.release().await;
-            result
+            context.with_state_lock("key rotate", lock_timeout, rotate(context, &address)).await
         }
     }
 }
@@ -115,7 +112,7 @@ async fn show(
             state::KeyRecord::External { .. } => bail!(
                 "{address} uses your own key (keys.public_key_file): vapp never holds its private key"
             ),
-            _ => return Err(super::hinted(
+            _ => return Err(super::failure::hinted(
                 format!("vapp does not hold the private key of {address}: the application was made outside vapp and imported"),
                 format!("to take custody, give it a new key pair made by vapp: `vapp key rotate {address}`, then `vapp apply` (tokens signed with the old key stop working)"),
             )),

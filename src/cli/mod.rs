@@ -5,13 +5,15 @@ mod apply;
 mod args;
 mod completions;
 mod context;
-mod diagnostic;
 mod emulator;
 mod export;
+mod failure;
 mod import;
+mod interrupt;
 mod key;
 mod plan;
 mod printer;
+mod settings;
 mod state;
 mod token;
 mod validate;
@@ -23,6 +25,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub use context::Context;
 pub use printer::Printer;
+pub use settings::{Settings, DEFAULT_SANDBOX_STATE, DEFAULT_STATE};
 
 /// How a command ended, as the process exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,21 +57,18 @@ pub struct GlobalArgs {
     pub files: Vec<PathBuf>,
     /// Where the state lives: a file, postgres://… or s3://BUCKET/KEY [default: vapp.state.json;
     /// .vapp/sandbox.state.json with --sandbox]
-    #[arg(long = "state", id = "state", global = true, env = "VAPP_STATE", value_name = "PATH|URL")]
-    pub state_given: Option<String>,
-    /// Where the state lives, defaults applied (see [`GlobalArgs::settle`]).
-    #[arg(skip)]
-    pub state: String,
+    #[arg(long = "state", id = "state", global = true, env = "VAPP_STATE", hide_env_values = true, value_name = "PATH|URL", value_parser = args::Quiet(args::state_location))]
+    pub state: Option<crate::state::StateLocation>,
     /// Base URL of the Application API
-    #[arg(long, global = true, env = "VAPP_API_URL", default_value = crate::api::DEFAULT_API_URL, value_name = "URL")]
-    pub api_url: String,
+    #[arg(long, global = true, env = "VAPP_API_URL", hide_env_values = true, default_value = crate::api::DEFAULT_API_URL, value_name = "URL", value_parser = args::Quiet(args::base_url))]
+    pub api_url: crate::api::BaseUrl,
     /// Read the state passphrase from this file (else VAPP_STATE_PASSPHRASE); with one, private keys are
     /// encrypted in the state
     #[arg(long, global = true, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
     /// Base URL of the Numbers API [default: https://rest.nexmo.com, or the API URL when only that is set]
-    #[arg(long, global = true, env = "VAPP_NUMBERS_URL", value_name = "URL")]
-    pub numbers_url: Option<String>,
+    #[arg(long, global = true, env = "VAPP_NUMBERS_URL", hide_env_values = true, value_name = "URL", value_parser = args::Quiet(args::base_url))]
+    pub numbers_url: Option<crate::api::BaseUrl>,
     /// Use the embedded sandbox (a local emulator whose account is kept in .vapp/ beside the state)
     /// instead of Vonage; its state is .vapp/sandbox.state.json unless --state says otherwise
     #[arg(long, global = true)]
@@ -85,24 +85,6 @@ pub struct GlobalArgs {
     /// Print more detail about what vapp does
     #[arg(short, long, global = true)]
     pub verbose: bool,
-}
-
-/// The state a run uses when neither `--state` nor `VAPP_STATE` names one.
-pub const DEFAULT_STATE: &str = "vapp.state.json";
-/// ... and with `--sandbox`: the sandbox keeps its own, so that trying vapp on the sandbox and then
-/// using it against an account never mix.
-pub const DEFAULT_SANDBOX_STATE: &str = ".vapp/sandbox.state.json";
-
-impl GlobalArgs {
-    /// Applies the defaults that depend on other options.
-    pub fn settle(mut self) -> Self {
-        self.state = match (&self.state_given, self.sandbox) {
-            (Some(given), _) => given.clone(),
-            (None, true) => DEFAULT_SANDBOX_STATE.to_string(),
-            (None, false) => DEFAULT_STATE.to_string(),
-        };
-        self
-    }
 }
 
 /// The global options each command uses (by id); the others are left out of its help and its
@@ -183,12 +165,12 @@ pub enum Command {
     Man(completions::ManArgs),
 }
 
-pub use diagnostic::{hinted, Hinted, LockedError, StalePlanError};
+pub use failure::{hinted, Diagnose, Failure, Hinted, StalePlanError};
 
 /// Runs vapp with the process's arguments and environment.
 pub fn main() -> ExitCode {
     let parsed = command().try_get_matches().and_then(|matches| Cli::from_arg_matches(&matches));
-    let mut cli = match parsed {
+    let cli = match parsed {
         Ok(cli) => cli,
         // Help and version are what was asked for; any other usage error is an error (exit 1: DESIGN.md's
         // exit 2 means "the plan has changes" to a CI script).
@@ -197,7 +179,6 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { Exit::Failure as u8 } else { Exit::Success as u8 });
         }
     };
-    cli.global = cli.global.settle();
     let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.no_color);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -206,18 +187,18 @@ pub fn main() -> ExitCode {
             return ExitCode::from(Exit::Failure as u8);
         }
     };
-    let context = Context::new(cli.global, printer);
+    let context = Context::new(Settings::resolve(cli.global), printer);
     let exit = match runtime.block_on(run(cli.command, &context)) {
         Ok(exit) => exit,
-        Err(e) => {
-            diagnostic::report(&printer, &e);
-            diagnostic::exit_code(&e)
+        Err(failure) => {
+            failure.report(&printer);
+            failure.exit()
         }
     };
     ExitCode::from(exit as u8)
 }
 
-async fn run(command: Command, context: &Context) -> anyhow::Result<Exit> {
+async fn run(command: Command, context: &Context) -> failure::Result<Exit> {
     match command {
         Command::Validate => validate::run(context),
         Command::Plan(args) => plan::run(context, args).await,
@@ -304,10 +285,19 @@ mod tests {
     }
 
     #[test]
+    fn the_parsed_command_line_never_shows_a_password() {
+        let args = ["vapp", "--state", "postgres://vapp:hunter2@db/vapp?password=swordfish", "plan"];
+        let cli = Cli::from_arg_matches(&command().try_get_matches_from(args).unwrap()).unwrap();
+        let shown = format!("{cli:?} {:?}", Settings::resolve(cli.global.clone()));
+        assert!(!shown.contains("hunter2") && !shown.contains("swordfish"), "{shown}");
+        assert!(shown.contains("vapp:***@db"), "{shown}");
+    }
+
+    #[test]
     fn the_sandbox_keeps_its_own_state_unless_told() {
         let parse = |args: &[&str]| {
             let matches = command().try_get_matches_from(args).unwrap();
-            Cli::from_arg_matches(&matches).unwrap().global.settle().state
+            Settings::resolve(Cli::from_arg_matches(&matches).unwrap().global).state.to_string()
         };
         // VAPP_STATE may be set where the tests run; clap reads it for --state.
         if std::env::var_os("VAPP_STATE").is_none() {

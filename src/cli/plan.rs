@@ -1,9 +1,9 @@
 //! `vapp plan`: show what apply would do, as text, JSON or Markdown.
 
-use anyhow::{Context as _, Result};
+use super::failure::{Context as _, Result};
 use clap::{Args, ValueEnum};
 
-use super::context::Listed;
+use super::context::{Inputs, Keys, Manifests};
 use super::{Context, Exit};
 use crate::plan::render::{render_human, render_json, render_markdown};
 use crate::plan::{self, PlanInput, SavedPlan};
@@ -37,19 +37,11 @@ pub struct PlanArgs {
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let mut clock = Stopwatch::default();
-    let local = async {
-        let started = std::time::Instant::now();
-        let desired = context.manifests_in_background().await?;
-        let manifests = started.elapsed();
-        let loaded = context.load_state().await?;
-        context.check_account(loaded.as_ref().map(|l| &l.state))?;
-        Ok((desired, loaded, manifests, started.elapsed() - manifests))
-    };
-    let Listed { local: (desired, loaded, manifests, state_took), live, numbers } =
-        context.alongside_listing(local).await?;
+    let Inputs { desired, loaded, live, numbers, manifests_took, state_took, .. } =
+        context.gather(Manifests::Read, Keys::Sealed, |_, _| {}).await?;
     // The manifests and state were read while the account was listed: say how long each took.
     clock.lap("reading");
-    clock.during("manifests", manifests);
+    clock.during("manifests", manifests_took);
     clock.during("state", state_took);
     let state = loaded.as_ref().map(|l| &l.state);
     let plan =

@@ -95,6 +95,21 @@ impl Printer {
         Some(bar)
     }
 
+    /// Whether a person can answer a question on standard input.
+    pub fn stdin_terminal(&self) -> bool {
+        std::io::stdin().is_terminal()
+    }
+
+    /// Asks `question` on stderr and reads one line of answer from standard input.
+    pub fn ask(&self, question: &str) -> std::io::Result<String> {
+        let mut err = std::io::stderr().lock();
+        err.write_all(question.as_bytes())?;
+        err.flush()?;
+        let mut answer = String::new();
+        std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut answer)?;
+        Ok(answer)
+    }
+
     pub fn error(&self, text: &str) {
         eprintln!("{} {text}", self.paint(RED, "error:"));
     }

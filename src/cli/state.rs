@@ -1,13 +1,15 @@
 //! `vapp state list | show | rm | encrypt | decrypt | unlock | history | migrate`: inspect, repair
 //! and move the state.
 
-use anyhow::{bail, Result};
+use super::failure::{bail, Result};
 use clap::Subcommand;
 use serde_json::json;
 
 use super::{Context, Exit};
 use crate::model::Address;
-use crate::state::{self, backend, Backend, KeyRecord};
+use std::time::Duration;
+
+use crate::state::{self, backend, Backend, KeyRecord, StateLocation};
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
@@ -43,8 +45,8 @@ pub enum StateCommand {
     /// Copy the state to another place (lineage and serial kept); --state names where it is now
     Migrate {
         /// Where the state goes: a file, postgres://… or s3://BUCKET/KEY
-        #[arg(long, value_name = "PATH|URL")]
-        to: String,
+        #[arg(long, value_name = "PATH|URL", value_parser = super::args::Quiet(super::args::state_location))]
+        to: StateLocation,
         /// Wait this long for another vapp holding either lock (e.g. 30s, at most 24h)
         #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
         lock_timeout: std::time::Duration,
@@ -58,32 +60,20 @@ pub async fn run(context: &Context, command: StateCommand) -> Result<Exit> {
         StateCommand::Unlock { force } => unlock(context, force).await,
         StateCommand::History => history(context).await,
         StateCommand::Migrate { to, lock_timeout } => {
-            let lock = context.lock_state("state migrate", lock_timeout).await?;
-            let result = migrate(context, &to, lock_timeout).await;
-            lock.release().await;
-            result
+            context.with_state_lock("state migrate", lock_timeout, migrate(context, &to, lock_timeout)).await
         }
         StateCommand::Rm { address, lock_timeout } => {
-            let lock = context.lock_state("state rm", lock_timeout).await?;
-            let result = rm(context, &address).await;
-            lock.release().await;
-            result
+            context.with_state_lock("state rm", lock_timeout, rm(context, &address)).await
         }
-        StateCommand::Encrypt | StateCommand::Decrypt => {
-            let encrypt = matches!(command, StateCommand::Encrypt);
-            let lock =
-                context.lock_state(if encrypt { "state encrypt" } else { "state decrypt" }, Default::default()).await?;
-            let result = if encrypt { encrypt_keys(context).await } else { decrypt_keys(context).await };
-            lock.release().await;
-            result
-        }
+        StateCommand::Encrypt => context.with_state_lock("state encrypt", Duration::ZERO, encrypt_keys(context)).await,
+        StateCommand::Decrypt => context.with_state_lock("state decrypt", Duration::ZERO, decrypt_keys(context)).await,
     }
 }
 
 /// One line per address: tab-separated `ADDRESS\tID` for scripts; on a terminal, aligned columns with
 /// the key's custody and protection too.
 async fn list(context: &Context) -> Result<Exit> {
-    let location = crate::state::backend::redact(&context.global.state);
+    let location = &context.settings.state;
     let Some(loaded) = context.load_state().await? else {
         context.printer.status(&format!("No state at {location}: nothing is managed yet."));
         return Ok(Exit::Success);
@@ -205,7 +195,7 @@ async fn unlock(context: &Context, force: bool) -> Result<Exit> {
         Ok(Some(holder)) => context.printer.status(&format!("removed the state lock: {holder}")),
         Ok(None) => context.printer.status("the state is not locked"),
         Err(state::LockError::Held { holder, .. }) => {
-            return Err(super::hinted(
+            return Err(super::failure::hinted(
                 format!("the state is locked by a process that may still be running: {holder}"),
                 "if it is gone (another machine, a killed CI job), run `vapp state unlock --force`",
             ))
@@ -226,7 +216,7 @@ async fn history(context: &Context) -> Result<Exit> {
             version.serial.to_string(),
             version.written.unwrap_or_else(|| "-".into()),
             version.size.to_string(),
-            version.location,
+            version.location.to_string(),
         ]);
     }
     context.printer.data(&columns(&rows));
@@ -247,23 +237,20 @@ fn columns(rows: &[[String; 4]]) -> String {
 
 /// Copies the state, as stored (encrypted keys stay sealed), to `to`: never over a state of another
 /// lineage, nor over a newer version of this one.
-async fn migrate(context: &Context, to: &str, lock_timeout: std::time::Duration) -> Result<Exit> {
+async fn migrate(context: &Context, to: &StateLocation, lock_timeout: Duration) -> Result<Exit> {
     let from = context.backend().await?;
     let Some(stored) = from.read().await? else { bail!("no state at {}: nothing to migrate", from.location()) };
-    let source = state::codec::decode(&stored.bytes, None)
-        .map_err(|_| anyhow::anyhow!("the state at {} does not read; repair it before moving it", from.location()))?;
+    let source = state::codec::decode(&stored.bytes, None).map_err(|_| {
+        super::failure::Failure::msg(format!(
+            "the state at {} does not read; repair it before moving it",
+            from.location()
+        ))
+    })?;
     let target = backend::open(to).await?;
     if target.location() == from.location() {
         bail!("the state is already at {}", target.location());
     }
-    let printer = context.printer;
-    let on_broken =
-        move |holder: &state::LockInfo| printer.warn(&format!("removed a stale state lock at the target: {holder}"));
-    let lock =
-        target.lock(state::LockInfo::mine("state migrate"), lock_timeout, &on_broken).await.map_err(|e| match e {
-            state::LockError::Held { .. } => anyhow::Error::new(super::LockedError(e)),
-            other => other.into(),
-        })?;
+    let lock = context.lock(target.as_ref(), "state migrate", lock_timeout).await?;
     let result = copy_to(target.as_ref(), &stored.bytes, &source).await;
     lock.release().await;
     result?;
@@ -285,7 +272,10 @@ async fn copy_to(target: &dyn Backend, bytes: &[u8], source: &state::State) -> R
         None => None,
         Some(stored) => {
             let there = state::codec::decode(&stored.bytes, None).map_err(|_| {
-                anyhow::anyhow!("{} holds something that is not a readable state; not overwritten", target.location())
+                super::failure::Failure::msg(format!(
+                    "{} holds something that is not a readable state; not overwritten",
+                    target.location()
+                ))
             })?;
             if there.lineage != source.lineage {
                 bail!(

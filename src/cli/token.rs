@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context as _, Result};
+use super::failure::{bail, Context as _, Result};
 use clap::Args;
 
 use super::{Context, Exit};

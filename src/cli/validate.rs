@@ -1,6 +1,6 @@
 //! `vapp validate`: parse and check the manifests, without the network.
 
-use anyhow::Result;
+use super::failure::Result;
 
 use super::{Context, Exit};
 

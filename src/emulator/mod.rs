@@ -50,7 +50,7 @@ pub const DEFAULT_API_SECRET: &str = "sandbox";
 #[derive(Clone, Debug)]
 pub struct EmulatorConfig {
     pub api_key: String,
-    pub api_secret: String,
+    pub api_secret: crate::secret::Secret,
     /// Keep the applications in this JSON file across restarts; in memory only when `None`.
     pub data_file: Option<PathBuf>,
     /// Start an empty account with this many varied applications.
@@ -64,7 +64,7 @@ impl Default for EmulatorConfig {
     fn default() -> Self {
         EmulatorConfig {
             api_key: DEFAULT_API_KEY.to_string(),
-            api_secret: DEFAULT_API_SECRET.to_string(),
+            api_secret: crate::secret::Secret::new(DEFAULT_API_SECRET),
             data_file: None,
             seed_apps: 0,
             seed_numbers: 0,

@@ -49,17 +49,70 @@ pub enum Action {
     NoOp,
 }
 
+/// Every word vapp uses for an action, in one table: its name in the JSON plan, its sign in a diff,
+/// the phrase of a plan's heading, the badge of a Markdown row, and the words of progress lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActionWords {
+    /// As the JSON plan names it (`rotate-key`).
+    pub name: &'static str,
+    /// Its sign in a plan: `+`, `~`, `-`, `>` (a move), `<` (an import), `/` (a forget).
+    pub symbol: &'static str,
+    /// What happens to the application, after its address in a plan's heading.
+    pub phrase: &'static str,
+    /// The Markdown plan's table cell.
+    pub badge: &'static str,
+    /// A progress line while it runs, and once it is done.
+    pub doing: &'static str,
+    pub done: &'static str,
+}
+
 impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Delete => "delete",
-            Action::Recreate => "recreate",
-            Action::Adopt => "adopt",
-            Action::RotateKey => "rotate-key",
-            Action::NoOp => "no-op",
+    /// The one table of an action's words.
+    pub fn words(self) -> &'static ActionWords {
+        const fn w(
+            name: &'static str,
+            symbol: &'static str,
+            phrase: &'static str,
+            badge: &'static str,
+            doing: &'static str,
+            done: &'static str,
+        ) -> ActionWords {
+            ActionWords { name, symbol, phrase, badge, doing, done }
         }
+        match self {
+            Action::Create => &const { w("create", "+", "will be created", "🟢 create", "creating", "created") },
+            Action::Update => {
+                &const { w("update", "~", "will be updated in place", "🟡 update", "updating", "updated") }
+            }
+            Action::Delete => &const { w("delete", "-", "will be deleted", "🔴 delete", "deleting", "deleted") },
+            // Nothing is destroyed: the application is gone already, and is made again.
+            Action::Recreate => {
+                &const {
+                    w(
+                        "recreate",
+                        "+",
+                        "will be created again (it is gone from the account)",
+                        "🟢 recreate",
+                        "creating again",
+                        "created",
+                    )
+                }
+            }
+            Action::Adopt => {
+                &const {
+                    w("adopt", "~", "will be adopted (created earlier, answer lost)", "🟡 adopt", "adopting", "adopted")
+                }
+            }
+            Action::RotateKey => {
+                &const { w("rotate-key", "~", "will get a new key pair", "🟡 rotate-key", "rotating key", "rotated") }
+            }
+            Action::NoOp => &const { w("no-op", " ", "is up to date", "no-op", "checking", "unchanged") },
+        }
+    }
+
+    /// As the JSON plan names it.
+    pub fn as_str(self) -> &'static str {
+        self.words().name
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod backend;
 pub mod codec;
 pub mod crypto;
+mod location;
 mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +22,7 @@ use serde_json::Value;
 
 pub use backend::{Backend, BackendError, LockError, LockInfo, Token};
 pub use crypto::{Encryption, Sealer};
+pub use location::{LocationError, PostgresUrl, S3Object, StateLocation};
 pub use store::{create_file, load, load_file, Corruption, EncodeError, Loaded, StateError, StateStore};
 
 use crate::keys::PrivateKeyPem;
@@ -89,7 +91,11 @@ impl std::fmt::Display for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Account::Sandbox { .. } => f.write_str("the sandbox"),
-            Account::Vonage { api_key, api_url } => write!(f, "API key {api_key} (at {api_url})"),
+            // States written before URLs were checked may hold a URL with a password in it.
+            Account::Vonage { api_key, api_url } => match crate::api::BaseUrl::parse(api_url) {
+                Ok(url) => write!(f, "API key {api_key} (at {url})"),
+                Err(_) => write!(f, "API key {api_key}"),
+            },
         }
     }
 }

@@ -12,9 +12,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::backend::{Backend, BackendError, FileBackend, Token};
+use super::backend::{Backend, BackendError, FileBackend, Token, VersionPlace};
 use super::codec::{self, DecodeError};
 use super::crypto::CryptoError;
+use super::location::StateLocation;
 use super::{State, FORMAT_VERSION};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,35 +23,35 @@ pub enum StateError {
     /// (The backend's error names what it was reading.)
     #[error("cannot read the state")]
     Read {
-        location: String,
+        location: StateLocation,
         #[source]
         source: BackendError,
     },
     /// Damaged, truncated or foreign. `help` says which earlier version is good, if one is.
     #[error("the state {location} is unreadable: {reason}; vapp will not start a new state over it")]
-    Corrupt { location: String, reason: Corruption, help: String },
+    Corrupt { location: StateLocation, reason: Corruption, help: String },
     /// Written by a newer vapp, in a format version this one does not know.
     #[error("the state {location} was written by a newer vapp (state format version {version}; this vapp reads version {FORMAT_VERSION})")]
-    Newer { location: String, version: u64 },
+    Newer { location: StateLocation, version: u64 },
     #[error("cannot write the state {location}")]
     Write {
-        location: String,
+        location: StateLocation,
         #[source]
         source: BackendError,
     },
     #[error("cannot encode the state {location}")]
     Encode {
-        location: String,
+        location: StateLocation,
         #[source]
         source: EncodeError,
     },
     #[error("the private keys in {location} are encrypted")]
-    NeedsPassphrase { location: String },
+    NeedsPassphrase { location: StateLocation },
     #[error("the passphrase does not open {location}; nothing was changed")]
-    WrongPassphrase { location: String },
+    WrongPassphrase { location: StateLocation },
     /// An earlier write of this run failed: nothing more is written until the next run.
     #[error("an earlier write of the state {location} failed; this run changes nothing more")]
-    Stopped { location: String },
+    Stopped { location: StateLocation },
 }
 
 impl StateError {
@@ -118,7 +119,7 @@ pub struct Loaded {
 /// refused, naming the newest earlier version that is good. With `passphrase`, encrypted keys are
 /// opened; without, they stay sealed.
 pub async fn load(backend: &dyn Backend, passphrase: Option<&str>) -> Result<Option<Loaded>, StateError> {
-    let location = backend.location().to_string();
+    let location = backend.location().clone();
     let Some(stored) =
         backend.read().await.map_err(|source| StateError::Read { location: location.clone(), source })?
     else {
@@ -142,23 +143,23 @@ async fn restore_help(backend: &dyn Backend, passphrase: Option<&str>) -> String
         if matches!(codec::decode(&bytes, passphrase), Err(DecodeError::Corrupt(_))) {
             continue;
         }
-        if backend.location() == "memory" || version.location.contains("://") {
-            return format!("the newest good earlier version is serial {} ({})", version.serial, version.location);
-        }
-        return format!(
-            "the newest good backup is {} (serial {}); to restore it:\n      cp {} {}",
-            version.location,
-            version.serial,
-            version.location,
-            backend.location()
-        );
+        return match (&version.location, backend.location().file()) {
+            (VersionPlace::File(backup), Some(state)) => format!(
+                "the newest good backup is {} (serial {}); to restore it:\n      cp {} {}",
+                backup.display(),
+                version.serial,
+                backup.display(),
+                state.display()
+            ),
+            (place, _) => format!("the newest good earlier version is serial {} ({place})", version.serial),
+        };
     }
     "no good earlier version was found".into()
 }
 
 /// Writes `state` as a new state file at `path` (tests and benchmarks set up states this way).
 pub fn create_file(path: &std::path::Path, state: &mut State) -> Result<(), StateError> {
-    let location = path.display().to_string();
+    let location = StateLocation::File(path.to_path_buf());
     state.serial += 1;
     let bytes = codec::encode(state).map_err(|source| StateError::Encode { location: location.clone(), source })?;
     crate::fsutil::write_atomically(path, &bytes, crate::fsutil::Mode::Private)
@@ -168,7 +169,7 @@ pub fn create_file(path: &std::path::Path, state: &mut State) -> Result<(), Stat
 /// Reads the state file at `path`, its keys sealed if it is encrypted: for tests and tools that look at
 /// a file directly (without the async backend, and without naming a backup when it is damaged).
 pub fn load_file(path: &std::path::Path) -> Result<Option<State>, StateError> {
-    let location = path.display().to_string();
+    let location = StateLocation::File(path.to_path_buf());
     let bytes = match crate::fsutil::read_bounded(path, codec::MAX_STATE_BYTES, "a state") {
         Ok(bytes) => bytes,
         Err(e) if e.is_not_found() => return Ok(None),
@@ -221,11 +222,16 @@ impl StateStore {
         StateStore::new(Arc::new(FileBackend::new(path)), state, None)
     }
 
-    pub fn location(&self) -> &str {
+    pub fn location(&self) -> &StateLocation {
         self.backend.location()
     }
 
-    /// A copy of the state as it is in memory now.
+    /// Reads the state as it is in memory now, without copying it (it holds every private key).
+    pub fn read<T>(&self, read: impl FnOnce(&State) -> T) -> T {
+        read(&self.lock().state)
+    }
+
+    /// A copy of the state as it is in memory now: for tests and one-off commands, never per action.
     pub fn snapshot(&self) -> State {
         self.lock().state.clone()
     }
@@ -241,7 +247,7 @@ impl StateStore {
 
     /// Applies `change` and returns once it is stored.
     pub async fn commit(&self, change: impl FnOnce(&mut State)) -> Result<(), StateError> {
-        let location = || self.backend.location().to_string();
+        let location = || self.backend.location().clone();
         if self.has_failed() {
             return Err(StateError::Stopped { location: location() });
         }

@@ -211,9 +211,11 @@ async fn every_validation_error_has_the_api_shape() {
 #[tokio::test]
 async fn wrong_credentials_get_guidance() {
     let emulator = start(config()).await;
-    let client =
-        vapp::api::Client::new(vapp::api::ClientConfig::new(emulator.url(), vapp::api::Credentials::new("k", "wrong")))
-            .unwrap();
+    let client = vapp::api::Client::new(vapp::api::ClientConfig::new(
+        vapp::api::BaseUrl::parse(&emulator.url()).expect("url"),
+        vapp::api::Credentials::new("k", "wrong"),
+    ))
+    .unwrap();
     let err = client.list_all().await.unwrap_err();
     assert_eq!(err.status(), Some(401));
     assert!(err.to_string().starts_with("the API refused the credentials (401"), "{err}");

@@ -263,8 +263,11 @@ fn the_emulator_command_prints_its_address_and_serves() {
     assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let count = runtime.block_on(async {
-        let client =
-            vapp::api::Client::new(vapp::api::ClientConfig::new(&url, vapp::api::Credentials::new("k", "s"))).unwrap();
+        let client = vapp::api::Client::new(vapp::api::ClientConfig::new(
+            vapp::api::BaseUrl::parse(&url).expect("url"),
+            vapp::api::Credentials::new("k", "s"),
+        ))
+        .unwrap();
         client.list_all().await.unwrap().len()
     });
     let _ = child.kill();

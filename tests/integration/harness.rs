@@ -11,7 +11,7 @@ pub const KEY: &str = "test-key";
 pub const SECRET: &str = "test-secret";
 
 pub fn config() -> EmulatorConfig {
-    EmulatorConfig { api_key: KEY.into(), api_secret: SECRET.into(), ..EmulatorConfig::default() }
+    EmulatorConfig { api_key: KEY.into(), api_secret: vapp::secret::Secret::new(SECRET), ..EmulatorConfig::default() }
 }
 
 /// Starts an emulator on a free loopback port of the current runtime.
@@ -25,7 +25,8 @@ pub async fn start(config: EmulatorConfig) -> RunningEmulator {
 }
 
 pub fn client_for(url: &str) -> Client {
-    Client::new(ClientConfig::new(url, Credentials::new(KEY, SECRET))).expect("client")
+    Client::new(ClientConfig::new(vapp::api::BaseUrl::parse(url).expect("url"), Credentials::new(KEY, SECRET)))
+        .expect("client")
 }
 
 /// An emulator on its own runtime, for tests that drive the binary synchronously.
@@ -138,6 +139,11 @@ impl Vapp {
         self
     }
 
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
     /// Starts vapp in the background with stderr piped (to read its progress) and stdout discarded.
     pub fn spawn(mut self) -> std::process::Child {
         self.command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start vapp")
@@ -209,7 +215,7 @@ pub struct Quiet;
 
 impl vapp::apply::Progress for Quiet {
     fn started(&self, _: &vapp::plan::Change) {}
-    fn finished(&self, _: &vapp::plan::Change, _: &Result<(), vapp::apply::ActionError>, _: std::time::Duration) {}
+    fn finished(&self, _: &vapp::plan::Change, _: &vapp::apply::StepResult, _: std::time::Duration) {}
 }
 
 /// The repository's own directory, for examples and schemas.

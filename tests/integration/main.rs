@@ -15,5 +15,6 @@ mod manifests;
 mod numbers;
 mod openapi;
 mod reconcile;
+mod secrets;
 mod shared_state;
 mod transcripts;

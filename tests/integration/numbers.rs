@@ -159,9 +159,11 @@ async fn refusals_are_typed_and_say_what_to_check() {
         .unwrap_err();
     assert!(matches!(error, ApiError::Status { status: 420, .. }), "{error:?}");
 
-    let wrong =
-        vapp::api::Client::new(vapp::api::ClientConfig::new(emulator.url(), vapp::api::Credentials::new(KEY, "wrong")))
-            .unwrap();
+    let wrong = vapp::api::Client::new(vapp::api::ClientConfig::new(
+        vapp::api::BaseUrl::parse(&emulator.url()).expect("url"),
+        vapp::api::Credentials::new(KEY, "wrong"),
+    ))
+    .unwrap();
     let error = wrong.list_numbers(&NumberFilter::default()).await.unwrap_err();
     assert!(matches!(error, ApiError::Status { status: 401, .. }), "{error:?}");
     assert!(error.to_string().contains("authentication failed"), "{error}");

@@ -68,7 +68,7 @@ async fn the_file_and_memory_backends_keep_the_promises() {
 async fn postgresql_keeps_the_promises() {
     let pg = Postgres::shared();
     for url in [pg.url(&unique("s"), "default"), pg.tcp_url("public", &unique("w"))] {
-        conformance(backend::open(&url).await.unwrap()).await;
+        conformance(backend::open(&vapp::state::StateLocation::parse(&url).unwrap()).await.unwrap()).await;
     }
 }
 
@@ -78,16 +78,21 @@ async fn s3_keeps_the_promises() {
     moto.set_env();
     let bucket = unique("b");
     moto.bucket(&bucket);
-    conformance(backend::open(&format!("s3://{bucket}/teams/vapp.state.json")).await.unwrap()).await;
+    conformance(
+        backend::open(&vapp::state::StateLocation::parse(&format!("s3://{bucket}/teams/vapp.state.json")).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
 }
 
 /// A PostgreSQL holder whose connection dies holds nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_postgresql_holder_holds_nothing() {
     let url = Postgres::shared().url(&unique("s"), "default");
-    let first = backend::open(&url).await.unwrap();
+    let first = backend::open(&vapp::state::StateLocation::parse(&url).unwrap()).await.unwrap();
     let held = first.lock(LockInfo::mine("apply"), Duration::ZERO, &|_| {}).await.unwrap();
-    let second = backend::open(&url).await.unwrap();
+    let second = backend::open(&vapp::state::StateLocation::parse(&url).unwrap()).await.unwrap();
     assert!(second.lock(LockInfo::mine("apply"), Duration::ZERO, &|_| {}).await.is_err());
     // Dropped without release: the connection closes, as when the process is killed.
     drop(held);
@@ -110,7 +115,7 @@ async fn an_expired_s3_lease_is_taken_over_and_fenced() {
     let bucket = unique("b");
     moto.bucket(&bucket);
     let url = format!("s3://{bucket}/vapp.state.json");
-    let backend = backend::open(&url).await.unwrap();
+    let backend = backend::open(&vapp::state::StateLocation::parse(&url).unwrap()).await.unwrap();
     let token = backend.write(b"{\"v\":1}", 1, None).await.unwrap();
     // A holder from a killed run: its lease ran out a minute ago.
     let mut dead = LockInfo::mine("apply");
@@ -370,7 +375,7 @@ fn unreachable_or_unusable_backends_fail_fast_and_clearly() {
     for (state, expected) in [
         (format!("postgres://u:pw@127.0.0.1:{closed}/db"), "connecting to postgres://u:***@127.0.0.1"),
         (format!("postgres://postgres@127.0.0.1:{}/no_such_database", pg.port), "no_such_database"),
-        ("postgres://[::1/db".to_string(), "is not a PostgreSQL URL"),
+        ("postgres://[::1/db".to_string(), "the postgres:// URL does not parse"),
         ("postgres://h/db?sslmode=sometimes".to_string(), "sslmode=sometimes"),
         (format!("s3://{}/vapp.state.json", unique("missing")), "does not exist"),
         ("s3://bucket-only".to_string(), "names no object"),

@@ -8,15 +8,7 @@ use super::{number_drift_line, number_line, number_of, plural, show_value, summa
 use crate::plan::{Action, FieldDiff, NumberChange, Plan, Route};
 
 fn badge(action: Action) -> &'static str {
-    match action {
-        Action::Create => "🟢 create",
-        Action::Update => "🟡 update",
-        Action::Delete => "🔴 delete",
-        Action::Recreate => "🟢 recreate",
-        Action::Adopt => "🟡 adopt",
-        Action::RotateKey => "🟡 rotate-key",
-        Action::NoOp => "no-op",
-    }
+    action.words().badge
 }
 
 /// A diff block of `fields` (a number's entry as a number line; the API's defaults of a create left

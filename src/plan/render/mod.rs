@@ -65,29 +65,10 @@ pub(crate) fn change_phrase(change: &super::Change) -> &'static str {
         super::Step::RotateKey(super::RotateKey { change: super::KeyChange::Record { .. }, .. }) => {
             "will have its key recorded in the state (the account already has it)"
         }
-        _ => action_phrase(change.action()),
-    }
-}
-
-fn action_phrase(action: Action) -> &'static str {
-    match action {
-        Action::Create => "will be created",
-        Action::Update => "will be updated in place",
-        Action::Delete => "will be deleted",
-        Action::Recreate => "will be created again (it is gone from the account)",
-        Action::Adopt => "will be adopted (created earlier, answer lost)",
-        Action::RotateKey => "will get a new key pair",
-        Action::NoOp => "is up to date",
+        _ => change.action().words().phrase,
     }
 }
 
 pub(crate) fn symbol(action: Action) -> &'static str {
-    match action {
-        Action::Create => "+",
-        Action::Update | Action::Adopt | Action::RotateKey => "~",
-        // Nothing is destroyed: the application is gone already, and is made again.
-        Action::Delete => "-",
-        Action::Recreate => "+",
-        Action::NoOp => " ",
-    }
+    action.words().symbol
 }

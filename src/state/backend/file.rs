@@ -11,9 +11,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::file_lock::{self, StateLock};
-use super::{Backend, BackendError, Held, LockError, LockInfo, OnBroken, Stored, Token, Version};
+use super::{Backend, BackendError, Held, LockError, LockInfo, OnBroken, Stored, Token, Version, VersionPlace};
 use crate::fsutil::{self, Mode, ReadError};
 use crate::state::codec::{sha256_hex, MAX_STATE_BYTES};
+use crate::state::location::StateLocation;
 
 /// How often a waiting writer tries the lock again.
 const LOCK_POLL: Duration = Duration::from_millis(100);
@@ -23,12 +24,12 @@ pub const BACKUPS_KEPT: usize = 5;
 
 pub struct FileBackend {
     path: PathBuf,
-    location: String,
+    location: StateLocation,
 }
 
 impl FileBackend {
     pub fn new(path: PathBuf) -> Self {
-        let location = path.display().to_string();
+        let location = StateLocation::File(path.clone());
         FileBackend { path, location }
     }
 
@@ -127,7 +128,7 @@ impl Held for FileLockHeld {
 
 #[async_trait]
 impl Backend for FileBackend {
-    fn location(&self) -> &str {
+    fn location(&self) -> &StateLocation {
         &self.location
     }
 
@@ -179,7 +180,7 @@ impl Backend for FileBackend {
                         .and_then(|m| m.modified().ok())
                         .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
                     size: metadata.map(|m| m.len()).unwrap_or(0),
-                    location: path.display().to_string(),
+                    location: VersionPlace::File(path.clone()),
                 }
             })
             .collect())

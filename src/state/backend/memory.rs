@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Backend, BackendError, Held, LockError, LockInfo, OnBroken, Stored, Token, Version};
+use super::{Backend, BackendError, Held, LockError, LockInfo, OnBroken, Stored, Token, Version, VersionPlace};
+use crate::state::location::StateLocation;
 
 #[derive(Default)]
 struct Inner {
@@ -64,8 +65,8 @@ impl Held for MemoryHeld {
 
 #[async_trait]
 impl Backend for MemoryBackend {
-    fn location(&self) -> &str {
-        "memory"
+    fn location(&self) -> &StateLocation {
+        &StateLocation::Memory
     }
 
     async fn read(&self) -> Result<Option<Stored>, BackendError> {
@@ -125,7 +126,7 @@ impl Backend for MemoryBackend {
                 serial: *serial,
                 written: None,
                 size: bytes.len() as u64,
-                location: "memory".into(),
+                location: VersionPlace::Remote(format!("memory (serial {})", serial)),
             })
             .collect())
     }

@@ -23,6 +23,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::location::StateLocation;
+
 pub use file::{backup_dir, vapp_dir_beside, FileBackend, BACKUPS_KEPT};
 pub use memory::MemoryBackend;
 pub use postgres::PostgresBackend;
@@ -47,8 +49,26 @@ pub struct Version {
     /// When it was written, RFC 3339, where the backend knows.
     pub written: Option<String>,
     pub size: u64,
-    /// Where it is kept (a path, a key), for a person who wants to look at it.
-    pub location: String,
+    /// Where it is kept, for a person who wants to look at it.
+    pub location: VersionPlace,
+}
+
+/// Where an earlier version is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VersionPlace {
+    /// A file of its own, which `cp` restores.
+    File(std::path::PathBuf),
+    /// A row, an object: shown as the backend names it.
+    Remote(String),
+}
+
+impl std::fmt::Display for VersionPlace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VersionPlace::File(path) => write!(f, "{}", path.display()),
+            VersionPlace::Remote(place) => f.write_str(place),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,8 +189,8 @@ pub type OnBroken<'a> = &'a (dyn Fn(&LockInfo) + Send + Sync);
 
 #[async_trait]
 pub trait Backend: Send + Sync {
-    /// Where the state lives, as messages show it (never with a password).
-    fn location(&self) -> &str;
+    /// Where the state lives (its `Display` never shows a password).
+    fn location(&self) -> &StateLocation;
 
     /// The stored state, if there is one.
     async fn read(&self) -> Result<Option<Stored>, BackendError>;
@@ -201,33 +221,12 @@ pub trait Backend: Send + Sync {
     async fn forget_history(&self) -> Result<usize, BackendError>;
 }
 
-/// Whether `spec` names a backend by URL rather than a file by path.
-pub fn is_url(spec: &str) -> bool {
-    spec.split_once("://")
-        .is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+'))
-}
-
-/// `spec` as messages may show it: passwords replaced by `***`.
-pub fn redact(spec: &str) -> String {
-    match spec.split("://").next() {
-        Some("postgres" | "postgresql") if is_url(spec) => postgres::redact(spec),
-        _ => spec.to_string(),
-    }
-}
-
-/// Opens the backend `spec` names: a path (the local file system), or a URL.
-pub async fn open(spec: &str) -> Result<Arc<dyn Backend>, BackendError> {
-    if !is_url(spec) {
-        return Ok(Arc::new(FileBackend::new(spec.into())));
-    }
-    match spec.split("://").next().unwrap_or_default() {
-        "postgres" | "postgresql" => Ok(Arc::new(PostgresBackend::open(spec).await?)),
-        "s3" => Ok(Arc::new(S3Backend::open(spec).await?)),
-        scheme => Err(BackendError::Engine {
-            what: format!(
-                "`{scheme}://` is not a state backend vapp knows (a path, postgres://, postgresql:// or s3://)"
-            ),
-            source: None,
-        }),
-    }
+/// Opens the backend that keeps the state at `location`.
+pub async fn open(location: &StateLocation) -> Result<Arc<dyn Backend>, BackendError> {
+    Ok(match location {
+        StateLocation::File(path) => Arc::new(FileBackend::new(path.clone())),
+        StateLocation::Postgres(url) => Arc::new(PostgresBackend::open(url).await?),
+        StateLocation::S3(object) => Arc::new(S3Backend::open(object).await?),
+        StateLocation::Memory => Arc::new(MemoryBackend::new()),
+    })
 }

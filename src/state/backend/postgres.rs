@@ -18,7 +18,8 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, Config, NoTls};
 
-use super::{Backend, BackendError, Held, LockError, LockInfo, OnBroken, Stored, Token, Version};
+use super::{Backend, BackendError, Held, LockError, LockInfo, OnBroken, Stored, Token, Version, VersionPlace};
+use crate::state::location::{PostgresUrl, StateLocation};
 
 /// Earlier versions kept per workspace.
 pub const VERSIONS_KEPT: i64 = 25;
@@ -33,7 +34,7 @@ pub struct PostgresBackend {
     tls: Tls,
     schema: String,
     workspace: String,
-    location: String,
+    location: StateLocation,
     /// One statement or transaction at a time: a transaction needs the connection to itself.
     client: tokio::sync::Mutex<Client>,
 }
@@ -51,25 +52,6 @@ fn engine(what: impl Into<String>, source: impl Into<crate::api::BoxError>) -> B
 
 fn invalid(what: impl Into<String>) -> BackendError {
     BackendError::Engine { what: what.into(), source: None }
-}
-
-/// `postgres://user:***@host/db?…`: the URL as messages may show it.
-pub fn redact(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else { return "postgres://(a URL that does not parse)".into() };
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    let pairs: Vec<(String, String)> = parsed
-        .query_pairs()
-        .map(|(k, v)| {
-            let v = if k == "password" { "***".to_string() } else { v.into_owned() };
-            (k.into_owned(), v)
-        })
-        .collect();
-    if !pairs.is_empty() {
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
 }
 
 /// The URL split into what tokio-postgres reads and what vapp reads itself (`workspace`, `schema`,
@@ -145,9 +127,9 @@ async fn bounded<T, E: Into<crate::api::BoxError>>(
 
 impl PostgresBackend {
     /// Connects to the database `url` names and makes the tables if they are missing.
-    pub async fn open(url: &str) -> Result<Self, BackendError> {
-        let location = redact(url);
-        let parsed = split(url)?;
+    pub async fn open(url: &PostgresUrl) -> Result<Self, BackendError> {
+        let location = StateLocation::Postgres(url.clone());
+        let parsed = split(url.expose())?;
         let mut config: Config =
             parsed.connection.parse().map_err(|e| engine(format!("{location} is not a PostgreSQL URL"), e))?;
         if config.get_password().is_none() {
@@ -222,7 +204,7 @@ fn tls_config(root_cert: Option<&str>) -> Result<tokio_postgres_rustls::MakeRust
 }
 
 /// A connection, its driving task spawned. Dropping the client closes it.
-async fn connect(config: &Config, tls: &Tls, location: &str) -> Result<Client, BackendError> {
+async fn connect(config: &Config, tls: &Tls, location: &StateLocation) -> Result<Client, BackendError> {
     let what = format!("connecting to {location}");
     match tls {
         Tls::None => {
@@ -257,7 +239,7 @@ impl Held for PgHeld {
 
 #[async_trait]
 impl Backend for PostgresBackend {
-    fn location(&self) -> &str {
+    fn location(&self) -> &StateLocation {
         &self.location
     }
 
@@ -422,7 +404,7 @@ impl Backend for PostgresBackend {
                     serial: serial.max(0) as u64,
                     written: row.get::<_, Option<String>>(1),
                     size: row.get::<_, i32>(2).max(0) as u64,
-                    location: format!("{} (history, serial {serial})", self.location),
+                    location: VersionPlace::Remote(format!("{} (history, serial {serial})", self.location)),
                 }
             })
             .collect())
@@ -464,7 +446,8 @@ mod tests {
         assert_eq!((socket.workspace.as_str(), socket.schema.as_str(), socket.tls), ("default", "public", false));
         assert!(split("postgres://h/db?sslmode=sometimes").is_err());
         assert!(split("postgres://h/db?workspace=").is_err());
-        let shown = redact("postgres://me:s%40cret@db.example.com/vapp?password=also&workspace=prod");
+        let location = StateLocation::parse("postgres://me:s%40cret@db.example.com/vapp?password=also&workspace=prod");
+        let shown = location.unwrap().to_string();
         assert!(!shown.contains("cret") && !shown.contains("also"), "{shown}");
         assert!(shown.contains("me:***@db.example.com") && shown.contains("workspace=prod"), "{shown}");
     }

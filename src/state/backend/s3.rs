@@ -25,8 +25,9 @@ use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutPayload, RetryConfig, UpdateVersion,
 };
 
-use super::{Backend, BackendError, Held, LockError, LockInfo, OnBroken, Stored, Token, Version};
+use super::{Backend, BackendError, Held, LockError, LockInfo, OnBroken, Stored, Token, Version, VersionPlace};
 use crate::state::codec::MAX_STATE_BYTES;
+use crate::state::location::{S3Object, StateLocation};
 
 /// Versions kept under `KEY.history/`.
 pub const VERSIONS_KEPT: usize = 25;
@@ -42,7 +43,7 @@ pub struct S3Backend {
     key: Path,
     lock_key: Path,
     history: Path,
-    location: String,
+    location: StateLocation,
 }
 
 fn engine(what: impl Into<String>, source: object_store::Error) -> BackendError {
@@ -72,14 +73,11 @@ fn lease_ran_out(holder: &LockInfo) -> bool {
 
 impl S3Backend {
     /// Opens `s3://BUCKET/KEY` and checks that the store honours conditional writes.
-    pub async fn open(url: &str) -> Result<Self, BackendError> {
+    pub async fn open(object: &S3Object) -> Result<Self, BackendError> {
+        let url = object.to_string();
         let invalid = |what: &str| BackendError::Engine { what: format!("{url} {what}"), source: None };
-        let rest = url.strip_prefix("s3://").ok_or_else(|| invalid("is not an s3:// URL"))?;
-        let (bucket, key) = rest.split_once('/').ok_or_else(|| invalid("names no object (s3://BUCKET/KEY)"))?;
-        if bucket.is_empty() || key.is_empty() || key.ends_with('/') {
-            return Err(invalid("names no object (s3://BUCKET/KEY)"));
-        }
-        let key = Path::parse(key).map_err(|_| invalid("names an object key vapp cannot use"))?;
+        let bucket = object.bucket.as_str();
+        let key = Path::parse(&object.key).map_err(|_| invalid("names an object key vapp cannot use"))?;
         let allow_http = std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
         let options = ClientOptions::new()
             .with_allow_http(allow_http)
@@ -106,7 +104,7 @@ impl S3Backend {
             lock_key: Path::from(format!("{key}.lock")),
             history: Path::from(format!("{key}.history")),
             key,
-            location: url.to_string(),
+            location: StateLocation::S3(object.clone()),
         };
         backend.check_conditional_writes().await?;
         Ok(backend)
@@ -226,7 +224,7 @@ async fn renew(
 
 #[async_trait]
 impl Backend for S3Backend {
-    fn location(&self) -> &str {
+    fn location(&self) -> &StateLocation {
         &self.location
     }
 
@@ -372,7 +370,7 @@ impl Backend for S3Backend {
                     serial,
                     written: Some(humantime::format_rfc3339_seconds(meta.last_modified.into()).to_string()),
                     size: meta.size,
-                    location: format!("s3://{}/{}", self.bucket, meta.location),
+                    location: VersionPlace::Remote(format!("s3://{}/{}", self.bucket, meta.location)),
                 })
             })
             .collect();

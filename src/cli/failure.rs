@@ -1,0 +1,250 @@
+//! How an error reaches a person, as just's `Error::code()` and `suggestion()` do it: every error type
+//! says itself which exit code it means and what to do about it ([`Diagnose`]); a [`Failure`] carries
+//! that from the `?` that raised it to the command edge, through whatever context is added on the way;
+//! the edge only prints. One diagnostic per problem, on stderr, each starting with `error:`, its causes
+//! after it (`: `), and what to do on `= help:` lines.
+
+use std::fmt;
+
+use super::{Exit, Printer};
+
+/// What an error says about itself at the command edge.
+pub trait Diagnose: std::error::Error + Send + Sync + 'static {
+    /// What to do about it.
+    fn help(&self) -> Option<String> {
+        None
+    }
+
+    /// The exit code it means (DESIGN.md: 1 error, 3 locked, 4 stale plan).
+    fn exit(&self) -> Exit {
+        Exit::Failure
+    }
+
+    /// Problems printed one diagnostic each (a manifest's), rather than as one message.
+    fn diagnostics(&self) -> Option<Vec<String>> {
+        None
+    }
+}
+
+/// An error on its way to the command edge, with what its type said about itself.
+pub struct Failure {
+    error: anyhow::Error,
+    help: Option<String>,
+    exit: Exit,
+    diagnostics: Option<Vec<String>>,
+}
+
+pub type Result<T, E = Failure> = std::result::Result<T, E>;
+
+impl<E: Diagnose> From<E> for Failure {
+    fn from(error: E) -> Self {
+        let (help, exit, diagnostics) = (error.help(), error.exit(), error.diagnostics());
+        Failure { error: anyhow::Error::new(error), help, exit, diagnostics }
+    }
+}
+
+impl Failure {
+    /// A failure that is only its message.
+    pub fn msg(message: impl fmt::Display + fmt::Debug + Send + Sync + 'static) -> Self {
+        Failure { error: anyhow::Error::msg(message), help: None, exit: Exit::Failure, diagnostics: None }
+    }
+
+    /// The same failure, said to have happened while doing `context`.
+    pub fn context(self, context: impl fmt::Display + Send + Sync + 'static) -> Self {
+        Failure { error: self.error.context(context), ..self }
+    }
+
+    pub fn exit(&self) -> Exit {
+        self.exit
+    }
+
+    /// Prints the failure as diagnostics on stderr.
+    pub fn report(&self, printer: &Printer) {
+        if let Some(diagnostics) = &self.diagnostics {
+            for diagnostic in diagnostics.iter().take(MAX_SHOWN) {
+                printer.error(diagnostic);
+            }
+            if diagnostics.len() >= MAX_SHOWN {
+                printer.status(&format!("(only the first {MAX_SHOWN} problems are shown; fix them and run again)"));
+            }
+            return;
+        }
+        let mut text = crate::humanise::chain(self.error.as_ref());
+        if let Some(help) = &self.help {
+            text.push_str("\n  = help: ");
+            text.push_str(help);
+        }
+        printer.error(&text);
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", crate::humanise::chain(self.error.as_ref()))
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} (exit {:?}, help {:?})", self.error, self.exit, self.help)
+    }
+}
+
+/// The most manifest problems printed at once.
+const MAX_SHOWN: usize = crate::manifest::MAX_FOUND;
+
+/// Adds what was being done to an error, keeping what its type says about itself (as anyhow's
+/// `Context`, for [`Failure`]).
+pub trait Context<T> {
+    fn context(self, context: impl fmt::Display + Send + Sync + 'static) -> Result<T>;
+    fn with_context<C: fmt::Display + Send + Sync + 'static>(self, context: impl FnOnce() -> C) -> Result<T>;
+}
+
+impl<T, E: Into<Failure>> Context<T> for std::result::Result<T, E> {
+    fn context(self, context: impl fmt::Display + Send + Sync + 'static) -> Result<T> {
+        self.map_err(|e| e.into().context(context))
+    }
+
+    fn with_context<C: fmt::Display + Send + Sync + 'static>(self, context: impl FnOnce() -> C) -> Result<T> {
+        self.map_err(|e| e.into().context(context()))
+    }
+}
+
+/// Returns early with a failure made of a formatted message.
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err($crate::cli::failure::Failure::msg(format!($($arg)*)))
+    };
+}
+pub(crate) use bail;
+
+/// A failure with a hint for the person who reads it.
+pub fn hinted(message: impl Into<String>, help: impl Into<String>) -> Failure {
+    Failure::from(Hinted { message: message.into(), help: help.into() })
+}
+
+/// An error raised at the command edge, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Hinted {
+    pub message: String,
+    pub help: String,
+}
+
+impl Diagnose for Hinted {
+    fn help(&self) -> Option<String> {
+        Some(self.help.clone())
+    }
+}
+
+/// A saved plan cannot be applied as it is: exit 4.
+#[derive(Debug, thiserror::Error)]
+pub enum StalePlanError {
+    #[error("the saved plan is stale")]
+    Moved(#[source] crate::plan::saved::Staleness),
+    #[error("the saved plan was made by another version of vapp")]
+    OtherVersion(#[source] crate::plan::saved::SavedPlanError),
+}
+
+impl Diagnose for StalePlanError {
+    fn help(&self) -> Option<String> {
+        Some("make a new plan with `vapp plan -o FILE` and review it".into())
+    }
+
+    fn exit(&self) -> Exit {
+        Exit::StalePlan
+    }
+}
+
+/// What the library's errors say about themselves: their own `help()`, and the exit code of a lock
+/// another writer holds.
+mod library {
+    use super::{Diagnose, Exit};
+    use crate::manifest::{LoadError, ManifestErrors};
+    use crate::state::{LockError, StateError};
+
+    impl Diagnose for StateError {
+        fn help(&self) -> Option<String> {
+            StateError::help(self)
+        }
+    }
+
+    impl Diagnose for LockError {
+        fn help(&self) -> Option<String> {
+            LockError::help(self)
+        }
+
+        fn exit(&self) -> Exit {
+            match self {
+                LockError::Held { .. } => Exit::Locked,
+                _ => Exit::Failure,
+            }
+        }
+    }
+
+    impl Diagnose for LoadError {
+        fn help(&self) -> Option<String> {
+            LoadError::help(self)
+        }
+
+        fn diagnostics(&self) -> Option<Vec<String>> {
+            match self {
+                LoadError::Invalid(errors) => errors.diagnostics(),
+                _ => None,
+            }
+        }
+    }
+
+    impl Diagnose for ManifestErrors {
+        fn diagnostics(&self) -> Option<Vec<String>> {
+            Some(self.0.iter().map(ToString::to_string).collect())
+        }
+    }
+
+    impl Diagnose for crate::api::ApiError {
+        fn help(&self) -> Option<String> {
+            crate::api::ApiError::help(self)
+        }
+    }
+
+    impl Diagnose for crate::api::BadUrl {
+        fn help(&self) -> Option<String> {
+            Some(crate::api::BadUrl::help(self))
+        }
+    }
+
+    impl Diagnose for crate::state::LocationError {
+        fn help(&self) -> Option<String> {
+            crate::state::LocationError::help(self)
+        }
+    }
+
+    impl Diagnose for super::super::settings::MissingCredentials {
+        fn help(&self) -> Option<String> {
+            Some(super::super::settings::MissingCredentials::help(self))
+        }
+    }
+
+    /// Errors whose message says it all.
+    macro_rules! plain {
+        ($($type:ty),* $(,)?) => { $(impl Diagnose for $type {})* };
+    }
+
+    plain!(
+        crate::plan::PlanError,
+        crate::plan::TooManyDeletes,
+        crate::plan::saved::SavedPlanError,
+        crate::state::BackendError,
+        crate::state::crypto::CryptoError,
+        crate::state::EncodeError,
+        crate::keys::KeyError,
+        crate::keys::jwt::TokenError,
+        humantime::TimestampError,
+        crate::emulator::EmulatorError,
+        crate::fsutil::ReadError,
+        std::io::Error,
+        serde_json::Error,
+        tokio::task::JoinError,
+        std::str::Utf8Error,
+    );
+}
