@@ -18,7 +18,7 @@ pub use client::{
 };
 pub use numbers::{NumberFilter, NumberUpdate, NumbersApi, OwnedNumber};
 pub use page::ListPage;
-pub use problem::{ApiError, BoxError, ListError, Problem};
+pub use problem::{ApiError, ListError, Problem};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
 pub use url::{BadUrl, BaseUrl};
 

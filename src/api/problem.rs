@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::excerpt::Excerpt;
+use crate::BoxError;
 use crate::model::rules::InvalidParameter;
 
 /// An error body as the Application API sends it.
@@ -22,8 +23,6 @@ pub struct Problem {
     pub invalid_parameters: Vec<InvalidParameter>,
 }
 
-/// A cause of any kind, kept as the error's source.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What can go wrong talking to the Application API.
 #[derive(Debug, thiserror::Error)]

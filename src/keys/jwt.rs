@@ -28,7 +28,7 @@ pub enum TokenError {
     #[error("cannot sign with this key")]
     Key(#[from] KeyError),
     #[error("cannot sign the token")]
-    Sign(#[source] super::BoxError),
+    Sign(#[source] crate::BoxError),
 }
 
 #[derive(Debug, Serialize)]

@@ -21,8 +21,7 @@ pub use crate::model::Fingerprint;
 /// Bits of every key vapp makes.
 pub const KEY_BITS: usize = 2048;
 
-/// A cause of any kind, kept as the error's source.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

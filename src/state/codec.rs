@@ -8,13 +8,47 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::crypto::{CryptoError, Sealer};
-use super::store::{Corruption, EncodeError};
 use super::{HeldKey, KeyRecord, State, FORMAT, FORMAT_VERSION};
 use crate::humanise::{self, Dialect, ProblemKind};
 use crate::keys::PrivateKeyPem;
 
 /// The largest state vapp reads: ten thousand applications with their keys take about 40 MB.
 pub const MAX_STATE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Why a state document cannot be trusted. Never holds a value from it: a state holds private keys.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Corruption {
+    #[error("it is not JSON ({problem} at line {line}, column {column})")]
+    NotJson { problem: &'static str, line: usize, column: usize },
+    #[error("it is not a vapp state file (format `{format}`)")]
+    Foreign { format: String },
+    #[error("it has no checksum: vapp did not write it, or it was edited by hand")]
+    NoChecksum,
+    #[error("its checksum does not match its content (it was changed or damaged)")]
+    Checksum,
+    #[error("its encryption settings are damaged")]
+    Encryption,
+    /// An encrypted state that holds a private key in plain text (edited by hand, or damaged): vapp
+    /// would otherwise keep that key in the clear under an "encrypted" label.
+    #[error("it is encrypted but holds a private key in plain text")]
+    PlainKeyInEncrypted,
+    #[error("an encrypted key is damaged")]
+    SealedKey,
+    /// A field of the wrong shape: where, and what it should be (never the value found).
+    #[error("`{path}` {problem}")]
+    Shape { path: String, problem: String },
+}
+
+/// Why a state could not be written out.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("the state is encrypted but no passphrase opened it")]
+    NoSealer,
+}
 
 /// Why a state document cannot be read.
 #[derive(Debug, PartialEq, Eq)]

@@ -23,7 +23,8 @@ use serde_json::Value;
 pub use backend::{Backend, BackendError, LockError, LockInfo, Token};
 pub use crypto::{Encryption, Sealer};
 pub use location::{LocationError, PostgresUrl, S3Object, StateLocation};
-pub use store::{create_file, load, load_file, Corruption, EncodeError, Loaded, StateError, StateStore};
+pub use codec::{Corruption, EncodeError};
+pub use store::{create_file, load, load_file, Loaded, StateError, StateStore};
 
 use crate::keys::PrivateKeyPem;
 use crate::model::{Address, AppId, Fingerprint, Msisdn};

@@ -83,7 +83,7 @@ pub enum BackendError {
     Engine {
         what: String,
         #[source]
-        source: Option<crate::api::BoxError>,
+        source: Option<crate::BoxError>,
     },
     /// The engine did not answer in time.
     #[error("{what} did not answer within {}s", after.as_secs())]

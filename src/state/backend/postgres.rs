@@ -46,7 +46,7 @@ enum Tls {
     Rustls(tokio_postgres_rustls::MakeRustlsConnect),
 }
 
-fn engine(what: impl Into<String>, source: impl Into<crate::api::BoxError>) -> BackendError {
+fn engine(what: impl Into<String>, source: impl Into<crate::BoxError>) -> BackendError {
     BackendError::Engine { what: what.into(), source: Some(source.into()) }
 }
 
@@ -114,7 +114,7 @@ fn lock_key(schema: &str, workspace: &str) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
-async fn bounded<T, E: Into<crate::api::BoxError>>(
+async fn bounded<T, E: Into<crate::BoxError>>(
     what: &str,
     after: Duration,
     future: impl std::future::Future<Output = Result<T, E>>,
