@@ -5,8 +5,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::excerpt::Excerpt;
-use crate::BoxError;
 use crate::model::rules::InvalidParameter;
+use crate::BoxError;
 
 /// An error body as the Application API sends it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,7 +22,6 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invalid_parameters: Vec<InvalidParameter>,
 }
-
 
 /// What can go wrong talking to the Application API.
 #[derive(Debug, thiserror::Error)]

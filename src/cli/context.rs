@@ -83,7 +83,7 @@ impl Context {
     pub async fn backend(&self) -> Result<Arc<dyn Backend>> {
         let backend = self
             .backend
-            .get_or_try_init(|| async { backend::open(&self.settings.state).await })
+            .get_or_try_init(|| async { backend::open(&self.settings.state, &self.settings.engine_env).await })
             .await
             .context("cannot open the state")?;
         Ok(backend.clone())

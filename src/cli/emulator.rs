@@ -62,6 +62,7 @@ pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
             drop_rate: args.drop_rate,
             seed: args.fault_seed,
         },
+        gate: None,
     };
     let emulator = Emulator::new(config).await?;
     let mut interrupts = super::interrupt::Interrupts::listen()?;

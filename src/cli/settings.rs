@@ -33,6 +33,8 @@ pub struct Settings {
     pub passphrase_env: Option<zeroize::Zeroizing<String>>,
     /// `VONAGE_API_KEY` and `VONAGE_API_SECRET`, as far as they are set.
     pub credentials: EnvCredentials,
+    /// What the state's engine reads from the environment (`AWS_*`, `PGPASSWORD`).
+    pub engine_env: crate::state::backend::EngineEnv,
 }
 
 /// The default account's credentials as the environment gives them.
@@ -98,11 +100,13 @@ impl EnvCredentials {
 impl Settings {
     /// The options given, with the process environment.
     pub fn resolve(args: GlobalArgs) -> Self {
-        Settings::resolve_with(args, &|name| std::env::var(name).ok())
+        Settings::resolve_with(args, std::env::vars().collect())
     }
 
-    /// The options given, with `env` as the environment.
-    pub fn resolve_with(args: GlobalArgs, env: &dyn Fn(&str) -> Option<String>) -> Self {
+    /// The options given, with `vars` as the environment.
+    pub fn resolve_with(args: GlobalArgs, vars: Vec<(String, String)>) -> Self {
+        let lookup = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let env: &dyn Fn(&str) -> Option<String> = &lookup;
         let state = match (args.state, args.sandbox) {
             (Some(given), _) => given,
             (None, true) => StateLocation::File(DEFAULT_SANDBOX_STATE.into()),
@@ -127,6 +131,7 @@ impl Settings {
             passphrase_file: args.passphrase_file,
             passphrase_env: env("VAPP_STATE_PASSPHRASE").filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new),
             credentials: EnvCredentials::read(env, "VONAGE_API_KEY", "VONAGE_API_SECRET"),
+            engine_env: crate::state::backend::EngineEnv::from_pairs(vars.iter().cloned()),
         }
     }
 }
@@ -146,11 +151,10 @@ mod tests {
     use clap::{CommandFactory, FromArgMatches};
 
     fn settings(args: &[&str], env: &[(&str, &str)]) -> Settings {
-        let env: std::collections::HashMap<String, String> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let matches = super::super::Cli::command().try_get_matches_from(args).unwrap();
         let cli = super::super::Cli::from_arg_matches(&matches).unwrap();
-        Settings::resolve_with(cli.global, &|name| env.get(name).cloned())
+        Settings::resolve_with(cli.global, env)
     }
 
     #[test]

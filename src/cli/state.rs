@@ -246,7 +246,7 @@ async fn migrate(context: &Context, to: &StateLocation, lock_timeout: Duration) 
             from.location()
         ))
     })?;
-    let target = backend::open(to).await?;
+    let target = backend::open(to, &context.settings.engine_env).await?;
     if target.location() == from.location() {
         bail!("the state is already at {}", target.location());
     }

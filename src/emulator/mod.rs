@@ -11,6 +11,7 @@
 //! a reply). A fault seed makes a run reproducible.
 
 mod account;
+mod gate;
 mod numbers;
 mod problems;
 mod routes;
@@ -33,6 +34,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 pub use account::{invalid_parameters, InProcess};
+pub use gate::Gate;
 pub use numbers::seeded_number;
 pub use seed::{seeded_application, SEED_PUBLIC_KEYS};
 pub use store::StoreError;
@@ -58,6 +60,8 @@ pub struct EmulatorConfig {
     /// Start an account that owns no number with this many (`447700900001`, …, linked to nothing).
     pub seed_numbers: usize,
     pub faults: Faults,
+    /// A test's hand on the requests (see [`Gate`]); none from the command line.
+    pub gate: Option<Gate>,
 }
 
 impl Default for EmulatorConfig {
@@ -69,6 +73,7 @@ impl Default for EmulatorConfig {
             seed_apps: 0,
             seed_numbers: 0,
             faults: Faults::default(),
+            gate: None,
         }
     }
 }

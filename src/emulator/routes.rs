@@ -40,6 +40,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 /// Everything a request meets before its handler, in the order the real service applies it.
 async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if let Some(gate) = &shared.config.gate {
+        gate.pass(request.method()).await;
+    }
     let latency = shared.config.faults.latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use backend::{Backend, BackendError, LockError, LockInfo, Token};
+pub use codec::{Corruption, EncodeError};
 pub use crypto::{Encryption, Sealer};
 pub use location::{LocationError, PostgresUrl, S3Object, StateLocation};
-pub use codec::{Corruption, EncodeError};
 pub use store::{create_file, load, load_file, Loaded, StateError, StateStore};
 
 use crate::keys::PrivateKeyPem;

@@ -198,11 +198,10 @@ impl Moto {
         ]
     }
 
-    /// Sets [`Moto::env`] in this process (for library-level tests).
-    pub fn set_env(&self) {
-        for (key, value) in self.env() {
-            std::env::set_var(key, value);
-        }
+    /// [`Moto::env`] as a backend reads it (for library-level tests: nothing sets a variable in this
+    /// multi-threaded test process).
+    pub fn engine_env(&self) -> vapp::state::backend::EngineEnv {
+        vapp::state::backend::EngineEnv::from_pairs(self.env().into_iter().map(|(k, v)| (k.to_string(), v)))
     }
 }
 

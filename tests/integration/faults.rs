@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use vapp::emulator::{EmulatorConfig, Faults};
+use vapp::emulator::{EmulatorConfig, Faults, Gate};
 
 use crate::harness::{config, BackgroundEmulator, Workspace};
 
@@ -162,7 +162,139 @@ fn lost_answers_are_committed_then_dropped() {
     assert_eq!(account(&data).len(), 1, "the change happened although no answer came");
 }
 
-/// Starts `vapp apply` and SIGKILLs it after it printed `lines` progress lines.
+/// An emulator whose changes a test can hold (see [`Gate`]), keeping its account in `dir`.
+fn gated_emulator(dir: &Path) -> (BackgroundEmulator, std::path::PathBuf, Gate) {
+    let data = dir.join("account.json");
+    let gate = Gate::new();
+    let emulator = BackgroundEmulator::start(EmulatorConfig {
+        data_file: Some(data.clone()),
+        seed_numbers: NUMBERS,
+        gate: Some(gate.clone()),
+        ..config()
+    });
+    (emulator, data, gate)
+}
+
+/// How long a test waits for vapp to reach the emulator: a bound for a broken run, never a window
+/// that a working one relies on.
+const REACH: Duration = Duration::from_secs(60);
+
+/// Starts `vapp apply`, SIGKILLs it once `held` of its changes are under way (held by the gate, so
+/// the kill lands while they are in flight), then lets those changes reach the account, as a request
+/// whose process died after sending it does.
+fn kill_apply_while_in_flight(ws: &Workspace, gate: &Gate, held: usize) {
+    gate.close();
+    let mut child = ws.vapp().args(["apply", "--auto-approve", "--parallelism", "3", "--numbers-pace", "0s"]).spawn();
+    assert!(gate.wait_until_held(held, REACH), "vapp never had {held} changes under way");
+    let _ = child.kill(); // SIGKILL on unix: no cleanup runs
+    let _ = child.wait();
+    gate.open();
+}
+
+#[test]
+fn sigkill_during_apply_never_loses_a_key_or_duplicates() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (emulator, data, gate) = gated_emulator(scratch.path());
+    let ws = Workspace::new(&emulator.url);
+    // Creates: at most 6 of 8 are under way over the kills, so each kill finds its calls.
+    ws.write("vapp.yaml", &manifest(8, 1));
+    for held in [1, 3, 2] {
+        kill_apply_while_in_flight(&ws, &gate, held);
+        assert!(vapp::state::load_file(&ws.path().join("vapp.state.json")).is_ok(), "the state loads after a kill");
+    }
+    converge(&ws, 4);
+    assert_converged(&ws, &data, 8, 1);
+    // Kills in the middle of updates and deletes (8 calls).
+    ws.write("vapp.yaml", &manifest(5, 2));
+    for held in [2, 1, 3] {
+        kill_apply_while_in_flight(&ws, &gate, held);
+    }
+    converge(&ws, 4);
+    assert_converged(&ws, &data, 5, 2);
+    // Kills in the middle of number moves alone (one at a time).
+    ws.write("vapp.yaml", &manifest_with(5, 2, 3));
+    for _ in 0..3 {
+        kill_apply_while_in_flight(&ws, &gate, 1);
+    }
+    converge(&ws, 4);
+    assert_converged(&ws, &data, 5, 3);
+}
+
+#[test]
+fn two_writers_never_both_write() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (emulator, data, gate) = gated_emulator(scratch.path());
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", &manifest(2, 1));
+    gate.close();
+    let first = ws.vapp().args(["apply", "--auto-approve"]).spawn();
+    // The lock is taken before the account is read: with a change under way, the first holds it.
+    assert!(gate.wait_until_held(1, REACH), "the first apply never reached the account");
+    let second = ws.vapp().args(["apply", "--auto-approve"]).expect(3);
+    assert!(second.stderr.contains("the state is locked: apply by"), "{second:?}");
+    assert!(second.stderr.contains(&format!("(pid {})", first.id())), "{second:?}");
+    let unlock = ws.vapp().args(["state", "unlock"]).expect(1);
+    assert!(unlock.stderr.contains("may still be running"), "{unlock:?}");
+    // Waiting for the lock works once the first is done.
+    gate.open();
+    let waited = ws.vapp().args(["apply", "--auto-approve", "--lock-timeout", "60s"]).expect(0);
+    assert!(waited.stdout.contains("No changes."), "{waited:?}");
+    let mut first = first;
+    assert!(first.wait().unwrap().success());
+    assert_eq!(account(&data).len(), 2);
+}
+
+#[test]
+fn a_killed_holders_lock_is_broken_automatically() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (emulator, data, gate) = gated_emulator(scratch.path());
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", &manifest(3, 1));
+    kill_apply_while_in_flight(&ws, &gate, 1);
+    assert!(ws.path().join("vapp.state.json.lock").exists(), "the killed apply left its lock");
+    let run = ws.vapp().args(["apply", "--auto-approve"]).expect(0);
+    assert!(run.stderr.contains("removed a stale state lock"), "{run:?}");
+    assert_converged(&ws, &data, 3, 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_finishes_calls_in_flight_and_exits_130() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (emulator, data, gate) = gated_emulator(scratch.path());
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", &manifest(6, 1));
+    gate.close();
+    let mut child = ws.vapp().args(["apply", "--auto-approve", "--parallelism", "2", "--numbers-pace", "0s"]).spawn();
+    assert!(gate.wait_until_held(2, REACH), "vapp never had two creates under way");
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    // Once vapp says it heard the interrupt, the calls in flight may finish.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while !line.contains("interrupted: no new calls start") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "vapp ended without hearing the interrupt: {seen}");
+        seen.push_str(&line);
+    }
+    gate.open();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{seen}{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    let created = account(&data).len();
+    assert_eq!(created, 2, "the two calls in flight finish, and no new one starts");
+    let state = vapp::state::load_file(&ws.path().join("vapp.state.json")).unwrap().unwrap();
+    let with_id = state.applications.values().filter(|e| e.id.is_some()).count();
+    assert_eq!(with_id, created, "every call that finished is recorded");
+    converge(&ws, 3);
+    assert_converged(&ws, &data, 6, 1);
+}
+
+/// Starts `vapp apply` and SIGKILLs it after it printed `lines` progress lines: the drill's random
+/// kill points (wherever they land is what it tries).
 fn kill_apply_after(ws: &Workspace, lines: usize) {
     let mut child = ws.vapp().args(["apply", "--auto-approve", "--parallelism", "3", "--numbers-pace", "0s"]).spawn();
     let stderr = BufReader::new(child.stderr.take().unwrap());
@@ -178,105 +310,6 @@ fn kill_apply_after(ws: &Workspace, lines: usize) {
     }
     let _ = child.kill(); // SIGKILL on unix: no cleanup runs
     let _ = child.wait();
-}
-
-#[test]
-fn sigkill_during_apply_never_loses_a_key_or_duplicates() {
-    let scratch = tempfile::tempdir().unwrap();
-    let (emulator, data) =
-        faulty_emulator(scratch.path(), Faults { latency: Duration::from_millis(40), ..Faults::default() });
-    let ws = Workspace::new(&emulator.url);
-    ws.write("vapp.yaml", &manifest(8, 1));
-    for lines in [1, 3, 2, 5, 4] {
-        kill_apply_after(&ws, lines);
-        assert!(vapp::state::load_file(&ws.path().join("vapp.state.json")).is_ok(), "the state loads after a kill");
-    }
-    converge(&ws, 4);
-    assert_converged(&ws, &data, 8, 1);
-    // Kills in the middle of updates and deletes.
-    ws.write("vapp.yaml", &manifest(5, 2));
-    for lines in [2, 1, 3] {
-        kill_apply_after(&ws, lines);
-    }
-    converge(&ws, 4);
-    assert_converged(&ws, &data, 5, 2);
-    // Kills in the middle of number moves alone.
-    ws.write("vapp.yaml", &manifest_with(5, 2, 3));
-    for lines in [1, 2, 3] {
-        kill_apply_after(&ws, lines);
-    }
-    converge(&ws, 4);
-    assert_converged(&ws, &data, 5, 3);
-}
-
-#[test]
-fn two_writers_never_both_write() {
-    let scratch = tempfile::tempdir().unwrap();
-    let (emulator, data) =
-        faulty_emulator(scratch.path(), Faults { latency: Duration::from_millis(150), ..Faults::default() });
-    let ws = Workspace::new(&emulator.url);
-    ws.write("vapp.yaml", &manifest(2, 1));
-    let mut first = ws.vapp().args(["apply", "--auto-approve"]).spawn();
-    // The first holds the lock once it prints its first progress line.
-    let mut stderr = BufReader::new(first.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let second = ws.vapp().args(["apply", "--auto-approve"]).expect(3);
-    assert!(second.stderr.contains("the state is locked: apply by"), "{second:?}");
-    assert!(second.stderr.contains(&format!("(pid {})", first.id())), "{second:?}");
-    let unlock = ws.vapp().args(["state", "unlock"]).expect(1);
-    assert!(unlock.stderr.contains("may still be running"), "{unlock:?}");
-    // Waiting for the lock works once the first is done.
-    let waited = ws.vapp().args(["apply", "--auto-approve", "--lock-timeout", "60s"]).expect(0);
-    assert!(waited.stdout.contains("No changes."), "{waited:?}");
-    assert!(first.wait().unwrap().success());
-    assert_eq!(account(&data).len(), 2);
-}
-
-#[test]
-fn a_killed_holders_lock_is_broken_automatically() {
-    let scratch = tempfile::tempdir().unwrap();
-    let (emulator, data) =
-        faulty_emulator(scratch.path(), Faults { latency: Duration::from_millis(100), ..Faults::default() });
-    let ws = Workspace::new(&emulator.url);
-    ws.write("vapp.yaml", &manifest(3, 1));
-    kill_apply_after(&ws, 1);
-    assert!(ws.path().join("vapp.state.json.lock").exists(), "the killed apply left its lock");
-    let run = ws.vapp().args(["apply", "--auto-approve"]).expect(0);
-    assert!(run.stderr.contains("removed a stale state lock"), "{run:?}");
-    assert_converged(&ws, &data, 3, 1);
-}
-
-#[cfg(unix)]
-#[test]
-fn ctrl_c_finishes_calls_in_flight_and_exits_130() {
-    let scratch = tempfile::tempdir().unwrap();
-    let (emulator, data) =
-        faulty_emulator(scratch.path(), Faults { latency: Duration::from_millis(200), ..Faults::default() });
-    let ws = Workspace::new(&emulator.url);
-    ws.write("vapp.yaml", &manifest(6, 1));
-    let mut child = ws.vapp().args(["apply", "--auto-approve", "--parallelism", "2", "--numbers-pace", "0s"]).spawn();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    // Past the plan's warnings, to the first action under way.
-    while !line.contains("creating…") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "vapp ended before creating anything");
-    }
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let mut rest = String::new();
-    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
-    let code = child.wait().unwrap().code();
-    assert_eq!(code, Some(130), "{line}{rest}");
-    assert!(rest.contains("interrupted"), "{rest}");
-    let created = account(&data).len();
-    assert!(created < 6, "an interrupt stops new calls ({created} created)");
-    let state = vapp::state::load_file(&ws.path().join("vapp.state.json")).unwrap().unwrap();
-    let with_id = state.applications.values().filter(|e| e.id.is_some()).count();
-    assert_eq!(with_id, created, "every call that finished is recorded");
-    converge(&ws, 3);
-    assert_converged(&ws, &data, 6, 1);
 }
 
 /// The drill of the README: a few dozen applications against an emulator with lost answers, 5xx, a

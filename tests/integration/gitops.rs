@@ -74,17 +74,20 @@ fn exit_codes() {
     ws.write("broken.yaml", "version: 1\napplications:\n  x:\n    nam: X\n");
     ws.vapp().args(["plan", "-f", "broken.yaml"]).expect(1);
     ws.vapp().args(["plan"]).env("VONAGE_API_SECRET", "wrong").expect(1);
-    // A lock held by a live process: exit 3.
-    let holder = std::process::Command::new("sleep").arg("30").spawn().unwrap();
-    let lock = json!({"id": "x", "operation": "apply", "who": "ci", "host": std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim(),
+    // A lock held by a live process (on this host: its pid and hostname are checked): exit 3.
+    #[cfg(unix)]
+    {
+        let holder = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let lock = json!({"id": "x", "operation": "apply", "who": "ci", "host": std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim(),
                       "pid": holder.id(), "created": "2026-01-01T00:00:00Z", "vapp_version": "0"});
-    ws.write("vapp.state.json.lock", &lock.to_string());
-    let run = ws.vapp().args(["apply", "--auto-approve"]).expect(3);
-    assert!(run.stderr.contains("the state is locked: apply by ci"), "{run:?}");
-    ws.vapp().args(["state", "unlock", "--force"]).expect(0);
-    let mut holder = holder;
-    let _ = holder.kill();
-    let _ = holder.wait();
+        ws.write("vapp.state.json.lock", &lock.to_string());
+        let run = ws.vapp().args(["apply", "--auto-approve"]).expect(3);
+        assert!(run.stderr.contains("the state is locked: apply by ci"), "{run:?}");
+        ws.vapp().args(["state", "unlock", "--force"]).expect(0);
+        let mut holder = holder;
+        let _ = holder.kill();
+        let _ = holder.wait();
+    }
 }
 
 #[test]

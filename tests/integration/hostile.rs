@@ -39,18 +39,21 @@ fn endless_and_exploding_input_is_refused_with_its_bound() {
     let run = ws.vapp().args(["validate", "-f", "deeper.yaml"]).expect(1);
     assert!(run.stderr.len() < 1000, "{run:?}");
 
-    for endless in ["/dev/zero", "/dev/urandom"] {
-        let run = ws.vapp().args(["validate", "-f", endless]).expect(1);
-        assert!(run.stderr.contains("is not a regular file"), "{run:?}");
-    }
     ws.write("big.yaml", &"#".repeat(9 * 1024 * 1024));
     let run = ws.vapp().args(["validate", "-f", "big.yaml"]).expect(1);
     assert!(run.stderr.contains("the most vapp reads for a manifest"), "{run:?}");
-    ws.write("key.yaml", "version: 1\napplications:\n  a:\n    name: A\n    keys: { public_key_file: /dev/zero }\n");
-    let run = ws.vapp().args(["validate", "-f", "key.yaml"]).expect(1);
-    assert!(run.stderr.contains("is not a regular file"), "{run:?}");
     #[cfg(unix)]
     {
+        for endless in ["/dev/zero", "/dev/urandom"] {
+            let run = ws.vapp().args(["validate", "-f", endless]).expect(1);
+            assert!(run.stderr.contains("is not a regular file"), "{run:?}");
+        }
+        ws.write(
+            "key.yaml",
+            "version: 1\napplications:\n  a:\n    name: A\n    keys: { public_key_file: /dev/zero }\n",
+        );
+        let run = ws.vapp().args(["validate", "-f", "key.yaml"]).expect(1);
+        assert!(run.stderr.contains("is not a regular file"), "{run:?}");
         let fifo = ws.path().join("fifo.yaml");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         if made.is_ok_and(|s| s.success()) {

@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod converge;
 mod emulator;
+#[cfg(unix)]
 mod engines;
 mod faults;
 mod gitops;
@@ -16,5 +17,6 @@ mod numbers;
 mod openapi;
 mod reconcile;
 mod secrets;
+#[cfg(unix)]
 mod shared_state;
 mod transcripts;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vapp::api::ApplicationApi;
-use vapp::state::backend::{self, Backend, BackendError, FileBackend, LockError, LockInfo, MemoryBackend};
+use vapp::state::backend::{self, Backend, BackendError, EngineEnv, FileBackend, LockError, LockInfo, MemoryBackend};
 
 use crate::engines::{Moto, Postgres};
 use crate::harness::{config, BackgroundEmulator, Workspace};
@@ -68,31 +68,29 @@ async fn the_file_and_memory_backends_keep_the_promises() {
 async fn postgresql_keeps_the_promises() {
     let pg = Postgres::shared();
     for url in [pg.url(&unique("s"), "default"), pg.tcp_url("public", &unique("w"))] {
-        conformance(backend::open(&vapp::state::StateLocation::parse(&url).unwrap()).await.unwrap()).await;
+        conformance(
+            backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &EngineEnv::default()).await.unwrap(),
+        )
+        .await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_keeps_the_promises() {
     let moto = Moto::shared();
-    moto.set_env();
     let bucket = unique("b");
     moto.bucket(&bucket);
-    conformance(
-        backend::open(&vapp::state::StateLocation::parse(&format!("s3://{bucket}/teams/vapp.state.json")).unwrap())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let location = vapp::state::StateLocation::parse(&format!("s3://{bucket}/teams/vapp.state.json")).unwrap();
+    conformance(backend::open(&location, &moto.engine_env()).await.unwrap()).await;
 }
 
 /// A PostgreSQL holder whose connection dies holds nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_postgresql_holder_holds_nothing() {
     let url = Postgres::shared().url(&unique("s"), "default");
-    let first = backend::open(&vapp::state::StateLocation::parse(&url).unwrap()).await.unwrap();
+    let first = backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &EngineEnv::default()).await.unwrap();
     let held = first.lock(LockInfo::mine("apply"), Duration::ZERO, &|_| {}).await.unwrap();
-    let second = backend::open(&vapp::state::StateLocation::parse(&url).unwrap()).await.unwrap();
+    let second = backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &EngineEnv::default()).await.unwrap();
     assert!(second.lock(LockInfo::mine("apply"), Duration::ZERO, &|_| {}).await.is_err());
     // Dropped without release: the connection closes, as when the process is killed.
     drop(held);
@@ -111,18 +109,24 @@ async fn a_dead_postgresql_holder_holds_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_s3_lease_is_taken_over_and_fenced() {
     let moto = Moto::shared();
-    moto.set_env();
     let bucket = unique("b");
     moto.bucket(&bucket);
     let url = format!("s3://{bucket}/vapp.state.json");
-    let backend = backend::open(&vapp::state::StateLocation::parse(&url).unwrap()).await.unwrap();
+    let backend = backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &moto.engine_env()).await.unwrap();
     let token = backend.write(b"{\"v\":1}", 1, None).await.unwrap();
     // A holder from a killed run: its lease ran out a minute ago.
     let mut dead = LockInfo::mine("apply");
     dead.lease_until =
         Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now() - Duration::from_secs(60)).to_string());
-    let store =
-        object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&bucket).with_allow_http(true).build().unwrap();
+    let store = moto
+        .engine_env()
+        .iter()
+        .filter_map(|(name, value)| Some((name.to_ascii_lowercase().parse().ok()?, value)))
+        .fold(object_store::aws::AmazonS3Builder::new(), |b, (key, value)| b.with_config(key, value))
+        .with_bucket_name(&bucket)
+        .with_allow_http(true)
+        .build()
+        .unwrap();
     object_store::ObjectStoreExt::put(
         &store,
         &object_store::path::Path::from("vapp.state.json.lock"),
@@ -213,12 +217,10 @@ impl Machine {
 
 /// The day of a team that shares a state: see the module's doc.
 fn team_day(state: &str, env: &[(&'static str, String)], secret_in_url: Option<&str>) {
-    let slow = BackgroundEmulator::start(vapp::emulator::EmulatorConfig {
-        faults: vapp::emulator::Faults { latency: Duration::from_millis(150), ..Default::default() },
-        ..config()
-    });
-    let laptop = Machine::new(&slow.url, state, env);
-    let runner = Machine::new(&slow.url, state, env);
+    let gate = vapp::emulator::Gate::new();
+    let emulator = BackgroundEmulator::start(vapp::emulator::EmulatorConfig { gate: Some(gate.clone()), ..config() });
+    let laptop = Machine::new(&emulator.url, state, env);
+    let runner = Machine::new(&emulator.url, state, env);
     for machine in [&laptop, &runner] {
         machine.ws.write("vapp.yaml", &apps(6));
     }
@@ -243,14 +245,13 @@ fn team_day(state: &str, env: &[(&'static str, String)], secret_in_url: Option<&
     // Two machines never both write: while the laptop applies, the runner is told who holds the lock.
     laptop.ws.write("vapp.yaml", &apps(10));
     runner.ws.write("vapp.yaml", &apps(10));
+    gate.close();
     let mut applying = laptop.vapp().args(["apply", "--auto-approve", "--parallelism", "1"]).spawn();
-    let mut stderr = std::io::BufReader::new(applying.stderr.take().unwrap());
-    let mut line = String::new();
-    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 && !line.contains('…') {
-        line.clear();
-    }
+    // With a create held on its way, the laptop is mid-apply and holds the lock.
+    assert!(gate.wait_until_held(1, Duration::from_secs(60)), "the laptop never reached the account");
     let blocked = keep(runner.vapp().args(["apply", "--auto-approve"]).expect(3));
     assert!(blocked.stderr.contains("the state is locked: apply by"), "{blocked:?}");
+    gate.open();
     let waited = keep(runner.vapp().args(["apply", "--auto-approve", "--lock-timeout", "60s"]).expect(0));
     assert!(waited.stdout.contains("No changes"), "it waited for the laptop, then had nothing to do: {waited:?}");
     assert!(applying.wait().unwrap().success());
@@ -264,25 +265,22 @@ fn team_day(state: &str, env: &[(&'static str, String)], secret_in_url: Option<&
     assert!(stale.stderr.contains("the state changed since the plan was made"), "{stale:?}");
 
     // A runner killed mid-apply and thrown away: a fresh directory converges, no duplicate, no lost key.
-    let doomed = Machine::new(&slow.url, state, env);
+    let doomed = Machine::new(&emulator.url, state, env);
     doomed.ws.write("vapp.yaml", &apps(16));
+    gate.close();
     let mut child = doomed.vapp().args(["apply", "--auto-approve", "--parallelism", "2"]).spawn();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = 0;
-    let mut line = String::new();
-    while seen < 3 && std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 {
-        seen += usize::from(line.contains(" [") || line.contains('…'));
-        line.clear();
-    }
+    assert!(gate.wait_until_held(2, Duration::from_secs(60)), "the runner never reached the account");
     let _ = child.kill();
     let _ = child.wait();
+    // The two creates it sent land after it died.
+    gate.open();
     drop(doomed);
-    let fresh = Machine::new(&slow.url, state, env);
+    let fresh = Machine::new(&emulator.url, state, env);
     fresh.ws.write("vapp.yaml", &apps(16));
     keep(fresh.vapp().args(["state", "unlock", "--force"]).run());
     keep(fresh.vapp().args(["apply", "--auto-approve"]).expect(0));
     keep(fresh.vapp().args(["plan", "--detailed-exitcode"]).expect(0));
-    let live = slow.block_on(slow.client().list_all()).unwrap();
+    let live = emulator.block_on(emulator.client().list_all()).unwrap();
     assert_eq!(live.len(), 16, "no duplicate, nothing left behind");
     let listed = keep(fresh.vapp().args(["state", "list"]).expect(0)).stdout;
     for i in 0..16 {

@@ -221,12 +221,47 @@ pub trait Backend: Send + Sync {
     async fn forget_history(&self) -> Result<usize, BackendError>;
 }
 
-/// Opens the backend that keeps the state at `location`.
-pub async fn open(location: &StateLocation) -> Result<Arc<dyn Backend>, BackendError> {
+/// What the engines read from the environment (`AWS_*` for S3, `PGPASSWORD` for PostgreSQL): the
+/// process's, or one a test gives, so that nothing has to change a process's environment.
+#[derive(Clone, Default)]
+pub struct EngineEnv {
+    vars: Vec<(String, String)>,
+}
+
+impl EngineEnv {
+    /// The engines' variables of this process's environment.
+    pub fn process() -> Self {
+        EngineEnv::from_pairs(std::env::vars())
+    }
+
+    /// The engines' variables among `pairs`.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let vars = pairs.into_iter().filter(|(name, _)| name.starts_with("AWS_") || name == "PGPASSWORD").collect();
+        EngineEnv { vars }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+/// Names only: the values hold secrets (`AWS_SECRET_ACCESS_KEY`, `PGPASSWORD`).
+impl std::fmt::Debug for EngineEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.vars.iter().map(|(name, _)| name)).finish()
+    }
+}
+
+/// Opens the backend that keeps the state at `location`, its engine configured from `env`.
+pub async fn open(location: &StateLocation, env: &EngineEnv) -> Result<Arc<dyn Backend>, BackendError> {
     Ok(match location {
         StateLocation::File(path) => Arc::new(FileBackend::new(path.clone())),
-        StateLocation::Postgres(url) => Arc::new(PostgresBackend::open(url).await?),
-        StateLocation::S3(object) => Arc::new(S3Backend::open(object).await?),
+        StateLocation::Postgres(url) => Arc::new(PostgresBackend::open(url, env).await?),
+        StateLocation::S3(object) => Arc::new(S3Backend::open(object, env).await?),
         StateLocation::Memory => Arc::new(MemoryBackend::new()),
     })
 }

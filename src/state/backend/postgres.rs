@@ -127,13 +127,13 @@ async fn bounded<T, E: Into<crate::BoxError>>(
 
 impl PostgresBackend {
     /// Connects to the database `url` names and makes the tables if they are missing.
-    pub async fn open(url: &PostgresUrl) -> Result<Self, BackendError> {
+    pub async fn open(url: &PostgresUrl, env: &super::EngineEnv) -> Result<Self, BackendError> {
         let location = StateLocation::Postgres(url.clone());
         let parsed = split(url.expose())?;
         let mut config: Config =
             parsed.connection.parse().map_err(|e| engine(format!("{location} is not a PostgreSQL URL"), e))?;
         if config.get_password().is_none() {
-            if let Ok(password) = std::env::var("PGPASSWORD") {
+            if let Some(password) = env.get("PGPASSWORD") {
                 config.password(password);
             }
         }

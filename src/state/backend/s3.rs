@@ -73,12 +73,12 @@ fn lease_ran_out(holder: &LockInfo) -> bool {
 
 impl S3Backend {
     /// Opens `s3://BUCKET/KEY` and checks that the store honours conditional writes.
-    pub async fn open(object: &S3Object) -> Result<Self, BackendError> {
+    pub async fn open(object: &S3Object, env: &super::EngineEnv) -> Result<Self, BackendError> {
         let url = object.to_string();
         let invalid = |what: &str| BackendError::Engine { what: format!("{url} {what}"), source: None };
         let bucket = object.bucket.as_str();
         let key = Path::parse(&object.key).map_err(|_| invalid("names an object key vapp cannot use"))?;
-        let allow_http = std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+        let allow_http = env.get("AWS_ALLOW_HTTP").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let options = ClientOptions::new()
             .with_allow_http(allow_http)
             .with_connect_timeout(Duration::from_secs(5))
@@ -92,7 +92,13 @@ impl S3Backend {
             max_retries: 3,
             retry_timeout: Duration::from_secs(20),
         };
-        let store = AmazonS3Builder::from_env()
+        // As `AmazonS3Builder::from_env` reads the process's environment, from `env`.
+        let configured = env.iter().filter_map(|(name, value)| {
+            let key: object_store::aws::AmazonS3ConfigKey = name.to_ascii_lowercase().parse().ok()?;
+            Some((key, value))
+        });
+        let store = configured
+            .fold(AmazonS3Builder::new(), |builder, (key, value)| builder.with_config(key, value))
             .with_bucket_name(bucket)
             .with_client_options(options)
             .with_retry(retry)
