@@ -16,7 +16,9 @@ use super::numbers::{
 use super::page::ListPage;
 use super::url::BaseUrl;
 use super::{ApiError, ApplicationApi, ListError, Problem, RetryNotice, RetryObserver, RetryPolicy};
-use crate::model::{AppId, Application};
+use std::sync::Arc;
+
+use crate::model::{AppId, Application, Keep, Listed};
 
 pub const DEFAULT_API_URL: &str = "https://api.nexmo.com";
 /// The largest page the API serves; fewer pages means fewer round trips.
@@ -206,14 +208,17 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|source| ApiError::Decode { url: self.url(path), source })
     }
 
-    async fn page(&self, page: u64) -> Result<ListPage, ApiError> {
+    /// Page `page` of the list, read off the task that drives the other requests (so that pages are
+    /// read on every core while the next ones arrive), each application turned into what `convert`
+    /// makes of it there: a page is never held whole longer than it takes to read it.
+    async fn page<T: Send + 'static>(&self, page: u64, convert: Convert<T>) -> Result<Page<T>, ApiError> {
         let path = format!("{LIST_PATH}?page_size={LIST_PAGE_SIZE}&page={page}");
         let bytes = self.call(Method::GET, &path, None).await?;
         let url = self.url(&path);
-        // Reading a page is CPU work: done off the task that drives the other requests, so that pages
-        // are read on every core while the next ones arrive.
         let parsed = tokio::task::spawn_blocking(move || {
-            serde_json::from_slice(&bytes).map_err(|source| ApiError::Decode { url: url.clone(), source })
+            let read: ListPage =
+                serde_json::from_slice(&bytes).map_err(|source| ApiError::Decode { url: url.clone(), source })?;
+            Ok(Page::of(read, &*convert))
         })
         .await;
         parsed.unwrap_or_else(|stopped| {
@@ -222,31 +227,90 @@ impl Client {
     }
 
     /// Follows `_links.next` from `first`, one page after another: for answers without `total_pages`.
-    async fn follow_next(&self, first: ListPage) -> Result<Vec<Application>, ApiError> {
+    async fn follow_next<T: Send + 'static>(&self, first: Page<T>, convert: Convert<T>) -> Result<Vec<T>, ApiError> {
         let list_error = |source| ApiError::List { url: self.url(LIST_PATH), source };
-        let mut apps = Vec::new();
+        let mut items = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut page = first;
         for number in 1..=MAX_LIST_PAGES {
-            let next = page.links.next.take();
-            if page.embedded.applications.is_empty() && next.is_some() {
+            let next = page.next.take();
+            if page.items.is_empty() && next.is_some() {
                 return Err(list_error(ListError::EmptyPageWithNext { page: number }));
             }
-            apps.append(&mut page.embedded.applications);
-            let Some(next) = next else { return Ok(apps) };
+            items.append(&mut page.items);
+            let Some(next) = next else { return Ok(items) };
             let path = self
                 .next_path(&next.href)
                 .map_err(|reason| list_error(ListError::BadNext { href: next.href.clone(), reason }))?;
             if !seen.insert(path.clone()) {
                 return Err(list_error(ListError::BadNext { href: next.href, reason: "it was already read" }));
             }
-            page = self.call_json(Method::GET, &path, None).await?;
+            let read: ListPage = self.call_json(Method::GET, &path, None).await?;
+            page = Page::of(read, &*convert);
         }
         Err(list_error(ListError::TooManyPages {
             pages: MAX_LIST_PAGES + 1,
             page_size: LIST_PAGE_SIZE,
             max: MAX_LIST_PAGES,
         }))
+    }
+
+    /// Every application in the account, each turned into what `convert` makes of it once `convert`
+    /// is known (the first page is read meanwhile).
+    async fn list<T: Identified + Send + 'static>(
+        &self,
+        convert: impl std::future::Future<Output = Convert<T>>,
+    ) -> Result<Vec<T>, ApiError> {
+        let list_error = |source| ApiError::List { url: self.url(LIST_PATH), source };
+        let whole: Convert<Application> = Arc::new(|app| app);
+        let first = self.page(1, whole).await?;
+        let convert = convert.await;
+        let first = first.map(&*convert);
+        let total_items = first.total_items;
+        let items = match first.total_pages {
+            // The Node and Python SDKs' fixtures show pages without `total_pages`: follow the links.
+            None => self.follow_next(first, convert).await?,
+            Some(total_pages) => {
+                let page_size = first.page_size.unwrap_or(LIST_PAGE_SIZE).max(1);
+                check_page_count(total_pages, page_size, total_items).map_err(list_error)?;
+                // `total_pages` decides how many pages to fetch, so an empty account or a missing `next`
+                // link cannot make this loop; pages after the first are fetched concurrently, in order.
+                let mut items = first.items;
+                let rest: Vec<Page<T>> = futures::stream::iter(2..=total_pages)
+                    .map(|page| self.page(page, convert.clone()))
+                    .buffered(self.list_concurrency)
+                    .try_collect()
+                    .await?;
+                for (number, page) in (2..).zip(rest) {
+                    if page.items.is_empty() && number < total_pages {
+                        return Err(list_error(ListError::EmptyPageWithNext { page: number }));
+                    }
+                    items.extend(page.items);
+                }
+                items
+            }
+        };
+        // An application created while the pages are read shifts the later pages, so one may be read
+        // twice; one deleted meanwhile makes another be missed, which the count shows.
+        let mut seen = std::collections::HashSet::new();
+        let items: Vec<T> =
+            items.into_iter().filter(|item| item.listed_id().is_none_or(|id| seen.insert(id.clone()))).collect();
+        let read = items.len() as u64;
+        match total_items {
+            Some(total_items) if read < total_items => Err(list_error(ListError::Partial { read, total_items })),
+            _ => Ok(items),
+        }
+    }
+
+    /// Every application in the account as a plan holds them: whole where `keep` (known once the
+    /// state is read, while the first page is) says, a glimpse elsewhere.
+    pub async fn list_for_plan(&self, keep: impl std::future::Future<Output = Keep>) -> Result<Vec<Listed>, ApiError> {
+        self.list(async {
+            let keep = keep.await;
+            let convert: Convert<Listed> = Arc::new(move |app| keep.listed(app));
+            convert
+        })
+        .await
     }
 
     /// The request for a next-page link: its query, on this client's own list endpoint. The link's host
@@ -264,42 +328,8 @@ impl Client {
 
 impl ApplicationApi for Client {
     async fn list_all(&self) -> Result<Vec<Application>, ApiError> {
-        let list_error = |source| ApiError::List { url: self.url(LIST_PATH), source };
-        let first = self.page(1).await?;
-        let total_items = first.total_items;
-        let apps = match first.total_pages {
-            // The Node and Python SDKs' fixtures show pages without `total_pages`: follow the links.
-            None => self.follow_next(first).await?,
-            Some(total_pages) => {
-                let page_size = first.page_size.unwrap_or(LIST_PAGE_SIZE).max(1);
-                check_page_count(total_pages, page_size, total_items).map_err(list_error)?;
-                // `total_pages` decides how many pages to fetch, so an empty account or a missing `next`
-                // link cannot make this loop; pages after the first are fetched concurrently, in order.
-                let mut apps = first.embedded.applications;
-                let rest: Vec<ListPage> = futures::stream::iter(2..=total_pages)
-                    .map(|page| self.page(page))
-                    .buffered(self.list_concurrency)
-                    .try_collect()
-                    .await?;
-                for (number, page) in (2..).zip(rest) {
-                    if page.embedded.applications.is_empty() && number < total_pages {
-                        return Err(list_error(ListError::EmptyPageWithNext { page: number }));
-                    }
-                    apps.extend(page.embedded.applications);
-                }
-                apps
-            }
-        };
-        // An application created while the pages are read shifts the later pages, so one may be read
-        // twice; one deleted meanwhile makes another be missed, which the count shows.
-        let mut seen = std::collections::HashSet::new();
-        let apps: Vec<Application> =
-            apps.into_iter().filter(|app| app.id.as_ref().is_none_or(|id| seen.insert(id.clone()))).collect();
-        let read = apps.len() as u64;
-        match total_items {
-            Some(total_items) if read < total_items => Err(list_error(ListError::Partial { read, total_items })),
-            _ => Ok(apps),
-        }
+        let whole: Convert<Application> = Arc::new(|app| app);
+        self.list(async { whole }).await
     }
 
     async fn get(&self, id: &AppId) -> Result<Application, ApiError> {
@@ -317,6 +347,59 @@ impl ApplicationApi for Client {
 
     async fn delete(&self, id: &AppId) -> Result<(), ApiError> {
         self.call(Method::DELETE, &format!("/v2/applications/{}", encode_segment(id)), None).await.map(drop)
+    }
+}
+
+/// What a listing makes of each application, on the thread that reads its page.
+type Convert<T> = Arc<dyn Fn(Application) -> T + Send + Sync>;
+
+/// A listed item's application id, by which a page read twice is told.
+trait Identified {
+    fn listed_id(&self) -> Option<&AppId>;
+}
+
+impl Identified for Application {
+    fn listed_id(&self) -> Option<&AppId> {
+        self.id.as_ref()
+    }
+}
+
+impl Identified for Listed {
+    fn listed_id(&self) -> Option<&AppId> {
+        self.id()
+    }
+}
+
+/// One page of the list, its applications converted.
+struct Page<T> {
+    items: Vec<T>,
+    page_size: Option<u64>,
+    total_items: Option<u64>,
+    total_pages: Option<u64>,
+    next: Option<super::page::Link>,
+}
+
+impl Page<Application> {
+    fn map<T>(self, convert: &(dyn Fn(Application) -> T + Send + Sync)) -> Page<T> {
+        Page {
+            items: self.items.into_iter().map(convert).collect(),
+            page_size: self.page_size,
+            total_items: self.total_items,
+            total_pages: self.total_pages,
+            next: self.next,
+        }
+    }
+}
+
+impl<T> Page<T> {
+    fn of(read: ListPage, convert: &(dyn Fn(Application) -> T + Send + Sync)) -> Page<T> {
+        Page {
+            items: read.embedded.applications.into_iter().map(convert).collect(),
+            page_size: read.page_size,
+            total_items: read.total_items,
+            total_pages: read.total_pages,
+            next: read.links.next,
+        }
     }
 }
 

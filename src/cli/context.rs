@@ -15,7 +15,7 @@ use super::{Printer, Settings};
 use crate::api::{ApplicationApi, BaseUrl, Client, ClientConfig, Credentials, NumberFilter, NumbersApi};
 use crate::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use crate::manifest::{self, Desired};
-use crate::model::{Application, Number};
+use crate::model::{Application, Listed, Number};
 use crate::state::backend::{self, Backend, Held};
 use crate::state::{self, Account, Loaded, State, StateStore};
 
@@ -57,7 +57,8 @@ pub enum Keys {
 pub struct Inputs {
     pub desired: Desired,
     pub loaded: Option<Loaded>,
-    pub live: Vec<Application>,
+    /// Whole where the state names them (see [`crate::plan::listing_keeps`]), a glimpse elsewhere.
+    pub live: Vec<Listed>,
     pub numbers: Vec<Number>,
     pub connection: Connection,
     /// How long the manifests and the state took (read while the account was listed).
@@ -91,12 +92,6 @@ impl Context {
 
     pub fn manifests(&self) -> Result<Desired> {
         Ok(manifest::load(&self.settings.files)?)
-    }
-
-    /// The manifests, read on a blocking thread so that they can be read while something else waits.
-    async fn manifests_in_background(&self) -> Result<Desired> {
-        let files = self.settings.files.clone();
-        Ok(tokio::task::spawn_blocking(move || manifest::load(&files)).await??)
     }
 
     /// The state passphrase: `--passphrase-file`, else `VAPP_STATE_PASSPHRASE`.
@@ -270,24 +265,45 @@ impl Context {
         on_local: impl FnOnce(&Desired, Option<&State>),
     ) -> Result<Inputs> {
         self.account()?;
+        // The state says which applications the listing keeps whole: it is read first (a file, a
+        // row), while the manifests are read on another thread and the first page is on its way.
+        let (keeps, kept) = tokio::sync::oneshot::channel();
         let local = async {
             let started = Instant::now();
-            let desired = match manifests {
-                Manifests::Read => self.manifests_in_background().await?,
-                Manifests::Given(desired) => desired,
+            let reading = match manifests {
+                Manifests::Read => {
+                    let files = self.settings.files.clone();
+                    Err(tokio::task::spawn_blocking(move || (manifest::load(&files), started.elapsed())))
+                }
+                Manifests::Given(desired) => Ok(desired),
             };
-            let manifests_took = started.elapsed();
             let loaded = match keys {
-                Keys::Sealed => self.load_state().await?,
-                Keys::Readable => self.load_state_with_keys().await?,
+                Keys::Sealed => self.load_state().await,
+                Keys::Readable => self.load_state_with_keys().await,
             };
+            let state_took = started.elapsed();
+            if let Ok(loaded) = &loaded {
+                let _ = keeps.send(crate::plan::listing_keeps(loaded.as_ref().map(|l| &l.state)));
+            }
+            // A manifest's mistakes are told before the state's.
+            let (desired, manifests_took) = match reading {
+                Ok(desired) => (desired, Duration::ZERO),
+                Err(reading) => {
+                    let (desired, took) = reading.await?;
+                    (desired?, took)
+                }
+            };
+            let loaded = loaded?;
             self.check_account(loaded.as_ref().map(|l| &l.state))?;
             on_local(&desired, loaded.as_ref().map(|l| &l.state));
-            Ok::<_, super::failure::Failure>((desired, loaded, manifests_took, started.elapsed() - manifests_took))
+            Ok::<_, super::failure::Failure>((desired, loaded, manifests_took, state_took))
         };
         let listing = async {
             let connection = self.connect().await?;
-            let (live, numbers) = self.list_account(&connection).await?;
+            // Without the state (its read failed: the plan is not made), everything is kept.
+            let keep = async { kept.await.unwrap_or(crate::model::Keep::Everything) };
+            let applications = connection.client.list_for_plan(keep);
+            let (live, numbers) = self.list_account_with(&connection, applications).await?;
             Ok::<_, super::failure::Failure>((connection, live, numbers))
         };
         let ((desired, loaded, manifests_took, state_took), listed) =
@@ -296,13 +312,22 @@ impl Context {
         Ok(Inputs { desired, loaded, live, numbers, connection, manifests_took, state_took })
     }
 
-    /// Every live application and every number of the account, read at once, with a status line
-    /// about how long it took.
+    /// Every live application (whole) and every number of the account, read at once, with a status
+    /// line about how long it took.
     pub async fn list_account(&self, connection: &Connection) -> Result<(Vec<Application>, Vec<Number>)> {
+        self.list_account_with(connection, connection.client.list_all()).await
+    }
+
+    /// The applications `applications` lists, and every number of the account, read at once.
+    async fn list_account_with<T>(
+        &self,
+        connection: &Connection,
+        applications: impl std::future::Future<Output = Result<Vec<T>, crate::api::ApiError>>,
+    ) -> Result<(Vec<T>, Vec<Number>)> {
         let started = Instant::now();
         let spinner = self.printer.spinner("reading the applications and numbers of the account…");
         let everything = NumberFilter::default();
-        let (live, numbers) = tokio::join!(connection.client.list_all(), connection.numbers.list_numbers(&everything));
+        let (live, numbers) = tokio::join!(applications, connection.numbers.list_numbers(&everything));
         if let Some(spinner) = spinner {
             spinner.finish_and_clear();
         }

@@ -37,10 +37,10 @@ pub enum Lookup<'a> {
 pub struct Unmanaged<'a>(Vec<(&'a Application, Fingerprint)>);
 
 impl<'a> Unmanaged<'a> {
-    pub fn new(live: &'a [Application], state: &State) -> Self {
+    pub fn new(live: impl IntoIterator<Item = &'a Application>, state: &State) -> Self {
         let managed: HashSet<&AppId> = state.applications.values().filter_map(|e| e.id.as_ref()).collect();
         Unmanaged(
-            live.iter()
+            live.into_iter()
                 .filter(|app| app.id.as_ref().is_some_and(|id| !managed.contains(id)))
                 .filter_map(|app| Some((app, keys::fingerprint(app.public_key()?).ok()?)))
                 .collect(),

@@ -26,7 +26,7 @@ use serde_json::Value;
 
 pub use diff::FieldDiff;
 pub use lost::{Lookup, LostCreate, Unmanaged};
-pub use planner::{keys_expected, plan, PlanError, PlanInput};
+pub use planner::{keys_expected, listing_keeps, plan, PlanError, PlanInput};
 pub use saved::SavedPlan;
 
 use crate::model::{Address, AppId, Application, Fingerprint, Msisdn};

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::keys;
 use crate::manifest::{Desired, DesiredApp, Location};
-use crate::model::{defaults, Address, AppId, Application, Fingerprint, Keys, Msisdn, Number};
+use crate::model::{defaults, Address, AppId, Application, Fingerprint, Keep, Keys, Listed, Msisdn, Number};
 use crate::state::{Intent, KeyRecord, State, StateEntry};
 
 /// What a plan is made from.
@@ -21,8 +21,9 @@ pub struct PlanInput<'a> {
     pub desired: &'a Desired,
     /// `None` before the first apply.
     pub state: Option<&'a State>,
-    /// Every application in the account.
-    pub live: &'a [Application],
+    /// Every application in the account: whole where the state names it (or has an unconfirmed
+    /// create), a glimpse elsewhere.
+    pub live: &'a [Listed],
     /// Only these addresses are considered; all when empty.
     pub targets: &'a [Address],
     /// Every number the account owns.
@@ -41,6 +42,19 @@ pub enum PlanError {
     /// A manifest names a number the account does not own: nothing is planned, nothing changes.
     #[error("{location}: the account does not own number {msisdn} (listed under `{address}`)")]
     NumberNotOwned { msisdn: Msisdn, address: Address, location: Location },
+    /// The account was listed without the whole of an application the plan depends on.
+    #[error("application {id} was listed in part only, but the plan depends on all of it")]
+    Partial { id: AppId },
+}
+
+/// Which listed applications a plan against `state` may depend on whole: those the state manages, or
+/// every one while a create whose answer was lost may be any of them.
+pub fn listing_keeps(state: Option<&State>) -> Keep {
+    let Some(state) = state else { return Keep::Only(Default::default()) };
+    match state.applications.values().any(|e| e.id.is_none()) {
+        true => Keep::Everything,
+        false => Keep::Only(state.applications.values().filter_map(|e| e.id.clone()).collect()),
+    }
 }
 
 /// How many new key pairs planning `desired` against `state` will most likely call for, told before
@@ -68,9 +82,23 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     let empty = State::new(String::new());
     let state = input.state.unwrap_or(&empty);
     let live_by_id: HashMap<&AppId, Live> =
-        input.live.iter().filter_map(Live::of).map(|live| (live.id, live)).collect();
+        input.live.iter().filter_map(Listed::whole).filter_map(Live::of).map(|live| (live.id, live)).collect();
+    let names_by_id: HashMap<&AppId, &str> =
+        input.live.iter().filter_map(|listed| Some((listed.id()?, listed.name()))).collect();
+    if let Some(partial) = state
+        .applications
+        .values()
+        .filter_map(|e| e.id.as_ref())
+        .find(|id| names_by_id.contains_key(id) && !live_by_id.contains_key(id))
+    {
+        return Err(PlanError::Partial { id: partial.clone() });
+    }
     // Parsing every live key is costly; only an unconfirmed create needs it.
-    let unmanaged = state.applications.values().any(|e| e.id.is_none()).then(|| Unmanaged::new(input.live, state));
+    let unmanaged = state
+        .applications
+        .values()
+        .any(|e| e.id.is_none())
+        .then(|| Unmanaged::new(input.live.iter().filter_map(Listed::whole), state));
 
     let mut addresses: BTreeSet<&Address> = input.desired.apps.keys().collect();
     addresses.extend(state.applications.keys());
@@ -158,7 +186,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         }
         planner.changes.push(change);
     }
-    plan_numbers(input, state, &live_by_id, &mut planner)?;
+    plan_numbers(input, state, &live_by_id, &names_by_id, &mut planner)?;
     Ok(Plan {
         format_version: FORMAT_VERSION,
         state: StateRef { lineage: input.state.map(|s| s.lineage.clone()), serial: state.serial },
@@ -220,6 +248,7 @@ fn plan_numbers(
     input: &PlanInput,
     state: &State,
     live_by_id: &HashMap<&AppId, Live>,
+    names_by_id: &HashMap<&AppId, &str>,
     planner: &mut Planner,
 ) -> Result<(), PlanError> {
     let owned: HashMap<&Msisdn, &Number> = input.numbers.iter().map(|n| (&n.msisdn, n)).collect();
@@ -240,9 +269,9 @@ fn plan_numbers(
         state.applications.iter().filter_map(|(address, e)| Some((e.id.as_ref()?, address))).collect();
     let origin = |n: &Number| -> Origin {
         let Some(id) = n.app_id.clone() else { return Origin::Nowhere };
-        match (managed_by.get(&id), live_by_id.get(&id)) {
+        match (managed_by.get(&id), names_by_id.get(&id)) {
             (Some(address), _) => Origin::Managed { id, address: (*address).clone() },
-            (None, Some(live)) => Origin::Unmanaged { id, name: live.app.name.clone() },
+            (None, Some(name)) => Origin::Unmanaged { id, name: name.to_string() },
             (None, None) => Origin::Gone { id },
         }
     };
@@ -288,7 +317,7 @@ fn plan_numbers(
                 // an application they do not declare (unmanaged, or kept by protection) deserves a
                 // warning.
                 if let (Some(from_id), Some(live)) =
-                    (from.id().filter(|id| Some(*id) != current), from.id().and_then(|id| live_by_id.get(id)))
+                    (from.id().filter(|id| Some(*id) != current), from.id().and_then(|id| names_by_id.get(id)))
                 {
                     let managed_as = managed_by.get(from_id).map(|a| (*a).clone());
                     let declared = managed_as.as_ref().is_some_and(|a| input.desired.apps.contains_key(a));
@@ -297,7 +326,7 @@ fn plan_numbers(
                             msisdn: number.msisdn.clone(),
                             address: address.clone(),
                             from_id: from_id.clone(),
-                            from_name: live.app.name.clone(),
+                            from_name: live.to_string(),
                             managed_as,
                         });
                     }
@@ -514,11 +543,10 @@ impl Planner {
         Ok(change(Step::Delete { id }, fields, vec![]))
     }
 
-    fn warn_same_name(&mut self, wanted: &DesiredApp, live: &[Application], state: &State) {
+    fn warn_same_name(&mut self, wanted: &DesiredApp, live: &[Listed], state: &State) {
         let name = &wanted.application.name;
-        let twin =
-            live.iter().find(|a| &a.name == name && a.id.as_ref().is_some_and(|id| state.address_of(id).is_none()));
-        if let Some(id) = twin.and_then(|t| t.id.clone()) {
+        let twin = live.iter().find(|a| a.name() == name && a.id().is_some_and(|id| state.address_of(id).is_none()));
+        if let Some(id) = twin.and_then(|t| t.id().cloned()) {
             self.warnings.push(Warning::SameNameUnmanaged { address: wanted.address.clone(), name: name.clone(), id });
         }
     }

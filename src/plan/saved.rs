@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Plan;
-use crate::model::{AppId, Application, Msisdn, Number};
+use crate::model::{AppId, Application, Listed, Msisdn, Number};
 use crate::state::State;
 
 pub const FORMAT: &str = "vapp-plan";
@@ -69,7 +69,7 @@ pub enum Staleness {
 }
 
 impl SavedPlan {
-    pub fn new(plan: Plan, live: &[Application]) -> Self {
+    pub fn new(plan: Plan, live: &[Listed]) -> Self {
         SavedPlan {
             format: FORMAT.to_string(),
             version: VERSION,
@@ -99,7 +99,7 @@ impl SavedPlan {
     }
 
     /// Why this plan may no longer be applied, if it may not.
-    pub fn staleness(&self, state: Option<&State>, live: &[Application], numbers: &[Number]) -> Option<Staleness> {
+    pub fn staleness(&self, state: Option<&State>, live: &[Listed], numbers: &[Number]) -> Option<Staleness> {
         let planned = &self.plan.state;
         match (planned.lineage.as_deref(), state) {
             (None, Some(now)) if now.serial > 0 => return Some(Staleness::StateCreated { serial: now.serial }),
@@ -135,9 +135,10 @@ impl SavedPlan {
 }
 
 /// The digests of the live applications that the plan's changes name.
-fn digests(plan: &Plan, live: &[Application]) -> BTreeMap<AppId, String> {
+fn digests(plan: &Plan, live: &[Listed]) -> BTreeMap<AppId, String> {
     let ids: std::collections::HashSet<&AppId> = plan.changes.iter().filter_map(|c| c.id()).collect();
     live.iter()
+        .filter_map(Listed::whole)
         .filter_map(|app| {
             let id = app.id.as_ref()?;
             ids.contains(id).then(|| (id.clone(), digest(app)))

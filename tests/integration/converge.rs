@@ -257,6 +257,8 @@ impl World {
         let numbers: Vec<Number> =
             self.api.list_numbers(&NumberFilter::default()).await.unwrap().iter().map(OwnedNumber::summary).collect();
         let state = self.store.snapshot();
+        // As the listing hands them to a plan: whole where the state names them.
+        let live = vapp::plan::listing_keeps(Some(&state)).list(live);
         let made = plan(&PlanInput { desired, state: Some(&state), live: &live, targets, numbers: &numbers }).unwrap();
         let saved = serde_json::to_vec(&vapp::plan::SavedPlan::new(made.clone(), &live)).unwrap();
         let made = vapp::plan::SavedPlan::from_slice(&saved).unwrap();

@@ -142,7 +142,7 @@ fn a_rotation_whose_answer_is_lost_keeps_both_keys_then_completes() {
         let backend = std::sync::Arc::new(vapp::state::backend::FileBackend::new(state_path.clone()));
         let loaded = vapp::state::load(backend.as_ref(), None).await.unwrap().unwrap();
         let state = loaded.state.clone();
-        let live = api.list_all().await.unwrap();
+        let live = vapp::plan::listing_keeps(Some(&state)).list(api.list_all().await.unwrap());
         let plan = vapp::plan::plan(&PlanInput {
             desired: &desired,
             state: Some(&state),

@@ -372,6 +372,7 @@ fn update_bodies() -> Vec<Body> {
         "format": "vapp-state", "version": 1, "lineage": "openapi-test", "serial": 1, "applications": entries
     }))
     .expect("a state");
+    let live = vapp::plan::listing_keeps(Some(&state)).list(live);
     let plan = plan(&PlanInput {
         desired: &desired,
         state: Some(&state),

@@ -261,7 +261,7 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
     let dir = tempfile::tempdir().unwrap();
     let state_path = dir.path().join("vapp.state.json");
     let store = StateStore::at_path(state_path.clone(), State::new("test".into()));
-    let live = api.list_all().await.unwrap();
+    let live = vapp::plan::listing_keeps(None).list(api.list_all().await.unwrap());
     let plan = vapp::plan::plan(&PlanInput { desired: &desired, state: None, live: &live, targets: &[], numbers: &[] })
         .unwrap();
     let cancel = Cancel::default();
@@ -294,7 +294,7 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
     assert!(state.applications["broken"].key.private_key().is_some());
 
     // The next plan sends the failed create again with the same key, and touches nothing else.
-    let live = api.list_all().await.unwrap();
+    let live = vapp::plan::listing_keeps(Some(&state)).list(api.list_all().await.unwrap());
     let again = vapp::plan::plan(&PlanInput {
         desired: &desired,
         state: Some(&state),

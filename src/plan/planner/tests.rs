@@ -17,8 +17,15 @@ fn live(v: Value) -> Application {
     serde_json::from_value(v).unwrap()
 }
 
+/// `live` as the listing hands it to a plan against `state`: whole where the state names it.
+fn listed(state: &State, live: &[Application]) -> Vec<Listed> {
+    let keep = listing_keeps(Some(state));
+    live.iter().cloned().map(|app| keep.listed(app)).collect()
+}
+
 fn plan_of(desired: &Desired, state: &State, live: &[Application]) -> Plan {
-    plan(&PlanInput { desired, state: Some(state), live, targets: &[], numbers: &[] }).unwrap()
+    let live = listed(state, live);
+    plan(&PlanInput { desired, state: Some(state), live: &live, targets: &[], numbers: &[] }).unwrap()
 }
 
 const PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n";
@@ -150,6 +157,7 @@ fn the_keys_expected_before_listing_are_the_keys_the_plan_makes() {
 fn targets_limit_the_plan_and_unknown_targets_are_named() {
     let (desired, state, live) = fixture();
     let targets = vec![Address::new("old"), Address::new("nope")];
+    let live = listed(&state, &live);
     let plan =
         plan(&PlanInput { desired: &desired, state: Some(&state), live: &live, targets: &targets, numbers: &[] })
             .unwrap();
@@ -407,7 +415,8 @@ mod scenarios {
         let keys = Keys::new();
         let wanted = desired(manifest);
         let numbers: Vec<Number> = numbers.iter().map(OwnedNumber::summary).collect();
-        let input = PlanInput { desired: &wanted, state: Some(state), live, targets: &[], numbers: &numbers };
+        let listed = listed(state, live);
+        let input = PlanInput { desired: &wanted, state: Some(state), live: &listed, targets: &[], numbers: &numbers };
         let made = plan(&input).unwrap();
         let mut text = String::new();
         let _ = write!(text, "## manifest\n{}\n", manifest.trim());
