@@ -9,7 +9,8 @@ use super::{AppId, Application};
 /// One listed application.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Listed {
-    Whole(Application),
+    /// Boxed: most of a large account is glimpses, and a glimpse is a fifth of an application's size.
+    Whole(Box<Application>),
     Glimpse(Glimpse),
 }
 
@@ -37,7 +38,7 @@ impl Keep {
             (Keep::Only(ids), Some(id)) if !ids.contains(&id) => {
                 Listed::Glimpse(Glimpse { public_key: app.public_key().map(str::to_string), name: app.name, id })
             }
-            _ => Listed::Whole(app),
+            _ => Listed::Whole(Box::new(app)),
         }
     }
 }
