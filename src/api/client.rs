@@ -18,6 +18,8 @@ use super::url::BaseUrl;
 use super::{ApiError, ApplicationApi, ListError, Problem, RetryNotice, RetryObserver, RetryPolicy};
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
+
 use crate::model::{AppId, Application, Keep, Listed};
 
 pub const DEFAULT_API_URL: &str = "https://api.nexmo.com";
@@ -210,15 +212,13 @@ impl Client {
 
     /// Page `page` of the list, read off the task that drives the other requests (so that pages are
     /// read on every core while the next ones arrive), each application turned into what `convert`
-    /// makes of it there: a page is never held whole longer than it takes to read it.
+    /// makes of its JSON there: a page is never held whole longer than it takes to read it.
     async fn page<T: Send + 'static>(&self, page: u64, convert: Convert<T>) -> Result<Page<T>, ApiError> {
         let path = format!("{LIST_PATH}?page_size={LIST_PAGE_SIZE}&page={page}");
         let bytes = self.call(Method::GET, &path, None).await?;
         let url = self.url(&path);
         let parsed = tokio::task::spawn_blocking(move || {
-            let read: ListPage =
-                serde_json::from_slice(&bytes).map_err(|source| ApiError::Decode { url: url.clone(), source })?;
-            Ok(Page::of(read, &*convert))
+            Page::read(&bytes, &*convert).map_err(|source| ApiError::Decode { url, source })
         })
         .await;
         parsed.unwrap_or_else(|stopped| {
@@ -245,8 +245,8 @@ impl Client {
             if !seen.insert(path.clone()) {
                 return Err(list_error(ListError::BadNext { href: next.href, reason: "it was already read" }));
             }
-            let read: ListPage = self.call_json(Method::GET, &path, None).await?;
-            page = Page::of(read, &*convert);
+            let bytes = self.call(Method::GET, &path, None).await?;
+            page = Page::read(&bytes, &*convert).map_err(|source| ApiError::Decode { url: self.url(&path), source })?;
         }
         Err(list_error(ListError::TooManyPages {
             pages: MAX_LIST_PAGES + 1,
@@ -255,17 +255,17 @@ impl Client {
         }))
     }
 
-    /// Every application in the account, each turned into what `convert` makes of it once `convert`
-    /// is known (the first page is read meanwhile).
+    /// Every application in the account, each turned into what `convert` makes of its JSON once
+    /// `convert` is known (the first page is fetched meanwhile).
     async fn list<T: Identified + Send + 'static>(
         &self,
         convert: impl std::future::Future<Output = Convert<T>>,
     ) -> Result<Vec<T>, ApiError> {
         let list_error = |source| ApiError::List { url: self.url(LIST_PATH), source };
-        let whole: Convert<Application> = Arc::new(|app| app);
-        let first = self.page(1, whole).await?;
+        let raw: Convert<Box<RawValue>> = Arc::new(|json| Ok(json.to_owned()));
+        let first = self.page(1, raw).await?;
         let convert = convert.await;
-        let first = first.map(&*convert);
+        let first = first.convert(&*convert).map_err(|source| ApiError::Decode { url: self.url(LIST_PATH), source })?;
         let total_items = first.total_items;
         let items = match first.total_pages {
             // The Node and Python SDKs' fixtures show pages without `total_pages`: follow the links.
@@ -303,11 +303,11 @@ impl Client {
     }
 
     /// Every application in the account as a plan holds them: whole where `keep` (known once the
-    /// state is read, while the first page is) says, a glimpse elsewhere.
+    /// state is read, while the first page is on its way) says, a glimpse elsewhere.
     pub async fn list_for_plan(&self, keep: impl std::future::Future<Output = Keep>) -> Result<Vec<Listed>, ApiError> {
         self.list(async {
             let keep = keep.await;
-            let convert: Convert<Listed> = Arc::new(move |app| keep.listed(app));
+            let convert: Convert<Listed> = Arc::new(move |json| keep.read(json.get()));
             convert
         })
         .await
@@ -328,7 +328,7 @@ impl Client {
 
 impl ApplicationApi for Client {
     async fn list_all(&self) -> Result<Vec<Application>, ApiError> {
-        let whole: Convert<Application> = Arc::new(|app| app);
+        let whole: Convert<Application> = Arc::new(|json| serde_json::from_str(json.get()));
         self.list(async { whole }).await
     }
 
@@ -350,8 +350,8 @@ impl ApplicationApi for Client {
     }
 }
 
-/// What a listing makes of each application, on the thread that reads its page.
-type Convert<T> = Arc<dyn Fn(Application) -> T + Send + Sync>;
+/// What a listing makes of each application's JSON, on the thread that reads its page.
+type Convert<T> = Arc<dyn Fn(&RawValue) -> Result<T, serde_json::Error> + Send + Sync>;
 
 /// A listed item's application id, by which a page read twice is told.
 trait Identified {
@@ -379,27 +379,35 @@ struct Page<T> {
     next: Option<super::page::Link>,
 }
 
-impl Page<Application> {
-    fn map<T>(self, convert: &(dyn Fn(Application) -> T + Send + Sync)) -> Page<T> {
-        Page {
-            items: self.items.into_iter().map(convert).collect(),
-            page_size: self.page_size,
-            total_items: self.total_items,
-            total_pages: self.total_pages,
-            next: self.next,
-        }
-    }
-}
-
 impl<T> Page<T> {
-    fn of(read: ListPage, convert: &(dyn Fn(Application) -> T + Send + Sync)) -> Page<T> {
-        Page {
-            items: read.embedded.applications.into_iter().map(convert).collect(),
+    /// Reads a page: its counts and links, and each application's JSON as `convert` makes it.
+    fn read(
+        bytes: &[u8],
+        convert: &(dyn Fn(&RawValue) -> Result<T, serde_json::Error> + Send + Sync),
+    ) -> Result<Page<T>, serde_json::Error> {
+        let read: ListPage<Box<RawValue>> = serde_json::from_slice(bytes)?;
+        Ok(Page {
+            items: read.embedded.applications.iter().map(|json| convert(json)).collect::<Result<_, _>>()?,
             page_size: read.page_size,
             total_items: read.total_items,
             total_pages: read.total_pages,
             next: read.links.next,
-        }
+        })
+    }
+}
+
+impl Page<Box<RawValue>> {
+    fn convert<T>(
+        self,
+        convert: &(dyn Fn(&RawValue) -> Result<T, serde_json::Error> + Send + Sync),
+    ) -> Result<Page<T>, serde_json::Error> {
+        Ok(Page {
+            items: self.items.iter().map(|json| convert(json)).collect::<Result<_, _>>()?,
+            page_size: self.page_size,
+            total_items: self.total_items,
+            total_pages: self.total_pages,
+            next: self.next,
+        })
     }
 }
 

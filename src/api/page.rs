@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Application;
 
+/// A page of `A`s: applications as the emulator writes them, or each one's raw JSON as the client
+/// reads them (to read only as much of each as it needs).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ListPage {
+pub struct ListPage<A = Application> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18,16 +20,22 @@ pub struct ListPage {
     pub total_items: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_pages: Option<u64>,
-    #[serde(rename = "_embedded", default)]
-    pub embedded: Embedded,
+    #[serde(rename = "_embedded", default = "Embedded::empty", bound(deserialize = "A: Deserialize<'de>"))]
+    pub embedded: Embedded<A>,
     #[serde(rename = "_links", default)]
     pub links: Links,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Embedded {
-    #[serde(default)]
-    pub applications: Vec<Application>,
+pub struct Embedded<A = Application> {
+    #[serde(default = "Vec::new", bound(deserialize = "A: Deserialize<'de>"))]
+    pub applications: Vec<A>,
+}
+
+impl<A> Embedded<A> {
+    fn empty() -> Self {
+        Embedded { applications: Vec::new() }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

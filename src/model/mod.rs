@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use ids::{valid_address, Address, AppId, Fingerprint, InvalidAddress, Msisdn};
-pub use listed::{Glimpse, Keep, Listed};
+pub use listed::{Glimpse, Keep, Listed, Whole};
 pub use webhook::{VideoWebhook, Webhook};
 
 use crate::keys::PrivateKeyPem;

@@ -11,7 +11,6 @@ use super::{
     Action, Adopt, AdoptThen, Change, Create, Drift, FieldDiff, IfFound, KeyChange, KnownKey, NewKey, Note,
     NumberChange, Origin, Plan, RotateKey, Route, StateRef, Step, Update, Warning, FORMAT_VERSION,
 };
-use crate::keys;
 use crate::manifest::{Desired, DesiredApp, Location};
 use crate::model::{defaults, Address, AppId, Application, Fingerprint, Keep, Keys, Listed, Msisdn, Number};
 use crate::state::{Intent, KeyRecord, State, StateEntry};
@@ -82,7 +81,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     let empty = State::new(String::new());
     let state = input.state.unwrap_or(&empty);
     let live_by_id: HashMap<&AppId, Live> =
-        input.live.iter().filter_map(Listed::whole).filter_map(Live::of).map(|live| (live.id, live)).collect();
+        input.live.iter().filter_map(Listed::kept).filter_map(Live::of).map(|live| (live.id, live)).collect();
     let names_by_id: HashMap<&AppId, &str> =
         input.live.iter().filter_map(|listed| Some((listed.id()?, listed.name()))).collect();
     if let Some(partial) = state
@@ -124,7 +123,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     _ => Lookup::Missing,
                 };
                 match found {
-                    Lookup::Found(app) => Live::of(app),
+                    Lookup::Found(app) => app.id.as_ref().and_then(|id| live_by_id.get(id)).copied(),
                     Lookup::Missing => None,
                     Lookup::Ambiguous(count) => {
                         planner.warnings.push(Warning::AmbiguousLostCreate { address: address.clone(), count });
@@ -135,7 +134,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             None => None,
         };
         if let (Some(entry), Some(id)) = (entry, entry.and_then(|e| e.id.as_ref())) {
-            if let Some(found) = drift_of(address, id, entry, live.map(|l| l.app)).map_err(body_error(address))? {
+            if let Some(found) = drift_of(address, id, entry, live).map_err(body_error(address))? {
                 planner.drift.push(found);
             }
         }
@@ -151,7 +150,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     // Found: from here on it is managed, and converges like any other.
                     let observed = comparable(live.app).map_err(body_error(address))?;
                     let (converged, fields, mut notes) =
-                        planner.converged(wanted, entry, live.app).map_err(body_error(address))?;
+                        planner.converged(wanted, entry, live).map_err(body_error(address))?;
                     let then = match converged {
                         Converged::Same { .. } => None,
                         Converged::Update { body } => Some(AdoptThen::Update { body }),
@@ -226,11 +225,12 @@ fn lost_create(entry: &StateEntry) -> Option<LostCreate> {
 struct Live<'a> {
     id: &'a AppId,
     app: &'a Application,
+    fingerprint: Option<&'a Fingerprint>,
 }
 
 impl<'a> Live<'a> {
-    fn of(app: &'a Application) -> Option<Self> {
-        Some(Live { id: app.id.as_ref()?, app })
+    fn of(whole: &'a crate::model::Whole) -> Option<Self> {
+        Some(Live { id: whole.app.id.as_ref()?, app: &whole.app, fingerprint: whole.fingerprint.as_ref() })
     }
 }
 
@@ -441,7 +441,7 @@ impl Planner {
 
     /// An application that exists and is managed: update, rotate its key, or leave it.
     fn converge(&mut self, wanted: &DesiredApp, entry: &StateEntry, live: Live) -> Result<Change, serde_json::Error> {
-        let (converged, diff, notes) = self.converged(wanted, entry, live.app)?;
+        let (converged, diff, notes) = self.converged(wanted, entry, live)?;
         let id = live.id.clone();
         let step = match converged {
             Converged::Same { observed } => Step::NoOp { id, observed },
@@ -456,9 +456,10 @@ impl Planner {
         &mut self,
         wanted: &DesiredApp,
         entry: &StateEntry,
-        live: &Application,
+        live: Live,
     ) -> Result<(Converged, Vec<FieldDiff>, Vec<Note>), serde_json::Error> {
-        let live_fingerprint = live.public_key().and_then(|pem| keys::fingerprint(pem).ok());
+        let live_fingerprint = live.fingerprint.cloned();
+        let live = live.app;
         let observed = comparable(live)?;
         let desired = desired_body(wanted);
         let mut fields = diff(&observed, &comparable(&desired)?);
@@ -669,13 +670,13 @@ fn drift_of(
     address: &Address,
     id: &AppId,
     entry: &StateEntry,
-    live: Option<&Application>,
+    live: Option<Live>,
 ) -> Result<Option<Drift>, serde_json::Error> {
     let Some(applied) = entry.applied.as_ref() else { return Ok(None) };
     let drift = |diff, deleted| Drift { address: address.clone(), id: Some(id.clone()), diff, deleted };
     let Some(live) = live else { return Ok(Some(drift(vec![], true))) };
-    let mut fields = diff(applied, &comparable(live)?);
-    let live_fingerprint = live.public_key().and_then(|pem| keys::fingerprint(pem).ok());
+    let mut fields = diff(applied, &comparable(live.app)?);
+    let live_fingerprint = live.fingerprint.cloned();
     // Only a key vapp holds (or was given) can drift; an imported application's key is not vapp's.
     let held = match entry.key {
         KeyRecord::Unknown { .. } => None,
