@@ -159,7 +159,7 @@ pub enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Print the manifest JSON Schema
     Schema,
-    /// Print a shell completion script (e.g. `vapp completions bash > /etc/bash_completion.d/vapp`)
+    /// Print a shell completion script (e.g. `vapp completions bash > ~/.local/share/bash-completion/completions/vapp`)
     Completions(completions::CompletionsArgs),
     /// Print the man page (or write one per command into a directory)
     Man(completions::ManArgs),

@@ -57,6 +57,7 @@ impl Store {
         };
         app.keys = Some(Keys { public_key: Some(public_key), ..Default::default() });
         defaults::fill_in_place(&mut app);
+        answer_only_fields(&mut app);
         self.upsert(app.clone()).await?;
         Ok(Created { app, private_key })
     }
@@ -69,7 +70,24 @@ impl Store {
         let public_key = app.public_key().map(str::to_string).or_else(|| current.public_key().map(str::to_string));
         app.keys = Some(Keys { public_key, ..Default::default() });
         defaults::fill_in_place(&mut app);
+        answer_only_fields(&mut app);
         Ok(self.replace(app.clone()).await?.then_some(app))
+    }
+}
+
+/// The fields the API answers but no client sets, as the official SDKs' recorded answers show them
+/// (the Java SDK's `ApplicationClientTest`, the Vonage CLI's video fixtures): voice `payment_enabled`
+/// and `payments.gateways`, video `environment_enabled` and `environment_id`. A client that sends them
+/// back (as vapp does with every field it does not model) keeps what it sent.
+pub fn answer_only_fields(app: &mut Application) {
+    let Some(capabilities) = app.capabilities.as_mut() else { return };
+    if let Some(voice) = capabilities.voice.as_mut() {
+        voice.extra.entry("payment_enabled").or_insert(serde_json::Value::Bool(false));
+        voice.extra.entry("payments").or_insert_with(|| serde_json::json!({"gateways": []}));
+    }
+    if let Some(video) = capabilities.video.as_mut() {
+        video.extra.entry("environment_enabled").or_insert(serde_json::Value::Bool(false));
+        video.extra.entry("environment_id").or_insert(serde_json::json!(1));
     }
 }
 

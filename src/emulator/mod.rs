@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-pub use account::{invalid_parameters, InProcess};
+pub use account::{answer_only_fields, invalid_parameters, InProcess};
 pub use gate::Gate;
 pub use numbers::seeded_number;
 pub use seed::{seeded_application, SEED_PUBLIC_KEYS};

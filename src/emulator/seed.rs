@@ -49,6 +49,7 @@ pub fn seeded_application(index: usize) -> Application {
     });
     let mut app: Application = serde_json::from_value(app).unwrap_or_default();
     defaults::fill_in_place(&mut app);
+    super::account::answer_only_fields(&mut app);
     app
 }
 

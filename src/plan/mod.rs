@@ -424,8 +424,9 @@ pub enum Warning {
     Protected { address: Address },
     /// A number is taken from an application another address (or nobody) manages.
     NumberTakenOver { msisdn: Msisdn, address: Address, from_id: AppId, from_name: String, managed_as: Option<Address> },
-    /// Updating numbers clears what the Numbers API does not show (`voiceStatusCallback`).
-    NumberStatusCallbacksCleared,
+    /// Updating these numbers, which route to an application now, clears what the Numbers API does
+    /// not show (`voiceStatusCallback`). A number that routes nowhere has no voice settings to lose.
+    NumberStatusCallbacksCleared { msisdns: Vec<Msisdn> },
 }
 
 /// A change made in the account outside vapp since the last apply.

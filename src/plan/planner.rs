@@ -275,7 +275,8 @@ fn plan_numbers(
             (None, None) => Origin::Gone { id },
         }
     };
-    let mut any = false;
+    // Numbers that route to an application now: an update may clear a voice status callback on them.
+    let mut rerouted: BTreeSet<Msisdn> = BTreeSet::new();
     let mut number_drift: Vec<Drift> = Vec::new();
     for change in &mut planner.changes {
         let address = &change.address;
@@ -365,7 +366,7 @@ fn plan_numbers(
             });
         }
         change.diff.sort_by(|a, b| a.path.cmp(&b.path));
-        any |= !changes.is_empty();
+        rerouted.extend(changes.iter().filter(|n| n.from != Origin::Nowhere).map(|n| n.msisdn.clone()));
         change.numbers = changes;
         // Drift: numbers linked or unlinked by hand since the last apply (an update vapp had under way
         // is not drift: the account says how it ended).
@@ -407,8 +408,8 @@ fn plan_numbers(
         }
     }
     planner.drift.sort_by(|a, b| a.address.cmp(&b.address));
-    if any {
-        planner.warnings.push(Warning::NumberStatusCallbacksCleared);
+    if !rerouted.is_empty() {
+        planner.warnings.push(Warning::NumberStatusCallbacksCleared { msisdns: rerouted.into_iter().collect() });
     }
     Ok(())
 }
@@ -540,7 +541,12 @@ impl Planner {
             }
             return Ok(change(Step::NoOp { id, observed }, vec![], vec![]));
         }
-        let fields = diff(&observed, &Value::Null);
+        // As a create's, the fields that hold the API's defaults are said to be (shown with -v).
+        let mut fields = diff(&observed, &Value::Null);
+        let written = written_paths(&defaults::strip(live.app))?;
+        for field in &mut fields {
+            field.default = !written.contains(&field.path);
+        }
         Ok(change(Step::Delete { id }, fields, vec![]))
     }
 

@@ -274,3 +274,83 @@ fn the_emulator_command_prints_its_address_and_serves() {
     let _ = child.wait();
     assert_eq!(count, 3);
 }
+
+/// Answers the official SDKs recorded (`tests/fixtures/recordings/`): the fields only the API answers
+/// are served as recorded, kept through every update vapp makes, and an older spelling
+/// (`connection_timeout`) reads as the field it names, so planning again shows no change.
+#[test]
+fn recorded_answers_keep_their_answer_only_fields_through_vapp() {
+    let recording = |name: &str| -> Value {
+        let path = crate::harness::repo_path(&format!("tests/fixtures/recordings/{name}"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let (voice, video) = (recording("java-sdk-voice.json"), recording("vonage-cli-video.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("account.json");
+    std::fs::write(&data, json!({"applications": [voice.clone(), video.clone()]}).to_string()).unwrap();
+    let emulator = crate::harness::BackgroundEmulator::start(EmulatorConfig { data_file: Some(data), ..config() });
+    let ws = crate::harness::Workspace::new(&emulator.url);
+    ws.write(
+        "vapp.yaml",
+        r#"version: 1
+applications:
+  voice-app:
+    name: My Application (renamed)
+    privacy: { improve_ai: false }
+    capabilities:
+      voice:
+        webhooks:
+          answer_url: { address: https://example.com/webhooks/answer, http_method: GET }
+          fallback_answer_url: { address: https://fallback.example.com/webhooks/answer, http_method: POST, connect_timeout: 500, socket_timeout: 3000 }
+          event_url: { address: https://example.com/webhooks/event, http_method: POST }
+        conversations_ttl: 24
+        region: eu-west
+  video-app:
+    name: Video app (renamed)
+    capabilities:
+      video:
+        webhooks:
+          archive_status: { address: https://example.com/video/archive, active: true }
+          stream_created: { address: https://example.com/video/stream, active: true }
+        storage: { server_side_encryption: false, end_to_end_encryption: false, cloud_storage: false }
+"#,
+    );
+    for (address, app) in [("voice-app", &voice), ("video-app", &video)] {
+        ws.vapp().args(["import", address, app["id"].as_str().unwrap()]).expect(0);
+    }
+    let plan = ws.vapp().args(["plan", "--format", "json"]).expect(0).json();
+    let paths: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["diff"].as_array().unwrap())
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["name", "name"], "only the names differ: {plan}");
+    ws.vapp().args(["apply", "--auto-approve"]).expect(0);
+    let live = emulator.block_on(emulator.client().list_all()).unwrap();
+    let shown = |id: &Value| {
+        serde_json::to_value(live.iter().find(|a| a.id.as_ref().unwrap() == id.as_str().unwrap()).unwrap()).unwrap()
+    };
+    let (voice_now, video_now) = (shown(&voice["id"]), shown(&video["id"]));
+    assert_eq!(voice_now["name"], "My Application (renamed)");
+    for field in ["payment_enabled", "payments"] {
+        assert_eq!(voice_now["capabilities"]["voice"][field], voice["capabilities"]["voice"][field], "{field}");
+    }
+    let fallback = &voice_now["capabilities"]["voice"]["webhooks"]["fallback_answer_url"];
+    assert_eq!((fallback["connect_timeout"].as_u64(), fallback["socket_timeout"].as_u64()), (Some(500), Some(3000)));
+    for field in ["environment_enabled", "environment_id", "hoolock_configs"] {
+        assert_eq!(video_now["capabilities"]["video"][field], video["capabilities"]["video"][field], "{field}");
+    }
+    ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+    // A new application gets them as the API answers them.
+    let created =
+        emulator
+            .block_on(emulator.client().create(
+                &serde_json::from_value(json!({"name": "n", "capabilities": {"voice": {}, "video": {}}})).unwrap(),
+            ))
+            .unwrap();
+    let created = serde_json::to_value(created).unwrap();
+    assert_eq!(created["capabilities"]["voice"]["payments"], json!({"gateways": []}));
+    assert_eq!(created["capabilities"]["video"]["environment_enabled"], json!(false));
+}

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::model::Msisdn;
 use crate::plan::{Note, Warning};
 
 impl fmt::Display for Note {
@@ -72,9 +73,16 @@ impl fmt::Display for Warning {
                     "number {msisdn} is taken from {from_name:?} ({from_id}), which vapp does not manage, and linked to {address}"
                 ),
             },
-            Warning::NumberStatusCallbacksCleared => f.write_str(
-                "updating a number clears its voiceStatusCallback: the Numbers API does not show it, so vapp cannot keep it",
-            ),
+            Warning::NumberStatusCallbacksCleared { msisdns } => {
+                let numbers: Vec<&str> = msisdns.iter().map(Msisdn::as_str).collect();
+                write!(
+                    f,
+                    "updating number{} {} clears any voiceStatusCallback set on {}: the Numbers API does not show it, so vapp cannot keep it",
+                    if numbers.len() == 1 { "" } else { "s" },
+                    numbers.join(", "),
+                    if numbers.len() == 1 { "it" } else { "them" }
+                )
+            }
         }
     }
 }
