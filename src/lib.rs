@@ -7,6 +7,7 @@
 pub mod api;
 pub mod apply;
 pub mod cli;
+pub mod crash;
 pub mod emulator;
 pub mod excerpt;
 pub mod fsutil;

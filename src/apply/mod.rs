@@ -303,19 +303,89 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
     }
 
     async fn run(&self, change: &Change) -> StepResult {
+        if let Some(from) = &change.moved_from {
+            self.rename(from, &change.address).await?;
+        }
         match &change.step {
             Step::Create(create) | Step::Recreate { create, .. } => self.create(change, create).await.map(Some),
             Step::Update(Update { id, body }) => self.update(change, id, body).await.map(Some),
             Step::Adopt(adopt) => self.adopt(change, adopt).await.map(Some),
             Step::RotateKey(rotate) => self.rotate(change, rotate).await.map(|()| Some(rotate.id.clone())),
             Step::Delete { id } => self.delete(change, id).await.map(|()| None),
-            Step::Forget { .. } => {
+            Step::Vanished { .. } => {
                 self.store.commit(|s| drop(s.applications.remove(&change.address))).await?;
                 Ok(None)
             }
             Step::Abandon { lost, if_found } => self.abandon(change, lost, *if_found).await,
+            Step::Move { id, observed } => {
+                self.record_as_applied(change, id, observed).await?;
+                Ok(Some(id.clone()))
+            }
+            Step::Import(import) => self.import(change, import).await.map(Some),
+            Step::Forget { .. } => {
+                self.store.commit(|s| drop(s.applications.remove(&change.address))).await?;
+                Ok(None)
+            }
             Step::NoOp { .. } => Ok(None),
         }
+    }
+
+    /// Moves the state's record of `from` to `to` (a `moved:` entry), unless an earlier run did: the
+    /// record, its key and its numbers go as one write, before anything else of the change.
+    async fn rename(&self, from: &Address, to: &Address) -> Result<(), ActionError> {
+        let needed = self.store.read(|s| s.applications.contains_key(from) && !s.applications.contains_key(to));
+        if !needed {
+            return Ok(());
+        }
+        self.store
+            .commit(|s| {
+                if let Some(entry) = s.applications.remove(from) {
+                    s.applications.insert(to.clone(), entry);
+                }
+                for pending in s.numbers_pending.values_mut() {
+                    if pending.to.as_ref() == Some(from) {
+                        pending.to = Some(to.clone());
+                    }
+                }
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Records what a step saw, with nothing sent: the live application as applied, and the protect flag.
+    async fn record_as_applied(
+        &self,
+        change: &Change,
+        id: &AppId,
+        observed: &serde_json::Value,
+    ) -> Result<(), ActionError> {
+        let (id, observed) = (id.clone(), observed.clone());
+        self.store
+            .commit(|s| {
+                if let Some(entry) = s.applications.get_mut(&change.address) {
+                    entry.id = Some(id);
+                    entry.applied = Some(observed);
+                    entry.protect = change.protect;
+                    entry.intent = None;
+                }
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Records an imported application (its key is not vapp's), then brings it to the manifest as an
+    /// adopted one is.
+    async fn import(&self, change: &Change, import: &crate::plan::Import) -> Result<AppId, ActionError> {
+        let entry = StateEntry {
+            id: Some(import.id.clone()),
+            key: KeyRecord::Unknown { fingerprint: import.fingerprint.clone() },
+            protect: change.protect,
+            applied: Some(import.observed.clone()),
+            ..Default::default()
+        };
+        self.store.commit(|s| drop(s.applications.insert(change.address.clone(), entry))).await?;
+        self.converge_after_recording(change, &import.id, import.then.as_ref()).await?;
+        Ok(import.id.clone())
     }
 
     /// The pair a create or rotation sends, as the state records it, and its public PEM.
@@ -394,15 +464,26 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
                 }
             })
             .await?;
-        match &adopt.then {
+        self.converge_after_recording(change, &adopt.id, adopt.then.as_ref()).await?;
+        Ok(adopt.id.clone())
+    }
+
+    /// What an adopted or imported application needs once it is recorded.
+    async fn converge_after_recording(
+        &self,
+        change: &Change,
+        id: &AppId,
+        then: Option<&AdoptThen>,
+    ) -> Result<(), ActionError> {
+        match then {
             None => {}
-            Some(AdoptThen::Update { body }) => drop(self.update(change, &adopt.id, body).await?),
+            Some(AdoptThen::Update { body }) => drop(self.update(change, id, body).await?),
             Some(AdoptThen::RotateKey { change: key_change, rotation }) => {
-                let rotate = RotateKey { id: adopt.id.clone(), change: key_change.clone(), rotation: *rotation };
+                let rotate = RotateKey { id: id.clone(), change: key_change.clone(), rotation: *rotation };
                 self.rotate(change, &rotate).await?
             }
         }
-        Ok(adopt.id.clone())
+        Ok(())
     }
 
     /// Gives the application a new key: recorded as pending, sent, then made the key. At every moment
@@ -669,7 +750,10 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
 
 /// Whether the plan observed which numbers route to the step's application (it exists, and stays).
 fn observes_numbers(step: &Step) -> bool {
-    matches!(step, Step::Update(_) | Step::RotateKey(_) | Step::Adopt(_) | Step::NoOp { .. })
+    matches!(
+        step,
+        Step::Update(_) | Step::RotateKey(_) | Step::Adopt(_) | Step::Move { .. } | Step::Import(_) | Step::NoOp { .. }
+    )
 }
 
 /// An application the API answered that cannot be put into comparable form.

@@ -308,8 +308,29 @@ impl Context {
         };
         let ((desired, loaded, manifests_took, state_took), listed) =
             tokio::try_join!(local, async { Ok(listing.await) })?;
-        let (connection, live, numbers) = listed?;
+        let (connection, mut live, numbers) = listed?;
+        self.read_imports_whole(&desired, &connection, &mut live).await?;
         Ok(Inputs { desired, loaded, live, numbers, connection, manifests_took, state_took })
+    }
+
+    /// The applications the manifests import, read whole: the listing kept only what the state names
+    /// whole (it knew the state before the manifests), and an import's plan compares all of it.
+    async fn read_imports_whole(&self, desired: &Desired, connection: &Connection, live: &mut [Listed]) -> Result<()> {
+        let imported: std::collections::HashSet<&crate::model::AppId> =
+            desired.refactoring.imports.iter().map(|i| &i.id).collect();
+        for listed in live.iter_mut() {
+            let Listed::Glimpse(glimpse) = listed else { continue };
+            if !imported.contains(&glimpse.id) {
+                continue;
+            }
+            let app = connection
+                .client
+                .get(&glimpse.id)
+                .await
+                .with_context(|| format!("cannot read application {} to import it", glimpse.id))?;
+            *listed = crate::model::Keep::Everything.listed(app);
+        }
+        Ok(())
     }
 
     /// Every live application (whole) and every number of the account, read at once, with a status

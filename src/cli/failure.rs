@@ -207,6 +207,12 @@ mod library {
         }
     }
 
+    impl Diagnose for crate::plan::PlanError {
+        fn help(&self) -> Option<String> {
+            crate::plan::PlanError::help(self)
+        }
+    }
+
     impl Diagnose for crate::api::BadUrl {
         fn help(&self) -> Option<String> {
             Some(crate::api::BadUrl::help(self))
@@ -231,7 +237,6 @@ mod library {
     }
 
     plain!(
-        crate::plan::PlanError,
         crate::plan::TooManyDeletes,
         crate::plan::saved::SavedPlanError,
         crate::state::BackendError,

@@ -15,6 +15,7 @@ mod plan;
 mod printer;
 mod settings;
 mod state;
+mod state_mv;
 mod token;
 mod validate;
 

@@ -26,6 +26,10 @@ pub enum StateCommand {
         /// The address to forget
         #[arg(value_parser = super::args::address)]
         address: Address,
+        /// Also drop the private key the state holds for it (its only copy: `vapp key show ADDR --out
+        /// FILE` keeps one)
+        #[arg(long)]
+        forget_key: bool,
         /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h)
         #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
         lock_timeout: std::time::Duration,
@@ -40,6 +44,9 @@ pub enum StateCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Rename an address in the state, or hand it to another state of the same account
+    #[command(override_usage = "vapp state mv FROM TO\n       vapp state mv ADDR --to-state PATH|URL [--as NEW]")]
+    Mv(super::state_mv::MvArgs),
     /// List the earlier versions of the state that are kept
     History,
     /// Copy the state to another place (lineage and serial kept); --state names where it is now
@@ -62,9 +69,10 @@ pub async fn run(context: &Context, command: StateCommand) -> Result<Exit> {
         StateCommand::Migrate { to, lock_timeout } => {
             context.with_state_lock("state migrate", lock_timeout, migrate(context, &to, lock_timeout)).await
         }
-        StateCommand::Rm { address, lock_timeout } => {
-            context.with_state_lock("state rm", lock_timeout, rm(context, &address)).await
+        StateCommand::Rm { address, forget_key, lock_timeout } => {
+            context.with_state_lock("state rm", lock_timeout, rm(context, &address, forget_key)).await
         }
+        StateCommand::Mv(args) => super::state_mv::run(context, args).await,
         StateCommand::Encrypt => context.with_state_lock("state encrypt", Duration::ZERO, encrypt_keys(context)).await,
         StateCommand::Decrypt => context.with_state_lock("state decrypt", Duration::ZERO, decrypt_keys(context)).await,
     }
@@ -135,11 +143,20 @@ async fn show(context: &Context, address: &Address) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-async fn rm(context: &Context, address: &Address) -> Result<Exit> {
+async fn rm(context: &Context, address: &Address, forget_key: bool) -> Result<Exit> {
     let store = context.store(Some(context.require_state().await?)).await?;
-    let Some(entry) = store.snapshot().applications.get(address).cloned() else {
+    let Some(entry) = store.read(|s| s.applications.get(address).cloned()) else {
         bail!("{address} is not in the state")
     };
+    let holds_key = entry.key.is_managed() || entry.pending_key.as_ref().is_some_and(KeyRecord::is_managed);
+    if holds_key && !forget_key {
+        return Err(super::failure::hinted(
+            format!("the state holds the only copy of {address}'s private key; removing {address} would drop it"),
+            format!(
+                "keep a copy first with `vapp key show {address} --out {address}.pem`, then pass --forget-key; to rename an address instead, use `vapp state mv {address} NEW` (or a `moved:` entry)"
+            ),
+        ));
+    }
     store.commit(|s| drop(s.applications.remove(address))).await?;
     context.printer.status(&format!(
         "{address} is no longer managed; application {} stays in the account{}",

@@ -6,6 +6,7 @@
 //! manifest never reaches the API.
 
 pub mod emit;
+pub mod refactor;
 mod schema;
 mod yaml;
 
@@ -23,7 +24,7 @@ pub use yaml::{Position, MAX_FOUND};
 
 use crate::fsutil::{self, ReadError};
 use crate::humanise::{self, Dialect, ProblemKind, TypeProblem};
-use crate::model::{self, rules, Address, Application, Capabilities, Fingerprint, Msisdn, Privacy};
+use crate::model::{self, rules, Address, AppId, Application, Capabilities, Fingerprint, Msisdn, Privacy};
 
 pub use crate::model::valid_address;
 
@@ -42,6 +43,16 @@ pub struct ManifestFile {
     #[serde(default)]
     #[schemars(extend("propertyNames" = {"pattern": "^[a-z0-9][a-z0-9_-]*$"}))]
     pub applications: IndexMap<String, ManifestApplication>,
+    /// Renamed addresses: the state's record of `from` becomes `to`, with its id, key and numbers; no
+    /// application is deleted or re-keyed. Keep the entries after apply: they are harmless once done.
+    #[serde(default)]
+    pub moved: Vec<refactor::MovedEntry>,
+    /// Addresses to stop managing: the application, its numbers and its key stay in the account.
+    #[serde(default)]
+    pub removed: Vec<refactor::RemovedEntry>,
+    /// Existing applications to take under management, by review.
+    #[serde(default)]
+    pub import: Vec<refactor::ImportEntry>,
 }
 
 /// One application. What it leaves out is removed from the live application or takes its default.
@@ -129,10 +140,12 @@ pub struct DesiredApp {
     pub source: Location,
 }
 
-/// Every application the manifests declare, by address, in file order.
+/// Every application the manifests declare, by address, in file order, and the reorganisation they
+/// ask for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Desired {
     pub apps: IndexMap<Address, DesiredApp>,
+    pub refactoring: refactor::Refactoring,
 }
 
 /// A place in a manifest file.
@@ -296,7 +309,10 @@ pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desir
     let mut listed: HashMap<Msisdn, (Address, Location)> = HashMap::new();
     for source in sources {
         let mut file = FileCheck { source, diagnostics: Vec::new(), lines: None };
-        if let Some(apps) = file.load(lookup) {
+        if let Some((apps, refactoring)) = file.load(lookup) {
+            desired.refactoring.moved.extend(refactoring.moved);
+            desired.refactoring.removed.extend(refactoring.removed);
+            desired.refactoring.imports.extend(refactoring.imports);
             desired.apps.reserve(apps.len());
             for app in apps {
                 if let Some(first) = desired.apps.get(&app.address) {
@@ -333,6 +349,13 @@ pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desir
             }
         }
         diagnostics.extend(file.diagnostics);
+    }
+    if diagnostics.is_empty() {
+        let line_of = |location: &Location| {
+            let source = sources.iter().find(|s| s.path == location.file)?;
+            source_line(&source.text, location.position.line)
+        };
+        diagnostics.extend(refactor::check(&desired, &line_of));
     }
     if diagnostics.is_empty() {
         Ok(desired)
@@ -449,7 +472,7 @@ impl FileCheck<'_> {
         });
     }
 
-    fn load(&mut self, lookup: yaml::EnvLookup) -> Option<Vec<DesiredApp>> {
+    fn load(&mut self, lookup: yaml::EnvLookup) -> Option<(Vec<DesiredApp>, refactor::Refactoring)> {
         let (value, index) = match yaml::parse(&self.source.text, lookup) {
             Ok(parsed) => parsed,
             Err(found) => {
@@ -494,6 +517,7 @@ impl FileCheck<'_> {
             }
         };
         let mut apps = Vec::new();
+        let refactoring = self.refactoring(&file, &index);
         for (address, app) in file.applications {
             let app_path = vec!["applications".to_string(), address.clone()];
             let key_at = index.nearest_key(&app_path);
@@ -595,7 +619,58 @@ impl FileCheck<'_> {
                 });
             }
         }
-        Some(apps)
+        Some((apps, refactoring))
+    }
+
+    /// The file's `moved`, `removed` and `import` entries, each address checked where it is written.
+    fn refactoring(&mut self, file: &ManifestFile, index: &yaml::PositionIndex) -> refactor::Refactoring {
+        let mut refactoring = refactor::Refactoring::default();
+        let place = |path: Vec<String>| Location {
+            file: self.source.path.clone(),
+            position: index.value(&path).unwrap_or_else(|| index.nearest(&path)),
+        };
+        let path = |list: &str, i: usize, field: &str| vec![list.to_string(), i.to_string(), field.to_string()];
+        let entry = |list: &str, i: usize| vec![list.to_string(), i.to_string()];
+        let mut bad = Vec::new();
+        let mut missing_ids = Vec::new();
+        let mut address = |text: &str, at: Vec<String>| match Address::parse(text) {
+            Ok(address) => Some(address),
+            Err(invalid) => {
+                bad.push((place(at), format!("`{text}` is not a valid address"), invalid.to_string()));
+                None
+            }
+        };
+        for (i, moved) in file.moved.iter().enumerate() {
+            let from = address(&moved.from, path("moved", i, "from"));
+            let to = address(&moved.to, path("moved", i, "to"));
+            if let (Some(from), Some(to)) = (from, to) {
+                refactoring.moved.push(refactor::Moved { from, to, location: place(entry("moved", i)) });
+            }
+        }
+        for (i, removed) in file.removed.iter().enumerate() {
+            if let Some(address) = address(&removed.address, path("removed", i, "address")) {
+                refactoring.removed.push(refactor::Removed { address, location: place(entry("removed", i)) });
+            }
+        }
+        for (i, import) in file.import.iter().enumerate() {
+            let at = place(entry("import", i));
+            let address = address(&import.address, path("import", i, "address"));
+            if import.id.trim().is_empty() {
+                missing_ids.push(place(path("import", i, "id")));
+                continue;
+            }
+            if let Some(address) = address {
+                let id = AppId::new(import.id.trim());
+                refactoring.imports.push(refactor::Imported { address, id, location: at });
+            }
+        }
+        for (location, message, help) in bad {
+            self.report(location.position, message, Some(help));
+        }
+        for location in missing_ids {
+            self.report(location.position, "an import names no application id".into(), None);
+        }
+        refactoring
     }
 }
 

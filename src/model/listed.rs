@@ -84,6 +84,25 @@ impl Keep {
 }
 
 impl Keep {
+    /// These too (the applications the manifests import, say).
+    pub fn and<'a>(self, more: impl IntoIterator<Item = &'a AppId>) -> Keep {
+        match self {
+            Keep::Everything => Keep::Everything,
+            Keep::Only(mut ids) => {
+                ids.extend(more.into_iter().cloned());
+                Keep::Only(ids)
+            }
+        }
+    }
+
+    /// Whether `id` is kept whole.
+    pub fn keeps(&self, id: &AppId) -> bool {
+        match self {
+            Keep::Everything => true,
+            Keep::Only(ids) => ids.contains(id),
+        }
+    }
+
     /// `apps` as a plan holds them.
     pub fn list(&self, apps: Vec<Application>) -> Vec<Listed> {
         apps.into_iter().map(|app| self.listed(app)).collect()

@@ -16,6 +16,7 @@
 pub mod diff;
 pub mod lost;
 mod planner;
+mod refactor;
 pub mod render;
 pub mod saved;
 
@@ -46,6 +47,12 @@ pub enum Action {
     /// A create whose answer was lost, found again by its key's fingerprint.
     Adopt,
     RotateKey,
+    /// A rename: the state's record moves to a new address; no API call.
+    Move,
+    /// An existing application taken under management (an `import:` entry).
+    Import,
+    /// An address no longer managed (a `removed:` entry); the application stays in the account.
+    Forget,
     NoOp,
 }
 
@@ -105,6 +112,22 @@ impl Action {
             }
             Action::RotateKey => {
                 &const { w("rotate-key", "~", "will get a new key pair", "🟡 rotate-key", "rotating key", "rotated") }
+            }
+            Action::Move => &const { w("move", ">", "has moved", "🔵 move", "moving", "moved") },
+            Action::Import => {
+                &const { w("import", "<", "will be imported and managed", "🔵 import", "importing", "imported") }
+            }
+            Action::Forget => {
+                &const {
+                    w(
+                        "forget",
+                        "/",
+                        "will be forgotten (it stays in the account)",
+                        "⚪ forget",
+                        "forgetting",
+                        "forgotten",
+                    )
+                }
             }
             Action::NoOp => &const { w("no-op", " ", "is up to date", "no-op", "checking", "unchanged") },
         }
@@ -216,6 +239,21 @@ pub struct RotateKey {
     pub rotation: u32,
 }
 
+/// An existing application taken under management: recorded (with the key it has, which vapp does
+/// not hold), then brought to the manifest as any managed application would be.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Import {
+    pub id: AppId,
+    /// The live application in comparable form, recorded as applied.
+    pub observed: Value,
+    /// The live key's fingerprint, which the state records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
+    /// What it then needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<AdoptThen>,
+}
+
 /// What happens to one address: one variant per step, each carrying exactly what its execution needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "step")]
@@ -234,6 +272,18 @@ pub enum Step {
         id: AppId,
     },
     /// The application is already gone (or was never created): only the state entry is removed.
+    Vanished {
+        id: Option<AppId>,
+    },
+    /// A rename (see [`Change::moved_from`]) and nothing else: only the state changes;
+    /// `observed` (the live application, comparable form) is recorded as applied.
+    Move {
+        id: AppId,
+        observed: Value,
+    },
+    Import(Import),
+    /// Stop managing the address: its entry (and any private key) leaves the state; the application
+    /// and its numbers stay in the account as they are.
     Forget {
         id: Option<AppId>,
     },
@@ -255,7 +305,7 @@ impl Step {
     /// Whether the step takes an application (or its address) away: such steps run after every
     /// other step and every number update, so that a number can move off an application first.
     pub fn removes(&self) -> bool {
-        matches!(self, Step::Delete { .. } | Step::Forget { .. } | Step::Abandon { .. })
+        matches!(self, Step::Delete { .. } | Step::Vanished { .. } | Step::Abandon { .. } | Step::Forget { .. })
     }
 }
 
@@ -329,6 +379,10 @@ impl Origin {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub address: Address,
+    /// The address the state knew the application by, when a `moved:` entry renamed it: the record
+    /// moves before the step runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<Address>,
     pub step: Step,
     /// The `protect` flag the state records once this change is applied.
     pub protect: bool,
@@ -356,7 +410,10 @@ impl Change {
             Step::Update(_) => Action::Update,
             Step::Adopt(_) => Action::Adopt,
             Step::RotateKey(_) => Action::RotateKey,
-            Step::Delete { .. } | Step::Forget { .. } | Step::Abandon { .. } => Action::Delete,
+            Step::Delete { .. } | Step::Vanished { .. } | Step::Abandon { .. } => Action::Delete,
+            Step::Move { .. } => Action::Move,
+            Step::Import(_) => Action::Import,
+            Step::Forget { .. } => Action::Forget,
             Step::NoOp { .. } => Action::NoOp,
         }
     }
@@ -369,8 +426,10 @@ impl Change {
             | Step::Adopt(Adopt { id, .. })
             | Step::RotateKey(RotateKey { id, .. })
             | Step::Delete { id }
+            | Step::Move { id, .. }
+            | Step::Import(Import { id, .. })
             | Step::NoOp { id, .. } => Some(id),
-            Step::Forget { id } => id.as_ref(),
+            Step::Vanished { id } | Step::Forget { id } => id.as_ref(),
         }
     }
 }
@@ -405,6 +464,8 @@ pub enum Note {
     RotationRequested,
     /// `keys.rotation` was raised.
     RotationRaised { from: u32, to: u32 },
+    /// An `import:` entry takes it under management; vapp does not hold its private key.
+    Imported,
 }
 
 /// Something a person should know that changes nothing.
@@ -427,6 +488,13 @@ pub enum Warning {
     /// Updating these numbers, which route to an application now, clears what the Numbers API does
     /// not show (`voiceStatusCallback`). A number that routes nowhere has no voice settings to lose.
     NumberStatusCallbacksCleared { msisdns: Vec<Msisdn> },
+    /// A forgotten address's private key leaves the state with it.
+    KeyLeavesState { address: Address },
+    /// One address is deleted and another created with what the deleted one last applied: a rename
+    /// that a `moved:` entry would make without deleting anything.
+    LooksLikeRename { from: Address, to: Address },
+    /// The address is being handed to another state (`vapp state mv --to-state`): left alone.
+    Leaving { address: Address, to: String },
 }
 
 /// A change made in the account outside vapp since the last apply.
@@ -456,6 +524,11 @@ pub struct Summary {
     /// Updates, key rotations and adoptions included.
     pub update: usize,
     pub delete: usize,
+    /// Renames that need nothing else (a rename with edits counts as what the edits need).
+    #[serde(rename = "move")]
+    pub moves: usize,
+    pub import: usize,
+    pub forget: usize,
     pub no_op: usize,
 }
 
@@ -479,6 +552,9 @@ impl Plan {
                 Action::Create | Action::Recreate => s.create += 1,
                 Action::Update | Action::RotateKey | Action::Adopt => s.update += 1,
                 Action::Delete => s.delete += 1,
+                Action::Move => s.moves += 1,
+                Action::Import => s.import += 1,
+                Action::Forget => s.forget += 1,
                 Action::NoOp => s.no_op += 1,
             }
         }

@@ -44,6 +44,35 @@ pub enum PlanError {
     /// The account was listed without the whole of an application the plan depends on.
     #[error("application {id} was listed in part only, but the plan depends on all of it")]
     Partial { id: AppId },
+    /// A `moved:` entry's old and new addresses are both in the state.
+    #[error("{location}: the state holds both `{from}` and `{to}`, so `{from}` cannot move to `{to}`")]
+    MoveBothHeld { from: Address, to: Address, location: Location },
+    /// An `import:` entry names an application the account does not hold.
+    #[error("{location}: the account holds no application {id} to import as `{address}`")]
+    ImportUnknown { address: Address, id: AppId, location: Location },
+    /// An `import:` entry names an application another address manages.
+    #[error(
+        "{location}: application {id} is already managed as `{managed_as}`, so it cannot be imported as `{address}`"
+    )]
+    ImportManaged { address: Address, id: AppId, managed_as: Address, location: Location },
+}
+
+impl PlanError {
+    /// What to do about it.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            PlanError::MoveBothHeld { from, .. } => Some(format!(
+                "one of them is not the application you mean: `vapp state rm {from}` (or a `removed:` entry) stops managing it"
+            )),
+            PlanError::ImportUnknown { .. } => {
+                Some("`vapp export` lists the account's applications with their ids".into())
+            }
+            PlanError::ImportManaged { managed_as, address, .. } => Some(format!(
+                "to give it the new address, write `moved: [{{ from: {managed_as}, to: {address} }}]` instead"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Which listed applications a plan against `state` may depend on whole: those the state manages, or
@@ -79,7 +108,11 @@ pub fn keys_expected(desired: &Desired, state: Option<&State>, targets: &[Addres
 /// Plans. Pure: no I/O, no clock, no randomness.
 pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     let empty = State::new(String::new());
-    let state = input.state.unwrap_or(&empty);
+    let serial = input.state.map_or(0, |s| s.serial);
+    // Renames first, in one place: from here on the state's records are where the manifests put them.
+    let moved = super::refactor::apply_moves(input.state.unwrap_or(&empty), &input.desired.refactoring)?;
+    let state: &State = &moved.state;
+    let refactoring = &input.desired.refactoring;
     let live_by_id: HashMap<&AppId, Live> =
         input.live.iter().filter_map(Listed::kept).filter_map(Live::of).map(|live| (live.id, live)).collect();
     let names_by_id: HashMap<&AppId, &str> =
@@ -114,6 +147,10 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     for address in addresses {
         let wanted = input.desired.apps.get(address);
         let entry = state.applications.get(address);
+        if let Some(leaving) = entry.and_then(|e| e.leaving.as_ref()) {
+            planner.warnings.push(Warning::Leaving { address: address.clone(), to: leaving.to.clone() });
+            continue;
+        }
         // The live application this address manages: by id, or for an unconfirmed create, by key.
         let live = match entry {
             Some(StateEntry { id: Some(id), .. }) => live_by_id.get(id).copied(),
@@ -138,12 +175,31 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                 planner.drift.push(found);
             }
         }
+        let import = refactoring.import_of(address).filter(|_| entry.is_none());
         let change = match (wanted, entry) {
-            (Some(wanted), None) => {
-                planner.warn_same_name(wanted, input.live, state);
-                let create = create(wanted, new_key(wanted, None), None).map_err(body_error(address))?;
-                planner.change(wanted, Step::Create(create.0), create.1, vec![])
+            (None, Some(entry)) if refactoring.removes(address) => {
+                if entry.key.is_managed() || entry.pending_key.as_ref().is_some_and(KeyRecord::is_managed) {
+                    planner.warnings.push(Warning::KeyLeavesState { address: address.clone() });
+                }
+                Change {
+                    address: address.clone(),
+                    moved_from: None,
+                    step: Step::Forget { id: entry.id.clone() },
+                    protect: entry.protect,
+                    diff: vec![],
+                    notes: vec![],
+                    numbers: vec![],
+                    numbers_now: BTreeSet::new(),
+                }
             }
+            (Some(wanted), None) => match import {
+                Some(import) => planner.import(wanted, import, state, &live_by_id, &names_by_id)?,
+                None => {
+                    planner.warn_same_name(wanted, input.live, state);
+                    let create = create(wanted, new_key(wanted, None), None).map_err(body_error(address))?;
+                    planner.change(wanted, Step::Create(create.0), create.1, vec![])
+                }
+            },
             (Some(wanted), Some(entry)) => match (entry.id.as_ref(), live) {
                 (Some(_), Some(live)) => planner.converge(wanted, entry, live).map_err(body_error(address))?,
                 (None, Some(live)) => {
@@ -186,9 +242,19 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         planner.changes.push(change);
     }
     plan_numbers(input, state, &live_by_id, &names_by_id, &mut planner)?;
+    // Where each moved record came from; a rename that needs nothing else is a move, and no API call.
+    for change in &mut planner.changes {
+        change.moved_from = moved.from.get(&change.address).cloned();
+        if let (Some(_), Step::NoOp { id, observed }) = (&change.moved_from, &change.step) {
+            change.step = Step::Move { id: id.clone(), observed: observed.clone() };
+        }
+    }
+    planner
+        .warn_renames(input.desired, state)
+        .map_err(|source| PlanError::Body { address: Address::default(), source })?;
     Ok(Plan {
         format_version: FORMAT_VERSION,
-        state: StateRef { lineage: input.state.map(|s| s.lineage.clone()), serial: state.serial },
+        state: StateRef { lineage: input.state.map(|s| s.lineage.clone()), serial },
         changes: planner.changes,
         drift: planner.drift,
         warnings: planner.warnings,
@@ -292,11 +358,16 @@ fn plan_numbers(
                 // A protected application that left the manifests keeps its numbers.
                 None => (Some(id), None),
             },
+            Step::Move { id, .. } | Step::Import(super::Import { id, .. }) => {
+                (Some(id), Some(Route::Application { id: id.clone() }))
+            }
             Step::Delete { id } => (Some(id), None),
+            Step::Vanished { id } => (id.as_ref(), None),
+            // A forgotten application keeps its numbers, as it keeps everything else.
             Step::Forget { id } => (id.as_ref(), None),
             Step::Abandon { .. } => (None, None),
         };
-        let kept = wanted.is_none() && matches!(change.step, Step::NoOp { .. } | Step::Adopt(_));
+        let kept = wanted.is_none() && matches!(change.step, Step::NoOp { .. } | Step::Adopt(_) | Step::Forget { .. });
         let routed_here: Vec<&Number> =
             input.numbers.iter().filter(|n| current.is_some() && n.app_id.as_ref() == current).collect();
         if matches!(route, Some(Route::Application { .. })) || kept {
@@ -431,6 +502,7 @@ impl Planner {
     fn change(&self, wanted: &DesiredApp, step: Step, diff: Vec<FieldDiff>, notes: Vec<Note>) -> Change {
         Change {
             address: wanted.address.clone(),
+            moved_from: None,
             step,
             protect: wanted.protect,
             diff,
@@ -508,6 +580,7 @@ impl Planner {
     ) -> Result<Change, serde_json::Error> {
         let change = |step, diff, notes| Change {
             address: address.clone(),
+            moved_from: None,
             step,
             protect: entry.protect,
             diff,
@@ -521,7 +594,7 @@ impl Planner {
                 _ => None,
             };
             let Some(lost) = lost else {
-                return Ok(change(Step::Forget { id: entry.id.clone() }, vec![], vec![Note::AlreadyGone]));
+                return Ok(change(Step::Vanished { id: entry.id.clone() }, vec![], vec![Note::AlreadyGone]));
             };
             // Its create may still land: a protected one is then kept, any other deleted.
             let if_found = match entry.protect {
@@ -548,6 +621,79 @@ impl Planner {
             field.default = !written.contains(&field.path);
         }
         Ok(change(Step::Delete { id }, fields, vec![]))
+    }
+
+    /// An `import:` entry for `wanted`, whose address the state does not hold: the live application is
+    /// recorded, then brought to the manifest like any managed application.
+    fn import(
+        &mut self,
+        wanted: &DesiredApp,
+        import: &crate::manifest::refactor::Imported,
+        state: &State,
+        live_by_id: &HashMap<&AppId, Live>,
+        names_by_id: &HashMap<&AppId, &str>,
+    ) -> Result<Change, PlanError> {
+        let (address, id) = (&wanted.address, &import.id);
+        if let Some(managed_as) = state.address_of(id) {
+            return Err(PlanError::ImportManaged {
+                address: address.clone(),
+                id: id.clone(),
+                managed_as: managed_as.clone(),
+                location: import.location.clone(),
+            });
+        }
+        let Some(live) = live_by_id.get(id).copied() else {
+            return Err(match names_by_id.contains_key(id) {
+                true => PlanError::Partial { id: id.clone() },
+                false => PlanError::ImportUnknown {
+                    address: address.clone(),
+                    id: id.clone(),
+                    location: import.location.clone(),
+                },
+            });
+        };
+        // Recorded as an imported application's entry is: its key is not vapp's.
+        let entry = StateEntry {
+            id: Some(id.clone()),
+            key: KeyRecord::Unknown { fingerprint: live.fingerprint.cloned() },
+            protect: wanted.protect,
+            ..Default::default()
+        };
+        let observed = comparable(live.app).map_err(body_error(address))?;
+        let (converged, fields, mut notes) = self.converged(wanted, &entry, live).map_err(body_error(address))?;
+        let then = match converged {
+            Converged::Same { .. } => None,
+            Converged::Update { body } => Some(AdoptThen::Update { body }),
+            Converged::RotateKey { change, rotation } => Some(AdoptThen::RotateKey { change, rotation }),
+        };
+        notes.insert(0, Note::Imported);
+        let step =
+            Step::Import(super::Import { id: id.clone(), observed, fingerprint: live.fingerprint.cloned(), then });
+        Ok(self.change(wanted, step, fields, notes))
+    }
+
+    /// Warns of a delete and a create that are one application renamed: the created address's
+    /// manifest is what the deleted one last applied.
+    fn warn_renames(&mut self, desired: &Desired, state: &State) -> Result<(), serde_json::Error> {
+        let deleted: Vec<(&Address, &Value)> = self
+            .changes
+            .iter()
+            .filter(|c| matches!(c.step, Step::Delete { .. }))
+            .filter_map(|c| Some((&c.address, state.applications.get(&c.address)?.applied.as_ref()?)))
+            .collect();
+        if deleted.is_empty() {
+            return Ok(());
+        }
+        let mut hints = Vec::new();
+        for change in self.changes.iter().filter(|c| matches!(c.step, Step::Create(_))) {
+            let Some(wanted) = desired.apps.get(&change.address) else { continue };
+            let created = comparable(&desired_body(wanted))?;
+            if let Some((from, _)) = deleted.iter().find(|(_, applied)| **applied == created) {
+                hints.push(Warning::LooksLikeRename { from: (*from).clone(), to: change.address.clone() });
+            }
+        }
+        self.warnings.extend(hints);
+        Ok(())
     }
 
     fn warn_same_name(&mut self, wanted: &DesiredApp, live: &[Listed], state: &State) {

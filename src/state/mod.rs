@@ -130,6 +130,20 @@ pub struct StateEntry {
     /// or unlinked by hand).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub numbers: BTreeSet<Msisdn>,
+    /// Set while the address is handed to another state (`vapp state mv --to-state`): from then on
+    /// this state leaves the application alone, even before the other records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaving: Option<Leaving>,
+}
+
+/// Where a leaving address goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leaving {
+    /// The other state, as messages show it (no password).
+    pub to: String,
+    /// The address it has there.
+    #[serde(rename = "as")]
+    pub address: Address,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -193,6 +207,7 @@ impl Default for StateEntry {
             pending_key: None,
             intent: None,
             numbers: BTreeSet::new(),
+            leaving: None,
         }
     }
 }

@@ -119,7 +119,7 @@ fn state_list_says_when_there_is_nothing_to_list() {
     assert_eq!(run.stdout, "");
     assert!(run.stderr.contains("No state at vapp.state.json: nothing is managed yet."), "{run:?}");
     let ws = applied();
-    ws.vapp().args(["--sandbox", "state", "rm", "support_line"]).expect(0);
+    ws.vapp().args(["--sandbox", "state", "rm", "support_line", "--forget-key"]).expect(0);
     let run = ws.vapp().args(["--sandbox", "state", "list"]).expect(0);
     assert!(run.stderr.contains("manages no application"), "{run:?}");
 }

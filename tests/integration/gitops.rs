@@ -171,6 +171,9 @@ fn json_plans_follow_their_schema() {
             validator.iter_errors(plan).map(|e| format!("{e} at {}", e.instance_path())).collect();
         assert!(errors.is_empty(), "{errors:?}\n{plan:#}");
     }
-    assert_eq!(plans[1]["summary"], json!({"create": 0, "update": 1, "delete": 1, "no_op": 0}));
+    assert_eq!(
+        plans[1]["summary"],
+        json!({"create": 0, "update": 1, "delete": 1, "move": 0, "import": 0, "forget": 0, "no_op": 0})
+    );
     assert_eq!(plans[1]["drift"][0]["address"], json!("one"));
 }

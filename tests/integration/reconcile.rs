@@ -106,7 +106,10 @@ fn the_tour() {
                 "diff": [{"path": "capabilities.messages.webhooks.status_url.address",
                           "before": "https://shop.example.com/webhooks/status", "after": "https://shop.example.com/webhooks/status-v2"}]}])
     );
-    assert_eq!(plan["summary"], json!({"create": 0, "update": 1, "delete": 0, "no_op": 3}));
+    assert_eq!(
+        plan["summary"],
+        json!({"create": 0, "update": 1, "delete": 0, "move": 0, "import": 0, "forget": 0, "no_op": 3})
+    );
     ws.vapp().args(["apply", "-f", "apps", "--auto-approve"]).expect(0);
     ws.vapp().args(["plan", "-f", "apps", "--detailed-exitcode"]).expect(0);
 
@@ -139,7 +142,10 @@ fn the_tour() {
     let sdk_id = state_ids(&ws).into_iter().find(|(a, _)| a == "in-app-calling").unwrap().1;
     std::fs::remove_file(ws.path().join("apps/client-sdk.yaml")).unwrap();
     let plan = ws.vapp().args(["plan", "-f", "apps", "--format", "json"]).expect(0).json();
-    assert_eq!(plan["summary"], json!({"create": 0, "update": 0, "delete": 1, "no_op": 3}));
+    assert_eq!(
+        plan["summary"],
+        json!({"create": 0, "update": 0, "delete": 1, "move": 0, "import": 0, "forget": 0, "no_op": 3})
+    );
     ws.vapp().args(["apply", "-f", "apps", "--auto-approve"]).expect(0);
     let ids = ids_in_account(&emulator);
     assert!(!ids.contains(&sdk_id));
@@ -183,7 +189,10 @@ fn protected_applications_survive_removal_and_destroy() {
     ws.write("vapp.yaml", "version: 1\napplications: {}\n");
     let run = ws.vapp().args(["plan", "--format", "json"]).expect(0);
     let plan = run.json();
-    assert_eq!(plan["summary"], json!({"create": 0, "update": 0, "delete": 1, "no_op": 1}));
+    assert_eq!(
+        plan["summary"],
+        json!({"create": 0, "update": 0, "delete": 1, "move": 0, "import": 0, "forget": 0, "no_op": 1})
+    );
     assert!(plan["warnings"][0].as_str().unwrap().starts_with("keep is protected"));
     ws.vapp().args(["destroy", "--auto-approve"]).expect(0);
     assert_eq!(ids_in_account(&emulator).len(), 1);
@@ -208,7 +217,12 @@ fn state_commands() {
     assert_eq!(shown["key"]["custody"], json!("managed"));
     assert!(shown["key"]["fingerprint"].as_str().unwrap().starts_with("sha256:"));
     assert_no_private_key(&shown.to_string());
-    ws.vapp().args(["state", "rm", "two"]).expect(0);
+    // The state holds the only copy of two's private key: removing it needs saying so.
+    let refused = ws.vapp().args(["state", "rm", "two"]).expect(1);
+    assert!(refused.stderr.contains("only copy of two's private key"), "{refused:?}");
+    assert!(refused.stderr.contains("vapp key show two --out two.pem"), "{refused:?}");
+    assert_eq!(state_ids(&ws).len(), 2, "nothing was removed");
+    ws.vapp().args(["state", "rm", "two", "--forget-key"]).expect(0);
     assert_eq!(state_ids(&ws).len(), 1);
     assert_eq!(ids_in_account(&emulator).len(), 2, "state rm leaves the application in the account");
     let run = ws.vapp().args(["state", "show", "nope"]).expect(1);

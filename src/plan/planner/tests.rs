@@ -381,11 +381,29 @@ mod scenarios {
                 KeyChange::Record { key } => format!("rotate-key {}: record {key:?}, rotation {}", r.id, r.rotation),
             },
             Step::Delete { id } => format!("delete {id}"),
-            Step::Forget { id } => format!("forget {} (state only)", id.as_ref().map_or("(none)", |i| i.as_str())),
+            Step::Vanished { id } => {
+                format!("vanished {} (state only)", id.as_ref().map_or("(none)", |i| i.as_str()))
+            }
             Step::Abandon { lost, if_found } => format!("abandon: look for {lost:?}; if found: {if_found:?}"),
+            Step::Move { id, .. } => format!("move {id}: rename the state's record"),
+            Step::Import(i) => format!(
+                "import {}: record it (key {}){}",
+                i.id,
+                i.fingerprint.as_ref().map_or("unknown", |f| f.as_str()),
+                match &i.then {
+                    None => "",
+                    Some(AdoptThen::Update { .. }) => ", then PUT the whole application",
+                    Some(AdoptThen::RotateKey { .. }) => ", then PUT it with a new key",
+                }
+            ),
+            Step::Forget { id } => format!(
+                "forget {}: leave it in the account, drop it from the state",
+                id.as_ref().map_or("(none)", |i| i.as_str())
+            ),
             Step::NoOp { id, .. } => format!("no-op {id}"),
         };
-        format!("{} [protect={}]: {step}\n", change.address, change.protect)
+        let moved = change.moved_from.as_ref().map(|from| format!(" (moved from {from})")).unwrap_or_default();
+        format!("{} [protect={}]{moved}: {step}\n", change.address, change.protect)
     }
 
     /// Plans `manifest` against `state` and `live` and pins the whole story in `snapshots/`.
@@ -415,7 +433,8 @@ mod scenarios {
         let keys = Keys::new();
         let wanted = desired(manifest);
         let numbers: Vec<Number> = numbers.iter().map(OwnedNumber::summary).collect();
-        let listed = listed(state, live);
+        let keep = listing_keeps(Some(state)).and(wanted.refactoring.imports.iter().map(|i| &i.id));
+        let listed = keep.list(live.to_vec());
         let input = PlanInput { desired: &wanted, state: Some(state), live: &listed, targets: &[], numbers: &numbers };
         let made = plan(&input).unwrap();
         let mut text = String::new();
@@ -596,7 +615,7 @@ mod scenarios {
         let steps: Vec<_> = plan.changes.iter().map(|c| c.step.clone()).collect();
         assert_eq!(
             steps,
-            [Step::Delete { id: AppId::new("id-a") }, Step::Forget { id: Some(AppId::new("id-b-gone")) }]
+            [Step::Delete { id: AppId::new("id-a") }, Step::Vanished { id: Some(AppId::new("id-b-gone")) }]
         );
     }
 
@@ -695,6 +714,137 @@ mod scenarios {
         assert_eq!(paths, ["numbers.447700900001", "numbers.447700900002"]);
         let routes: Vec<&Route> = plan.changes[0].numbers.iter().map(|n| &n.route).collect();
         assert_eq!(routes, [&Route::Application { id: AppId::new("id-a") }, &Route::Nowhere]);
+    }
+
+    /// `a` and `b` as TWO declares them, with `a` renamed: `renamed` in the manifest, a `moved` entry.
+    const RENAMED: &str = "version: 1\nmoved:\n  - { from: a, to: renamed }\napplications:\n  renamed:\n    name: A\n    capabilities: { rtc: {} }\n  b:\n    name: B\n    capabilities: { rtc: {} }\n";
+
+    #[test]
+    fn move_renames_without_an_api_call() {
+        let (state, live) = two_managed(&["447700900001"]);
+        let numbers = [number("447700900001", Some("id-a"))];
+        let manifest = RENAMED.replace(
+            "  renamed:\n    name: A\n    capabilities: { rtc: {} }\n",
+            "  renamed:\n    name: A\n    capabilities: { rtc: {} }\n    numbers: [\"447700900001\"]\n",
+        );
+        let plan = scenario_with_numbers("move", &manifest, &state, &live, &numbers);
+        let renamed = plan.changes.iter().find(|c| c.address == "renamed").unwrap();
+        assert_eq!(renamed.moved_from, Some(Address::new("a")));
+        assert!(matches!(renamed.step, Step::Move { .. }), "{:?}", renamed.step);
+        assert!(renamed.numbers.is_empty() && renamed.diff.is_empty(), "its number stays where it is");
+        assert!(!plan.changes.iter().any(|c| c.address == "a"), "nothing is left at the old address");
+        assert_eq!(plan.summary(), Summary { moves: 1, no_op: 1, ..Summary::default() });
+    }
+
+    #[test]
+    fn move_with_an_edit_is_the_update_it_needs() {
+        let (state, live) = two_managed(&[]);
+        let manifest = RENAMED.replace("  renamed:\n    name: A\n", "  renamed:\n    name: A (renamed)\n");
+        let plan = scenario("move_with_edit", &manifest, &state, &live);
+        let renamed = plan.changes.iter().find(|c| c.address == "renamed").unwrap();
+        assert_eq!((renamed.action(), renamed.moved_from.as_ref()), (Action::Update, Some(&Address::new("a"))));
+        let paths: Vec<&str> = renamed.diff.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["name"]);
+    }
+
+    #[test]
+    fn chained_moves_are_followed() {
+        let (state, live) = two_managed(&[]);
+        // a was renamed twice; the state still knows it as `a`.
+        let manifest = RENAMED.replace(
+            "moved:\n  - { from: a, to: renamed }\n",
+            "moved:\n  - { from: a, to: middle }\n  - { from: middle, to: renamed }\n",
+        );
+        let plan = scenario("move_chained", &manifest, &state, &live);
+        let renamed = plan.changes.iter().find(|c| c.address == "renamed").unwrap();
+        assert_eq!((renamed.action(), renamed.moved_from.as_ref()), (Action::Move, Some(&Address::new("a"))));
+        // Done already: the state knows `renamed`, and the entries do nothing.
+        let mut after = state.clone();
+        let entry = after.applications.remove("a").unwrap();
+        after.applications.insert(Address::new("renamed"), entry);
+        assert!(!plan_of(&desired(&manifest), &after, &live).has_changes());
+    }
+
+    #[test]
+    fn a_move_onto_a_held_address_fails_the_plan() {
+        let (state, live) = two_managed(&[]);
+        let manifest = RENAMED
+            .replace("moved:\n  - { from: a, to: renamed }\n", "moved:\n  - { from: a, to: b }\n")
+            .replace("  renamed:\n    name: A\n    capabilities: { rtc: {} }\n", "");
+        let listed = listed(&state, &live);
+        let wanted = desired(&manifest);
+        let error =
+            plan(&PlanInput { desired: &wanted, state: Some(&state), live: &listed, targets: &[], numbers: &[] })
+                .unwrap_err();
+        assert!(matches!(&error, PlanError::MoveBothHeld { from, to, .. } if from == "a" && to == "b"), "{error}");
+        assert!(error.to_string().starts_with("apps.yaml:3:5: the state holds both `a` and `b`"), "{error}");
+    }
+
+    #[test]
+    fn forget_leaves_the_application_and_warns_of_the_key() {
+        let (mut state, live) = two_managed(&["447700900001"]);
+        state.applications.get_mut("a").unwrap().protect = true;
+        let numbers = [number("447700900001", Some("id-a"))];
+        let manifest = "version: 1\nremoved:\n  - { address: a }\napplications:\n  b:\n    name: B\n    capabilities: { rtc: {} }\n";
+        let plan = scenario_with_numbers("forget", manifest, &state, &live, &numbers);
+        let a = &plan.changes[0];
+        assert_eq!((a.action(), &a.step), (Action::Forget, &Step::Forget { id: Some(AppId::new("id-a")) }));
+        assert!(a.numbers.is_empty(), "its number stays linked");
+        assert!(plan.warnings.contains(&Warning::KeyLeavesState { address: Address::new("a") }));
+        assert!(
+            !plan.warnings.iter().any(|w| matches!(w, Warning::Protected { .. })),
+            "protect does not stop a forget"
+        );
+    }
+
+    #[test]
+    fn import_records_then_converges_with_numbers() {
+        let (state, mut live) = two_managed(&[]);
+        live.push(app("id-dash", "Dashboard app", SEED_PUBLIC_KEYS[0], json!({"rtc": {}})));
+        let numbers = [number("447700900001", None)];
+        let manifest = format!(
+            "{TWO}  dash:\n    name: Dashboard app (managed)\n    capabilities: {{ rtc: {{}} }}\n    numbers: [\"447700900001\"]\nimport:\n  - {{ address: dash, id: id-dash }}\n"
+        );
+        let plan = scenario_with_numbers("import", &manifest, &state, &live, &numbers);
+        let dash = plan.changes.iter().find(|c| c.address == "dash").unwrap();
+        let Step::Import(import) = &dash.step else { panic!("{:?}", dash.step) };
+        assert_eq!(import.id, AppId::new("id-dash"));
+        assert!(matches!(import.then, Some(AdoptThen::Update { .. })), "brought to the manifest in the same apply");
+        assert_eq!(dash.numbers[0].route, Route::Application { id: AppId::new("id-dash") });
+        let paths: Vec<&str> = dash.diff.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["name", "numbers.447700900001"]);
+        assert_eq!(plan.summary().import, 1);
+    }
+
+    #[test]
+    fn imports_of_unknown_or_managed_ids_fail_the_plan() {
+        let (state, live) = two_managed(&[]);
+        let listed = listed(&state, &live);
+        for (id, expected) in
+            [("id-nope", "the account holds no application id-nope"), ("id-b", "already managed as `b`")]
+        {
+            let manifest = format!(
+                "version: 1\napplications:\n  dash:\n    name: D\nimport:\n  - {{ address: dash, id: {id} }}\n"
+            );
+            let wanted = desired(&manifest);
+            let error =
+                plan(&PlanInput { desired: &wanted, state: Some(&state), live: &listed, targets: &[], numbers: &[] })
+                    .unwrap_err();
+            assert!(error.to_string().contains(expected) && error.to_string().starts_with("apps.yaml:6:5"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_delete_and_a_create_of_the_same_application_hint_at_a_move() {
+        let (state, live) = two_managed(&[]);
+        let manifest = TWO.replace("  a:\n", "  renamed:\n");
+        let plan = scenario("rename_hint", &manifest, &state, &live);
+        assert_eq!(plan.summary().create, 1);
+        assert!(plan
+            .warnings
+            .contains(&Warning::LooksLikeRename { from: Address::new("a"), to: Address::new("renamed") }));
+        let text = plan.warnings.iter().map(ToString::to_string).collect::<String>();
+        assert!(text.contains("moved:\n      - { from: a, to: renamed }"), "{text}");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{change_phrase, number_drift_line, number_line, number_of, plural, show_value, summary_line, symbol};
+use super::{heading, number_drift_line, number_line, number_of, plural, show_value, summary_line, symbol};
 use crate::plan::{Action, FieldDiff, Plan};
 
 const RESET: &str = "\x1b[0m";
@@ -77,9 +77,7 @@ pub fn render_human(plan: &Plan, style: HumanStyle) -> String {
         for change in plan.actions() {
             out.push('\n');
             let action = change.action();
-            let id = change.id().map(|id| format!(" ({id})")).unwrap_or_default();
-            let _ =
-                writeln!(out, "  {}", paint.on(DIM, &format!("# {}{id} {}", change.address, change_phrase(change))));
+            let _ = writeln!(out, "  {}", paint.on(DIM, &format!("# {}", heading(change))));
             for note in &change.notes {
                 let _ = writeln!(out, "  {}", paint.on(DIM, &format!("# ({note})")));
             }

@@ -10,6 +10,9 @@ pub fn render_json_value(plan: &Plan) -> Value {
         .actions()
         .map(|c| {
             let mut change = json!({"address": c.address, "action": c.action().as_str(), "id": c.id(), "diff": c.diff});
+            if let Some(from) = &c.moved_from {
+                change["moved_from"] = json!(from);
+            }
             if !c.notes.is_empty() {
                 change["notes"] = json!(c.notes.iter().map(ToString::to_string).collect::<Vec<_>>());
             }
@@ -34,7 +37,8 @@ pub fn render_json_value(plan: &Plan) -> Value {
         "changes": changes,
         "drift": drift,
         "warnings": plan.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "summary": {"create": s.create, "update": s.update, "delete": s.delete, "no_op": s.no_op},
+        "summary": {"create": s.create, "update": s.update, "delete": s.delete, "move": s.moves,
+                    "import": s.import, "forget": s.forget, "no_op": s.no_op},
     })
 }
 

@@ -78,6 +78,9 @@ pub fn render_markdown(plan: &Plan) -> String {
         for c in plan.actions() {
             let own: Vec<&FieldDiff> = c.diff.iter().filter(|f| number_of(f).is_none() && !f.default).collect();
             let mut parts = Vec::new();
+            if let Some(from) = &c.moved_from {
+                parts.push(format!("moved from `{}`", cell(from.as_str())));
+            }
             match own.len() {
                 0 => {}
                 1 => parts.push(format!("`{}`", cell(&own[0].path))),
@@ -97,8 +100,14 @@ pub fn render_markdown(plan: &Plan) -> String {
         out.push('\n');
         for c in plan.actions() {
             let id = c.id().map(|id| format!(" ({id})")).unwrap_or_default();
-            let _ =
-                writeln!(out, "<details><summary><code>{}</code>{id}: {}</summary>\n", c.address, c.action().as_str());
+            let moved =
+                c.moved_from.as_ref().map(|from| format!(", moved from <code>{from}</code>")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "<details><summary><code>{}</code>{id}: {}{moved}</summary>\n",
+                c.address,
+                c.action().as_str()
+            );
             for note in &c.notes {
                 let _ = writeln!(out, "_{note}_\n");
             }

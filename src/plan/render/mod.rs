@@ -53,10 +53,29 @@ pub(crate) fn show_value(value: &Value) -> String {
     }
 }
 
-/// The one-line summary: `Plan: N to create, N to update, N to delete.`
+/// The one-line summary: `Plan: N to create, N to update, N to delete.`, and the moves, imports and
+/// forgets a plan has.
 pub fn summary_line(plan: &super::Plan) -> String {
     let s = plan.summary();
-    format!("Plan: {} to create, {} to update, {} to delete.", s.create, s.update, s.delete)
+    let mut line = format!("Plan: {} to create, {} to update, {} to delete", s.create, s.update, s.delete);
+    for (count, what) in [(s.moves, "move"), (s.import, "import"), (s.forget, "forget")] {
+        if count > 0 {
+            line.push_str(&format!(", {count} to {what}"));
+        }
+    }
+    line.push('.');
+    line
+}
+
+/// A change's heading, without its address's mark: `call-forwarding has moved to call-forward`, or
+/// `support (id) will be updated in place`.
+pub(crate) fn heading(change: &super::Change) -> String {
+    if let (super::Step::Move { .. }, Some(from)) = (&change.step, &change.moved_from) {
+        return format!("{from} has moved to {}", change.address);
+    }
+    let id = change.id().map(|id| format!(" ({id})")).unwrap_or_default();
+    let moved = change.moved_from.as_ref().map(|from| format!(", moved from {from}")).unwrap_or_default();
+    format!("{}{id} {}{moved}", change.address, change_phrase(change))
 }
 
 /// What happens to the change's application, in the words of a plan's heading line.

@@ -37,6 +37,7 @@ impl fmt::Display for Note {
             }
             Note::RotationRequested => f.write_str("a new key pair was asked for with `vapp key rotate`"),
             Note::RotationRaised { from, to } => write!(f, "keys.rotation went from {from} to {to}"),
+            Note::Imported => f.write_str("an `import:` entry takes it under management; vapp does not hold its private key"),
         }
     }
 }
@@ -83,6 +84,18 @@ impl fmt::Display for Warning {
                     if numbers.len() == 1 { "it" } else { "them" }
                 )
             }
+            Warning::KeyLeavesState { address } => write!(
+                f,
+                "{address} is forgotten: the application stays in the account, but its private key leaves the state with it; to keep a copy, run `vapp key show {address} --out {address}.pem` before applying"
+            ),
+            Warning::LooksLikeRename { from, to } => write!(
+                f,
+                "{from} is deleted and {to} created with the settings {from} last had: if {to} is {from} under a new name, keep the application (its id, key and numbers) by adding\n    moved:\n      - {{ from: {from}, to: {to} }}"
+            ),
+            Warning::Leaving { address, to } => write!(
+                f,
+                "{address} is being handed to {to} and is left alone here; run the `vapp state mv {address} --to-state …` that started it again to finish"
+            ),
         }
     }
 }
