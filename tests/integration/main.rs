@@ -16,6 +16,7 @@ mod manifests;
 mod numbers;
 mod openapi;
 mod reconcile;
+mod reorganise;
 mod secrets;
 #[cfg(unix)]
 mod shared_state;
