@@ -5,6 +5,7 @@
 //! HTTP), converge in one apply: planning again shows nothing, no application is duplicated, and every
 //! managed key is the one the account has.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -115,17 +116,25 @@ fn mess() -> impl Strategy<Value = Mess> {
 
 /// A manifest of `apps` at addresses `app-0`, `app-1`, … (a `None` leaves the address out).
 fn manifest(apps: &[Option<AppSpec>]) -> Desired {
-    let mut text = String::from("version: 1\napplications:\n");
+    let named: Vec<(String, usize, &AppSpec)> =
+        apps.iter().enumerate().filter_map(|(i, app)| Some((format!("app-{i}"), i, app.as_ref()?))).collect();
+    manifest_named(&named, "")
+}
+
+/// A manifest of `apps` at the addresses given (each with the index its key file is named by), and
+/// `extra` top-level entries (`moved:`, `import:`).
+fn manifest_named(apps: &[(String, usize, &AppSpec)], extra: &str) -> Desired {
+    let mut text = format!("version: 1\n{extra}applications:\n");
     let mut any = false;
     let mut listed = std::collections::BTreeSet::new();
-    for (i, app) in apps.iter().enumerate() {
-        let Some(app) = app else { continue };
+    for (address, i, app) in apps {
+        let i = *i;
         any = true;
         let numbers: Vec<Msisdn> = app.numbers.iter().filter(|n| listed.insert(**n)).map(|n| msisdn(*n)).collect();
         if !numbers.is_empty() {
-            text.push_str(&format!("  # numbers of app-{i}\n"));
+            text.push_str(&format!("  # numbers of {address}\n"));
         }
-        text.push_str(&format!("  app-{i}:\n    name: {}\n    protect: {}\n", app.name, app.protect));
+        text.push_str(&format!("  {address}:\n    name: {}\n    protect: {}\n", app.name, app.protect));
         text.push_str("    capabilities:\n");
         match &app.answer {
             Some(url) => text.push_str(&format!("      voice:\n        webhooks:\n          answer_url: {url}\n")),
@@ -162,18 +171,22 @@ fn manifest(apps: &[Option<AppSpec>]) -> Desired {
 struct Lossy {
     inner: InProcess,
     /// Out of 100, how many answers are lost; 0 for none.
-    loss_percent: u32,
+    loss_percent: std::sync::atomic::AtomicU32,
     dice: std::sync::Mutex<u64>,
 }
 
 impl Lossy {
+    fn set_loss(&self, percent: u32) {
+        self.loss_percent.store(percent, Ordering::SeqCst);
+    }
+
     fn lost(&self) -> bool {
         let mut state = self.dice.lock().unwrap();
         // xorshift: reproducible for a proptest seed.
         *state ^= *state << 13;
         *state ^= *state >> 7;
         *state ^= *state << 17;
-        (*state % 100) < u64::from(self.loss_percent)
+        (*state % 100) < u64::from(self.loss_percent.load(Ordering::SeqCst))
     }
 
     fn answer<T>(&self, result: Result<T, vapp::api::ApiError>) -> Result<T, vapp::api::ApiError> {
@@ -240,7 +253,7 @@ impl World {
         numbers[0].mo_http_url = Some("https://sms.example.com/inbound".into());
         numbers[NUMBERS - 1].app_id = dashboard_id;
         inner.own_numbers(numbers).await.unwrap();
-        let api = Lossy { inner, loss_percent, dice: std::sync::Mutex::new(seed | 1) };
+        let api = Lossy { inner, loss_percent: loss_percent.into(), dice: std::sync::Mutex::new(seed | 1) };
         World { api, store, keys: Arc::new(PoolKeys(AtomicUsize::new(0))), _dir: dir }
     }
 
@@ -258,7 +271,9 @@ impl World {
             self.api.list_numbers(&NumberFilter::default()).await.unwrap().iter().map(OwnedNumber::summary).collect();
         let state = self.store.snapshot();
         // As the listing hands them to a plan: whole where the state names them.
-        let live = vapp::plan::listing_keeps(Some(&state)).list(live);
+        // (The binary reads the applications the manifests import whole, as this does.)
+        let imported = desired.refactoring.imports.iter().map(|i| &i.id);
+        let live = vapp::plan::listing_keeps(Some(&state)).and(imported).list(live);
         let made = plan(&PlanInput { desired, state: Some(&state), live: &live, targets, numbers: &numbers }).unwrap();
         let saved = serde_json::to_vec(&vapp::plan::SavedPlan::new(made.clone(), &live)).unwrap();
         let made = vapp::plan::SavedPlan::from_slice(&saved).unwrap();
@@ -347,6 +362,14 @@ impl World {
         let Some(now) = self.api.inner.find_number(&msisdn(number)).await.unwrap() else { return };
         // An application deleted in the dashboard is an unknown app_id: refused, as by the API.
         let _ = self.api.inner.update_number(&NumberUpdate::route(&now, app_id)).await;
+    }
+
+    /// Every live application's id and public key.
+    async fn live_keys(&self) -> BTreeMap<String, String> {
+        let live = self.api.list_all().await.unwrap();
+        live.iter()
+            .map(|a| (a.id.clone().unwrap().into_string(), a.public_key().unwrap_or_default().to_string()))
+            .collect()
     }
 
     /// No duplicates, every managed application present, every key in custody the live one (for the
@@ -472,6 +495,83 @@ proptest! {
                 assert!(converged, "no convergence at {loss_percent}% lost answers");
                 world.check_invariants(&desired).await;
             }
+        });
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Reorganising (some addresses renamed with `moved:` entries, some edited on the way, a dashboard
+    /// application imported): one apply converges, planning again is empty, and no application is
+    /// created, deleted or re-keyed by it.
+    #[test]
+    fn reorganising_never_recreates_or_rekeys(
+        first in proptest::collection::vec(app_spec(), 1..5),
+        renamed in proptest::collection::vec(any::<bool>(), 5),
+        edited in proptest::collection::vec(proptest::option::of(app_spec()), 5),
+        import in proptest::option::of(app_spec()),
+        loss_percent in prop_oneof![Just(0u32), 10u32..40],
+        seed in any::<u64>(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let world = World::new(0, seed).await;
+            let before_specs: Vec<(String, usize, &AppSpec)> =
+                first.iter().enumerate().map(|(i, app)| (format!("app-{i}"), i, app)).collect();
+            world.apply(&manifest_named(&before_specs, ""), &[]).await;
+            let ids_before = world.store.snapshot().applications.iter().map(|(a, e)| (a.clone(), e.id.clone())).collect::<BTreeMap<_, _>>();
+            let keys_before = world.live_keys().await;
+            let dashboard = world.api.list_all().await.unwrap().into_iter().find(|a| world.store.snapshot().address_of(a.id.as_ref().unwrap()).is_none()).unwrap();
+
+            // Renamed ones keep their key settings (a rotation is not a reorganisation); edits change the rest.
+            let mut moved = String::new();
+            let mut after: Vec<(String, usize, AppSpec)> = Vec::new();
+            for (i, app) in first.iter().enumerate() {
+                let mut spec = app.clone();
+                if let Some(edit) = &edited[i] {
+                    spec = AppSpec { rotation: app.rotation, own_key: app.own_key, ..edit.clone() };
+                }
+                let address = if renamed[i] {
+                    moved.push_str(&format!("  - {{ from: app-{i}, to: renamed-{i} }}\n"));
+                    format!("renamed-{i}")
+                } else {
+                    format!("app-{i}")
+                };
+                after.push((address, i, spec));
+            }
+            let mut extra = if moved.is_empty() { String::new() } else { format!("moved:\n{moved}") };
+            if let Some(import) = &import {
+                let spec = AppSpec { rotation: 0, own_key: false, ..import.clone() };
+                after.push(("imported".into(), 9, spec));
+                extra.push_str(&format!("import:\n  - {{ address: imported, id: {} }}\n", dashboard.id.as_ref().unwrap()));
+            }
+            let second: Vec<(String, usize, &AppSpec)> = after.iter().map(|(a, i, s)| (a.clone(), *i, s)).collect();
+            let second = manifest_named(&second, &extra);
+            world.api.set_loss(loss_percent);
+            let mut converged = false;
+            for _ in 0..12 {
+                let (made, _) = world.try_apply(&second, &[]).await;
+                if !made.has_changes() {
+                    converged = true;
+                    break;
+                }
+            }
+            assert!(converged, "no convergence at {loss_percent}% lost answers");
+            world.api.set_loss(0);
+            let again = world.apply(&second, &[]).await;
+            assert!(!again.has_changes(), "{}", vapp::plan::render::render_human(&again, Default::default()));
+            // Every application kept its id under its new address, and its key.
+            let state = world.store.snapshot();
+            for (i, was) in first.iter().enumerate().map(|(i, _)| (i, &ids_before[&Address::new(format!("app-{i}"))])) {
+                let now = if renamed[i] { format!("renamed-{i}") } else { format!("app-{i}") };
+                assert_eq!(&state.applications[now.as_str()].id, was, "{now}: the same application");
+                assert!(!renamed[i] || !state.applications.contains_key(format!("app-{i}").as_str()));
+            }
+            if import.is_some() {
+                assert_eq!(state.applications["imported"].id, dashboard.id, "imported, not created");
+            }
+            assert_eq!(world.live_keys().await, keys_before, "nothing created, deleted or re-keyed");
         });
     }
 }
