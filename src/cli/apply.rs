@@ -269,6 +269,13 @@ fn counts(verb: Verb, report: &crate::apply::Report, numbers: bool) -> String {
         }
         Verb::Apply => {
             let mut words = format!("{created} created, {updated} updated, {deleted} deleted");
+            for (action, done) in [(Action::Move, "moved"), (Action::Import, "imported"), (Action::Forget, "forgotten")]
+            {
+                let count = report.succeeded(action);
+                if count > 0 {
+                    words.push_str(&format!(", {count} {done}"));
+                }
+            }
             if numbers {
                 words.push_str(&format!("; numbers: {linked} linked, {unlinked} unlinked"));
             }
