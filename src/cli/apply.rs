@@ -220,7 +220,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     }
     let failed = !failures.is_empty() || report.recording.is_some();
     if !plan.has_changes() {
-        return Ok(if failed { Exit::Failure } else { Exit::Success });
+        return Ok(if failed { state_failure_exit(printer, &report) } else { Exit::Success });
     }
     let mut text = format!(
         "\n{} {}: {}",
@@ -241,7 +241,32 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         print_failure(printer, failure);
     }
     printer.status("The state records everything that completed; run the same command again to finish.");
-    Ok(Exit::Failure)
+    Ok(state_failure_exit(printer, &report))
+}
+
+/// How a run whose state writes failed ends: a lock lost to another holder midway exits 3, as a lock
+/// held from the start does, with the state error's help said once.
+fn state_failure_exit(printer: &super::Printer, report: &crate::apply::Report) -> Exit {
+    use super::failure::Diagnose;
+    let state_errors = report
+        .failures()
+        .filter_map(|o| match &o.result {
+            Err(crate::apply::ActionError::State(e)) => Some(e),
+            _ => None,
+        })
+        .chain(report.recording.iter());
+    let mut exit = Exit::Failure;
+    let mut helped = false;
+    for error in state_errors {
+        if let (Some(help), false) = (Diagnose::help(error), helped) {
+            printer.status(&format!("  = help: {help}"));
+            helped = true;
+        }
+        if error.exit() == Exit::Locked {
+            exit = Exit::Locked;
+        }
+    }
+    exit
 }
 
 fn plural(n: usize) -> &'static str {

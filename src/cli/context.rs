@@ -84,7 +84,9 @@ impl Context {
     pub async fn backend(&self) -> Result<Arc<dyn Backend>> {
         let backend = self
             .backend
-            .get_or_try_init(|| async { backend::open(&self.settings.state, &self.settings.engine_env).await })
+            .get_or_try_init(|| async {
+                backend::open(&self.settings.state, &self.settings.engine_env, Some(self.state_observer())).await
+            })
             .await
             .context("cannot open the state")?;
         Ok(backend.clone())
@@ -231,26 +233,23 @@ impl Context {
         Ok(Connection { client, numbers, _sandbox: None })
     }
 
-    /// A client's settings, with retries told to the person waiting: the first one always (once per
-    /// run), every one with `-v`.
+    /// A client's settings, with retries told to the person waiting (see [`RetryTeller`]).
     fn client_config(&self, url: BaseUrl, credentials: Credentials) -> ClientConfig {
-        let printer = self.printer;
-        let told = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let teller = RetryTeller::new(self.printer);
         let on_retry = move |notice: &crate::api::RetryNotice| {
-            let wait = format!("{:.1}s", notice.delay.as_secs_f64());
-            if printer.verbose {
-                printer.detail(&format!("attempt {} failed: {}; retrying in {wait}", notice.attempt, notice.cause));
-            } else if !told.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                printer.warn(&format!(
-                    "{}; retrying in {wait}, for up to {}s in all (-v shows every retry)",
-                    notice.cause,
-                    notice.budget.as_secs()
-                ));
-            }
+            teller.tell(notice.attempt, notice.delay, &notice.cause, notice.budget)
         };
         let mut config = ClientConfig::new(url, credentials);
         config.on_retry = Some(std::sync::Arc::new(on_retry));
         config
+    }
+
+    /// Retries of the state's engine, told to the person waiting as the API client's are.
+    pub fn state_observer(&self) -> backend::BackendObserver {
+        let teller = RetryTeller::new(self.printer);
+        std::sync::Arc::new(move |retry: &backend::BackendRetry| {
+            teller.tell(retry.attempt, retry.delay, &retry.cause, retry.budget)
+        })
     }
 
     /// Reads what a plan is made from: the manifests and the state (checked against this run's
@@ -399,5 +398,29 @@ impl Context {
             bail!("cancelled: nothing was changed");
         }
         Ok(())
+    }
+}
+
+/// Tells a person about retries: the first one always (once per run and source), every one with `-v`.
+struct RetryTeller {
+    printer: Printer,
+    told: std::sync::atomic::AtomicBool,
+}
+
+impl RetryTeller {
+    fn new(printer: Printer) -> Self {
+        RetryTeller { printer, told: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    fn tell(&self, attempt: u32, delay: Duration, cause: &str, budget: Duration) {
+        let wait = format!("{:.1}s", delay.as_secs_f64());
+        if self.printer.verbose {
+            self.printer.detail(&format!("attempt {attempt} failed: {cause}; retrying in {wait}"));
+        } else if !self.told.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.printer.warn(&format!(
+                "{cause}; retrying in {wait}, for up to {}s in all (-v shows every retry)",
+                budget.as_secs()
+            ));
+        }
     }
 }

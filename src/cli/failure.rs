@@ -167,6 +167,14 @@ mod library {
         fn help(&self) -> Option<String> {
             StateError::help(self)
         }
+
+        /// A lock lost to another holder midway is a lock someone else holds.
+        fn exit(&self) -> Exit {
+            match self {
+                StateError::Write { source: crate::state::BackendError::LockLost { .. }, .. } => Exit::Locked,
+                _ => Exit::Failure,
+            }
+        }
     }
 
     impl Diagnose for LockError {

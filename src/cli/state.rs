@@ -263,7 +263,7 @@ async fn migrate(context: &Context, to: &StateLocation, lock_timeout: Duration) 
             from.location()
         ))
     })?;
-    let target = backend::open(to, &context.settings.engine_env).await?;
+    let target = backend::open(to, &context.settings.engine_env, Some(context.state_observer())).await?;
     if target.location() == from.location() {
         bail!("the state is already at {}", target.location());
     }

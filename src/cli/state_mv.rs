@@ -104,7 +104,7 @@ async fn hand_over(context: &Context, args: &MvArgs, target: &StateLocation, new
         bail!("--to-state names this state: to rename within it, run `vapp state mv {from} NEW`");
     }
     let source = context.require_state_with_keys().await?;
-    let target_backend = backend::open(target, &context.settings.engine_env).await?;
+    let target_backend = backend::open(target, &context.settings.engine_env, Some(context.state_observer())).await?;
     let target_lock = context.lock(target_backend.as_ref(), "state mv", args.lock_timeout).await?;
     let result = hand_over_locked(context, source, target_backend, from, new).await;
     target_lock.release().await;

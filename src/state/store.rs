@@ -64,9 +64,12 @@ impl StateError {
             StateError::NeedsPassphrase { .. } => {
                 Some("set VAPP_STATE_PASSPHRASE or pass --passphrase-file FILE".into())
             }
-            StateError::Write { source: BackendError::Conflict, .. } => {
+            StateError::Write { source: BackendError::Conflict | BackendError::Changed(_), .. } => {
                 Some("another vapp wrote the state meanwhile; run the command again".into())
             }
+            StateError::Write { source: BackendError::LockLost { .. }, .. } => Some(
+                "nothing was written after the lock was lost; run the command again once the other run is done".into(),
+            ),
             _ => None,
         }
     }
@@ -288,6 +291,40 @@ mod tests {
         let mut in_memory = store.snapshot();
         in_memory.checksum = stored.checksum.clone();
         assert_eq!(stored, in_memory);
+    }
+
+    /// Group commit through lost answers and dropped connections: every change lands, and no serial
+    /// is ever stored twice (so never with two contents).
+    #[tokio::test(start_paused = true)]
+    async fn group_commit_keeps_its_promise_when_connections_drop() {
+        use crate::state::backend::{Fault, Resilient};
+        let memory = Arc::new(MemoryBackend::new());
+        let backend = Arc::new(Resilient::new(memory.clone(), None));
+        let store = Arc::new(StateStore::new(backend.clone(), State::new("lin".into()), None));
+        for i in 0..30 {
+            memory.fault_next(if i % 3 == 0 { Fault::AnswerLost } else { Fault::Dropped });
+            memory.fault_next(Fault::Answered);
+            memory.fault_next(Fault::Answered);
+        }
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.commit(|s| drop(s.applications.insert(Address::new(format!("app-{i}")), entry(i)))).await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let versions = memory.versions();
+        let serials: Vec<u64> = versions.iter().map(|(serial, _)| *serial).collect();
+        let mut distinct = serials.clone();
+        distinct.dedup();
+        assert_eq!(serials, distinct, "a serial stored twice");
+        assert!(serials.windows(2).all(|w| w[0] + 1 == w[1]), "{serials:?}");
+        let stored = load(backend.as_ref(), None).await.unwrap().unwrap().state;
+        assert_eq!(stored.applications.len(), 40);
+        assert_eq!(stored.serial, store.snapshot().serial);
     }
 
     #[tokio::test]

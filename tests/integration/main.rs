@@ -4,7 +4,11 @@
 mod cli;
 mod client;
 mod converge;
+#[cfg(unix)]
+mod cutting_proxy;
 mod emulator;
+#[cfg(unix)]
+mod engine_faults;
 #[cfg(unix)]
 mod engines;
 mod faults;

@@ -13,7 +13,7 @@ use vapp::state::backend::{self, Backend, BackendError, EngineEnv, FileBackend, 
 use crate::engines::{Moto, Postgres};
 use crate::harness::{config, BackgroundEmulator, Workspace};
 
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple()).chars().take(40).collect()
 }
 
@@ -23,7 +23,7 @@ async fn conformance(backend: Arc<dyn Backend>) {
     assert!(backend.read().await.unwrap().is_none(), "{name}: a new place holds no state");
     let first = backend.write(b"{\"v\":1}", 1, None).await.unwrap();
     assert!(
-        matches!(backend.write(b"{\"v\":9}", 1, None).await, Err(BackendError::Conflict)),
+        matches!(backend.write(b"{\"v\":9}", 1, None).await, Err(BackendError::Conflict | BackendError::Changed(_))),
         "{name}: a first write never replaces a state"
     );
     let mut token = first.clone();
@@ -31,7 +31,10 @@ async fn conformance(backend: Arc<dyn Backend>) {
         token = backend.write(format!("{{\"v\":{serial}}}").as_bytes(), serial, Some(&token)).await.unwrap();
     }
     assert!(
-        matches!(backend.write(b"{\"v\":0}", 31, Some(&first)).await, Err(BackendError::Conflict)),
+        matches!(
+            backend.write(b"{\"v\":0}", 31, Some(&first)).await,
+            Err(BackendError::Conflict | BackendError::Changed(_))
+        ),
         "{name}: a write based on an old version is refused"
     );
     let stored = backend.read().await.unwrap().unwrap();
@@ -69,7 +72,9 @@ async fn postgresql_keeps_the_promises() {
     let pg = Postgres::shared();
     for url in [pg.url(&unique("s"), "default"), pg.tcp_url("public", &unique("w"))] {
         conformance(
-            backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &EngineEnv::default()).await.unwrap(),
+            backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &EngineEnv::default(), None)
+                .await
+                .unwrap(),
         )
         .await;
     }
@@ -81,16 +86,18 @@ async fn s3_keeps_the_promises() {
     let bucket = unique("b");
     moto.bucket(&bucket);
     let location = vapp::state::StateLocation::parse(&format!("s3://{bucket}/teams/vapp.state.json")).unwrap();
-    conformance(backend::open(&location, &moto.engine_env()).await.unwrap()).await;
+    conformance(backend::open(&location, &moto.engine_env(), None).await.unwrap()).await;
 }
 
 /// A PostgreSQL holder whose connection dies holds nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_postgresql_holder_holds_nothing() {
     let url = Postgres::shared().url(&unique("s"), "default");
-    let first = backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &EngineEnv::default()).await.unwrap();
+    let first =
+        backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &EngineEnv::default(), None).await.unwrap();
     let held = first.lock(LockInfo::mine("apply"), Duration::ZERO, &|_| {}).await.unwrap();
-    let second = backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &EngineEnv::default()).await.unwrap();
+    let second =
+        backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &EngineEnv::default(), None).await.unwrap();
     assert!(second.lock(LockInfo::mine("apply"), Duration::ZERO, &|_| {}).await.is_err());
     // Dropped without release: the connection closes, as when the process is killed.
     drop(held);
@@ -112,7 +119,8 @@ async fn an_expired_s3_lease_is_taken_over_and_fenced() {
     let bucket = unique("b");
     moto.bucket(&bucket);
     let url = format!("s3://{bucket}/vapp.state.json");
-    let backend = backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &moto.engine_env()).await.unwrap();
+    let backend =
+        backend::open(&vapp::state::StateLocation::parse(&url).unwrap(), &moto.engine_env(), None).await.unwrap();
     let token = backend.write(b"{\"v\":1}", 1, None).await.unwrap();
     // A holder from a killed run: its lease ran out a minute ago.
     let mut dead = LockInfo::mine("apply");
@@ -142,7 +150,10 @@ async fn an_expired_s3_lease_is_taken_over_and_fenced() {
     assert_eq!(broken.lock().unwrap().as_deref(), Some(dead.id.as_str()), "the take-over is reported");
     // The dead holder, had it come back, writes with the ETag it read: refused.
     let newer = backend.write(b"{\"v\":2}", 2, Some(&token)).await.unwrap();
-    assert!(matches!(backend.write(b"{\"v\":3}", 3, Some(&token)).await, Err(BackendError::Conflict)));
+    match backend.write(b"{\"v\":3}", 3, Some(&token)).await {
+        Err(BackendError::Changed(found)) => assert_eq!(found.serial, None, "{found}"),
+        other => panic!("the dead holder's write went through: {other:?}"),
+    }
     backend.write(b"{\"v\":3}", 3, Some(&newer)).await.unwrap();
     held.release().await;
 }
@@ -188,20 +199,36 @@ fn apps(count: usize) -> String {
 }
 
 /// A working directory of its own (a laptop, a CI runner) with `--state` pointing at the backend.
-struct Machine {
-    ws: Workspace,
+pub struct Machine {
+    pub ws: Workspace,
     env: Vec<(&'static str, String)>,
 }
 
 impl Machine {
-    fn new(api: &str, state: &str, env: &[(&'static str, String)]) -> Self {
+    pub fn new(api: &str, state: &str, env: &[(&'static str, String)]) -> Self {
         let mut env = env.to_vec();
         env.push(("VAPP_STATE", state.to_string()));
         Machine { ws: Workspace::new(api), env }
     }
 
-    fn vapp(&self) -> crate::harness::Vapp {
+    pub fn vapp(&self) -> crate::harness::Vapp {
         self.env.iter().fold(self.ws.vapp(), |vapp, (k, v)| vapp.env(k, v))
+    }
+
+    /// The account holds exactly the `count` applications `app-0`… of the state, no duplicate and
+    /// nothing left behind, and the state holds each one's private key.
+    pub fn converged(&self, emulator: &BackgroundEmulator, count: usize) {
+        let live = emulator.block_on(emulator.client().list_all()).unwrap();
+        assert_eq!(live.len(), count, "no duplicate, nothing left behind");
+        let listed = self.vapp().args(["state", "list"]).expect(0).stdout;
+        for i in 0..count {
+            let address = format!("app-{i}");
+            let id = listed.lines().find_map(|l| l.strip_prefix(&format!("{address}\t"))).unwrap().to_string();
+            let pem = self.vapp().args(["key", "show", &address]).expect(0).stdout;
+            let held = vapp::keys::fingerprint(&vapp::keys::PrivateKeyPem::new(pem).public_key_pem().unwrap()).unwrap();
+            let app = live.iter().find(|a| a.id.as_ref().map(|i| i.as_str()) == Some(id.as_str())).unwrap();
+            assert_eq!(held, vapp::keys::fingerprint(app.public_key().unwrap()).unwrap(), "{address}: key kept");
+        }
     }
 
     /// Nothing of the state is kept here: no state file, no backups, no lock.
@@ -280,17 +307,7 @@ fn team_day(state: &str, env: &[(&'static str, String)], secret_in_url: Option<&
     keep(fresh.vapp().args(["state", "unlock", "--force"]).run());
     keep(fresh.vapp().args(["apply", "--auto-approve"]).expect(0));
     keep(fresh.vapp().args(["plan", "--detailed-exitcode"]).expect(0));
-    let live = emulator.block_on(emulator.client().list_all()).unwrap();
-    assert_eq!(live.len(), 16, "no duplicate, nothing left behind");
-    let listed = keep(fresh.vapp().args(["state", "list"]).expect(0)).stdout;
-    for i in 0..16 {
-        let address = format!("app-{i}");
-        let id = listed.lines().find_map(|l| l.strip_prefix(&format!("{address}\t"))).unwrap().to_string();
-        let pem = keep(fresh.vapp().args(["key", "show", &address]).expect(0)).stdout;
-        let held = vapp::keys::fingerprint(&vapp::keys::PrivateKeyPem::new(pem).public_key_pem().unwrap()).unwrap();
-        let app = live.iter().find(|a| a.id.as_ref().map(|i| i.as_str()) == Some(id.as_str())).unwrap();
-        assert_eq!(held, vapp::keys::fingerprint(app.public_key().unwrap()).unwrap(), "{address}: key kept");
-    }
+    fresh.converged(&emulator, 16);
     if let Some(secret) = secret_in_url {
         assert!(!outputs.contains(secret), "a password from the URL was printed");
     }

@@ -135,7 +135,7 @@ impl Backend for FileBackend {
     async fn read(&self) -> Result<Option<Stored>, BackendError> {
         let path = self.path.clone();
         let bytes = tokio::task::spawn_blocking(move || read_file(&path)).await.map_err(std::io::Error::other)??;
-        Ok(bytes.map(|bytes| Stored { token: token_of(&bytes), bytes }))
+        Ok(bytes.map(|bytes| Stored { token: token_of(&bytes), bytes, written: None }))
     }
 
     async fn write(&self, bytes: &[u8], serial: u64, expected: Option<&Token>) -> Result<Token, BackendError> {

@@ -1,6 +1,6 @@
 //! A state kept in memory: for tests of everything above the backends (and as the plainest statement
-//! of what a backend promises). It can be told to fail writes, as a full disk or a lost connection
-//! would.
+//! of what a backend promises). It can be told to fail writes, as a full disk would, and to fail
+//! calls as a dropped connection does: before the call is carried out, or after (its answer lost).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,11 +23,64 @@ pub struct MemoryBackend {
     inner: Arc<Mutex<Inner>>,
     /// Writes that still succeed before every later one fails; `usize::MAX` by default.
     writes_left: AtomicUsize,
+    /// What happens to the next calls (reads and writes), in order.
+    faults: Mutex<std::collections::VecDeque<Fault>>,
+}
+
+/// A dropped connection, as one call meets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// None: the call goes through and is answered (to space the faults out).
+    Answered,
+    /// The call fails before it is carried out.
+    Dropped,
+    /// The call is carried out, and its answer is lost.
+    AnswerLost,
+}
+
+fn dropped() -> BackendError {
+    BackendError::Unavailable { what: "the connection dropped".into(), source: None }
 }
 
 impl MemoryBackend {
     pub fn new() -> Self {
-        MemoryBackend { inner: Arc::default(), writes_left: AtomicUsize::new(usize::MAX) }
+        MemoryBackend { inner: Arc::default(), writes_left: AtomicUsize::new(usize::MAX), faults: Mutex::default() }
+    }
+
+    /// The next call (read or write) meets `fault`, after the faults already queued.
+    pub fn fault_next(&self, fault: Fault) {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner()).push_back(fault);
+    }
+
+    fn next_fault(&self) -> Option<Fault> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+    }
+
+    /// Every version stored, oldest first, with its serial: the history and the current one.
+    pub fn versions(&self) -> Vec<(u64, Vec<u8>)> {
+        let inner = self.lock();
+        let history = inner.history.iter().map(|(bytes, serial)| (*serial, bytes.clone()));
+        history.chain(inner.current.iter().map(|(bytes, _, serial)| (*serial, bytes.clone()))).collect()
+    }
+
+    fn write_now(&self, bytes: &[u8], serial: u64, expected: Option<&Token>) -> Result<Token, BackendError> {
+        let writes_left = self.writes_left.load(Ordering::SeqCst);
+        if writes_left == 0 {
+            return Err(BackendError::Io(std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left")));
+        }
+        let mut inner = self.lock();
+        let current = inner.current.as_ref().map(|(_, version, _)| Token(version.to_string()));
+        if current.as_ref() != expected {
+            return Err(BackendError::Conflict);
+        }
+        self.writes_left.store(writes_left.saturating_sub(1), Ordering::SeqCst);
+        inner.version += 1;
+        let version = inner.version;
+        if let Some((old, _, old_serial)) = inner.current.take() {
+            inner.history.push((old, old_serial));
+        }
+        inner.current = Some((bytes.to_vec(), version, serial));
+        Ok(Token(version.to_string()))
     }
 
     /// Makes every write after the next `count` fail.
@@ -70,31 +123,26 @@ impl Backend for MemoryBackend {
     }
 
     async fn read(&self) -> Result<Option<Stored>, BackendError> {
-        Ok(self
-            .lock()
-            .current
-            .as_ref()
-            .map(|(bytes, version, _)| Stored { bytes: bytes.clone(), token: Token(version.to_string()) }))
+        if matches!(self.next_fault(), Some(Fault::Dropped | Fault::AnswerLost)) {
+            return Err(dropped());
+        }
+        Ok(self.lock().current.as_ref().map(|(bytes, version, _)| Stored {
+            bytes: bytes.clone(),
+            token: Token(version.to_string()),
+            written: None,
+        }))
     }
 
     async fn write(&self, bytes: &[u8], serial: u64, expected: Option<&Token>) -> Result<Token, BackendError> {
-        let writes_left = self.writes_left.load(Ordering::SeqCst);
-        if writes_left == 0 {
-            return Err(BackendError::Io(std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left")));
+        let fault = self.next_fault();
+        if fault == Some(Fault::Dropped) {
+            return Err(dropped());
         }
-        let mut inner = self.lock();
-        let current = inner.current.as_ref().map(|(_, version, _)| Token(version.to_string()));
-        if current.as_ref() != expected {
-            return Err(BackendError::Conflict);
+        let written = self.write_now(bytes, serial, expected)?;
+        match fault {
+            Some(Fault::AnswerLost) => Err(dropped()),
+            _ => Ok(written),
         }
-        self.writes_left.store(writes_left.saturating_sub(1), Ordering::SeqCst);
-        inner.version += 1;
-        let version = inner.version;
-        if let Some((old, _, old_serial)) = inner.current.take() {
-            inner.history.push((old, old_serial));
-        }
-        inner.current = Some((bytes.to_vec(), version, serial));
-        Ok(Token(version.to_string()))
     }
 
     async fn lock(&self, holder: LockInfo, _: Duration, _: OnBroken<'_>) -> Result<Box<dyn Held>, LockError> {

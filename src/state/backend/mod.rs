@@ -15,6 +15,7 @@ mod file;
 mod file_lock;
 mod memory;
 mod postgres;
+mod resilient;
 mod s3;
 
 use std::sync::Arc;
@@ -26,8 +27,9 @@ use serde::{Deserialize, Serialize};
 use super::location::StateLocation;
 
 pub use file::{backup_dir, vapp_dir_beside, FileBackend, BACKUPS_KEPT};
-pub use memory::MemoryBackend;
+pub use memory::{Fault, MemoryBackend};
 pub use postgres::PostgresBackend;
+pub use resilient::{BackendObserver, BackendRetry, Resilient};
 pub use s3::S3Backend;
 
 /// The version of a stored state, as its backend knows it (a digest, a serial, an ETag): what a
@@ -40,6 +42,34 @@ pub struct Token(pub String);
 pub struct Stored {
     pub bytes: Vec<u8>,
     pub token: Token,
+    /// When it was written (RFC 3339), where the backend records it.
+    pub written: Option<String>,
+}
+
+/// What a write found in place of the version it was based on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The serial of the state stored now, when it reads as one.
+    pub serial: Option<u64>,
+    pub written: Option<String>,
+    /// Nothing is stored any more.
+    pub gone: bool,
+}
+
+impl std::fmt::Display for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.gone {
+            return f.write_str("it is gone");
+        }
+        match self.serial {
+            Some(serial) => write!(f, "it is at serial {serial} now")?,
+            None => f.write_str("it holds something else now")?,
+        }
+        if let Some(written) = &self.written {
+            write!(f, ", written {written}")?;
+        }
+        Ok(())
+    }
 }
 
 /// An earlier version a backend keeps.
@@ -73,9 +103,23 @@ impl std::fmt::Display for VersionPlace {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    /// What is stored is not the version the write was based on: someone else wrote meanwhile.
-    #[error("the state changed since it was read (someone else wrote it); nothing was overwritten")]
+    /// What is stored is not the version the write was based on (an engine's own answer, which may
+    /// meet a write of ours whose answer was lost: [`Resilient`] reads back to tell).
+    #[error("the state changed since it was read; nothing was overwritten")]
     Conflict,
+    /// Read back: another writer's state is in place.
+    #[error("the state changed since it was read (another vapp wrote it: {0}); nothing was overwritten")]
+    Changed(Found),
+    /// The engine could not be reached, or the connection dropped: worth a retry.
+    #[error("{what}")]
+    Unavailable {
+        what: String,
+        #[source]
+        source: Option<crate::BoxError>,
+    },
+    /// The lock this run held was lost (its connection dropped) and another holder has it now.
+    #[error("the state lock was lost (its connection dropped) and {holder} holds it now")]
+    LockLost { holder: Box<LockInfo> },
     #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The engine refused or failed (connection, permissions, a missing bucket or table).
@@ -91,6 +135,27 @@ pub enum BackendError {
     /// A stored state larger than vapp reads.
     #[error("the stored state is larger than {limit} bytes, the most vapp reads")]
     TooLarge { limit: u64 },
+}
+
+impl BackendError {
+    /// Whether trying again may succeed: the engine was unreachable, the connection dropped, or it did
+    /// not answer in time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BackendError::Unavailable { .. } | BackendError::Timeout { .. } => true,
+            BackendError::Io(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::Interrupted
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// Who holds a lock.
@@ -256,12 +321,22 @@ impl std::fmt::Debug for EngineEnv {
     }
 }
 
-/// Opens the backend that keeps the state at `location`, its engine configured from `env`.
-pub async fn open(location: &StateLocation, env: &EngineEnv) -> Result<Arc<dyn Backend>, BackendError> {
-    Ok(match location {
+/// Opens the backend that keeps the state at `location`, its engine configured from `env`, used through
+/// [`Resilient`] (retries told to `observer`). Opening (connecting, making the tables) is retried too.
+pub async fn open(
+    location: &StateLocation,
+    env: &EngineEnv,
+    observer: Option<BackendObserver>,
+) -> Result<Arc<dyn Backend>, BackendError> {
+    let inner: Arc<dyn Backend> = match location {
         StateLocation::File(path) => Arc::new(FileBackend::new(path.clone())),
-        StateLocation::Postgres(url) => Arc::new(PostgresBackend::open(url, env).await?),
-        StateLocation::S3(object) => Arc::new(S3Backend::open(object, env).await?),
+        StateLocation::Postgres(url) => {
+            Arc::new(resilient::retry_open(observer.as_ref(), || PostgresBackend::open(url, env)).await?)
+        }
+        StateLocation::S3(object) => {
+            Arc::new(resilient::retry_open(observer.as_ref(), || S3Backend::open(object, env)).await?)
+        }
         StateLocation::Memory => Arc::new(MemoryBackend::new()),
-    })
+    };
+    Ok(Arc::new(Resilient::new(inner, observer)))
 }

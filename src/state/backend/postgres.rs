@@ -11,6 +11,7 @@
 //! The tables are made on first use. The document is stored as `text`, byte for byte (its checksum
 //! covers its exact bytes; `jsonb` would reorder them).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,8 +27,12 @@ pub const VERSIONS_KEPT: i64 = 25;
 /// How long connecting may take, and any one statement.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the lock's connection may take to answer the probe before each write.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a waiting writer tries the lock again.
 const LOCK_POLL: Duration = Duration::from_millis(250);
+/// `written_at` as RFC 3339, in UTC.
+const WRITTEN_AT: &str = "to_char(written_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
 
 pub struct PostgresBackend {
     config: Config,
@@ -35,8 +40,29 @@ pub struct PostgresBackend {
     schema: String,
     workspace: String,
     location: StateLocation,
-    /// One statement or transaction at a time: a transaction needs the connection to itself.
+    /// One statement or transaction at a time: a transaction needs the connection to itself. A
+    /// connection that dropped is replaced by the next call (see [`PostgresBackend::client`]).
     client: tokio::sync::Mutex<Client>,
+    /// The lock's own connection while this process holds the lock: checked before every write.
+    lock: Arc<tokio::sync::Mutex<Option<LockSession>>>,
+    /// The shared connection failed in a way that may leave it unusable: made again before next use.
+    stale: AtomicBool,
+}
+
+/// How a write's transaction ended.
+enum Outcome {
+    Written,
+    /// The serial was not the one the write was based on.
+    Conflict,
+    /// The holder row names someone else.
+    LockLost(LockInfo),
+}
+
+/// The lock as this process holds it: the connection whose session holds the advisory lock, and who
+/// it says holds it.
+struct LockSession {
+    client: Client,
+    holder: LockInfo,
 }
 
 /// How connections are secured.
@@ -48,6 +74,21 @@ enum Tls {
 
 fn engine(what: impl Into<String>, source: impl Into<crate::BoxError>) -> BackendError {
     BackendError::Engine { what: what.into(), source: Some(source.into()) }
+}
+
+/// A driver error as a backend error: a connection that dropped or could not be made, or a server
+/// going away, is worth a retry; a refusal by the server (a permission, a syntax) is not.
+fn classify(what: impl Into<String>, error: tokio_postgres::Error) -> BackendError {
+    let transient = match error.code() {
+        // Not the server's refusal: the connection itself (closed, reset, cut short, unreachable).
+        None => true,
+        // connection_exception (08…), admin_shutdown, crash_shutdown, cannot_connect_now.
+        Some(code) => code.code().starts_with("08") || matches!(code.code(), "57P01" | "57P02" | "57P03"),
+    };
+    match transient {
+        true => BackendError::Unavailable { what: what.into(), source: Some(Box::new(error)) },
+        false => engine(what, error),
+    }
 }
 
 fn invalid(what: impl Into<String>) -> BackendError {
@@ -114,13 +155,13 @@ fn lock_key(schema: &str, workspace: &str) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
-async fn bounded<T, E: Into<crate::BoxError>>(
+async fn bounded<T>(
     what: &str,
     after: Duration,
-    future: impl std::future::Future<Output = Result<T, E>>,
+    future: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<T, BackendError> {
     match tokio::time::timeout(after, future).await {
-        Ok(result) => result.map_err(|e| engine(what.to_string(), e)),
+        Ok(result) => result.map_err(|e| classify(what.to_string(), e)),
         Err(_) => Err(BackendError::Timeout { what: what.to_string(), after }),
     }
 }
@@ -147,10 +188,83 @@ impl PostgresBackend {
         };
         let client = connect(&config, &tls, &location).await?;
         let client = tokio::sync::Mutex::new(client);
-        let backend =
-            PostgresBackend { config, tls, schema: parsed.schema, workspace: parsed.workspace, location, client };
+        let lock = Arc::new(tokio::sync::Mutex::new(None));
+        let backend = PostgresBackend {
+            config,
+            tls,
+            schema: parsed.schema,
+            workspace: parsed.workspace,
+            location,
+            client,
+            lock,
+            stale: AtomicBool::new(false),
+        };
         backend.make_tables().await?;
         Ok(backend)
+    }
+
+    /// The connection, made again first if the last one dropped (a call that met the drop failed as
+    /// transient, and [`super::Resilient`] tries it again here).
+    async fn client(&self) -> Result<tokio::sync::MutexGuard<'_, Client>, BackendError> {
+        let mut client = self.client.lock().await;
+        if client.is_closed() || self.stale.swap(false, Ordering::SeqCst) {
+            *client = connect(&self.config, &self.tls, &self.location).await?;
+        }
+        Ok(client)
+    }
+
+    /// Runs a statement on the shared connection; one that failed for a transient reason (a timeout
+    /// included, after which the connection may hang) leaves the connection to be made again.
+    async fn run<T>(
+        &self,
+        what: &str,
+        future: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, BackendError> {
+        let result = bounded(what, STATEMENT_TIMEOUT, future).await;
+        if result.as_ref().is_err_and(BackendError::is_transient) {
+            self.stale.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+
+    /// Before a write: the lock this process holds is still its own. A lock connection that dropped
+    /// lost the lock with it; it is taken again while nobody else has it, else the write stops with
+    /// the new holder's name. (A drop between this check and the write is fenced by the holder row,
+    /// which the write's transaction reads; a writer without the lock, by the serial.)
+    async fn keep_lock(&self) -> Result<(), BackendError> {
+        let mut session = self.lock.lock().await;
+        let Some(held) = session.as_mut() else { return Ok(()) };
+        // An empty query: one round trip on a connection that otherwise idles, so that a drop is
+        // noticed here rather than whenever the driver next reads from it.
+        let alive = !held.client.is_closed()
+            && matches!(tokio::time::timeout(PROBE_TIMEOUT, held.client.simple_query("")).await, Ok(Ok(_)));
+        if alive {
+            return Ok(());
+        }
+        let client = connect(&self.config, &self.tls, &self.location).await?;
+        let what = format!("taking the lock at {} again", self.location);
+        let key = lock_key(&self.schema, &self.workspace);
+        let taken: bool =
+            bounded(&what, STATEMENT_TIMEOUT, client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]))
+                .await?
+                .get(0);
+        let locks = self.table("vapp_locks");
+        if !taken {
+            let query = format!("SELECT holder FROM {locks} WHERE workspace = $1");
+            let row = bounded(&what, STATEMENT_TIMEOUT, client.query_opt(&query, &[&self.workspace])).await?;
+            let holder = row
+                .and_then(|row| serde_json::from_str::<LockInfo>(row.get::<_, &str>(0)).ok())
+                .unwrap_or_else(LockInfo::unknown);
+            return Err(BackendError::LockLost { holder: Box::new(holder) });
+        }
+        let text = serde_json::to_string(&held.holder).map_err(|e| engine("cannot record the lock holder", e))?;
+        let record = format!(
+            "INSERT INTO {locks} (workspace, holder, backend_pid) VALUES ($1, $2, pg_backend_pid())
+             ON CONFLICT (workspace) DO UPDATE SET holder = $2, backend_pid = pg_backend_pid(), taken_at = now()"
+        );
+        bounded(&what, STATEMENT_TIMEOUT, client.execute(&record, &[&self.workspace, &text])).await?;
+        held.client = client;
+        Ok(())
     }
 
     fn table(&self, name: &str) -> String {
@@ -175,12 +289,9 @@ impl PostgresBackend {
              COMMIT;",
             key = lock_key(&self.schema, "")
         );
-        bounded(
-            &format!("making vapp's tables in schema {} of {}", self.schema, self.location),
-            STATEMENT_TIMEOUT,
-            async { self.client.lock().await.batch_execute(&ddl).await },
-        )
-        .await
+        let client = self.client().await?;
+        let what = format!("making vapp's tables in schema {} of {}", self.schema, self.location);
+        self.run(&what, client.batch_execute(&ddl)).await
     }
 }
 
@@ -220,20 +331,32 @@ async fn connect(config: &Config, tls: &Tls, location: &StateLocation) -> Result
     }
 }
 
-/// The lock: a session advisory lock held by a connection of its own. Releasing drops the connection,
-/// and a holder that dies loses it the same way.
+/// The lock: a session advisory lock held by a connection of its own (the backend's [`LockSession`],
+/// which [`PostgresBackend::keep_lock`] may replace). Releasing drops the connection, and a holder that
+/// dies loses it the same way.
 struct PgHeld {
-    client: Client,
+    session: Arc<tokio::sync::Mutex<Option<LockSession>>>,
     locks: String,
     workspace: String,
+}
+
+/// Dropped without release (a run that stops on an error): the lock's connection closes, and the lock
+/// with it, as when the process ends.
+impl Drop for PgHeld {
+    fn drop(&mut self) {
+        if let Ok(mut session) = self.session.try_lock() {
+            session.take();
+        }
+    }
 }
 
 #[async_trait]
 impl Held for PgHeld {
     async fn release(self: Box<Self>) {
+        let Some(session) = self.session.lock().await.take() else { return };
         let delete = format!("DELETE FROM {} WHERE workspace = $1 AND backend_pid = pg_backend_pid()", self.locks);
-        let _ = tokio::time::timeout(STATEMENT_TIMEOUT, self.client.execute(&delete, &[&self.workspace])).await;
-        drop(self.client);
+        let _ = tokio::time::timeout(STATEMENT_TIMEOUT, session.client.execute(&delete, &[&self.workspace])).await;
+        drop(session);
     }
 }
 
@@ -244,14 +367,15 @@ impl Backend for PostgresBackend {
     }
 
     async fn read(&self) -> Result<Option<Stored>, BackendError> {
-        let query = format!("SELECT serial, document FROM {} WHERE workspace = $1", self.table("vapp_states"));
+        let query =
+            format!("SELECT serial, document, {WRITTEN_AT} FROM {} WHERE workspace = $1", self.table("vapp_states"));
         let what = format!("reading the state from {}", self.location);
-        let row =
-            bounded(&what, STATEMENT_TIMEOUT, self.client.lock().await.query_opt(&query, &[&self.workspace])).await?;
+        let client = self.client().await?;
+        let row = self.run(&what, client.query_opt(&query, &[&self.workspace])).await?;
         Ok(row.map(|row| {
             let serial: i64 = row.get(0);
             let document: String = row.get(1);
-            Stored { bytes: document.into_bytes(), token: Token(serial.to_string()) }
+            Stored { bytes: document.into_bytes(), token: Token(serial.to_string()), written: row.get(2) }
         }))
     }
 
@@ -260,44 +384,62 @@ impl Backend for PostgresBackend {
         let serial = i64::try_from(serial).map_err(|e| engine("the serial is too large", e))?;
         let (states, history) = (self.table("vapp_states"), self.table("vapp_state_history"));
         let what = format!("writing the state to {}", self.location);
-        let written = bounded(&what, STATEMENT_TIMEOUT, async {
-            let mut client = self.client.lock().await;
-            let transaction = client.transaction().await?;
-            let rows = match expected {
-                None => {
-                    let insert = format!(
+        self.keep_lock().await?;
+        let holding = self.lock.lock().await.as_ref().map(|session| session.holder.id.clone());
+        let locks = self.table("vapp_locks");
+        let mut client = self.client().await?;
+        let outcome = self
+            .run(&what, async {
+                let transaction = client.transaction().await?;
+                // The holder row fences a lock whose connection dropped unnoticed: whoever took the lock
+                // since has written their name there (and waits on this row until we commit).
+                if let Some(id) = &holding {
+                    let query = format!("SELECT holder FROM {locks} WHERE workspace = $1 FOR SHARE");
+                    let row = transaction.query_opt(&query, &[&self.workspace]).await?;
+                    let holder = row
+                        .and_then(|row| serde_json::from_str::<LockInfo>(row.get::<_, &str>(0)).ok())
+                        .unwrap_or_else(LockInfo::unknown);
+                    if &holder.id != id {
+                        transaction.rollback().await?;
+                        return Ok::<_, tokio_postgres::Error>(Outcome::LockLost(holder));
+                    }
+                }
+                let rows = match expected {
+                    None => {
+                        let insert = format!(
                         "INSERT INTO {states} (workspace, serial, document) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
                     );
-                    transaction.execute(&insert, &[&self.workspace, &serial, &document]).await?
-                }
-                Some(Token(old)) => {
-                    let old: i64 = old.parse().unwrap_or(-1);
-                    let keep = format!(
-                        "INSERT INTO {history} SELECT workspace, serial, document, written_at FROM {states}
+                        transaction.execute(&insert, &[&self.workspace, &serial, &document]).await?
+                    }
+                    Some(Token(old)) => {
+                        let old: i64 = old.parse().unwrap_or(-1);
+                        let keep = format!(
+                            "INSERT INTO {history} SELECT workspace, serial, document, written_at FROM {states}
                          WHERE workspace = $1 AND serial = $2 ON CONFLICT DO NOTHING"
-                    );
-                    transaction.execute(&keep, &[&self.workspace, &old]).await?;
-                    let update = format!(
-                        "UPDATE {states} SET serial = $3, document = $4, written_at = now()
+                        );
+                        transaction.execute(&keep, &[&self.workspace, &old]).await?;
+                        let update = format!(
+                            "UPDATE {states} SET serial = $3, document = $4, written_at = now()
                          WHERE workspace = $1 AND serial = $2"
-                    );
-                    let rows = transaction.execute(&update, &[&self.workspace, &old, &serial, &document]).await?;
-                    let prune = format!("DELETE FROM {history} WHERE workspace = $1 AND serial <= $2");
-                    transaction.execute(&prune, &[&self.workspace, &(serial - 1 - VERSIONS_KEPT)]).await?;
-                    rows
+                        );
+                        let rows = transaction.execute(&update, &[&self.workspace, &old, &serial, &document]).await?;
+                        let prune = format!("DELETE FROM {history} WHERE workspace = $1 AND serial <= $2");
+                        transaction.execute(&prune, &[&self.workspace, &(serial - 1 - VERSIONS_KEPT)]).await?;
+                        rows
+                    }
+                };
+                if rows != 1 {
+                    transaction.rollback().await?;
+                    return Ok(Outcome::Conflict);
                 }
-            };
-            if rows != 1 {
-                transaction.rollback().await?;
-                return Ok::<bool, tokio_postgres::Error>(false);
-            }
-            transaction.commit().await?;
-            Ok(true)
-        })
-        .await?;
-        match written {
-            true => Ok(Token(serial.to_string())),
-            false => Err(BackendError::Conflict),
+                transaction.commit().await?;
+                Ok(Outcome::Written)
+            })
+            .await?;
+        match outcome {
+            Outcome::Written => Ok(Token(serial.to_string())),
+            Outcome::Conflict => Err(BackendError::Conflict),
+            Outcome::LockLost(holder) => Err(BackendError::LockLost { holder: Box::new(holder) }),
         }
     }
 
@@ -321,8 +463,10 @@ impl Backend for PostgresBackend {
                 if let Some(row) =
                     bounded(&what, STATEMENT_TIMEOUT, client.query_opt(&stale, &[&self.workspace])).await?
                 {
-                    if let Ok(old) = serde_json::from_str::<LockInfo>(row.get::<_, &str>(0)) {
-                        on_broken(&old);
+                    // (Our own row is an earlier try of this call whose answer was lost.)
+                    match serde_json::from_str::<LockInfo>(row.get::<_, &str>(0)) {
+                        Ok(old) if old.id != holder.id => on_broken(&old),
+                        _ => {}
                     }
                 }
                 let text = serde_json::to_string(&holder).map_err(|e| engine("cannot record the lock holder", e))?;
@@ -331,7 +475,8 @@ impl Backend for PostgresBackend {
                      ON CONFLICT (workspace) DO UPDATE SET holder = $2, backend_pid = pg_backend_pid(), taken_at = now()"
                 );
                 bounded(&what, STATEMENT_TIMEOUT, client.execute(&record, &[&self.workspace, &text])).await?;
-                return Ok(Box::new(PgHeld { client, locks, workspace: self.workspace.clone() }));
+                *self.lock.lock().await = Some(LockSession { client, holder });
+                return Ok(Box::new(PgHeld { session: self.lock.clone(), locks, workspace: self.workspace.clone() }));
             }
             if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                 let held = format!("SELECT holder FROM {locks} WHERE workspace = $1");
@@ -350,8 +495,8 @@ impl Backend for PostgresBackend {
         let locks = self.table("vapp_locks");
         let what = format!("unlocking the state at {}", self.location);
         let query = format!("SELECT holder, backend_pid FROM {locks} WHERE workspace = $1");
-        let row =
-            bounded(&what, STATEMENT_TIMEOUT, self.client.lock().await.query_opt(&query, &[&self.workspace])).await?;
+        let client = self.client().await?;
+        let row = self.run(&what, client.query_opt(&query, &[&self.workspace])).await?;
         let recorded = row.as_ref().map(|row| {
             let holder =
                 serde_json::from_str::<LockInfo>(row.get::<_, &str>(0)).unwrap_or_else(|_| LockInfo::unknown());
@@ -360,7 +505,7 @@ impl Backend for PostgresBackend {
         // Whether the advisory lock is held by anyone, as the server sees it.
         let held_query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
                           AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1";
-        let row = bounded(&what, STATEMENT_TIMEOUT, self.client.lock().await.query_one(held_query, &[&key])).await?;
+        let row = self.run(&what, client.query_one(held_query, &[&key])).await?;
         let held = row.get::<_, i64>(0) > 0;
         if held {
             let Some((holder, pid)) = recorded.clone() else {
@@ -375,27 +520,21 @@ impl Backend for PostgresBackend {
                 return Err(LockError::Held { holder: Box::new(holder) });
             }
             // The holder's session ends, and its lock with it.
-            bounded(
-                &what,
-                STATEMENT_TIMEOUT,
-                self.client.lock().await.execute("SELECT pg_terminate_backend($1)", &[&pid]),
-            )
-            .await?;
+            self.run(&what, client.execute("SELECT pg_terminate_backend($1)", &[&pid])).await?;
         }
         let delete = format!("DELETE FROM {locks} WHERE workspace = $1");
-        bounded(&what, STATEMENT_TIMEOUT, self.client.lock().await.execute(&delete, &[&self.workspace])).await?;
+        self.run(&what, client.execute(&delete, &[&self.workspace])).await?;
         Ok(recorded.map(|(holder, _)| holder))
     }
 
     async fn history(&self) -> Result<Vec<Version>, BackendError> {
         let query = format!(
-            "SELECT serial, to_char(written_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), octet_length(document)
-             FROM {} WHERE workspace = $1 ORDER BY serial DESC",
+            "SELECT serial, {WRITTEN_AT}, octet_length(document) FROM {} WHERE workspace = $1 ORDER BY serial DESC",
             self.table("vapp_state_history")
         );
         let what = format!("listing the state's history at {}", self.location);
-        let rows =
-            bounded(&what, STATEMENT_TIMEOUT, self.client.lock().await.query(&query, &[&self.workspace])).await?;
+        let client = self.client().await?;
+        let rows = self.run(&what, client.query(&query, &[&self.workspace])).await?;
         Ok(rows
             .iter()
             .map(|row| {
@@ -415,17 +554,16 @@ impl Backend for PostgresBackend {
         let query =
             format!("SELECT document FROM {} WHERE workspace = $1 AND serial = $2", self.table("vapp_state_history"));
         let what = format!("reading an earlier state from {}", self.location);
-        let row =
-            bounded(&what, STATEMENT_TIMEOUT, self.client.lock().await.query_opt(&query, &[&self.workspace, &serial]))
-                .await?;
+        let client = self.client().await?;
+        let row = self.run(&what, client.query_opt(&query, &[&self.workspace, &serial])).await?;
         Ok(row.map(|row| row.get::<_, String>(0).into_bytes()))
     }
 
     async fn forget_history(&self) -> Result<usize, BackendError> {
         let query = format!("DELETE FROM {} WHERE workspace = $1", self.table("vapp_state_history"));
         let what = format!("removing the state's history at {}", self.location);
-        let rows =
-            bounded(&what, STATEMENT_TIMEOUT, self.client.lock().await.execute(&query, &[&self.workspace])).await?;
+        let client = self.client().await?;
+        let rows = self.run(&what, client.execute(&query, &[&self.workspace])).await?;
         Ok(rows as usize)
     }
 }

@@ -36,6 +36,8 @@ pub const LEASE: Duration = Duration::from_secs(60);
 /// The longest any one call may take, retries included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const LOCK_POLL: Duration = Duration::from_millis(500);
+/// How many times releasing the lock is tried.
+const RELEASE_TRIES: usize = 3;
 
 pub struct S3Backend {
     store: Arc<AmazonS3>,
@@ -44,10 +46,31 @@ pub struct S3Backend {
     lock_key: Path,
     history: Path,
     location: StateLocation,
+    lease: Duration,
 }
 
+/// A store error as a backend error: a connection that dropped or timed out, or a server error
+/// (5xx, 429) that the store's own retries did not get past, is worth a retry of the whole call; a
+/// refusal (a permission, a missing bucket) is not.
 fn engine(what: impl Into<String>, source: object_store::Error) -> BackendError {
-    BackendError::Engine { what: what.into(), source: Some(Box::new(source)) }
+    match is_transient(&source) {
+        true => BackendError::Unavailable { what: what.into(), source: Some(Box::new(source)) },
+        false => BackendError::Engine { what: what.into(), source: Some(Box::new(source)) },
+    }
+}
+
+fn is_transient(error: &object_store::Error) -> bool {
+    let object_store::Error::Generic { source, .. } = error else { return false };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+    while let Some(error) = cause {
+        if error.downcast_ref::<object_store::client::HttpError>().is_some() {
+            return true;
+        }
+        cause = error.source();
+    }
+    // object_store's own retry error is private; its words name the status.
+    let shown = source.to_string();
+    shown.contains("status code: 5") || shown.contains("status code: 429")
 }
 
 async fn bounded<T>(
@@ -111,9 +134,17 @@ impl S3Backend {
             history: Path::from(format!("{key}.history")),
             key,
             location: StateLocation::S3(object.clone()),
+            lease: LEASE,
         };
         backend.check_conditional_writes().await?;
         Ok(backend)
+    }
+
+    /// The same backend with locks leased for `lease` rather than [`LEASE`] (tests that watch a
+    /// renewal happen).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// Creates one probe object twice: a store that lets the second create through would let two
@@ -123,7 +154,8 @@ impl S3Backend {
         let what = format!("checking {} for conditional writes", self.location);
         let put = || self.store.put_opts(&probe, PutPayload::from_static(b"probe"), PutMode::Create.into());
         match bounded(&what, put()).await? {
-            Ok(_) => {}
+            // (Already there: our own create, its answer lost and the create retried.)
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {}
             Err(object_store::Error::NotFound { source, .. }) => {
                 return Err(BackendError::Engine {
                     what: format!(
@@ -185,12 +217,17 @@ impl Held for S3Held {
         if self.lost.load(Ordering::SeqCst) {
             return;
         }
-        // Only our own lock is removed (a holder that took over an expired lease keeps theirs).
-        if let Ok(Ok(result)) = tokio::time::timeout(CALL_TIMEOUT, self.store.get(&self.lock_key)).await {
-            if let Ok(Ok(bytes)) = tokio::time::timeout(CALL_TIMEOUT, result.bytes()).await {
-                if serde_json::from_slice::<LockInfo>(&bytes).is_ok_and(|h| h.id == self.id) {
-                    let _ = tokio::time::timeout(CALL_TIMEOUT, self.store.delete(&self.lock_key)).await;
+        // Only our own lock is removed (a holder that took over an expired lease keeps theirs). A
+        // release that cannot get through leaves the lock to run out with its lease.
+        for _ in 0..RELEASE_TRIES {
+            match read_own_lock(self.store.as_ref(), &self.lock_key, &self.id).await {
+                Ownership::Ours(_) => {
+                    if let Ok(Ok(())) = tokio::time::timeout(CALL_TIMEOUT, self.store.delete(&self.lock_key)).await {
+                        return;
+                    }
                 }
+                Ownership::Theirs => return,
+                Ownership::Unknown => continue,
             }
         }
     }
@@ -203,28 +240,67 @@ impl Drop for S3Held {
 }
 
 /// Renews the lease at a third of its length; stops (and marks the lock lost) when the lock object
-/// is no longer the one it wrote.
+/// is no longer the one it wrote. A renewal that failed is tried again soon, while the lease runs: a
+/// renewal whose answer was lost is recognised by reading the lock back (it names our id).
 async fn renew(
     store: Arc<AmazonS3>,
     lock_key: Path,
     mut holder: LockInfo,
     mut version: UpdateVersion,
     lost: Arc<AtomicBool>,
+    lease: Duration,
 ) {
+    // A failed renewal is tried again this soon: many times before the lease runs out.
+    let retry = lease / 20;
+    let mut wait = lease / 3;
     loop {
-        tokio::time::sleep(LEASE / 3).await;
-        holder.lease_until = Some(now_plus(LEASE));
+        tokio::time::sleep(wait).await;
+        holder.lease_until = Some(now_plus(lease));
         let Ok(bytes) = serde_json::to_vec(&holder) else { continue };
         let put = store.put_opts(&lock_key, PutPayload::from(bytes), PutMode::Update(version.clone()).into());
-        match tokio::time::timeout(CALL_TIMEOUT, put).await {
-            Ok(Ok(result)) => version = UpdateVersion { e_tag: result.e_tag, version: result.version },
-            Ok(Err(object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. })) => {
-                lost.store(true, Ordering::SeqCst);
-                return;
+        wait = match tokio::time::timeout(CALL_TIMEOUT, put).await {
+            Ok(Ok(result)) => {
+                version = UpdateVersion { e_tag: result.e_tag, version: result.version };
+                lease / 3
             }
-            // A failed renewal is tried again at the next turn; the lease still runs meanwhile.
-            _ => {}
-        }
+            Ok(Err(object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. })) => {
+                match read_own_lock(&store, &lock_key, &holder.id).await {
+                    Ownership::Ours(current) => {
+                        version = current;
+                        lease / 3
+                    }
+                    Ownership::Theirs => {
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    Ownership::Unknown => retry,
+                }
+            }
+            _ => retry,
+        };
+    }
+}
+
+/// Whose the lock object is, as far as one read can tell.
+enum Ownership {
+    Ours(UpdateVersion),
+    Theirs,
+    Unknown,
+}
+
+async fn read_own_lock(store: &AmazonS3, lock_key: &Path, id: &str) -> Ownership {
+    let result = match tokio::time::timeout(CALL_TIMEOUT, store.get(lock_key)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(object_store::Error::NotFound { .. })) => return Ownership::Theirs,
+        _ => return Ownership::Unknown,
+    };
+    let version = UpdateVersion { e_tag: result.meta.e_tag.clone(), version: result.meta.version.clone() };
+    match tokio::time::timeout(CALL_TIMEOUT, result.bytes()).await {
+        Ok(Ok(bytes)) => match serde_json::from_slice::<LockInfo>(&bytes) {
+            Ok(holder) if holder.id == id => Ownership::Ours(version),
+            _ => Ownership::Theirs,
+        },
+        _ => Ownership::Unknown,
     }
 }
 
@@ -242,8 +318,9 @@ impl Backend for S3Backend {
                     return Err(BackendError::TooLarge { limit: MAX_STATE_BYTES });
                 }
                 let e_tag = result.meta.e_tag.clone().unwrap_or_default();
+                let written = humantime::format_rfc3339_seconds(result.meta.last_modified.into()).to_string();
                 let bytes = bounded(&what, result.bytes()).await?.map_err(|e| engine(what.clone(), e))?;
-                Ok(Some(Stored { bytes: bytes.to_vec(), token: Token(e_tag) }))
+                Ok(Some(Stored { bytes: bytes.to_vec(), token: Token(e_tag), written: Some(written) }))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(engine(what, e)),
@@ -286,7 +363,7 @@ impl Backend for S3Backend {
         let what = format!("taking the lock of {}", self.location);
         let deadline = tokio::time::Instant::now().checked_add(timeout);
         loop {
-            holder.lease_until = Some(now_plus(LEASE));
+            holder.lease_until = Some(now_plus(self.lease));
             let bytes = serde_json::to_vec(&holder).map_err(|e| BackendError::Io(e.into()))?;
             let created = bounded(
                 &what,
@@ -325,7 +402,8 @@ impl Backend for S3Backend {
                     }
                 }
                 Err(e) => {
-                    // The answer may have been lost after the create happened: is the lock ours?
+                    // The answer may have been lost after the create happened: is the lock ours? (If
+                    // not, the create is tried again by `Resilient` when the error was transient.)
                     match self.read_lock().await? {
                         Some((other, version)) if other.id == holder.id => Some(version),
                         _ => return Err(LockError::Backend(engine(what, e))),
@@ -340,6 +418,7 @@ impl Backend for S3Backend {
                     holder.clone(),
                     version,
                     lost.clone(),
+                    self.lease,
                 ));
                 return Ok(Box::new(S3Held {
                     store: self.store.clone(),
