@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs check.mjs (the official Vonage Node SDK against the vapp emulator) end to end:
-# installs the pinned SDK if needed, starts an emulator with no applications and 12 numbers on a free port, runs the check,
+# Runs check.mjs and subaccounts.mjs (the official Vonage Node SDK against the vapp emulator) end to end:
+# installs the pinned SDK if needed, starts an emulator with no applications, 12 numbers and one subaccount on a free port, runs the check,
 # always stops the emulator, and exits with the check's status.
 #
 #   scripts/sdk-compat/run.sh            # uses target/debug/vapp
@@ -43,7 +43,7 @@ trap 'exit 143' TERM
 
 # Created before the emulator starts: the loop below may read it before the background shell opens it.
 : >"$tmp/stdout"
-"$bin" emulator --listen 127.0.0.1:0 --seed-numbers 12 >"$tmp/stdout" 2>"$tmp/stderr" &
+"$bin" emulator --listen 127.0.0.1:0 --seed-numbers 12 --account sub00001:SubSecret1 >"$tmp/stdout" 2>"$tmp/stderr" &
 emulator_pid=$!
 
 url=""
@@ -69,4 +69,8 @@ VAPP_EMULATOR_URL="$url" timeout --kill-after=5 45 node "$here/check.mjs" || sta
 if [[ $status -eq 124 || $status -eq 137 ]]; then
   echo "run.sh: check.mjs timed out" >&2
 fi
+# The subaccounts client after the applications check: it moves one of the primary's numbers.
+sub_status=0
+VAPP_EMULATOR_URL="$url" timeout --kill-after=5 35 node "$here/subaccounts.mjs" || sub_status=$?
+[[ $status -eq 0 ]] && status=$sub_status
 exit "$status"

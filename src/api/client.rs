@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
+use super::subaccounts::{NewSubaccount, NumberTransfer, SubaccountChange, SubaccountInfo};
 use crate::model::{AppId, Application, Keep, Listed};
 
 pub const DEFAULT_API_URL: &str = "https://api.nexmo.com";
@@ -138,6 +139,16 @@ impl Client {
     /// reading of the system's root certificates serve both.
     pub fn for_base_url(&self, base_url: BaseUrl) -> Client {
         Client { base_url, ..self.clone() }
+    }
+
+    /// The same client signed in as another account (a subaccount): one connection pool serves all.
+    pub fn for_credentials(&self, credentials: Credentials) -> Client {
+        Client { credentials, ..self.clone() }
+    }
+
+    /// The API key this client signs in with.
+    pub fn api_key(&self) -> &str {
+        &self.credentials.api_key
     }
 
     fn url(&self, path: &str) -> String {
@@ -584,6 +595,49 @@ impl super::numbers::NumbersApi for Client {
         }
         Ok(())
     }
+}
+
+impl super::subaccounts::SubaccountsApi for Client {
+    async fn list_subaccounts(&self) -> Result<Vec<SubaccountInfo>, ApiError> {
+        let path = format!("/accounts/{}/subaccounts", segment(self.api_key()));
+        let list: super::subaccounts::SubaccountList = self.call_json(Method::GET, &path, None).await?;
+        let found = list.embedded.subaccounts;
+        if found.len() > super::subaccounts::MAX_SUBACCOUNTS {
+            let source = ListError::TooMany { count: found.len(), max: super::subaccounts::MAX_SUBACCOUNTS };
+            return Err(ApiError::List { url: self.url(&path), source });
+        }
+        Ok(found)
+    }
+
+    async fn get_subaccount(&self, api_key: &str) -> Result<SubaccountInfo, ApiError> {
+        let path = format!("/accounts/{}/subaccounts/{}", segment(self.api_key()), segment(api_key));
+        self.call_json(Method::GET, &path, None).await
+    }
+
+    async fn create_subaccount(&self, new: &NewSubaccount) -> Result<SubaccountInfo, ApiError> {
+        let path = format!("/accounts/{}/subaccounts", segment(self.api_key()));
+        let body = serde_json::to_vec(&new.body()).map_err(ApiError::Encode)?;
+        self.call_json(Method::POST, &path, Some(Bytes::from(body))).await
+    }
+
+    async fn modify_subaccount(&self, api_key: &str, change: &SubaccountChange) -> Result<SubaccountInfo, ApiError> {
+        let path = format!("/accounts/{}/subaccounts/{}", segment(self.api_key()), segment(api_key));
+        let body = serde_json::to_vec(change).map_err(ApiError::Encode)?;
+        self.call_json(Method::PATCH, &path, Some(Bytes::from(body))).await
+    }
+
+    async fn transfer_number(&self, transfer: &NumberTransfer) -> Result<(), ApiError> {
+        let path = format!("/accounts/{}/transfer-number", segment(self.api_key()));
+        let body = serde_json::to_vec(transfer).map_err(ApiError::Encode)?;
+        // A POST, so never retried here: a transfer whose answer is lost is resolved by asking which
+        // account owns the number.
+        self.call(Method::POST, &path, Some(Bytes::from(body))).await.map(|_| ())
+    }
+}
+
+/// `text` as one path segment.
+fn segment(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 const NUMBERS_PATH: &str = "/account/numbers";

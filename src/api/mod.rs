@@ -9,6 +9,7 @@ pub mod numbers;
 pub mod page;
 mod problem;
 pub mod retry;
+pub mod subaccounts;
 mod url;
 
 use std::future::Future;
@@ -20,6 +21,7 @@ pub use numbers::{NumberFilter, NumberUpdate, NumbersApi, OwnedNumber};
 pub use page::ListPage;
 pub use problem::{ApiError, ListError, Problem};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
+pub use subaccounts::{NewSubaccount, NumberTransfer, SubaccountChange, SubaccountInfo, SubaccountsApi};
 pub use url::{BadUrl, BaseUrl};
 
 use crate::model::{AppId, Application};

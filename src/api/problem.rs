@@ -82,6 +82,8 @@ pub enum ListError {
     Inconsistent { total_pages: u64, page_size: u64, total_items: u64 },
     #[error("read {read} applications where the API reports {total_items} (did the account change meanwhile?)")]
     Partial { read: u64, total_items: u64 },
+    #[error("the answer lists {count} subaccounts; vapp reads at most {max}")]
+    TooMany { count: usize, max: usize },
     #[error("page {page} is empty but links to a next page")]
     EmptyPageWithNext { page: u64 },
     #[error("the next-page link {href:?} does not lead on: {reason}")]

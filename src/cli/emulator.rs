@@ -21,6 +21,10 @@ pub struct EmulatorArgs {
     /// API secret accepted in Basic auth; VAPP_EMULATOR_API_SECRET gives it without showing it to `ps`
     #[arg(long, env = "VAPP_EMULATOR_API_SECRET", hide_env_values = true, default_value = DEFAULT_API_SECRET)]
     pub api_secret: crate::secret::Secret,
+    /// An existing subaccount of the primary, KEY:SECRET (repeatable); more are made through the
+    /// Subaccounts API. Each account sees only its own applications and numbers
+    #[arg(long = "account", value_name = "KEY:SECRET", value_parser = crate::emulator::parse_account_arg)]
+    pub accounts: Vec<(String, crate::secret::Secret)>,
     /// Keep the applications in this JSON file across restarts (in memory otherwise)
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
@@ -52,6 +56,7 @@ pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
     let config = EmulatorConfig {
         api_key: args.api_key,
         api_secret: args.api_secret,
+        subaccounts: args.accounts,
         data_file: args.data,
         seed_apps: args.seed_apps as usize,
         seed_numbers: args.seed_numbers as usize,
@@ -71,7 +76,11 @@ pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     context.printer.data(&format!("listening on http://{addr}\n"));
-    context.printer.detail(&format!("{} applications", emulator.application_count()));
+    context.printer.detail(&format!(
+        "{} applications in the primary account, {} accounts",
+        emulator.application_count(),
+        emulator.account_count()
+    ));
     emulator.serve(listener, async move { interrupts.next().await }).await;
     Ok(Exit::Success)
 }

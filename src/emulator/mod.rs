@@ -17,6 +17,7 @@ mod problems;
 mod routes;
 mod seed;
 mod store;
+mod subaccounts;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -37,7 +38,8 @@ pub use account::{answer_only_fields, invalid_parameters, InProcess};
 pub use gate::Gate;
 pub use numbers::seeded_number;
 pub use seed::{seeded_application, SEED_PUBLIC_KEYS};
-pub use store::StoreError;
+pub use store::{StoreError, Subaccount};
+pub use subaccounts::{is_valid_secret, parse_account_arg};
 
 use store::Store;
 
@@ -53,6 +55,8 @@ pub const DEFAULT_API_SECRET: &str = "sandbox";
 pub struct EmulatorConfig {
     pub api_key: String,
     pub api_secret: crate::secret::Secret,
+    /// Existing subaccounts of the primary (`--account KEY:SECRET`), added when absent.
+    pub subaccounts: Vec<(String, crate::secret::Secret)>,
     /// Keep the applications in this JSON file across restarts; in memory only when `None`.
     pub data_file: Option<PathBuf>,
     /// Start an empty account with this many varied applications.
@@ -69,6 +73,7 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             api_key: DEFAULT_API_KEY.to_string(),
             api_secret: crate::secret::Secret::new(DEFAULT_API_SECRET),
+            subaccounts: Vec::new(),
             data_file: None,
             seed_apps: 0,
             seed_numbers: 0,
@@ -195,12 +200,27 @@ impl Emulator {
         if config.faults.rate_limit == Some(0) {
             return Err(EmulatorError::Invalid("--rate-limit must be at least 1 request per second".into()));
         }
-        let store = Store::open(config.data_file.clone())?;
-        if store.is_empty() && config.seed_apps > 0 {
-            store.insert_many((0..config.seed_apps).map(seeded_application).collect()).await?;
+        let store = Store::open(config.data_file.clone(), &config.api_key, config.api_secret.clone())?;
+        for (key, secret) in &config.subaccounts {
+            if key == &config.api_key {
+                return Err(EmulatorError::Invalid(format!("--account {key}: that is the primary account's key")));
+            }
+            if store.account(key).is_none() {
+                let info = subaccounts::existing(key, &config.api_key);
+                store.add_subaccount(info, secret.clone()).await?;
+            }
         }
-        if store.number_count() == 0 && config.seed_numbers > 0 {
-            store.put_numbers((0..config.seed_numbers).map(seeded_number).collect()).await?;
+        // Seeds cover every account; each account's numbers follow the previous one's.
+        let seeding_numbers = store.family_number_count() == 0;
+        for (i, key) in store.account_keys().iter().enumerate() {
+            let Some(account) = store.account(key) else { continue };
+            if account.is_empty() && config.seed_apps > 0 {
+                account.insert_many((0..config.seed_apps).map(seeded_application).collect()).await?;
+            }
+            if seeding_numbers && config.seed_numbers > 0 {
+                let first = i * config.seed_numbers;
+                account.put_numbers((first..first + config.seed_numbers).map(seeded_number).collect()).await?;
+            }
         }
         let rng = match config.faults.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
@@ -215,9 +235,14 @@ impl Emulator {
         Ok(Emulator { shared: Arc::new(Shared { config, store, dice }) })
     }
 
-    /// How many applications the account holds.
+    /// How many applications the primary account holds.
     pub fn application_count(&self) -> usize {
         self.shared.store.len()
+    }
+
+    /// How many accounts it serves: the primary and its subaccounts.
+    pub fn account_count(&self) -> usize {
+        self.shared.store.account_keys().len()
     }
 
     /// The emulator's HTTP surface as a service, without a listener: for a fuzzer or a test that

@@ -24,7 +24,7 @@ fn instance() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn problem(kind: String, title: &str, detail: impl Into<String>) -> Problem {
+pub(crate) fn problem(kind: String, title: &str, detail: impl Into<String>) -> Problem {
     Problem {
         kind,
         title: title.to_string(),

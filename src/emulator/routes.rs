@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -17,7 +18,8 @@ use std::collections::HashMap;
 
 use super::account::{self, Created};
 use super::numbers::{ListQuery, Refusal};
-use super::{problems, DropConnection, Shared, Verdict};
+use super::store::Store;
+use super::{problems, subaccounts, DropConnection, Shared, Verdict};
 use crate::api::numbers::NumberAnswer;
 use crate::api::page::{self, Embedded, Link, Links, ListPage};
 use crate::humanise::{self, Dialect, ProblemKind, TypeProblem};
@@ -33,13 +35,22 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v2/applications/{id}", get(get_one).put(update).delete(delete_one).fallback(wrong_verb))
         .route("/account/numbers", get(list_numbers).fallback(wrong_verb))
         .route("/number/update", axum::routing::post(update_number).fallback(wrong_verb))
+        .route("/accounts/{api_key}/subaccounts", get(subaccounts::list).post(subaccounts::create).fallback(wrong_verb))
+        .route(
+            "/accounts/{api_key}/subaccounts/{subaccount_key}",
+            get(subaccounts::get_one).patch(subaccounts::modify).fallback(wrong_verb),
+        )
+        .route(
+            "/accounts/{api_key}/transfer-number",
+            axum::routing::post(subaccounts::transfer_number).fallback(wrong_verb),
+        )
         .fallback(no_such_path)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
 }
 
 /// Everything a request meets before its handler, in the order the real service applies it.
-async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
     if let Some(gate) = &shared.config.gate {
         gate.pass(request.method()).await;
     }
@@ -49,16 +60,21 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
     }
     // The Numbers API words its errors its own way, and takes credentials in the query too.
     let numbers = is_numbers_path(request.uri().path());
-    let (key, secret) = (&shared.config.api_key, shared.config.api_secret.expose());
-    let signed_in = authorized(request.headers(), key, secret)
-        || (numbers && query_credentials(request.uri().query()).is_some_and(|(k, s)| k == *key && s == secret));
-    if !signed_in {
+    let from_query = || numbers.then(|| query_credentials(request.uri().query())).flatten();
+    let signed_in = basic_credentials(request.headers())
+        .or_else(from_query)
+        .and_then(|(key, secret)| shared.store.sign_in(&key, &secret));
+    let Some(account) = signed_in else {
         return if numbers {
             number_answer(StatusCode::UNAUTHORIZED, "401", "authentication failed")
         } else {
-            problems::unauthorized()
+            match request.uri().path().starts_with("/accounts/") {
+                true => subaccounts::unauthorized(),
+                false => problems::unauthorized(),
+            }
         };
-    }
+    };
+    request.extensions_mut().insert(account);
     match shared.roll_before() {
         Verdict::Proceed => {}
         Verdict::Throttle { retry_after_secs } => {
@@ -102,11 +118,11 @@ fn number_answer(status: StatusCode, code: &str, label: &str) -> Response {
     json_response(status, &NumberAnswer { error_code: code.to_string(), error_code_label: label.to_string() })
 }
 
-async fn list_numbers(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+async fn list_numbers(Extension(store): Extension<Store>, RawQuery(query): RawQuery) -> Response {
     let pairs: Vec<(String, String)> =
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
     match ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
-        Ok(query) => json_response(StatusCode::OK, &shared.store.list_numbers(&query)),
+        Ok(query) => json_response(StatusCode::OK, &store.list_numbers(&query)),
         Err(Refusal::BadRequest(why)) => number_answer(StatusCode::BAD_REQUEST, "400", &why),
         Err(Refusal::MethodFailed) => number_answer(method_failed(), "420", "method failed"),
     }
@@ -118,7 +134,7 @@ fn method_failed() -> StatusCode {
 }
 
 async fn update_number(
-    State(shared): State<Arc<Shared>>,
+    Extension(store): Extension<Store>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -133,7 +149,7 @@ async fn update_number(
     if form {
         params.extend(url::form_urlencoded::parse(&body).into_owned());
     }
-    match shared.store.update_number(&params).await {
+    match store.update_number(&params).await {
         Ok(Ok(())) => number_answer(StatusCode::OK, "200", "success"),
         Ok(Err(Refusal::BadRequest(why))) => number_answer(StatusCode::BAD_REQUEST, "400", &why),
         Ok(Err(Refusal::MethodFailed)) => number_answer(method_failed(), "420", "method failed"),
@@ -141,12 +157,14 @@ async fn update_number(
     }
 }
 
-fn authorized(headers: &HeaderMap, api_key: &str, api_secret: &str) -> bool {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else { return false };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
-    let Ok(pair) = String::from_utf8(decoded) else { return false };
-    pair.split_once(':').is_some_and(|(key, secret)| key == api_key && secret == api_secret)
+/// The key and secret of a Basic Authorization header.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let pair = String::from_utf8(decoded).ok()?;
+    let (key, secret) = pair.split_once(':')?;
+    Some((key.to_string(), secret.to_string()))
 }
 
 /// A missing Accept, `*/*`, `application/*` and `application/json` are fine (the Node SDK sends `*/*`).
@@ -159,7 +177,7 @@ fn accepts_json(headers: &HeaderMap) -> bool {
     })
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -175,7 +193,7 @@ async fn no_such_path(uri: Uri) -> Response {
     problems::no_such_path(uri.path())
 }
 
-fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     let Ok(bytes) = serde_json::to_vec(body) else { return problems::server_error(StatusCode::INTERNAL_SERVER_ERROR) };
     let mut response = (status, bytes).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -193,7 +211,7 @@ fn with_links(app: &Application) -> Application {
     shown
 }
 
-async fn list(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+async fn list(Extension(store): Extension<Store>, RawQuery(query): RawQuery) -> Response {
     let mut page_size = DEFAULT_PAGE_SIZE;
     let mut page = 1usize;
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -209,7 +227,7 @@ async fn list(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> R
             _ => {}
         }
     }
-    let (apps, total_items) = shared.store.page(page, page_size);
+    let (apps, total_items) = store.page(page, page_size);
     // An empty account still has one (empty) page: SDKs that page until `page == total_pages` stop.
     let total_pages = total_items.div_ceil(page_size).max(1);
     let link = |p: usize| Link::new(format!("/v2/applications?page_size={page_size}&page={p}"));
@@ -230,27 +248,27 @@ async fn list(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> R
     json_response(StatusCode::OK, &body)
 }
 
-async fn get_one(State(shared): State<Arc<Shared>>, Path(id): Path<AppId>) -> Response {
-    match shared.store.get(&id) {
+async fn get_one(Extension(store): Extension<Store>, Path(id): Path<AppId>) -> Response {
+    match store.get(&id) {
         Some(app) => json_response(StatusCode::OK, &with_links(&app)),
         None => problems::not_found(id.as_str()),
     }
 }
 
-async fn delete_one(State(shared): State<Arc<Shared>>, Path(id): Path<AppId>) -> Response {
-    match shared.store.remove(&id).await {
+async fn delete_one(Extension(store): Extension<Store>, Path(id): Path<AppId>) -> Response {
+    match store.remove(&id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => problems::not_found(id.as_str()),
         Err(_) => problems::server_error(StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
 
-async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn create(Extension(store): Extension<Store>, headers: HeaderMap, body: Bytes) -> Response {
     let app = match parse_body(&headers, &body) {
         Ok(app) => app,
         Err(response) => return response,
     };
-    match shared.store.create(app).await {
+    match store.create(app).await {
         Ok(Created { app, private_key }) => {
             let mut body = with_links(&app);
             if let Some(keys) = body.keys.as_mut() {
@@ -263,15 +281,20 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     }
 }
 
-async fn update(State(shared): State<Arc<Shared>>, Path(id): Path<AppId>, headers: HeaderMap, body: Bytes) -> Response {
-    if shared.store.get(&id).is_none() {
+async fn update(
+    Extension(store): Extension<Store>,
+    Path(id): Path<AppId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if store.get(&id).is_none() {
         return problems::not_found(id.as_str());
     }
     let app = match parse_body(&headers, &body) {
         Ok(app) => app,
         Err(response) => return response,
     };
-    match shared.store.update(&id, app).await {
+    match store.update(&id, app).await {
         Ok(Some(app)) => json_response(StatusCode::OK, &with_links(&app)),
         Ok(None) => problems::not_found(id.as_str()),
         Err(_) => problems::server_error(StatusCode::INTERNAL_SERVER_ERROR),

@@ -24,4 +24,5 @@ mod reorganise;
 mod secrets;
 #[cfg(unix)]
 mod shared_state;
+mod subaccounts;
 mod transcripts;
