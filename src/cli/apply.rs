@@ -13,7 +13,6 @@ use crate::api::numbers::Paced;
 use crate::api::RetryPolicy;
 use crate::apply::{Cancel, Executor, KeysAhead, Outcome, Progress, StepResult};
 use crate::humanise::chain;
-use crate::manifest::Desired;
 use crate::model::{Address, AppId};
 use crate::plan::render::render_human;
 use crate::plan::saved::{self, SavedPlanError};
@@ -114,7 +113,7 @@ pub async fn run_apply(context: &Context, args: ApplyArgs) -> Result<Exit> {
 
 pub async fn run_destroy(context: &Context, args: DestroyArgs) -> Result<Exit> {
     let source =
-        Source::Manifests { manifests: Manifests::Given(Desired::default()), targets: args.change.targets.clone() };
+        Source::Manifests { manifests: Manifests::Given(Box::default()), targets: args.change.targets.clone() };
     execute(context, Verb::Destroy, source, &args.change).await
 }
 
@@ -129,7 +128,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     let mut keys = None;
     let (manifests, saved) = match source {
         Source::Manifests { manifests, targets } => (manifests, Err(targets)),
-        Source::Saved(saved) => (Manifests::Given(Desired::default()), Ok(saved)),
+        Source::Saved(saved) => (Manifests::Given(Box::default()), Ok(saved)),
     };
     let Inputs { desired, mut loaded, live, numbers, connection, .. } = context
         .gather(manifests, Keys::Readable, |desired, state| {

@@ -42,7 +42,7 @@ pub enum Manifests {
     /// Those `-f` names.
     Read,
     /// These (destroy plans against none).
-    Given(Desired),
+    Given(Box<Desired>),
 }
 
 /// Whether the state's private keys must be readable (apply signs nothing, but makes keys and
@@ -94,6 +94,23 @@ impl Context {
 
     pub fn manifests(&self) -> Result<Desired> {
         Ok(manifest::load(&self.settings.files)?)
+    }
+
+    /// Refuses manifests that span accounts besides `default` for the commands that change or plan
+    /// applications: this build checks `accounts:` and `account:` (`vapp validate`) but does not plan
+    /// them yet, and a plan that ignored them would act on the wrong account.
+    pub fn only_the_default_account(desired: &Desired) -> Result<()> {
+        let elsewhere = desired.apps.values().find(|app| !app.account.is_default());
+        let declared = desired.accounts.values().next();
+        let (what, at) = match (elsewhere, declared) {
+            (Some(app), _) => (format!("`{}` is in account `{}`", app.address, app.account), &app.source),
+            (None, Some(account)) => (format!("account `{}` is declared", account.name), &account.location),
+            (None, None) => return Ok(()),
+        };
+        Err(super::failure::hinted(
+            format!("{at}: {what}, and this vapp plans the `default` account only"),
+            "`vapp validate` checks manifests with `accounts:`; planning, applying and destroying across accounts is not built yet (see the README, \"Several accounts\")",
+        ))
     }
 
     /// The state passphrase: `--passphrase-file`, else `VAPP_STATE_PASSPHRASE`.
@@ -274,7 +291,7 @@ impl Context {
                     let files = self.settings.files.clone();
                     Err(tokio::task::spawn_blocking(move || (manifest::load(&files), started.elapsed())))
                 }
-                Manifests::Given(desired) => Ok(desired),
+                Manifests::Given(desired) => Ok(*desired),
             };
             let loaded = match keys {
                 Keys::Sealed => self.load_state().await,
@@ -289,7 +306,9 @@ impl Context {
                 Ok(desired) => (desired, Duration::ZERO),
                 Err(reading) => {
                     let (desired, took) = reading.await?;
-                    (desired?, took)
+                    let desired = desired?;
+                    Self::only_the_default_account(&desired)?;
+                    (desired, took)
                 }
             };
             let loaded = loaded?;

@@ -26,6 +26,7 @@ pub struct ImportArgs {
 pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
     let address = &args.address;
     let desired = context.manifests()?;
+    Context::only_the_default_account(&desired)?;
     let Some(declared) = desired.apps.get(address) else {
         return Err(super::failure::hinted(
             format!("{address} is not declared in the manifests, so the next plan would delete the application"),

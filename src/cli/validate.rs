@@ -7,8 +7,13 @@ use super::{Context, Exit};
 pub fn run(context: &Context) -> Result<Exit> {
     let desired = context.manifests()?;
     let count = desired.apps.len();
-    context
-        .printer
-        .data(&format!("The manifests are valid: {count} application{}.\n", if count == 1 { "" } else { "s" }));
+    let accounts = match desired.accounts.len() {
+        0 => String::new(),
+        n => format!(" in {} accounts", n + 1),
+    };
+    context.printer.data(&format!(
+        "The manifests are valid: {count} application{}{accounts}.\n",
+        if count == 1 { "" } else { "s" }
+    ));
     Ok(Exit::Success)
 }

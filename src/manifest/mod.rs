@@ -5,6 +5,7 @@
 //! would make (enums, ranges, URLs) runs here too, so `vapp validate` needs no network and a bad
 //! manifest never reaches the API.
 
+pub mod accounts;
 pub mod emit;
 pub mod refactor;
 mod schema;
@@ -24,7 +25,7 @@ pub use yaml::{Position, MAX_FOUND};
 
 use crate::fsutil::{self, ReadError};
 use crate::humanise::{self, Dialect, ProblemKind, TypeProblem};
-use crate::model::{self, rules, Address, AppId, Application, Capabilities, Fingerprint, Msisdn, Privacy};
+use crate::model::{self, rules, AccountName, Address, AppId, Application, Capabilities, Fingerprint, Msisdn, Privacy};
 
 pub use crate::model::valid_address;
 
@@ -53,6 +54,13 @@ pub struct ManifestFile {
     /// Existing applications to take under management, by review.
     #[serde(default)]
     pub import: Vec<refactor::ImportEntry>,
+    /// Vonage accounts besides `default`, by name; each declared once, in any file.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = {"pattern": "^[a-z0-9][a-z0-9_-]*$"}))]
+    pub accounts: IndexMap<String, accounts::AccountEntry>,
+    /// The account of this file's applications (default: `default`).
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 /// One application. What it leaves out is removed from the live application or takes its default.
@@ -131,6 +139,8 @@ pub struct ExternalKey {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredApp {
     pub address: Address,
+    /// The account it lives in (its file's `account:`).
+    pub account: AccountName,
     /// Name, capabilities and privacy; no id, no keys.
     pub application: Application,
     pub protect: bool,
@@ -146,6 +156,8 @@ pub struct DesiredApp {
 pub struct Desired {
     pub apps: IndexMap<Address, DesiredApp>,
     pub refactoring: refactor::Refactoring,
+    /// The accounts declared under `accounts:` (`default` is never declared: it always exists).
+    pub accounts: IndexMap<AccountName, accounts::DeclaredAccount>,
 }
 
 /// A place in a manifest file.
@@ -307,9 +319,20 @@ pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desir
     let mut diagnostics = Vec::new();
     // Where each number is listed first: (address, place).
     let mut listed: HashMap<Msisdn, (Address, Location)> = HashMap::new();
+    let mut account_twice = Vec::new();
+    let mut account_uses = Vec::new();
     for source in sources {
         let mut file = FileCheck { source, diagnostics: Vec::new(), lines: None };
-        if let Some((apps, refactoring)) = file.load(lookup) {
+        if let Some(FileContents { apps, refactoring, accounts, account }) = file.load(lookup) {
+            for declared in accounts {
+                match desired.accounts.get(&declared.name) {
+                    Some(first) => account_twice.push((declared, first.location.clone())),
+                    None => {
+                        desired.accounts.insert(declared.name.clone(), declared);
+                    }
+                }
+            }
+            account_uses.extend(account);
             desired.refactoring.moved.extend(refactoring.moved);
             desired.refactoring.removed.extend(refactoring.removed);
             desired.refactoring.imports.extend(refactoring.imports);
@@ -350,11 +373,12 @@ pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desir
         }
         diagnostics.extend(file.diagnostics);
     }
+    let line_of = |location: &Location| {
+        let source = sources.iter().find(|s| s.path == location.file)?;
+        source_line(&source.text, location.position.line)
+    };
+    diagnostics.extend(accounts::check_references(&desired.accounts, &account_twice, &account_uses, &line_of));
     if diagnostics.is_empty() {
-        let line_of = |location: &Location| {
-            let source = sources.iter().find(|s| s.path == location.file)?;
-            source_line(&source.text, location.position.line)
-        };
         diagnostics.extend(refactor::check(&desired, &line_of));
     }
     if diagnostics.is_empty() {
@@ -472,7 +496,7 @@ impl FileCheck<'_> {
         });
     }
 
-    fn load(&mut self, lookup: yaml::EnvLookup) -> Option<(Vec<DesiredApp>, refactor::Refactoring)> {
+    fn load(&mut self, lookup: yaml::EnvLookup) -> Option<FileContents> {
         let (value, index) = match yaml::parse(&self.source.text, lookup) {
             Ok(parsed) => parsed,
             Err(found) => {
@@ -503,7 +527,7 @@ impl FileCheck<'_> {
         }
         // Walking the document against the schema costs more than reading it: done only for a
         // document serde refuses, to name its real mistake.
-        let file: ManifestFile = match serde_path_to_error::deserialize(&value) {
+        let mut file: ManifestFile = match serde_path_to_error::deserialize(&value) {
             Ok(file) => file,
             Err(e) => {
                 if let Some(path) = schema::list_for_mapping(&value) {
@@ -518,6 +542,8 @@ impl FileCheck<'_> {
         };
         let mut apps = Vec::new();
         let refactoring = self.refactoring(&file, &index);
+        let (declared, account) = self.accounts(std::mem::take(&mut file.accounts), file.account.take(), &index);
+        let app_account = account.as_ref().map_or_else(AccountName::default_account, |(name, _)| name.clone());
         for (address, app) in file.applications {
             let app_path = vec!["applications".to_string(), address.clone()];
             let key_at = index.nearest_key(&app_path);
@@ -611,6 +637,7 @@ impl FileCheck<'_> {
             if clean {
                 apps.push(DesiredApp {
                     address,
+                    account: app_account.clone(),
                     application,
                     protect: app.protect,
                     keys: DesiredKeys { rotation: settings.rotation.unwrap_or(0), external },
@@ -619,7 +646,63 @@ impl FileCheck<'_> {
                 });
             }
         }
-        Some((apps, refactoring))
+        Some(FileContents { apps, refactoring, accounts: declared, account })
+    }
+
+    /// The file's `accounts:` declarations (each checked on its own) and its `account:`.
+    #[allow(clippy::type_complexity)]
+    fn accounts(
+        &mut self,
+        entries: IndexMap<String, accounts::AccountEntry>,
+        account: Option<String>,
+        index: &yaml::PositionIndex,
+    ) -> (Vec<accounts::DeclaredAccount>, Option<(AccountName, Location)>) {
+        let place = |position| Location { file: self.source.path.clone(), position };
+        let mut declared = Vec::new();
+        let mut found = Vec::new();
+        for (name, entry) in entries {
+            let path = vec!["accounts".to_string(), name.clone()];
+            let at = index.nearest_key(&path);
+            match accounts::declare(&name, entry, place(at)) {
+                Ok(account) => declared.push(account),
+                Err(problems) => {
+                    for problem in problems {
+                        let position = match problem.field {
+                            Some(field) => {
+                                let mut field_path = path.clone();
+                                field_path.push(field.to_string());
+                                index.nearest_key(&field_path)
+                            }
+                            None => at,
+                        };
+                        found.push((position, problem.message, problem.help, problem.secret));
+                    }
+                }
+            }
+        }
+        let mut file_account = None;
+        if let Some(name) = &account {
+            let path = vec!["account".to_string()];
+            let at = index.value(&path).unwrap_or_else(|| index.nearest(&path));
+            match AccountName::parse(name) {
+                Ok(name) => file_account = Some((name, place(at))),
+                Err(invalid) => {
+                    found.push((at, format!("`{name}` is not a valid account name"), Some(invalid.to_string()), false))
+                }
+            }
+        }
+        for (position, message, help, secret) in found {
+            self.report(position, message, help);
+            if secret {
+                // The line holds a secret: show its key, never its value.
+                if let Some(line) = self.diagnostics.last_mut().and_then(|d| d.source_line.as_mut()) {
+                    if let Some((key, _)) = line.split_once(':') {
+                        *line = format!("{key}: <redacted>");
+                    }
+                }
+            }
+        }
+        (declared, file_account)
     }
 
     /// The file's `moved`, `removed` and `import` entries, each address checked where it is written.
@@ -672,6 +755,15 @@ impl FileCheck<'_> {
         }
         refactoring
     }
+}
+
+/// What one file contributes.
+struct FileContents {
+    apps: Vec<DesiredApp>,
+    refactoring: refactor::Refactoring,
+    accounts: Vec<accounts::DeclaredAccount>,
+    /// The file's `account:`, where it is written.
+    account: Option<(AccountName, Location)>,
 }
 
 /// Turns a type problem into a position, a message a person can act on, and a hint.

@@ -188,3 +188,70 @@ fn each_application_needs_its_own_public_key() {
     ));
     assert!(!err.to_string().contains("BEGIN PRIVATE KEY"));
 }
+
+fn loaded(files: &[(&str, &str)]) -> Result<Desired, Vec<String>> {
+    let sources: Vec<Source> = files.iter().map(|(path, text)| source(path, text)).collect();
+    load_sources(&sources, &env).map_err(|e| {
+        e.0.iter()
+            .map(|d| {
+                format!(
+                    "{}: {}{}",
+                    d.location,
+                    d.message,
+                    d.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
+                )
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn accounts_are_declared_once_in_any_file_and_files_name_theirs() {
+    let accounts = "version: 1\naccounts:\n  staging:\n    api_key: 1a2b3c4d\n    api_secret_env: VONAGE_STAGING_API_SECRET\n  acme:\n    subaccount_of: default\n    name: ACME Corp\n    use_primary_account_balance: false\n";
+    let staging = "version: 1\naccount: staging\napplications:\n  web:\n    name: web\n";
+    let plain = "version: 1\napplications:\n  api:\n    name: api\n";
+    let desired = loaded(&[("accounts.yaml", accounts), ("staging.yaml", staging), ("plain.yaml", plain)]).unwrap();
+    assert_eq!(desired.apps["web"].account, "staging");
+    assert_eq!(desired.apps["api"].account, "default", "a file without `account:` is the default account's");
+    assert_eq!(
+        desired.accounts["acme"].kind,
+        accounts::AccountKind::Subaccount {
+            parent: AccountName::default_account(),
+            name: "ACME Corp".into(),
+            use_primary_account_balance: false
+        }
+    );
+    assert_eq!(
+        desired.accounts["staging"].kind,
+        accounts::AccountKind::Existing {
+            api_key: "1a2b3c4d".into(),
+            api_secret_env: "VONAGE_STAGING_API_SECRET".into()
+        }
+    );
+    let without = loaded(&[("plain.yaml", plain)]).unwrap();
+    assert!(without.accounts.is_empty(), "a manifest set without `accounts:` is as before");
+}
+
+#[test]
+fn account_mistakes_point_at_the_file_and_never_echo_a_secret() {
+    let text = "version: 1\naccounts:\n  staging:\n    api_key: 1a2b3c4d\n    api_secret: hunter2-Secret\n  acme:\n    subaccount_of: defualt\n    name: ACME\n  deep:\n    subaccount_of: acme2\n    name: Deep\n  acme2:\n    subaccount_of: default\n    name: ACME 2\n    api_secret_env: X\naccount: stagin\napplications:\n  web:\n    name: web\n";
+    let found = loaded(&[("a.yaml", text)]).unwrap_err();
+    let all = found.join("\n");
+    assert!(!all.contains("hunter2"), "{all}");
+    for expected in [
+        "a.yaml:5:5: `api_secret` would put a secret into the manifest",
+        "a.yaml:3:3: account `staging` names no variable for its secret",
+        "a.yaml:15:5: a subaccount vapp makes has its secret made by vapp",
+        "a.yaml:16:10: account `stagin` is not declared",
+        "a.yaml:6:3: `acme` is a subaccount of `defualt`, which is not declared (did you mean `default`?)",
+    ] {
+        assert!(found.iter().any(|f| f.starts_with(expected)), "missing {expected:?} in:\n{all}");
+    }
+    let twice = "version: 1\naccounts:\n  acme:\n    subaccount_of: default\n    name: A\n";
+    let found = loaded(&[("one.yaml", twice), ("two.yaml", twice)]).unwrap_err();
+    assert_eq!(found, ["two.yaml:3:3: account `acme` is declared twice (it is first declared at one.yaml:3:3; declare each account once, in any file)"]);
+    let nested = "version: 1\naccounts:\n  acme:\n    subaccount_of: default\n    name: A\n  deep:\n    subaccount_of: acme\n    name: D\n  same:\n    api_key: k\n    api_secret_env: A\n  again:\n    api_key: k\n    api_secret_env: B\n";
+    let found = loaded(&[("n.yaml", nested)]).unwrap_err();
+    assert!(found[0].starts_with("n.yaml:6:3: `deep` is a subaccount of `acme`, itself a subaccount"), "{found:?}");
+    assert!(found[1].starts_with("n.yaml:12:3: accounts `same` and `again` have the same API key k"), "{found:?}");
+}

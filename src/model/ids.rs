@@ -101,6 +101,12 @@ string_id!(
 );
 
 string_id!(
+    /// The name a manifest gives a Vonage account (`default`, or one declared under `accounts:`),
+    /// spelt as an address is.
+    AccountName
+);
+
+string_id!(
     /// A phone number in E.164 digits, without `+` (`447700900001`).
     Msisdn
 );
@@ -130,6 +136,24 @@ pub fn valid_address(address: &str) -> bool {
     let mut chars = address.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+impl AccountName {
+    /// The account of `VONAGE_API_KEY`, which always exists.
+    pub const DEFAULT: &'static str = "default";
+
+    pub fn default_account() -> AccountName {
+        AccountName(Self::DEFAULT.to_string())
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.0 == Self::DEFAULT
+    }
+
+    /// `text` as an account name, if it is one (the same spelling as an address).
+    pub fn parse(text: &str) -> Result<AccountName, InvalidAddress> {
+        Address::parse(text).map(|a| AccountName(a.into_string()))
+    }
 }
 
 impl Msisdn {

@@ -21,7 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use ids::{valid_address, Address, AppId, Fingerprint, InvalidAddress, Msisdn};
+pub use ids::{valid_address, AccountName, Address, AppId, Fingerprint, InvalidAddress, Msisdn};
 pub use listed::{Glimpse, Keep, Listed, Whole};
 pub use webhook::{VideoWebhook, Webhook};
 

@@ -167,3 +167,32 @@ fn the_ci_example_is_valid_yaml_using_real_commands() {
         assert!(help.contains(flag), "{flag} in {help}");
     }
 }
+
+#[test]
+fn accounts_are_validated_and_not_yet_planned() {
+    let ws = Workspace::new("http://127.0.0.1:9");
+    ws.write(
+        "vapp.yaml",
+        "version: 1\naccounts:\n  staging:\n    api_key: 1a2b3c4d\n    api_secret: Hunter2secret\naccount: staging\napplications:\n  web:\n    name: web\n",
+    );
+    let run = ws.vapp().args(["validate"]).expect(1);
+    assert!(run.stderr.contains("vapp.yaml:5:5: `api_secret` would put a secret into the manifest"), "{run:?}");
+    assert!(!run.stderr.contains("Hunter2secret"), "a secret written into a manifest is never echoed: {run:?}");
+
+    ws.write(
+        "vapp.yaml",
+        "version: 1\naccounts:\n  staging:\n    api_key: 1a2b3c4d\n    api_secret_env: VONAGE_STAGING_API_SECRET\naccount: staging\napplications:\n  web:\n    name: web\n",
+    );
+    let run = ws.vapp().args(["validate"]).expect(0);
+    assert_eq!(run.stdout, "The manifests are valid: 1 application in 2 accounts.\n");
+    // Planned as if it were `default`, it would act on the wrong account: refused, nothing read.
+    for command in [&["plan"][..], &["apply", "--auto-approve"]] {
+        let run = ws.vapp().args(command).expect(1);
+        assert!(
+            run.stderr.contains(
+                "vapp.yaml:8:3: `web` is in account `staging`, and this vapp plans the `default` account only"
+            ),
+            "{run:?}"
+        );
+    }
+}
