@@ -633,6 +633,15 @@ impl super::subaccounts::SubaccountsApi for Client {
         // account owns the number.
         self.call(Method::POST, &path, Some(Bytes::from(body))).await.map(|_| ())
     }
+
+    async fn secret_opens(&self, api_key: &str, secret: &crate::secret::Secret) -> Result<bool, ApiError> {
+        let account = self.for_credentials(Credentials::new(api_key, secret.expose()));
+        match account.call(Method::GET, &format!("{LIST_PATH}?page_size=1"), None).await {
+            Ok(_) => Ok(true),
+            Err(ApiError::Status { status: 401, .. }) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
 }
 
 /// `text` as one path segment.

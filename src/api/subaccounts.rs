@@ -107,4 +107,6 @@ pub trait SubaccountsApi: Send + Sync {
         change: &SubaccountChange,
     ) -> impl Future<Output = Result<SubaccountInfo, ApiError>> + Send;
     fn transfer_number(&self, transfer: &NumberTransfer) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Whether `secret` signs in as the account `api_key` (a 401 says no).
+    fn secret_opens(&self, api_key: &str, secret: &Secret) -> impl Future<Output = Result<bool, ApiError>> + Send;
 }

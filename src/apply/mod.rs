@@ -6,6 +6,7 @@
 //! completed step is durable in the state before it counts as done. A create writes its private key
 //! into the state before the POST leaves.
 
+pub mod accounts;
 mod keys_ahead;
 
 pub use keys_ahead::KeysAhead;

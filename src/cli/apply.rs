@@ -130,7 +130,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         Source::Manifests { manifests, targets } => (manifests, Err(targets)),
         Source::Saved(saved) => (Manifests::Given(Box::default()), Ok(saved)),
     };
-    let Inputs { desired, mut loaded, live, numbers, connection, .. } = context
+    let Inputs { desired, mut loaded, live, numbers, subaccounts, connection, .. } = context
         .gather(manifests, Keys::Readable, |desired, state| {
             let expected = match &saved {
                 Err(targets) => plan::keys_expected(desired, state, targets),
@@ -142,7 +142,12 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     let state = loaded.as_ref().map(|l| &l.state);
     let plan = match saved {
         Err(targets) => {
-            plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &targets, numbers: &numbers })?
+            let mut plan =
+                plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &targets, numbers: &numbers })?;
+            if verb == Verb::Apply {
+                plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
+            }
+            plan
         }
         Ok(saved) => {
             if let Some(reason) = saved.staleness(state, &live, &numbers) {
@@ -190,6 +195,27 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         retry: RetryPolicy::default(),
         settle: crate::apply::SETTLE,
     };
+    // The accounts first: an application needs its account to exist.
+    let told = |change: &plan::AccountChange, done: &crate::apply::accounts::AccountDone| {
+        let what = match done {
+            crate::apply::accounts::AccountDone::Created { api_key } => format!("created ({api_key})"),
+            crate::apply::accounts::AccountDone::Found { api_key } => {
+                format!("found ({api_key}): an earlier create had landed, so it was not made again")
+            }
+            crate::apply::accounts::AccountDone::Updated => "updated".to_string(),
+            crate::apply::accounts::AccountDone::Suspended => "suspended".to_string(),
+        };
+        printer.status(&format!("account {}: {what}", change.account));
+    };
+    if let Err(e) = crate::apply::accounts::execute_accounts(&connection.client, &store, &plan.accounts, told).await {
+        watching.abort();
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        return Err(
+            super::failure::Failure::from(e).context("no application was changed; run the same command again to go on")
+        );
+    }
     let report = executor.execute(&plan).await;
     watching.abort();
     if let Some(bar) = &bar {

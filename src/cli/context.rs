@@ -60,6 +60,8 @@ pub struct Inputs {
     /// Whole where the state names them (see [`crate::plan::listing_keeps`]), a glimpse elsewhere.
     pub live: Vec<Listed>,
     pub numbers: Vec<Number>,
+    /// The primary's subaccounts, read when the manifests or the state have any.
+    pub subaccounts: Vec<crate::api::SubaccountInfo>,
     pub connection: Connection,
     /// How long the manifests and the state took (read while the account was listed).
     pub manifests_took: Duration,
@@ -96,20 +98,25 @@ impl Context {
         Ok(manifest::load(&self.settings.files)?)
     }
 
-    /// Refuses manifests that span accounts besides `default` for the commands that change or plan
-    /// applications: this build checks `accounts:` and `account:` (`vapp validate`) but does not plan
-    /// them yet, and a plan that ignored them would act on the wrong account.
+    /// Refuses what this build cannot plan yet: applications in accounts besides `default`, and
+    /// subaccounts of anything but `default`. Subaccounts of `default` are planned (made, renamed,
+    /// suspended); declared existing accounts are checked and bound to nothing yet. A plan that ignored
+    /// an application's account would act on the wrong account.
     pub fn only_the_default_account(desired: &Desired) -> Result<()> {
         let elsewhere = desired.apps.values().find(|app| !app.account.is_default());
-        let declared = desired.accounts.values().next();
-        let (what, at) = match (elsewhere, declared) {
+        let nested = desired.accounts.values().find(|account| {
+            matches!(&account.kind, manifest::accounts::AccountKind::Subaccount { parent, .. } if !parent.is_default())
+        });
+        let (what, at) = match (elsewhere, nested) {
             (Some(app), _) => (format!("`{}` is in account `{}`", app.address, app.account), &app.source),
-            (None, Some(account)) => (format!("account `{}` is declared", account.name), &account.location),
+            (None, Some(account)) => {
+                (format!("`{}` is a subaccount of an account besides `default`", account.name), &account.location)
+            }
             (None, None) => return Ok(()),
         };
         Err(super::failure::hinted(
-            format!("{at}: {what}, and this vapp plans the `default` account only"),
-            "`vapp validate` checks manifests with `accounts:`; planning, applying and destroying across accounts is not built yet (see the README, \"Several accounts\")",
+            format!("{at}: {what}, and this vapp plans applications in the `default` account only"),
+            "`vapp validate` checks these manifests, and subaccounts of `default` are made, renamed and suspended; planning applications in other accounts is not built yet (see the README, \"Several accounts\")",
         ))
     }
 
@@ -328,7 +335,15 @@ impl Context {
             tokio::try_join!(local, async { Ok(listing.await) })?;
         let (connection, mut live, numbers) = listed?;
         self.read_imports_whole(&desired, &connection, &mut live).await?;
-        Ok(Inputs { desired, loaded, live, numbers, connection, manifests_took, state_took })
+        let has_subaccounts = !desired.accounts.is_empty()
+            || loaded.as_ref().is_some_and(|l| l.state.accounts.values().any(|a| a.subaccount.is_some()));
+        let subaccounts = match has_subaccounts {
+            true => crate::api::SubaccountsApi::list_subaccounts(&connection.client)
+                .await
+                .with_context(|| format!("cannot list the subaccounts at {}", connection.client.base_url()))?,
+            false => Vec::new(),
+        };
+        Ok(Inputs { desired, loaded, live, numbers, subaccounts, connection, manifests_took, state_took })
     }
 
     /// The applications the manifests import, read whole: the listing kept only what the state names

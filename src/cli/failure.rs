@@ -254,6 +254,7 @@ mod library {
         crate::keys::jwt::TokenError,
         humantime::TimestampError,
         crate::emulator::EmulatorError,
+        crate::apply::accounts::AccountError,
         crate::fsutil::ReadError,
         std::io::Error,
         serde_json::Error,

@@ -1,6 +1,7 @@
 //! The command line: argument parsing and dispatch. One module per command; each returns the exit
 //! status DESIGN.md fixes (0 ok, 1 error, 2 changes with `--detailed-exitcode`, 3 locked, 4 stale plan).
 
+mod account;
 mod apply;
 mod args;
 mod completions;
@@ -154,6 +155,9 @@ pub enum Command {
     /// Application keys
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Show what vapp keeps of an account: a subaccount's API key and secret
+    #[command(subcommand)]
+    Account(account::AccountCommand),
     /// Print a JWT signed with the application's private key
     Token(token::TokenArgs),
     /// Serve a local Vonage Application and Numbers API
@@ -209,6 +213,7 @@ async fn run(command: Command, context: &Context) -> failure::Result<Exit> {
         Command::Export(args) => export::run(context, args).await,
         Command::State(command) => state::run(context, command).await,
         Command::Key(command) => key::run(context, command).await,
+        Command::Account(command) => account::run(context, command).await,
         Command::Token(args) => token::run(context, args).await,
         Command::Emulator(args) => emulator::run(context, args).await,
         Command::Schema => {

@@ -37,15 +37,16 @@ pub struct PlanArgs {
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let mut clock = Stopwatch::default();
-    let Inputs { desired, loaded, live, numbers, manifests_took, state_took, .. } =
+    let Inputs { desired, loaded, live, numbers, subaccounts, manifests_took, state_took, .. } =
         context.gather(Manifests::Read, Keys::Sealed, |_, _| {}).await?;
     // The manifests and state were read while the account was listed: say how long each took.
     clock.lap("reading");
     clock.during("manifests", manifests_took);
     clock.during("state", state_took);
     let state = loaded.as_ref().map(|l| &l.state);
-    let plan =
+    let mut plan =
         plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &args.targets, numbers: &numbers })?;
+    plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
     clock.lap("planning");
     let text = match args.format {
         Format::Human => render_human(&plan, context.printer.human_style()),

@@ -13,6 +13,7 @@
 //! - applying a plan and planning again with the same manifests yields a plan of no-ops (tests hold the
 //!   planner to that, with the real executor).
 
+pub mod accounts;
 pub mod diff;
 pub mod lost;
 mod planner;
@@ -25,6 +26,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use accounts::{plan_accounts, AccountChange, AccountStep};
 pub use diff::FieldDiff;
 pub use lost::{Lookup, LostCreate, Unmanaged};
 pub use planner::{keys_expected, listing_keeps, plan, PlanError, PlanInput};
@@ -542,6 +544,9 @@ pub struct Plan {
     pub drift: Vec<Drift>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
+    /// Changes to the accounts themselves (subaccounts vapp makes), carried out first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountChange>,
 }
 
 impl Plan {
@@ -583,12 +588,13 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.actions().next().is_some()
+        self.actions().next().is_some() || !self.accounts.is_empty()
     }
 
-    /// Fails when the plan deletes more than `max` applications.
+    /// Fails when the plan deletes (or, for a subaccount, suspends) more than `max` allows.
     pub fn check_max_deletes(&self, max: Option<usize>) -> Result<(), TooManyDeletes> {
-        let deletes = self.summary().delete;
+        let suspends = self.accounts.iter().filter(|a| matches!(a.step, AccountStep::Suspend { .. })).count();
+        let deletes = self.summary().delete + suspends;
         match max {
             Some(max) if deletes > max => Err(TooManyDeletes { deletes, max }),
             _ => Ok(()),

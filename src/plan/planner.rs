@@ -258,6 +258,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         changes: planner.changes,
         drift: planner.drift,
         warnings: planner.warnings,
+        accounts: Vec::new(),
     })
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::crypto::{CryptoError, Sealer};
-use super::{HeldKey, KeyRecord, State, FORMAT, FORMAT_VERSION};
+use super::{HeldKey, HeldSecret, KeyRecord, State, FORMAT, FORMAT_VERSION};
 use crate::humanise::{self, Dialect, ProblemKind};
 use crate::keys::PrivateKeyPem;
 
@@ -120,6 +120,14 @@ pub fn decode(bytes: &[u8], passphrase: Option<&str>) -> Result<State, DecodeErr
         };
         Corruption::Shape { path, problem }
     })?;
+    let open_secret = state.held_secrets().any(|s| matches!(s, HeldSecret::Open { .. }));
+    let sealed_secret = state.held_secrets().any(|s| matches!(s, HeldSecret::Sealed { .. }));
+    if state.encryption.is_some() && open_secret {
+        return Err(Corruption::PlainKeyInEncrypted.into());
+    }
+    if state.encryption.is_none() && sealed_secret {
+        return Err(Corruption::Encryption.into());
+    }
     if state.encryption.is_some() && state.held_keys().any(|k| matches!(k, HeldKey::Open { .. })) {
         return Err(Corruption::PlainKeyInEncrypted.into());
     }
@@ -142,6 +150,13 @@ pub fn decode(bytes: &[u8], passphrase: Option<&str>) -> Result<State, DecodeErr
                     *held = HeldKey::Open { private_key: PrivateKeyPem::new(pem) };
                 }
             }
+            for held in state.held_secrets_mut() {
+                if let HeldSecret::Sealed { secret_encrypted } = held {
+                    let plain = sealer.unseal(secret_encrypted).map_err(|_| Corruption::SealedKey)?;
+                    let text = String::from_utf8(plain.to_vec()).map_err(|_| Corruption::SealedKey)?;
+                    *held = HeldSecret::Open { secret: crate::secret::Secret::new(text) };
+                }
+            }
             state.sealer = Some(sealer);
         }
     }
@@ -159,6 +174,13 @@ pub fn encode(state: &State) -> Result<Vec<u8>, EncodeError> {
                 *held = HeldKey::Sealed { private_key_encrypted };
             }
         }
+        for held in stored.held_secrets_mut() {
+            if let HeldSecret::Open { secret } = held {
+                let sealer = state.sealer.as_ref().ok_or(EncodeError::NoSealer)?;
+                let secret_encrypted = sealer.seal(secret.expose().as_bytes())?;
+                *held = HeldSecret::Sealed { secret_encrypted };
+            }
+        }
     }
     stored.checksum = None;
     let mut value = serde_json::to_value(&stored)?;
@@ -172,6 +194,15 @@ pub fn encode(state: &State) -> Result<Vec<u8>, EncodeError> {
 }
 
 impl State {
+    /// Every subaccount secret the state holds.
+    fn held_secrets(&self) -> impl Iterator<Item = &HeldSecret> {
+        self.accounts.values().filter_map(|a| a.subaccount.as_ref()).map(|s| &s.secret)
+    }
+
+    fn held_secrets_mut(&mut self) -> impl Iterator<Item = &mut HeldSecret> {
+        self.accounts.values_mut().filter_map(|a| a.subaccount.as_mut()).map(|s| &mut s.secret)
+    }
+
     /// Every private key the state holds: each address's key and pending key.
     fn held_keys(&self) -> impl Iterator<Item = &HeldKey> {
         self.applications.values().flat_map(|e| [Some(&e.key), e.pending_key.as_ref()]).flatten().filter_map(|record| {

@@ -27,7 +27,7 @@ pub use location::{LocationError, PostgresUrl, S3Object, StateLocation};
 pub use store::{create_file, load, load_file, Loaded, StateError, StateStore};
 
 use crate::keys::PrivateKeyPem;
-use crate::model::{Address, AppId, Fingerprint, Msisdn};
+use crate::model::{AccountName, Address, AppId, Fingerprint, Msisdn};
 
 pub const FORMAT: &str = "vapp-state";
 pub const FORMAT_VERSION: u32 = 1;
@@ -43,6 +43,10 @@ pub struct State {
     pub account: Option<Account>,
     #[serde(default)]
     pub applications: BTreeMap<Address, StateEntry>,
+    /// Accounts besides `default` that vapp keeps something of: the subaccounts it made, with their
+    /// secrets in custody.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts: BTreeMap<AccountName, AccountRecord>,
     /// Number updates about to be made, by number: written before the call, removed once its outcome
     /// is recorded. Still present when vapp next runs: the update's outcome is unknown, and the
     /// number as the account shows it says what happened.
@@ -57,6 +61,70 @@ pub struct State {
     /// The key that seals private keys on write; from the passphrase, never written.
     #[serde(skip)]
     pub sealer: Option<Sealer>,
+}
+
+/// What the state keeps of an account besides `default`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    /// Its API key; `None` while a subaccount's create has been sent but not confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// Set for a subaccount vapp made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subaccount: Option<SubaccountRecord>,
+}
+
+/// A subaccount vapp made, as last applied, and its secret in custody.
+///
+/// Invariant, as for private keys: the secret is in the state before the create that sends it
+/// leaves, so a lost answer never loses the only copy; `creating` marks such a create whose outcome
+/// is not known yet (found again by name and by the secret working).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubaccountRecord {
+    pub parent: AccountName,
+    pub name: String,
+    pub use_primary_account_balance: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspended: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub creating: bool,
+    #[serde(flatten)]
+    pub secret: HeldSecret,
+}
+
+/// A subaccount secret in the state's custody: readable, or sealed with the passphrase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HeldSecret {
+    Open {
+        #[serde(with = "secret_text")]
+        secret: crate::secret::Secret,
+    },
+    /// `nonce || ciphertext`, base64, as [`Sealer::seal`] makes it.
+    Sealed { secret_encrypted: String },
+}
+
+impl HeldSecret {
+    /// The secret, when it is not sealed.
+    pub fn open(&self) -> Option<&crate::secret::Secret> {
+        match self {
+            HeldSecret::Open { secret } => Some(secret),
+            HeldSecret::Sealed { .. } => None,
+        }
+    }
+}
+
+/// A secret's text in the state document (the one place it is written).
+mod secret_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(secret: &crate::secret::Secret, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(secret.expose())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<crate::secret::Secret, D::Error> {
+        String::deserialize(deserializer).map(crate::secret::Secret::new)
+    }
 }
 
 /// A number update under way: where the number was being routed.
@@ -287,6 +355,7 @@ impl State {
             serial: 0,
             account: None,
             applications: BTreeMap::new(),
+            accounts: BTreeMap::new(),
             numbers_pending: BTreeMap::new(),
             checksum: None,
             encryption: None,

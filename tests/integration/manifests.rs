@@ -190,7 +190,7 @@ fn accounts_are_validated_and_not_yet_planned() {
         let run = ws.vapp().args(command).expect(1);
         assert!(
             run.stderr.contains(
-                "vapp.yaml:8:3: `web` is in account `staging`, and this vapp plans the `default` account only"
+                "vapp.yaml:8:3: `web` is in account `staging`, and this vapp plans applications in the `default` account only"
             ),
             "{run:?}"
         );

@@ -4,7 +4,9 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{heading, number_drift_line, number_line, number_of, plural, show_value, summary_line, symbol};
+use super::{
+    account_line, heading, number_drift_line, number_line, number_of, plural, show_value, summary_line, symbol,
+};
 use crate::plan::{Action, FieldDiff, Plan};
 
 const RESET: &str = "\x1b[0m";
@@ -74,6 +76,18 @@ pub fn render_human(plan: &Plan, style: HumanStyle) -> String {
         let _ = writeln!(out, "{}", paint.on(BOLD, "No changes. The account matches the manifests."));
     } else {
         let _ = writeln!(out, "vapp will perform these actions:");
+        if !plan.accounts.is_empty() {
+            out.push('\n');
+            for change in &plan.accounts {
+                let (sign, words) = account_line(change);
+                let action = match sign {
+                    "+" => Action::Create,
+                    "-" => Action::Delete,
+                    _ => Action::Update,
+                };
+                let _ = writeln!(out, "  {} {}", paint.for_action(action, sign), paint.on(BOLD, &words));
+            }
+        }
         for change in plan.actions() {
             out.push('\n');
             let action = change.action();

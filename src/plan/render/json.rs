@@ -31,7 +31,7 @@ pub fn render_json_value(plan: &Plan) -> Value {
         })
         .collect();
     let s = plan.summary();
-    json!({
+    let mut rendered = json!({
         "format_version": plan.format_version,
         "state": {"lineage": plan.state.lineage, "serial": plan.state.serial},
         "changes": changes,
@@ -39,7 +39,23 @@ pub fn render_json_value(plan: &Plan) -> Value {
         "warnings": plan.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "summary": {"create": s.create, "update": s.update, "delete": s.delete, "move": s.moves,
                     "import": s.import, "forget": s.forget, "no_op": s.no_op},
-    })
+    });
+    // Only plans that change accounts carry the list: a plan of one account reads as it always has.
+    if !plan.accounts.is_empty() {
+        let accounts: Vec<Value> = plan
+            .accounts
+            .iter()
+            .map(|change| {
+                let mut entry = serde_json::to_value(&change.step).unwrap_or_default();
+                if let Some(object) = entry.as_object_mut() {
+                    object.insert("account".into(), json!(change.account));
+                }
+                entry
+            })
+            .collect();
+        rendered["accounts"] = json!(accounts);
+    }
+    rendered
 }
 
 pub fn render_json(plan: &Plan) -> String {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{number_drift_line, number_line, number_of, plural, show_value, summary_line};
+use super::{account_line, number_drift_line, number_line, number_of, plural, show_value, summary_line};
 use crate::plan::{Action, FieldDiff, NumberChange, Plan, Route};
 
 fn badge(action: Action) -> &'static str {
@@ -73,7 +73,14 @@ pub fn render_markdown(plan: &Plan) -> String {
             deleted.join(", ")
         );
     }
-    if plan.has_changes() {
+    if !plan.accounts.is_empty() {
+        out.push_str("\n| Account | Change |\n|---|---|\n");
+        for change in &plan.accounts {
+            let (sign, words) = account_line(change);
+            let _ = writeln!(out, "| `{}` | {sign} {} |", cell(change.account.as_str()), cell(&words));
+        }
+    }
+    if plan.actions().next().is_some() {
         out.push_str("\n| Application | Action | Fields |\n|---|---|---|\n");
         for c in plan.actions() {
             let own: Vec<&FieldDiff> = c.diff.iter().filter(|f| number_of(f).is_none() && !f.default).collect();

@@ -53,6 +53,36 @@ pub(crate) fn show_value(value: &Value) -> String {
     }
 }
 
+/// An account change as one line, without indentation: its sign and its words.
+pub(crate) fn account_line(change: &super::AccountChange) -> (&'static str, String) {
+    let account = &change.account;
+    match &change.step {
+        super::AccountStep::Create { parent, again, .. } => {
+            let again = if *again { "; an earlier create's answer was lost: looked for first" } else { "" };
+            ("+", format!("account {account} (subaccount of {parent}{again})"))
+        }
+        super::AccountStep::Update { api_key, name, use_primary_account_balance, resume } => {
+            let mut parts = Vec::new();
+            if let Some(name) = name {
+                parts.push(format!("name {:?} → {:?}", name.before, name.after));
+            }
+            if let Some(shared) = use_primary_account_balance {
+                parts.push(format!("use_primary_account_balance {} → {}", shared.before, shared.after));
+            }
+            if *resume {
+                parts.push("suspended → resumed".to_string());
+            }
+            ("~", format!("account {account} ({api_key}): {}", parts.join(", ")))
+        }
+        super::AccountStep::Suspend { api_key } => (
+            "-",
+            format!(
+                "account {account} ({api_key}) suspended (it left the manifests; Vonage cannot delete a subaccount)"
+            ),
+        ),
+    }
+}
+
 /// The one-line summary: `Plan: N to create, N to update, N to delete.`, and the moves, imports and
 /// forgets a plan has.
 pub fn summary_line(plan: &super::Plan) -> String {
@@ -62,6 +92,10 @@ pub fn summary_line(plan: &super::Plan) -> String {
         if count > 0 {
             line.push_str(&format!(", {count} to {what}"));
         }
+    }
+    if !plan.accounts.is_empty() {
+        let n = plan.accounts.len();
+        line.push_str(&format!(", {n} account change{}", plural(n)));
     }
     line.push('.');
     line

@@ -1,0 +1,191 @@
+//! Carrying out the accounts' part of a plan: making, changing and suspending subaccounts, with
+//! their secrets in the state's custody.
+//!
+//! As with private keys, a subaccount's secret is made here and written into the state (sealed when
+//! the state is encrypted) before the create that sends it leaves, so a lost answer never loses it.
+//! A create whose outcome is unknown (`again`) is first looked for among the primary's subaccounts by
+//! name, and by its secret signing in: a subaccount is never made twice.
+
+use rand::Rng;
+
+use crate::api::{ApiError, NewSubaccount, SubaccountChange, SubaccountsApi};
+use crate::plan::{AccountChange, AccountStep};
+use crate::secret::Secret;
+use crate::state::{AccountRecord, HeldSecret, StateError, StateStore, SubaccountRecord};
+
+/// Why an account change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("cannot {action} account {account}")]
+    Api {
+        action: &'static str,
+        account: String,
+        #[source]
+        source: ApiError,
+    },
+    #[error("cannot record account {account} in the state")]
+    State {
+        account: String,
+        #[source]
+        source: StateError,
+    },
+    #[error("account {account}: the state holds its secret sealed, and this run has no passphrase")]
+    Sealed { account: String },
+}
+
+/// What one change did, for the person watching.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AccountDone {
+    Created {
+        api_key: String,
+    },
+    /// An earlier create had landed: found by name and secret, not made again.
+    Found {
+        api_key: String,
+    },
+    Updated,
+    Suspended,
+}
+
+/// A new subaccount secret by Vonage's rules: 20 characters from a CSPRNG, with a lower-case
+/// letter, an upper-case letter and a digit.
+pub fn new_secret() -> Secret {
+    let mut rng = rand::rngs::OsRng;
+    let mut chars: Vec<char> = (0..17).map(|_| char::from(rng.sample(rand::distributions::Alphanumeric))).collect();
+    for class in [b'a'..=b'z', b'A'..=b'Z', b'0'..=b'9'] {
+        let c = char::from(rng.gen_range(class));
+        let at = rng.gen_range(0..=chars.len());
+        chars.insert(at, c);
+    }
+    Secret::new(chars.into_iter().collect::<String>())
+}
+
+/// Carries out `changes` in order; stops at the first that fails (what came before is recorded).
+pub async fn execute_accounts<S: SubaccountsApi>(
+    api: &S,
+    store: &StateStore,
+    changes: &[AccountChange],
+    mut done: impl FnMut(&AccountChange, &AccountDone),
+) -> Result<(), AccountError> {
+    for change in changes {
+        let outcome = execute_one(api, store, change).await?;
+        done(change, &outcome);
+    }
+    Ok(())
+}
+
+async fn execute_one<S: SubaccountsApi>(
+    api: &S,
+    store: &StateStore,
+    change: &AccountChange,
+) -> Result<AccountDone, AccountError> {
+    let account = change.account.clone();
+    let name_of = || account.to_string();
+    let failed = |action: &'static str| move |source| AccountError::Api { action, account: name_of(), source };
+    let record = |source| AccountError::State { account: account.to_string(), source };
+    match &change.step {
+        AccountStep::Create { parent, name, use_primary_account_balance, again } => {
+            let kept = store.read(|s| s.accounts.get(&account).and_then(|r| r.subaccount.clone()));
+            let secret = match kept.as_ref().map(|k| &k.secret) {
+                Some(HeldSecret::Open { secret }) => secret.clone(),
+                Some(HeldSecret::Sealed { .. }) => return Err(AccountError::Sealed { account: account.to_string() }),
+                None => new_secret(),
+            };
+            if *again || kept.as_ref().is_some_and(|k| k.creating) {
+                let listed = api.list_subaccounts().await.map_err(failed("look for"))?;
+                for candidate in listed.iter().filter(|s| &s.name == name) {
+                    if api.secret_opens(&candidate.api_key, &secret).await.map_err(failed("look for"))? {
+                        let api_key = candidate.api_key.clone();
+                        store
+                            .commit(|s| {
+                                if let Some(r) = s.accounts.get_mut(&account) {
+                                    r.api_key = Some(api_key.clone());
+                                    if let Some(sub) = r.subaccount.as_mut() {
+                                        sub.creating = false;
+                                    }
+                                }
+                            })
+                            .await
+                            .map_err(record)?;
+                        return Ok(AccountDone::Found { api_key });
+                    }
+                }
+            }
+            let made = SubaccountRecord {
+                parent: parent.clone(),
+                name: name.clone(),
+                use_primary_account_balance: *use_primary_account_balance,
+                suspended: false,
+                creating: true,
+                secret: HeldSecret::Open { secret: secret.clone() },
+            };
+            // The secret is in the state before the create that sends it leaves.
+            store
+                .commit(|s| {
+                    s.accounts.insert(account.clone(), AccountRecord { api_key: None, subaccount: Some(made) });
+                })
+                .await
+                .map_err(record)?;
+            let new =
+                NewSubaccount { name: name.clone(), secret, use_primary_account_balance: *use_primary_account_balance };
+            let created = api.create_subaccount(&new).await.map_err(failed("create"))?;
+            let api_key = created.api_key.clone();
+            store
+                .commit(|s| {
+                    if let Some(r) = s.accounts.get_mut(&account) {
+                        r.api_key = Some(api_key.clone());
+                        if let Some(sub) = r.subaccount.as_mut() {
+                            sub.creating = false;
+                        }
+                    }
+                })
+                .await
+                .map_err(record)?;
+            Ok(AccountDone::Created { api_key })
+        }
+        AccountStep::Update { api_key, name, use_primary_account_balance, resume } => {
+            let patch = SubaccountChange {
+                name: name.as_ref().map(|n| n.after.clone()),
+                use_primary_account_balance: use_primary_account_balance.as_ref().map(|b| b.after),
+                suspended: resume.then_some(false),
+            };
+            let shown = api.modify_subaccount(api_key, &patch).await.map_err(failed("update"))?;
+            store
+                .commit(|s| {
+                    if let Some(sub) = s.accounts.get_mut(&account).and_then(|r| r.subaccount.as_mut()) {
+                        sub.name = shown.name.clone();
+                        sub.use_primary_account_balance = shown.use_primary_account_balance;
+                        sub.suspended = shown.suspended;
+                    }
+                })
+                .await
+                .map_err(record)?;
+            Ok(AccountDone::Updated)
+        }
+        AccountStep::Suspend { api_key } => {
+            let patch = SubaccountChange { suspended: Some(true), ..Default::default() };
+            api.modify_subaccount(api_key, &patch).await.map_err(failed("suspend"))?;
+            store
+                .commit(|s| {
+                    if let Some(sub) = s.accounts.get_mut(&account).and_then(|r| r.subaccount.as_mut()) {
+                        sub.suspended = true;
+                    }
+                })
+                .await
+                .map_err(record)?;
+            Ok(AccountDone::Suspended)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn new_secrets_follow_vonages_rules_and_differ() {
+        let a = super::new_secret();
+        let b = super::new_secret();
+        assert!(crate::emulator::is_valid_secret(a.expose()), "{}", a.expose().len());
+        assert_eq!(a.expose().chars().count(), 20);
+        assert_ne!(a.expose(), b.expose());
+    }
+}

@@ -1,0 +1,195 @@
+//! The accounts' own part of a plan: the subaccounts vapp makes, renames, and suspends.
+//!
+//! Pure, like the rest of the planner: the manifests' declarations, the state's records and the
+//! primary's listing of its subaccounts in, the changes out. They are carried out before any
+//! application's change (an application needs its account to exist). Vonage has no delete for a
+//! subaccount: one that leaves the manifests is suspended, and one that comes back is resumed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::SubaccountInfo;
+use crate::manifest::accounts::AccountKind;
+use crate::manifest::Desired;
+use crate::model::AccountName;
+use crate::state::State;
+
+/// One account's change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountChange {
+    pub account: AccountName,
+    pub step: AccountStep,
+}
+
+/// What happens to the account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum AccountStep {
+    /// `POST /accounts/{parent}/subaccounts` with a secret vapp makes and keeps. `again` when an
+    /// earlier create's outcome is unknown: it is looked for first (by name, and by its secret working),
+    /// and sent again with the same secret only when it is not there.
+    Create {
+        parent: AccountName,
+        name: String,
+        use_primary_account_balance: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        again: bool,
+    },
+    /// `PATCH` of what changed (`name`, `use_primary_account_balance`, `suspended: false`).
+    Update {
+        api_key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<Changed<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        use_primary_account_balance: Option<Changed<bool>>,
+        /// It was suspended and is wanted again.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resume: bool,
+    },
+    /// `PATCH suspended: true`: it left the manifests (Vonage cannot delete a subaccount).
+    Suspend { api_key: String },
+}
+
+/// A value before and after.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changed<T> {
+    pub before: T,
+    pub after: T,
+}
+
+impl AccountStep {
+    /// The word plans and the JSON use.
+    pub fn action(&self) -> &'static str {
+        match self {
+            AccountStep::Create { .. } => "create",
+            AccountStep::Update { .. } => "update",
+            AccountStep::Suspend { .. } => "suspend",
+        }
+    }
+}
+
+/// The account changes that make the primary's subaccounts match the manifests.
+pub fn plan_accounts(desired: &Desired, state: Option<&State>, live: &[SubaccountInfo]) -> Vec<AccountChange> {
+    let mut changes = Vec::new();
+    let record_of = |name: &AccountName| state.and_then(|s| s.accounts.get(name));
+    for declared in desired.accounts.values() {
+        let AccountKind::Subaccount { parent, name, use_primary_account_balance } = &declared.kind else { continue };
+        let account = declared.name.clone();
+        let record = record_of(&account);
+        let made = record.and_then(|r| Some((r.api_key.as_ref()?, r.subaccount.as_ref()?)));
+        let Some((api_key, made)) = made else {
+            let again = record.and_then(|r| r.subaccount.as_ref()).is_some_and(|s| s.creating);
+            let step = AccountStep::Create {
+                parent: parent.clone(),
+                name: name.clone(),
+                use_primary_account_balance: *use_primary_account_balance,
+                again,
+            };
+            changes.push(AccountChange { account, step });
+            continue;
+        };
+        // What Vonage shows now, where the listing has it; what vapp last applied otherwise.
+        let shown = live.iter().find(|s| &s.api_key == api_key);
+        let (name_now, balance_now, suspended_now) = match shown {
+            Some(s) => (s.name.clone(), s.use_primary_account_balance, s.suspended),
+            None => (made.name.clone(), made.use_primary_account_balance, made.suspended),
+        };
+        let name_change = (&name_now != name).then(|| Changed { before: name_now, after: name.clone() });
+        let balance_change = (balance_now != *use_primary_account_balance)
+            .then_some(Changed { before: balance_now, after: *use_primary_account_balance });
+        if name_change.is_some() || balance_change.is_some() || suspended_now {
+            let step = AccountStep::Update {
+                api_key: api_key.clone(),
+                name: name_change,
+                use_primary_account_balance: balance_change,
+                resume: suspended_now,
+            };
+            changes.push(AccountChange { account, step });
+        }
+    }
+    for (account, record) in state.map(|s| &s.accounts).into_iter().flatten() {
+        let (Some(api_key), Some(made)) = (&record.api_key, &record.subaccount) else { continue };
+        if desired.accounts.contains_key(account) {
+            continue;
+        }
+        let suspended_now = live.iter().find(|s| &s.api_key == api_key).map_or(made.suspended, |s| s.suspended);
+        if !suspended_now {
+            changes.push(AccountChange {
+                account: account.clone(),
+                step: AccountStep::Suspend { api_key: api_key.clone() },
+            });
+        }
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{load_sources, Source};
+    use crate::state::{AccountRecord, HeldSecret, SubaccountRecord};
+
+    fn desired(text: &str) -> Desired {
+        load_sources(&[Source { path: "a.yaml".into(), text: text.into() }], &|_| None).unwrap()
+    }
+
+    const ACME: &str = "version: 1\naccounts:\n  acme:\n    subaccount_of: default\n    name: ACME Corp\n";
+
+    fn made(name: &str, suspended: bool, creating: bool) -> State {
+        let mut state = State::new("lin".into());
+        let record = AccountRecord {
+            api_key: (!creating).then(|| "k1".to_string()),
+            subaccount: Some(SubaccountRecord {
+                parent: AccountName::default_account(),
+                name: name.into(),
+                use_primary_account_balance: true,
+                suspended,
+                creating,
+                secret: HeldSecret::Open { secret: crate::secret::Secret::new("Abcdefg1") },
+            }),
+        };
+        state.accounts.insert(AccountName::new("acme"), record);
+        state
+    }
+
+    fn live(name: &str, suspended: bool) -> SubaccountInfo {
+        SubaccountInfo {
+            api_key: "k1".into(),
+            name: name.into(),
+            primary_account_api_key: "sandbox".into(),
+            use_primary_account_balance: true,
+            suspended,
+            created_at: None,
+        }
+    }
+
+    #[test]
+    fn a_new_subaccount_is_created_and_then_left_alone() {
+        let changes = plan_accounts(&desired(ACME), None, &[]);
+        assert_eq!(changes.len(), 1);
+        assert!(matches!(&changes[0].step, AccountStep::Create { name, again: false, .. } if name == "ACME Corp"));
+        let state = made("ACME Corp", false, false);
+        assert!(plan_accounts(&desired(ACME), Some(&state), &[live("ACME Corp", false)]).is_empty());
+    }
+
+    #[test]
+    fn a_create_whose_answer_was_lost_is_planned_again_to_be_found() {
+        let state = made("ACME Corp", false, true);
+        let changes = plan_accounts(&desired(ACME), Some(&state), &[]);
+        assert!(matches!(&changes[0].step, AccountStep::Create { again: true, .. }));
+    }
+
+    #[test]
+    fn renames_and_resumes_are_updates_and_leaving_suspends() {
+        let state = made("ACME Corp", false, false);
+        let changes = plan_accounts(&desired(ACME), Some(&state), &[live("Renamed by hand", true)]);
+        let AccountStep::Update { name: Some(name), resume: true, use_primary_account_balance: None, .. } =
+            &changes[0].step
+        else {
+            panic!("{changes:?}")
+        };
+        assert_eq!((name.before.as_str(), name.after.as_str()), ("Renamed by hand", "ACME Corp"));
+        let gone = plan_accounts(&desired("version: 1\n"), Some(&state), &[live("ACME Corp", false)]);
+        assert_eq!(gone[0].step, AccountStep::Suspend { api_key: "k1".into() });
+        assert!(plan_accounts(&desired("version: 1\n"), Some(&state), &[live("ACME Corp", true)]).is_empty());
+    }
+}

@@ -1,0 +1,142 @@
+//! Subaccounts vapp makes, through the binary against the emulator: created with the secret in the
+//! state's custody, shown for servers, renamed, suspended, and never made twice when answers are lost.
+
+use vapp::api::{Credentials, SubaccountsApi};
+use vapp::emulator::{EmulatorConfig, Faults};
+
+use crate::harness::{config, BackgroundEmulator, Workspace, SECRET};
+
+const ACME: &str = "version: 1\naccounts:\n  acme:\n    subaccount_of: default\n    name: ACME Corp\napplications:\n  web:\n    name: web\n";
+
+/// The API key and secret `vapp account show --format env` prints.
+fn shown(ws: &Workspace) -> (String, String) {
+    let run = ws.vapp().args(["account", "show", "acme"]).expect(0);
+    let mut key = String::new();
+    let mut secret = String::new();
+    for line in run.stdout.lines() {
+        if let Some(k) = line.strip_prefix("VONAGE_API_KEY=") {
+            key = k.to_string();
+        }
+        if let Some(s) = line.strip_prefix("VONAGE_API_SECRET=") {
+            secret = s.to_string();
+        }
+    }
+    (key, secret)
+}
+
+#[test]
+fn a_subaccount_is_made_shown_renamed_and_suspended() {
+    let emulator = BackgroundEmulator::start(config());
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", ACME);
+    let plan = ws.vapp().args(["plan"]).expect(0);
+    assert!(plan.stdout.contains("  + account acme (subaccount of default)\n"), "{plan:?}");
+    assert!(plan.stdout.contains("1 account change"), "{plan:?}");
+    let json = ws.vapp().args(["plan", "--format", "json"]).expect(0).json();
+    assert_eq!(json["accounts"][0]["action"], "create");
+    assert_eq!(json["accounts"][0]["account"], "acme");
+
+    let applied = ws.vapp().args(["apply", "--auto-approve"]).expect(0);
+    assert!(applied.stderr.contains("account acme: created"), "{applied:?}");
+    ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+
+    // The credentials work against the account, and the state holds no secret from the environment.
+    let (key, secret) = shown(&ws);
+    let client = emulator.client();
+    let listed = emulator.block_on(client.list_subaccounts()).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].api_key.as_str(), listed[0].name.as_str()), (key.as_str(), "ACME Corp"));
+    assert!(emulator.block_on(client.secret_opens(&key, &vapp::secret::Secret::new(secret.clone()))).unwrap());
+    let sub = client.for_credentials(Credentials::new(&key, &secret));
+    assert!(emulator.block_on(vapp::api::ApplicationApi::list_all(&sub)).unwrap().is_empty());
+    let state_text = std::fs::read_to_string(ws.path().join("vapp.state.json")).unwrap();
+    assert!(!state_text.contains(SECRET), "the primary's secret is never written");
+    let json = ws.vapp().args(["account", "show", "acme", "--format", "json"]).expect(0).json();
+    assert_eq!(json["api_key"], key.as_str());
+
+    // A rename is a PATCH.
+    ws.write("vapp.yaml", &ACME.replace("ACME Corp", "ACME Ltd"));
+    let plan = ws.vapp().args(["plan"]).expect(0);
+    assert!(plan.stdout.contains(&format!("~ account acme ({key}): name \"ACME Corp\" → \"ACME Ltd\"")), "{plan:?}");
+    ws.vapp().args(["apply", "--auto-approve"]).expect(0);
+    assert_eq!(emulator.block_on(client.get_subaccount(&key)).unwrap().name, "ACME Ltd");
+    ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+
+    // Leaving the manifests suspends it (Vonage has no delete), counted by --max-deletes.
+    ws.write("vapp.yaml", "version: 1\napplications:\n  web:\n    name: web\n");
+    let plan = ws.vapp().args(["plan"]).expect(0);
+    assert!(plan.stdout.contains(&format!("- account acme ({key}) suspended")), "{plan:?}");
+    let refused = ws.vapp().args(["apply", "--auto-approve", "--max-deletes", "0"]).expect(1);
+    assert!(refused.stderr.contains("more than --max-deletes 0"), "{refused:?}");
+    ws.vapp().args(["apply", "--auto-approve"]).expect(0);
+    assert!(emulator.block_on(client.get_subaccount(&key)).unwrap().suspended);
+    assert!(!emulator.block_on(client.secret_opens(&key, &vapp::secret::Secret::new(secret))).unwrap());
+    ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+
+    // Back in the manifests, it is resumed, not made again.
+    ws.write("vapp.yaml", &ACME.replace("ACME Corp", "ACME Ltd"));
+    let plan = ws.vapp().args(["plan"]).expect(0);
+    assert!(plan.stdout.contains("suspended → resumed"), "{plan:?}");
+    ws.vapp().args(["apply", "--auto-approve"]).expect(0);
+    assert_eq!(emulator.block_on(client.list_subaccounts()).unwrap().len(), 1);
+    ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn an_encrypted_state_keeps_the_subaccount_secret_sealed() {
+    let emulator = BackgroundEmulator::start(config());
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", ACME);
+    let passphrase = "correct horse battery staple";
+    ws.vapp().args(["apply", "--auto-approve"]).env("VAPP_STATE_PASSPHRASE", passphrase).expect(0);
+    let (key, secret) = {
+        let run = ws.vapp().args(["account", "show", "acme"]).env("VAPP_STATE_PASSPHRASE", passphrase).expect(0);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        (
+            lines[0].trim_start_matches("VONAGE_API_KEY=").to_string(),
+            lines[1].trim_start_matches("VONAGE_API_SECRET=").to_string(),
+        )
+    };
+    assert!(!key.is_empty() && !secret.is_empty());
+    let state_text = std::fs::read_to_string(ws.path().join("vapp.state.json")).unwrap();
+    assert!(!state_text.contains(&secret), "sealed like the private keys");
+    assert!(state_text.contains("secret_encrypted"));
+    let refused = ws.vapp().args(["account", "show", "acme"]).expect(1);
+    assert!(refused.stderr.contains("passphrase"), "{refused:?}");
+}
+
+#[test]
+fn lost_answers_never_make_a_subaccount_twice() {
+    // Half of all answers are lost after the emulator carried the call out.
+    let faults = Faults { drop_rate: 0.5, seed: Some(7), ..Faults::default() };
+    let emulator = BackgroundEmulator::start(EmulatorConfig { faults, ..config() });
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", ACME);
+    let mut converged = false;
+    for _ in 0..30 {
+        if ws.vapp().args(["apply", "--auto-approve"]).run().code == 0
+            && ws.vapp().args(["plan", "--detailed-exitcode"]).run().code == 0
+        {
+            converged = true;
+            break;
+        }
+    }
+    assert!(converged, "apply converges despite lost answers");
+    let listed = loop {
+        // The listing itself may lose its answer.
+        if let Ok(listed) = emulator.block_on(emulator.client().list_subaccounts()) {
+            break listed;
+        }
+    };
+    assert_eq!(listed.iter().filter(|s| s.name == "ACME Corp").count(), 1, "never made twice: {listed:?}");
+    let (key, secret) = shown(&ws);
+    assert_eq!(listed[0].api_key, key);
+    let opens = loop {
+        if let Ok(opens) =
+            emulator.block_on(emulator.client().secret_opens(&key, &vapp::secret::Secret::new(secret.clone())))
+        {
+            break opens;
+        }
+    };
+    assert!(opens, "the secret in the state works");
+}
