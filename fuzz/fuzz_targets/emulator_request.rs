@@ -6,7 +6,7 @@
 //! | byte | meaning                                                                    |
 //! |------|----------------------------------------------------------------------------|
 //! | 0    | method: GET, POST, PUT, DELETE, PATCH                                       |
-//! | 1    | low 4 bits: which path; high bits: which application id (3 = unknown)       |
+//! | 1    | low 4 bits: which path (15: the Subaccounts API); high bits: which id       |
 //! | 2    | low 4 bits: Authorization (mostly right); high bits: Content-Type          |
 //! | 3    | low 3 bits: Accept; bits 3-6: page_size/size; bit 7: page/index (high)     |
 //! | 4    | low 5 bits: how many of the next bytes are appended to the path (raw, or   |
@@ -69,7 +69,8 @@ fn trace() -> bool {
 
 /// A fresh emulator with three seeded applications, and their ids.
 async fn fresh_account() -> Account {
-    let emulator = Emulator::new(EmulatorConfig { seed_apps: 3, seed_numbers: 3, ..EmulatorConfig::default() })
+    let subaccounts = vec![("sub00001".to_string(), vapp::secret::Secret::new("SubSecret1"))];
+    let emulator = Emulator::new(EmulatorConfig { seed_apps: 3, seed_numbers: 3, subaccounts, ..EmulatorConfig::default() })
         .await
         .expect("an in-memory emulator starts");
     let router = emulator.router();
@@ -157,7 +158,13 @@ fuzz_target!(|data: &[u8]| {
         12 => format!("/v2/applications/{id}/"),
         13 => "/v2/applications?".to_string(),
         14 => "/".to_string(),
-        _ => String::new(),
+        // The Subaccounts API: the primary's own paths, a subaccount, and another account's key.
+        _ => match (head[1] >> 4) % 4 {
+            0 => "/accounts/sandbox/subaccounts".to_string(),
+            1 => "/accounts/sandbox/subaccounts/sub00001".to_string(),
+            2 => "/accounts/sandbox/transfer-number".to_string(),
+            _ => "/accounts/sub00001/subaccounts".to_string(),
+        },
     };
     let Some(uri) = uri(if path.is_empty() { "/".into() } else { path }, suffix) else { return };
 
