@@ -378,6 +378,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
     /// adopted one is.
     async fn import(&self, change: &Change, import: &crate::plan::Import) -> Result<AppId, ActionError> {
         let entry = StateEntry {
+            account: (!change.account.is_default()).then(|| change.account.clone()),
             id: Some(import.id.clone()),
             key: KeyRecord::Unknown { fingerprint: import.fingerprint.clone() },
             protect: change.protect,
@@ -423,6 +424,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         // The key is on disk before the request leaves: whatever happens next, it is not lost.
         let intent = Intent::Create { fingerprint: Some(fingerprint.clone()), name: Some(body.name.clone()) };
         let entry = StateEntry {
+            account: (!change.account.is_default()).then(|| change.account.clone()),
             key: record,
             protect: change.protect,
             rotation: create.rotation,

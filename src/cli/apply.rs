@@ -16,7 +16,7 @@ use crate::humanise::chain;
 use crate::model::{Address, AppId};
 use crate::plan::render::render_human;
 use crate::plan::saved::{self, SavedPlanError};
-use crate::plan::{self, Action, Change, NumberChange, PlanInput, Route, SavedPlan};
+use crate::plan::{self, Action, Change, NumberChange, Route, SavedPlan};
 
 /// What `apply` and `destroy` share.
 #[derive(Debug, Args)]
@@ -140,10 +140,17 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         })
         .await?;
     let state = loaded.as_ref().map(|l| &l.state);
+    let spans = super::worlds::spans_accounts(&desired, state);
+    if spans && saved.is_ok() {
+        return Err(super::failure::Failure::msg(
+            "a saved plan over several accounts cannot be applied by this vapp: apply from the manifests",
+        ));
+    }
     let plan = match saved {
         Err(targets) => {
             let mut plan =
-                plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &targets, numbers: &numbers })?;
+                super::plan::plan_accounts_or_one(context, &connection, &desired, state, &live, &numbers, &targets)
+                    .await?;
             if verb == Verb::Apply {
                 plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
             }
@@ -183,18 +190,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     let watching = tokio::spawn(super::interrupt::cancel_on_interrupt(interrupts, cancel.clone(), *printer));
     // The sandbox is this machine's emulator, which sets no rate.
     let pace = args.numbers_pace.unwrap_or(if context.settings.sandbox { Duration::ZERO } else { NUMBERS_PACE });
-    let numbers = Paced::new(&connection.numbers, pace);
-    let executor = Executor {
-        api: &connection.client,
-        numbers: &numbers,
-        store: &store,
-        keys: Arc::new(keys.unwrap_or_else(|| KeysAhead::start(0))),
-        parallelism: usize::from(args.parallelism),
-        progress: &progress,
-        cancel: &cancel,
-        retry: RetryPolicy::default(),
-        settle: crate::apply::SETTLE,
-    };
+    let keys = Arc::new(keys.unwrap_or_else(|| KeysAhead::start(0)));
     // The accounts first: an application needs its account to exist.
     let told = |change: &plan::AccountChange, done: &crate::apply::accounts::AccountDone| {
         let what = match done {
@@ -216,7 +212,59 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             super::failure::Failure::from(e).context("no application was changed; run the same command again to go on")
         );
     }
-    let report = executor.execute(&plan).await;
+    // Each account's changes with its own clients, one account after another (the default first);
+    // the numbers pace is per account, as each account's Numbers API limit is.
+    let groups: Vec<(plan::AccountName, Option<plan::Plan>)> = match spans {
+        false => vec![(plan::AccountName::default_account(), None)],
+        true => {
+            let mut names: Vec<plan::AccountName> = Vec::new();
+            for change in &plan.changes {
+                if !names.contains(&change.account) {
+                    names.push(change.account.clone());
+                }
+            }
+            names
+                .into_iter()
+                .map(|account| {
+                    let mut part = plan.clone();
+                    part.changes.retain(|c| c.account == account);
+                    part.drift.retain(|d| d.account == account);
+                    part.accounts.clear();
+                    (account, Some(part))
+                })
+                .collect()
+        }
+    };
+    let mut report = crate::apply::Report { outcomes: Vec::new(), recording: None };
+    for (account, part) in groups {
+        let (api, numbers_api) = match account.is_default() {
+            true => (connection.client.clone(), connection.numbers.clone()),
+            false => {
+                let credentials = store
+                    .read(|state| super::worlds::credentials(&desired, Some(state), &account))?
+                    .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))?;
+                super::worlds::clients(&connection, &credentials)
+            }
+        };
+        let numbers = Paced::new(&numbers_api, pace);
+        let executor = Executor {
+            api: &api,
+            numbers: &numbers,
+            store: &store,
+            keys: keys.clone(),
+            parallelism: usize::from(args.parallelism),
+            progress: &progress,
+            cancel: &cancel,
+            retry: RetryPolicy::default(),
+            settle: crate::apply::SETTLE,
+        };
+        let done = executor.execute(part.as_ref().unwrap_or(&plan)).await;
+        report.outcomes.extend(done.outcomes);
+        report.recording = report.recording.or(done.recording);
+        if cancel.is_cancelled() || store.has_failed() {
+            break;
+        }
+    }
     watching.abort();
     if let Some(bar) = &bar {
         bar.finish_and_clear();

@@ -98,25 +98,15 @@ impl Context {
         Ok(manifest::load(&self.settings.files)?)
     }
 
-    /// Refuses what this build cannot plan yet: applications in accounts besides `default`, and
-    /// subaccounts of anything but `default`. Subaccounts of `default` are planned (made, renamed,
-    /// suspended); declared existing accounts are checked and bound to nothing yet. A plan that ignored
-    /// an application's account would act on the wrong account.
+    /// Refuses what this build cannot plan yet: subaccounts of anything but `default`.
     pub fn only_the_default_account(desired: &Desired) -> Result<()> {
-        let elsewhere = desired.apps.values().find(|app| !app.account.is_default());
         let nested = desired.accounts.values().find(|account| {
             matches!(&account.kind, manifest::accounts::AccountKind::Subaccount { parent, .. } if !parent.is_default())
         });
-        let (what, at) = match (elsewhere, nested) {
-            (Some(app), _) => (format!("`{}` is in account `{}`", app.address, app.account), &app.source),
-            (None, Some(account)) => {
-                (format!("`{}` is a subaccount of an account besides `default`", account.name), &account.location)
-            }
-            (None, None) => return Ok(()),
-        };
+        let Some(account) = nested else { return Ok(()) };
         Err(super::failure::hinted(
-            format!("{at}: {what}, and this vapp plans applications in the `default` account only"),
-            "`vapp validate` checks these manifests, and subaccounts of `default` are made, renamed and suspended; planning applications in other accounts is not built yet (see the README, \"Several accounts\")",
+            format!("{}: `{}` is a subaccount of an account besides `default`", account.location, account.name),
+            "this vapp makes subaccounts of `default` only (see the README, \"Several accounts\")",
         ))
     }
 

@@ -19,6 +19,7 @@ mod state;
 mod state_mv;
 mod token;
 mod validate;
+mod worlds;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

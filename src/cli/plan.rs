@@ -37,16 +37,20 @@ pub struct PlanArgs {
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let mut clock = Stopwatch::default();
-    let Inputs { desired, loaded, live, numbers, subaccounts, manifests_took, state_took, .. } =
+    let Inputs { desired, loaded, live, numbers, subaccounts, connection, manifests_took, state_took } =
         context.gather(Manifests::Read, Keys::Sealed, |_, _| {}).await?;
     // The manifests and state were read while the account was listed: say how long each took.
     clock.lap("reading");
     clock.during("manifests", manifests_took);
     clock.during("state", state_took);
     let state = loaded.as_ref().map(|l| &l.state);
-    let mut plan =
-        plan::plan(&PlanInput { desired: &desired, state, live: &live, targets: &args.targets, numbers: &numbers })?;
+    let mut plan = plan_accounts_or_one(context, &connection, &desired, state, &live, &numbers, &args.targets).await?;
     plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
+    if args.out.is_some() && super::worlds::spans_accounts(&desired, state) {
+        return Err(super::failure::Failure::msg(
+            "saving a plan over several accounts (-o) is not built yet: apply from the manifests",
+        ));
+    }
     clock.lap("planning");
     let text = match args.format {
         Format::Human => render_human(&plan, context.printer.human_style()),
@@ -72,6 +76,39 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
         ));
     }
     Ok(if args.detailed_exitcode && has_changes { Exit::Changes } else { Exit::Success })
+}
+
+/// The plan of `default` alone, as always; or, when the manifests or the state put applications in
+/// other accounts, one plan over every account, the others read side by side.
+pub(super) async fn plan_accounts_or_one(
+    context: &Context,
+    connection: &super::context::Connection,
+    desired: &crate::manifest::Desired,
+    state: Option<&crate::state::State>,
+    live: &[crate::model::Listed],
+    numbers: &[crate::model::Number],
+    targets: &[crate::model::Address],
+) -> Result<plan::Plan> {
+    if let Some(moved) = plan::moved_between_accounts(desired, state) {
+        return Err(super::failure::hinted(
+            format!(
+                "`{}` moves from account {} to account {}, and Vonage cannot move an application between accounts",
+                moved.address, moved.from, moved.to
+            ),
+            "this vapp does not yet plan the create in one and the delete in the other: give it a new address in the new account and remove the old one",
+        ));
+    }
+    if !super::worlds::spans_accounts(desired, state) {
+        return Ok(plan::plan(&PlanInput { desired, state, live, targets, numbers })?);
+    }
+    let others = super::worlds::read_other_accounts(context, connection, desired, state).await?;
+    let mut worlds = vec![plan::AccountWorld { account: crate::model::AccountName::default_account(), live, numbers }];
+    worlds.extend(others.iter().map(|w| plan::AccountWorld {
+        account: w.account.clone(),
+        live: &w.live,
+        numbers: &w.numbers,
+    }));
+    Ok(plan::plan_everywhere(desired, state, &worlds, targets)?)
 }
 
 /// Where a run's time went, phase by phase (shown with `-v`).

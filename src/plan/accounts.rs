@@ -122,6 +122,108 @@ pub fn plan_accounts(desired: &Desired, state: Option<&State>, live: &[Subaccoun
     changes
 }
 
+/// One account's part of what a plan is made from.
+pub struct AccountWorld<'a> {
+    pub account: AccountName,
+    /// Its applications (whole where the state names them) and numbers; empty for a subaccount not
+    /// made yet.
+    pub live: &'a [crate::model::Listed],
+    pub numbers: &'a [crate::model::Number],
+}
+
+/// An address whose application the manifests put in another account than the state's: Vonage
+/// cannot move an application between accounts.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MovedBetweenAccounts {
+    pub address: crate::model::Address,
+    pub from: AccountName,
+    pub to: AccountName,
+}
+
+/// The first address the manifests put in another account than the state's.
+pub fn moved_between_accounts(desired: &Desired, state: Option<&State>) -> Option<MovedBetweenAccounts> {
+    let state = state?;
+    desired.apps.values().find_map(|app| {
+        let entry = state.applications.get(&app.address)?;
+        let from = entry.account_name();
+        (from != app.account).then(|| MovedBetweenAccounts {
+            address: app.address.clone(),
+            from,
+            to: app.account.clone(),
+        })
+    })
+}
+
+/// The manifests' part in `account`: its applications, and the reorganisation entries about them.
+pub fn desired_in(desired: &Desired, account: &AccountName, state: Option<&State>) -> Desired {
+    let in_state = |address: &crate::model::Address| {
+        state.and_then(|s| s.applications.get(address)).is_some_and(|e| &e.account_name() == account)
+    };
+    let apps: indexmap::IndexMap<_, _> = desired
+        .apps
+        .iter()
+        .filter(|(_, app)| &app.account == account)
+        .map(|(a, app)| (a.clone(), app.clone()))
+        .collect();
+    let mut refactoring = desired.refactoring.clone();
+    refactoring.moved.retain(|m| apps.contains_key(&m.to) || in_state(&m.from));
+    refactoring.removed.retain(|r| in_state(&r.address));
+    refactoring.imports.retain(|i| apps.contains_key(&i.address));
+    Desired { apps, refactoring, accounts: desired.accounts.clone() }
+}
+
+/// The state's part in `account`: its applications and the number updates under way to them.
+pub fn state_in(state: &State, account: &AccountName) -> State {
+    let mut part = state.clone();
+    part.applications.retain(|_, entry| &entry.account_name() == account);
+    let default = account.is_default();
+    part.numbers_pending
+        .retain(|_, pending| pending.to.as_ref().map_or(default, |to| part.applications.contains_key(to)));
+    part
+}
+
+/// One plan over every account: each planned on its own part of the manifests and the state, its
+/// changes and drift marked with its name, in the order the worlds come (the `default` first).
+pub fn plan_everywhere(
+    desired: &Desired,
+    state: Option<&State>,
+    worlds: &[AccountWorld<'_>],
+    targets: &[crate::model::Address],
+) -> Result<super::Plan, super::PlanError> {
+    let mut merged: Option<super::Plan> = None;
+    for world in worlds {
+        let part_desired = desired_in(desired, &world.account, state);
+        let part_state = state.map(|s| state_in(s, &world.account));
+        let input = super::PlanInput {
+            desired: &part_desired,
+            state: part_state.as_ref(),
+            live: world.live,
+            targets,
+            numbers: world.numbers,
+        };
+        let mut plan = super::plan(&input)?;
+        for change in &mut plan.changes {
+            change.account = world.account.clone();
+        }
+        for drift in &mut plan.drift {
+            drift.account = world.account.clone();
+        }
+        match merged.as_mut() {
+            None => merged = Some(plan),
+            Some(all) => {
+                all.changes.extend(plan.changes);
+                all.drift.extend(plan.drift);
+                all.warnings.extend(plan.warnings);
+            }
+        }
+    }
+    let empty = super::PlanInput { desired, state, live: &[], targets, numbers: &[] };
+    match merged {
+        Some(plan) => Ok(plan),
+        None => super::plan(&empty),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

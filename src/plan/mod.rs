@@ -26,12 +26,13 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use accounts::{plan_accounts, AccountChange, AccountStep};
+pub use accounts::{moved_between_accounts, plan_accounts, plan_everywhere, AccountChange, AccountStep, AccountWorld};
 pub use diff::FieldDiff;
 pub use lost::{Lookup, LostCreate, Unmanaged};
 pub use planner::{keys_expected, listing_keeps, plan, PlanError, PlanInput};
 pub use saved::SavedPlan;
 
+pub use crate::model::AccountName;
 use crate::model::{Address, AppId, Application, Fingerprint, Msisdn};
 
 /// The version of the JSON plan users read (`--format json`), which DESIGN.md fixes.
@@ -380,6 +381,9 @@ impl Origin {
 /// One address's part of the plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
+    /// The account of the application (`default` unless the manifests say otherwise).
+    #[serde(default = "AccountName::default_account", skip_serializing_if = "AccountName::is_default")]
+    pub account: AccountName,
     pub address: Address,
     /// The address the state knew the application by, when a `moved:` entry renamed it: the record
     /// moves before the step runs.
@@ -502,6 +506,8 @@ pub enum Warning {
 /// A change made in the account outside vapp since the last apply.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
+    #[serde(default = "AccountName::default_account", skip_serializing_if = "AccountName::is_default")]
+    pub account: AccountName,
     pub address: Address,
     pub id: Option<AppId>,
     /// Last applied before, live after.

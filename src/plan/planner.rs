@@ -12,7 +12,9 @@ use super::{
     NumberChange, Origin, Plan, RotateKey, Route, StateRef, Step, Update, Warning, FORMAT_VERSION,
 };
 use crate::manifest::{Desired, DesiredApp, Location};
-use crate::model::{defaults, Address, AppId, Application, Fingerprint, Keep, Keys, Listed, Msisdn, Number};
+use crate::model::{
+    defaults, AccountName, Address, AppId, Application, Fingerprint, Keep, Keys, Listed, Msisdn, Number,
+};
 use crate::state::{Intent, KeyRecord, State, StateEntry};
 
 /// What a plan is made from.
@@ -182,6 +184,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     planner.warnings.push(Warning::KeyLeavesState { address: address.clone() });
                 }
                 Change {
+                    account: AccountName::default_account(),
                     address: address.clone(),
                     moved_from: None,
                     step: Step::Forget { id: entry.id.clone() },
@@ -461,6 +464,7 @@ fn plan_numbers(
                     .collect();
                 if !fields.is_empty() {
                     number_drift.push(Drift {
+                        account: AccountName::default_account(),
                         address: address.clone(),
                         id: Some(id.clone()),
                         diff: fields,
@@ -502,6 +506,7 @@ enum KeyDecision {
 impl Planner {
     fn change(&self, wanted: &DesiredApp, step: Step, diff: Vec<FieldDiff>, notes: Vec<Note>) -> Change {
         Change {
+            account: AccountName::default_account(),
             address: wanted.address.clone(),
             moved_from: None,
             step,
@@ -580,6 +585,7 @@ impl Planner {
         live: Option<Live>,
     ) -> Result<Change, serde_json::Error> {
         let change = |step, diff, notes| Change {
+            account: AccountName::default_account(),
             address: address.clone(),
             moved_from: None,
             step,
@@ -826,7 +832,13 @@ fn drift_of(
     live: Option<Live>,
 ) -> Result<Option<Drift>, serde_json::Error> {
     let Some(applied) = entry.applied.as_ref() else { return Ok(None) };
-    let drift = |diff, deleted| Drift { address: address.clone(), id: Some(id.clone()), diff, deleted };
+    let drift = |diff, deleted| Drift {
+        account: AccountName::default_account(),
+        address: address.clone(),
+        id: Some(id.clone()),
+        diff,
+        deleted,
+    };
     let Some(live) = live else { return Ok(Some(drift(vec![], true))) };
     let mut fields = diff(applied, &comparable(live.app)?);
     let live_fingerprint = live.fingerprint.cloned();

@@ -172,6 +172,9 @@ impl std::fmt::Display for Account {
 /// What vapp knows of one managed application.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateEntry {
+    /// The account the application lives in; absent for `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountName>,
     /// The application id; `None` while a create has been sent but not confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<AppId>,
@@ -266,6 +269,7 @@ impl Default for StateEntry {
     /// An entry with nothing known yet: no id, no key custody.
     fn default() -> Self {
         StateEntry {
+            account: None,
             id: None,
             key: KeyRecord::Unknown { fingerprint: None },
             protect: false,
@@ -342,6 +346,13 @@ impl KeyRecord {
     /// The private key of the pair with `fingerprint`, from this record.
     pub fn private_key_for(&self, fingerprint: &Fingerprint) -> Option<&PrivateKeyPem> {
         self.private_key().filter(|_| self.fingerprint() == Some(fingerprint))
+    }
+}
+
+impl StateEntry {
+    /// The account the entry's application lives in.
+    pub fn account_name(&self) -> AccountName {
+        self.account.clone().unwrap_or_else(AccountName::default_account)
     }
 }
 

@@ -140,3 +140,83 @@ fn lost_answers_never_make_a_subaccount_twice() {
     };
     assert!(opens, "the secret in the state works");
 }
+
+const THREE: &str = "version: 1\naccounts:\n  staging:\n    api_key: sub00001\n    api_secret_env: VONAGE_STAGING_API_SECRET\n  acme:\n    subaccount_of: default\n    name: ACME Corp\napplications:\n  main:\n    name: main\n    numbers: [\"447700900001\"]\n";
+const STAGING: &str =
+    "version: 1\naccount: staging\napplications:\n  stage-web:\n    name: stage web\n    numbers: [\"447700900004\"]\n";
+const ACME_APPS: &str = "version: 1\naccount: acme\napplications:\n  acme-web:\n    name: acme web\n";
+
+#[test]
+fn a_three_account_day() {
+    let config = EmulatorConfig {
+        seed_numbers: 3,
+        subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))],
+        ..config()
+    };
+    let emulator = BackgroundEmulator::start(config);
+    let ws = Workspace::new(&emulator.url);
+    ws.write("m/accounts.yaml", THREE);
+    ws.write("m/staging.yaml", STAGING);
+    ws.write("m/acme.yaml", ACME_APPS);
+    let vapp = || ws.vapp().args(["-f", "m"]).env("VONAGE_STAGING_API_SECRET", "SubSecret1");
+
+    // An account whose secret is missing is an error naming the variable.
+    let missing = ws.vapp().args(["-f", "m", "plan"]).expect(1);
+    assert!(
+        missing.stderr.contains("account staging needs its API secret in VONAGE_STAGING_API_SECRET"),
+        "{missing:?}"
+    );
+
+    let plan = vapp().args(["plan"]).expect(0);
+    for expected in ["+ account acme (subaccount of default)", "Account acme:", "Account staging:", "Plan: 3 to create"]
+    {
+        assert!(plan.stdout.contains(expected), "missing {expected:?} in {plan:?}");
+    }
+    let json = vapp().args(["plan", "--format", "json"]).expect(0).json();
+    let accounts: Vec<(&str, &str)> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["account"].as_str().unwrap(), c["address"].as_str().unwrap()))
+        .collect();
+    assert_eq!(accounts, [("default", "main"), ("acme", "acme-web"), ("staging", "stage-web")]);
+
+    vapp().args(["apply", "--auto-approve"]).expect(0);
+    vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+
+    // Each application is in its own account, with its number.
+    let client = emulator.client();
+    let names = |c: &vapp::api::Client| -> Vec<String> {
+        emulator.block_on(vapp::api::ApplicationApi::list_all(c)).unwrap().into_iter().map(|a| a.name).collect()
+    };
+    assert_eq!(names(&client), ["main"]);
+    let staging = client.for_credentials(Credentials::new("sub00001", "SubSecret1"));
+    assert_eq!(names(&staging), ["stage web"]);
+    let (acme_key, acme_secret) = shown(&ws);
+    let acme = client.for_credentials(Credentials::new(&acme_key, &acme_secret));
+    assert_eq!(names(&acme), ["acme web"]);
+    let linked = emulator
+        .block_on(vapp::api::NumbersApi::find_number(&staging, &vapp::model::Msisdn::new("447700900004")))
+        .unwrap()
+        .unwrap();
+    assert!(linked.app_id.is_some(), "the staging number routes to the staging application");
+    let state = ws.state();
+    assert_eq!(state["applications"]["stage-web"]["account"], "staging");
+    assert!(state["applications"]["main"].get("account").is_none(), "default entries read as before");
+    assert!(!std::fs::read_to_string(ws.path().join("vapp.state.json")).unwrap().contains("SubSecret1"));
+
+    // An application cannot move between accounts at Vonage: refused, nothing changed.
+    ws.write("m/acme.yaml", "version: 1\naccount: acme\napplications: {}\n");
+    ws.write("m/staging.yaml", &format!("{STAGING}  acme-web:\n    name: acme web\n"));
+    let moved = vapp().args(["plan"]).expect(1);
+    assert!(moved.stderr.contains("`acme-web` moves from account acme to account staging"), "{moved:?}");
+
+    // Leaving the manifests deletes in its own account.
+    ws.write("m/staging.yaml", STAGING);
+    let plan = vapp().args(["plan"]).expect(0);
+    assert!(plan.stdout.contains("Account acme:") && plan.stdout.contains("acme-web"), "{plan:?}");
+    vapp().args(["apply", "--auto-approve"]).expect(0);
+    assert!(names(&acme).is_empty());
+    assert_eq!(names(&staging), ["stage web"]);
+    vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+}

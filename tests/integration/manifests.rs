@@ -169,7 +169,7 @@ fn the_ci_example_is_valid_yaml_using_real_commands() {
 }
 
 #[test]
-fn accounts_are_validated_and_not_yet_planned() {
+fn accounts_are_validated_and_what_is_not_built_is_refused() {
     let ws = Workspace::new("http://127.0.0.1:9");
     ws.write(
         "vapp.yaml",
@@ -181,17 +181,16 @@ fn accounts_are_validated_and_not_yet_planned() {
 
     ws.write(
         "vapp.yaml",
-        "version: 1\naccounts:\n  staging:\n    api_key: 1a2b3c4d\n    api_secret_env: VONAGE_STAGING_API_SECRET\naccount: staging\napplications:\n  web:\n    name: web\n",
+        "version: 1\naccounts:\n  staging:\n    api_key: 1a2b3c4d\n    api_secret_env: VONAGE_STAGING_API_SECRET\n  team:\n    subaccount_of: staging\n    name: Team\naccount: staging\napplications:\n  web:\n    name: web\n",
     );
     let run = ws.vapp().args(["validate"]).expect(0);
-    assert_eq!(run.stdout, "The manifests are valid: 1 application in 2 accounts.\n");
-    // Planned as if it were `default`, it would act on the wrong account: refused, nothing read.
+    assert_eq!(run.stdout, "The manifests are valid: 1 application in 3 accounts.\n");
+    // A subaccount of another account than `default` is not made by this vapp: refused, nothing read.
     for command in [&["plan"][..], &["apply", "--auto-approve"]] {
         let run = ws.vapp().args(command).expect(1);
         assert!(
-            run.stderr.contains(
-                "vapp.yaml:8:3: `web` is in account `staging`, and this vapp plans applications in the `default` account only"
-            ),
+            run.stderr.contains("vapp.yaml:7:5: `team` is a subaccount of an account besides `default`")
+                || run.stderr.contains("vapp.yaml:6:3: `team` is a subaccount of an account besides `default`"),
             "{run:?}"
         );
     }

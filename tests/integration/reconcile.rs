@@ -102,7 +102,7 @@ fn the_tour() {
     let plan = run.json();
     assert_eq!(
         plan["changes"],
-        json!([{"address": "order-notifications", "action": "update", "id": plan["changes"][0]["id"],
+        json!([{"account": "default", "address": "order-notifications", "action": "update", "id": plan["changes"][0]["id"],
                 "diff": [{"path": "capabilities.messages.webhooks.status_url.address",
                           "before": "https://shop.example.com/webhooks/status", "after": "https://shop.example.com/webhooks/status-v2"}]}])
     );
@@ -121,7 +121,7 @@ fn the_tour() {
     let plan = ws.vapp().args(["plan", "-f", "apps", "--detailed-exitcode", "--format", "json"]).expect(2).json();
     assert_eq!(
         plan["drift"],
-        json!([{"address": "call-forwarding", "id": forwarding_id,
+        json!([{"account": "default", "address": "call-forwarding", "id": forwarding_id,
         "diff": [{"path": "name", "before": "Call forwarding", "after": "Changed in the dashboard"}]}])
     );
     assert_eq!(

@@ -88,7 +88,13 @@ pub fn render_human(plan: &Plan, style: HumanStyle) -> String {
                 let _ = writeln!(out, "  {} {}", paint.for_action(action, sign), paint.on(BOLD, &words));
             }
         }
+        let several = plan.changes.iter().any(|c| !c.account.is_default());
+        let mut section: Option<&crate::model::AccountName> = None;
         for change in plan.actions() {
+            if several && section != Some(&change.account) {
+                section = Some(&change.account);
+                let _ = write!(out, "\n{}\n", paint.on(BOLD, &format!("Account {}:", change.account)));
+            }
             out.push('\n');
             let action = change.action();
             let _ = writeln!(out, "  {}", paint.on(DIM, &format!("# {}", heading(change))));

@@ -9,7 +9,7 @@ pub fn render_json_value(plan: &Plan) -> Value {
     let changes: Vec<Value> = plan
         .actions()
         .map(|c| {
-            let mut change = json!({"address": c.address, "action": c.action().as_str(), "id": c.id(), "diff": c.diff});
+            let mut change = json!({"account": c.account, "address": c.address, "action": c.action().as_str(), "id": c.id(), "diff": c.diff});
             if let Some(from) = &c.moved_from {
                 change["moved_from"] = json!(from);
             }
@@ -23,7 +23,7 @@ pub fn render_json_value(plan: &Plan) -> Value {
         .drift
         .iter()
         .map(|d| {
-            let mut entry = json!({"address": d.address, "id": d.id, "diff": d.diff});
+            let mut entry = json!({"account": d.account, "address": d.address, "id": d.id, "diff": d.diff});
             if d.deleted {
                 entry["deleted"] = json!(true);
             }

@@ -102,10 +102,18 @@ pub fn render_markdown(plan: &Plan) -> String {
                 n => parts.push(format!("{n} numbers")),
             }
             let fields = if parts.is_empty() { "—".to_string() } else { parts.join(", ") };
-            let _ = writeln!(out, "| `{}` | {} | {} |", cell(c.address.as_str()), badge(c.action()), fields);
+            let account =
+                if c.account.is_default() { String::new() } else { format!(" ({})", cell(c.account.as_str())) };
+            let _ = writeln!(out, "| `{}`{account} | {} | {} |", cell(c.address.as_str()), badge(c.action()), fields);
         }
         out.push('\n');
+        let several = plan.changes.iter().any(|c| !c.account.is_default());
+        let mut section: Option<&crate::model::AccountName> = None;
         for c in plan.actions() {
+            if several && section != Some(&c.account) {
+                section = Some(&c.account);
+                let _ = writeln!(out, "#### Account `{}`\n", cell(c.account.as_str()));
+            }
             let id = c.id().map(|id| format!(" ({id})")).unwrap_or_default();
             let moved =
                 c.moved_from.as_ref().map(|from| format!(", moved from <code>{from}</code>")).unwrap_or_default();
