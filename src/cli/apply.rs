@@ -30,6 +30,9 @@ pub struct ChangeArgs {
     /// Only this address (repeatable)
     #[arg(long = "target", value_name = "ADDR", value_parser = super::args::address)]
     pub targets: Vec<Address>,
+    /// Only this account's applications and changes: `default` or a declared name (repeatable)
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
     /// Fail before changing anything when the plan would delete more than N applications
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<usize>,
@@ -112,8 +115,12 @@ pub async fn run_apply(context: &Context, args: ApplyArgs) -> Result<Exit> {
 }
 
 pub async fn run_destroy(context: &Context, args: DestroyArgs) -> Result<Exit> {
+    // Destroy plans against no application, but signs in to each account as the manifests declare it
+    // (when there are manifests to read).
+    let accounts = context.manifests().map(|desired| desired.accounts).unwrap_or_default();
+    let nothing = crate::manifest::Desired { accounts, ..Default::default() };
     let source =
-        Source::Manifests { manifests: Manifests::Given(Box::default()), targets: args.change.targets.clone() };
+        Source::Manifests { manifests: Manifests::Given(Box::new(nothing)), targets: args.change.targets.clone() };
     execute(context, Verb::Destroy, source, &args.change).await
 }
 
@@ -154,6 +161,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             if verb == Verb::Apply {
                 plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
             }
+            plan::limit_to_accounts(&mut plan, &super::plan::accounts_named(&args.accounts, &desired, state)?);
             plan
         }
         Ok(saved) => {
@@ -191,6 +199,25 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     // The sandbox is this machine's emulator, which sets no rate.
     let pace = args.numbers_pace.unwrap_or(if context.settings.sandbox { Duration::ZERO } else { NUMBERS_PACE });
     let keys = Arc::new(keys.unwrap_or_else(|| KeysAhead::start(0)));
+    // Each existing account is bound to its API key with the first change, as `default` is.
+    let unbound = store.read(|state| super::worlds::unbound(&desired, state));
+    if !unbound.is_empty() && plan.has_changes() {
+        let bound = store
+            .commit(|state| {
+                for (account, api_key) in unbound {
+                    let record = state
+                        .accounts
+                        .entry(account)
+                        .or_insert(crate::state::AccountRecord { api_key: None, subaccount: None });
+                    record.api_key = Some(api_key);
+                }
+            })
+            .await;
+        if let Err(e) = bound {
+            watching.abort();
+            return Err(e.into());
+        }
+    }
     // The accounts first: an application needs its account to exist.
     let told = |change: &plan::AccountChange, done: &crate::apply::accounts::AccountDone| {
         let what = match done {
@@ -241,7 +268,14 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             true => (connection.client.clone(), connection.numbers.clone()),
             false => {
                 let credentials = store
-                    .read(|state| super::worlds::credentials(&desired, Some(state), &account))?
+                    .read(|state| {
+                        super::worlds::credentials(
+                            &desired,
+                            Some(state),
+                            &account,
+                            context.settings.allow_other_account,
+                        )
+                    })?
                     .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))?;
                 super::worlds::clients(&connection, &credentials)
             }

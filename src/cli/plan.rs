@@ -27,6 +27,9 @@ pub struct PlanArgs {
     /// Plan only this address (repeatable)
     #[arg(long = "target", value_name = "ADDR", value_parser = super::args::address)]
     pub targets: Vec<crate::model::Address>,
+    /// Plan only this account's applications and changes: `default` or a declared name (repeatable)
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
     /// Save the complete plan (no secrets) for `vapp apply PLANFILE`
     #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
     pub out: Option<std::path::PathBuf>,
@@ -46,6 +49,7 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let state = loaded.as_ref().map(|l| &l.state);
     let mut plan = plan_accounts_or_one(context, &connection, &desired, state, &live, &numbers, &args.targets).await?;
     plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
+    plan::limit_to_accounts(&mut plan, &accounts_named(&args.accounts, &desired, state)?);
     if args.out.is_some() && super::worlds::spans_accounts(&desired, state) {
         return Err(super::failure::Failure::msg(
             "saving a plan over several accounts (-o) is not built yet: apply from the manifests",
@@ -76,6 +80,29 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
         ));
     }
     Ok(if args.detailed_exitcode && has_changes { Exit::Changes } else { Exit::Success })
+}
+
+/// The accounts `--account` names, each checked against the manifests and the state.
+pub(super) fn accounts_named(
+    names: &[String],
+    desired: &crate::manifest::Desired,
+    state: Option<&crate::state::State>,
+) -> Result<Vec<crate::model::AccountName>> {
+    names
+        .iter()
+        .map(|name| {
+            let known = name == crate::model::AccountName::DEFAULT
+                || desired.accounts.contains_key(name.as_str())
+                || state.is_some_and(|s| s.accounts.contains_key(name.as_str()));
+            match (crate::model::AccountName::parse(name), known) {
+                (Ok(account), true) => Ok(account),
+                _ => Err(super::failure::hinted(
+                    format!("--account {name}: no such account"),
+                    "name `default` or an account declared under `accounts:` in the manifests",
+                )),
+            }
+        })
+        .collect()
 }
 
 /// The plan of `default` alone, as always; or, when the manifests or the state put applications in

@@ -42,9 +42,27 @@ fn accounts_in_play(desired: &Desired, state: Option<&State>) -> BTreeSet<Accoun
 }
 
 /// How to sign in to `account`: `None` for a subaccount not made yet.
-pub fn credentials(desired: &Desired, state: Option<&State>, account: &AccountName) -> Result<Option<Credentials>> {
+///
+/// An existing account is bound in the state to the API key it was first used with, as `default` is:
+/// a different key for the name is refused unless `allow_other_account`.
+pub fn credentials(
+    desired: &Desired,
+    state: Option<&State>,
+    account: &AccountName,
+    allow_other_account: bool,
+) -> Result<Option<Credentials>> {
     let record = state.and_then(|s| s.accounts.get(account));
     match desired.accounts.get(account).map(|d| &d.kind) {
+        Some(AccountKind::Existing { api_key, .. })
+            if !allow_other_account
+                && record.is_some_and(|r| r.subaccount.is_none() && r.api_key.as_ref().is_some_and(|k| k != api_key)) =>
+        {
+            let recorded = record.and_then(|r| r.api_key.clone()).unwrap_or_default();
+            Err(super::failure::hinted(
+                format!("the state binds account {account} to API key {recorded}, but the manifests give it {api_key}"),
+                "its application ids mean nothing in another account: fix `api_key`, or pass --allow-other-account if the account really is the same",
+            ))
+        }
         Some(AccountKind::Existing { api_key, api_secret_env }) => match std::env::var(api_secret_env) {
             Ok(secret) if !secret.is_empty() => Ok(Some(Credentials::new(api_key.clone(), secret))),
             _ => Err(super::failure::hinted(
@@ -83,7 +101,7 @@ pub async fn read_other_accounts(
     let names = accounts_in_play(desired, state);
     let mut plans = Vec::new();
     for account in names {
-        let credentials = credentials(desired, state, &account)?;
+        let credentials = credentials(desired, state, &account, context.settings.allow_other_account)?;
         let keep = crate::plan::listing_keeps(state.map(|s| crate::plan::accounts::state_in(s, &account)).as_ref());
         plans.push((account, credentials, keep));
     }
@@ -103,6 +121,21 @@ pub async fn read_other_accounts(
     let worlds = futures::future::try_join_all(reads).await?;
     context.printer.detail(&format!("read {} accounts besides default", worlds.len()));
     Ok(worlds)
+}
+
+/// The existing accounts in play that the state does not bind to their API key yet, with the key.
+pub fn unbound(desired: &Desired, state: &State) -> Vec<(AccountName, String)> {
+    accounts_in_play(desired, Some(state))
+        .into_iter()
+        .filter_map(|account| match desired.accounts.get(&account).map(|d| &d.kind) {
+            Some(AccountKind::Existing { api_key, .. })
+                if state.accounts.get(&account).and_then(|r| r.api_key.as_ref()) != Some(api_key) =>
+            {
+                Some((account, api_key.clone()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The Application and Numbers API clients of an account, sharing the run's connection pool.

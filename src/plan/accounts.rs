@@ -224,6 +224,17 @@ pub fn plan_everywhere(
     }
 }
 
+/// Keeps only what `accounts` are concerned by (`--account`): their changes, drift and account
+/// changes. Empty `accounts` keeps everything.
+pub fn limit_to_accounts(plan: &mut super::Plan, accounts: &[AccountName]) {
+    if accounts.is_empty() {
+        return;
+    }
+    plan.changes.retain(|c| accounts.contains(&c.account));
+    plan.drift.retain(|d| accounts.contains(&d.account));
+    plan.accounts.retain(|a| accounts.contains(&a.account));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use accounts::{moved_between_accounts, plan_accounts, plan_everywhere, AccountChange, AccountStep, AccountWorld};
+pub use accounts::{
+    limit_to_accounts, moved_between_accounts, plan_accounts, plan_everywhere, AccountChange, AccountStep, AccountWorld,
+};
 pub use diff::FieldDiff;
 pub use lost::{Lookup, LostCreate, Unmanaged};
 pub use planner::{keys_expected, listing_keeps, plan, PlanError, PlanInput};

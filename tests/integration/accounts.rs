@@ -205,6 +205,29 @@ fn a_three_account_day() {
     assert!(state["applications"]["main"].get("account").is_none(), "default entries read as before");
     assert!(!std::fs::read_to_string(ws.path().join("vapp.state.json")).unwrap().contains("SubSecret1"));
 
+    // --account limits a plan (and an apply) to those accounts.
+    ws.write("m/staging.yaml", &STAGING.replace("stage web", "stage web 2"));
+    ws.write("m/accounts.yaml", &THREE.replace("name: main", "name: main 2"));
+    let only = vapp().args(["plan", "--format", "json", "--account", "staging"]).expect(0).json();
+    let addresses: Vec<&str> =
+        only["changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap()).collect();
+    assert_eq!(addresses, ["stage-web"]);
+    vapp().args(["apply", "--auto-approve", "--account", "staging"]).expect(0);
+    assert_eq!(names(&staging), ["stage web 2"]);
+    assert_eq!(names(&client), ["main"], "default was left alone");
+    let unknown = vapp().args(["plan", "--account", "nosuch"]).expect(1);
+    assert!(unknown.stderr.contains("--account nosuch: no such account"), "{unknown:?}");
+    vapp().args(["apply", "--auto-approve"]).expect(0);
+    ws.write("m/staging.yaml", STAGING);
+    ws.write("m/accounts.yaml", THREE);
+    vapp().args(["apply", "--auto-approve"]).expect(0);
+
+    // The state binds each account name to its API key.
+    ws.write("m/accounts.yaml", &THREE.replace("api_key: sub00001", "api_key: sub00002"));
+    let other = vapp().args(["plan"]).expect(1);
+    assert!(other.stderr.contains("the state binds account staging to API key sub00001"), "{other:?}");
+    ws.write("m/accounts.yaml", THREE);
+
     // An application cannot move between accounts at Vonage: refused, nothing changed.
     ws.write("m/acme.yaml", "version: 1\naccount: acme\napplications: {}\n");
     ws.write("m/staging.yaml", &format!("{STAGING}  acme-web:\n    name: acme web\n"));
@@ -219,4 +242,8 @@ fn a_three_account_day() {
     assert!(names(&acme).is_empty());
     assert_eq!(names(&staging), ["stage web"]);
     vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+
+    // Destroy signs in to each account as the manifests declare it.
+    vapp().args(["destroy", "--auto-approve"]).expect(0);
+    assert!(names(&client).is_empty() && names(&staging).is_empty());
 }
