@@ -19,9 +19,13 @@
 //! 7. `vapp apply` of 1,000 creates (a first apply of a large repository), 20 ms latency, reported per
 //!    create beside the same apply of 100: the cost of a create must not grow with the state's size.
 //!
+//! 8. `vapp plan` over 21 accounts (the primary and 20 subaccounts, 50 applications each, one
+//!    declared application per account) against the same plan over the primary alone, 20 ms latency
+//!    (goal ≤ 1.5×: the accounts are read side by side).
+//!
 //! Everything runs on 127.0.0.1; emulators are child processes so that they get their own threads.
 //! `cargo bench -- NAME…` runs only the sections named (list, emulator, plan, apply, backends, numbers,
-//! thousand). `VAPP_BENCH_BIN=PATH` measures another build of vapp (an allocator tried, say).
+//! thousand, accounts). `VAPP_BENCH_BIN=PATH` measures another build of vapp (an allocator tried, say).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -108,6 +112,59 @@ fn main() {
     if wanted("thousand") {
         apply_thousand_creates();
     }
+    if wanted("accounts") {
+        plan_many_accounts();
+    }
+}
+
+/// `vapp plan` over the primary and 20 subaccounts against the primary alone (median of 5 each,
+/// alternated), 20 ms latency.
+fn plan_many_accounts() {
+    const SUBACCOUNTS: usize = 20;
+    let credentials: Vec<(String, String)> =
+        (1..=SUBACCOUNTS).map(|i| (format!("sub{i:05}"), format!("Secret{i:05}x"))).collect();
+    let mut args: Vec<String> = ["--latency-ms", "20", "--seed-apps", "50"].iter().map(|s| s.to_string()).collect();
+    for (key, secret) in &credentials {
+        args.extend(["--account".to_string(), format!("{key}:{secret}")]);
+    }
+    let emulator = EmulatorProcess::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let one = tempfile::tempdir().expect("tempdir");
+    let many = tempfile::tempdir().expect("tempdir");
+    std::fs::write(one.path().join("vapp.yaml"), "version: 1\napplications:\n  main:\n    name: main\n").expect("manifest");
+    let mut accounts = String::from("version: 1\naccounts:\n");
+    for (i, (key, _)) in credentials.iter().enumerate() {
+        accounts.push_str(&format!("  a{i}:\n    api_key: {key}\n    api_secret_env: SUB_SECRET_{i}\n"));
+        let file = format!("version: 1\naccount: a{i}\napplications:\n  app-{i}:\n    name: app {i}\n");
+        std::fs::write(many.path().join(format!("a{i}.yaml")), file).expect("manifest");
+    }
+    accounts.push_str("applications:\n  main:\n    name: main\n");
+    std::fs::write(many.path().join("vapp.yaml"), accounts).expect("manifest");
+    let plan = |dir: &std::path::Path| {
+        let mut command = Command::new(bin());
+        command
+            .current_dir(dir)
+            .args(["plan", "-f", "."])
+            .env("VAPP_API_URL", &emulator.url)
+            .env("VONAGE_API_KEY", "sandbox")
+            .env("VONAGE_API_SECRET", "sandbox")
+            .stdout(Stdio::null());
+        for (i, (_, secret)) in credentials.iter().enumerate() {
+            command.env(format!("SUB_SECRET_{i}"), secret);
+        }
+        let started = Instant::now();
+        let output = command.output().expect("vapp plan");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        started.elapsed().as_secs_f64()
+    };
+    let (mut single, mut several) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        single.push(plan(one.path()));
+        several.push(plan(many.path()));
+    }
+    let (single, several) = (median(single), median(several));
+    report("vapp plan: 1 account, 20 ms latency (median of 5)", single, "s", "(baseline)", true);
+    let ratio = several / single;
+    report("vapp plan: 21 accounts / 1 account, 20 ms latency", ratio, "x", "<= 1.5x", ratio <= 1.5);
 }
 
 /// One application created with 100 numbers linked, 20 ms latency, at the default pace and at none.

@@ -325,7 +325,11 @@ impl Context {
             tokio::try_join!(local, async { Ok(listing.await) })?;
         let (connection, mut live, numbers) = listed?;
         self.read_imports_whole(&desired, &connection, &mut live).await?;
-        let has_subaccounts = !desired.accounts.is_empty()
+        // Existing accounts need no listing of the primary's subaccounts: only those vapp makes do.
+        let has_subaccounts = desired
+            .accounts
+            .values()
+            .any(|a| matches!(a.kind, manifest::accounts::AccountKind::Subaccount { .. }))
             || loaded.as_ref().is_some_and(|l| l.state.accounts.values().any(|a| a.subaccount.is_some()));
         let subaccounts = match has_subaccounts {
             true => crate::api::SubaccountsApi::list_subaccounts(&connection.client)
