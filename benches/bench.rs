@@ -130,7 +130,8 @@ fn plan_many_accounts() {
     let emulator = EmulatorProcess::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let one = tempfile::tempdir().expect("tempdir");
     let many = tempfile::tempdir().expect("tempdir");
-    std::fs::write(one.path().join("vapp.yaml"), "version: 1\napplications:\n  main:\n    name: main\n").expect("manifest");
+    std::fs::write(one.path().join("vapp.yaml"), "version: 1\napplications:\n  main:\n    name: main\n")
+        .expect("manifest");
     let mut accounts = String::from("version: 1\naccounts:\n");
     for (i, (key, _)) in credentials.iter().enumerate() {
         accounts.push_str(&format!("  a{i}:\n    api_key: {key}\n    api_secret_env: SUB_SECRET_{i}\n"));

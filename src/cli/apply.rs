@@ -137,7 +137,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         Source::Manifests { manifests, targets } => (manifests, Err(targets)),
         Source::Saved(saved) => (Manifests::Given(Box::default()), Ok(saved)),
     };
-    let Inputs { desired, mut loaded, live, numbers, subaccounts, connection, .. } = context
+    let Inputs { desired, mut loaded, live, numbers, others, subaccounts, connection, .. } = context
         .gather(manifests, Keys::Readable, |desired, state| {
             let expected = match &saved {
                 Err(targets) => plan::keys_expected(desired, state, targets),
@@ -155,9 +155,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     }
     let plan = match saved {
         Err(targets) => {
-            let mut plan =
-                super::plan::plan_accounts_or_one(context, &connection, &desired, state, &live, &numbers, &targets)
-                    .await?;
+            let mut plan = super::plan::plan_accounts_or_one(&desired, state, &live, &numbers, &others, &targets)?;
             if verb == Verb::Apply {
                 plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
             }

@@ -60,6 +60,9 @@ pub struct Inputs {
     /// Whole where the state names them (see [`crate::plan::listing_keeps`]), a glimpse elsewhere.
     pub live: Vec<Listed>,
     pub numbers: Vec<Number>,
+    /// The accounts besides `default` that the manifests or the state put applications in, read
+    /// while `default` was (empty when there are none).
+    pub others: Vec<super::worlds::World>,
     /// The primary's subaccounts, read when the manifests or the state have any.
     pub subaccounts: Vec<crate::api::SubaccountInfo>,
     pub connection: Connection,
@@ -281,6 +284,8 @@ impl Context {
         // The state says which applications the listing keeps whole: it is read first (a file, a
         // row), while the manifests are read on another thread and the first page is on its way.
         let (keeps, kept) = tokio::sync::oneshot::channel();
+        let (prepared, to_read) = tokio::sync::oneshot::channel::<Vec<super::worlds::ToRead>>();
+        let (clients, connected) = tokio::sync::oneshot::channel::<(Client, Client)>();
         let local = async {
             let started = Instant::now();
             let reading = match manifests {
@@ -310,34 +315,46 @@ impl Context {
             };
             let loaded = loaded?;
             self.check_account(loaded.as_ref().map(|l| &l.state))?;
+            // The other accounts are read as soon as it is known which they are, beside `default`.
+            let state = loaded.as_ref().map(|l| &l.state);
+            let _ = prepared.send(super::worlds::prepare(&desired, state, self.settings.allow_other_account)?);
             on_local(&desired, loaded.as_ref().map(|l| &l.state));
             Ok::<_, super::failure::Failure>((desired, loaded, manifests_took, state_took))
         };
         let listing = async {
             let connection = self.connect().await?;
+            let _ = clients.send((connection.client.clone(), connection.numbers.clone()));
             // Without the state (its read failed: the plan is not made), everything is kept.
             let keep = async { kept.await.unwrap_or(crate::model::Keep::Everything) };
             let applications = connection.client.list_for_plan(keep);
             let (live, numbers) = self.list_account_with(&connection, applications).await?;
             Ok::<_, super::failure::Failure>((connection, live, numbers))
         };
-        let ((desired, loaded, manifests_took, state_took), listed) =
-            tokio::try_join!(local, async { Ok(listing.await) })?;
+        let others = async {
+            // Nothing to read when the local part failed or names no other account.
+            let Ok(accounts) = to_read.await else { return Ok(Vec::new()) };
+            if accounts.is_empty() {
+                return Ok(Vec::new());
+            }
+            let Ok((client, numbers)) = connected.await else { return Ok(Vec::new()) };
+            super::worlds::read(&client, &numbers, accounts).await
+        };
+        let ((desired, loaded, manifests_took, state_took), listed, others) =
+            tokio::try_join!(local, async { Ok(listing.await) }, async { Ok(others.await) })?;
         let (connection, mut live, numbers) = listed?;
+        let others = others?;
         self.read_imports_whole(&desired, &connection, &mut live).await?;
         // Existing accounts need no listing of the primary's subaccounts: only those vapp makes do.
-        let has_subaccounts = desired
-            .accounts
-            .values()
-            .any(|a| matches!(a.kind, manifest::accounts::AccountKind::Subaccount { .. }))
-            || loaded.as_ref().is_some_and(|l| l.state.accounts.values().any(|a| a.subaccount.is_some()));
+        let has_subaccounts =
+            desired.accounts.values().any(|a| matches!(a.kind, manifest::accounts::AccountKind::Subaccount { .. }))
+                || loaded.as_ref().is_some_and(|l| l.state.accounts.values().any(|a| a.subaccount.is_some()));
         let subaccounts = match has_subaccounts {
             true => crate::api::SubaccountsApi::list_subaccounts(&connection.client)
                 .await
                 .with_context(|| format!("cannot list the subaccounts at {}", connection.client.base_url()))?,
             false => Vec::new(),
         };
-        Ok(Inputs { desired, loaded, live, numbers, subaccounts, connection, manifests_took, state_took })
+        Ok(Inputs { desired, loaded, live, numbers, others, subaccounts, connection, manifests_took, state_took })
     }
 
     /// The applications the manifests import, read whole: the listing kept only what the state names

@@ -40,14 +40,14 @@ pub struct PlanArgs {
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let mut clock = Stopwatch::default();
-    let Inputs { desired, loaded, live, numbers, subaccounts, connection, manifests_took, state_took } =
+    let Inputs { desired, loaded, live, numbers, others, subaccounts, manifests_took, state_took, .. } =
         context.gather(Manifests::Read, Keys::Sealed, |_, _| {}).await?;
     // The manifests and state were read while the account was listed: say how long each took.
     clock.lap("reading");
     clock.during("manifests", manifests_took);
     clock.during("state", state_took);
     let state = loaded.as_ref().map(|l| &l.state);
-    let mut plan = plan_accounts_or_one(context, &connection, &desired, state, &live, &numbers, &args.targets).await?;
+    let mut plan = plan_accounts_or_one(&desired, state, &live, &numbers, &others, &args.targets)?;
     plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
     plan::limit_to_accounts(&mut plan, &accounts_named(&args.accounts, &desired, state)?);
     if args.out.is_some() && super::worlds::spans_accounts(&desired, state) {
@@ -107,13 +107,12 @@ pub(super) fn accounts_named(
 
 /// The plan of `default` alone, as always; or, when the manifests or the state put applications in
 /// other accounts, one plan over every account, the others read side by side.
-pub(super) async fn plan_accounts_or_one(
-    context: &Context,
-    connection: &super::context::Connection,
+pub(super) fn plan_accounts_or_one(
     desired: &crate::manifest::Desired,
     state: Option<&crate::state::State>,
     live: &[crate::model::Listed],
     numbers: &[crate::model::Number],
+    others: &[super::worlds::World],
     targets: &[crate::model::Address],
 ) -> Result<plan::Plan> {
     if let Some(moved) = plan::moved_between_accounts(desired, state) {
@@ -128,7 +127,6 @@ pub(super) async fn plan_accounts_or_one(
     if !super::worlds::spans_accounts(desired, state) {
         return Ok(plan::plan(&PlanInput { desired, state, live, targets, numbers })?);
     }
-    let others = super::worlds::read_other_accounts(context, connection, desired, state).await?;
     let mut worlds = vec![plan::AccountWorld { account: crate::model::AccountName::default_account(), live, numbers }];
     worlds.extend(others.iter().map(|w| plan::AccountWorld {
         account: w.account.clone(),

@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 
 use super::context::Connection;
 use super::failure::{Context as _, Result};
-use super::Context;
 use crate::api::{Client, Credentials, NumberFilter, NumbersApi as _};
 use crate::manifest::accounts::AccountKind;
 use crate::manifest::Desired;
@@ -91,25 +90,38 @@ pub fn credentials(
     }
 }
 
-/// Every account besides `default` in play, read at once (each listing bounded as `default`'s is).
-pub async fn read_other_accounts(
-    context: &Context,
-    connection: &Connection,
-    desired: &Desired,
-    state: Option<&State>,
-) -> Result<Vec<World>> {
-    let names = accounts_in_play(desired, state);
-    let mut plans = Vec::new();
-    for account in names {
-        let credentials = credentials(desired, state, &account, context.settings.allow_other_account)?;
-        let keep = crate::plan::listing_keeps(state.map(|s| crate::plan::accounts::state_in(s, &account)).as_ref());
-        plans.push((account, credentials, keep));
+/// What reading one account besides `default` needs: its name, how to sign in (none for a
+/// subaccount not made yet), and which applications its listing keeps whole.
+pub struct ToRead {
+    account: AccountName,
+    credentials: Option<Credentials>,
+    keep: crate::model::Keep,
+}
+
+/// The accounts besides `default` in play, ready to be read (errors such as a missing secret
+/// variable come out here, before anything is read).
+pub fn prepare(desired: &Desired, state: Option<&State>, allow_other_account: bool) -> Result<Vec<ToRead>> {
+    if !spans_accounts(desired, state) {
+        return Ok(Vec::new());
     }
-    let reads = plans.into_iter().map(|(account, credentials, keep)| async move {
+    accounts_in_play(desired, state)
+        .into_iter()
+        .map(|account| {
+            let credentials = credentials(desired, state, &account, allow_other_account)?;
+            let keep = crate::plan::listing_keeps(state.map(|s| crate::plan::accounts::state_in(s, &account)).as_ref());
+            Ok(ToRead { account, credentials, keep })
+        })
+        .collect()
+}
+
+/// Reads every prepared account at once (each listing bounded as `default`'s is), with clients made
+/// from `client` and `numbers` (the run's, for `default`).
+pub async fn read(client: &Client, numbers: &Client, accounts: Vec<ToRead>) -> Result<Vec<World>> {
+    let reads = accounts.into_iter().map(|ToRead { account, credentials, keep }| async move {
         let Some(credentials) = credentials else {
             return Ok(World { account, live: Vec::new(), numbers: Vec::new() });
         };
-        let (apps, numbers) = clients(connection, &credentials);
+        let (apps, numbers) = (client.for_credentials(credentials.clone()), numbers.for_credentials(credentials));
         let listing = apps.list_for_plan(async { keep });
         let everything = NumberFilter::default();
         let (live, owned) = tokio::join!(listing, numbers.list_numbers(&everything));
@@ -118,9 +130,7 @@ pub async fn read_other_accounts(
         let numbers = owned.iter().map(crate::api::OwnedNumber::summary).collect();
         Ok::<_, super::failure::Failure>(World { account, live, numbers })
     });
-    let worlds = futures::future::try_join_all(reads).await?;
-    context.printer.detail(&format!("read {} accounts besides default", worlds.len()));
-    Ok(worlds)
+    futures::future::try_join_all(reads).await
 }
 
 /// The existing accounts in play that the state does not bind to their API key yet, with the key.
