@@ -101,8 +101,19 @@ impl Context {
         Ok(manifest::load(&self.settings.files)?)
     }
 
-    /// Refuses what this build cannot plan yet: subaccounts of anything but `default`.
-    pub fn only_the_default_account(desired: &Desired) -> Result<()> {
+    /// Refuses what this build cannot plan yet: subaccounts of anything but `default`, and `import:`
+    /// entries for applications in other accounts (imports read `default`'s listing).
+    pub fn refuse_what_is_not_built(desired: &Desired) -> Result<()> {
+        let elsewhere = desired.refactoring.imports.iter().find_map(|import| {
+            let app = desired.apps.get(&import.address)?;
+            (!app.account.is_default()).then_some((import, app))
+        });
+        if let Some((import, app)) = elsewhere {
+            return Err(super::failure::hinted(
+                format!("{}: `{}` is imported into account {}", import.location, import.address, app.account),
+                "this vapp imports into the `default` account only (see the README, \"Several accounts\")",
+            ));
+        }
         let nested = desired.accounts.values().find(|account| {
             matches!(&account.kind, manifest::accounts::AccountKind::Subaccount { parent, .. } if !parent.is_default())
         });
@@ -309,7 +320,7 @@ impl Context {
                 Err(reading) => {
                     let (desired, took) = reading.await?;
                     let desired = desired?;
-                    Self::only_the_default_account(&desired)?;
+                    Self::refuse_what_is_not_built(&desired)?;
                     (desired, took)
                 }
             };

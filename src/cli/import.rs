@@ -26,13 +26,22 @@ pub struct ImportArgs {
 pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
     let address = &args.address;
     let desired = context.manifests()?;
-    Context::only_the_default_account(&desired)?;
+    Context::refuse_what_is_not_built(&desired)?;
     let Some(declared) = desired.apps.get(address) else {
         return Err(super::failure::hinted(
             format!("{address} is not declared in the manifests, so the next plan would delete the application"),
             "declare it first; `vapp export -o DIR` writes manifests for the live applications",
         ));
     };
+    if !declared.account.is_default() {
+        return Err(super::failure::hinted(
+            format!(
+                "{address} is in account {}, and `vapp import` imports into the `default` account only",
+                declared.account
+            ),
+            "importing into other accounts is not built yet (see the README, \"Several accounts\")",
+        ));
+    }
     let protect = declared.protect;
     context.with_state_lock("import", args.lock_timeout, import(context, &args, protect)).await
 }

@@ -179,6 +179,17 @@ fn accounts_are_validated_and_what_is_not_built_is_refused() {
     assert!(run.stderr.contains("vapp.yaml:5:5: `api_secret` would put a secret into the manifest"), "{run:?}");
     assert!(!run.stderr.contains("Hunter2secret"), "a secret written into a manifest is never echoed: {run:?}");
 
+    // Imports read `default`'s listing: an import into another account is refused, nothing read.
+    ws.write(
+        "vapp.yaml",
+        "version: 1\naccounts:\n  staging:\n    api_key: 1a2b3c4d\n    api_secret_env: VONAGE_STAGING_API_SECRET\naccount: staging\napplications:\n  web:\n    name: web\n",
+    );
+    let run = ws.vapp().args(["import", "web", "00000000-0000-4000-8000-000000000000"]).expect(1);
+    assert!(
+        run.stderr.contains("web is in account staging, and `vapp import` imports into the `default` account only"),
+        "{run:?}"
+    );
+
     ws.write(
         "vapp.yaml",
         "version: 1\naccounts:\n  staging:\n    api_key: 1a2b3c4d\n    api_secret_env: VONAGE_STAGING_API_SECRET\n  team:\n    subaccount_of: staging\n    name: Team\naccount: staging\napplications:\n  web:\n    name: web\n",
