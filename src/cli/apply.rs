@@ -237,6 +237,13 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             super::failure::Failure::from(e).context("no application was changed; run the same command again to go on")
         );
     }
+    if let Err(e) = transfer_numbers(context, &connection, &desired, &store, &plan.transfers).await {
+        watching.abort();
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        return Err(e.context("no application was changed; run the same command again to go on"));
+    }
     // Each account's changes with its own clients, one account after another (the default first);
     // the numbers pace is per account, as each account's Numbers API limit is.
     let groups: Vec<(plan::AccountName, Option<plan::Plan>)> = match spans {
@@ -347,6 +354,56 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     }
     printer.status("The state records everything that completed; run the same command again to finish.");
     Ok(state_failure_exit(printer, &report))
+}
+
+/// Moves numbers between accounts as the plan says, each recorded as an intent before its call and
+/// cleared once answered. A transfer whose answer was lost stays recorded; the next plan starts from
+/// which account owns the number then (the accounts' listings), so nothing is transferred twice.
+async fn transfer_numbers(
+    context: &Context,
+    connection: &super::context::Connection,
+    desired: &crate::manifest::Desired,
+    store: &crate::state::StateStore,
+    transfers: &[plan::Transfer],
+) -> Result<()> {
+    use crate::api::SubaccountsApi as _;
+    // Intents of earlier runs are settled: the plan was made from the accounts as they are now.
+    if store.read(|s| !s.transfers_pending.is_empty()) {
+        store.commit(|s| s.transfers_pending.clear()).await?;
+    }
+    for transfer in transfers {
+        let key_of = |account: &plan::AccountName| -> Result<String> {
+            if account.is_default() {
+                return Ok(connection.client.api_key().to_string());
+            }
+            let credentials = store.read(|state| {
+                super::worlds::credentials(desired, Some(state), account, context.settings.allow_other_account)
+            })?;
+            credentials
+                .map(|c| c.api_key)
+                .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))
+        };
+        let call = crate::api::NumberTransfer {
+            from: key_of(&transfer.from)?,
+            to: key_of(&transfer.to)?,
+            number: transfer.number.clone(),
+            country: transfer.country.clone(),
+        };
+        let pending = crate::state::PendingTransfer { from: transfer.from.clone(), to: transfer.to.clone() };
+        store.commit(|s| drop(s.transfers_pending.insert(transfer.number.clone(), pending))).await?;
+        connection.client.transfer_number(&call).await.with_context(|| {
+            format!(
+                "cannot transfer number {} from account {} to account {}",
+                transfer.number, transfer.from, transfer.to
+            )
+        })?;
+        store.commit(|s| drop(s.transfers_pending.remove(&transfer.number))).await?;
+        context.printer.status(&format!(
+            "number {}: transferred from account {} to account {}",
+            transfer.number, transfer.from, transfer.to
+        ));
+    }
+    Ok(())
 }
 
 /// How a run whose state writes failed ends: a lock lost to another holder midway exits 3, as a lock

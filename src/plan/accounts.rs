@@ -49,6 +49,15 @@ pub enum AccountStep {
     Suspend { api_key: String },
 }
 
+/// A number moved from one account to another (`transfer-number`) before it is linked there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub number: crate::model::Msisdn,
+    pub country: String,
+    pub from: AccountName,
+    pub to: AccountName,
+}
+
 /// A value before and after.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changed<T> {
@@ -190,17 +199,29 @@ pub fn plan_everywhere(
     worlds: &[AccountWorld<'_>],
     targets: &[crate::model::Address],
 ) -> Result<super::Plan, super::PlanError> {
+    // A number the manifests list under an application of one account while another account owns it
+    // is transferred first: each account is then planned as if the transfer were done (the number
+    // owned, linked to nothing, where it goes; gone where it was).
+    let transfers = transfers(desired, worlds);
+    let mut numbers: Vec<Vec<crate::model::Number>> = worlds.iter().map(|w| w.numbers.to_vec()).collect();
+    for transfer in &transfers {
+        let from = worlds.iter().position(|w| w.account == transfer.from);
+        let to = worlds.iter().position(|w| w.account == transfer.to);
+        if let (Some(from), Some(to)) = (from, to) {
+            numbers[from].retain(|n| n.msisdn != transfer.number);
+            numbers[to].push(crate::model::Number {
+                msisdn: transfer.number.clone(),
+                country: transfer.country.clone(),
+                app_id: None,
+            });
+        }
+    }
     let mut merged: Option<super::Plan> = None;
-    for world in worlds {
+    for (world, numbers) in worlds.iter().zip(&numbers) {
         let part_desired = desired_in(desired, &world.account, state);
         let part_state = state.map(|s| state_in(s, &world.account));
-        let input = super::PlanInput {
-            desired: &part_desired,
-            state: part_state.as_ref(),
-            live: world.live,
-            targets,
-            numbers: world.numbers,
-        };
+        let input =
+            super::PlanInput { desired: &part_desired, state: part_state.as_ref(), live: world.live, targets, numbers };
         let mut plan = super::plan(&input)?;
         for change in &mut plan.changes {
             change.account = world.account.clone();
@@ -218,10 +239,41 @@ pub fn plan_everywhere(
         }
     }
     let empty = super::PlanInput { desired, state, live: &[], targets, numbers: &[] };
-    match merged {
-        Some(plan) => Ok(plan),
-        None => super::plan(&empty),
+    let mut plan = match merged {
+        Some(plan) => plan,
+        None => super::plan(&empty)?,
+    };
+    plan.transfers = transfers;
+    Ok(plan)
+}
+
+/// The numbers listed under an application of one account and owned by another (the primary and
+/// one of its accounts: Vonage transfers within a family only, and refuses otherwise).
+fn transfers(desired: &Desired, worlds: &[AccountWorld<'_>]) -> Vec<Transfer> {
+    let mut found = Vec::new();
+    for app in desired.apps.values() {
+        let Some(here) = worlds.iter().find(|w| w.account == app.account) else { continue };
+        for wanted in &app.numbers {
+            if here.numbers.iter().any(|n| n.msisdn == wanted.msisdn) {
+                continue;
+            }
+            let owner = worlds.iter().find(|w| {
+                w.account != app.account
+                    && (w.account.is_default() || app.account.is_default())
+                    && w.numbers.iter().any(|n| n.msisdn == wanted.msisdn)
+            });
+            if let Some(owner) = owner {
+                let country = owner.numbers.iter().find(|n| n.msisdn == wanted.msisdn).map(|n| n.country.clone());
+                found.push(Transfer {
+                    number: wanted.msisdn.clone(),
+                    country: country.unwrap_or_default(),
+                    from: owner.account.clone(),
+                    to: app.account.clone(),
+                });
+            }
+        }
     }
+    found
 }
 
 /// Keeps only what `accounts` are concerned by (`--account`): their changes, drift and account
@@ -233,6 +285,7 @@ pub fn limit_to_accounts(plan: &mut super::Plan, accounts: &[AccountName]) {
     plan.changes.retain(|c| accounts.contains(&c.account));
     plan.drift.retain(|d| accounts.contains(&d.account));
     plan.accounts.retain(|a| accounts.contains(&a.account));
+    plan.transfers.retain(|t| accounts.contains(&t.to));
 }
 
 #[cfg(test)]

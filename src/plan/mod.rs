@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use accounts::{
-    limit_to_accounts, moved_between_accounts, plan_accounts, plan_everywhere, AccountChange, AccountStep, AccountWorld,
+    limit_to_accounts, moved_between_accounts, plan_accounts, plan_everywhere, AccountChange, AccountStep,
+    AccountWorld, Transfer,
 };
 pub use diff::FieldDiff;
 pub use lost::{Lookup, LostCreate, Unmanaged};
@@ -555,6 +556,9 @@ pub struct Plan {
     /// Changes to the accounts themselves (subaccounts vapp makes), carried out first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<AccountChange>,
+    /// Numbers moved between accounts, after the account changes and before any application's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<Transfer>,
 }
 
 impl Plan {
@@ -596,7 +600,7 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.actions().next().is_some() || !self.accounts.is_empty()
+        self.actions().next().is_some() || !self.accounts.is_empty() || !self.transfers.is_empty()
     }
 
     /// Fails when the plan deletes (or, for a subaccount, suspends) more than `max` allows.

@@ -262,6 +262,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         drift: planner.drift,
         warnings: planner.warnings,
         accounts: Vec::new(),
+        transfers: Vec::new(),
     })
 }
 

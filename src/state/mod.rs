@@ -52,6 +52,11 @@ pub struct State {
     /// number as the account shows it says what happened.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub numbers_pending: BTreeMap<Msisdn, PendingNumber>,
+    /// Number transfers between accounts about to be made: written before the call, removed once it
+    /// is answered. One still present is a transfer whose outcome is unknown; the accounts' listings
+    /// say which account owns the number now, and the next plan starts from that.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transfers_pending: BTreeMap<Msisdn, PendingTransfer>,
     /// SHA-256 of the document written without this field; a mismatch means the file was damaged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
@@ -125,6 +130,13 @@ mod secret_text {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<crate::secret::Secret, D::Error> {
         String::deserialize(deserializer).map(crate::secret::Secret::new)
     }
+}
+
+/// A number transfer under way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTransfer {
+    pub from: AccountName,
+    pub to: AccountName,
 }
 
 /// A number update under way: where the number was being routed.
@@ -368,6 +380,7 @@ impl State {
             applications: BTreeMap::new(),
             accounts: BTreeMap::new(),
             numbers_pending: BTreeMap::new(),
+            transfers_pending: BTreeMap::new(),
             checksum: None,
             encryption: None,
             sealer: None,

@@ -139,7 +139,8 @@ fn lost_answers_never_make_a_subaccount_twice() {
 const THREE: &str = "version: 1\naccounts:\n  staging:\n    api_key: sub00001\n    api_secret_env: VONAGE_STAGING_API_SECRET\n  acme:\n    subaccount_of: default\n    name: ACME Corp\napplications:\n  main:\n    name: main\n    numbers: [\"447700900001\"]\n";
 const STAGING: &str =
     "version: 1\naccount: staging\napplications:\n  stage-web:\n    name: stage web\n    numbers: [\"447700900004\"]\n";
-const ACME_APPS: &str = "version: 1\naccount: acme\napplications:\n  acme-web:\n    name: acme web\n";
+const ACME_APPS: &str =
+    "version: 1\naccount: acme\napplications:\n  acme-web:\n    name: acme web\n    numbers: [\"447700900002\"]\n";
 
 #[test]
 fn a_three_account_day() {
@@ -175,6 +176,10 @@ fn a_three_account_day() {
         .map(|c| (c["account"].as_str().unwrap(), c["address"].as_str().unwrap()))
         .collect();
     assert_eq!(accounts, [("default", "main"), ("acme", "acme-web"), ("staging", "stage-web")]);
+    assert_eq!(
+        json["transfers"],
+        serde_json::json!([{"number": "447700900002", "country": "GB", "from": "default", "to": "acme"}])
+    );
 
     vapp().args(["apply", "--auto-approve"]).expect(0);
     vapp().args(["plan", "--detailed-exitcode"]).expect(0);
@@ -195,7 +200,18 @@ fn a_three_account_day() {
         .unwrap()
         .unwrap();
     assert!(linked.app_id.is_some(), "the staging number routes to the staging application");
+    // The number was transferred to the subaccount vapp made, then linked there.
+    let moved = emulator
+        .block_on(vapp::api::NumbersApi::find_number(&acme, &vapp::model::Msisdn::new("447700900002")))
+        .unwrap()
+        .expect("acme owns the transferred number");
+    assert!(moved.app_id.is_some(), "and it routes to acme's application");
+    let primary_has = emulator
+        .block_on(vapp::api::NumbersApi::find_number(&client, &vapp::model::Msisdn::new("447700900002")))
+        .unwrap();
+    assert!(primary_has.is_none());
     let state = ws.state();
+    assert!(state.get("transfers_pending").is_none(), "no transfer is left unresolved");
     assert_eq!(state["applications"]["stage-web"]["account"], "staging");
     assert!(state["applications"]["main"].get("account").is_none(), "default entries read as before");
     assert!(!std::fs::read_to_string(ws.path().join("vapp.state.json")).unwrap().contains("SubSecret1"));
@@ -241,4 +257,32 @@ fn a_three_account_day() {
     // Destroy signs in to each account as the manifests declare it.
     vapp().args(["destroy", "--auto-approve"]).expect(0);
     assert!(names(&client).is_empty() && names(&staging).is_empty());
+}
+
+#[test]
+fn transfers_converge_when_answers_are_lost() {
+    let faults = Faults { drop_rate: 0.5, seed: Some(11), ..Faults::default() };
+    let emulator = BackgroundEmulator::start(EmulatorConfig { faults, seed_numbers: 2, ..config() });
+    let ws = Workspace::new(&emulator.url);
+    ws.write(
+        "vapp.yaml",
+        "version: 1\naccounts:\n  acme:\n    subaccount_of: default\n    name: ACME Corp\naccount: acme\napplications:\n  acme-web:\n    name: acme web\n    numbers: [\"447700900001\"]\n",
+    );
+    let converged = (0..30).any(|_| {
+        ws.vapp().args(["apply", "--auto-approve"]).run().code == 0
+            && ws.vapp().args(["plan", "--detailed-exitcode"]).run().code == 0
+    });
+    assert!(converged, "apply converges despite lost answers");
+    let (key, secret) = shown(&ws);
+    let acme = emulator.client().for_credentials(Credentials::new(&key, &secret));
+    let number = vapp::model::Msisdn::new("447700900001");
+    let owned = (0..50)
+        .find_map(|_| emulator.block_on(vapp::api::NumbersApi::find_number(&acme, &number)).ok())
+        .expect("one of 50 lookups is answered")
+        .expect("acme owns the number");
+    assert!(owned.app_id.is_some(), "and it routes to acme's application");
+    let subaccounts = (0..50)
+        .find_map(|_| emulator.block_on(emulator.client().list_subaccounts()).ok())
+        .expect("one of 50 listings is answered");
+    assert_eq!(subaccounts.len(), 1, "one subaccount: {subaccounts:?}");
 }

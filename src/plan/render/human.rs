@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::{
     account_line, heading, number_drift_line, number_line, number_of, plural, show_value, summary_line, symbol,
+    transfer_line,
 };
 use crate::plan::{Action, FieldDiff, Plan};
 
@@ -76,8 +77,12 @@ pub fn render_human(plan: &Plan, style: HumanStyle) -> String {
         let _ = writeln!(out, "{}", paint.on(BOLD, "No changes. The account matches the manifests."));
     } else {
         let _ = writeln!(out, "vapp will perform these actions:");
-        if !plan.accounts.is_empty() {
+        if !plan.accounts.is_empty() || !plan.transfers.is_empty() {
             out.push('\n');
+            for transfer in &plan.transfers {
+                let (sign, words) = transfer_line(transfer);
+                let _ = writeln!(out, "  {} {}", paint.for_action(Action::Create, sign), paint.on(BOLD, &words));
+            }
             for change in &plan.accounts {
                 let (sign, words) = account_line(change);
                 let action = match sign {

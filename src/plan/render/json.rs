@@ -55,6 +55,9 @@ pub fn render_json_value(plan: &Plan) -> Value {
             .collect();
         rendered["accounts"] = json!(accounts);
     }
+    if !plan.transfers.is_empty() {
+        rendered["transfers"] = json!(plan.transfers);
+    }
     rendered
 }
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{account_line, number_drift_line, number_line, number_of, plural, show_value, summary_line};
+use super::{account_line, number_drift_line, number_line, number_of, plural, show_value, summary_line, transfer_line};
 use crate::plan::{Action, FieldDiff, NumberChange, Plan, Route};
 
 fn badge(action: Action) -> &'static str {
@@ -73,11 +73,15 @@ pub fn render_markdown(plan: &Plan) -> String {
             deleted.join(", ")
         );
     }
-    if !plan.accounts.is_empty() {
+    if !plan.accounts.is_empty() || !plan.transfers.is_empty() {
         out.push_str("\n| Account | Change |\n|---|---|\n");
         for change in &plan.accounts {
             let (sign, words) = account_line(change);
             let _ = writeln!(out, "| `{}` | {sign} {} |", cell(change.account.as_str()), cell(&words));
+        }
+        for transfer in &plan.transfers {
+            let (sign, words) = transfer_line(transfer);
+            let _ = writeln!(out, "| `{}` | {sign} {} |", cell(transfer.to.as_str()), cell(&words));
         }
     }
     if plan.actions().next().is_some() {

@@ -83,6 +83,11 @@ pub(crate) fn account_line(change: &super::AccountChange) -> (&'static str, Stri
     }
 }
 
+/// A number transfer as one line, without indentation: its sign and its words.
+pub(crate) fn transfer_line(transfer: &super::Transfer) -> (&'static str, String) {
+    ("+", format!("number {} (transferred from account {} to account {})", transfer.number, transfer.from, transfer.to))
+}
+
 /// The one-line summary: `Plan: N to create, N to update, N to delete.`, and the moves, imports and
 /// forgets a plan has.
 pub fn summary_line(plan: &super::Plan) -> String {
@@ -96,6 +101,10 @@ pub fn summary_line(plan: &super::Plan) -> String {
     if !plan.accounts.is_empty() {
         let n = plan.accounts.len();
         line.push_str(&format!(", {n} account change{}", plural(n)));
+    }
+    if !plan.transfers.is_empty() {
+        let n = plan.transfers.len();
+        line.push_str(&format!(", {n} number{} to transfer", plural(n)));
     }
     line.push('.');
     line
