@@ -9,6 +9,7 @@
 use rand::Rng;
 
 use crate::api::{ApiError, NewSubaccount, SubaccountChange, SubaccountsApi};
+use crate::model::AccountName;
 use crate::plan::{AccountChange, AccountStep};
 use crate::secret::Secret;
 use crate::state::{AccountRecord, HeldSecret, StateError, StateStore, SubaccountRecord};
@@ -93,20 +94,13 @@ async fn execute_one<S: SubaccountsApi>(
             };
             if *again || kept.as_ref().is_some_and(|k| k.creating) {
                 let listed = api.list_subaccounts().await.map_err(failed("look for"))?;
-                for candidate in listed.iter().filter(|s| &s.name == name) {
+                // By the name it was sent with (the manifests may have renamed it since) or the name
+                // wanted now, and by its secret signing in.
+                let sent_as = kept.as_ref().map(|k| &k.name);
+                for candidate in listed.iter().filter(|s| &s.name == name || Some(&s.name) == sent_as) {
                     if api.secret_opens(&candidate.api_key, &secret).await.map_err(failed("look for"))? {
                         let api_key = candidate.api_key.clone();
-                        store
-                            .commit(|s| {
-                                if let Some(r) = s.accounts.get_mut(&account) {
-                                    r.api_key = Some(api_key.clone());
-                                    if let Some(sub) = r.subaccount.as_mut() {
-                                        sub.creating = false;
-                                    }
-                                }
-                            })
-                            .await
-                            .map_err(record)?;
+                        record_made(store, &account, &api_key).await.map_err(record)?;
                         return Ok(AccountDone::Found { api_key });
                     }
                 }
@@ -130,17 +124,7 @@ async fn execute_one<S: SubaccountsApi>(
                 NewSubaccount { name: name.clone(), secret, use_primary_account_balance: *use_primary_account_balance };
             let created = api.create_subaccount(&new).await.map_err(failed("create"))?;
             let api_key = created.api_key.clone();
-            store
-                .commit(|s| {
-                    if let Some(r) = s.accounts.get_mut(&account) {
-                        r.api_key = Some(api_key.clone());
-                        if let Some(sub) = r.subaccount.as_mut() {
-                            sub.creating = false;
-                        }
-                    }
-                })
-                .await
-                .map_err(record)?;
+            record_made(store, &account, &api_key).await.map_err(record)?;
             Ok(AccountDone::Created { api_key })
         }
         AccountStep::Update { api_key, name, use_primary_account_balance, resume } => {
@@ -176,6 +160,20 @@ async fn execute_one<S: SubaccountsApi>(
             Ok(AccountDone::Suspended)
         }
     }
+}
+
+/// Records that the subaccount `account` exists as `api_key`: its create's outcome is known.
+async fn record_made(store: &StateStore, account: &AccountName, api_key: &str) -> Result<(), StateError> {
+    store
+        .commit(|s| {
+            if let Some(r) = s.accounts.get_mut(account) {
+                r.api_key = Some(api_key.to_string());
+                if let Some(sub) = r.subaccount.as_mut() {
+                    sub.creating = false;
+                }
+            }
+        })
+        .await
 }
 
 #[cfg(test)]
