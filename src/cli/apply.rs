@@ -282,7 +282,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
                         )
                     })?
                     .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))?;
-                super::worlds::clients(&connection, &credentials)
+                super::worlds::clients(&connection.client, &connection.numbers, &credentials)
             }
         };
         let numbers = Paced::new(&numbers_api, pace);

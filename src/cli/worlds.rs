@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 
-use super::context::Connection;
 use super::failure::{Context as _, Result};
 use crate::api::{Client, Credentials, NumberFilter, NumbersApi as _};
 use crate::manifest::accounts::AccountKind;
@@ -121,7 +120,7 @@ pub async fn read(client: &Client, numbers: &Client, accounts: Vec<ToRead>) -> R
         let Some(credentials) = credentials else {
             return Ok(World { account, live: Vec::new(), numbers: Vec::new() });
         };
-        let (apps, numbers) = (client.for_credentials(credentials.clone()), numbers.for_credentials(credentials));
+        let (apps, numbers) = clients(client, numbers, &credentials);
         let listing = apps.list_for_plan(async { keep });
         let everything = NumberFilter::default();
         let (live, owned) = tokio::join!(listing, numbers.list_numbers(&everything));
@@ -149,6 +148,6 @@ pub fn unbound(desired: &Desired, state: &State) -> Vec<(AccountName, String)> {
 }
 
 /// The Application and Numbers API clients of an account, sharing the run's connection pool.
-pub fn clients(connection: &Connection, credentials: &Credentials) -> (Client, Client) {
-    (connection.client.for_credentials(credentials.clone()), connection.numbers.for_credentials(credentials.clone()))
+pub fn clients(client: &Client, numbers: &Client, credentials: &Credentials) -> (Client, Client) {
+    (client.for_credentials(credentials.clone()), numbers.for_credentials(credentials.clone()))
 }

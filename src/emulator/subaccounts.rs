@@ -178,10 +178,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = primary_only(&account, &api_key) {
-        return refusal;
-    }
-    let map = match object_body(&headers, &body) {
+    let map = match primary_only(&account, &api_key).and_then(|()| object_body(&headers, &body)) {
         Ok(map) => map,
         Err(refusal) => return refusal,
     };
@@ -254,10 +251,7 @@ pub async fn modify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = primary_only(&account, &api_key) {
-        return refusal;
-    }
-    let map = match object_body(&headers, &body) {
+    let map = match primary_only(&account, &api_key).and_then(|()| object_body(&headers, &body)) {
         Ok(map) => map,
         Err(refusal) => return refusal,
     };
@@ -306,10 +300,7 @@ pub async fn transfer_number(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = primary_only(&account, &api_key) {
-        return refusal;
-    }
-    let map = match object_body(&headers, &body) {
+    let map = match primary_only(&account, &api_key).and_then(|()| object_body(&headers, &body)) {
         Ok(map) => map,
         Err(refusal) => return refusal,
     };

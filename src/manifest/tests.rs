@@ -12,21 +12,7 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn errors(text: &str) -> Vec<String> {
-    match load_sources(&[source("apps.yaml", text)], &env) {
-        Ok(_) => panic!("expected errors"),
-        Err(e) => {
-            e.0.iter()
-                .map(|d| {
-                    format!(
-                        "{}: {}{}",
-                        d.location,
-                        d.message,
-                        d.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
-                    )
-                })
-                .collect()
-        }
-    }
+    loaded(&[("apps.yaml", text)]).expect_err("expected errors")
 }
 
 const FULL: &str = r#"
