@@ -159,7 +159,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             if verb == Verb::Apply {
                 plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
             }
-            plan::limit_to_accounts(&mut plan, &super::plan::accounts_named(&args.accounts, &desired, state)?);
+            super::plan::limit_to_accounts(&mut plan, &super::plan::accounts_named(&args.accounts, &desired, state)?)?;
             plan
         }
         Ok(saved) => {
@@ -244,31 +244,15 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         }
         return Err(e.context("no application was changed; run the same command again to go on"));
     }
-    // Each account's changes with its own clients, one account after another (the default first);
-    // the numbers pace is per account, as each account's Numbers API limit is.
-    let groups: Vec<(plan::AccountName, Option<plan::Plan>)> = match spans {
+    // Each account's changes with its own clients, one account after another (the default first,
+    // the old halves of moves between accounts before everything); the numbers pace is per account,
+    // as each account's Numbers API limit is.
+    let rounds: Vec<(plan::AccountName, Option<plan::Plan>)> = match spans {
         false => vec![(plan::AccountName::default_account(), None)],
-        true => {
-            let mut names: Vec<plan::AccountName> = Vec::new();
-            for change in &plan.changes {
-                if !names.contains(&change.account) {
-                    names.push(change.account.clone());
-                }
-            }
-            names
-                .into_iter()
-                .map(|account| {
-                    let mut part = plan.clone();
-                    part.changes.retain(|c| c.account == account);
-                    part.drift.retain(|d| d.account == account);
-                    part.accounts.clear();
-                    (account, Some(part))
-                })
-                .collect()
-        }
+        true => plan::apply_rounds(&plan).into_iter().map(|(account, part)| (account, Some(part))).collect(),
     };
     let mut report = crate::apply::Report { outcomes: Vec::new(), recording: None };
-    for (account, part) in groups {
+    for (account, part) in rounds {
         let (api, numbers_api) = match account.is_default() {
             true => (connection.client.clone(), connection.numbers.clone()),
             false => {

@@ -49,7 +49,7 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let state = loaded.as_ref().map(|l| &l.state);
     let mut plan = plan_accounts_or_one(&desired, state, &live, &numbers, &others, &args.targets)?;
     plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
-    plan::limit_to_accounts(&mut plan, &accounts_named(&args.accounts, &desired, state)?);
+    limit_to_accounts(&mut plan, &accounts_named(&args.accounts, &desired, state)?)?;
     if args.out.is_some() && super::worlds::spans_accounts(&desired, state) {
         return Err(super::failure::Failure::msg(
             "saving a plan over several accounts (-o) is not built yet: apply from the manifests",
@@ -115,15 +115,6 @@ pub(super) fn plan_accounts_or_one(
     others: &[super::worlds::World],
     targets: &[crate::model::Address],
 ) -> Result<plan::Plan> {
-    if let Some(moved) = plan::moved_between_accounts(desired, state) {
-        return Err(super::failure::hinted(
-            format!(
-                "`{}` moves from account {} to account {}, and Vonage cannot move an application between accounts",
-                moved.address, moved.from, moved.to
-            ),
-            "this vapp does not yet plan the create in one and the delete in the other: give it a new address in the new account and remove the old one",
-        ));
-    }
     if !super::worlds::spans_accounts(desired, state) {
         return Ok(plan::plan(&PlanInput { desired, state, live, targets, numbers })?);
     }
@@ -134,6 +125,14 @@ pub(super) fn plan_accounts_or_one(
         numbers: &w.numbers,
     }));
     Ok(plan::plan_everywhere(desired, state, &worlds, targets)?)
+}
+
+/// `--account`, refusing to split a move between accounts.
+pub(super) fn limit_to_accounts(plan: &mut plan::Plan, accounts: &[crate::model::AccountName]) -> Result<()> {
+    plan::limit_to_accounts(plan, accounts).map_err(|half| {
+        let help = format!("name both: --account {} --account {}", half.from, half.to);
+        super::failure::hinted(half.to_string(), help)
+    })
 }
 
 /// Where a run's time went, phase by phase (shown with `-v`).

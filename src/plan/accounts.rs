@@ -141,7 +141,7 @@ pub struct AccountWorld<'a> {
 }
 
 /// An address whose application the manifests put in another account than the state's: Vonage
-/// cannot move an application between accounts.
+/// cannot move an application between accounts, so it is created in `to` and deleted from `from`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct MovedBetweenAccounts {
     pub address: crate::model::Address,
@@ -149,18 +149,22 @@ pub struct MovedBetweenAccounts {
     pub to: AccountName,
 }
 
-/// The first address the manifests put in another account than the state's.
-pub fn moved_between_accounts(desired: &Desired, state: Option<&State>) -> Option<MovedBetweenAccounts> {
-    let state = state?;
-    desired.apps.values().find_map(|app| {
-        let entry = state.applications.get(&app.address)?;
-        let from = entry.account_name();
-        (from != app.account).then(|| MovedBetweenAccounts {
-            address: app.address.clone(),
-            from,
-            to: app.account.clone(),
+/// Every address the manifests put in another account than the state's.
+pub fn moved_between_accounts(desired: &Desired, state: Option<&State>) -> Vec<MovedBetweenAccounts> {
+    let Some(state) = state else { return Vec::new() };
+    desired
+        .apps
+        .values()
+        .filter_map(|app| {
+            let entry = state.applications.get(&app.address)?;
+            let from = entry.account_name();
+            (from != app.account).then(|| MovedBetweenAccounts {
+                address: app.address.clone(),
+                from,
+                to: app.account.clone(),
+            })
         })
-    })
+        .collect()
 }
 
 /// The manifests' part in `account`: its applications, and the reorganisation entries about them.
@@ -244,6 +248,20 @@ pub fn plan_everywhere(
         None => super::plan(&empty)?,
     };
     plan.transfers = transfers;
+    // Each account's own planning made the two halves of a move (a create where the manifests put
+    // it, a delete where the state has it); only here are both in sight.
+    for moved in moved_between_accounts(desired, state) {
+        let planned = |account: &AccountName, action: super::Action| {
+            plan.changes.iter().any(|c| c.address == moved.address && &c.account == account && c.action() == action)
+        };
+        if planned(&moved.to, super::Action::Create) && planned(&moved.from, super::Action::Delete) {
+            plan.warnings.push(super::Warning::MovesBetweenAccounts {
+                address: moved.address,
+                from: moved.from,
+                to: moved.to,
+            });
+        }
+    }
     Ok(plan)
 }
 
@@ -276,16 +294,79 @@ fn transfers(desired: &Desired, worlds: &[AccountWorld<'_>]) -> Vec<Transfer> {
     found
 }
 
+/// `--account` names one account of a move and not the other: carrying out half of it would either
+/// leave the old application behind or take the address from it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{address}` moves from account {from} to account {to}, and --account names only one of them")]
+pub struct HalfAMove {
+    pub address: crate::model::Address,
+    pub from: AccountName,
+    pub to: AccountName,
+}
+
 /// Keeps only what `accounts` are concerned by (`--account`): their changes, drift and account
-/// changes. Empty `accounts` keeps everything.
-pub fn limit_to_accounts(plan: &mut super::Plan, accounts: &[AccountName]) {
+/// changes. Empty `accounts` keeps everything. A move between accounts is kept whole or refused.
+pub fn limit_to_accounts(plan: &mut super::Plan, accounts: &[AccountName]) -> Result<(), HalfAMove> {
     if accounts.is_empty() {
-        return;
+        return Ok(());
+    }
+    for warning in &plan.warnings {
+        if let super::Warning::MovesBetweenAccounts { address, from, to } = warning {
+            if accounts.contains(from) != accounts.contains(to) {
+                return Err(HalfAMove { address: address.clone(), from: from.clone(), to: to.clone() });
+            }
+        }
     }
     plan.changes.retain(|c| accounts.contains(&c.account));
     plan.drift.retain(|d| accounts.contains(&d.account));
     plan.accounts.retain(|a| accounts.contains(&a.account));
     plan.transfers.retain(|t| accounts.contains(&t.to));
+    plan.warnings.retain(|w| match w {
+        super::Warning::MovesBetweenAccounts { to, .. } => accounts.contains(to),
+        _ => true,
+    });
+    Ok(())
+}
+
+/// How apply carries out a plan over several accounts, each round with one account's clients: first
+/// the deletes of applications that move to another account (the state holds one record per address,
+/// so the old application must leave it before the new one is made there), then every account's
+/// other changes, one account after another in the plan's order.
+pub fn apply_rounds(plan: &super::Plan) -> Vec<(AccountName, super::Plan)> {
+    // A delete, or whatever else takes the old record out of the state (a protected one is forgotten).
+    let moving_out = |change: &super::Change| {
+        !matches!(change.action(), super::Action::Create | super::Action::NoOp)
+            && plan.changes.iter().any(|other| {
+                other.address == change.address
+                    && other.account != change.account
+                    && other.action() == super::Action::Create
+            })
+    };
+    let mut rounds: Vec<(AccountName, bool)> = Vec::new();
+    for first in [true, false] {
+        for change in &plan.changes {
+            let round = (change.account.clone(), first);
+            if moving_out(change) == first && !rounds.contains(&round) {
+                rounds.push(round);
+            }
+        }
+    }
+    rounds
+        .into_iter()
+        .map(|(account, first)| {
+            let mut part = plan.clone();
+            part.changes.retain(|c| c.account == account && moving_out(c) == first);
+            if first {
+                // The account's drift is recorded with its other changes.
+                part.drift.clear();
+            } else {
+                part.drift.retain(|d| d.account == account);
+            }
+            part.accounts.clear();
+            part.transfers.clear();
+            (account, part)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use accounts::{
-    limit_to_accounts, moved_between_accounts, plan_accounts, plan_everywhere, AccountChange, AccountStep,
-    AccountWorld, Transfer,
+    apply_rounds, limit_to_accounts, moved_between_accounts, plan_accounts, plan_everywhere, AccountChange,
+    AccountStep, AccountWorld, Transfer,
 };
 pub use diff::FieldDiff;
 pub use lost::{Lookup, LostCreate, Unmanaged};
@@ -504,6 +504,9 @@ pub enum Warning {
     LooksLikeRename { from: Address, to: Address },
     /// The address is being handed to another state (`vapp state mv --to-state`): left alone.
     Leaving { address: Address, to: String },
+    /// The manifests put the application in another account than the one it lives in: Vonage cannot
+    /// move one, so it is created in `to` (a new id and key pair) and deleted from `from`.
+    MovesBetweenAccounts { address: Address, from: AccountName, to: AccountName },
 }
 
 /// A change made in the account outside vapp since the last apply.

@@ -239,14 +239,55 @@ fn a_three_account_day() {
     assert!(other.stderr.contains("the state binds account staging to API key sub00001"), "{other:?}");
     ws.write("m/accounts.yaml", THREE);
 
-    // An application cannot move between accounts at Vonage: refused, nothing changed.
+    // Vonage cannot move an application between accounts: a move is a create in the new account
+    // and a delete in the old, with a warning. Here into `default`, which apply visits first: the old
+    // half still goes before the new one takes the address.
+    let acme_app_id = ws.state()["applications"]["acme-web"]["id"].as_str().unwrap().to_string();
     ws.write("m/acme.yaml", "version: 1\naccount: acme\napplications: {}\n");
-    ws.write("m/staging.yaml", &format!("{STAGING}  acme-web:\n    name: acme web\n"));
-    let moved = vapp().args(["plan"]).expect(1);
-    assert!(moved.stderr.contains("`acme-web` moves from account acme to account staging"), "{moved:?}");
+    ws.write("m/accounts.yaml", &format!("{THREE}  acme-web:\n    name: acme web\n    numbers: [\"447700900002\"]\n"));
+    let half = vapp().args(["plan", "--account", "default"]).expect(1);
+    assert!(
+        half.stderr
+            .contains("`acme-web` moves from account acme to account default, and --account names only one of them"),
+        "{half:?}"
+    );
+    let plan = vapp().args(["plan"]).expect(0);
+    assert!(
+        plan.stderr.contains("acme-web moves from account acme to account default: Vonage cannot move an application"),
+        "{plan:?}"
+    );
+    let json = vapp().args(["plan", "--format", "json"]).expect(0).json();
+    let acting: Vec<(&str, &str)> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["address"] == "acme-web")
+        .map(|c| (c["account"].as_str().unwrap(), c["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(acting, [("default", "create"), ("acme", "delete")]);
+    assert_eq!(json["transfers"][0]["from"], "acme");
+    vapp().args(["apply", "--auto-approve"]).expect(0);
+    vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+    assert!(names(&acme).is_empty(), "the old application is gone from acme");
+    assert_eq!(names(&client), ["main", "acme web"]);
+    let entry = &ws.state()["applications"]["acme-web"];
+    assert!(entry.get("account").is_none(), "recorded in default");
+    assert_ne!(entry["id"].as_str().unwrap(), acme_app_id, "a new application");
+    let number = emulator
+        .block_on(vapp::api::NumbersApi::find_number(&client, &vapp::model::Msisdn::new("447700900002")))
+        .unwrap()
+        .expect("the number came along to default");
+    assert_eq!(number.app_id.as_ref().map(|id| id.as_str()), entry["id"].as_str());
+    // And back, the other way round.
+    ws.write("m/accounts.yaml", THREE);
+    ws.write("m/acme.yaml", ACME_APPS);
+    vapp().args(["apply", "--auto-approve"]).expect(0);
+    vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+    assert_eq!(names(&acme), ["acme web"]);
+    assert_eq!(names(&client), ["main"]);
 
     // Leaving the manifests deletes in its own account.
-    ws.write("m/staging.yaml", STAGING);
+    ws.write("m/acme.yaml", "version: 1\naccount: acme\napplications: {}\n");
     let plan = vapp().args(["plan"]).expect(0);
     assert!(plan.stdout.contains("Account acme:") && plan.stdout.contains("acme-web"), "{plan:?}");
     vapp().args(["apply", "--auto-approve"]).expect(0);

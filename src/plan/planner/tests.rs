@@ -888,3 +888,36 @@ fn a_protected_lost_create_leaving_the_manifests_is_adopted() {
     assert!(matches!(&plan.changes[0].step, Step::Adopt(a) if a.id == "id-a" && a.then.is_none()), "{plan:?}");
     assert_eq!(plan.warnings, [Warning::Protected { address: Address::new("a") }]);
 }
+
+#[test]
+fn a_move_between_accounts_is_a_create_and_a_delete_and_the_old_half_goes_first() {
+    let desired = desired(
+        "version: 1\naccounts:\n  acme:\n    subaccount_of: default\n    name: ACME\napplications:\n  web:\n    name: web\n",
+    );
+    let mut state = State::new("lin".into());
+    let applied = json!({"name": "web"});
+    let entry = StateEntry { account: Some(AccountName::new("acme")), ..managed(Some("id-web"), Some(applied)) };
+    state.applications.insert(Address::new("web"), entry);
+    let acme_live = listed(&state, &[live(json!({"id": "id-web", "name": "web", "keys": {"public_key": PUBLIC}}))]);
+    let worlds = [
+        crate::plan::AccountWorld { account: AccountName::default_account(), live: &[], numbers: &[] },
+        crate::plan::AccountWorld { account: AccountName::new("acme"), live: &acme_live, numbers: &[] },
+    ];
+    let plan = crate::plan::plan_everywhere(&desired, Some(&state), &worlds, &[]).unwrap();
+    assert!(plan.warnings.contains(&Warning::MovesBetweenAccounts {
+        address: Address::new("web"),
+        from: AccountName::new("acme"),
+        to: AccountName::default_account(),
+    }));
+    // The default's round would come first; the old half of the move goes before it.
+    let rounds: Vec<(String, Vec<Action>)> = crate::plan::apply_rounds(&plan)
+        .into_iter()
+        .map(|(account, part)| (account.to_string(), part.changes.iter().map(|c| c.action()).collect()))
+        .collect();
+    assert_eq!(rounds, [("acme".to_string(), vec![Action::Delete]), ("default".to_string(), vec![Action::Create])]);
+    // Naming one account of the two would carry out half of it.
+    let mut limited = plan.clone();
+    assert!(crate::plan::limit_to_accounts(&mut limited, &[AccountName::default_account()]).is_err());
+    assert!(crate::plan::limit_to_accounts(&mut limited, &[AccountName::default_account(), AccountName::new("acme")])
+        .is_ok());
+}

@@ -96,6 +96,10 @@ impl fmt::Display for Warning {
                 f,
                 "{address} is being handed to {to} and is left alone here; run the `vapp state mv {address} --to-state …` that started it again to finish"
             ),
+            Warning::MovesBetweenAccounts { address, from, to } => write!(
+                f,
+                "{address} moves from account {from} to account {to}: Vonage cannot move an application between accounts, so it is created in {to} with a new id and a new key pair, and deleted from {from}; whatever uses its id or key must be given the new ones"
+            ),
         }
     }
 }
