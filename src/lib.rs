@@ -18,6 +18,7 @@ pub mod model;
 pub mod plan;
 pub mod secret;
 pub mod state;
+pub mod webhooks;
 
 /// A cause of any kind, kept as an error's source.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
