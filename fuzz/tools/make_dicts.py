@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes fuzz/dicts/<target>.dict (libFuzzer dictionaries): the syntax of the input format, every field
-name and enum value of the manifest and plan schemas, every key of the state seeds, and numbers at the
-edges (integer limits, floats with many digits, exponents). Run from anywhere after a schema change."""
+name and enum value of the manifest, plan and NCCO schemas, every key of the state seeds, and numbers at
+the edges (integer limits, floats with many digits, exponents). Run from anywhere after a schema change."""
 import json
 import os
 
@@ -86,11 +86,13 @@ def write(target, words, syntax):
 
 manifest_words = schema_words(os.path.join(ROOT, "schemas", "vapp.schema.json"))
 plan_words = schema_words(os.path.join(ROOT, "schemas", "plan.schema.json"))
+ncco_words = schema_words(os.path.join(ROOT, "schemas", "ncco-schema.json"))
 state_words = json_keys(os.path.join(FUZZ, "seeds", "state")) | {
     "managed", "external", "unknown", "private_key_encrypted", "pending_key", "rotate_requested",
     "encryption", "argon2id", "aes-256-gcm", "vapp-state", "api_key", "api_url", "sandbox"}
 write("manifest", manifest_words, YAML_SYNTAX)
 write("state", state_words | manifest_words, JSON_SYNTAX)
 write("saved_plan", plan_words | manifest_words | {"vapp-plan"}, JSON_SYNTAX)
+write("ncco", ncco_words | {"action", "https://example.com/", "wss://", "sip:", "447700900000"}, JSON_SYNTAX)
 write("emulator_request", manifest_words | {"public_key", "private_key", "id", "_links", "href"},
       JSON_SYNTAX + HTTP)
