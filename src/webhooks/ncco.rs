@@ -926,6 +926,29 @@ mod tests {
         assert_eq!(problem(&talks(101)), "the NCCO has 101 actions; vapp checks at most 100");
     }
 
+    /// The fuzz target's property on its seeds (cargo-fuzz is not needed to hold them to it): the
+    /// invalid ones (by name) are refused, the others read back equal once serialised.
+    #[test]
+    fn the_fuzz_seeds_get_the_verdicts_their_names_say() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/ncco");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let body = std::fs::read(&path).unwrap();
+            let refused = ["invalid-", "not-an-array", "empty-array"].iter().any(|prefix| name.starts_with(prefix));
+            match read_ncco(&body) {
+                Ok(ncco) => {
+                    assert!(!refused, "{name} is read as valid");
+                    assert_eq!(read_ncco(&serde_json::to_vec(&ncco.actions).unwrap()), Ok(ncco), "{name}");
+                }
+                Err(problem) => assert!(refused, "{name} is refused: {problem}"),
+            }
+            seen += 1;
+        }
+        assert!(seen >= 5, "{} holds {seen} seeds", dir.display());
+    }
+
     #[test]
     fn depth_scan_counts_only_structure() {
         assert!(!nesting_exceeds(br#"["[[[", "\"[[[", "\\", {"a": ["]"]}]"#, 3));
