@@ -85,6 +85,9 @@ impl ClientConfig {
     }
 }
 
+/// How long `vapp simulate` waits for the emulator's transcript.
+const SIMULATE_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// The largest answer vapp reads: a page of a hundred applications is about 100 KB.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
@@ -149,6 +152,33 @@ impl Client {
     /// The API key this client signs in with.
     pub fn api_key(&self) -> &str {
         &self.credentials.api_key
+    }
+
+    /// Asks an emulator to place simulated inbound traffic (`what`: `call` or `message`) and reads
+    /// the transcript. Not part of Vonage's API: `vapp simulate` refuses Vonage's hosts before this.
+    pub async fn simulate(
+        &self,
+        what: &str,
+        body: &serde_json::Value,
+    ) -> Result<crate::webhooks::simulate::Transcript, ApiError> {
+        let path = format!("/_vapp/simulate/{what}");
+        let url = self.url(&path);
+        let bytes = serde_json::to_vec(body).map_err(ApiError::Encode)?;
+        let response = self
+            .request(&Method::POST, &path)
+            .header(CONTENT_TYPE, "application/json")
+            .body(bytes)
+            // The webhooks' own timeouts bound a simulation: an answer URL, two fallbacks and the
+            // events of a call, at most.
+            .timeout(SIMULATE_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| transport_error(&url, e, true))?;
+        if !response.status().is_success() {
+            return Err(status_error(&url, response).await);
+        }
+        let bytes = read_bounded(&url, response).await?;
+        serde_json::from_slice(&bytes).map_err(|source| ApiError::Decode { url, source })
     }
 
     fn url(&self, path: &str) -> String {

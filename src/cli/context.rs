@@ -240,6 +240,11 @@ impl Context {
             let config = EmulatorConfig {
                 data_file: Some(self.sandbox_data_path()),
                 seed_numbers: SANDBOX_NUMBERS,
+                // Simulated traffic is signed as Vonage signs it, when the account's secret is given.
+                signature_secret: std::env::var(super::check::SIGNATURE_SECRET_VAR)
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .map(crate::secret::Secret::new),
                 ..EmulatorConfig::default()
             };
             let credentials = Credentials::new(config.api_key.clone(), config.api_secret.expose());

@@ -50,6 +50,10 @@ pub struct EmulatorArgs {
     /// Seed for the fault dice, for reproducible drills
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+    /// Sign the webhook requests of simulated traffic with this secret, as Vonage does with an
+    /// account's signature secret; VAPP_EMULATOR_SIGNATURE_SECRET gives it without showing it to `ps`
+    #[arg(long, env = "VAPP_EMULATOR_SIGNATURE_SECRET", hide_env_values = true, value_name = "SECRET")]
+    pub signature_secret: Option<crate::secret::Secret>,
 }
 
 pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
@@ -68,6 +72,7 @@ pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
             seed: args.fault_seed,
         },
         gate: None,
+        signature_secret: args.signature_secret,
     };
     let emulator = Emulator::new(config).await?;
     let mut interrupts = super::interrupt::Interrupts::listen()?;

@@ -4,6 +4,7 @@
 mod account;
 mod apply;
 mod args;
+mod check;
 mod completions;
 mod context;
 mod emulator;
@@ -15,6 +16,7 @@ mod key;
 mod plan;
 mod printer;
 mod settings;
+mod simulate;
 mod state;
 mod state_mv;
 mod token;
@@ -102,6 +104,8 @@ fn global_options_of(command: &str) -> &'static [&'static str] {
         "destroy" => &["state", "api_url", "passphrase_file", "numbers_url", "sandbox", "allow_other_account"],
         "export" => &["state", "api_url", "numbers_url", "sandbox", "allow_other_account"],
         "state" | "key" | "token" => &["state", "passphrase_file", "sandbox"],
+        "check" => &["files", "state", "passphrase_file", "sandbox"],
+        "simulate" => &["api_url", "sandbox"],
         _ => &[],
     }
 }
@@ -161,6 +165,11 @@ pub enum Command {
     Account(account::AccountCommand),
     /// Print a JWT signed with the application's private key
     Token(token::TokenArgs),
+    /// Call every webhook of the manifests' applications as Vonage would; exit 1 when one fails
+    Check(check::CheckArgs),
+    /// Place inbound traffic on an emulator's number and show what the web application did
+    #[command(subcommand)]
+    Simulate(simulate::SimulateCommand),
     /// Serve a local Vonage Application and Numbers API
     Emulator(emulator::EmulatorArgs),
     /// Print the manifest JSON Schema
@@ -216,6 +225,8 @@ async fn run(command: Command, context: &Context) -> failure::Result<Exit> {
         Command::Key(command) => key::run(context, command).await,
         Command::Account(command) => account::run(context, command).await,
         Command::Token(args) => token::run(context, args).await,
+        Command::Check(args) => check::run(context, args).await,
+        Command::Simulate(command) => simulate::run(context, command).await,
         Command::Emulator(args) => emulator::run(context, args).await,
         Command::Schema => {
             context.printer.data(&crate::manifest::manifest_schema_text());

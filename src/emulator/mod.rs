@@ -16,6 +16,7 @@ mod numbers;
 mod problems;
 mod routes;
 mod seed;
+mod simulate;
 mod store;
 mod subaccounts;
 
@@ -66,6 +67,9 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// A test's hand on the requests (see [`Gate`]); none from the command line.
     pub gate: Option<Gate>,
+    /// Signs the webhook requests of simulated traffic (`--signature-secret`), as Vonage signs with
+    /// an account's signature secret.
+    pub signature_secret: Option<crate::secret::Secret>,
 }
 
 impl Default for EmulatorConfig {
@@ -79,6 +83,7 @@ impl Default for EmulatorConfig {
             seed_numbers: 0,
             faults: Faults::default(),
             gate: None,
+            signature_secret: None,
         }
     }
 }
@@ -113,6 +118,8 @@ pub(crate) struct Shared {
     config: EmulatorConfig,
     store: Store,
     dice: Mutex<Dice>,
+    /// Rings the webhooks of simulated traffic.
+    caller: crate::webhooks::call::Caller,
 }
 
 struct Dice {
@@ -232,7 +239,7 @@ impl Emulator {
             last: Instant::now(),
         });
         let dice = Mutex::new(Dice { rng, bucket });
-        Ok(Emulator { shared: Arc::new(Shared { config, store, dice }) })
+        Ok(Emulator { shared: Arc::new(Shared { config, store, dice, caller: crate::webhooks::call::Caller::new() }) })
     }
 
     /// How many applications the primary account holds.

@@ -44,6 +44,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/accounts/{api_key}/transfer-number",
             axum::routing::post(subaccounts::transfer_number).fallback(wrong_verb),
         )
+        .route("/_vapp/simulate/call", axum::routing::post(super::simulate::call).fallback(wrong_verb))
+        .route("/_vapp/simulate/message", axum::routing::post(super::simulate::message).fallback(wrong_verb))
         .fallback(no_such_path)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)

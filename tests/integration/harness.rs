@@ -95,6 +95,7 @@ impl Workspace {
             .env("VONAGE_API_SECRET", SECRET)
             .env("NO_COLOR", "1")
             .env_remove("VAPP_STATE")
+            .env_remove("VONAGE_SIGNATURE_SECRET")
             .stdin(Stdio::null());
         Vapp { command }
     }

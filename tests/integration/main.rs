@@ -27,3 +27,5 @@ mod secrets;
 mod shared_state;
 mod subaccounts;
 mod transcripts;
+mod webapp;
+mod webhooks;

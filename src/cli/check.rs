@@ -1,0 +1,115 @@
+//! `vapp check`: call every webhook of the manifests' applications the way Vonage would, and say
+//! which would break calls and messages. It changes nothing: no account is called, the state is
+//! only read (for the applications' ids, which signed requests carry), and only the manifests' URLs
+//! receive requests.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::failure::Result;
+use super::plan::Format;
+use super::{Context, Exit};
+use crate::model::{AccountName, Address};
+use crate::secret::Secret;
+use crate::webhooks::check::{check, SystemClock, Target};
+use crate::webhooks::hooks::hooks_of;
+use crate::webhooks::report::{render_human, render_json, render_markdown};
+use crate::webhooks::sign::Signer;
+
+/// The variable that holds `default`'s signature secret.
+pub const SIGNATURE_SECRET_VAR: &str = "VONAGE_SIGNATURE_SECRET";
+
+/// The number sample traffic is to when the application lists none.
+const SAMPLE_NUMBER: &str = "447700900000";
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check only this address's webhooks (repeatable)
+    #[arg(long = "target", value_name = "ADDR", value_parser = super::args::address)]
+    pub targets: Vec<Address>,
+    /// Check only this account's applications: `default` or a declared name (repeatable)
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// How long a webhook without a timeout setting of its own (all but voice) may take to answer
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
+pub async fn run(context: &Context, args: CheckArgs) -> Result<Exit> {
+    let desired = context.manifests()?;
+    // Only read, for the ids: no lock, and sealed keys stay sealed.
+    let loaded = context.load_state().await?;
+    let state = loaded.as_ref().map(|l| &l.state);
+    let accounts = super::plan::accounts_named(&args.accounts, &desired, state)?;
+    if let Some(unknown) = args.targets.iter().find(|t| !desired.apps.contains_key(*t)) {
+        return Err(super::failure::hinted(
+            format!("--target {unknown}: no application in the manifests has this address"),
+            "name an address under `applications:` in the manifests",
+        ));
+    }
+    let mut targets = Vec::new();
+    for app in desired.apps.values() {
+        if (!args.targets.is_empty() && !args.targets.contains(&app.address))
+            || (!accounts.is_empty() && !accounts.contains(&app.account))
+        {
+            continue;
+        }
+        let application_id = state
+            .and_then(|s| s.applications.get(&app.address))
+            .and_then(|e| e.id.as_ref())
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let signer = signer_of(context, &desired, state, &app.account);
+        let to = app.numbers.first().map_or_else(|| SAMPLE_NUMBER.to_string(), |n| n.msisdn.to_string());
+        for hook in hooks_of(&app.application, args.timeout) {
+            targets.push(Target {
+                address: app.address.clone(),
+                account: app.account.clone(),
+                application_id: application_id.clone(),
+                hook,
+                signer: signer.clone(),
+                to: to.clone(),
+            });
+        }
+    }
+    let caller = crate::webhooks::call::Caller::new();
+    let spinner = context.printer.spinner(&format!("calling {} webhooks", targets.len()));
+    let report = check(&caller, &targets, &SystemClock).await;
+    if let Some(spinner) = spinner {
+        spinner.finish_and_clear();
+    }
+    let text = match args.format {
+        Format::Human => render_human(&report),
+        Format::Json => render_json(&report),
+        Format::Markdown => render_markdown(&report),
+    };
+    context.printer.data(&text);
+    Ok(if report.ok() { Exit::Success } else { Exit::Failure })
+}
+
+/// Who signs `account`'s webhooks: its API key and signature secret, when the secret is set
+/// (`VONAGE_SIGNATURE_SECRET` for `default`, the declared `signature_secret_env` for the others).
+fn signer_of(
+    context: &Context,
+    desired: &crate::manifest::Desired,
+    state: Option<&crate::state::State>,
+    account: &AccountName,
+) -> Option<Signer> {
+    let variable = match account.is_default() {
+        true => SIGNATURE_SECRET_VAR.to_string(),
+        false => desired.accounts.get(account)?.signature_secret_env.clone()?,
+    };
+    let secret = std::env::var(&variable).ok().filter(|s| !s.is_empty())?;
+    let api_key = match account.is_default() {
+        true => context.settings.credentials.api_key().map(str::to_string),
+        false => match desired.accounts.get(account).map(|d| &d.kind) {
+            Some(crate::manifest::accounts::AccountKind::Existing { api_key, .. }) => Some(api_key.clone()),
+            _ => state.and_then(|s| s.accounts.get(account)).and_then(|r| r.api_key.clone()),
+        },
+    };
+    Some(Signer { api_key: api_key.unwrap_or_default(), secret: Secret::new(secret) })
+}

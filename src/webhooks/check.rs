@@ -1,0 +1,186 @@
+//! `vapp check`'s work: every webhook rung once as Vonage would ring it, signed webhooks probed with
+//! a forged signature, and a failed `answer_url` given the verdict of its fallback.
+//!
+//! Invariants: only the URLs in the targets are called (redirects are not followed, NCCO `notify`
+//! URLs are not called); at most [`IN_FLIGHT`] requests are out at once; results come back in the
+//! targets' order whatever order the answers arrive in.
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::call::Caller;
+use super::events::{representative, Traffic};
+use super::hooks::{Hook, Kind, Method, WebhookUrl};
+use super::ring::{accepts_forgery, request, ring, Problem, Signing};
+use super::sign::Signer;
+use crate::model::{AccountName, Address};
+
+/// How many requests `vapp check` has out at once.
+pub const IN_FLIGHT: usize = 8;
+
+/// One webhook to check.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub address: Address,
+    pub account: AccountName,
+    /// The application's id (the state's), for the signature's `application_id` claim.
+    pub application_id: String,
+    pub hook: Hook,
+    /// The account's signer, when it has a signature secret and the webhook is signed.
+    pub signer: Option<Signer>,
+    /// The number the sample traffic is to (one of the application's, when it has one).
+    pub to: String,
+}
+
+/// One webhook's result, as the JSON report has it.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckResult {
+    pub address: Address,
+    pub account: AccountName,
+    pub capability: &'static str,
+    pub webhook: &'static str,
+    pub url: WebhookUrl,
+    pub method: Method,
+    pub ok: bool,
+    /// `null` when no answer came.
+    pub status: Option<u16>,
+    pub ms: u64,
+    /// `null` when ok.
+    pub problem: Option<String>,
+    /// Only on a failed `answer_url` with a fallback: whether the fallback would have served the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_ok: Option<bool>,
+    #[serde(skip)]
+    pub kind: Kind,
+    /// Why the fallback would or would not have served the call, in words.
+    #[serde(skip)]
+    pub fallback_note: Option<String>,
+    #[serde(skip)]
+    calls_for_fallback: bool,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub format_version: u32,
+    pub results: Vec<CheckResult>,
+    pub summary: Summary,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.summary.failed == 0
+    }
+}
+
+/// What the edges give a check: the time and fresh ids.
+pub trait Clock: Sync {
+    /// Unix seconds.
+    fn now(&self) -> u64;
+    /// ISO 8601, UTC.
+    fn timestamp(&self) -> String;
+    fn uuid(&self) -> String;
+}
+
+/// The system's clock and random ids.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+    fn timestamp(&self) -> String {
+        humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+    }
+    fn uuid(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}
+
+/// Checks every target, [`IN_FLIGHT`] at a time.
+pub async fn check(caller: &Caller, targets: &[Target], clock: &dyn Clock) -> Report {
+    let mut results: Vec<CheckResult> =
+        futures::stream::iter(targets).map(|t| check_one(caller, t, clock)).buffered(IN_FLIGHT).collect().await;
+    judge_fallbacks(&mut results);
+    let failed = results.iter().filter(|r| !r.ok).count();
+    Report { format_version: 1, summary: Summary { passed: results.len() - failed, failed }, results }
+}
+
+async fn check_one(caller: &Caller, target: &Target, clock: &dyn Clock) -> CheckResult {
+    let hook = &target.hook;
+    let traffic = Traffic {
+        to: target.to.clone(),
+        from: SAMPLE_CALLER.to_string(),
+        uuid: clock.uuid(),
+        conversation_uuid: format!("CON-{}", clock.uuid()),
+        timestamp: clock.timestamp(),
+    };
+    let body = representative(hook.kind, hook.webhook, &traffic);
+    let signer = target.signer.as_ref().filter(|_| hook.signed);
+    let outgoing = request(hook, &traffic, Some(&body), signer.map(|s| signing(s, target, clock)));
+    let rung = ring(caller, hook, &outgoing).await;
+    let mut verdict = rung.verdict.map(|_| ());
+    if let Some(signer) = signer {
+        let forger = signer.forger();
+        let forged = request(hook, &traffic, Some(&body), Some(signing(&forger, target, clock)));
+        if accepts_forgery(caller, &forged).await && verdict.is_ok() {
+            verdict = Err(Problem::AcceptsForgery);
+        }
+    }
+    let calls_for_fallback = verdict.as_ref().err().is_some_and(Problem::calls_for_fallback);
+    CheckResult {
+        address: target.address.clone(),
+        account: target.account.clone(),
+        capability: hook.capability,
+        webhook: hook.webhook,
+        url: hook.url.clone(),
+        method: hook.method,
+        ok: verdict.is_ok(),
+        status: rung.status,
+        ms: u64::try_from(rung.elapsed.as_millis()).unwrap_or(u64::MAX),
+        problem: verdict.err().map(|p| p.to_string()),
+        fallback_ok: None,
+        kind: hook.kind,
+        fallback_note: None,
+        calls_for_fallback,
+    }
+}
+
+fn signing<'a>(signer: &'a Signer, target: &'a Target, clock: &dyn Clock) -> Signing<'a> {
+    Signing { signer, application_id: &target.application_id, now: clock.now(), jti: clock.uuid() }
+}
+
+/// The number sample traffic comes from.
+pub const SAMPLE_CALLER: &str = "447700900999";
+
+/// Gives each failed `answer_url` whose application has a fallback the fallback's verdict.
+fn judge_fallbacks(results: &mut [CheckResult]) {
+    let fallbacks: Vec<(AccountName, Address, bool)> = results
+        .iter()
+        .filter(|r| r.kind == Kind::FallbackAnswer)
+        .map(|r| (r.account.clone(), r.address.clone(), r.ok))
+        .collect();
+    for result in results.iter_mut().filter(|r| r.kind == Kind::Answer && !r.ok) {
+        let Some((_, _, fallback_ok)) =
+            fallbacks.iter().find(|(account, address, _)| *account == result.account && *address == result.address)
+        else {
+            continue;
+        };
+        let (ok, note) = match (result.calls_for_fallback, fallback_ok) {
+            (true, true) => (true, "fallback_answer_url would have served the call"),
+            (true, false) => (false, "fallback_answer_url fails too: the call would be ended"),
+            (false, _) => (
+                false,
+                "fallback_answer_url would not be fetched (Vonage turns to it only when answer_url is offline or answers an HTTP error): the call would fail",
+            ),
+        };
+        result.fallback_ok = Some(ok);
+        result.fallback_note = Some(note.to_string());
+    }
+}

@@ -1,0 +1,128 @@
+//! One webhook rung and its answer judged as Vonage judges it: an answer URL must answer 200 with a
+//! valid NCCO, every other webhook any 2xx; a redirect is never followed; a signed webhook that takes
+//! a request signed with the wrong secret accepts forgeries.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::call::{Answer, CallFailure, Caller, Outgoing};
+use super::events::{answer_fields, Traffic};
+use super::hooks::{Hook, Method};
+use super::ncco::{read_ncco, Ncco, NccoProblem};
+use super::sign::Signer;
+
+/// What is wrong with a webhook.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Problem {
+    #[error("{0}")]
+    Call(#[from] CallFailure),
+    #[error("redirects to {location} (HTTP {status}); Vonage does not follow redirects")]
+    Redirect { status: u16, location: String },
+    #[error("HTTP {status}")]
+    Http { status: u16 },
+    #[error("HTTP {status}; an answer URL must answer 200 with an NCCO")]
+    NotOk { status: u16 },
+    #[error("{0}")]
+    Ncco(#[from] NccoProblem),
+    #[error("accepts a request with a bad signature")]
+    AcceptsForgery,
+}
+
+impl Problem {
+    /// Whether Vonage turns to `fallback_answer_url` after this: the answer URL was offline or
+    /// answered an HTTP error. An invalid NCCO in a 200 is not one: the call just fails.
+    pub fn calls_for_fallback(&self) -> bool {
+        match self {
+            Problem::Call(failure) => failure.is_offline(),
+            Problem::Redirect { .. } | Problem::Http { .. } | Problem::NotOk { .. } => true,
+            Problem::Ncco(_) | Problem::AcceptsForgery => false,
+        }
+    }
+}
+
+/// A webhook's answer, judged.
+#[derive(Debug, Clone)]
+pub struct Rung {
+    /// The HTTP status, when an answer came.
+    pub status: Option<u16>,
+    pub elapsed: Duration,
+    /// The NCCO of an answer URL that passed; `None` for other webhooks.
+    pub verdict: Result<Option<Ncco>, Problem>,
+}
+
+impl Rung {
+    pub fn ok(&self) -> bool {
+        self.verdict.is_ok()
+    }
+}
+
+/// How a request is signed: by whom, for which application, when, with which token id.
+pub struct Signing<'a> {
+    pub signer: &'a Signer,
+    pub application_id: &'a str,
+    pub now: u64,
+    pub jti: String,
+}
+
+/// The request `hook` gets: the answer fields of `traffic` for an answer URL (query or JSON body, by
+/// its method), `body` for any other webhook; signed when `signing` is given.
+pub fn request(hook: &Hook, traffic: &Traffic, body: Option<&Value>, signing: Option<Signing<'_>>) -> Outgoing {
+    let (query, body) = match (hook.kind.wants_ncco(), hook.method) {
+        (true, Method::Get) => (answer_fields(traffic).into_iter().map(|(k, v)| (k.to_string(), v)).collect(), None),
+        (true, Method::Post) => (Vec::new(), Some(super::events::answer_body(traffic))),
+        // A GET carries the event as its query.
+        (false, Method::Get) => (body.map(as_query).unwrap_or_default(), None),
+        (false, Method::Post) => (Vec::new(), body.cloned()),
+    };
+    // Serialising a JSON value cannot fail.
+    let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default());
+    let bearer = signing.map(|s| s.signer.token(s.application_id, body.as_deref().unwrap_or(b""), s.now, s.jti));
+    Outgoing {
+        method: hook.method,
+        url: hook.url.clone(),
+        query,
+        body,
+        bearer,
+        connect_timeout: hook.connect_timeout,
+        socket_timeout: hook.socket_timeout,
+    }
+}
+
+/// A JSON object's fields as query pairs (strings as they are, anything else as JSON).
+fn as_query(body: &Value) -> Vec<(String, String)> {
+    let Some(object) = body.as_object() else { return Vec::new() };
+    object.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect()
+}
+
+/// Sends `outgoing` to a webhook of `hook`'s kind and judges the answer.
+pub async fn ring(caller: &Caller, hook: &Hook, outgoing: &Outgoing) -> Rung {
+    match caller.call(outgoing).await {
+        Err(failure) => Rung { status: None, elapsed: Duration::ZERO, verdict: Err(failure.into()) },
+        Ok(answer) => Rung { status: Some(answer.status), elapsed: answer.elapsed, verdict: judge(hook, &answer) },
+    }
+}
+
+/// What an answer means for a webhook of `hook`'s kind.
+pub fn judge(hook: &Hook, answer: &Answer) -> Result<Option<Ncco>, Problem> {
+    let status = answer.status;
+    if (300..400).contains(&status) {
+        let location = answer.location.clone().unwrap_or_else(|| "nowhere (no Location header)".to_string());
+        return Err(Problem::Redirect { status, location });
+    }
+    if !(200..300).contains(&status) {
+        return Err(Problem::Http { status });
+    }
+    if !hook.kind.wants_ncco() {
+        return Ok(None);
+    }
+    if status != 200 {
+        return Err(Problem::NotOk { status });
+    }
+    Ok(Some(read_ncco(&answer.body)?))
+}
+
+/// Whether a signed webhook takes a request signed with the wrong secret: the forgery probe.
+pub async fn accepts_forgery(caller: &Caller, outgoing: &Outgoing) -> bool {
+    matches!(caller.call(outgoing).await, Ok(answer) if (200..300).contains(&answer.status))
+}

@@ -1,0 +1,187 @@
+//! A local web application on 127.0.0.1 with one path per behaviour a webhook can have, recording
+//! every request it receives, for `vapp check` and `vapp simulate`. Signatures are verified here with
+//! the `hmac` crate (RustCrypto), independently of vapp's own signing (AWS-LC).
+//!
+//! Every handler ends: the slowest sleeps 30 s (longer than any webhook timeout vapp uses in these
+//! tests), the endless body stops after 64 MiB.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The signature secret the signed paths verify against.
+pub const SIGNATURE_SECRET: &str = "webapp-signature-secret";
+
+/// One request as the web application received it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The claims of a bearer token whose signature verified (`None` when absent or forged).
+    pub verified: Option<Value>,
+    pub bearer: bool,
+}
+
+impl Seen {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+struct App {
+    base: String,
+    seen: Mutex<Vec<Seen>>,
+}
+
+/// The running web application, on its own runtime; stopped when dropped.
+pub struct WebApp {
+    pub base: String,
+    app: Arc<App>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl WebApp {
+    pub fn start() -> WebApp {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let listener =
+            runtime.block_on(tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))).expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = Arc::new(App { base: base.clone(), seen: Mutex::new(Vec::new()) });
+        let router = axum::Router::new().fallback(handle).with_state(app.clone());
+        runtime.spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        WebApp { base, app, runtime: Some(runtime) }
+    }
+
+    /// A URL of this application.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Every request received at `path`, in order.
+    pub fn seen(&self, path: &str) -> Vec<Seen> {
+        self.app.seen.lock().unwrap().iter().filter(|s| s.path == path).cloned().collect()
+    }
+
+    pub fn count(&self, path: &str) -> usize {
+        self.seen(path).len()
+    }
+}
+
+impl Drop for WebApp {
+    fn drop(&mut self) {
+        // The slow handlers are not waited for.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The claims of `token` if it is an HS256 JWT signed with `secret` whose `payload_hash` is `body`'s.
+fn verify(token: &str, secret: &str, body: &[u8]) -> Option<Value> {
+    let mut parts = token.split('.');
+    let (header, claims, signature) = (parts.next()?, parts.next()?, parts.next()?);
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+    if header["alg"] != "HS256" {
+        return None;
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).ok()?;
+    mac.update(format!("{}.{claims}", token.split('.').next()?).as_bytes());
+    mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
+    let hash: String = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+    (claims["payload_hash"] == hash.as_str()).then_some(claims)
+}
+
+fn ncco(value: Value) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response()
+}
+
+async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body: Bytes = axum::body::to_bytes(body, 1024 * 1024).await.unwrap_or_default();
+    let path = parts.uri.path().to_string();
+    let query: Vec<(String, String)> =
+        parts.uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    let bearer = bearer(&parts.headers);
+    let verified = bearer.as_deref().and_then(|token| verify(token, SIGNATURE_SECRET, &body));
+    app.seen.lock().unwrap().push(Seen {
+        method: parts.method.to_string(),
+        path: path.clone(),
+        query,
+        body: body.to_vec(),
+        verified: verified.clone(),
+        bearer: bearer.is_some(),
+    });
+    let talk = json!([{"action": "talk", "text": "Hello from the web application"}]);
+    match path.as_str() {
+        "/valid" | "/fallback-valid" => ncco(talk),
+        "/schema" => ncco(json!([{"action": "talk"}])),
+        "/unknown-action" => ncco(json!([{"action": "tlak", "text": "hi"}])),
+        "/slow" => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            ncco(talk)
+        }
+        "/500" | "/fallback-500" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        "/redirect" => (StatusCode::FOUND, [(header::LOCATION, format!("{}/valid", app.base))]).into_response(),
+        "/loop" => (StatusCode::FOUND, [(header::LOCATION, "/loop")]).into_response(),
+        "/signed" => match (verified.is_some(), parts.method == Method::GET) {
+            (true, true) => ncco(talk),
+            (true, false) => StatusCode::OK.into_response(),
+            (false, _) => StatusCode::UNAUTHORIZED.into_response(),
+        },
+        // Takes anything, signed or forged: a webhook that never checks.
+        "/forgery" => match parts.method == Method::GET {
+            true => ncco(talk),
+            false => StatusCode::OK.into_response(),
+        },
+        "/answer-notify" => ncco(json!([
+            {"action": "talk", "text": "One moment"},
+            {"action": "notify", "payload": {"step": "one"}, "eventUrl": [format!("{}/notified", app.base)]},
+            {"action": "talk", "text": "never spoken: the notify's answer replaces it"}
+        ])),
+        "/notified" => ncco(json!([{"action": "talk", "text": "replaced"}])),
+        "/big" => {
+            let mut text = String::from("[{\"action\":\"talk\",\"text\":\"");
+            text.push_str(&"a".repeat(1024 * 1024 + 1 - text.len() - 3));
+            text.push_str("\"}]");
+            ncco_bytes(text.into_bytes())
+        }
+        "/endless" => {
+            let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+            let stream = futures::stream::iter((0..1024).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+            Response::new(Body::from_stream(stream))
+        }
+        "/non-utf8" => ncco_bytes(vec![b'[', 0xff, 0xfe, b']']),
+        "/bomb" => ncco_bytes([b'['; 100_000].to_vec()),
+        "/not-json" => "Hello".into_response(),
+        _ => StatusCode::OK.into_response(),
+    }
+}
+
+fn ncco_bytes(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(str::to_string)
+}

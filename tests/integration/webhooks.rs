@@ -1,0 +1,343 @@
+//! `vapp check` and `vapp simulate` through the binary, against the local web application in
+//! `webapp.rs` (each behaviour a webhook can have) and the emulator.
+
+use serde_json::Value;
+
+use crate::harness::{config, BackgroundEmulator, Workspace};
+use crate::webapp::{WebApp, SIGNATURE_SECRET};
+
+/// An application whose voice `answer_url` is `answer` (with `extra` lines under `voice:`).
+fn voice_app(address: &str, answer: &str, extra: &str) -> String {
+    format!(
+        "  {address}:\n    name: {address}\n    capabilities:\n      voice:\n        signed_callbacks: false\n{extra}        webhooks:\n          answer_url: {{address: \"{answer}\", socket_timeout: 1000, connect_timeout: 300}}\n"
+    )
+}
+
+fn results(run: &crate::harness::Run) -> Vec<Value> {
+    run.json()["results"].as_array().cloned().unwrap_or_default()
+}
+
+fn result<'a>(all: &'a [Value], address: &str, webhook: &str) -> &'a Value {
+    all.iter()
+        .find(|r| r["address"] == address && r["webhook"] == webhook)
+        .unwrap_or_else(|| panic!("no result for {address} {webhook} in {all:#?}"))
+}
+
+#[test]
+fn check_names_each_failure_and_never_follows_a_redirect() {
+    let web = WebApp::start();
+    let ws = Workspace::new("http://127.0.0.1:9");
+    let mut manifest = String::from("version: 1\napplications:\n");
+    for (address, path) in [
+        ("valid", "/valid"),
+        ("schema", "/schema"),
+        ("unknown", "/unknown-action"),
+        ("slow", "/slow"),
+        ("error", "/500"),
+        ("redirect", "/redirect"),
+        ("loop", "/loop"),
+        ("big", "/big"),
+        ("endless", "/endless"),
+        ("nonutf8", "/non-utf8"),
+        ("bomb", "/bomb"),
+        ("notjson", "/not-json"),
+    ] {
+        manifest.push_str(&voice_app(address, &web.url(path), ""));
+    }
+    manifest.push_str(&voice_app("offline", "http://127.0.0.1:9/answer", ""));
+    ws.write("vapp.yaml", &manifest);
+    let run = ws.vapp().args(["check", "--format", "json"]).expect(1);
+    let all = results(&run);
+    let problem = |address: &str| result(&all, address, "answer_url")["problem"].as_str().unwrap_or("").to_string();
+    assert_eq!(result(&all, "valid", "answer_url")["ok"], true);
+    assert_eq!(result(&all, "valid", "answer_url")["problem"], Value::Null);
+    assert_eq!(problem("schema"), "/0 (talk): missing \"text\"");
+    assert!(problem("unknown").contains("/0: unknown action \"tlak\""), "{}", problem("unknown"));
+    assert_eq!(problem("slow"), "timed out after 1000 ms");
+    assert_eq!(result(&all, "slow", "answer_url")["status"], Value::Null);
+    assert_eq!(problem("error"), "HTTP 500");
+    assert_eq!(result(&all, "error", "answer_url")["status"], 500);
+    assert_eq!(
+        problem("redirect"),
+        format!("redirects to {} (HTTP 302); Vonage does not follow redirects", web.url("/valid"))
+    );
+    assert!(problem("loop").starts_with("redirects to /loop"), "{}", problem("loop"));
+    assert!(problem("big").contains("1 MiB"), "{}", problem("big"));
+    assert!(problem("endless").contains("1 MiB"), "{}", problem("endless"));
+    assert!(problem("nonutf8").contains("UTF-8"), "{}", problem("nonutf8"));
+    assert!(problem("bomb").contains("deeper than 64"), "{}", problem("bomb"));
+    assert!(problem("notjson").contains("not JSON"), "{}", problem("notjson"));
+    assert_eq!(problem("offline"), "connection refused");
+    assert_eq!(run.json()["summary"], serde_json::json!({"passed": 1, "failed": 12}));
+    // Redirects are reported, never followed: /valid was asked once, by its own application.
+    assert_eq!(web.count("/valid"), 1);
+    assert_eq!(web.count("/loop"), 1);
+}
+
+#[test]
+fn check_sends_the_documented_requests_and_judges_fallbacks() {
+    let web = WebApp::start();
+    let ws = Workspace::new("http://127.0.0.1:9");
+    let manifest = format!(
+        r#"version: 1
+applications:
+  get:
+    name: get
+    capabilities:
+      voice:
+        signed_callbacks: false
+        webhooks:
+          answer_url: "{valid}"
+          event_url: "{event}"
+  post:
+    name: post
+    capabilities:
+      voice:
+        signed_callbacks: false
+        webhooks:
+          answer_url: {{address: "{valid}", http_method: POST}}
+          fallback_answer_url: "{fallback}"
+  saved:
+    name: saved
+    capabilities:
+      voice:
+        signed_callbacks: false
+        webhooks:
+          answer_url: "{error}"
+          fallback_answer_url: "{fallback}"
+  lost:
+    name: lost
+    capabilities:
+      voice:
+        signed_callbacks: false
+        webhooks:
+          answer_url: "{schema}"
+          fallback_answer_url: "{fallback}"
+  chat:
+    name: chat
+    capabilities:
+      messages:
+        webhooks:
+          inbound_url: "{inbound}"
+          status_url: "{status}"
+      rtc:
+        webhooks:
+          event_url: "{rtc}"
+"#,
+        valid = web.url("/valid"),
+        event = web.url("/event"),
+        fallback = web.url("/fallback-valid"),
+        error = web.url("/500"),
+        schema = web.url("/schema"),
+        inbound = web.url("/inbound"),
+        status = web.url("/status"),
+        rtc = web.url("/rtc"),
+    );
+    ws.write("vapp.yaml", &manifest);
+    let run = ws.vapp().args(["check", "--format", "json"]).expect(1);
+    let all = results(&run);
+
+    // GET: the answer fields in the query; POST: the same as a JSON body.
+    let asked = web.seen("/valid");
+    let get = asked.iter().find(|s| s.method == "GET").expect("a GET");
+    for field in ["to", "from", "uuid", "conversation_uuid"] {
+        assert!(get.query(field).is_some_and(|v| !v.is_empty()), "GET lacks {field}: {get:?}");
+    }
+    let post = asked.iter().find(|s| s.method == "POST").expect("a POST").json();
+    for field in ["to", "from", "uuid", "conversation_uuid"] {
+        assert!(post[field].is_string(), "POST lacks {field}: {post}");
+    }
+    let event = web.seen("/event")[0].json();
+    assert_eq!((event["status"].as_str(), event["direction"].as_str()), (Some("started"), Some("inbound")));
+    let inbound = web.seen("/inbound")[0].json();
+    assert_eq!((inbound["channel"].as_str(), inbound["message_type"].as_str()), (Some("sms"), Some("text")));
+    assert!(web.seen("/status")[0].json()["status"].is_string());
+    assert_eq!(web.seen("/rtc")[0].json()["type"], "member:joined");
+    assert!(!web.seen("/inbound")[0].bearer, "no signature secret, no signature");
+
+    // A failed answer_url says whether its fallback would have served the call.
+    let saved = result(&all, "saved", "answer_url");
+    assert_eq!((saved["ok"].as_bool(), saved["fallback_ok"].as_bool()), (Some(false), Some(true)));
+    let lost = result(&all, "lost", "answer_url");
+    assert_eq!(lost["fallback_ok"], false, "an invalid NCCO in a 200 is not a reason for the fallback");
+    assert!(result(&all, "get", "answer_url").get("fallback_ok").is_none());
+    assert_eq!(result(&all, "chat", "status_url")["method"], "POST");
+    assert_eq!(run.json()["format_version"], 1);
+
+    // --target, and markdown for a pull request.
+    let md = ws.vapp().args(["check", "--target", "saved", "--format", "markdown"]).expect(1);
+    assert!(md.stdout.starts_with("### vapp check: 1 of 2 webhooks failed\n"), "{md:?}");
+    assert!(md.stdout.contains("| ❌ | `saved` | voice `answer_url` |"), "{md:?}");
+    assert!(md.stdout.contains("fallback_answer_url would have served the call"), "{md:?}");
+    let human = ws.vapp().args(["check", "--target", "get"]).expect(0);
+    assert!(human.stdout.contains("✓ get voice answer_url GET"), "{human:?}");
+    assert!(human.stdout.contains("Checked 2 webhooks: 2 passed, 0 failed."), "{human:?}");
+    let unknown = ws.vapp().args(["check", "--target", "nosuch"]).expect(1);
+    assert!(unknown.stderr.contains("--target nosuch: no application in the manifests"), "{unknown:?}");
+}
+
+#[test]
+fn signed_webhooks_carry_a_verifiable_token_and_forgeries_are_caught() {
+    let web = WebApp::start();
+    let ws = Workspace::new("http://127.0.0.1:9");
+    let manifest = format!(
+        r#"version: 1
+applications:
+  careful:
+    name: careful
+    capabilities:
+      voice:
+        signed_callbacks: true
+        webhooks:
+          answer_url: "{signed}"
+          event_url: "{signed}"
+      messages:
+        webhooks:
+          inbound_url: "{signed}"
+  careless:
+    name: careless
+    capabilities:
+      voice:
+        signed_callbacks: true
+        webhooks:
+          answer_url: "{forgery}"
+"#,
+        signed = web.url("/signed"),
+        forgery = web.url("/forgery"),
+    );
+    ws.write("vapp.yaml", &manifest);
+    let run = ws.vapp().args(["check", "--format", "json"]).env("VONAGE_SIGNATURE_SECRET", SIGNATURE_SECRET).expect(1);
+    let all = results(&run);
+    for webhook in ["answer_url", "event_url", "inbound_url"] {
+        assert_eq!(result(&all, "careful", webhook)["ok"], true, "{all:#?}");
+    }
+    assert_eq!(result(&all, "careless", "answer_url")["problem"], "accepts a request with a bad signature");
+    // Each signed webhook got one good token (verified by the web application, with its own HS256)
+    // and one forged.
+    let seen = web.seen("/signed");
+    assert_eq!(seen.len(), 6, "{seen:#?}");
+    let verified: Vec<&Value> = seen.iter().filter_map(|s| s.verified.as_ref()).collect();
+    assert_eq!(verified.len(), 3);
+    for claims in verified {
+        assert_eq!(claims["iss"], "Vonage");
+        assert_eq!(claims["api_key"], crate::harness::KEY);
+        for claim in ["iat", "jti", "application_id", "payload_hash"] {
+            assert!(claims.get(claim).is_some(), "{claim} missing from {claims}");
+        }
+    }
+    assert!(!run.stdout.contains(SIGNATURE_SECRET) && !run.stderr.contains(SIGNATURE_SECRET));
+}
+
+/// An emulator with one number linked to an application whose webhooks are `voice` (YAML under
+/// `webhooks:`) and, when given, the messages `inbound_url`.
+fn sandbox_with(web: &WebApp, voice: &str, inbound: Option<&str>, signature: bool) -> (BackgroundEmulator, Workspace) {
+    let config = vapp::emulator::EmulatorConfig {
+        seed_numbers: 2,
+        signature_secret: signature.then(|| vapp::secret::Secret::new(SIGNATURE_SECRET)),
+        ..config()
+    };
+    let emulator = BackgroundEmulator::start(config);
+    let ws = Workspace::new(&emulator.url);
+    let messages = inbound.map_or(String::new(), |url| {
+        format!("      messages:\n        webhooks:\n          inbound_url: \"{}\"\n", web.url(url))
+    });
+    ws.write(
+        "vapp.yaml",
+        &format!(
+            "version: 1\napplications:\n  ivr:\n    name: ivr\n    numbers: [\"447700900001\"]\n    capabilities:\n      voice:\n        signed_callbacks: true\n        webhooks:\n{voice}{messages}"
+        ),
+    );
+    ws.vapp().args(["apply", "--auto-approve"]).expect(0);
+    (emulator, ws)
+}
+
+#[test]
+fn a_simulated_call_follows_the_fallback_rules_to_the_request() {
+    let web = WebApp::start();
+    let voice = format!(
+        "          answer_url: \"{}\"\n          fallback_answer_url: \"{}\"\n          event_url: \"{}\"\n",
+        web.url("/500"),
+        web.url("/fallback-500"),
+        web.url("/event")
+    );
+    let (_emulator, ws) = sandbox_with(&web, &voice, None, false);
+    let run = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).expect(1);
+    let transcript = run.json();
+    assert_eq!(transcript["outcome"], "failed");
+    // answer_url once, then the fallback twice before the call is ended.
+    assert_eq!((web.count("/500"), web.count("/fallback-500")), (1, 2));
+    let events: Vec<Value> = web.seen("/event").iter().map(|s| s.json()).collect();
+    let statuses: Vec<&str> = events.iter().filter_map(|e| e["status"].as_str()).collect();
+    assert_eq!(statuses, ["started", "ringing", "failed"]);
+    let uuid = &events[0]["uuid"];
+    assert!(events.iter().all(|e| &e["uuid"] == uuid && e["direction"] == "inbound" && e["to"] == "447700900001"));
+    assert!(transcript["problem"].as_str().unwrap().contains("fallback_answer_url failed 2 times"), "{transcript}");
+}
+
+#[test]
+fn a_simulated_call_is_answered_notifies_and_is_signed() {
+    let web = WebApp::start();
+    let voice = format!(
+        "          answer_url: \"{}\"\n          fallback_answer_url: \"{}\"\n          event_url: \"{}\"\n",
+        web.url("/answer-notify"),
+        web.url("/fallback-valid"),
+        web.url("/signed")
+    );
+    let (_emulator, ws) = sandbox_with(&web, &voice, Some("/signed"), true);
+    let run = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--from", "447700900555"]).expect(0);
+    assert!(run.stdout.contains("answered"), "{run:?}");
+    assert_eq!(web.count("/fallback-valid"), 0, "a good answer_url needs no fallback");
+    let events: Vec<Value> = web.seen("/signed").iter().map(|s| s.json()).collect();
+    let statuses: Vec<&str> = events.iter().filter_map(|e| e["status"].as_str()).collect();
+    assert_eq!(statuses, ["started", "ringing", "answered", "completed"]);
+    assert!(web.seen("/signed").iter().all(|s| s.verified.is_some()), "every event is signed with the secret");
+    assert_eq!(events[0]["from"], "447700900555");
+    // The notify's payload reached its eventUrl, and its NCCO replaced the rest of the call's.
+    let notified = web.seen("/notified");
+    assert_eq!(notified.len(), 1);
+    assert_eq!(notified[0].json(), serde_json::json!({"step": "one"}));
+    let json = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).expect(0).json();
+    assert_eq!(json["actions"], serde_json::json!(["talk", "notify", "talk"]));
+
+    // An inbound message goes to the messages inbound_url.
+    let message = ws.vapp().args(["simulate", "message", "--to", "447700900001", "--text", "hello there"]).expect(0);
+    assert!(message.stdout.contains("accepted"), "{message:?}");
+    let inbound = web
+        .seen("/signed")
+        .into_iter()
+        .find(|s| s.json()["channel"] == "sms")
+        .expect("the message reached inbound_url");
+    let body = inbound.json();
+    assert_eq!((body["text"].as_str(), body["message_type"].as_str()), (Some("hello there"), Some("text")));
+    for field in ["to", "from", "message_uuid", "timestamp"] {
+        assert!(body[field].is_string(), "{field} missing from {body}");
+    }
+    assert!(inbound.verified.is_some());
+
+    // A number linked to nothing, one nobody owns, and Vonage's own host.
+    let unlinked = ws.vapp().args(["simulate", "call", "--to", "447700900002"]).expect(1);
+    assert!(unlinked.stdout.contains("linked to no application"), "{unlinked:?}");
+    let unknown = ws.vapp().args(["simulate", "call", "--to", "447700900123"]).expect(1);
+    assert!(unknown.stderr.contains("no account of this emulator owns number 447700900123"), "{unknown:?}");
+    let vonage =
+        ws.vapp().args(["simulate", "call", "--to", "447700900001", "--api-url", "https://api.nexmo.com"]).expect(1);
+    assert!(vonage.stderr.contains("is Vonage's own API"), "{vonage:?}");
+}
+
+#[test]
+fn the_simulated_call_transcript() {
+    let web = WebApp::start();
+    let voice = format!(
+        "          answer_url: \"{}\"\n          fallback_answer_url: \"{}\"\n          event_url: \"{}\"\n",
+        web.url("/500"),
+        web.url("/fallback-valid"),
+        web.url("/event")
+    );
+    let (_emulator, ws) = sandbox_with(&web, &voice, None, false);
+    let run = ws.vapp().args(["simulate", "call", "--to", "447700900001"]).expect(0);
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[UUID]");
+    settings.add_filter(r"127\.0\.0\.1:\d+", "[WEBAPP]");
+    settings.add_filter(r" in \d+ ms", " in [MS] ms");
+    settings.bind(|| insta::assert_snapshot!("simulated_call_with_fallback", run.stdout));
+}
