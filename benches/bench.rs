@@ -23,9 +23,12 @@
 //!    declared application per account) against the same plan over the primary alone, 20 ms latency
 //!    (goal ≤ 1.5×: the accounts are read side by side).
 //!
+//! 9. `vapp check` of 100 applications (one `answer_url` each) against a local web application that
+//!    answers a valid NCCO in 50 ms: about 100 × 50 ms / 8 in flight = 0.625 s (goal ≤ 1.25× that).
+//!
 //! Everything runs on 127.0.0.1; emulators are child processes so that they get their own threads.
 //! `cargo bench -- NAME…` runs only the sections named (list, emulator, plan, apply, backends, numbers,
-//! thousand, accounts). `VAPP_BENCH_BIN=PATH` measures another build of vapp (an allocator tried, say).
+//! thousand, accounts, check). `VAPP_BENCH_BIN=PATH` measures another build of vapp (an allocator tried, say).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -115,6 +118,45 @@ fn main() {
     if wanted("accounts") {
         plan_many_accounts();
     }
+    if wanted("check") {
+        check_hundred_webhooks(&runtime);
+    }
+}
+
+/// `vapp check` of 100 answer URLs, each answered in 50 ms (median of 5).
+fn check_hundred_webhooks(runtime: &tokio::runtime::Runtime) {
+    const APPS: usize = 100;
+    const ANSWER: Duration = Duration::from_millis(50);
+    let listener =
+        runtime.block_on(tokio::net::TcpListener::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))).expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(ANSWER).await;
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"[{"action":"talk","text":"Hello"}]"#)
+    });
+    runtime.spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut manifest = String::from("version: 1\napplications:\n");
+    for i in 0..APPS {
+        manifest.push_str(&format!(
+            "  app-{i}:\n    name: app {i}\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: {base}/answer/{i}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("vapp.yaml"), manifest).expect("manifest");
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let output = Command::new(bin()).current_dir(dir.path()).args(["check", "-q"]).output().expect("vapp check");
+        samples.push(started.elapsed().as_secs_f64());
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    }
+    let took = median(samples);
+    let ideal = APPS as f64 * ANSWER.as_secs_f64() / vapp::webhooks::check::IN_FLIGHT as f64;
+    report("vapp check: 100 answer URLs answering in 50 ms (median of 5)", took, "s", &format!("~{ideal:.3} s"), true);
+    let ratio = took / ideal;
+    report("vapp check: against 100 x 50 ms / 8 in flight", ratio, "x", "<= 1.25x", ratio <= 1.25);
 }
 
 /// `vapp plan` over the primary and 20 subaccounts against the primary alone (median of 5 each,

@@ -184,3 +184,80 @@ fn judge_fallbacks(results: &mut [CheckResult]) {
         result.fallback_note = Some(note.to_string());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhooks::call::CallFailure;
+    use crate::webhooks::report::{render_human, render_json, render_markdown};
+
+    fn result(address: &str, kind: Kind, webhook: &'static str, problem: Option<Problem>) -> CheckResult {
+        CheckResult {
+            address: Address::new(address),
+            account: AccountName::default_account(),
+            capability: "voice",
+            webhook,
+            url: WebhookUrl::new(format!("https://user:pw@{address}.example/{webhook}")),
+            method: Method::Get,
+            ok: problem.is_none(),
+            status: match &problem {
+                Some(Problem::Http { status }) => Some(*status),
+                Some(Problem::Call(_)) => None,
+                _ => Some(200),
+            },
+            ms: 12,
+            calls_for_fallback: problem.as_ref().is_some_and(Problem::calls_for_fallback),
+            problem: problem.map(|p| p.to_string()),
+            fallback_ok: None,
+            kind,
+            fallback_note: None,
+        }
+    }
+
+    fn report(mut results: Vec<CheckResult>) -> Report {
+        judge_fallbacks(&mut results);
+        let failed = results.iter().filter(|r| !r.ok).count();
+        Report { format_version: 1, summary: Summary { passed: results.len() - failed, failed }, results }
+    }
+
+    #[test]
+    fn a_failed_answer_url_gets_its_fallbacks_verdict_and_the_report_reads_well() {
+        let bad_ncco = crate::webhooks::ncco::read_ncco(br#"[{"action":"talk"}]"#).unwrap_err();
+        let report = report(vec![
+            result("saved", Kind::Answer, "answer_url", Some(Problem::Http { status: 500 })),
+            result("saved", Kind::FallbackAnswer, "fallback_answer_url", None),
+            result("lost", Kind::Answer, "answer_url", Some(Problem::Ncco(bad_ncco))),
+            result("lost", Kind::FallbackAnswer, "fallback_answer_url", None),
+            result("alone", Kind::Answer, "answer_url", Some(Problem::Call(CallFailure::Refused))),
+        ]);
+        let verdicts: Vec<Option<bool>> = report.results.iter().map(|r| r.fallback_ok).collect();
+        assert_eq!(verdicts, [Some(true), None, Some(false), None, None]);
+        let json: serde_json::Value = serde_json::from_str(&render_json(&report)).unwrap();
+        assert_eq!(json["summary"], serde_json::json!({"passed": 2, "failed": 3}));
+        assert_eq!(json["results"][0]["url"], "https://user:***@saved.example/answer_url");
+        assert!(json["results"][1].get("fallback_ok").is_none());
+        assert_eq!(json["results"][4]["status"], serde_json::Value::Null);
+        insta::assert_snapshot!(render_human(&report), @r#"
+        ✗ saved voice answer_url GET https://user:***@saved.example/answer_url: HTTP 500
+            fallback_answer_url would have served the call
+        ✓ saved voice fallback_answer_url GET https://user:***@saved.example/fallback_answer_url: 200 in 12 ms
+        ✗ lost voice answer_url GET https://user:***@lost.example/answer_url: /0 (talk): missing "text"
+            fallback_answer_url would not be fetched (Vonage turns to it only when answer_url is offline or answers an HTTP error): the call would fail
+        ✓ lost voice fallback_answer_url GET https://user:***@lost.example/fallback_answer_url: 200 in 12 ms
+        ✗ alone voice answer_url GET https://user:***@alone.example/answer_url: connection refused
+
+        Checked 5 webhooks: 2 passed, 3 failed.
+        "#);
+        insta::assert_snapshot!(render_markdown(&report), @r#"
+        ### vapp check: 3 of 5 webhooks failed
+
+        | | application | webhook | request | answer | problem |
+        |---|---|---|---|---|---|
+        | ❌ | `saved` | voice `answer_url` | GET https://user:***@saved.example/answer_url | 500 in 12 ms | HTTP 500; fallback_answer_url would have served the call |
+        | ✅ | `saved` | voice `fallback_answer_url` | GET https://user:***@saved.example/fallback_answer_url | 200 in 12 ms |  |
+        | ❌ | `lost` | voice `answer_url` | GET https://user:***@lost.example/answer_url | 200 in 12 ms | /0 (talk): missing "text"; fallback_answer_url would not be fetched (Vonage turns to it only when answer_url is offline or answers an HTTP error): the call would fail |
+        | ✅ | `lost` | voice `fallback_answer_url` | GET https://user:***@lost.example/fallback_answer_url | 200 in 12 ms |  |
+        | ❌ | `alone` | voice `answer_url` | GET https://user:***@alone.example/answer_url | no answer | connection refused |
+        "#);
+    }
+}

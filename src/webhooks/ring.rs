@@ -126,3 +126,87 @@ pub fn judge(hook: &Hook, answer: &Answer) -> Result<Option<Ncco>, Problem> {
 pub async fn accepts_forgery(caller: &Caller, outgoing: &Outgoing) -> bool {
     matches!(caller.call(outgoing).await, Ok(answer) if (200..300).contains(&answer.status))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhooks::hooks::{Kind, WebhookUrl};
+
+    fn hook(kind: Kind, method: Method) -> Hook {
+        Hook {
+            capability: "voice",
+            webhook: "answer_url",
+            kind,
+            url: WebhookUrl::new("http://127.0.0.1:1/answer"),
+            method,
+            connect_timeout: Duration::from_millis(300),
+            socket_timeout: Duration::from_millis(1000),
+            signed: true,
+        }
+    }
+
+    fn answer(status: u16, body: &str, location: Option<&str>) -> Answer {
+        Answer {
+            status,
+            location: location.map(str::to_string),
+            body: body.as_bytes().to_vec(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn answers_are_judged_by_the_webhook_kind() {
+        let answer_url = hook(Kind::Answer, Method::Get);
+        let event_url = hook(Kind::VoiceEvent, Method::Post);
+        let talk = r#"[{"action":"talk","text":"hi"}]"#;
+        assert!(judge(&answer_url, &answer(200, talk, None)).unwrap().is_some());
+        assert_eq!(judge(&event_url, &answer(204, "", None)).unwrap(), None);
+        assert_eq!(judge(&answer_url, &answer(204, "", None)).unwrap_err(), Problem::NotOk { status: 204 });
+        let redirect = judge(&answer_url, &answer(302, "", Some("https://elsewhere/"))).unwrap_err();
+        assert_eq!(
+            redirect.to_string(),
+            "redirects to https://elsewhere/ (HTTP 302); Vonage does not follow redirects"
+        );
+        assert_eq!(judge(&event_url, &answer(500, "", None)).unwrap_err().to_string(), "HTTP 500");
+        let schema = judge(&answer_url, &answer(200, r#"[{"action":"talk"}]"#, None)).unwrap_err();
+        assert_eq!(schema.to_string(), "/0 (talk): missing \"text\"");
+        // The fallback rules: offline or an HTTP error calls for the fallback, a bad NCCO does not.
+        assert!(redirect.calls_for_fallback() && Problem::Http { status: 503 }.calls_for_fallback());
+        assert!(Problem::Call(CallFailure::Refused).calls_for_fallback());
+        assert!(!schema.calls_for_fallback() && !Problem::AcceptsForgery.calls_for_fallback());
+    }
+
+    #[test]
+    fn requests_carry_the_answer_fields_and_a_signature_over_the_body() {
+        let traffic = Traffic {
+            to: "447700900001".into(),
+            from: "447700900999".into(),
+            uuid: "u-1".into(),
+            conversation_uuid: "CON-1".into(),
+            timestamp: "2026-12-03T00:00:00Z".into(),
+        };
+        let get = request(&hook(Kind::Answer, Method::Get), &traffic, None, None);
+        let fields: Vec<&str> = get.query.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(fields, ["to", "from", "uuid", "conversation_uuid"]);
+        assert!(get.body.is_none() && get.bearer.is_none());
+        let signer = Signer { api_key: "k".into(), secret: crate::secret::Secret::new("s") };
+        let signing = Signing { signer: &signer, application_id: "app", now: 1, jti: "j".into() };
+        let post = request(&hook(Kind::Answer, Method::Post), &traffic, None, Some(signing));
+        let body: Value = serde_json::from_slice(post.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["conversation_uuid"], "CON-1");
+        let token = post.bearer.unwrap();
+        let claims = token.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["payload_hash"], crate::webhooks::sign::payload_hash(post.body.as_deref().unwrap()));
+        // A GET event carries its fields in the query.
+        let event = serde_json::json!({"status": "started", "uuid": "u-1"});
+        let get_event = request(&hook(Kind::VoiceEvent, Method::Get), &traffic, Some(&event), None);
+        assert_eq!(
+            get_event.query,
+            [("status".to_string(), "started".to_string()), ("uuid".to_string(), "u-1".to_string())]
+        );
+    }
+}

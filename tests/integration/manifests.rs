@@ -156,6 +156,7 @@ fn the_ci_example_is_valid_yaml_using_real_commands() {
     assert!(workflow["jobs"]["plan"]["steps"].is_array());
     assert!(text.contains("vapp -f apps plan --detailed-exitcode --format markdown"));
     assert!(text.contains("vapp -f apps apply --auto-approve --max-deletes 3 --lock-timeout 5m"));
+    assert!(text.contains("vapp -f apps check --format markdown"), "the webhooks are checked after apply");
     // The state is used where it lives: never copied in and out by hand.
     assert!(text.contains("VAPP_STATE: s3://") && !text.contains("aws s3 cp"));
     let env = &workflow["env"];
@@ -166,6 +167,8 @@ fn the_ci_example_is_valid_yaml_using_real_commands() {
     for flag in ["--auto-approve", "--max-deletes", "--lock-timeout"] {
         assert!(help.contains(flag), "{flag} in {help}");
     }
+    let help = ws.vapp().args(["check", "--help"]).expect(0).stdout;
+    assert!(help.contains("--format") && help.contains("markdown"), "{help}");
 }
 
 #[test]
