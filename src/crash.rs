@@ -1,5 +1,5 @@
 //! Crash points for the tests that kill vapp at each step of a multi-step change (`vapp state mv
-//! --to-state`): when `VAPP_CRASH_AT` names a point, vapp SIGKILLs itself there, with no cleanup, as
+//! --to-state`, a number's transfer between accounts): when `VAPP_CRASH_AT` names a point, vapp SIGKILLs itself there, with no cleanup, as
 //! a killed CI runner would. Unset (as always outside those tests), a point does nothing.
 
 /// Dies at once when `VAPP_CRASH_AT` is `point`.

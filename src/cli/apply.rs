@@ -375,12 +375,14 @@ async fn transfer_numbers(
         };
         let pending = crate::state::PendingTransfer { from: transfer.from.clone(), to: transfer.to.clone() };
         store.commit(|s| drop(s.transfers_pending.insert(transfer.number.clone(), pending))).await?;
+        crate::crash::point("transfer:intended");
         connection.client.transfer_number(&call).await.with_context(|| {
             format!(
                 "cannot transfer number {} from account {} to account {}",
                 transfer.number, transfer.from, transfer.to
             )
         })?;
+        crate::crash::point("transfer:answered");
         store.commit(|s| drop(s.transfers_pending.remove(&transfer.number))).await?;
         context.printer.status(&format!(
             "number {}: transferred from account {} to account {}",

@@ -327,3 +327,35 @@ fn transfers_converge_when_answers_are_lost() {
         .expect("one of 50 listings is answered");
     assert_eq!(subaccounts.len(), 1, "one subaccount: {subaccounts:?}");
 }
+
+/// A transfer killed after its intent was written, and after its answer came: the same command
+/// finishes it, the number ends in the right account and linked, nothing is transferred twice.
+#[test]
+fn a_transfer_survives_a_kill_at_every_step() {
+    for crash in ["transfer:intended", "transfer:answered"] {
+        let config = EmulatorConfig {
+            seed_numbers: 2,
+            subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))],
+            ..config()
+        };
+        let emulator = BackgroundEmulator::start(config);
+        let ws = Workspace::new(&emulator.url);
+        ws.write(
+            "vapp.yaml",
+            "version: 1\naccounts:\n  staging:\n    api_key: sub00001\n    api_secret_env: STAGING_SECRET\naccount: staging\napplications:\n  web:\n    name: web\n    numbers: [\"447700900001\"]\n",
+        );
+        let vapp = || ws.vapp().env("STAGING_SECRET", "SubSecret1");
+        let killed = vapp().env("VAPP_CRASH_AT", crash).args(["apply", "--auto-approve"]).run();
+        assert_ne!(killed.code, 0, "{crash}: killed");
+        assert!(ws.state()["transfers_pending"]["447700900001"].is_object(), "{crash}: the intent outlives the kill");
+        vapp().args(["apply", "--auto-approve"]).expect(0);
+        vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+        let staging = emulator.client().for_credentials(Credentials::new("sub00001", "SubSecret1"));
+        let number = emulator
+            .block_on(vapp::api::NumbersApi::find_number(&staging, &vapp::model::Msisdn::new("447700900001")))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{crash}: staging owns the number"));
+        assert_eq!(number.app_id.as_ref().map(|id| id.as_str()), ws.state()["applications"]["web"]["id"].as_str());
+        assert!(ws.state().get("transfers_pending").is_none(), "{crash}: settled");
+    }
+}
