@@ -359,3 +359,107 @@ fn a_transfer_survives_a_kill_at_every_step() {
         assert!(ws.state().get("transfers_pending").is_none(), "{crash}: settled");
     }
 }
+
+/// Where an application of the property test lives: `default`, an existing subaccount, or one vapp
+/// makes; and which of the primary's two numbers it answers, if any (transfers happen between the
+/// primary and a subaccount only, so the existing `staging` takes none).
+#[derive(Clone, Debug)]
+struct Placed {
+    account: usize,
+    number: Option<usize>,
+}
+
+const PLACES: [&str; 3] = ["default", "staging", "acme"];
+const PROPERTY_NUMBERS: [&str; 2] = ["447700900001", "447700900002"];
+
+fn placed() -> impl proptest::strategy::Strategy<Value = Option<Placed>> {
+    use proptest::prelude::*;
+    proptest::option::of(
+        (0usize..3, proptest::option::of(0usize..2))
+            .prop_map(|(account, number)| Placed { account, number: number.filter(|_| account != 1) }),
+    )
+}
+
+/// The manifests for `apps`: one file per account, the accounts declared in the first.
+fn accounts_manifests(ws: &Workspace, apps: &[Option<Placed>]) -> Vec<(String, usize, Option<usize>)> {
+    let mut taken = [false; 2];
+    let mut wanted = Vec::new();
+    for (i, app) in apps.iter().enumerate() {
+        let Some(app) = app else { continue };
+        let number = app.number.filter(|n| !std::mem::replace(&mut taken[*n], true));
+        wanted.push((format!("app-{i}"), app.account, number));
+    }
+    for (place, account) in PLACES.iter().enumerate() {
+        let mut text = match place {
+            0 => String::from("version: 1\naccounts:\n  staging:\n    api_key: sub00001\n    api_secret_env: STAGING_SECRET\n  acme:\n    subaccount_of: default\n    name: ACME\napplications:\n"),
+            _ => format!("version: 1\naccount: {account}\napplications:\n"),
+        };
+        let mut any = false;
+        for (address, _, number) in wanted.iter().filter(|(_, a, _)| *a == place) {
+            any = true;
+            text.push_str(&format!("  {address}:\n    name: {address}\n"));
+            if let Some(n) = number {
+                text.push_str(&format!("    numbers: [\"{}\"]\n", PROPERTY_NUMBERS[*n]));
+            }
+        }
+        if !any {
+            text.push_str("  {}\n");
+            text = text.replace("applications:\n  {}\n", "applications: {}\n");
+        }
+        ws.write(&format!("m/{account}.yaml"), &text);
+    }
+    wanted
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 8, ..Default::default() })]
+
+    /// Applications placed in three accounts, then placed again (moved between accounts, numbers
+    /// transferred with them, some removed): each apply converges, planning again is empty, and every
+    /// account holds exactly the applications the manifests put in it, with the numbers linked to them.
+    #[test]
+    fn accounts_apply_then_plan_again_is_empty(
+        first in proptest::collection::vec(placed(), 4),
+        second in proptest::collection::vec(placed(), 4),
+    ) {
+        let config = EmulatorConfig {
+            seed_numbers: 2,
+            subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))],
+            ..config()
+        };
+        let emulator = BackgroundEmulator::start(config);
+        let ws = Workspace::new(&emulator.url);
+        let vapp = || ws.vapp().args(["-f", "m"]).env("STAGING_SECRET", "SubSecret1");
+        for round in [&first, &second] {
+            let wanted = accounts_manifests(&ws, round);
+            vapp().args(["apply", "--auto-approve", "--numbers-pace", "0s"]).expect(0);
+            let again = vapp().args(["plan", "--detailed-exitcode"]).run();
+            proptest::prop_assert_eq!(again.code, 0, "{:?}", again);
+            let state = ws.state();
+            let (acme_key, acme_secret) = shown(&ws);
+            let client = emulator.client();
+            let clients = [
+                client.clone(),
+                client.for_credentials(Credentials::new("sub00001", "SubSecret1")),
+                client.for_credentials(Credentials::new(&acme_key, &acme_secret)),
+            ];
+            for (place, account) in clients.iter().enumerate() {
+                let live = emulator.block_on(vapp::api::ApplicationApi::list_all(account)).unwrap();
+                let mut names: Vec<String> = live.iter().map(|a| a.name.clone()).collect();
+                names.sort();
+                let mut expected: Vec<String> =
+                    wanted.iter().filter(|(_, a, _)| *a == place).map(|(address, _, _)| address.clone()).collect();
+                expected.sort();
+                proptest::prop_assert_eq!(&names, &expected, "account {}", PLACES[place]);
+                for (address, _, number) in wanted.iter().filter(|(_, a, _)| *a == place) {
+                    let Some(n) = number else { continue };
+                    let found = emulator
+                        .block_on(vapp::api::NumbersApi::find_number(account, &vapp::model::Msisdn::new(PROPERTY_NUMBERS[*n])))
+                        .unwrap();
+                    let linked = found.and_then(|f| f.app_id).map(|id| id.as_str().to_string());
+                    proptest::prop_assert_eq!(linked.as_deref(), state["applications"][address]["id"].as_str());
+                }
+            }
+        }
+    }
+}
