@@ -135,7 +135,17 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     let mut keys = None;
     let (manifests, saved) = match source {
         Source::Manifests { manifests, targets } => (manifests, Err(targets)),
-        Source::Saved(saved) => (Manifests::Given(Box::default()), Ok(saved)),
+        Source::Saved(saved) => {
+            // A plan over several accounts signs in to each as the manifests declared it then.
+            let accounts = saved
+                .accounts
+                .iter()
+                .filter_map(|a| a.declared(std::path::Path::new("the saved plan")).map(|d| (a.name.clone(), d)))
+                .collect();
+            let desired = crate::manifest::Desired { accounts, ..Default::default() };
+            let also = saved.accounts_in_play();
+            (Manifests::Saved(Box::new(desired), also), Ok(saved))
+        }
     };
     let Inputs { desired, mut loaded, live, numbers, others, subaccounts, connection, .. } = context
         .gather(manifests, Keys::Readable, |desired, state| {
@@ -147,12 +157,8 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         })
         .await?;
     let state = loaded.as_ref().map(|l| &l.state);
-    let spans = super::worlds::spans_accounts(&desired, state);
-    if spans && saved.is_ok() {
-        return Err(super::failure::Failure::msg(
-            "a saved plan over several accounts cannot be applied by this vapp: apply from the manifests",
-        ));
-    }
+    let spans = super::worlds::spans_accounts(&desired, state)
+        || saved.as_ref().is_ok_and(|s| !s.accounts_in_play().is_empty());
     let plan = match saved {
         Err(targets) => {
             let mut plan = super::plan::plan_accounts_or_one(&desired, state, &live, &numbers, &others, &targets)?;
@@ -163,7 +169,27 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             plan
         }
         Ok(saved) => {
-            if let Some(reason) = saved.staleness(state, &live, &numbers) {
+            let stale = match spans {
+                false => saved.staleness(state, &live, &numbers),
+                true => {
+                    // Every account as the plan saw it: applications by id, numbers by msisdn.
+                    let everywhere: Vec<crate::model::Listed> =
+                        live.iter().chain(others.iter().flat_map(|w| w.live.iter())).cloned().collect();
+                    let mut worlds = vec![plan::AccountWorld {
+                        account: plan::AccountName::default_account(),
+                        live: &live,
+                        numbers: &numbers,
+                    }];
+                    worlds.extend(others.iter().map(|w| plan::AccountWorld {
+                        account: w.account.clone(),
+                        live: &w.live,
+                        numbers: &w.numbers,
+                    }));
+                    let numbers = plan::numbers_everywhere(&worlds, &saved.plan.transfers);
+                    saved.staleness(state, &everywhere, &numbers)
+                }
+            };
+            if let Some(reason) = stale {
                 return Err(StalePlanError::Moved(reason).into());
             }
             saved.plan

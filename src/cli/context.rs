@@ -43,6 +43,9 @@ pub enum Manifests {
     Read,
     /// These (destroy plans against none).
     Given(Box<Desired>),
+    /// A saved plan's: its accounts' declarations, and the accounts it changes (read besides those the
+    /// state names).
+    Saved(Box<Desired>, Vec<crate::model::AccountName>),
 }
 
 /// Whether the state's private keys must be readable (apply signs nothing, but makes keys and
@@ -304,12 +307,13 @@ impl Context {
         let (clients, connected) = tokio::sync::oneshot::channel::<(Client, Client)>();
         let local = async {
             let started = Instant::now();
-            let reading = match manifests {
+            let (reading, also) = match manifests {
                 Manifests::Read => {
                     let files = self.settings.files.clone();
-                    Err(tokio::task::spawn_blocking(move || (manifest::load(&files), started.elapsed())))
+                    (Err(tokio::task::spawn_blocking(move || (manifest::load(&files), started.elapsed()))), Vec::new())
                 }
-                Manifests::Given(desired) => Ok(*desired),
+                Manifests::Given(desired) => (Ok(*desired), Vec::new()),
+                Manifests::Saved(desired, also) => (Ok(*desired), also),
             };
             let loaded = match keys {
                 Keys::Sealed => self.load_state().await,
@@ -333,7 +337,7 @@ impl Context {
             self.check_account(loaded.as_ref().map(|l| &l.state))?;
             // The other accounts are read as soon as it is known which they are, beside `default`.
             let state = loaded.as_ref().map(|l| &l.state);
-            let _ = prepared.send(super::worlds::prepare(&desired, state, self.settings.allow_other_account)?);
+            let _ = prepared.send(super::worlds::prepare(&desired, state, &also, self.settings.allow_other_account)?);
             on_local(&desired, loaded.as_ref().map(|l| &l.state));
             Ok::<_, super::failure::Failure>((desired, loaded, manifests_took, state_took))
         };

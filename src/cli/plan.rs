@@ -50,11 +50,6 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let mut plan = plan_accounts_or_one(&desired, state, &live, &numbers, &others, &args.targets)?;
     plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
     limit_to_accounts(&mut plan, &accounts_named(&args.accounts, &desired, state)?)?;
-    if args.out.is_some() && super::worlds::spans_accounts(&desired, state) {
-        return Err(super::failure::Failure::msg(
-            "saving a plan over several accounts (-o) is not built yet: apply from the manifests",
-        ));
-    }
     clock.lap("planning");
     let text = match args.format {
         Format::Human => render_human(&plan, context.printer.human_style()),
@@ -68,7 +63,18 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     plan.check_max_deletes(args.max_deletes)?;
     let has_changes = plan.has_changes();
     if let Some(path) = &args.out {
-        let saved = SavedPlan::new(plan, &live);
+        let saved = match super::worlds::spans_accounts(&desired, state) || !plan.accounts.is_empty() {
+            false => SavedPlan::new(plan, &live),
+            // Every account's applications, for the digests that tell a stale plan; and how to sign
+            // in to each account, for the apply that reads them again.
+            true => {
+                let everywhere: Vec<crate::model::Listed> =
+                    live.iter().chain(others.iter().flat_map(|w| w.live.iter())).cloned().collect();
+                let mut saved = SavedPlan::new(plan, &everywhere);
+                saved.accounts = desired.accounts.values().map(plan::SavedAccount::from_declared).collect();
+                saved
+            }
+        };
         let mut bytes = serde_json::to_vec_pretty(&saved)?;
         bytes.push(b'\n');
         crate::fsutil::write_atomically(path, &bytes, crate::fsutil::Mode::Shared)

@@ -97,13 +97,20 @@ pub struct ToRead {
     keep: crate::model::Keep,
 }
 
-/// The accounts besides `default` in play, ready to be read (errors such as a missing secret
-/// variable come out here, before anything is read).
-pub fn prepare(desired: &Desired, state: Option<&State>, allow_other_account: bool) -> Result<Vec<ToRead>> {
-    if !spans_accounts(desired, state) {
+/// The accounts besides `default` in play (and `also`, a saved plan's), ready to be read (errors
+/// such as a missing secret variable come out here, before anything is read).
+pub fn prepare(
+    desired: &Desired,
+    state: Option<&State>,
+    also: &[AccountName],
+    allow_other_account: bool,
+) -> Result<Vec<ToRead>> {
+    if !spans_accounts(desired, state) && also.is_empty() {
         return Ok(Vec::new());
     }
-    accounts_in_play(desired, state)
+    let mut in_play = accounts_in_play(desired, state);
+    in_play.extend(also.iter().filter(|a| !a.is_default()).cloned());
+    in_play
         .into_iter()
         .map(|account| {
             let credentials = credentials(desired, state, &account, allow_other_account)?;

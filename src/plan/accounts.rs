@@ -304,6 +304,18 @@ pub struct HalfAMove {
     pub to: AccountName,
 }
 
+/// Every account's numbers in one list, as a plan over them saw them: a number being transferred
+/// routes nowhere (it arrives unlinked), which is what the plan's changes start from.
+pub fn numbers_everywhere(worlds: &[AccountWorld<'_>], transfers: &[Transfer]) -> Vec<crate::model::Number> {
+    let mut all: Vec<crate::model::Number> = worlds.iter().flat_map(|w| w.numbers.iter().cloned()).collect();
+    for number in &mut all {
+        if transfers.iter().any(|t| t.number == number.msisdn) {
+            number.app_id = None;
+        }
+    }
+    all
+}
+
 /// Keeps only what `accounts` are concerned by (`--account`): their changes, drift and account
 /// changes. Empty `accounts` keeps everything. A move between accounts is kept whole or refused.
 pub fn limit_to_accounts(plan: &mut super::Plan, accounts: &[AccountName]) -> Result<(), HalfAMove> {

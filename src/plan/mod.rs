@@ -27,13 +27,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use accounts::{
-    apply_rounds, limit_to_accounts, moved_between_accounts, plan_accounts, plan_everywhere, AccountChange,
-    AccountStep, AccountWorld, Transfer,
+    apply_rounds, limit_to_accounts, moved_between_accounts, numbers_everywhere, plan_accounts, plan_everywhere,
+    AccountChange, AccountStep, AccountWorld, Transfer,
 };
 pub use diff::FieldDiff;
 pub use lost::{Lookup, LostCreate, Unmanaged};
 pub use planner::{keys_expected, listing_keeps, plan, PlanError, PlanInput};
-pub use saved::SavedPlan;
+pub use saved::{SavedAccount, SavedPlan};
 
 pub use crate::model::AccountName;
 use crate::model::{Address, AppId, Application, Fingerprint, Msisdn};

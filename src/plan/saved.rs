@@ -31,8 +31,83 @@ pub struct SavedPlan {
     pub version: u32,
     pub vapp_version: String,
     pub plan: Plan,
-    /// SHA-256 of each live application the plan's steps depend on, by id.
+    /// SHA-256 of each live application the plan's steps depend on, by id (in every account).
     pub live_digests: BTreeMap<AppId, String>,
+    /// The accounts a plan over several accounts signs in to, as the manifests declared them: an
+    /// existing account's API key and the name of the variable with its secret (never a secret), a
+    /// subaccount's parent and name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<SavedAccount>,
+}
+
+/// An account declaration, as a saved plan keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedAccount {
+    pub name: crate::model::AccountName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_secret_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subaccount_of: Option<crate::model::AccountName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subaccount_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_primary_account_balance: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_secret_env: Option<String>,
+}
+
+impl SavedAccount {
+    pub fn from_declared(declared: &crate::manifest::accounts::DeclaredAccount) -> Self {
+        use crate::manifest::accounts::AccountKind;
+        let mut saved = SavedAccount {
+            name: declared.name.clone(),
+            api_key: None,
+            api_secret_env: None,
+            subaccount_of: None,
+            subaccount_name: None,
+            use_primary_account_balance: None,
+            signature_secret_env: declared.signature_secret_env.clone(),
+        };
+        match &declared.kind {
+            AccountKind::Existing { api_key, api_secret_env } => {
+                saved.api_key = Some(api_key.clone());
+                saved.api_secret_env = Some(api_secret_env.clone());
+            }
+            AccountKind::Subaccount { parent, name, use_primary_account_balance } => {
+                saved.subaccount_of = Some(parent.clone());
+                saved.subaccount_name = Some(name.clone());
+                saved.use_primary_account_balance = Some(*use_primary_account_balance);
+            }
+        }
+        saved
+    }
+
+    /// The declaration again, placed at `plan_file` (where a message about it should point).
+    pub fn declared(&self, plan_file: &std::path::Path) -> Option<crate::manifest::accounts::DeclaredAccount> {
+        use crate::manifest::accounts::AccountKind;
+        let kind = match (&self.api_key, &self.api_secret_env, &self.subaccount_of, &self.subaccount_name) {
+            (Some(api_key), Some(api_secret_env), None, None) => {
+                AccountKind::Existing { api_key: api_key.clone(), api_secret_env: api_secret_env.clone() }
+            }
+            (None, None, Some(parent), Some(name)) => AccountKind::Subaccount {
+                parent: parent.clone(),
+                name: name.clone(),
+                use_primary_account_balance: self.use_primary_account_balance.unwrap_or(true),
+            },
+            _ => return None,
+        };
+        Some(crate::manifest::accounts::DeclaredAccount {
+            name: self.name.clone(),
+            kind,
+            signature_secret_env: self.signature_secret_env.clone(),
+            location: crate::manifest::Location {
+                file: plan_file.to_path_buf(),
+                position: crate::manifest::Position { line: 1, col: 1 },
+            },
+        })
+    }
 }
 
 /// Why a saved plan file cannot be applied as it is.
@@ -76,7 +151,21 @@ impl SavedPlan {
             vapp_version: env!("CARGO_PKG_VERSION").to_string(),
             live_digests: digests(&plan, live),
             plan,
+            accounts: Vec::new(),
         }
+    }
+
+    /// The accounts besides `default` whose applications, numbers or selves the plan changes.
+    pub fn accounts_in_play(&self) -> Vec<crate::model::AccountName> {
+        let mut names: Vec<crate::model::AccountName> = Vec::new();
+        let plan = &self.plan;
+        let named = plan.changes.iter().map(|c| &c.account).chain(plan.accounts.iter().map(|a| &a.account));
+        for name in named.chain(plan.transfers.iter().flat_map(|t| [&t.from, &t.to])) {
+            if !name.is_default() && !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
     }
 
     /// Reads a saved plan; the format and version are checked before the plan itself is read.

@@ -463,3 +463,47 @@ proptest::proptest! {
         }
     }
 }
+
+/// A plan over several accounts saved with `-o` applies exactly, reading each account again to tell a
+/// stale plan: an application changed in a subaccount since makes it stale (exit 4).
+#[test]
+fn a_saved_plan_covers_every_account() {
+    let config = EmulatorConfig {
+        seed_numbers: 3,
+        subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))],
+        ..config()
+    };
+    let emulator = BackgroundEmulator::start(config);
+    let ws = Workspace::new(&emulator.url);
+    ws.write("m/accounts.yaml", THREE);
+    ws.write("m/staging.yaml", STAGING);
+    ws.write("m/acme.yaml", ACME_APPS);
+    let vapp = || ws.vapp().args(["-f", "m"]).env("VONAGE_STAGING_API_SECRET", "SubSecret1");
+    vapp().args(["plan", "-o", "day.plan"]).expect(0);
+    let saved = std::fs::read_to_string(ws.path().join("day.plan")).unwrap();
+    assert!(!saved.contains("SubSecret1"), "no secret in a saved plan");
+    assert!(saved.contains("VONAGE_STAGING_API_SECRET"), "the variable's name, to sign in again");
+    // Applied from the plan alone: the manifests are not read.
+    std::fs::rename(ws.path().join("m"), ws.path().join("elsewhere")).unwrap();
+    let applied = ws.vapp().args(["apply", "day.plan"]).env("VONAGE_STAGING_API_SECRET", "SubSecret1").expect(0);
+    assert!(applied.stderr.contains("account acme: created"), "{applied:?}");
+    std::fs::rename(ws.path().join("elsewhere"), ws.path().join("m")).unwrap();
+    vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+    let (acme_key, acme_secret) = shown(&ws);
+    let acme = emulator.client().for_credentials(Credentials::new(&acme_key, &acme_secret));
+    let acme_apps = emulator.block_on(vapp::api::ApplicationApi::list_all(&acme)).unwrap();
+    assert_eq!(acme_apps.len(), 1);
+
+    // Changed in the subaccount behind the saved plan's back: stale.
+    ws.write("m/staging.yaml", &STAGING.replace("stage web", "stage web 2"));
+    vapp().args(["plan", "-o", "rename.plan"]).expect(0);
+    let staging = emulator.client().for_credentials(Credentials::new("sub00001", "SubSecret1"));
+    let mut app = emulator.block_on(vapp::api::ApplicationApi::list_all(&staging)).unwrap().remove(0);
+    app.name = "renamed by hand".into();
+    let id = app.id.clone().unwrap();
+    emulator.block_on(vapp::api::ApplicationApi::update(&staging, &id, &app)).unwrap();
+    let stale = vapp().args(["apply", "rename.plan"]).expect(4);
+    assert!(stale.stderr.contains(&format!("application {id} changed")), "{stale:?}");
+    vapp().args(["apply", "--auto-approve"]).expect(0);
+    vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+}
