@@ -15,7 +15,7 @@ use super::{Printer, Settings};
 use crate::api::{ApplicationApi, BaseUrl, Client, ClientConfig, Credentials, NumberFilter, NumbersApi};
 use crate::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use crate::manifest::{self, Desired};
-use crate::model::{Application, Listed, Number};
+use crate::model::{AccountName, Application, Listed, Number};
 use crate::state::backend::{self, Backend, Held};
 use crate::state::{self, Account, Loaded, State, StateStore};
 
@@ -104,19 +104,8 @@ impl Context {
         Ok(manifest::load(&self.settings.files)?)
     }
 
-    /// Refuses what this build cannot plan yet: subaccounts of anything but `default`, and `import:`
-    /// entries for applications in other accounts (imports read `default`'s listing).
+    /// Refuses what this build cannot plan yet: subaccounts of anything but `default`.
     pub fn refuse_what_is_not_built(desired: &Desired) -> Result<()> {
-        let elsewhere = desired.refactoring.imports.iter().find_map(|import| {
-            let app = desired.apps.get(&import.address)?;
-            (!app.account.is_default()).then_some((import, app))
-        });
-        if let Some((import, app)) = elsewhere {
-            return Err(super::failure::hinted(
-                format!("{}: `{}` is imported into account {}", import.location, import.address, app.account),
-                "this vapp imports into the `default` account only (see the README, \"Several accounts\")",
-            ));
-        }
         let nested = desired.accounts.values().find(|account| {
             matches!(&account.kind, manifest::accounts::AccountKind::Subaccount { parent, .. } if !parent.is_default())
         });
@@ -362,8 +351,25 @@ impl Context {
         let ((desired, loaded, manifests_took, state_took), listed, others) =
             tokio::try_join!(local, async { Ok(listing.await) }, async { Ok(others.await) })?;
         let (connection, mut live, numbers) = listed?;
-        let others = others?;
-        self.read_imports_whole(&desired, &connection, &mut live).await?;
+        let mut others = others?;
+        self.read_imports_whole(&desired, &connection.client, &AccountName::default_account(), &mut live).await?;
+        let state = loaded.as_ref().map(|l| &l.state);
+        for world in &mut others {
+            if !desired
+                .refactoring
+                .imports
+                .iter()
+                .any(|i| desired.apps.get(&i.address).is_some_and(|a| a.account == world.account))
+            {
+                continue;
+            }
+            let allow = self.settings.allow_other_account;
+            let Some(credentials) = super::worlds::credentials(&desired, state, &world.account, allow)? else {
+                continue;
+            };
+            let (client, _) = super::worlds::clients(&connection.client, &connection.numbers, &credentials);
+            self.read_imports_whole(&desired, &client, &world.account, &mut world.live).await?;
+        }
         // Existing accounts need no listing of the primary's subaccounts: only those vapp makes do.
         let has_subaccounts =
             desired.accounts.values().any(|a| matches!(a.kind, manifest::accounts::AccountKind::Subaccount { .. }))
@@ -379,16 +385,23 @@ impl Context {
 
     /// The applications the manifests import, read whole: the listing kept only what the state names
     /// whole (it knew the state before the manifests), and an import's plan compares all of it.
-    async fn read_imports_whole(&self, desired: &Desired, connection: &Connection, live: &mut [Listed]) -> Result<()> {
+    async fn read_imports_whole(
+        &self,
+        desired: &Desired,
+        client: &Client,
+        account: &AccountName,
+        live: &mut [Listed],
+    ) -> Result<()> {
+        let in_account =
+            |address: &crate::model::Address| desired.apps.get(address).is_some_and(|a| &a.account == account);
         let imported: std::collections::HashSet<&crate::model::AppId> =
-            desired.refactoring.imports.iter().map(|i| &i.id).collect();
+            desired.refactoring.imports.iter().filter(|i| in_account(&i.address)).map(|i| &i.id).collect();
         for listed in live.iter_mut() {
             let Listed::Glimpse(glimpse) = listed else { continue };
             if !imported.contains(&glimpse.id) {
                 continue;
             }
-            let app = connection
-                .client
+            let app = client
                 .get(&glimpse.id)
                 .await
                 .with_context(|| format!("cannot read application {} to import it", glimpse.id))?;

@@ -6,7 +6,7 @@ use clap::Args;
 use super::{Context, Exit};
 use crate::api::numbers::{NumberFilter, NumbersApi};
 use crate::api::ApplicationApi;
-use crate::model::{Address, AppId};
+use crate::model::{AccountName, Address, AppId};
 use crate::plan::diff::comparable;
 use crate::state::{KeyRecord, StateEntry};
 
@@ -33,20 +33,18 @@ pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
             "declare it first; `vapp export -o DIR` writes manifests for the live applications",
         ));
     };
-    if !declared.account.is_default() {
-        return Err(super::failure::hinted(
-            format!(
-                "{address} is in account {}, and `vapp import` imports into the `default` account only",
-                declared.account
-            ),
-            "importing into other accounts is not built yet (see the README, \"Several accounts\")",
-        ));
-    }
     let protect = declared.protect;
-    context.with_state_lock("import", args.lock_timeout, import(context, &args, protect)).await
+    let account = declared.account.clone();
+    context.with_state_lock("import", args.lock_timeout, import(context, &args, &desired, &account, protect)).await
 }
 
-async fn import(context: &Context, args: &ImportArgs, protect: bool) -> Result<Exit> {
+async fn import(
+    context: &Context,
+    args: &ImportArgs,
+    desired: &crate::manifest::Desired,
+    account: &AccountName,
+    protect: bool,
+) -> Result<Exit> {
     let address = &args.address;
     let loaded = context.load_state().await?;
     context.check_account(loaded.as_ref().map(|l| &l.state))?;
@@ -60,13 +58,29 @@ async fn import(context: &Context, args: &ImportArgs, protect: bool) -> Result<E
         bail!("application {} is already managed as {other}", args.app_id);
     }
     let connection = context.connect().await?;
-    let live = connection.client.get(&args.app_id).await.with_context(|| format!("cannot import {}", args.app_id))?;
+    // The application is read in the account the manifests put it in, with that account's credentials.
+    let (apps, numbers_api) = match account.is_default() {
+        true => (connection.client.clone(), connection.numbers.clone()),
+        false => {
+            let credentials =
+                super::worlds::credentials(desired, Some(&state), account, context.settings.allow_other_account)?
+                    .ok_or_else(|| {
+                        super::failure::Failure::msg(format!(
+                            "account {account} is not made yet: apply first, then import into it"
+                        ))
+                    })?;
+            super::worlds::clients(&connection.client, &connection.numbers, &credentials)
+        }
+    };
+    let live = apps
+        .get(&args.app_id)
+        .await
+        .with_context(|| format!("cannot import {} from account {account}", args.app_id))?;
     let routed = NumberFilter { application_id: Some(args.app_id.clone()), ..Default::default() };
-    let numbers = connection
-        .numbers
+    let numbers = numbers_api
         .list_numbers(&routed)
         .await
-        .with_context(|| format!("cannot list the numbers at {}", connection.numbers.base_url()))?;
+        .with_context(|| format!("cannot list the numbers of account {account} at {}", numbers_api.base_url()))?;
     let fingerprint = live.public_key().and_then(|pem| crate::keys::fingerprint(pem).ok());
     let entry = StateEntry {
         id: Some(args.app_id.clone()),
@@ -75,6 +89,7 @@ async fn import(context: &Context, args: &ImportArgs, protect: bool) -> Result<E
         applied: Some(comparable(&live)?),
         // The filter is the API's; the ids are checked here all the same.
         numbers: numbers.iter().filter(|n| n.app_id.as_ref() == Some(&args.app_id)).map(|n| n.msisdn.clone()).collect(),
+        account: (!account.is_default()).then(|| account.clone()),
         ..Default::default()
     };
     let linked = match entry.numbers.len() {
@@ -82,11 +97,19 @@ async fn import(context: &Context, args: &ImportArgs, protect: bool) -> Result<E
         1 => " with its number".to_string(),
         n => format!(" with its {n} numbers"),
     };
-    let account = context.account()?;
+    let here = context.account()?;
+    // An existing account is bound to its API key with its first import, as with its first apply.
+    let binding = super::worlds::unbound(desired, &state).into_iter().find(|(name, _)| name == account);
     store
         .commit(|s| {
-            s.account = Some(account);
+            s.account = Some(here);
             s.applications.insert(address.clone(), entry);
+            if let Some((name, api_key)) = binding {
+                s.accounts
+                    .entry(name)
+                    .or_insert(crate::state::AccountRecord { api_key: None, subaccount: None })
+                    .api_key = Some(api_key);
+            }
         })
         .await?;
     context.printer.status(&format!(

@@ -507,3 +507,38 @@ fn a_saved_plan_covers_every_account() {
     vapp().args(["apply", "--auto-approve"]).expect(0);
     vapp().args(["plan", "--detailed-exitcode"]).expect(0);
 }
+
+/// Applications made in a subaccount outside vapp are taken under management there, by `vapp import`
+/// and by an `import:` entry, read with the subaccount's credentials.
+#[test]
+fn imports_into_another_account() {
+    let config =
+        EmulatorConfig { subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))], ..config() };
+    let emulator = BackgroundEmulator::start(config);
+    let staging = emulator.client().for_credentials(Credentials::new("sub00001", "SubSecret1"));
+    let made = |name: &str| {
+        let app = vapp::model::Application { name: name.into(), ..Default::default() };
+        emulator.block_on(vapp::api::ApplicationApi::create(&staging, &app)).unwrap().id.unwrap()
+    };
+    let (by_command, by_entry) = (made("by command"), made("by entry"));
+    let ws = Workspace::new(&emulator.url);
+    let declared = "version: 1\naccounts:\n  staging:\n    api_key: sub00001\n    api_secret_env: STAGING_SECRET\naccount: staging\napplications:\n  one:\n    name: by command\n  two:\n    name: by entry\n";
+    ws.write("vapp.yaml", &format!("{declared}import:\n  - {{ address: two, id: {by_entry} }}\n"));
+    let vapp = || ws.vapp().env("STAGING_SECRET", "SubSecret1");
+    vapp().args(["import", "one", by_command.as_str()]).expect(0);
+    assert_eq!(ws.state()["applications"]["one"]["account"], "staging");
+    assert_eq!(ws.state()["accounts"]["staging"]["api_key"], "sub00001", "bound with its first import");
+    let plan = vapp().args(["plan", "--format", "json"]).expect(0).json();
+    let actions: Vec<(&str, &str)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["address"].as_str().unwrap(), c["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions, [("two", "import")], "{plan:#}");
+    vapp().args(["apply", "--auto-approve"]).expect(0);
+    ws.write("vapp.yaml", declared);
+    vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+    assert_eq!(ws.state()["applications"]["two"]["id"], by_entry.as_str());
+    assert_eq!(emulator.block_on(vapp::api::ApplicationApi::list_all(&staging)).unwrap().len(), 2, "nothing made");
+}
