@@ -6,7 +6,7 @@
 //! | byte | meaning                                                                    |
 //! |------|----------------------------------------------------------------------------|
 //! | 0    | method: GET, POST, PUT, DELETE, PATCH                                       |
-//! | 1    | low 4 bits: which path (15: the Subaccounts API); high bits: which id       |
+//! | 1    | low 4 bits: which path (14: simulated traffic, 15: the Subaccounts API); high bits: which id |
 //! | 2    | low 4 bits: Authorization (mostly right); high bits: Content-Type          |
 //! | 3    | low 3 bits: Accept; bits 3-6: page_size/size; bit 7: page/index (high)     |
 //! | 4    | low 5 bits: how many of the next bytes are appended to the path (raw, or   |
@@ -157,7 +157,12 @@ fuzz_target!(|data: &[u8]| {
         11 => format!("/number/update?app_id={id}"),
         12 => format!("/v2/applications/{id}/"),
         13 => "/v2/applications?".to_string(),
-        14 => "/".to_string(),
+        // The emulator's door for simulated traffic (`vapp simulate`); a fresh account's numbers route
+        // nowhere, so no webhook is ever called from here.
+        14 => match (head[1] >> 4) % 2 {
+            0 => "/_vapp/simulate/call".to_string(),
+            _ => "/_vapp/simulate/message".to_string(),
+        },
         // The Subaccounts API: the primary's own paths, a subaccount, and another account's key.
         _ => match (head[1] >> 4) % 4 {
             0 => "/accounts/sandbox/subaccounts".to_string(),

@@ -162,8 +162,14 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     let plan = match saved {
         Err(targets) => {
             let mut plan = super::plan::plan_accounts_or_one(&desired, state, &live, &numbers, &others, &targets)?;
-            if verb == Verb::Apply {
-                plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
+            match verb {
+                Verb::Apply => plan.accounts = plan::plan_accounts(&desired, state, &subaccounts),
+                // Destroying everything suspends the subaccounts vapp made (Vonage cannot delete
+                // one), after their applications are gone.
+                Verb::Destroy if targets.is_empty() => {
+                    plan.accounts = plan::plan_accounts(&crate::manifest::Desired::default(), state, &subaccounts)
+                }
+                Verb::Destroy => {}
             }
             super::plan::limit_to_accounts(&mut plan, &super::plan::accounts_named(&args.accounts, &desired, state)?)?;
             plan
@@ -254,7 +260,11 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         };
         printer.status(&format!("account {}: {what}", change.account));
     };
-    if let Err(e) = crate::apply::accounts::execute_accounts(&connection.client, &store, &plan.accounts, told).await {
+    let (accounts_first, accounts_last) = match verb {
+        Verb::Destroy => (&[][..], &plan.accounts[..]),
+        Verb::Apply => (&plan.accounts[..], &[][..]),
+    };
+    if let Err(e) = crate::apply::accounts::execute_accounts(&connection.client, &store, accounts_first, told).await {
         watching.abort();
         if let Some(bar) = &bar {
             bar.finish_and_clear();
@@ -328,6 +338,14 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             print_failure(printer, failure);
         }
         return Ok(Exit::Interrupted);
+    }
+    // Subaccounts are suspended once everything in them is deleted.
+    if !accounts_last.is_empty() && report.failures().next().is_none() && report.not_started() == 0 {
+        if let Err(e) = crate::apply::accounts::execute_accounts(&connection.client, &store, accounts_last, told).await
+        {
+            return Err(super::failure::Failure::from(e)
+                .context("the applications are deleted; run the same command again to suspend the subaccounts"));
+        }
     }
     let failures: Vec<_> = report.failures().collect();
     if report.not_started() > 0 {

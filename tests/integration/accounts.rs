@@ -295,9 +295,12 @@ fn a_three_account_day() {
     assert_eq!(names(&staging), ["stage web"]);
     vapp().args(["plan", "--detailed-exitcode"]).expect(0);
 
-    // Destroy signs in to each account as the manifests declare it.
-    vapp().args(["destroy", "--auto-approve"]).expect(0);
+    // Destroy signs in to each account as the manifests declare it, and suspends the subaccount vapp
+    // made once its applications are gone.
+    let destroyed = vapp().args(["destroy", "--auto-approve"]).expect(0);
+    assert!(destroyed.stderr.contains("account acme: suspended"), "{destroyed:?}");
     assert!(names(&client).is_empty() && names(&staging).is_empty());
+    assert!(emulator.block_on(client.get_subaccount(&acme_key)).unwrap().suspended);
 }
 
 #[test]
