@@ -229,9 +229,31 @@ impl Context {
     pub async fn connect(&self) -> Result<Connection> {
         if self.settings.sandbox {
             // A new sandbox account owns ten numbers, linked to nothing, as a new Vonage account might.
+            // The existing accounts the manifests declare exist in the sandbox too, as subaccounts of
+            // its primary, with the secrets their variables hold (a missing one is reported where the
+            // account is used).
+            let existing: Vec<(String, crate::secret::Secret)> = self
+                .manifests()
+                .map(|desired| {
+                    desired
+                        .accounts
+                        .values()
+                        .filter_map(|account| match &account.kind {
+                            manifest::accounts::AccountKind::Existing { api_key, api_secret_env }
+                                if api_key != crate::emulator::DEFAULT_API_KEY =>
+                            {
+                                let secret = std::env::var(api_secret_env).ok().filter(|s| !s.is_empty())?;
+                                Some((api_key.clone(), crate::secret::Secret::new(secret)))
+                            }
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             let config = EmulatorConfig {
                 data_file: Some(self.sandbox_data_path()),
                 seed_numbers: SANDBOX_NUMBERS,
+                subaccounts: existing,
                 // Simulated traffic is signed as Vonage signs it, when the account's secret is given.
                 signature_secret: std::env::var(super::check::SIGNATURE_SECRET_VAR)
                     .ok()

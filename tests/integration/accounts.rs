@@ -545,3 +545,21 @@ fn imports_into_another_account() {
     assert_eq!(ws.state()["applications"]["two"]["id"], by_entry.as_str());
     assert_eq!(emulator.block_on(vapp::api::ApplicationApi::list_all(&staging)).unwrap().len(), 2, "nothing made");
 }
+
+/// `--sandbox` makes every account the manifests name: the subaccounts vapp makes, and the existing
+/// ones, with the secrets their variables hold.
+#[test]
+fn the_sandbox_has_every_account_the_manifests_name() {
+    let ws = Workspace::new("http://127.0.0.1:9");
+    ws.write("m/accounts.yaml", THREE);
+    ws.write("m/staging.yaml", STAGING);
+    ws.write("m/acme.yaml", ACME_APPS);
+    let vapp = || ws.vapp().args(["--sandbox", "-f", "m"]).env("VONAGE_STAGING_API_SECRET", "SubSecret1");
+    let applied = vapp().args(["apply", "--auto-approve"]).expect(0);
+    assert!(applied.stderr.contains("account acme: created"), "{applied:?}");
+    vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join(".vapp/sandbox.state.json")).unwrap()).unwrap();
+    assert_eq!(state["applications"]["stage-web"]["account"], "staging");
+    assert_eq!(state["accounts"]["staging"]["api_key"], "sub00001");
+}
