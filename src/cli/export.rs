@@ -7,8 +7,9 @@ use super::failure::{Context as _, Result};
 use clap::Args;
 
 use super::{Context, Exit};
+use crate::api::{ApplicationApi, NumberFilter, NumbersApi};
 use crate::manifest::emit::{self, Exported};
-use crate::model::{Address, Application};
+use crate::model::{AccountName, Address, Application};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -18,6 +19,10 @@ pub struct ExportArgs {
     /// Overwrite manifests that already exist in DIR (their comments are lost)
     #[arg(long, requires = "out")]
     pub force: bool,
+    /// Export this account's applications: `default` or one the manifests declare (repeatable; more
+    /// than one needs --out) [default: default]
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
 }
 
 /// An address for an unmanaged application: its name in address form, made unique.
@@ -88,38 +93,83 @@ fn check_directory(dir: &std::path::Path, exported: &[Exported], force: bool) ->
 pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
     let state = context.load_state().await?.map(|loaded| loaded.state);
     context.check_account(state.as_ref())?;
+    // Other accounts sign in as the manifests declare them; `default` needs no manifest.
+    let desired = match args.accounts.iter().all(|a| a == AccountName::DEFAULT) {
+        true => crate::manifest::Desired::default(),
+        false => context.manifests()?,
+    };
+    let mut accounts = super::plan::accounts_named(&args.accounts, &desired, state.as_ref())?;
+    if accounts.is_empty() {
+        accounts.push(AccountName::default_account());
+    }
+    if accounts.len() > 1 && args.out.is_none() {
+        return Err(super::failure::hinted(
+            "exporting several accounts writes one manifest per application",
+            "give a directory with --out DIR",
+        ));
+    }
     let connection = context.connect().await?;
-    let (live, numbers) = context.list_account(&connection).await?;
     let mut taken: BTreeSet<Address> = state.iter().flat_map(|s| s.applications.keys().cloned()).collect();
-    let mut exported = Vec::new();
+    let mut exported: Vec<(AccountName, Exported)> = Vec::new();
     let mut to_import = Vec::new();
-    for app in &live {
-        let id = app.id.clone().unwrap_or_default();
-        let managed = state.as_ref().and_then(|s| s.address_of(&id)).cloned();
-        let address = match &managed {
-            Some(address) => address.clone(),
-            None => {
-                let address = address_for(app, &mut taken);
-                to_import.push(format!("vapp import {address} {id}"));
-                address
+    for account in &accounts {
+        let (live, numbers) = match account.is_default() {
+            true => context.list_account(&connection).await?,
+            false => {
+                let credentials = super::worlds::credentials(
+                    &desired,
+                    state.as_ref(),
+                    account,
+                    context.settings.allow_other_account,
+                )?
+                .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))?;
+                let (apps, numbers) = super::worlds::clients(&connection.client, &connection.numbers, &credentials);
+                let live = ApplicationApi::list_all(&apps)
+                    .await
+                    .with_context(|| format!("cannot list the applications of account {account}"))?;
+                let owned = NumbersApi::list_numbers(&numbers, &NumberFilter::default())
+                    .await
+                    .with_context(|| format!("cannot list the numbers of account {account}"))?;
+                (live, owned.iter().map(crate::api::OwnedNumber::summary).collect())
             }
         };
-        let numbers = numbers.iter().filter(|n| n.app_id.as_ref() == Some(&id)).map(|n| n.msisdn.clone()).collect();
-        exported.push(Exported {
-            address,
-            app: app.clone(),
-            numbers,
-            comment: format!("application {id}{}", if managed.is_some() { "" } else { " (not managed yet)" }),
-        });
+        for app in &live {
+            let id = app.id.clone().unwrap_or_default();
+            let managed = state
+                .as_ref()
+                .and_then(|s| s.address_of(&id))
+                .filter(|address| {
+                    state
+                        .as_ref()
+                        .and_then(|s| s.applications.get(*address))
+                        .is_some_and(|e| &e.account_name() == account)
+                })
+                .cloned();
+            let address = match &managed {
+                Some(address) => address.clone(),
+                None => {
+                    let address = address_for(app, &mut taken);
+                    to_import.push(format!("vapp import {address} {id}"));
+                    address
+                }
+            };
+            let numbers = numbers.iter().filter(|n| n.app_id.as_ref() == Some(&id)).map(|n| n.msisdn.clone()).collect();
+            let comment = format!("application {id}{}", if managed.is_some() { "" } else { " (not managed yet)" });
+            exported.push((account.clone(), Exported { address, app: app.clone(), numbers, comment }));
+        }
     }
     match &args.out {
-        None => context.printer.data(&emit::manifest(&exported)),
+        None => {
+            let apps: Vec<Exported> = exported.into_iter().map(|(_, e)| e).collect();
+            context.printer.data(&emit::manifest_in(&accounts[0], &apps))
+        }
         Some(dir) => {
             fs_err::create_dir_all(dir)?;
-            check_directory(dir, &exported, args.force)?;
-            for entry in &exported {
+            let entries: Vec<Exported> = exported.iter().map(|(_, e)| e.clone()).collect();
+            check_directory(dir, &entries, args.force)?;
+            for (account, entry) in &exported {
                 let path = dir.join(format!("{}.yaml", entry.address));
-                let text = emit::manifest(std::slice::from_ref(entry));
+                let text = emit::manifest_in(account, std::slice::from_ref(entry));
                 crate::fsutil::write_atomically(&path, text.as_bytes(), crate::fsutil::Mode::Shared)
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }

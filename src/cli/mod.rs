@@ -102,7 +102,7 @@ fn global_options_of(command: &str) -> &'static [&'static str] {
         "apply" | "import" => EVERYTHING,
         "plan" => &["files", "state", "api_url", "numbers_url", "sandbox", "allow_other_account"],
         "destroy" => &["state", "api_url", "passphrase_file", "numbers_url", "sandbox", "allow_other_account"],
-        "export" => &["state", "api_url", "numbers_url", "sandbox", "allow_other_account"],
+        "export" => &["files", "state", "api_url", "numbers_url", "sandbox", "allow_other_account"],
         "state" | "key" | "token" => &["state", "passphrase_file", "sandbox"],
         "check" => &["files", "state", "passphrase_file", "sandbox"],
         "simulate" => &["api_url", "sandbox"],

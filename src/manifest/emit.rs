@@ -22,7 +22,16 @@ pub struct Exported {
 
 /// A manifest holding `apps`, in that order.
 pub fn manifest(apps: &[Exported]) -> String {
-    let mut out = String::from("version: 1\napplications:\n");
+    manifest_in(&crate::model::AccountName::default_account(), apps)
+}
+
+/// A manifest holding `apps` of `account` (said in an `account:` line, unless it is `default`).
+pub fn manifest_in(account: &crate::model::AccountName, apps: &[Exported]) -> String {
+    let mut out = String::from("version: 1\n");
+    if !account.is_default() {
+        let _ = writeln!(out, "account: {}", key(account.as_str()));
+    }
+    out.push_str("applications:\n");
     if apps.is_empty() {
         out.truncate(out.len() - 1);
         out.push_str(" {}\n");

@@ -528,6 +528,13 @@ fn imports_into_another_account() {
     let declared = "version: 1\naccounts:\n  staging:\n    api_key: sub00001\n    api_secret_env: STAGING_SECRET\naccount: staging\napplications:\n  one:\n    name: by command\n  two:\n    name: by entry\n";
     ws.write("vapp.yaml", &format!("{declared}import:\n  - {{ address: two, id: {by_entry} }}\n"));
     let vapp = || ws.vapp().env("STAGING_SECRET", "SubSecret1");
+    // Export writes the subaccount's applications with its `account:`, and says how to import them.
+    let exported = vapp().args(["export", "--account", "staging", "-o", "out"]).expect(0);
+    assert!(exported.stderr.contains("2 of them are not managed yet"), "{exported:?}");
+    let by_command_file = std::fs::read_to_string(ws.path().join("out/by-command.yaml")).unwrap();
+    assert!(by_command_file.starts_with("version: 1\naccount: staging\napplications:\n"), "{by_command_file}");
+    let several = vapp().args(["export", "--account", "staging", "--account", "default"]).expect(1);
+    assert!(several.stderr.contains("--out DIR"), "{several:?}");
     vapp().args(["import", "one", by_command.as_str()]).expect(0);
     assert_eq!(ws.state()["applications"]["one"]["account"], "staging");
     assert_eq!(ws.state()["accounts"]["staging"]["api_key"], "sub00001", "bound with its first import");
