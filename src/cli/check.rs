@@ -52,6 +52,7 @@ pub async fn run(context: &Context, args: CheckArgs) -> Result<Exit> {
         ));
     }
     let mut targets = Vec::new();
+    let mut unapplied = Vec::new();
     for app in desired.apps.values() {
         if (!args.targets.is_empty() && !args.targets.contains(&app.address))
             || (!accounts.is_empty() && !accounts.contains(&app.account))
@@ -64,6 +65,9 @@ pub async fn run(context: &Context, args: CheckArgs) -> Result<Exit> {
             .map(|id| id.to_string())
             .unwrap_or_default();
         let signer = signer_of(context, &desired, state, &app.account);
+        if signer.is_some() && application_id.is_empty() {
+            unapplied.push(app.address.to_string());
+        }
         let to = app.numbers.first().map_or_else(|| SAMPLE_NUMBER.to_string(), |n| n.msisdn.to_string());
         for hook in hooks_of(&app.application, args.timeout) {
             targets.push(Target {
@@ -76,13 +80,23 @@ pub async fn run(context: &Context, args: CheckArgs) -> Result<Exit> {
             });
         }
     }
+    if !unapplied.is_empty() {
+        context.printer.warn(&format!(
+            "the state has no id for {} (not applied yet): their signed requests carry an empty application_id",
+            unapplied.join(", ")
+        ));
+    }
     let caller = crate::webhooks::call::Caller::new();
-    let spinner = context.printer.spinner(&format!("calling {} webhooks", targets.len()));
+    let count = targets.len();
+    let spinner = context.printer.spinner(&format!("calling {count} webhook{}", if count == 1 { "" } else { "s" }));
     let report = check(&caller, &targets, &SystemClock).await;
     if let Some(spinner) = spinner {
         spinner.finish_and_clear();
     }
     let text = match args.format {
+        Format::Human if report.results.is_empty() && (!args.targets.is_empty() || !accounts.is_empty()) => {
+            "No webhooks to check: the applications chosen by --target and --account hold none.\n".to_string()
+        }
         Format::Human => render_human(&report),
         Format::Json => render_json(&report),
         Format::Markdown => render_markdown(&report),

@@ -31,6 +31,8 @@ pub const MAX_TEXT_CHARS: usize = 1600;
 /// The number simulated traffic comes from when the request names none.
 const DEFAULT_FROM: &str = "447700900999";
 const ERRORS: &str = "https://developer.vonage.com/api-errors";
+/// The longest a simulation may take (`vapp simulate` waits 180 s for the transcript).
+pub const SIMULATION_BUDGET: std::time::Duration = std::time::Duration::from_secs(150);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +93,7 @@ async fn carry_out(shared: &Shared, traffic: &Traffic, message: Option<&str>) ->
         );
     };
     let application = number.shown.app_id.as_ref().and_then(|id| account.get(id).map(|app| (id.to_string(), app)));
+    let dangling = number.shown.app_id.as_ref().filter(|_| application.is_none()).map(|id| id.to_string());
     let signer = shared
         .config
         .signature_secret
@@ -100,13 +103,32 @@ async fn carry_out(shared: &Shared, traffic: &Traffic, message: Option<&str>) ->
         to: &traffic.to,
         from: traffic.from.as_deref().unwrap_or(DEFAULT_FROM),
         application: application.as_ref().map(|(id, app)| (id.as_str(), app)),
+        dangling: dangling.as_deref(),
         signer: signer.as_ref(),
     };
-    let transcript = match message {
-        None => simulate_call(&shared.caller, &SystemClock, &routing).await,
-        Some(text) => simulate_message(&shared.caller, &SystemClock, &routing, text).await,
+    let simulation = async {
+        match message {
+            None => simulate_call(&shared.caller, &SystemClock, &routing).await,
+            Some(text) => simulate_message(&shared.caller, &SystemClock, &routing, text).await,
+        }
     };
-    json_response(StatusCode::OK, &transcript)
+    // Each webhook's own timeout bounds its step; this bounds the whole, notifies included, within
+    // the time `vapp simulate` waits for the transcript.
+    match tokio::time::timeout(SIMULATION_BUDGET, simulation).await {
+        Ok(transcript) => json_response(StatusCode::OK, &transcript),
+        Err(_) => respond(
+            StatusCode::GATEWAY_TIMEOUT,
+            problem(
+                format!("{ERRORS}#timeout"),
+                "Simulation took too long",
+                format!(
+                    "the simulated traffic to {} took longer than {} s: its webhooks answer too slowly",
+                    traffic.to,
+                    SIMULATION_BUDGET.as_secs()
+                ),
+            ),
+        ),
+    }
 }
 
 pub(crate) async fn call(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {

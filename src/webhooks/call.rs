@@ -28,6 +28,9 @@ pub struct Outgoing {
     pub connect_timeout: Duration,
     /// How long the whole answer may take, connection included.
     pub socket_timeout: Duration,
+    /// The answer is read whole (an NCCO): more than [`MAX_ANSWER_BYTES`] is a failure. Otherwise the
+    /// status is what counts, and reading stops there.
+    pub whole_answer: bool,
 }
 
 /// What came back.
@@ -100,6 +103,12 @@ impl Caller {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(CallFailure::BadUrl(format!("the scheme {} is not http or https", url.scheme())));
         }
+        // A signed request carries its token in `Authorization`: a user and password in the URL would
+        // make a second `Authorization` header (Basic), which the token must not share.
+        if outgoing.bearer.is_some() && (!url.username().is_empty() || url.password().is_some()) {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+        }
         if !outgoing.query.is_empty() {
             url.query_pairs_mut().extend_pairs(outgoing.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
@@ -126,6 +135,9 @@ impl Caller {
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(|e| failure(&e, outgoing.connect_timeout))? {
                 if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                    if !outgoing.whole_answer {
+                        break;
+                    }
                     return Err(CallFailure::TooLarge { limit: MAX_ANSWER_BYTES });
                 }
                 body.extend_from_slice(&chunk);

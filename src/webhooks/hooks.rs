@@ -83,6 +83,11 @@ impl std::fmt::Display for WebhookUrl {
                 let _ = parsed.set_password(Some("***"));
                 f.write_str(parsed.as_str())
             }
+            // A user name alone is often a token.
+            Ok(mut parsed) if !parsed.username().is_empty() => {
+                let _ = parsed.set_username("***");
+                f.write_str(parsed.as_str())
+            }
             Ok(_) => f.write_str(&self.0),
             // Cannot tell a password from the rest: show no more than the scheme.
             Err(_) => f.write_str(self.0.split_once(':').map_or("(not a URL)", |(scheme, _)| scheme)),
@@ -160,7 +165,9 @@ pub fn hooks_of(app: &Application, other_timeout: Duration) -> Vec<Hook> {
                 hooks.push(voice_hook("fallback_answer_url", kind, h, ANSWER_SOCKET_TIMEOUT_MS, Method::Get));
             }
             if let Some(h) = &w.event_url {
-                hooks.push(voice_hook("event_url", Kind::VoiceEvent, h, EVENT_SOCKET_TIMEOUT_MS, Method::Post));
+                // Call events are POSTed as JSON whatever `http_method` says (spec/README.md, DESIGN.md).
+                let hook = voice_hook("event_url", Kind::VoiceEvent, h, EVENT_SOCKET_TIMEOUT_MS, Method::Post);
+                hooks.push(Hook { method: Method::Post, ..hook });
             }
         }
     }
@@ -268,5 +275,6 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&url).unwrap(), "\"https://bot:***@a.example/answer\"");
         assert_eq!(url.expose(), "https://bot:hunter2@a.example/answer");
+        assert_eq!(WebhookUrl::new("https://tok3n@a.example/").to_string(), "https://***@a.example/");
     }
 }

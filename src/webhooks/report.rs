@@ -68,7 +68,9 @@ pub fn render_markdown(report: &Report) -> String {
     let total = report.results.len();
     let _ = match report.summary.failed {
         0 => writeln!(out, "### vapp check: {total} webhook{} passed\n", if total == 1 { "" } else { "s" }),
-        failed => writeln!(out, "### vapp check: {failed} of {total} webhooks failed\n"),
+        failed => {
+            writeln!(out, "### vapp check: {failed} of {total} webhook{} failed\n", if total == 1 { "" } else { "s" })
+        }
     };
     if total == 0 {
         out.push_str("The manifests' applications hold no webhooks.\n");

@@ -86,6 +86,7 @@ pub fn request(hook: &Hook, traffic: &Traffic, body: Option<&Value>, signing: Op
         bearer,
         connect_timeout: hook.connect_timeout,
         socket_timeout: hook.socket_timeout,
+        whole_answer: hook.kind.wants_ncco(),
     }
 }
 
@@ -97,8 +98,9 @@ fn as_query(body: &Value) -> Vec<(String, String)> {
 
 /// Sends `outgoing` to a webhook of `hook`'s kind and judges the answer.
 pub async fn ring(caller: &Caller, hook: &Hook, outgoing: &Outgoing) -> Rung {
+    let started = std::time::Instant::now();
     match caller.call(outgoing).await {
-        Err(failure) => Rung { status: None, elapsed: Duration::ZERO, verdict: Err(failure.into()) },
+        Err(failure) => Rung { status: None, elapsed: started.elapsed(), verdict: Err(failure.into()) },
         Ok(answer) => Rung { status: Some(answer.status), elapsed: answer.elapsed, verdict: judge(hook, &answer) },
     }
 }

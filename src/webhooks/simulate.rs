@@ -44,6 +44,9 @@ pub struct Transcript {
     pub ok: bool,
     /// Why it was not ok.
     pub problem: Option<String>,
+    /// Something to know about a call that went through (a bound it met).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The actions of the NCCO the call ran, in order (`talk`, `notify`, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<String>,
@@ -72,6 +75,8 @@ pub struct Routing<'a> {
     pub from: &'a str,
     /// The application the number is linked to, with its id; `None` when it is linked to nothing.
     pub application: Option<(&'a str, &'a Application)>,
+    /// The id the number is linked to when no such application exists.
+    pub dangling: Option<&'a str>,
     /// Signs requests when the emulator has a signature secret.
     pub signer: Option<&'a Signer>,
 }
@@ -120,7 +125,16 @@ fn unrouted(kind: &str, routing: &Routing<'_>, uuid: String) -> Transcript {
         conversation_uuid: None,
         outcome: "unrouted".to_string(),
         ok: false,
-        problem: Some(format!("number {} is linked to no application: Vonage would reject it", routing.to)),
+        problem: Some(match routing.dangling {
+            Some(id) => {
+                format!(
+                    "number {} is linked to application {id}, which does not exist: Vonage would reject it",
+                    routing.to
+                )
+            }
+            None => format!("number {} is linked to no application: Vonage would reject it", routing.to),
+        }),
+        note: None,
         actions: Vec::new(),
         steps: Vec::new(),
     }
@@ -151,6 +165,7 @@ pub async fn simulate_call(caller: &Caller, clock: &dyn Clock, routing: &Routing
         outcome: "failed".to_string(),
         ok: false,
         problem: None,
+        note: None,
         actions: Vec::new(),
         steps: Vec::new(),
     };
@@ -235,7 +250,8 @@ pub async fn simulate_call(caller: &Caller, clock: &dyn Clock, routing: &Routing
             method: if notify.event_method.eq_ignore_ascii_case("GET") { Method::Get } else { Method::Post },
             connect_timeout: std::time::Duration::from_millis(crate::model::defaults::CONNECT_TIMEOUT_MS.into()),
             socket_timeout: std::time::Duration::from_millis(crate::model::defaults::EVENT_SOCKET_TIMEOUT_MS.into()),
-            signed: event_url.as_ref().is_some_and(|h| h.signed),
+            // Signed as the application's voice webhooks are.
+            signed: find(Kind::Answer).is_some_and(|h| h.signed),
         };
         let outgoing = {
             let signing = run.signer.filter(|_| hook.signed).map(|signer| Signing {
@@ -246,14 +262,16 @@ pub async fn simulate_call(caller: &Caller, clock: &dyn Clock, routing: &Routing
             });
             super::ring::request(&hook, &traffic, Some(&notify.payload), signing)
         };
+        let started = std::time::Instant::now();
         let answer = caller.call(&outgoing).await;
-        let (status, ms, problem, replacement) = match &answer {
-            Ok(a) if (200..300).contains(&a.status) => {
-                let replacement = super::ncco::read_ncco(&a.body).ok();
-                (Some(a.status), a.elapsed.as_millis(), None, replacement)
-            }
-            Ok(a) => (Some(a.status), a.elapsed.as_millis(), Some(format!("HTTP {}", a.status)), None),
-            Err(e) => (None, 0, Some(e.to_string()), None),
+        let ms = started.elapsed().as_millis();
+        let (status, problem, replacement) = match &answer {
+            Ok(a) => match super::ring::judge(&hook, a) {
+                // An answer that is an NCCO replaces the rest of the call's; anything else lets it go on.
+                Ok(_) => (Some(a.status), None, super::ncco::read_ncco(&a.body).ok()),
+                Err(problem) => (Some(a.status), Some(problem.to_string()), None),
+            },
+            Err(e) => (None, Some(e.to_string()), None),
         };
         run.steps.push(Step {
             webhook: "notify".to_string(),
@@ -301,6 +319,7 @@ pub async fn simulate_message(caller: &Caller, clock: &dyn Clock, routing: &Rout
         outcome: "rejected".to_string(),
         ok: false,
         problem: None,
+        note: None,
         actions: Vec::new(),
         steps: Vec::new(),
     };
@@ -358,5 +377,8 @@ pub fn render_human(transcript: &Transcript) -> String {
         let _ = write!(out, ": {problem}");
     }
     out.push('\n');
+    if let Some(note) = &transcript.note {
+        let _ = writeln!(out, "Note: {note}");
+    }
     out
 }

@@ -113,6 +113,21 @@ applications:
         webhooks:
           answer_url: "{schema}"
           fallback_answer_url: "{fallback}"
+  notifying:
+    name: notifying
+    capabilities:
+      voice:
+        signed_callbacks: false
+        webhooks:
+          answer_url: "{notify}"
+  doomed:
+    name: doomed
+    capabilities:
+      voice:
+        signed_callbacks: false
+        webhooks:
+          answer_url: "{error}"
+          fallback_answer_url: "{fallback_error}"
   chat:
     name: chat
     capabilities:
@@ -132,6 +147,8 @@ applications:
         inbound = web.url("/inbound"),
         status = web.url("/status"),
         rtc = web.url("/rtc"),
+        notify = web.url("/answer-notify"),
+        fallback_error = web.url("/fallback-500"),
     );
     ws.write("vapp.yaml", &manifest);
     let run = ws.vapp().args(["check", "--format", "json"]).expect(1);
@@ -151,13 +168,21 @@ applications:
     assert_eq!((event["status"].as_str(), event["direction"].as_str()), (Some("started"), Some("inbound")));
     let inbound = web.seen("/inbound")[0].json();
     assert_eq!((inbound["channel"].as_str(), inbound["message_type"].as_str()), (Some("sms"), Some("text")));
-    assert!(web.seen("/status")[0].json()["status"].is_string());
+    let status = web.seen("/status")[0].json();
+    for field in ["message_uuid", "to", "from", "timestamp", "status", "channel"] {
+        assert!(status[field].is_string(), "status_url lacks {field}: {status}");
+    }
+    // check calls only the manifests' URLs: a notify's eventUrl is not one of them.
+    assert_eq!(result(&all, "notifying", "answer_url")["ok"], true);
+    assert_eq!(web.count("/notified"), 0);
     assert_eq!(web.seen("/rtc")[0].json()["type"], "member:joined");
     assert!(!web.seen("/inbound")[0].bearer, "no signature secret, no signature");
 
     // A failed answer_url says whether its fallback would have served the call.
     let saved = result(&all, "saved", "answer_url");
     assert_eq!((saved["ok"].as_bool(), saved["fallback_ok"].as_bool()), (Some(false), Some(true)));
+    let doomed = result(&all, "doomed", "answer_url");
+    assert_eq!(doomed["fallback_ok"], false, "the fallback fails too: {doomed}");
     let lost = result(&all, "lost", "answer_url");
     assert_eq!(lost["fallback_ok"], false, "an invalid NCCO in a 200 is not a reason for the fallback");
     assert!(result(&all, "get", "answer_url").get("fallback_ok").is_none());
@@ -167,6 +192,8 @@ applications:
     // --target, and markdown for a pull request.
     let md = ws.vapp().args(["check", "--target", "saved", "--format", "markdown"]).expect(1);
     assert!(md.stdout.starts_with("### vapp check: 1 of 2 webhooks failed\n"), "{md:?}");
+    let chat = ws.vapp().args(["check", "--account", "default", "--target", "chat", "--format", "json"]).expect(0);
+    assert_eq!(chat.json()["summary"], serde_json::json!({"passed": 3, "failed": 0}), "{chat:?}");
     assert!(md.stdout.contains("| ❌ | `saved` | voice `answer_url` |"), "{md:?}");
     assert!(md.stdout.contains("fallback_answer_url would have served the call"), "{md:?}");
     let human = ws.vapp().args(["check", "--target", "get"]).expect(0);
@@ -292,6 +319,10 @@ fn a_simulated_call_is_answered_notifies_and_is_signed() {
     assert_eq!(statuses, ["started", "ringing", "answered", "completed"]);
     assert!(web.seen("/signed").iter().all(|s| s.verified.is_some()), "every event is signed with the secret");
     assert_eq!(events[0]["from"], "447700900555");
+    assert!(events
+        .iter()
+        .all(|e| e["uuid"] == events[0]["uuid"] && e["conversation_uuid"] == events[0]["conversation_uuid"]));
+    assert!(web.seen("/notified")[0].verified.is_some(), "a notify is signed as the voice webhooks are");
     // The notify's payload reached its eventUrl, and its NCCO replaced the rest of the call's.
     let notified = web.seen("/notified");
     assert_eq!(notified.len(), 1);
@@ -340,4 +371,23 @@ fn the_simulated_call_transcript() {
     settings.add_filter(r"127\.0\.0\.1:\d+", "[WEBAPP]");
     settings.add_filter(r" in \d+ ms", " in [MS] ms");
     settings.bind(|| insta::assert_snapshot!("simulated_call_with_fallback", run.stdout));
+}
+
+#[test]
+fn an_invalid_ncco_ends_the_call_without_the_fallback() {
+    let web = WebApp::start();
+    let voice = format!(
+        "          answer_url: \"{}\"\n          fallback_answer_url: \"{}\"\n          event_url: \"{}\"\n",
+        web.url("/schema"),
+        web.url("/fallback-valid"),
+        web.url("/event")
+    );
+    let (_emulator, ws) = sandbox_with(&web, &voice, None, false);
+    let transcript = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).expect(1).json();
+    assert_eq!(transcript["outcome"], "failed");
+    assert_eq!(web.count("/fallback-valid"), 0, "Vonage turns to the fallback only when answer_url is offline or errs");
+    assert!(transcript["problem"].as_str().unwrap().contains("/0 (talk): missing \"text\""), "{transcript}");
+    let statuses: Vec<String> =
+        web.seen("/event").iter().filter_map(|s| s.json()["status"].as_str().map(str::to_string)).collect();
+    assert_eq!(statuses, ["started", "ringing", "failed"]);
 }
