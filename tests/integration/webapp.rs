@@ -47,6 +47,8 @@ impl Seen {
 struct App {
     base: String,
     seen: Mutex<Vec<Seen>>,
+    /// Requests to `/held` being answered now, and the most there ever were at once.
+    held: Mutex<(usize, usize)>,
 }
 
 /// The running web application, on its own runtime; stopped when dropped.
@@ -63,7 +65,7 @@ impl WebApp {
         let listener =
             runtime.block_on(tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))).expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = Arc::new(App { base: base.clone(), seen: Mutex::new(Vec::new()) });
+        let app = Arc::new(App { base: base.clone(), seen: Mutex::new(Vec::new()), held: Mutex::new((0, 0)) });
         let router = axum::Router::new().fallback(handle).with_state(app.clone());
         runtime.spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -83,6 +85,11 @@ impl WebApp {
 
     pub fn count(&self, path: &str) -> usize {
         self.seen(path).len()
+    }
+
+    /// The most requests `/held` was answering at once.
+    pub fn most_held_at_once(&self) -> usize {
+        self.app.held.lock().unwrap().1
     }
 }
 
@@ -141,6 +148,17 @@ async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
             ncco(talk)
         }
         "/500" | "/fallback-500" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        // Holds each request a while, counting how many it holds at once.
+        p if p.starts_with("/held") => {
+            {
+                let mut held = app.held.lock().unwrap();
+                held.0 += 1;
+                held.1 = held.1.max(held.0);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            app.held.lock().unwrap().0 -= 1;
+            ncco(talk)
+        }
         "/redirect" => (StatusCode::FOUND, [(header::LOCATION, format!("{}/valid", app.base))]).into_response(),
         "/loop" => (StatusCode::FOUND, [(header::LOCATION, "/loop")]).into_response(),
         "/signed" => match (verified.is_some(), parts.method == Method::GET) {

@@ -391,3 +391,17 @@ fn an_invalid_ncco_ends_the_call_without_the_fallback() {
         web.seen("/event").iter().filter_map(|s| s.json()["status"].as_str().map(str::to_string)).collect();
     assert_eq!(statuses, ["started", "ringing", "failed"]);
 }
+
+#[test]
+fn check_has_at_most_eight_requests_in_flight() {
+    let web = WebApp::start();
+    let ws = Workspace::new("http://127.0.0.1:9");
+    let mut manifest = String::from("version: 1\napplications:\n");
+    for i in 0..20 {
+        manifest.push_str(&voice_app(&format!("app-{i}"), &web.url(&format!("/held/{i}")), ""));
+    }
+    ws.write("vapp.yaml", &manifest);
+    ws.vapp().args(["check", "-q"]).expect(0);
+    let most = web.most_held_at_once();
+    assert!((2..=8).contains(&most), "{most} requests at once");
+}
