@@ -159,6 +159,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     let state = loaded.as_ref().map(|l| &l.state);
     let spans = super::worlds::spans_accounts(&desired, state)
         || saved.as_ref().is_ok_and(|s| !s.accounts_in_play().is_empty());
+    let saved_accounts = saved.as_ref().map(|s| s.accounts_in_play()).unwrap_or_default();
     let plan = match saved {
         Err(targets) => {
             let mut plan = super::plan::plan_accounts_or_one(&desired, state, &live, &numbers, &others, &targets)?;
@@ -230,7 +231,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     let pace = args.numbers_pace.unwrap_or(if context.settings.sandbox { Duration::ZERO } else { NUMBERS_PACE });
     let keys = Arc::new(keys.unwrap_or_else(|| KeysAhead::start(0)));
     // Each existing account is bound to its API key with the first change, as `default` is.
-    let unbound = store.read(|state| super::worlds::unbound(&desired, state));
+    let unbound = store.read(|state| super::worlds::unbound(&desired, state, &saved_accounts));
     if !unbound.is_empty() && plan.has_changes() {
         let bound = store
             .commit(|state| {

@@ -99,7 +99,7 @@ async fn import(
     };
     let here = context.account()?;
     // An existing account is bound to its API key with its first import, as with its first apply.
-    let binding = super::worlds::unbound(desired, &state).into_iter().find(|(name, _)| name == account);
+    let binding = super::worlds::unbound(desired, &state, &[]).into_iter().find(|(name, _)| name == account);
     store
         .commit(|s| {
             s.account = Some(here);

@@ -139,9 +139,12 @@ pub async fn read(client: &Client, numbers: &Client, accounts: Vec<ToRead>) -> R
     futures::future::try_join_all(reads).await
 }
 
-/// The existing accounts in play that the state does not bind to their API key yet, with the key.
-pub fn unbound(desired: &Desired, state: &State) -> Vec<(AccountName, String)> {
-    accounts_in_play(desired, Some(state))
+/// The existing accounts in play (and `also`, a saved plan's) that the state does not bind to their
+/// API key yet, with the key.
+pub fn unbound(desired: &Desired, state: &State, also: &[AccountName]) -> Vec<(AccountName, String)> {
+    let mut in_play = accounts_in_play(desired, Some(state));
+    in_play.extend(also.iter().cloned());
+    in_play
         .into_iter()
         .filter_map(|account| match desired.accounts.get(&account).map(|d| &d.kind) {
             Some(AccountKind::Existing { api_key, .. })

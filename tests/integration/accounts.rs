@@ -491,6 +491,7 @@ fn a_saved_plan_covers_every_account() {
     let applied = ws.vapp().args(["apply", "day.plan"]).env("VONAGE_STAGING_API_SECRET", "SubSecret1").expect(0);
     assert!(applied.stderr.contains("account acme: created"), "{applied:?}");
     std::fs::rename(ws.path().join("elsewhere"), ws.path().join("m")).unwrap();
+    assert_eq!(ws.state()["accounts"]["staging"]["api_key"], "sub00001", "bound by the plan's apply");
     vapp().args(["plan", "--detailed-exitcode"]).expect(0);
     let (acme_key, acme_secret) = shown(&ws);
     let acme = emulator.client().for_credentials(Credentials::new(&acme_key, &acme_secret));
