@@ -61,6 +61,10 @@ pub trait Progress: Send + Sync {
 pub enum ActionError {
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The state still holds the address in another account: a move's old half has not finished, and
+    /// its record (with its key) is not replaced.
+    #[error("the state still holds {address} in account {account}: the application there must leave first (run the same command again)")]
+    HeldElsewhere { address: Address, account: crate::model::AccountName },
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -374,9 +378,22 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         Ok(())
     }
 
+    /// Refuses to put a new record at an address the state holds in another account: the record there
+    /// (and its key) belongs to an application that has not left that account yet.
+    fn refuse_held_elsewhere(&self, change: &Change) -> Result<(), ActionError> {
+        let elsewhere = self.store.read(|s| {
+            s.applications.get(&change.address).map(|e| e.account_name()).filter(|held| held != &change.account)
+        });
+        match elsewhere {
+            Some(account) => Err(ActionError::HeldElsewhere { address: change.address.clone(), account }),
+            None => Ok(()),
+        }
+    }
+
     /// Records an imported application (its key is not vapp's), then brings it to the manifest as an
     /// adopted one is.
     async fn import(&self, change: &Change, import: &crate::plan::Import) -> Result<AppId, ActionError> {
+        self.refuse_held_elsewhere(change)?;
         let entry = StateEntry {
             account: (!change.account.is_default()).then(|| change.account.clone()),
             id: Some(import.id.clone()),
@@ -418,6 +435,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
                 return self.record(change, &found).await;
             }
         }
+        self.refuse_held_elsewhere(change)?;
         let (record, public_key) = self.obtain_key(&change.address, &create.key).await?;
         let fingerprint = record.fingerprint().cloned().unwrap_or_default();
         let mut body = create.body.clone();

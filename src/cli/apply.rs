@@ -137,11 +137,16 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         Source::Manifests { manifests, targets } => (manifests, Err(targets)),
         Source::Saved(saved) => {
             // A plan over several accounts signs in to each as the manifests declared it then.
-            let accounts = saved
-                .accounts
-                .iter()
-                .filter_map(|a| a.declared(std::path::Path::new("the saved plan")).map(|d| (a.name.clone(), d)))
-                .collect();
+            let mut accounts = indexmap::IndexMap::new();
+            for account in &saved.accounts {
+                let Some(declared) = account.declared(std::path::Path::new("the saved plan")) else {
+                    return Err(super::failure::Failure::msg(format!(
+                        "the saved plan's declaration of account {} is damaged: make the plan again",
+                        account.name
+                    )));
+                };
+                accounts.insert(account.name.clone(), declared);
+            }
             let desired = crate::manifest::Desired { accounts, ..Default::default() };
             let also = saved.accounts_in_play();
             (Manifests::Saved(Box::new(desired), also), Ok(saved))
@@ -294,14 +299,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             true => (connection.client.clone(), connection.numbers.clone()),
             false => {
                 let credentials = store
-                    .read(|state| {
-                        super::worlds::credentials(
-                            &desired,
-                            Some(state),
-                            &account,
-                            context.settings.allow_other_account,
-                        )
-                    })?
+                    .read(|state| super::worlds::credentials(&desired, Some(state), &account, &context.settings))?
                     .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))?;
                 super::worlds::clients(&connection.client, &connection.numbers, &credentials)
             }
@@ -342,8 +340,18 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     }
     // Subaccounts are suspended once everything in them is deleted.
     if !accounts_last.is_empty() && report.failures().next().is_none() && report.not_started() == 0 {
-        if let Err(e) = crate::apply::accounts::execute_accounts(&connection.client, &store, accounts_last, told).await
-        {
+        // A subaccount that still holds an application vapp keeps (a protected one) stays in use.
+        let (emptied, kept): (Vec<plan::AccountChange>, Vec<plan::AccountChange>) = accounts_last
+            .iter()
+            .cloned()
+            .partition(|change| store.read(|s| !s.applications.values().any(|e| e.account_name() == change.account)));
+        for change in &kept {
+            printer.warn(&format!(
+                "account {} still holds applications vapp keeps (protected ones): it is not suspended",
+                change.account
+            ));
+        }
+        if let Err(e) = crate::apply::accounts::execute_accounts(&connection.client, &store, &emptied, told).await {
             return Err(super::failure::Failure::from(e)
                 .context("the applications are deleted; run the same command again to suspend the subaccounts"));
         }
@@ -405,9 +413,8 @@ async fn transfer_numbers(
             if account.is_default() {
                 return Ok(connection.client.api_key().to_string());
             }
-            let credentials = store.read(|state| {
-                super::worlds::credentials(desired, Some(state), account, context.settings.allow_other_account)
-            })?;
+            let credentials =
+                store.read(|state| super::worlds::credentials(desired, Some(state), account, &context.settings))?;
             credentials
                 .map(|c| c.api_key)
                 .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))

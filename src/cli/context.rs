@@ -230,8 +230,7 @@ impl Context {
         if self.settings.sandbox {
             // A new sandbox account owns ten numbers, linked to nothing, as a new Vonage account might.
             // The existing accounts the manifests declare exist in the sandbox too, as subaccounts of
-            // its primary, with the secrets their variables hold (a missing one is reported where the
-            // account is used).
+            // its primary, each with the one sandbox secret (never the real one from its variable).
             let existing: Vec<(String, crate::secret::Secret)> = self
                 .manifests()
                 .map(|desired| {
@@ -239,11 +238,13 @@ impl Context {
                         .accounts
                         .values()
                         .filter_map(|account| match &account.kind {
-                            manifest::accounts::AccountKind::Existing { api_key, api_secret_env }
+                            manifest::accounts::AccountKind::Existing { api_key, .. }
                                 if api_key != crate::emulator::DEFAULT_API_KEY =>
                             {
-                                let secret = std::env::var(api_secret_env).ok().filter(|s| !s.is_empty())?;
-                                Some((api_key.clone(), crate::secret::Secret::new(secret)))
+                                Some((
+                                    api_key.clone(),
+                                    crate::secret::Secret::new(crate::emulator::SANDBOX_ACCOUNT_SECRET),
+                                ))
                             }
                             _ => None,
                         })
@@ -348,7 +349,7 @@ impl Context {
             self.check_account(loaded.as_ref().map(|l| &l.state))?;
             // The other accounts are read as soon as it is known which they are, beside `default`.
             let state = loaded.as_ref().map(|l| &l.state);
-            let _ = prepared.send(super::worlds::prepare(&desired, state, &also, self.settings.allow_other_account)?);
+            let _ = prepared.send(super::worlds::prepare(&desired, state, &also, &self.settings)?);
             on_local(&desired, loaded.as_ref().map(|l| &l.state));
             Ok::<_, super::failure::Failure>((desired, loaded, manifests_took, state_took))
         };
@@ -385,8 +386,7 @@ impl Context {
             {
                 continue;
             }
-            let allow = self.settings.allow_other_account;
-            let Some(credentials) = super::worlds::credentials(&desired, state, &world.account, allow)? else {
+            let Some(credentials) = super::worlds::credentials(&desired, state, &world.account, &self.settings)? else {
                 continue;
             };
             let (client, _) = super::worlds::clients(&connection.client, &connection.numbers, &credentials);

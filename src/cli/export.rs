@@ -116,13 +116,8 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
         let (live, numbers) = match account.is_default() {
             true => context.list_account(&connection).await?,
             false => {
-                let credentials = super::worlds::credentials(
-                    &desired,
-                    state.as_ref(),
-                    account,
-                    context.settings.allow_other_account,
-                )?
-                .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))?;
+                let credentials = super::worlds::credentials(&desired, state.as_ref(), account, &context.settings)?
+                    .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))?;
                 let (apps, numbers) = super::worlds::clients(&connection.client, &connection.numbers, &credentials);
                 let live = ApplicationApi::list_all(&apps)
                     .await

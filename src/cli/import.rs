@@ -62,13 +62,12 @@ async fn import(
     let (apps, numbers_api) = match account.is_default() {
         true => (connection.client.clone(), connection.numbers.clone()),
         false => {
-            let credentials =
-                super::worlds::credentials(desired, Some(&state), account, context.settings.allow_other_account)?
-                    .ok_or_else(|| {
-                        super::failure::Failure::msg(format!(
-                            "account {account} is not made yet: apply first, then import into it"
-                        ))
-                    })?;
+            let credentials = super::worlds::credentials(desired, Some(&state), account, &context.settings)?
+                .ok_or_else(|| {
+                    super::failure::Failure::msg(format!(
+                        "account {account} is not made yet: apply first, then import into it"
+                    ))
+                })?;
             super::worlds::clients(&connection.client, &connection.numbers, &credentials)
         }
     };

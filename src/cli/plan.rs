@@ -94,8 +94,14 @@ pub(super) fn accounts_named(
     desired: &crate::manifest::Desired,
     state: Option<&crate::state::State>,
 ) -> Result<Vec<crate::model::AccountName>> {
-    names
-        .iter()
+    let mut unique: Vec<&String> = Vec::new();
+    for name in names {
+        if !unique.contains(&name) {
+            unique.push(name);
+        }
+    }
+    unique
+        .into_iter()
         .map(|name| {
             let known = name == crate::model::AccountName::DEFAULT
                 || desired.accounts.contains_key(name.as_str())

@@ -47,8 +47,9 @@ pub fn credentials(
     desired: &Desired,
     state: Option<&State>,
     account: &AccountName,
-    allow_other_account: bool,
+    settings: &super::Settings,
 ) -> Result<Option<Credentials>> {
+    let allow_other_account = settings.allow_other_account;
     let record = state.and_then(|s| s.accounts.get(account));
     match desired.accounts.get(account).map(|d| &d.kind) {
         Some(AccountKind::Existing { api_key, .. })
@@ -60,6 +61,10 @@ pub fn credentials(
                 format!("the state binds account {account} to API key {recorded}, but the manifests give it {api_key}"),
                 "its application ids mean nothing in another account: fix `api_key`, or pass --allow-other-account if the account really is the same",
             ))
+        }
+        // The sandbox knows every declared account by one sandbox secret: a real one never reaches it.
+        Some(AccountKind::Existing { api_key, .. }) if settings.sandbox => {
+            Ok(Some(Credentials::new(api_key.clone(), crate::emulator::SANDBOX_ACCOUNT_SECRET)))
         }
         Some(AccountKind::Existing { api_key, api_secret_env }) => match std::env::var(api_secret_env) {
             Ok(secret) if !secret.is_empty() => Ok(Some(Credentials::new(api_key.clone(), secret))),
@@ -103,7 +108,7 @@ pub fn prepare(
     desired: &Desired,
     state: Option<&State>,
     also: &[AccountName],
-    allow_other_account: bool,
+    settings: &super::Settings,
 ) -> Result<Vec<ToRead>> {
     if !spans_accounts(desired, state) && also.is_empty() {
         return Ok(Vec::new());
@@ -113,7 +118,7 @@ pub fn prepare(
     in_play
         .into_iter()
         .map(|account| {
-            let credentials = credentials(desired, state, &account, allow_other_account)?;
+            let credentials = credentials(desired, state, &account, settings)?;
             let keep = crate::plan::listing_keeps(state.map(|s| crate::plan::accounts::state_in(s, &account)).as_ref());
             Ok(ToRead { account, credentials, keep })
         })

@@ -50,6 +50,9 @@ const MAX_CONNECTIONS: usize = 1024;
 /// How long a client may take to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_API_SECRET: &str = "sandbox";
+/// The secret of every existing account the manifests declare, in the sandbox: vapp signs in to
+/// them with it there, so a real secret never reaches the sandbox's data file.
+pub const SANDBOX_ACCOUNT_SECRET: &str = "Sandbox1secret";
 
 /// How the emulator behaves.
 #[derive(Clone, Debug)]

@@ -206,6 +206,22 @@ pub fn plan_everywhere(
     // A number the manifests list under an application of one account while another account owns it
     // is transferred first: each account is then planned as if the transfer were done (the number
     // owned, linked to nothing, where it goes; gone where it was).
+    if let Some(state) = state {
+        for moved in &desired.refactoring.moved {
+            let (Some(held), Some(wanted)) = (state.applications.get(&moved.from), desired.apps.get(&moved.to)) else {
+                continue;
+            };
+            if held.account_name() != wanted.account {
+                return Err(super::PlanError::MovedAcrossAccounts {
+                    from: moved.from.clone(),
+                    to: moved.to.clone(),
+                    from_account: held.account_name(),
+                    to_account: wanted.account.clone(),
+                    location: moved.location.clone(),
+                });
+            }
+        }
+    }
     let transfers = transfers(desired, worlds);
     let mut numbers: Vec<Vec<crate::model::Number>> = worlds.iter().map(|w| w.numbers.to_vec()).collect();
     for transfer in &transfers {
@@ -249,17 +265,33 @@ pub fn plan_everywhere(
     };
     plan.transfers = transfers;
     // Each account's own planning made the two halves of a move (a create where the manifests put
-    // it, a delete where the state has it); only here are both in sight.
+    // it, its removal where the state has it); only here are both in sight.
     for moved in moved_between_accounts(desired, state) {
-        let planned = |account: &AccountName, action: super::Action| {
-            plan.changes.iter().any(|c| c.address == moved.address && &c.account == account && c.action() == action)
+        let action_in = |account: &AccountName| {
+            plan.changes.iter().find(|c| c.address == moved.address && &c.account == account).map(super::Change::action)
         };
-        if planned(&moved.to, super::Action::Create) && planned(&moved.from, super::Action::Delete) {
-            plan.warnings.push(super::Warning::MovesBetweenAccounts {
+        let new_half = matches!(action_in(&moved.to), Some(super::Action::Create | super::Action::Import));
+        match action_in(&moved.from) {
+            Some(super::Action::Delete) if new_half => plan.warnings.push(super::Warning::MovesBetweenAccounts {
                 address: moved.address,
                 from: moved.from,
                 to: moved.to,
-            });
+            }),
+            // Taken out of the state without a delete (`removed:`, gone already): nothing to warn of.
+            Some(super::Action::Forget) => {}
+            None if !new_half => {}
+            other => {
+                let why = match other {
+                    Some(super::Action::NoOp) | None => "it is protected, being handed to another state, or an earlier create's outcome is unknown; remove `protect` or settle it first, or give the new application another address",
+                    _ => "its old application is still being changed",
+                };
+                return Err(super::PlanError::MoveBlocked {
+                    address: moved.address,
+                    from: moved.from,
+                    to: moved.to,
+                    why: why.to_string(),
+                });
+            }
         }
     }
     Ok(plan)
@@ -347,11 +379,11 @@ pub fn limit_to_accounts(plan: &mut super::Plan, accounts: &[AccountName]) -> Re
 pub fn apply_rounds(plan: &super::Plan) -> Vec<(AccountName, super::Plan)> {
     // A delete, or whatever else takes the old record out of the state (a protected one is forgotten).
     let moving_out = |change: &super::Change| {
-        !matches!(change.action(), super::Action::Create | super::Action::NoOp)
+        !matches!(change.action(), super::Action::Create | super::Action::Import | super::Action::NoOp)
             && plan.changes.iter().any(|other| {
                 other.address == change.address
                     && other.account != change.account
-                    && other.action() == super::Action::Create
+                    && matches!(other.action(), super::Action::Create | super::Action::Import)
             })
     };
     let mut rounds: Vec<(AccountName, bool)> = Vec::new();

@@ -49,6 +49,20 @@ pub enum PlanError {
     /// A `moved:` entry's old and new addresses are both in the state.
     #[error("{location}: the state holds both `{from}` and `{to}`, so `{from}` cannot move to `{to}`")]
     MoveBothHeld { from: Address, to: Address, location: Location },
+    /// The manifests put an application in another account, and vapp cannot take it out of the old one
+    /// in this plan (it is protected, being handed to another state, or an earlier create's outcome is
+    /// unknown): creating it anew would leave the old one behind with its key dropped.
+    #[error("`{address}` moves from account {from} to account {to}, but vapp cannot take it out of account {from} in this plan ({why})")]
+    MoveBlocked { address: Address, from: crate::model::AccountName, to: crate::model::AccountName, why: String },
+    /// A `moved:` entry whose old and new addresses are in different accounts.
+    #[error("{location}: `moved:` from `{from}` (account {from_account}) to `{to}` (account {to_account}) crosses accounts, and Vonage cannot move an application between accounts")]
+    MovedAcrossAccounts {
+        from: Address,
+        to: Address,
+        from_account: crate::model::AccountName,
+        to_account: crate::model::AccountName,
+        location: Location,
+    },
     /// An `import:` entry names an application the account does not hold.
     #[error("{location}: the account holds no application {id} to import as `{address}`")]
     ImportUnknown { address: Address, id: AppId, location: Location },

@@ -555,14 +555,14 @@ fn imports_into_another_account() {
 }
 
 /// `--sandbox` makes every account the manifests name: the subaccounts vapp makes, and the existing
-/// ones, with the secrets their variables hold.
+/// ones, with a sandbox secret (a real one from the environment never reaches the sandbox).
 #[test]
 fn the_sandbox_has_every_account_the_manifests_name() {
     let ws = Workspace::new("http://127.0.0.1:9");
     ws.write("m/accounts.yaml", THREE);
     ws.write("m/staging.yaml", STAGING);
     ws.write("m/acme.yaml", ACME_APPS);
-    let vapp = || ws.vapp().args(["--sandbox", "-f", "m"]).env("VONAGE_STAGING_API_SECRET", "SubSecret1");
+    let vapp = || ws.vapp().args(["--sandbox", "-f", "m"]).env("VONAGE_STAGING_API_SECRET", "RealSecret1");
     let applied = vapp().args(["apply", "--auto-approve"]).expect(0);
     assert!(applied.stderr.contains("account acme: created"), "{applied:?}");
     vapp().args(["plan", "--detailed-exitcode"]).expect(0);
@@ -570,4 +570,99 @@ fn the_sandbox_has_every_account_the_manifests_name() {
         serde_json::from_str(&std::fs::read_to_string(ws.path().join(".vapp/sandbox.state.json")).unwrap()).unwrap();
     assert_eq!(state["applications"]["stage-web"]["account"], "staging");
     assert_eq!(state["accounts"]["staging"]["api_key"], "sub00001");
+    let sandbox = std::fs::read_to_string(ws.path().join(".vapp/sandbox.json")).unwrap();
+    assert!(!sandbox.contains("RealSecret1"), "the real secret never reaches the sandbox");
+    // Nor is it needed there.
+    ws.vapp().args(["--sandbox", "-f", "m", "plan", "--detailed-exitcode"]).expect(0);
+}
+
+/// A move whose old half has not finished (its delete failed, or a run died before it): the new
+/// half never takes the address, so the old application's record and key stay; the next apply
+/// finishes the move.
+#[test]
+fn a_move_never_takes_the_address_before_the_old_half_is_done() {
+    use vapp::apply::{Cancel, Executor, RsaKeys};
+    let config =
+        EmulatorConfig { subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))], ..config() };
+    let emulator = BackgroundEmulator::start(config);
+    let ws = Workspace::new(&emulator.url);
+    let declare = "version: 1\naccounts:\n  staging:\n    api_key: sub00001\n    api_secret_env: STAGING_SECRET\n";
+    ws.write("a.yaml", declare);
+    ws.write("b.yaml", "version: 1\naccount: staging\napplications:\n  web:\n    name: web\n");
+    let vapp = || ws.vapp().args(["-f", "a.yaml", "-f", "b.yaml"]).env("STAGING_SECRET", "SubSecret1");
+    vapp().args(["apply", "--auto-approve"]).expect(0);
+    let before = ws.state()["applications"]["web"].clone();
+    // Now in `default`: only the new half is carried out, as if the old one had failed.
+    ws.write("b.yaml", "version: 1\napplications:\n  web:\n    name: web\n");
+    let sources = ["a.yaml", "b.yaml"]
+        .map(|f| vapp::manifest::Source { path: f.into(), text: std::fs::read_to_string(ws.path().join(f)).unwrap() });
+    let desired = vapp::manifest::load_sources(&sources, &|_| None).unwrap();
+    let primary = emulator.client();
+    let staging = primary.for_credentials(Credentials::new("sub00001", "SubSecret1"));
+    let state_path = ws.path().join("vapp.state.json");
+    emulator.block_on(async {
+        let backend = std::sync::Arc::new(vapp::state::backend::FileBackend::new(state_path.clone()));
+        let loaded = vapp::state::load(backend.as_ref(), None).await.unwrap().unwrap();
+        let keeps = |account: &str| {
+            vapp::plan::listing_keeps(Some(&vapp::plan::accounts::state_in(
+                &loaded.state,
+                &vapp::model::AccountName::new(account),
+            )))
+        };
+        let live_default = keeps("default").list(vapp::api::ApplicationApi::list_all(&primary).await.unwrap());
+        let live_staging = keeps("staging").list(vapp::api::ApplicationApi::list_all(&staging).await.unwrap());
+        let worlds = [
+            vapp::plan::AccountWorld {
+                account: vapp::model::AccountName::default_account(),
+                live: &live_default,
+                numbers: &[],
+            },
+            vapp::plan::AccountWorld {
+                account: vapp::model::AccountName::new("staging"),
+                live: &live_staging,
+                numbers: &[],
+            },
+        ];
+        let plan = vapp::plan::plan_everywhere(&desired, Some(&loaded.state), &worlds, &[]).unwrap();
+        let rounds = vapp::plan::apply_rounds(&plan);
+        let (account, create_round) = rounds.iter().find(|(a, _)| a.is_default()).unwrap();
+        assert!(account.is_default() && create_round.changes.iter().any(|c| c.action() == vapp::plan::Action::Create));
+        let store = vapp::state::StateStore::new(backend, loaded.state, Some(loaded.token));
+        let cancel = Cancel::default();
+        let executor = Executor {
+            api: &primary,
+            numbers: &primary,
+            store: &store,
+            keys: std::sync::Arc::new(RsaKeys),
+            parallelism: 1,
+            progress: &crate::harness::Quiet,
+            cancel: &cancel,
+            retry: vapp::api::RetryPolicy::default(),
+            settle: vapp::apply::SETTLE,
+        };
+        let report = executor.execute(create_round).await;
+        let failure = report.failures().next().map(|f| format!("{f:?}")).unwrap_or_default();
+        assert!(failure.contains("HeldElsewhere"), "{failure}");
+    });
+    assert_eq!(ws.state()["applications"]["web"], before, "the old record and its key are untouched");
+    assert!(emulator.block_on(vapp::api::ApplicationApi::list_all(&primary)).unwrap().is_empty(), "nothing made");
+    vapp().args(["apply", "--auto-approve"]).expect(0);
+    vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+    assert!(emulator.block_on(vapp::api::ApplicationApi::list_all(&staging)).unwrap().is_empty());
+    assert_eq!(emulator.block_on(vapp::api::ApplicationApi::list_all(&primary)).unwrap().len(), 1);
+}
+
+/// Destroy keeps protected applications, so it leaves their subaccount in use.
+#[test]
+fn destroy_leaves_a_subaccount_that_holds_a_protected_application() {
+    let emulator = BackgroundEmulator::start(config());
+    let ws = Workspace::new(&emulator.url);
+    ws.write("a.yaml", "version: 1\naccounts:\n  acme:\n    subaccount_of: default\n    name: ACME Corp\n");
+    ws.write("b.yaml", "version: 1\naccount: acme\napplications:\n  kept:\n    name: kept\n    protect: true\n");
+    let vapp = || ws.vapp().args(["-f", "a.yaml", "-f", "b.yaml"]);
+    vapp().args(["apply", "--auto-approve"]).expect(0);
+    let destroyed = vapp().args(["destroy", "--auto-approve"]).expect(0);
+    assert!(destroyed.stderr.contains("account acme still holds applications vapp keeps"), "{destroyed:?}");
+    let (key, _) = shown(&ws);
+    assert!(!emulator.block_on(emulator.client().get_subaccount(&key)).unwrap().suspended);
 }

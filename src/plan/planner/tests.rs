@@ -921,3 +921,45 @@ fn a_move_between_accounts_is_a_create_and_a_delete_and_the_old_half_goes_first(
     assert!(crate::plan::limit_to_accounts(&mut limited, &[AccountName::default_account(), AccountName::new("acme")])
         .is_ok());
 }
+
+#[test]
+fn a_move_that_cannot_take_the_old_application_out_is_refused() {
+    let manifest = "version: 1\naccounts:\n  acme:\n    subaccount_of: default\n    name: ACME\napplications:\n  web:\n    name: web\n";
+    let app = live(json!({"id": "id-web", "name": "web", "keys": {"public_key": PUBLIC}}));
+    let held_in_acme = |protect: bool| {
+        let mut state = State::new("lin".into());
+        let entry = StateEntry {
+            account: Some(AccountName::new("acme")),
+            protect,
+            ..managed(Some("id-web"), Some(json!({"name": "web"})))
+        };
+        state.applications.insert(Address::new("web"), entry);
+        state
+    };
+    let plan_with = |state: &State, desired: &Desired| {
+        let acme_live = listed(state, std::slice::from_ref(&app));
+        let worlds = [
+            crate::plan::AccountWorld { account: AccountName::default_account(), live: &[], numbers: &[] },
+            crate::plan::AccountWorld { account: AccountName::new("acme"), live: &acme_live, numbers: &[] },
+        ];
+        crate::plan::plan_everywhere(desired, Some(state), &worlds, &[])
+    };
+    // Protected in the old account: vapp will not delete it, so it will not make a second either.
+    let refused = plan_with(&held_in_acme(true), &desired(manifest)).unwrap_err();
+    assert!(
+        refused.to_string().starts_with(
+            "`web` moves from account acme to account default, but vapp cannot take it out of account acme"
+        ),
+        "{refused}"
+    );
+    assert!(plan_with(&held_in_acme(false), &desired(manifest)).is_ok());
+    // A `moved:` entry cannot cross accounts either.
+    let renamed = manifest.replace("  web:\n", "  site:\n") + "moved:\n  - { from: web, to: site }\n";
+    let crossing = plan_with(&held_in_acme(false), &desired(&renamed)).unwrap_err();
+    assert!(
+        crossing
+            .to_string()
+            .contains("`moved:` from `web` (account acme) to `site` (account default) crosses accounts"),
+        "{crossing}"
+    );
+}
