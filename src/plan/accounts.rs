@@ -213,11 +213,9 @@ pub fn plan_everywhere(
             };
             if held.account_name() != wanted.account {
                 return Err(super::PlanError::MovedAcrossAccounts {
-                    from: moved.from.clone(),
-                    to: moved.to.clone(),
+                    moved: Box::new(moved.clone()),
                     from_account: held.account_name(),
                     to_account: wanted.account.clone(),
-                    location: moved.location.clone(),
                 });
             }
         }

@@ -55,13 +55,11 @@ pub enum PlanError {
     #[error("`{address}` moves from account {from} to account {to}, but vapp cannot take it out of account {from} in this plan ({why})")]
     MoveBlocked { address: Address, from: crate::model::AccountName, to: crate::model::AccountName, why: String },
     /// A `moved:` entry whose old and new addresses are in different accounts.
-    #[error("{location}: `moved:` from `{from}` (account {from_account}) to `{to}` (account {to_account}) crosses accounts, and Vonage cannot move an application between accounts")]
+    #[error("{}: `moved:` from `{}` (account {from_account}) to `{}` (account {to_account}) crosses accounts, and Vonage cannot move an application between accounts", moved.location, moved.from, moved.to)]
     MovedAcrossAccounts {
-        from: Address,
-        to: Address,
+        moved: Box<crate::manifest::refactor::Moved>,
         from_account: crate::model::AccountName,
         to_account: crate::model::AccountName,
-        location: Location,
     },
     /// An `import:` entry names an application the account does not hold.
     #[error("{location}: the account holds no application {id} to import as `{address}`")]
