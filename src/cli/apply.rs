@@ -152,7 +152,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             (Manifests::Saved(Box::new(desired), also), Ok(saved))
         }
     };
-    let Inputs { desired, mut loaded, live, numbers, others, subaccounts, connection, .. } = context
+    let Inputs { desired, mut loaded, mut live, numbers, mut others, subaccounts, connection, .. } = context
         .gather(manifests, Keys::Readable, |desired, state| {
             let expected = match &saved {
                 Err(targets) => plan::keys_expected(desired, state, targets),
@@ -181,6 +181,32 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             plan
         }
         Ok(saved) => {
+            // The applications it imports were listed in brief (no manifest said to keep them whole):
+            // read whole, in their accounts, for the digests that tell whether they changed.
+            for change in &saved.plan.changes {
+                let plan::Step::Import(import) = &change.step else { continue };
+                let (client, listing) = match change.account.is_default() {
+                    true => (connection.client.clone(), &mut live[..]),
+                    false => {
+                        let Some(world) = others.iter_mut().find(|w| w.account == change.account) else { continue };
+                        let Some(credentials) =
+                            super::worlds::credentials(&desired, state, &change.account, &context.settings)?
+                        else {
+                            continue;
+                        };
+                        let (client, _) = super::worlds::clients(&connection.client, &connection.numbers, &credentials);
+                        (client, &mut world.live[..])
+                    }
+                };
+                for listed in listing.iter_mut() {
+                    if matches!(listed, crate::model::Listed::Glimpse(glimpse) if glimpse.id == import.id) {
+                        let app = crate::api::ApplicationApi::get(&client, &import.id)
+                            .await
+                            .with_context(|| format!("cannot read application {} to import it", import.id))?;
+                        *listed = crate::model::Keep::Everything.listed(app);
+                    }
+                }
+            }
             let stale = match spans {
                 false => saved.staleness(state, &live, &numbers),
                 true => {
