@@ -211,18 +211,8 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
                 false => saved.staleness(state, &live, &numbers),
                 true => {
                     // Every account as the plan saw it: applications by id, numbers by msisdn.
-                    let everywhere: Vec<crate::model::Listed> =
-                        live.iter().chain(others.iter().flat_map(|w| w.live.iter())).cloned().collect();
-                    let mut worlds = vec![plan::AccountWorld {
-                        account: plan::AccountName::default_account(),
-                        live: &live,
-                        numbers: &numbers,
-                    }];
-                    worlds.extend(others.iter().map(|w| plan::AccountWorld {
-                        account: w.account.clone(),
-                        live: &w.live,
-                        numbers: &w.numbers,
-                    }));
+                    let everywhere = super::plan::listed_everywhere(&live, &others);
+                    let worlds = super::plan::account_worlds(&live, &numbers, &others);
                     let numbers = plan::numbers_everywhere(&worlds, &saved.plan.transfers);
                     saved.staleness(state, &everywhere, &numbers)
                 }

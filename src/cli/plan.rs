@@ -68,9 +68,7 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
             // Every account's applications, for the digests that tell a stale plan; and how to sign
             // in to each account, for the apply that reads them again.
             true => {
-                let everywhere: Vec<crate::model::Listed> =
-                    live.iter().chain(others.iter().flat_map(|w| w.live.iter())).cloned().collect();
-                let mut saved = SavedPlan::new(plan, &everywhere);
+                let mut saved = SavedPlan::new(plan, &listed_everywhere(&live, &others));
                 saved.accounts = desired.accounts.values().map(plan::SavedAccount::from_declared).collect();
                 saved
             }
@@ -130,13 +128,31 @@ pub(super) fn plan_accounts_or_one(
     if !super::worlds::spans_accounts(desired, state) {
         return Ok(plan::plan(&PlanInput { desired, state, live, targets, numbers })?);
     }
+    Ok(plan::plan_everywhere(desired, state, &account_worlds(live, numbers, others), targets)?)
+}
+
+/// Every account as read: `default`'s listing and numbers first, then the others'.
+pub(super) fn account_worlds<'a>(
+    live: &'a [crate::model::Listed],
+    numbers: &'a [crate::model::Number],
+    others: &'a [super::worlds::World],
+) -> Vec<plan::AccountWorld<'a>> {
     let mut worlds = vec![plan::AccountWorld { account: crate::model::AccountName::default_account(), live, numbers }];
     worlds.extend(others.iter().map(|w| plan::AccountWorld {
         account: w.account.clone(),
         live: &w.live,
         numbers: &w.numbers,
     }));
-    Ok(plan::plan_everywhere(desired, state, &worlds, targets)?)
+    worlds
+}
+
+/// Every account's applications in one list (ids are unique across accounts), for a saved plan's
+/// digests.
+pub(super) fn listed_everywhere(
+    live: &[crate::model::Listed],
+    others: &[super::worlds::World],
+) -> Vec<crate::model::Listed> {
+    live.iter().chain(others.iter().flat_map(|w| w.live.iter())).cloned().collect()
 }
 
 /// `--account`, refusing to split a move between accounts.

@@ -8,6 +8,22 @@ use crate::harness::{config, BackgroundEmulator, Workspace, SECRET};
 
 const ACME: &str = "version: 1\naccounts:\n  acme:\n    subaccount_of: default\n    name: ACME Corp\napplications:\n  web:\n    name: web\n";
 
+/// An emulator whose primary has the existing subaccount `sub00001` (secret `SubSecret1`), the
+/// manifests' `staging`, and `seed_numbers` numbers per account.
+fn with_staging(seed_numbers: usize) -> BackgroundEmulator {
+    let subaccounts = vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))];
+    BackgroundEmulator::start(EmulatorConfig { seed_numbers, subaccounts, ..config() })
+}
+
+/// A workspace on `emulator` with the three-account day's manifests in `m/`.
+fn three_accounts(emulator: &BackgroundEmulator) -> Workspace {
+    let ws = Workspace::new(&emulator.url);
+    ws.write("m/accounts.yaml", THREE);
+    ws.write("m/staging.yaml", STAGING);
+    ws.write("m/acme.yaml", ACME_APPS);
+    ws
+}
+
 /// The API key and secret `vapp account show --format env` prints.
 fn shown(ws: &Workspace) -> (String, String) {
     let run = ws.vapp().args(["account", "show", "acme"]).expect(0);
@@ -144,16 +160,8 @@ const ACME_APPS: &str =
 
 #[test]
 fn a_three_account_day() {
-    let config = EmulatorConfig {
-        seed_numbers: 3,
-        subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))],
-        ..config()
-    };
-    let emulator = BackgroundEmulator::start(config);
-    let ws = Workspace::new(&emulator.url);
-    ws.write("m/accounts.yaml", THREE);
-    ws.write("m/staging.yaml", STAGING);
-    ws.write("m/acme.yaml", ACME_APPS);
+    let emulator = with_staging(3);
+    let ws = three_accounts(&emulator);
     let vapp = || ws.vapp().args(["-f", "m"]).env("VONAGE_STAGING_API_SECRET", "SubSecret1");
 
     // An account whose secret is missing is an error naming the variable.
@@ -336,12 +344,7 @@ fn transfers_converge_when_answers_are_lost() {
 #[test]
 fn a_transfer_survives_a_kill_at_every_step() {
     for crash in ["transfer:intended", "transfer:answered"] {
-        let config = EmulatorConfig {
-            seed_numbers: 2,
-            subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))],
-            ..config()
-        };
-        let emulator = BackgroundEmulator::start(config);
+        let emulator = with_staging(2);
         let ws = Workspace::new(&emulator.url);
         ws.write(
             "vapp.yaml",
@@ -425,12 +428,7 @@ proptest::proptest! {
         first in proptest::collection::vec(placed(), 4),
         second in proptest::collection::vec(placed(), 4),
     ) {
-        let config = EmulatorConfig {
-            seed_numbers: 2,
-            subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))],
-            ..config()
-        };
-        let emulator = BackgroundEmulator::start(config);
+        let emulator = with_staging(2);
         let ws = Workspace::new(&emulator.url);
         let vapp = || ws.vapp().args(["-f", "m"]).env("STAGING_SECRET", "SubSecret1");
         for round in [&first, &second] {
@@ -471,16 +469,8 @@ proptest::proptest! {
 /// stale plan: an application changed in a subaccount since makes it stale (exit 4).
 #[test]
 fn a_saved_plan_covers_every_account() {
-    let config = EmulatorConfig {
-        seed_numbers: 3,
-        subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))],
-        ..config()
-    };
-    let emulator = BackgroundEmulator::start(config);
-    let ws = Workspace::new(&emulator.url);
-    ws.write("m/accounts.yaml", THREE);
-    ws.write("m/staging.yaml", STAGING);
-    ws.write("m/acme.yaml", ACME_APPS);
+    let emulator = with_staging(3);
+    let ws = three_accounts(&emulator);
     let vapp = || ws.vapp().args(["-f", "m"]).env("VONAGE_STAGING_API_SECRET", "SubSecret1");
     vapp().args(["plan", "-o", "day.plan"]).expect(0);
     let saved = std::fs::read_to_string(ws.path().join("day.plan")).unwrap();
@@ -516,9 +506,7 @@ fn a_saved_plan_covers_every_account() {
 /// and by an `import:` entry, read with the subaccount's credentials.
 #[test]
 fn imports_into_another_account() {
-    let config =
-        EmulatorConfig { subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))], ..config() };
-    let emulator = BackgroundEmulator::start(config);
+    let emulator = with_staging(0);
     let staging = emulator.client().for_credentials(Credentials::new("sub00001", "SubSecret1"));
     let made = |name: &str| {
         let app = vapp::model::Application { name: name.into(), ..Default::default() };
@@ -584,9 +572,7 @@ fn the_sandbox_has_every_account_the_manifests_name() {
 #[test]
 fn a_move_never_takes_the_address_before_the_old_half_is_done() {
     use vapp::apply::{Cancel, Executor, RsaKeys};
-    let config =
-        EmulatorConfig { subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))], ..config() };
-    let emulator = BackgroundEmulator::start(config);
+    let emulator = with_staging(0);
     let ws = Workspace::new(&emulator.url);
     let declare = "version: 1\naccounts:\n  staging:\n    api_key: sub00001\n    api_secret_env: STAGING_SECRET\n";
     ws.write("a.yaml", declare);

@@ -255,6 +255,16 @@ applications:
     assert!(!run.stdout.contains(SIGNATURE_SECRET) && !run.stderr.contains(SIGNATURE_SECRET));
 }
 
+/// The `webhooks:` lines of a voice capability: answer, fallback and event paths of `web`.
+fn voice_webhooks(web: &WebApp, answer: &str, fallback: &str, event: &str) -> String {
+    format!(
+        "          answer_url: \"{}\"\n          fallback_answer_url: \"{}\"\n          event_url: \"{}\"\n",
+        web.url(answer),
+        web.url(fallback),
+        web.url(event)
+    )
+}
+
 /// An emulator with one number linked to an application whose webhooks are `voice` (YAML under
 /// `webhooks:`) and, when given, the messages `inbound_url`.
 fn sandbox_with(web: &WebApp, voice: &str, inbound: Option<&str>, signature: bool) -> (BackgroundEmulator, Workspace) {
@@ -281,12 +291,7 @@ fn sandbox_with(web: &WebApp, voice: &str, inbound: Option<&str>, signature: boo
 #[test]
 fn a_simulated_call_follows_the_fallback_rules_to_the_request() {
     let web = WebApp::start();
-    let voice = format!(
-        "          answer_url: \"{}\"\n          fallback_answer_url: \"{}\"\n          event_url: \"{}\"\n",
-        web.url("/500"),
-        web.url("/fallback-500"),
-        web.url("/event")
-    );
+    let voice = voice_webhooks(&web, "/500", "/fallback-500", "/event");
     let (_emulator, ws) = sandbox_with(&web, &voice, None, false);
     let run = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).expect(1);
     let transcript = run.json();
@@ -304,12 +309,7 @@ fn a_simulated_call_follows_the_fallback_rules_to_the_request() {
 #[test]
 fn a_simulated_call_is_answered_notifies_and_is_signed() {
     let web = WebApp::start();
-    let voice = format!(
-        "          answer_url: \"{}\"\n          fallback_answer_url: \"{}\"\n          event_url: \"{}\"\n",
-        web.url("/answer-notify"),
-        web.url("/fallback-valid"),
-        web.url("/signed")
-    );
+    let voice = voice_webhooks(&web, "/answer-notify", "/fallback-valid", "/signed");
     let (_emulator, ws) = sandbox_with(&web, &voice, Some("/signed"), true);
     let run = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--from", "447700900555"]).expect(0);
     assert!(run.stdout.contains("answered"), "{run:?}");
@@ -358,12 +358,7 @@ fn a_simulated_call_is_answered_notifies_and_is_signed() {
 #[test]
 fn the_simulated_call_transcript() {
     let web = WebApp::start();
-    let voice = format!(
-        "          answer_url: \"{}\"\n          fallback_answer_url: \"{}\"\n          event_url: \"{}\"\n",
-        web.url("/500"),
-        web.url("/fallback-valid"),
-        web.url("/event")
-    );
+    let voice = voice_webhooks(&web, "/500", "/fallback-valid", "/event");
     let (_emulator, ws) = sandbox_with(&web, &voice, None, false);
     let run = ws.vapp().args(["simulate", "call", "--to", "447700900001"]).expect(0);
     let mut settings = insta::Settings::clone_current();
@@ -376,12 +371,7 @@ fn the_simulated_call_transcript() {
 #[test]
 fn an_invalid_ncco_ends_the_call_without_the_fallback() {
     let web = WebApp::start();
-    let voice = format!(
-        "          answer_url: \"{}\"\n          fallback_answer_url: \"{}\"\n          event_url: \"{}\"\n",
-        web.url("/schema"),
-        web.url("/fallback-valid"),
-        web.url("/event")
-    );
+    let voice = voice_webhooks(&web, "/schema", "/fallback-valid", "/event");
     let (_emulator, ws) = sandbox_with(&web, &voice, None, false);
     let transcript = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).expect(1).json();
     assert_eq!(transcript["outcome"], "failed");
