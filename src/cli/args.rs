@@ -11,6 +11,9 @@ pub const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest pause between two number updates `--numbers-pace` takes.
 pub const MAX_NUMBERS_PACE: Duration = Duration::from_secs(60);
 
+/// The longest `vapp check --timeout` (Vonage's own longest, an event's socket timeout, is 10 s).
+pub const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A duration such as `30s`, `5m` or `1h`, at most `max`.
 pub fn duration_at_most(max: Duration) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
     move |text: &str| {

@@ -34,8 +34,9 @@ pub struct CheckArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// How long a webhook without a timeout setting of its own (all but voice) may take to answer
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    /// How long a webhook without a timeout setting of its own (all but voice) may take to answer, at
+    /// most 60s
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::args::duration_at_most(super::args::MAX_CHECK_TIMEOUT))]
     pub timeout: Duration,
 }
 

@@ -199,6 +199,8 @@ applications:
     let human = ws.vapp().args(["check", "--target", "get"]).expect(0);
     assert!(human.stdout.contains("✓ get voice answer_url GET"), "{human:?}");
     assert!(human.stdout.contains("Checked 2 webhooks: 2 passed, 0 failed."), "{human:?}");
+    let bounded = ws.vapp().args(["check", "--timeout", "2m"]).expect(1);
+    assert!(bounded.stderr.contains("at most 1m is allowed"), "{bounded:?}");
     let unknown = ws.vapp().args(["check", "--target", "nosuch"]).expect(1);
     assert!(unknown.stderr.contains("--target nosuch: no application in the manifests"), "{unknown:?}");
 }
