@@ -397,3 +397,27 @@ fn check_has_at_most_eight_requests_in_flight() {
     let most = web.most_held_at_once();
     assert!((2..=8).contains(&most), "{most} requests at once");
 }
+
+#[test]
+fn another_accounts_webhooks_are_signed_with_its_own_secret_and_key() {
+    let web = WebApp::start();
+    let ws = Workspace::new("http://127.0.0.1:9");
+    ws.write(
+        "vapp.yaml",
+        &format!(
+            "version: 1\naccounts:\n  staging:\n    api_key: sub00001\n    api_secret_env: STAGING_SECRET\n    signature_secret_env: STAGING_SIGNATURE\naccount: staging\napplications:\n  chat:\n    name: chat\n    capabilities:\n      messages:\n        webhooks:\n          inbound_url: \"{}\"\n",
+            web.url("/signed")
+        ),
+    );
+    // `default`'s secret is another one: the staging account's own signs its webhooks.
+    let run = ws
+        .vapp()
+        .args(["check", "--account", "staging", "--format", "json"])
+        .env("VONAGE_SIGNATURE_SECRET", "not-this-one")
+        .env("STAGING_SIGNATURE", SIGNATURE_SECRET)
+        .expect(0);
+    assert_eq!(run.json()["results"][0]["account"], "staging");
+    let verified: Vec<Value> = web.seen("/signed").into_iter().filter_map(|s| s.verified).collect();
+    assert_eq!(verified.len(), 1, "the genuine request verifies, the forged one does not");
+    assert_eq!(verified[0]["api_key"], "sub00001");
+}
