@@ -49,6 +49,8 @@ pub struct Rung {
     pub elapsed: Duration,
     /// The NCCO of an answer URL that passed; `None` for other webhooks.
     pub verdict: Result<Option<Ncco>, Problem>,
+    /// The answer as read (at most 1 MiB): a `notify`'s may be an NCCO that replaces the call's.
+    pub body: Vec<u8>,
 }
 
 impl Rung {
@@ -100,8 +102,13 @@ fn as_query(body: &Value) -> Vec<(String, String)> {
 pub async fn ring(caller: &Caller, hook: &Hook, outgoing: &Outgoing) -> Rung {
     let started = std::time::Instant::now();
     match caller.call(outgoing).await {
-        Err(failure) => Rung { status: None, elapsed: started.elapsed(), verdict: Err(failure.into()) },
-        Ok(answer) => Rung { status: Some(answer.status), elapsed: answer.elapsed, verdict: judge(hook, &answer) },
+        Err(failure) => {
+            Rung { status: None, elapsed: started.elapsed(), verdict: Err(failure.into()), body: Vec::new() }
+        }
+        Ok(answer) => {
+            let verdict = judge(hook, &answer);
+            Rung { status: Some(answer.status), elapsed: answer.elapsed, verdict, body: answer.body }
+        }
     }
 }
 

@@ -114,17 +114,29 @@ impl Run<'_> {
     }
 }
 
+impl Transcript {
+    /// A transcript of `kind` traffic to `routing.to` with `uuid`, not ok until it says so.
+    fn begin(kind: &str, routing: &Routing<'_>, uuid: String, outcome: &str) -> Transcript {
+        Transcript {
+            format_version: 1,
+            kind: kind.to_string(),
+            to: routing.to.to_string(),
+            from: routing.from.to_string(),
+            application_id: routing.application.map(|(id, _)| id.to_string()),
+            uuid,
+            conversation_uuid: None,
+            outcome: outcome.to_string(),
+            ok: false,
+            problem: None,
+            note: None,
+            actions: Vec::new(),
+            steps: Vec::new(),
+        }
+    }
+}
+
 fn unrouted(kind: &str, routing: &Routing<'_>, uuid: String) -> Transcript {
     Transcript {
-        format_version: 1,
-        kind: kind.to_string(),
-        to: routing.to.to_string(),
-        from: routing.from.to_string(),
-        application_id: None,
-        uuid,
-        conversation_uuid: None,
-        outcome: "unrouted".to_string(),
-        ok: false,
         problem: Some(match routing.dangling {
             Some(id) => {
                 format!(
@@ -134,9 +146,7 @@ fn unrouted(kind: &str, routing: &Routing<'_>, uuid: String) -> Transcript {
             }
             None => format!("number {} is linked to no application: Vonage would reject it", routing.to),
         }),
-        note: None,
-        actions: Vec::new(),
-        steps: Vec::new(),
+        ..Transcript::begin(kind, routing, uuid, "unrouted")
     }
 }
 
@@ -155,19 +165,8 @@ pub async fn simulate_call(caller: &Caller, clock: &dyn Clock, routing: &Routing
     let find = |kind: Kind| hooks.iter().find(|h| h.kind == kind);
     let mut run = Run { caller, clock, signer: routing.signer, application_id, steps: Vec::new() };
     let mut transcript = Transcript {
-        format_version: 1,
-        kind: "call".to_string(),
-        to: traffic.to.clone(),
-        from: traffic.from.clone(),
-        application_id: Some(application_id.to_string()),
-        uuid,
         conversation_uuid: Some(traffic.conversation_uuid.clone()),
-        outcome: "failed".to_string(),
-        ok: false,
-        problem: None,
-        note: None,
-        actions: Vec::new(),
-        steps: Vec::new(),
+        ..Transcript::begin("call", routing, uuid, "failed")
     };
     let event_url = find(Kind::VoiceEvent).cloned();
     let send_event = |status: &'static str| {
@@ -236,8 +235,8 @@ pub async fn simulate_call(caller: &Caller, clock: &dyn Clock, routing: &Routing
         next += 1;
         let Some(notify) = super::ncco::Notify::from_action(next - 1, action) else { continue };
         if notified == MAX_NOTIFIES {
-            transcript.problem = Some(format!(
-                "the call delivered {MAX_NOTIFIES} notify actions, the most vapp delivers; the rest were skipped"
+            transcript.note = Some(format!(
+                "the call delivered {MAX_NOTIFIES} notify actions, the most a simulated call delivers; the rest of its NCCO was skipped"
             ));
             break;
         }
@@ -253,36 +252,9 @@ pub async fn simulate_call(caller: &Caller, clock: &dyn Clock, routing: &Routing
             // Signed as the application's voice webhooks are.
             signed: find(Kind::Answer).is_some_and(|h| h.signed),
         };
-        let outgoing = {
-            let signing = run.signer.filter(|_| hook.signed).map(|signer| Signing {
-                signer,
-                application_id,
-                now: clock.now(),
-                jti: clock.uuid(),
-            });
-            super::ring::request(&hook, &traffic, Some(&notify.payload), signing)
-        };
-        let started = std::time::Instant::now();
-        let answer = caller.call(&outgoing).await;
-        let ms = started.elapsed().as_millis();
-        let (status, problem, replacement) = match &answer {
-            Ok(a) => match super::ring::judge(&hook, a) {
-                // An answer that is an NCCO replaces the rest of the call's; anything else lets it go on.
-                Ok(_) => (Some(a.status), None, super::ncco::read_ncco(&a.body).ok()),
-                Err(problem) => (Some(a.status), Some(problem.to_string()), None),
-            },
-            Err(e) => (None, Some(e.to_string()), None),
-        };
-        run.steps.push(Step {
-            webhook: "notify".to_string(),
-            event: None,
-            method: hook.method.as_str().to_string(),
-            url: hook.url.to_string(),
-            status,
-            ms: u64::try_from(ms).unwrap_or(u64::MAX),
-            ok: problem.is_none(),
-            problem,
-        });
+        let rung = run.ring(&hook, &traffic, Some(&notify.payload), None).await;
+        // An answer that is an NCCO replaces the rest of the call's; anything else lets it go on.
+        let replacement = rung.ok().then(|| super::ncco::read_ncco(&rung.body).ok()).flatten();
         if let Some(replacement) = replacement {
             actions = replacement.actions;
             next = 0;
@@ -308,21 +280,7 @@ pub async fn simulate_message(caller: &Caller, clock: &dyn Clock, routing: &Rout
         conversation_uuid: String::new(),
         timestamp: clock.timestamp(),
     };
-    let mut transcript = Transcript {
-        format_version: 1,
-        kind: "message".to_string(),
-        to: traffic.to.clone(),
-        from: traffic.from.clone(),
-        application_id: Some(application_id.to_string()),
-        uuid,
-        conversation_uuid: None,
-        outcome: "rejected".to_string(),
-        ok: false,
-        problem: None,
-        note: None,
-        actions: Vec::new(),
-        steps: Vec::new(),
-    };
+    let mut transcript = Transcript::begin("message", routing, uuid, "rejected");
     let hooks = hooks_of(app, std::time::Duration::from_secs(10));
     let Some(inbound) = hooks.iter().find(|h| h.kind == Kind::MessagesInbound) else {
         transcript.problem = Some("the application has no messages inbound_url".to_string());

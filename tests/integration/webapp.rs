@@ -177,6 +177,10 @@ async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
             {"action": "talk", "text": "never spoken: the notify's answer replaces it"}
         ])),
         "/notified" => ncco(json!([{"action": "talk", "text": "replaced"}])),
+        // An NCCO whose notify answers with itself: without a cap, a call that never ends.
+        "/notify-loop" => {
+            ncco(json!([{"action": "notify", "payload": {}, "eventUrl": [format!("{}/notify-loop", app.base)]}]))
+        }
         "/big" => {
             let mut text = String::from("[{\"action\":\"talk\",\"text\":\"");
             text.push_str(&"a".repeat(1024 * 1024 + 1 - text.len() - 3));

@@ -421,3 +421,14 @@ fn another_accounts_webhooks_are_signed_with_its_own_secret_and_key() {
     assert_eq!(verified.len(), 1, "the genuine request verifies, the forged one does not");
     assert_eq!(verified[0]["api_key"], "sub00001");
 }
+
+#[test]
+fn a_notify_that_answers_with_itself_is_delivered_a_bounded_number_of_times() {
+    let web = WebApp::start();
+    let voice = voice_webhooks(&web, "/notify-loop", "/fallback-valid", "/event");
+    let (_emulator, ws) = sandbox_with(&web, &voice, None, false);
+    let transcript = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).expect(0).json();
+    assert_eq!((transcript["outcome"].as_str(), transcript["problem"].as_str()), (Some("answered"), None));
+    assert!(transcript["note"].as_str().unwrap().contains("20 notify actions"), "{transcript}");
+    assert_eq!(web.count("/notify-loop"), 1 + 20, "the answer, then 20 notifies");
+}
