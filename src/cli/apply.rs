@@ -148,11 +148,20 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
                 accounts.insert(account.name.clone(), declared);
             }
             let desired = crate::manifest::Desired { accounts, ..Default::default() };
-            let also = saved.accounts_in_play();
-            (Manifests::Saved(Box::new(desired), also), Ok(saved))
+            let imports = saved
+                .plan
+                .changes
+                .iter()
+                .filter_map(|c| match &c.step {
+                    plan::Step::Import(import) => Some((c.account.clone(), import.id.clone())),
+                    _ => None,
+                })
+                .collect();
+            let needs = super::context::SavedNeeds { accounts: saved.accounts_in_play(), imports };
+            (Manifests::Saved(Box::new(desired), needs), Ok(saved))
         }
     };
-    let Inputs { desired, mut loaded, mut live, numbers, mut others, subaccounts, connection, .. } = context
+    let Inputs { desired, mut loaded, live, numbers, others, subaccounts, connection, .. } = context
         .gather(manifests, Keys::Readable, |desired, state| {
             let expected = match &saved {
                 Err(targets) => plan::keys_expected(desired, state, targets),
@@ -181,32 +190,6 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             plan
         }
         Ok(saved) => {
-            // The applications it imports were listed in brief (no manifest said to keep them whole):
-            // read whole, in their accounts, for the digests that tell whether they changed.
-            for change in &saved.plan.changes {
-                let plan::Step::Import(import) = &change.step else { continue };
-                let (client, listing) = match change.account.is_default() {
-                    true => (connection.client.clone(), &mut live[..]),
-                    false => {
-                        let Some(world) = others.iter_mut().find(|w| w.account == change.account) else { continue };
-                        let Some(credentials) =
-                            super::worlds::credentials(&desired, state, &change.account, &context.settings)?
-                        else {
-                            continue;
-                        };
-                        let (client, _) = super::worlds::clients(&connection.client, &connection.numbers, &credentials);
-                        (client, &mut world.live[..])
-                    }
-                };
-                for listed in listing.iter_mut() {
-                    if matches!(listed, crate::model::Listed::Glimpse(glimpse) if glimpse.id == import.id) {
-                        let app = crate::api::ApplicationApi::get(&client, &import.id)
-                            .await
-                            .with_context(|| format!("cannot read application {} to import it", import.id))?;
-                        *listed = crate::model::Keep::Everything.listed(app);
-                    }
-                }
-            }
             let stale = match spans {
                 false => saved.staleness(state, &live, &numbers),
                 true => {

@@ -43,9 +43,16 @@ pub enum Manifests {
     Read,
     /// These (destroy plans against none).
     Given(Box<Desired>),
-    /// A saved plan's: its accounts' declarations, and the accounts it changes (read besides those the
-    /// state names).
-    Saved(Box<Desired>, Vec<crate::model::AccountName>),
+    /// A saved plan's: its accounts' declarations, and what else it needs read (see [`SavedNeeds`]).
+    Saved(Box<Desired>, SavedNeeds),
+}
+
+/// What a saved plan needs read besides what the state names.
+pub struct SavedNeeds {
+    /// The accounts it changes.
+    pub accounts: Vec<AccountName>,
+    /// The applications it imports, by account: read whole for the digests that tell a stale plan.
+    pub imports: Vec<(AccountName, crate::model::AppId)>,
 }
 
 /// Whether the state's private keys must be readable (apply signs nothing, but makes keys and
@@ -312,6 +319,10 @@ impl Context {
         on_local: impl FnOnce(&Desired, Option<&State>),
     ) -> Result<Inputs> {
         self.account()?;
+        let saved_imports = match &manifests {
+            Manifests::Saved(_, needs) => Some(needs.imports.clone()),
+            _ => None,
+        };
         // The state says which applications the listing keeps whole: it is read first (a file, a
         // row), while the manifests are read on another thread and the first page is on its way.
         let (keeps, kept) = tokio::sync::oneshot::channel();
@@ -325,7 +336,7 @@ impl Context {
                     (Err(tokio::task::spawn_blocking(move || (manifest::load(&files), started.elapsed()))), Vec::new())
                 }
                 Manifests::Given(desired) => (Ok(*desired), Vec::new()),
-                Manifests::Saved(desired, also) => (Ok(*desired), also),
+                Manifests::Saved(desired, needs) => (Ok(*desired), needs.accounts),
             };
             let loaded = match keys {
                 Keys::Sealed => self.load_state().await,
@@ -375,22 +386,27 @@ impl Context {
             tokio::try_join!(local, async { Ok(listing.await) }, async { Ok(others.await) })?;
         let (connection, mut live, numbers) = listed?;
         let mut others = others?;
-        self.read_imports_whole(&desired, &connection.client, &AccountName::default_account(), &mut live).await?;
+        // The applications imported (by the manifests or the saved plan) are read whole in their
+        // accounts: the listing kept only what the state names whole.
+        let imports = saved_imports.unwrap_or_else(|| {
+            let account_of = |address| desired.apps.get(address).map(|a: &manifest::DesiredApp| a.account.clone());
+            desired.refactoring.imports.iter().filter_map(|i| Some((account_of(&i.address)?, i.id.clone()))).collect()
+        });
+        let ids_in = |account: &AccountName| -> std::collections::HashSet<&crate::model::AppId> {
+            imports.iter().filter(|(a, _)| a == account).map(|(_, id)| id).collect()
+        };
+        read_whole(&connection.client, &ids_in(&AccountName::default_account()), &mut live).await?;
         let state = loaded.as_ref().map(|l| &l.state);
         for world in &mut others {
-            if !desired
-                .refactoring
-                .imports
-                .iter()
-                .any(|i| desired.apps.get(&i.address).is_some_and(|a| a.account == world.account))
-            {
+            let ids = ids_in(&world.account);
+            if ids.is_empty() {
                 continue;
             }
             let Some(credentials) = super::worlds::credentials(&desired, state, &world.account, &self.settings)? else {
                 continue;
             };
             let (client, _) = super::worlds::clients(&connection.client, &connection.numbers, &credentials);
-            self.read_imports_whole(&desired, &client, &world.account, &mut world.live).await?;
+            read_whole(&client, &ids, &mut world.live).await?;
         }
         // Existing accounts need no listing of the primary's subaccounts: only those vapp makes do.
         let has_subaccounts =
@@ -403,33 +419,6 @@ impl Context {
             false => Vec::new(),
         };
         Ok(Inputs { desired, loaded, live, numbers, others, subaccounts, connection, manifests_took, state_took })
-    }
-
-    /// The applications the manifests import, read whole: the listing kept only what the state names
-    /// whole (it knew the state before the manifests), and an import's plan compares all of it.
-    async fn read_imports_whole(
-        &self,
-        desired: &Desired,
-        client: &Client,
-        account: &AccountName,
-        live: &mut [Listed],
-    ) -> Result<()> {
-        let in_account =
-            |address: &crate::model::Address| desired.apps.get(address).is_some_and(|a| &a.account == account);
-        let imported: std::collections::HashSet<&crate::model::AppId> =
-            desired.refactoring.imports.iter().filter(|i| in_account(&i.address)).map(|i| &i.id).collect();
-        for listed in live.iter_mut() {
-            let Listed::Glimpse(glimpse) = listed else { continue };
-            if !imported.contains(&glimpse.id) {
-                continue;
-            }
-            let app = client
-                .get(&glimpse.id)
-                .await
-                .with_context(|| format!("cannot read application {} to import it", glimpse.id))?;
-            *listed = crate::model::Keep::Everything.listed(app);
-        }
-        Ok(())
     }
 
     /// Every live application (whole) and every number of the account, read at once, with a status
@@ -523,4 +512,25 @@ impl RetryTeller {
             ));
         }
     }
+}
+
+/// Reads the applications `ids` names whole where `live` has only glimpses of them (an import's plan
+/// compares all of an application, and a saved plan's digest covers all of it).
+async fn read_whole(
+    client: &Client,
+    ids: &std::collections::HashSet<&crate::model::AppId>,
+    live: &mut [Listed],
+) -> Result<()> {
+    for listed in live.iter_mut() {
+        let Listed::Glimpse(glimpse) = listed else { continue };
+        if !ids.contains(&glimpse.id) {
+            continue;
+        }
+        let app = client
+            .get(&glimpse.id)
+            .await
+            .with_context(|| format!("cannot read application {} to import it", glimpse.id))?;
+        *listed = crate::model::Keep::Everything.listed(app);
+    }
+    Ok(())
 }
