@@ -87,7 +87,10 @@ impl StateLocation {
         if let Some((scheme, rest)) = split_scheme(text) {
             return match scheme {
                 "postgres" | "postgresql" => {
-                    url::Url::parse(text).map_err(|e| LocationError::BadPostgresUrl { reason: e.to_string() })?;
+                    // libpq's forms, as the driver reads them: an empty host with `host=/socket/dir`
+                    // in the query, a percent-encoded socket directory as the host, several hosts.
+                    super::backend::check_postgres_url(text)
+                        .map_err(|reason| LocationError::BadPostgresUrl { reason })?;
                     Ok(StateLocation::Postgres(PostgresUrl(text.to_string())))
                 }
                 "s3" => {
@@ -157,24 +160,43 @@ impl PostgresUrl {
 }
 
 impl fmt::Display for PostgresUrl {
+    /// The URL with the password of its user part and of a `password=` parameter replaced by `***`.
+    /// Written on the raw text rather than through a URL parser: libpq's forms (an empty host, a
+    /// percent-encoded socket directory, several hosts) are not URLs every parser takes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Ok(mut parsed) = url::Url::parse(&self.0) else {
+        let text = &self.0;
+        let Some((scheme, rest)) = text.split_once("://") else {
             return f.write_str("postgres://(a URL that does not parse)");
         };
-        if parsed.password().is_some() {
-            let _ = parsed.set_password(Some("***"));
+        let (before_query, query) = match rest.split_once('?') {
+            Some((before, query)) => (before, Some(query)),
+            None => (rest, None),
+        };
+        let (authority, path) = match before_query.find('/') {
+            Some(at) => before_query.split_at(at),
+            None => (before_query, ""),
+        };
+        write!(f, "{scheme}://")?;
+        match authority.rsplit_once('@') {
+            Some((user_info, hosts)) => {
+                let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
+                let password = if user_info.contains(':') { ":***" } else { "" };
+                write!(f, "{user}{password}@{hosts}")?;
+            }
+            None => f.write_str(authority)?,
         }
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if k == "password" { "***".to_string() } else { v.into_owned() };
-                (k.into_owned(), v)
-            })
-            .collect();
-        if !pairs.is_empty() {
-            parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        f.write_str(path)?;
+        if let Some(query) = query {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key == "password" => format!("{key}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            write!(f, "?{}", pairs.join("&"))?;
         }
-        f.write_str(parsed.as_str())
+        Ok(())
     }
 }
 
@@ -237,5 +259,29 @@ mod tests {
         assert!(!shown.contains("hunter2") && shown.contains("password=…"), "{shown}");
         let error = StateLocation::parse("postgres://vapp:hunter2@db:99999999/x").unwrap_err();
         assert!(!format!("{error} {error:?}").contains("hunter2"));
+    }
+
+    /// libpq's Unix-socket forms: an empty host with `host=` in the query, and a percent-encoded socket
+    /// directory as the host.
+    #[test]
+    fn libpq_socket_forms_parse_and_show_without_passwords() {
+        for text in [
+            "postgres://vapp@/vappstate?host=/var/run/postgresql&port=5432&workspace=prod",
+            "postgresql:///vappstate?host=/var/run/postgresql",
+            "postgres://vapp@%2Fvar%2Frun%2Fpostgresql/vappstate?workspace=prod",
+            "postgres://vapp:hunter2@%2Fvar%2Frun%2Fpostgresql:5432/vappstate",
+            "postgres://vapp@db1:5432,db2:5433/vappstate",
+        ] {
+            let location = StateLocation::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let shown = location.to_string();
+            assert!(!shown.contains("hunter2"), "{shown}");
+            if !text.contains("hunter2") {
+                assert_eq!(shown, text);
+            }
+        }
+        let shown =
+            StateLocation::parse("postgres://vapp:hunter2@%2Ftmp/db?password=x&workspace=w").unwrap().to_string();
+        assert_eq!(shown, "postgres://vapp:***@%2Ftmp/db?password=***&workspace=w");
+        assert!(StateLocation::parse("postgres://h/db?port=notaport").is_err());
     }
 }

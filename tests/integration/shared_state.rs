@@ -407,3 +407,26 @@ fn unreachable_or_unusable_backends_fail_fast_and_clearly() {
     }
     assert!(!ws.path().join("vapp.state.json").exists(), "nothing written anywhere");
 }
+
+/// libpq's Unix-socket URL forms reach the real server over its socket: an empty host with `host=` in
+/// the query (with a user and a port there too), and the socket directory percent-encoded as the host.
+#[test]
+fn libpq_socket_urls_reach_postgresql() {
+    let pg = Postgres::shared();
+    let emulator = BackgroundEmulator::start(config());
+    let dir = pg.socket_dir.display().to_string();
+    let encoded: String = url::form_urlencoded::byte_serialize(dir.as_bytes()).collect();
+    let schema = unique("socket");
+    for state in [
+        format!("postgres://postgres@/postgres?host={dir}&port={}&schema={schema}&workspace=prod", pg.port),
+        format!("postgresql://postgres@{encoded}:{}/postgres?schema={schema}&workspace=prod", pg.port),
+    ] {
+        let ws = Workspace::new(&emulator.url);
+        ws.write("vapp.yaml", &apps(1));
+        let vapp = || ws.vapp().env("VAPP_STATE", &state);
+        vapp().args(["apply", "--auto-approve"]).expect(0);
+        let listed = vapp().args(["state", "list"]).expect(0);
+        assert!(listed.stdout.contains("app-0"), "{state}: {listed:?}");
+        vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+    }
+}

@@ -15,6 +15,7 @@ mod file;
 mod file_lock;
 mod memory;
 mod postgres;
+pub use postgres::check_postgres_url;
 mod resilient;
 mod s3;
 

@@ -142,6 +142,13 @@ fn split(url: &str) -> Result<Parsed, BackendError> {
     Ok(Parsed { connection, workspace, schema, tls, root_cert })
 }
 
+/// Whether the driver reads `url` (vapp's own parameters aside), and why not: the reason never holds
+/// the URL's text, which may carry a password.
+pub fn check_postgres_url(url: &str) -> Result<(), String> {
+    let parsed = split(url).map_err(|e| e.to_string())?;
+    parsed.connection.parse::<Config>().map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// A quoted SQL identifier.
 fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
