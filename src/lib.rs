@@ -4,6 +4,7 @@
 //! loading, the model, planning and rendering) does no I/O; the shell (API client, state file, apply,
 //! emulator, command line) does.
 
+pub mod accounts;
 pub mod api;
 pub mod apply;
 pub mod cli;

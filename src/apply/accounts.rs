@@ -1,5 +1,5 @@
-//! Carrying out the accounts' part of a plan: making, changing and suspending subaccounts, with
-//! their secrets in the state's custody.
+//! Carrying out the accounts' part of a plan: making, changing, resuming and suspending subaccounts,
+//! with their secrets in the state's custody, and transferring numbers between accounts.
 //!
 //! As with private keys, a subaccount's secret is made here and written into the state (sealed when
 //! the state is encrypted) before the create that sends it leaves, so a lost answer never loses it.
@@ -8,9 +8,9 @@
 
 use rand::Rng;
 
-use crate::api::{ApiError, NewSubaccount, SubaccountChange, SubaccountsApi};
-use crate::model::AccountName;
-use crate::plan::{AccountChange, AccountStep};
+use crate::api::{ApiError, NewSubaccount, NumberTransfer, NumbersApi, SubaccountChange, SubaccountsApi};
+use crate::model::{AccountName, Msisdn};
+use crate::plan::{AccountChange, AccountStep, Transfer};
 use crate::secret::Secret;
 use crate::state::{AccountRecord, HeldSecret, StateError, StateStore, SubaccountRecord};
 
@@ -22,16 +22,60 @@ pub enum AccountError {
         action: &'static str,
         account: String,
         #[source]
-        source: ApiError,
+        source: Box<ApiError>,
     },
     #[error("cannot record account {account} in the state")]
     State {
         account: String,
         #[source]
-        source: StateError,
+        source: Box<StateError>,
     },
     #[error("account {account}: the state holds its secret sealed, and this run has no passphrase")]
     Sealed { account: String },
+    #[error("cannot sign in to account {account}")]
+    SignIn {
+        account: String,
+        #[source]
+        source: Box<crate::accounts::AccountsError>,
+    },
+    #[error("account {account} is not made yet")]
+    NotMade { account: String },
+    #[error("cannot transfer number {number} from account {from} to account {to}")]
+    Transfer {
+        number: Msisdn,
+        from: AccountName,
+        to: AccountName,
+        #[source]
+        source: Box<ApiError>,
+    },
+    #[error("neither account {from} nor account {to} owns number {number} any more")]
+    NumberNowhere { number: Msisdn, from: AccountName, to: AccountName },
+    #[error("cannot record the transfer of number {number} in the state")]
+    TransferState {
+        number: Msisdn,
+        #[source]
+        source: Box<StateError>,
+    },
+    /// Not carried out: an earlier stage of the apply did not complete for this account.
+    #[error("not started: {why}")]
+    NotStarted { why: &'static str },
+}
+
+/// How an account's change ended.
+pub type AccountResult = Result<AccountDone, AccountError>;
+
+/// An account change and how it ended.
+#[derive(Debug)]
+pub struct AccountOutcome {
+    pub change: AccountChange,
+    pub result: AccountResult,
+}
+
+/// A transfer and how it ended.
+#[derive(Debug)]
+pub struct TransferOutcome {
+    pub transfer: Transfer,
+    pub result: Result<(), AccountError>,
 }
 
 /// What one change did, for the person watching.
@@ -61,29 +105,17 @@ pub fn new_secret() -> Secret {
     Secret::new(chars.into_iter().collect::<String>())
 }
 
-/// Carries out `changes` in order; stops at the first that fails (what came before is recorded).
-pub async fn execute_accounts<S: SubaccountsApi>(
-    api: &S,
-    store: &StateStore,
-    changes: &[AccountChange],
-    mut done: impl FnMut(&AccountChange, &AccountDone),
-) -> Result<(), AccountError> {
-    for change in changes {
-        let outcome = execute_one(api, store, change).await?;
-        done(change, &outcome);
-    }
-    Ok(())
-}
-
-async fn execute_one<S: SubaccountsApi>(
+/// Carries out one account change with the primary's Subaccounts API.
+pub async fn execute_one<S: SubaccountsApi>(
     api: &S,
     store: &StateStore,
     change: &AccountChange,
 ) -> Result<AccountDone, AccountError> {
     let account = change.account.clone();
     let name_of = || account.to_string();
-    let failed = |action: &'static str| move |source| AccountError::Api { action, account: name_of(), source };
-    let record = |source| AccountError::State { account: account.to_string(), source };
+    let failed =
+        |action: &'static str| move |source| AccountError::Api { action, account: name_of(), source: Box::new(source) };
+    let record = |source| AccountError::State { account: account.to_string(), source: Box::new(source) };
     match &change.step {
         AccountStep::Create { parent, name, use_primary_account_balance, again } => {
             let kept = store.read(|s| s.accounts.get(&account).and_then(|r| r.subaccount.clone()));
@@ -131,7 +163,7 @@ async fn execute_one<S: SubaccountsApi>(
             let patch = SubaccountChange {
                 name: name.as_ref().map(|n| n.after.clone()),
                 use_primary_account_balance: use_primary_account_balance.as_ref().map(|b| b.after),
-                suspended: resume.then_some(false),
+                suspended: resume.is_some().then_some(false),
             };
             let shown = api.modify_subaccount(api_key, &patch).await.map_err(failed("update"))?;
             store
@@ -160,6 +192,60 @@ async fn execute_one<S: SubaccountsApi>(
             Ok(AccountDone::Suspended)
         }
     }
+}
+
+/// One side of a transfer: the account, its API key, and its Numbers API.
+pub struct Side<'a, N> {
+    pub account: &'a AccountName,
+    pub api_key: &'a str,
+    pub numbers: &'a N,
+}
+
+/// Transfers a number between two accounts of one family with the primary's Subaccounts API: recorded
+/// as an intent before the call and cleared once answered. The accounts are asked first who owns the
+/// number, so a transfer an earlier run carried out (its answer lost) is not sent again, and a number
+/// whose country the plan could not read (a suspended account's) gets it here.
+pub async fn transfer<S: SubaccountsApi, N: NumbersApi>(
+    primary: &S,
+    from: Side<'_, N>,
+    to: Side<'_, N>,
+    store: &StateStore,
+    transfer: &Transfer,
+) -> Result<(), AccountError> {
+    let number = &transfer.number;
+    let call_failed = |source| AccountError::Transfer {
+        number: number.clone(),
+        from: from.account.clone(),
+        to: to.account.clone(),
+        source: Box::new(source),
+    };
+    let recorded = |source| AccountError::TransferState { number: number.clone(), source: Box::new(source) };
+    let country = match from.numbers.find_number(number).await.map_err(call_failed)? {
+        Some(owned) => owned.country,
+        None => {
+            if to.numbers.find_number(number).await.map_err(call_failed)?.is_some() {
+                // Done by an earlier run whose answer was lost.
+                return store.commit(|s| drop(s.transfers_pending.remove(number))).await.map_err(recorded);
+            }
+            return Err(AccountError::NumberNowhere {
+                number: number.clone(),
+                from: from.account.clone(),
+                to: to.account.clone(),
+            });
+        }
+    };
+    let call = NumberTransfer {
+        from: from.api_key.to_string(),
+        to: to.api_key.to_string(),
+        number: number.clone(),
+        country: if transfer.country.is_empty() { country } else { transfer.country.clone() },
+    };
+    let pending = crate::state::PendingTransfer { from: transfer.from.clone(), to: transfer.to.clone() };
+    store.commit(|s| drop(s.transfers_pending.insert(number.clone(), pending))).await.map_err(recorded)?;
+    crate::crash::point("transfer:intended");
+    primary.transfer_number(&call).await.map_err(call_failed)?;
+    crate::crash::point("transfer:answered");
+    store.commit(|s| drop(s.transfers_pending.remove(number))).await.map_err(recorded)
 }
 
 /// Records that the subaccount `account` exists as `api_key`: its create's outcome is known.

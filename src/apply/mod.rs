@@ -8,8 +8,10 @@
 
 pub mod accounts;
 mod keys_ahead;
+mod realize;
 
 pub use keys_ahead::KeysAhead;
+pub use realize::{realize, Realize, Stage};
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +56,10 @@ pub trait Progress: Send + Sync {
     /// A number of `change` is about to be routed.
     fn number_started(&self, _change: &Change, _number: &NumberChange) {}
     fn number_finished(&self, _change: &Change, _number: &NumberChange, _outcome: &Result<(), ActionError>) {}
+    /// An account's own change ended.
+    fn account_finished(&self, _change: &crate::plan::AccountChange, _outcome: &accounts::AccountResult) {}
+    /// A number's transfer between accounts ended.
+    fn transfer_finished(&self, _transfer: &crate::plan::Transfer, _outcome: &Result<(), accounts::AccountError>) {}
 }
 
 /// What can make one step fail.
@@ -92,6 +98,9 @@ pub enum ActionError {
     /// A number's application was not created or updated: the number is left as it is.
     #[error("not started: the application's own step did not succeed")]
     StepFailed,
+    /// Not carried out: its account could not be signed in to.
+    #[error("not started: {0}")]
+    SignIn(String),
     #[error("cannot route number {msisdn}")]
     Number {
         msisdn: Msisdn,
@@ -139,6 +148,9 @@ pub struct Outcome {
 #[derive(Debug, Default)]
 pub struct Report {
     pub outcomes: Vec<Outcome>,
+    /// The accounts' own changes, and the transfers of numbers between them.
+    pub accounts: Vec<accounts::AccountOutcome>,
+    pub transfers: Vec<accounts::TransferOutcome>,
     /// Recording what the plan observed (no-ops, the numbers routing to each application) failed.
     pub recording: Option<StateError>,
 }
@@ -190,26 +202,80 @@ pub struct Executor<'a, A: ApplicationApi, N: NumbersApi> {
     /// How long a list may lag behind a create, at the least, before vapp concludes it did not happen
     /// ([`SETTLE`] against a real API).
     pub settle: Duration,
+    /// Calls in flight across the accounts a run changes at once (see [`realize`]); none for a run
+    /// of one account, which `parallelism` bounds.
+    pub slots: Option<&'a tokio::sync::Semaphore>,
+}
+
+/// Which of a change's number updates a phase carries out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routes {
+    /// Links and moves (with the applications' own steps).
+    Links,
+    /// Unlinks (before the removals).
+    Unlinks,
+    All,
+}
+
+impl Routes {
+    fn selects(self, number: &NumberChange) -> bool {
+        match self {
+            Routes::Links => number.route != Route::Nowhere,
+            Routes::Unlinks => number.route == Route::Nowhere,
+            Routes::All => true,
+        }
+    }
 }
 
 impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
-    /// Carries out `plan` in three phases: every step but removals (concurrently), then the numbers
-    /// (one at a time: their API is paced), then the removals (concurrently). A number is thus linked
-    /// once its application exists, and unlinked before it is deleted. Then what the no-ops observed
-    /// is recorded.
+    /// Carries out `plan` (one account's) in three phases: every step but removals (concurrently),
+    /// then the numbers (one at a time: their API is paced), then the removals (concurrently). A
+    /// number is thus linked once its application exists, and unlinked before it is deleted. Then what
+    /// the no-ops observed is recorded. A plan over several accounts is carried out by [`realize`],
+    /// which runs these phases account by account in DESIGN's order.
     pub async fn execute(&self, plan: &Plan) -> Report {
+        let changes: Vec<&Change> = plan.changes.iter().collect();
+        let mut report = Report { outcomes: self.apply_steps(&changes).await, ..Report::default() };
+        let routed = self.route(&changes, Routes::All, &report.outcomes).await;
+        report.outcomes.extend(routed);
+        report.outcomes.extend(self.remove(&changes).await);
+        if self.store.has_failed() {
+            return report;
+        }
+        report.recording = record_observed(self.store, &changes).await.err();
+        report
+    }
+
+    /// Every step of `changes` but removals and no-ops, concurrently; their outcomes in order.
+    pub async fn apply_steps(&self, changes: &[&Change]) -> Vec<Outcome> {
         // A no-op whose numbers change has no step of its own: only its numbers are carried out.
-        let (removals, steps): (Vec<&Change>, Vec<&Change>) =
-            plan.actions().filter(|c| !matches!(c.step, Step::NoOp { .. })).partition(|c| c.step.removes());
-        let mut report = Report { outcomes: self.run_all(&steps).await, recording: None };
-        for change in plan.changes.iter().filter(|c| !c.numbers.is_empty()) {
-            let step_failed = report.outcomes.iter().any(|o| o.address == change.address && o.result.is_err());
-            for number in &change.numbers {
+        let steps: Vec<&Change> = changes
+            .iter()
+            .copied()
+            .filter(|c| c.action() != Action::NoOp && !matches!(c.step, Step::NoOp { .. }) && !c.step.removes())
+            .collect();
+        self.run_all(&steps).await
+    }
+
+    /// The removals of `changes` (deletes, forgets), concurrently.
+    pub async fn remove(&self, changes: &[&Change]) -> Vec<Outcome> {
+        let removals: Vec<&Change> = changes.iter().copied().filter(|c| c.step.removes()).collect();
+        self.run_all(&removals).await
+    }
+
+    /// The number updates of `changes` that `routes` selects, one at a time. A number whose
+    /// application's own step failed (in `earlier`) is left as it is.
+    pub async fn route(&self, changes: &[&Change], routes: Routes, earlier: &[Outcome]) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        for change in changes.iter().filter(|c| !c.numbers.is_empty()) {
+            let step_failed = earlier.iter().any(|o| o.address == change.address && o.result.is_err());
+            for number in change.numbers.iter().filter(|n| routes.selects(n)) {
                 let result = match (self.cancel.is_cancelled(), self.store.has_failed(), step_failed) {
                     (true, ..) => Err(ActionError::Interrupted),
                     (_, true, _) => Err(ActionError::NotStarted),
                     (.., true) => Err(ActionError::StepFailed),
                     _ => {
+                        let _slot = self.slot().await;
                         self.progress.number_started(change, number);
                         let result = self.route_number(change, number).await;
                         self.progress.number_finished(change, number, &result);
@@ -218,20 +284,18 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
                 };
                 let result = result.map(|()| None);
                 let number = Some(number.clone());
-                report.outcomes.push(Outcome {
-                    address: change.address.clone(),
-                    action: change.action(),
-                    number,
-                    result,
-                });
+                outcomes.push(Outcome { address: change.address.clone(), action: change.action(), number, result });
             }
         }
-        report.outcomes.extend(self.run_all(&removals).await);
-        if self.store.has_failed() {
-            return report;
+        outcomes
+    }
+
+    /// One of the run's slots for a call, when a run spreads its calls over several accounts at once.
+    async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        match self.slots {
+            Some(slots) => slots.acquire().await.ok(),
+            None => None,
         }
-        report.recording = self.record_observed(plan).await.err();
-        report
     }
 
     /// Runs `changes`' steps concurrently (bounded by `parallelism`); their outcomes in that order.
@@ -240,6 +304,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
             .map(|(i, change)| async move {
                 let outcome =
                     |result| Outcome { address: change.address.clone(), action: change.action(), number: None, result };
+                let _slot = self.slot().await;
                 if self.cancel.is_cancelled() {
                     return (i, outcome(Err(ActionError::Interrupted)));
                 }
@@ -699,74 +764,74 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         self.store.commit(|s| drop(s.applications.remove(&change.address))).await?;
         Ok(())
     }
+}
 
-    /// Records, in one write, what the plan observed and this apply did not change: each no-op's live
-    /// form and protect flag (an interrupted call whose goal the account shows reached is no longer
-    /// pending), and the numbers that route to each application. A number this plan routed keeps what
-    /// its update recorded; an update left under way by an earlier run is resolved by the observation.
-    async fn record_observed(&self, plan: &Plan) -> Result<(), StateError> {
-        let routed: BTreeSet<&Msisdn> = plan.changes.iter().flat_map(|c| c.numbers.iter().map(|n| &n.msisdn)).collect();
-        let addresses: BTreeSet<&Address> = plan.changes.iter().map(|c| &c.address).collect();
-        // What differs from what the state holds, found under the store's lock; written in one commit.
-        let (no_ops, numbers, resolved) = self.store.read(|state| {
-            let mut no_ops: Vec<(&Address, &serde_json::Value, bool)> = Vec::new();
-            let mut numbers: Vec<(&Address, BTreeSet<Msisdn>)> = Vec::new();
-            for change in &plan.changes {
-                let Some(entry) = state.applications.get(&change.address) else { continue };
-                if let Step::NoOp { observed, .. } = &change.step {
-                    if entry.applied.as_ref() != Some(observed)
-                        || entry.protect != change.protect
-                        || entry.intent.is_some()
-                    {
-                        no_ops.push((&change.address, observed, change.protect));
-                    }
-                }
-                if observes_numbers(&change.step) {
-                    let now: BTreeSet<Msisdn> = change
-                        .numbers_now
-                        .iter()
-                        .filter(|n| !routed.contains(n))
-                        .chain(entry.numbers.iter().filter(|n| routed.contains(n)))
-                        .cloned()
-                        .collect();
-                    if now != entry.numbers {
-                        numbers.push((&change.address, now));
-                    }
+/// Records, in one write, what the plan observed and this apply did not change: each no-op's live
+/// form and protect flag (an interrupted call whose goal the account shows reached is no longer
+/// pending), and the numbers that route to each application. A number this plan routed keeps what
+/// its update recorded; an update left under way by an earlier run is resolved by the observation.
+pub async fn record_observed(store: &StateStore, changes: &[&Change]) -> Result<(), StateError> {
+    let routed: BTreeSet<&Msisdn> = changes.iter().flat_map(|c| c.numbers.iter().map(|n| &n.msisdn)).collect();
+    let addresses: BTreeSet<&Address> = changes.iter().map(|c| &c.address).collect();
+    // What differs from what the state holds, found under the store's lock; written in one commit.
+    let (no_ops, numbers, resolved) = store.read(|state| {
+        let mut no_ops: Vec<(&Address, &serde_json::Value, bool)> = Vec::new();
+        let mut numbers: Vec<(&Address, BTreeSet<Msisdn>)> = Vec::new();
+        for change in changes {
+            let Some(entry) = state.applications.get(&change.address) else { continue };
+            if let Step::NoOp { observed, .. } = &change.step {
+                if entry.applied.as_ref() != Some(observed)
+                    || entry.protect != change.protect
+                    || entry.intent.is_some()
+                {
+                    no_ops.push((&change.address, observed, change.protect));
                 }
             }
-            let resolved: Vec<Msisdn> = state
-                .numbers_pending
-                .iter()
-                .filter(|(msisdn, pending)| {
-                    !routed.contains(msisdn) && pending.to.as_ref().is_none_or(|to| addresses.contains(to))
-                })
-                .map(|(msisdn, _)| msisdn.clone())
-                .collect();
-            (no_ops, numbers, resolved)
-        });
-        if no_ops.is_empty() && numbers.is_empty() && resolved.is_empty() {
-            return Ok(());
+            if observes_numbers(&change.step) {
+                let now: BTreeSet<Msisdn> = change
+                    .numbers_now
+                    .iter()
+                    .filter(|n| !routed.contains(n))
+                    .chain(entry.numbers.iter().filter(|n| routed.contains(n)))
+                    .cloned()
+                    .collect();
+                if now != entry.numbers {
+                    numbers.push((&change.address, now));
+                }
+            }
         }
-        self.store
-            .commit(|s| {
-                for (address, observed, protect) in no_ops {
-                    if let Some(entry) = s.applications.get_mut(address) {
-                        entry.applied = Some(observed.clone());
-                        entry.protect = protect;
-                        entry.intent = None;
-                    }
-                }
-                for (address, now) in numbers {
-                    if let Some(entry) = s.applications.get_mut(address) {
-                        entry.numbers = now;
-                    }
-                }
-                for msisdn in &resolved {
-                    s.numbers_pending.remove(msisdn);
-                }
+        let resolved: Vec<Msisdn> = state
+            .numbers_pending
+            .iter()
+            .filter(|(msisdn, pending)| {
+                !routed.contains(msisdn) && pending.to.as_ref().is_none_or(|to| addresses.contains(to))
             })
-            .await
+            .map(|(msisdn, _)| msisdn.clone())
+            .collect();
+        (no_ops, numbers, resolved)
+    });
+    if no_ops.is_empty() && numbers.is_empty() && resolved.is_empty() {
+        return Ok(());
     }
+    store
+        .commit(|s| {
+            for (address, observed, protect) in no_ops {
+                if let Some(entry) = s.applications.get_mut(address) {
+                    entry.applied = Some(observed.clone());
+                    entry.protect = protect;
+                    entry.intent = None;
+                }
+            }
+            for (address, now) in numbers {
+                if let Some(entry) = s.applications.get_mut(address) {
+                    entry.numbers = now;
+                }
+            }
+            for msisdn in &resolved {
+                s.numbers_pending.remove(msisdn);
+            }
+        })
+        .await
 }
 
 /// Whether the plan observed which numbers route to the step's application (it exists, and stays).

@@ -7,16 +7,15 @@ use std::time::Duration;
 use super::failure::{Context as _, Result};
 use clap::Args;
 
-use super::context::{Inputs, Keys, Manifests};
+use super::context::{Inputs, Keys, Manifests, Scope};
 use super::{Context, Exit, StalePlanError};
-use crate::api::numbers::Paced;
 use crate::api::RetryPolicy;
-use crate::apply::{Cancel, Executor, KeysAhead, Outcome, Progress, StepResult};
+use crate::apply::{Cancel, KeysAhead, Outcome, Progress, Realize, StepResult};
 use crate::humanise::chain;
 use crate::model::{Address, AppId};
 use crate::plan::render::render_human;
 use crate::plan::saved::{self, SavedPlanError};
-use crate::plan::{self, Action, Change, NumberChange, Route, SavedPlan};
+use crate::plan::{self, Action, Change, Goal, NumberChange, PlanningInput, Route, SavedPlan};
 
 /// What `apply` and `destroy` share.
 #[derive(Debug, Args)]
@@ -115,8 +114,9 @@ pub async fn run_apply(context: &Context, args: ApplyArgs) -> Result<Exit> {
 }
 
 pub async fn run_destroy(context: &Context, args: DestroyArgs) -> Result<Exit> {
-    // Destroy plans against no application, but signs in to each account as the manifests declare it
-    // (when there are manifests to read).
+    // Destroy plans against no application. It signs in to each account as the manifests declare it
+    // when there are manifests to read, and from the state alone otherwise (subaccounts in custody,
+    // the sandbox).
     let accounts = context.manifests().map(|desired| desired.accounts).unwrap_or_default();
     let nothing = crate::manifest::Desired { accounts, ..Default::default() };
     let source =
@@ -129,40 +129,22 @@ async fn execute(context: &Context, verb: Verb, source: Source, args: &ChangeArg
     context.with_state_lock(verb.name(), args.lock_timeout, execute_locked(context, verb, source, args)).await
 }
 
+/// Plan (or take the saved plan), show, confirm, [`realize`](crate::apply::realize), report.
 async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &ChangeArgs) -> Result<Exit> {
     let printer = &context.printer;
-    // Key pairs take most of a first apply: start making the likely ones while the account is read.
+    let goal = match verb {
+        Verb::Apply => Goal::Apply,
+        Verb::Destroy => Goal::Destroy,
+    };
+    // Key pairs take most of a first apply: start making the likely ones while the accounts are read.
     let mut keys = None;
     let (manifests, saved) = match source {
         Source::Manifests { manifests, targets } => (manifests, Err(targets)),
-        Source::Saved(saved) => {
-            // A plan over several accounts signs in to each as the manifests declared it then.
-            let mut accounts = indexmap::IndexMap::new();
-            for account in &saved.accounts {
-                let Some(declared) = account.declared(std::path::Path::new("the saved plan")) else {
-                    return Err(super::failure::Failure::msg(format!(
-                        "the saved plan's declaration of account {} is damaged: make the plan again",
-                        account.name
-                    )));
-                };
-                accounts.insert(account.name.clone(), declared);
-            }
-            let desired = crate::manifest::Desired { accounts, ..Default::default() };
-            let imports = saved
-                .plan
-                .changes
-                .iter()
-                .filter_map(|c| match &c.step {
-                    plan::Step::Import(import) => Some((c.account.clone(), import.id.clone())),
-                    _ => None,
-                })
-                .collect();
-            let needs = super::context::SavedNeeds { accounts: saved.accounts_in_play(), imports };
-            (Manifests::Saved(Box::new(desired), needs), Ok(saved))
-        }
+        Source::Saved(saved) => (saved_inputs(&saved)?, Ok(saved)),
     };
-    let Inputs { desired, mut loaded, live, numbers, others, subaccounts, connection, .. } = context
-        .gather(manifests, Keys::Readable, |desired, state| {
+    let scope = Scope { goal, only: &args.accounts };
+    let Inputs { desired, mut loaded, worlds, subaccounts, directory, only, connection: _connection, .. } = context
+        .gather(manifests, Keys::Readable, scope, |desired, state| {
             let expected = match &saved {
                 Err(targets) => plan::keys_expected(desired, state, targets),
                 Ok(saved) => saved.plan.keys_to_generate(),
@@ -171,36 +153,24 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         })
         .await?;
     let state = loaded.as_ref().map(|l| &l.state);
-    let spans = super::worlds::spans_accounts(&desired, state)
-        || saved.as_ref().is_ok_and(|s| !s.accounts_in_play().is_empty());
-    let saved_accounts = saved.as_ref().map(|s| s.accounts_in_play()).unwrap_or_default();
     let plan = match saved {
         Err(targets) => {
-            let mut plan = super::plan::plan_accounts_or_one(&desired, state, &live, &numbers, &others, &targets)?;
-            match verb {
-                Verb::Apply => plan.accounts = plan::plan_accounts(&desired, state, &subaccounts),
-                // Destroying everything suspends the subaccounts vapp made (Vonage cannot delete
-                // one), after their applications are gone.
-                Verb::Destroy if targets.is_empty() => {
-                    plan.accounts = plan::plan_accounts(&crate::manifest::Desired::default(), state, &subaccounts)
-                }
-                Verb::Destroy => {}
-            }
-            super::plan::limit_to_accounts(&mut plan, &super::plan::accounts_named(&args.accounts, &desired, state)?)?;
-            plan
+            let input = PlanningInput {
+                desired: &desired,
+                state,
+                worlds: &worlds,
+                subaccounts: &subaccounts,
+                targets: &targets,
+                only: &only,
+                goal,
+            };
+            plan::plan_all(&input)?
         }
         Ok(saved) => {
-            let stale = match spans {
-                false => saved.staleness(state, &live, &numbers),
-                true => {
-                    // Every account as the plan saw it: applications by id, numbers by msisdn.
-                    let everywhere = super::plan::listed_everywhere(&live, &others);
-                    let worlds = super::plan::account_worlds(&live, &numbers, &others);
-                    let numbers = plan::numbers_everywhere(&worlds, &saved.plan.transfers);
-                    saved.staleness(state, &everywhere, &numbers)
-                }
-            };
-            if let Some(reason) = stale {
+            // Every account as the plan saw it: applications by id, numbers by msisdn.
+            let everywhere: Vec<crate::model::Listed> = worlds.iter().flat_map(|w| w.live().iter().cloned()).collect();
+            let numbers = plan::numbers_everywhere(&worlds, &saved.plan.transfers);
+            if let Some(reason) = saved.staleness(state, &everywhere, &numbers) {
                 return Err(StalePlanError::Moved(reason).into());
             }
             saved.plan
@@ -213,119 +183,59 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         context.confirm(&format!("\nDo you want to {}? vapp will perform the actions above.", verb.name()))?;
     }
     // Recorded with the first change written: states of earlier versions, and a move that
-    // --allow-other-account allowed.
-    if let Some(loaded) = loaded.as_mut() {
-        loaded.state.account = Some(context.account()?);
+    // --allow-other-account allowed. Only a run that signed in to `default` knows it.
+    if worlds.first().is_some_and(|w| w.account.is_default()) {
+        if let (Some(loaded), Ok(account)) = (loaded.as_mut(), context.account()) {
+            loaded.state.account = Some(account);
+        }
     }
     let store = context.store(loaded).await?;
     if context.settings.state.is_remote() && store.read(|s| s.encryption.is_none()) && plan.has_changes() {
         printer.warn(&format!(
-            "the private keys are kept in plain text in {}; set VAPP_STATE_PASSPHRASE (or --passphrase-file) to encrypt them there",
+            "the private keys and subaccount secrets are kept in plain text in {}; set VAPP_STATE_PASSPHRASE (or --passphrase-file) to encrypt them there",
             store.location()
         ));
     }
     let steps = plan.actions().filter(|c| !matches!(c.step, plan::Step::NoOp { .. })).count();
     let number_updates: usize = plan.changes.iter().map(|c| c.numbers.len()).sum();
-    let bar = printer.bar((steps + number_updates) as u64, verb.name());
-    let progress = LineProgress { printer: *printer, bar: bar.as_ref() };
+    let account_steps = plan.accounts.len() + plan.transfers.len();
+    // Both are let go however the run ends: the bar cleared, the interrupt watcher stopped.
+    let bar = BarGuard(printer.bar((steps + number_updates + account_steps) as u64, verb.name()));
+    let progress = LineProgress { printer: *printer, bar: bar.0.as_ref() };
     let cancel = Arc::new(Cancel::default());
-    let interrupts = super::interrupt::Interrupts::listen()?;
-    let watching = tokio::spawn(super::interrupt::cancel_on_interrupt(interrupts, cancel.clone(), *printer));
-    // The sandbox is this machine's emulator, which sets no rate.
-    let pace = args.numbers_pace.unwrap_or(if context.settings.sandbox { Duration::ZERO } else { NUMBERS_PACE });
-    let keys = Arc::new(keys.unwrap_or_else(|| KeysAhead::start(0)));
-    // Each existing account is bound to its API key with the first change, as `default` is.
-    let unbound = store.read(|state| super::worlds::unbound(&desired, state, &saved_accounts));
-    if !unbound.is_empty() && plan.has_changes() {
-        let bound = store
-            .commit(|state| {
-                for (account, api_key) in unbound {
-                    let record = state
-                        .accounts
-                        .entry(account)
-                        .or_insert(crate::state::AccountRecord { api_key: None, subaccount: None });
-                    record.api_key = Some(api_key);
-                }
-            })
-            .await;
-        if let Err(e) = bound {
-            watching.abort();
-            return Err(e.into());
-        }
-    }
-    // The accounts first: an application needs its account to exist.
-    let told = |change: &plan::AccountChange, done: &crate::apply::accounts::AccountDone| {
-        let what = match done {
-            crate::apply::accounts::AccountDone::Created { api_key } => format!("created ({api_key})"),
-            crate::apply::accounts::AccountDone::Found { api_key } => {
-                format!("found ({api_key}): an earlier create had landed, so it was not made again")
+    let _watching = InterruptGuard(tokio::spawn(super::interrupt::cancel_on_interrupt(
+        super::interrupt::Interrupts::listen()?,
+        cancel.clone(),
+        *printer,
+    )));
+    let in_play: Vec<plan::AccountName> = worlds.iter().map(|w| w.account.clone()).collect();
+    let realize = Realize {
+        plan: &plan,
+        directory: &directory,
+        store: &store,
+        keys: Arc::new(keys.unwrap_or_else(|| KeysAhead::start(0))),
+        parallelism: usize::from(args.parallelism),
+        // The sandbox is this machine's emulator, which sets no rate.
+        pace: args.numbers_pace.unwrap_or(if context.settings.sandbox { Duration::ZERO } else { NUMBERS_PACE }),
+        progress: &progress,
+        cancel: &cancel,
+        retry: RetryPolicy::default(),
+        settle: crate::apply::SETTLE,
+        // Each existing account is bound to its API key with the first change, as `default` is.
+        bindings: store.read(|state| directory.unbound(state, &in_play)),
+    };
+    let realized = crate::apply::realize(&realize).await;
+    drop(bar);
+    let report = match realized {
+        Ok(report) => report,
+        Err((stopped, report)) => {
+            for failure in account_failures(&report) {
+                printer.error(&failure);
             }
-            crate::apply::accounts::AccountDone::Updated => "updated".to_string(),
-            crate::apply::accounts::AccountDone::Suspended => "suspended".to_string(),
-        };
-        printer.status(&format!("account {}: {what}", change.account));
-    };
-    let (accounts_first, accounts_last) = match verb {
-        Verb::Destroy => (&[][..], &plan.accounts[..]),
-        Verb::Apply => (&plan.accounts[..], &[][..]),
-    };
-    if let Err(e) = crate::apply::accounts::execute_accounts(&connection.client, &store, accounts_first, told).await {
-        watching.abort();
-        if let Some(bar) = &bar {
-            bar.finish_and_clear();
+            let error = super::failure::Failure::msg(stopped.to_string());
+            return Err(error.context("no application was changed; run the same command again to go on"));
         }
-        return Err(
-            super::failure::Failure::from(e).context("no application was changed; run the same command again to go on")
-        );
-    }
-    if let Err(e) = transfer_numbers(context, &connection, &desired, &store, &plan.transfers).await {
-        watching.abort();
-        if let Some(bar) = &bar {
-            bar.finish_and_clear();
-        }
-        return Err(e.context("no application was changed; run the same command again to go on"));
-    }
-    // Each account's changes with its own clients, one account after another (the default first,
-    // the old halves of moves between accounts before everything); the numbers pace is per account,
-    // as each account's Numbers API limit is.
-    let rounds: Vec<(plan::AccountName, Option<plan::Plan>)> = match spans {
-        false => vec![(plan::AccountName::default_account(), None)],
-        true => plan::apply_rounds(&plan).into_iter().map(|(account, part)| (account, Some(part))).collect(),
     };
-    let mut report = crate::apply::Report { outcomes: Vec::new(), recording: None };
-    for (account, part) in rounds {
-        let (api, numbers_api) = match account.is_default() {
-            true => (connection.client.clone(), connection.numbers.clone()),
-            false => {
-                let credentials = store
-                    .read(|state| super::worlds::credentials(&desired, Some(state), &account, &context.settings))?
-                    .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))?;
-                super::worlds::clients(&connection.client, &connection.numbers, &credentials)
-            }
-        };
-        let numbers = Paced::new(&numbers_api, pace);
-        let executor = Executor {
-            api: &api,
-            numbers: &numbers,
-            store: &store,
-            keys: keys.clone(),
-            parallelism: usize::from(args.parallelism),
-            progress: &progress,
-            cancel: &cancel,
-            retry: RetryPolicy::default(),
-            settle: crate::apply::SETTLE,
-        };
-        let done = executor.execute(part.as_ref().unwrap_or(&plan)).await;
-        report.outcomes.extend(done.outcomes);
-        report.recording = report.recording.or(done.recording);
-        if cancel.is_cancelled() || store.has_failed() {
-            break;
-        }
-    }
-    watching.abort();
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
     if cancel.is_cancelled() {
         printer.error(&format!(
             "interrupted: {} action{} not started; everything that completed is in the state. Run the same command again to finish.",
@@ -337,25 +247,8 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         }
         return Ok(Exit::Interrupted);
     }
-    // Subaccounts are suspended once everything in them is deleted.
-    if !accounts_last.is_empty() && report.failures().next().is_none() && report.not_started() == 0 {
-        // A subaccount that still holds an application vapp keeps (a protected one) stays in use.
-        let (emptied, kept): (Vec<plan::AccountChange>, Vec<plan::AccountChange>) = accounts_last
-            .iter()
-            .cloned()
-            .partition(|change| store.read(|s| !s.applications.values().any(|e| e.account_name() == change.account)));
-        for change in &kept {
-            printer.warn(&format!(
-                "account {} still holds applications vapp keeps (protected ones): it is not suspended",
-                change.account
-            ));
-        }
-        if let Err(e) = crate::apply::accounts::execute_accounts(&connection.client, &store, &emptied, told).await {
-            return Err(super::failure::Failure::from(e)
-                .context("the applications are deleted; run the same command again to suspend the subaccounts"));
-        }
-    }
     let failures: Vec<_> = report.failures().collect();
+    let account_failures = account_failures(&report);
     if report.not_started() > 0 {
         printer.error(&format!(
             "the state could not be written, so {} action{} did not start; everything that completed is in the state",
@@ -366,18 +259,18 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     if let Some(error) = &report.recording {
         printer.error(&format!("cannot record what the plan observed: {}", chain(error)));
     }
-    let failed = !failures.is_empty() || report.recording.is_some();
+    let failed = !failures.is_empty() || !account_failures.is_empty() || report.recording.is_some();
     if !plan.has_changes() {
         return Ok(if failed { state_failure_exit(printer, &report) } else { Exit::Success });
     }
     let mut text = format!(
         "\n{} {}: {}",
         verb.title(),
-        if failures.is_empty() { "complete" } else { "incomplete" },
+        if failed { "incomplete" } else { "complete" },
         counts(verb, &report, number_updates > 0)
     );
-    if !failures.is_empty() {
-        text.push_str(&format!("; {} failed", failures.len()));
+    if !failures.is_empty() || !account_failures.is_empty() {
+        text.push_str(&format!("; {} failed", failures.len() + account_failures.len()));
     }
     text.push_str(".\n");
     text.push_str(&created_ids(&report));
@@ -388,59 +281,72 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     for failure in &failures {
         print_failure(printer, failure);
     }
+    for failure in &account_failures {
+        printer.error(failure);
+    }
     printer.status("The state records everything that completed; run the same command again to finish.");
     Ok(state_failure_exit(printer, &report))
 }
 
-/// Moves numbers between accounts as the plan says, each recorded as an intent before its call and
-/// cleared once answered. A transfer whose answer was lost stays recorded; the next plan starts from
-/// which account owns the number then (the accounts' listings), so nothing is transferred twice.
-async fn transfer_numbers(
-    context: &Context,
-    connection: &super::context::Connection,
-    desired: &crate::manifest::Desired,
-    store: &crate::state::StateStore,
-    transfers: &[plan::Transfer],
-) -> Result<()> {
-    use crate::api::SubaccountsApi as _;
-    // Intents of earlier runs are settled: the plan was made from the accounts as they are now.
-    if store.read(|s| !s.transfers_pending.is_empty()) {
-        store.commit(|s| s.transfers_pending.clear()).await?;
-    }
-    for transfer in transfers {
-        let key_of = |account: &plan::AccountName| -> Result<String> {
-            if account.is_default() {
-                return Ok(connection.client.api_key().to_string());
-            }
-            let credentials =
-                store.read(|state| super::worlds::credentials(desired, Some(state), account, &context.settings))?;
-            credentials
-                .map(|c| c.api_key)
-                .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))
+/// What a saved plan needs read: its accounts' declarations (it signs in to each as the manifests
+/// declared it then), the accounts it changes, and the applications it imports.
+fn saved_inputs(saved: &SavedPlan) -> Result<Manifests> {
+    let mut accounts = indexmap::IndexMap::new();
+    for account in &saved.accounts {
+        let Some(declared) = account.declared(std::path::Path::new("the saved plan")) else {
+            return Err(super::failure::Failure::msg(format!(
+                "the saved plan's declaration of account {} is damaged: make the plan again",
+                account.name
+            )));
         };
-        let call = crate::api::NumberTransfer {
-            from: key_of(&transfer.from)?,
-            to: key_of(&transfer.to)?,
-            number: transfer.number.clone(),
-            country: transfer.country.clone(),
-        };
-        let pending = crate::state::PendingTransfer { from: transfer.from.clone(), to: transfer.to.clone() };
-        store.commit(|s| drop(s.transfers_pending.insert(transfer.number.clone(), pending))).await?;
-        crate::crash::point("transfer:intended");
-        connection.client.transfer_number(&call).await.with_context(|| {
-            format!(
-                "cannot transfer number {} from account {} to account {}",
-                transfer.number, transfer.from, transfer.to
-            )
-        })?;
-        crate::crash::point("transfer:answered");
-        store.commit(|s| drop(s.transfers_pending.remove(&transfer.number))).await?;
-        context.printer.status(&format!(
-            "number {}: transferred from account {} to account {}",
-            transfer.number, transfer.from, transfer.to
-        ));
+        accounts.insert(account.name.clone(), declared);
     }
-    Ok(())
+    let desired = crate::manifest::Desired { accounts, ..Default::default() };
+    let imports = saved
+        .plan
+        .changes
+        .iter()
+        .filter_map(|c| match &c.step {
+            plan::Step::Import(import) => Some((c.account.clone(), import.id.clone())),
+            _ => None,
+        })
+        .collect();
+    let needs = super::context::SavedNeeds { accounts: saved.accounts_in_play(), imports };
+    Ok(Manifests::Saved(Box::new(desired), needs))
+}
+
+/// The accounts' and transfers' failures, a line each (those not started because an earlier stage
+/// did not complete are said once by the closing line).
+fn account_failures(report: &crate::apply::Report) -> Vec<String> {
+    let accounts = report.accounts.iter().filter_map(|o| {
+        let e = o.result.as_ref().err()?;
+        Some(format!("account {} ({}): {}", o.change.account, o.change.step.action(), chain(e)))
+    });
+    let transfers = report.transfers.iter().filter_map(|o| {
+        let e = o.result.as_ref().err()?;
+        Some(format!("number {}: {}", o.transfer.number, chain(e)))
+    });
+    accounts.chain(transfers).collect()
+}
+
+/// The progress bar, cleared however the run ends.
+struct BarGuard(Option<indicatif::ProgressBar>);
+
+impl Drop for BarGuard {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The interrupt watcher, stopped however the run ends.
+struct InterruptGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for InterruptGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// How a run whose state writes failed ends: a lock lost to another holder midway exits 3, as a lock
@@ -601,6 +507,42 @@ impl Progress for LineProgress<'_> {
     fn number_started(&self, change: &Change, number: &NumberChange) {
         let doing = if number.route == Route::Nowhere { "unlinking" } else { "linking" };
         self.starting(format!("{}: {doing} number {}…", change.address, number.msisdn));
+    }
+
+    fn account_finished(&self, change: &plan::AccountChange, outcome: &crate::apply::accounts::AccountResult) {
+        use crate::apply::accounts::AccountDone;
+        let line = match outcome {
+            Ok(AccountDone::Created { api_key }) => format!("account {}: created ({api_key})", change.account),
+            Ok(AccountDone::Found { api_key }) => format!(
+                "account {}: found ({api_key}): an earlier create had landed, so it was not made again",
+                change.account
+            ),
+            Ok(AccountDone::Updated) => format!("account {}: updated", change.account),
+            Ok(AccountDone::Suspended) => format!("account {}: suspended", change.account),
+            Err(e) => {
+                let first_line = chain(e).lines().next().unwrap_or_default().to_string();
+                format!("account {}: {} failed: {first_line}", change.account, change.step.action())
+            }
+        };
+        self.finished_line(line);
+    }
+
+    fn transfer_finished(&self, transfer: &plan::Transfer, outcome: &Result<(), crate::apply::accounts::AccountError>) {
+        let done = match transfer.reason {
+            plan::TransferReason::Listed => "transferred",
+            plan::TransferReason::Returned => "returned",
+        };
+        let line = match outcome {
+            Ok(()) => format!(
+                "number {}: {done} from account {} to account {}",
+                transfer.number, transfer.from, transfer.to
+            ),
+            Err(e) => {
+                let first_line = chain(e).lines().next().unwrap_or_default().to_string();
+                format!("number {}: transfer failed: {first_line}", transfer.number)
+            }
+        };
+        self.finished_line(line);
     }
 
     fn number_finished(&self, change: &Change, number: &NumberChange, outcome: &Result<(), crate::apply::ActionError>) {

@@ -12,10 +12,12 @@ use std::time::{Duration, Instant};
 use super::failure::{bail, Context as _, Result};
 
 use super::{Printer, Settings};
+use crate::accounts::{read_world, Directory, DirectorySettings, SignsInWith};
 use crate::api::{ApplicationApi, BaseUrl, Client, ClientConfig, Credentials, NumberFilter, NumbersApi};
 use crate::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use crate::manifest::{self, Desired};
-use crate::model::{AccountName, Application, Listed, Number};
+use crate::model::{AccountName, Application, Number};
+use crate::plan::{Subaccount, World};
 use crate::state::backend::{self, Backend, Held};
 use crate::state::{self, Account, Loaded, State, StateStore};
 
@@ -67,18 +69,25 @@ pub enum Keys {
 pub struct Inputs {
     pub desired: Desired,
     pub loaded: Option<Loaded>,
-    /// Whole where the state names them (see [`crate::plan::listing_keeps`]), a glimpse elsewhere.
-    pub live: Vec<Listed>,
-    pub numbers: Vec<Number>,
-    /// The accounts besides `default` that the manifests or the state put applications in, read
-    /// while `default` was (empty when there are none).
-    pub others: Vec<super::worlds::World>,
-    /// The primary's subaccounts, read when the manifests or the state have any.
-    pub subaccounts: Vec<crate::api::SubaccountInfo>,
+    /// Every account read, `default` first when it was (see [`crate::accounts::in_play`]).
+    pub worlds: Vec<World>,
+    /// The primary's subaccounts, read when the worlds include subaccounts vapp makes.
+    pub subaccounts: Vec<Subaccount>,
+    /// How to sign in to each account, for the apply that follows.
+    pub directory: Directory,
+    /// `--account`, checked against the manifests and the state.
+    pub only: Vec<AccountName>,
     pub connection: Connection,
     /// How long the manifests and the state took (read while the account was listed).
     pub manifests_took: Duration,
     pub state_took: Duration,
+}
+
+/// What a plan is for, and which accounts it covers.
+pub struct Scope<'a> {
+    pub goal: crate::plan::Goal,
+    /// `--account`, as given (empty for every account).
+    pub only: &'a [String],
 }
 
 impl Context {
@@ -207,10 +216,11 @@ impl Context {
         }
     }
 
-    /// A new state; encrypted from the start when a passphrase is given.
+    /// A new state; encrypted from the start when a passphrase is given. It records the default
+    /// account when this run knows it (a run limited to other accounts records it later).
     pub fn new_state(&self) -> Result<State> {
         let mut state = State::new(uuid::Uuid::new_v4().to_string());
-        state.account = Some(self.account()?);
+        state.account = self.account().ok();
         if let Some(passphrase) = self.passphrase()? {
             let (settings, sealer) = state::Sealer::create(&passphrase)?;
             state.encryption = Some(settings);
@@ -234,6 +244,13 @@ impl Context {
 
     /// A client for the real API (credentials from the environment) or for the in-process sandbox.
     pub async fn connect(&self) -> Result<Connection> {
+        self.account()?;
+        self.connect_to_any().await
+    }
+
+    /// As [`Self::connect`], without requiring the default account's credentials: a run limited to
+    /// other accounts (`--account staging`) signs in to each with its own.
+    async fn connect_to_any(&self) -> Result<Connection> {
         if self.settings.sandbox {
             // A new sandbox account owns ten numbers, linked to nothing, as a new Vonage account might.
             // The existing accounts the manifests declare exist in the sandbox too, as subaccounts of
@@ -263,10 +280,7 @@ impl Context {
                 seed_numbers: SANDBOX_NUMBERS,
                 subaccounts: existing,
                 // Simulated traffic is signed as Vonage signs it, when the account's secret is given.
-                signature_secret: std::env::var(super::check::SIGNATURE_SECRET_VAR)
-                    .ok()
-                    .filter(|s| !s.is_empty())
-                    .map(crate::secret::Secret::new),
+                signature_secret: self.settings.environment.get(super::check::SIGNATURE_SECRET_VAR).cloned(),
                 ..EmulatorConfig::default()
             };
             let credentials = Credentials::new(config.api_key.clone(), config.api_secret.expose());
@@ -282,7 +296,8 @@ impl Context {
             let numbers = client.clone();
             return Ok(Connection { client, numbers, _sandbox: Some(running) });
         }
-        let credentials = self.credentials()?;
+        // Without them, every account is signed in to with its own (see `crate::accounts`).
+        let credentials = self.credentials().unwrap_or_else(|_| Credentials::new("", ""));
         let client = Client::new(self.client_config(self.settings.api_url.clone(), credentials))?;
         let numbers = client.for_base_url(self.settings.numbers_url.clone());
         Ok(Connection { client, numbers, _sandbox: None })
@@ -308,44 +323,44 @@ impl Context {
     }
 
     /// Reads what a plan is made from: the manifests and the state (checked against this run's
-    /// account) while the account is listed, so a plan waits for the slower of the two rather than
-    /// both. `on_local` runs as soon as the local part is read (apply starts making the key pairs it
-    /// will need). Errors keep the order a person fixes them in: missing credentials first, then the
-    /// manifests' and the state's (the listing is then dropped unfinished), then the listing's.
+    /// account) while `default` is listed, so a plan waits for the slower of the two rather than
+    /// both; then every other account in play, at once (see [`crate::accounts`]). `on_local` runs as
+    /// soon as the local part is read (apply starts making the key pairs it will need). Errors keep
+    /// the order a person fixes them in: missing credentials first, then the manifests' and the
+    /// state's (the listing is then dropped unfinished), then the listings'.
     pub async fn gather(
         &self,
         manifests: Manifests,
         keys: Keys,
+        scope: Scope<'_>,
         on_local: impl FnOnce(&Desired, Option<&State>),
     ) -> Result<Inputs> {
-        self.account()?;
-        let saved_imports = match &manifests {
-            Manifests::Saved(_, needs) => Some(needs.imports.clone()),
-            _ => None,
+        // `default` is listed from the start unless `--account` leaves it out (a subaccount vapp
+        // makes brings it back in, which only the manifests tell: then it is read with the others).
+        let default_first = scope.only.is_empty() || scope.only.iter().any(|n| n == AccountName::DEFAULT);
+        if default_first {
+            self.account()?;
+        }
+        let (also, saved_imports) = match &manifests {
+            Manifests::Saved(_, needs) => (needs.accounts.clone(), Some(needs.imports.clone())),
+            _ => (Vec::new(), None),
         };
-        // The state says which applications the listing keeps whole: it is read first (a file, a
-        // row), while the manifests are read on another thread and the first page is on its way.
-        let (keeps, kept) = tokio::sync::oneshot::channel();
-        let (prepared, to_read) = tokio::sync::oneshot::channel::<Vec<super::worlds::ToRead>>();
-        let (clients, connected) = tokio::sync::oneshot::channel::<(Client, Client)>();
+        let (keeps, kept) = tokio::sync::oneshot::channel::<crate::model::Keep>();
+        let (connected, connection_made) = tokio::sync::oneshot::channel::<(Client, Client)>();
         let local = async {
             let started = Instant::now();
-            let (reading, also) = match manifests {
+            let reading = match manifests {
                 Manifests::Read => {
                     let files = self.settings.files.clone();
-                    (Err(tokio::task::spawn_blocking(move || (manifest::load(&files), started.elapsed()))), Vec::new())
+                    Err(tokio::task::spawn_blocking(move || (manifest::load(&files), started.elapsed())))
                 }
-                Manifests::Given(desired) => (Ok(*desired), Vec::new()),
-                Manifests::Saved(desired, needs) => (Ok(*desired), needs.accounts),
+                Manifests::Given(desired) | Manifests::Saved(desired, _) => Ok(*desired),
             };
             let loaded = match keys {
                 Keys::Sealed => self.load_state().await,
                 Keys::Readable => self.load_state_with_keys().await,
             };
             let state_took = started.elapsed();
-            if let Ok(loaded) = &loaded {
-                let _ = keeps.send(crate::plan::listing_keeps(loaded.as_ref().map(|l| &l.state)));
-            }
             // A manifest's mistakes are told before the state's.
             let (desired, manifests_took) = match reading {
                 Ok(desired) => (desired, Duration::ZERO),
@@ -357,86 +372,130 @@ impl Context {
                 }
             };
             let loaded = loaded?;
-            self.check_account(loaded.as_ref().map(|l| &l.state))?;
-            // The other accounts are read as soon as it is known which they are, beside `default`.
             let state = loaded.as_ref().map(|l| &l.state);
-            let _ = prepared.send(super::worlds::prepare(&desired, state, &also, &self.settings)?);
-            on_local(&desired, loaded.as_ref().map(|l| &l.state));
-            Ok::<_, super::failure::Failure>((desired, loaded, manifests_took, state_took))
+            // The applications imported (by the manifests or a saved plan) are kept whole, in their
+            // accounts: an import's plan compares all of an application.
+            let imports: Vec<(AccountName, crate::model::AppId)> = saved_imports.unwrap_or_else(|| {
+                let account_of = |address| desired.apps.get(address).map(|a: &manifest::DesiredApp| a.account.clone());
+                desired.refactoring.imports.iter().filter_map(|i| Some((account_of(&i.address)?, i.id.clone()))).collect()
+            });
+            let default = AccountName::default_account();
+            let in_default = imports.iter().filter(|(a, _)| a.is_default()).map(|(_, id)| id);
+            let _ = keeps.send(crate::plan::listing_keeps_in(state, &default).and(in_default));
+            on_local(&desired, state);
+            Ok::<_, super::failure::Failure>((desired, loaded, imports, manifests_took, state_took))
         };
-        let listing = async {
-            let connection = self.connect().await?;
-            let _ = clients.send((connection.client.clone(), connection.numbers.clone()));
-            // Without the state (its read failed: the plan is not made), everything is kept.
-            let keep = async { kept.await.unwrap_or(crate::model::Keep::Everything) };
-            let applications = connection.client.list_for_plan(keep);
-            let (live, numbers) = self.list_account_with(&connection, applications).await?;
-            Ok::<_, super::failure::Failure>((connection, live, numbers))
-        };
-        let others = async {
-            // Nothing to read when the local part failed or names no other account.
-            let Ok(accounts) = to_read.await else { return Ok(Vec::new()) };
-            if accounts.is_empty() {
-                return Ok(Vec::new());
-            }
-            let Ok((client, numbers)) = connected.await else { return Ok(Vec::new()) };
-            super::worlds::read(&client, &numbers, accounts).await
-        };
-        let ((desired, loaded, manifests_took, state_took), listed, others) =
-            tokio::try_join!(local, async { Ok(listing.await) }, async { Ok(others.await) })?;
-        let (connection, mut live, numbers) = listed?;
-        let mut others = others?;
-        // The applications imported (by the manifests or the saved plan) are read whole in their
-        // accounts: the listing kept only what the state names whole.
-        let imports = saved_imports.unwrap_or_else(|| {
-            let account_of = |address| desired.apps.get(address).map(|a: &manifest::DesiredApp| a.account.clone());
-            desired.refactoring.imports.iter().filter_map(|i| Some((account_of(&i.address)?, i.id.clone()))).collect()
-        });
-        let ids_in = |account: &AccountName| -> std::collections::HashSet<&crate::model::AppId> {
-            imports.iter().filter(|(a, _)| a == account).map(|(_, id)| id).collect()
-        };
-        read_whole(&connection.client, &ids_in(&AccountName::default_account()), &mut live).await?;
-        let state = loaded.as_ref().map(|l| &l.state);
-        for world in &mut others {
-            let ids = ids_in(&world.account);
-            if ids.is_empty() {
-                continue;
-            }
-            let Some(credentials) = super::worlds::credentials(&desired, state, &world.account, &self.settings)? else {
-                continue;
+        let early = async {
+            let connection = self.connect_to_any().await?;
+            let _ = connected.send((connection.client.clone(), connection.numbers.clone()));
+            let default = match default_first {
+                false => None,
+                true => {
+                    let with = match self.settings.sandbox {
+                        true => SignsInWith::Sandbox,
+                        false => SignsInWith::Default,
+                    };
+                    // Without the state (its read failed: the plan is not made), everything is kept.
+                    let keep = async { kept.await.unwrap_or(crate::model::Keep::Everything) };
+                    let spinner = self.printer.spinner("reading the applications and numbers of the account…");
+                    let account = AccountName::default_account();
+                    let read = read_world(&connection.client, &connection.numbers, &account, with, keep).await;
+                    if let Some(spinner) = spinner {
+                        spinner.finish_and_clear();
+                    }
+                    Some(read)
+                }
             };
-            let (client, _) = super::worlds::clients(&connection.client, &connection.numbers, &credentials);
-            read_whole(&client, &ids, &mut world.live).await?;
-        }
-        // Existing accounts need no listing of the primary's subaccounts: only those vapp makes do.
-        let has_subaccounts =
-            desired.accounts.values().any(|a| matches!(a.kind, manifest::accounts::AccountKind::Subaccount { .. }))
-                || loaded.as_ref().is_some_and(|l| l.state.accounts.values().any(|a| a.subaccount.is_some()));
-        let subaccounts = match has_subaccounts {
-            true => crate::api::SubaccountsApi::list_subaccounts(&connection.client)
-                .await
-                .with_context(|| format!("cannot list the subaccounts at {}", connection.client.base_url()))?,
-            false => Vec::new(),
+            Ok::<_, super::failure::Failure>((connection, default))
         };
-        Ok(Inputs { desired, loaded, live, numbers, others, subaccounts, connection, manifests_took, state_took })
+        let rest = async {
+            let (desired, loaded, imports, manifests_took, state_took) = local.await?;
+            let state = loaded.as_ref().map(|l| &l.state);
+            let only = super::plan::accounts_named(scope.only, &desired, state)?;
+            // The connection's own failure is told by `early`.
+            let Ok((apps, numbers)) = connection_made.await else { return Ok(None) };
+            let directory = Directory::new(desired.accounts.clone(), self.directory_settings(), apps, numbers);
+            let accounts = crate::accounts::in_play(
+                &desired.accounts,
+                desired.apps.values().map(|a| a.account.clone()),
+                state,
+                scope.goal,
+                &only,
+                &also,
+            );
+            if accounts.first().is_some_and(AccountName::is_default) {
+                self.check_account(state)?;
+            }
+            let others: Vec<AccountName> =
+                accounts.iter().filter(|a| !(default_first && a.is_default())).cloned().collect();
+            let keep = |account: &AccountName| crate::plan::listing_keeps_in(state, account);
+            let started = Instant::now();
+            let read = directory.read(&others, state, &keep, &imports).await;
+            let took = started.elapsed();
+            let gathered = (desired, loaded, only, directory, read, manifests_took, state_took, took);
+            Ok::<_, super::failure::Failure>(Some(gathered))
+        };
+        let (early, rest) = tokio::join!(early, rest);
+        let rest = rest?;
+        let (connection, default) = early?;
+        let Some((desired, loaded, only, directory, read, manifests_took, state_took, took)) = rest else {
+            return Err(super::failure::Failure::msg("the connection to the API was not made"));
+        };
+        let mut worlds: Vec<World> = default.transpose()?.into_iter().collect();
+        let read = read?;
+        worlds.extend(read.worlds);
+        let applications: usize = worlds.iter().map(|w| w.live().len()).sum();
+        let numbers: usize = worlds.iter().map(|w| w.numbers().len()).sum();
+        self.printer.detail(&format!(
+            "read {applications} applications and {numbers} numbers in {} account{} ({:.2}s for those besides the first)",
+            worlds.len(),
+            if worlds.len() == 1 { "" } else { "s" },
+            took.as_secs_f64()
+        ));
+        Ok(Inputs {
+            desired,
+            loaded,
+            worlds,
+            subaccounts: read.subaccounts,
+            directory,
+            only,
+            connection,
+            manifests_took,
+            state_took,
+        })
+    }
+
+    /// The accounts `declared` names (and `default`), reached through `connection`.
+    pub fn directory(
+        &self,
+        declared: indexmap::IndexMap<AccountName, manifest::accounts::DeclaredAccount>,
+        connection: &Connection,
+    ) -> Directory {
+        Directory::new(declared, self.directory_settings(), connection.client.clone(), connection.numbers.clone())
+    }
+
+    /// How the accounts directory signs in: the default account's credentials (the sandbox's with
+    /// `--sandbox`), and the variables the manifests name for the others.
+    pub fn directory_settings(&self) -> DirectorySettings {
+        let default = match self.settings.sandbox {
+            true => Ok(sandbox_credentials()),
+            false => self.settings.credentials.require(&self.settings.api_url),
+        };
+        DirectorySettings {
+            default,
+            sandbox: self.settings.sandbox,
+            allow_other_account: self.settings.allow_other_account,
+            environment: self.settings.environment.clone(),
+        }
     }
 
     /// Every live application (whole) and every number of the account, read at once, with a status
     /// line about how long it took.
     pub async fn list_account(&self, connection: &Connection) -> Result<(Vec<Application>, Vec<Number>)> {
-        self.list_account_with(connection, connection.client.list_all()).await
-    }
-
-    /// The applications `applications` lists, and every number of the account, read at once.
-    async fn list_account_with<T>(
-        &self,
-        connection: &Connection,
-        applications: impl std::future::Future<Output = Result<Vec<T>, crate::api::ApiError>>,
-    ) -> Result<(Vec<T>, Vec<Number>)> {
         let started = Instant::now();
         let spinner = self.printer.spinner("reading the applications and numbers of the account…");
         let everything = NumberFilter::default();
-        let (live, numbers) = tokio::join!(applications, connection.numbers.list_numbers(&everything));
+        let (live, numbers) = tokio::join!(connection.client.list_all(), connection.numbers.list_numbers(&everything));
         if let Some(spinner) = spinner {
             spinner.finish_and_clear();
         }
@@ -490,6 +549,12 @@ impl Context {
     }
 }
 
+/// The sandbox primary's credentials (the emulator's defaults).
+fn sandbox_credentials() -> Credentials {
+    let config = EmulatorConfig::default();
+    Credentials::new(config.api_key.clone(), config.api_secret.expose())
+}
+
 /// Tells a person about retries: the first one always (once per run and source), every one with `-v`.
 struct RetryTeller {
     printer: Printer,
@@ -512,25 +577,4 @@ impl RetryTeller {
             ));
         }
     }
-}
-
-/// Reads the applications `ids` names whole where `live` has only glimpses of them (an import's plan
-/// compares all of an application, and a saved plan's digest covers all of it).
-async fn read_whole(
-    client: &Client,
-    ids: &std::collections::HashSet<&crate::model::AppId>,
-    live: &mut [Listed],
-) -> Result<()> {
-    for listed in live.iter_mut() {
-        let Listed::Glimpse(glimpse) = listed else { continue };
-        if !ids.contains(&glimpse.id) {
-            continue;
-        }
-        let app = client
-            .get(&glimpse.id)
-            .await
-            .with_context(|| format!("cannot read application {} to import it", glimpse.id))?;
-        *listed = crate::model::Keep::Everything.listed(app);
-    }
-    Ok(())
 }

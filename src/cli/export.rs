@@ -109,6 +109,7 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
         ));
     }
     let connection = context.connect().await?;
+    let directory = context.directory(desired.accounts.clone(), &connection);
     let mut taken: BTreeSet<Address> = state.iter().flat_map(|s| s.applications.keys().cloned()).collect();
     let mut exported: Vec<(AccountName, Exported)> = Vec::new();
     let mut to_import = Vec::new();
@@ -116,9 +117,10 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
         let (live, numbers) = match account.is_default() {
             true => context.list_account(&connection).await?,
             false => {
-                let credentials = super::worlds::credentials(&desired, state.as_ref(), account, &context.settings)?
+                let (credentials, _) = directory
+                    .credentials(account, state.as_ref())?
                     .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))?;
-                let (apps, numbers) = super::worlds::clients(&connection.client, &connection.numbers, &credentials);
+                let (apps, numbers) = directory.clients(&credentials);
                 let live = ApplicationApi::list_all(&apps)
                     .await
                     .with_context(|| format!("cannot list the applications of account {account}"))?;

@@ -233,6 +233,12 @@ mod library {
         }
     }
 
+    impl Diagnose for crate::accounts::AccountsError {
+        fn help(&self) -> Option<String> {
+            crate::accounts::AccountsError::help(self)
+        }
+    }
+
     impl Diagnose for super::super::settings::MissingCredentials {
         fn help(&self) -> Option<String> {
             Some(super::super::settings::MissingCredentials::help(self))

@@ -58,19 +58,12 @@ async fn import(
         bail!("application {} is already managed as {other}", args.app_id);
     }
     let connection = context.connect().await?;
+    let directory = context.directory(desired.accounts.clone(), &connection);
     // The application is read in the account the manifests put it in, with that account's credentials.
-    let (apps, numbers_api) = match account.is_default() {
-        true => (connection.client.clone(), connection.numbers.clone()),
-        false => {
-            let credentials = super::worlds::credentials(desired, Some(&state), account, &context.settings)?
-                .ok_or_else(|| {
-                    super::failure::Failure::msg(format!(
-                        "account {account} is not made yet: apply first, then import into it"
-                    ))
-                })?;
-            super::worlds::clients(&connection.client, &connection.numbers, &credentials)
-        }
-    };
+    let (credentials, _) = directory.credentials(account, Some(&state))?.ok_or_else(|| {
+        super::failure::Failure::msg(format!("account {account} is not made yet: apply first, then import into it"))
+    })?;
+    let (apps, numbers_api) = directory.clients(&credentials);
     let live = apps
         .get(&args.app_id)
         .await
@@ -98,7 +91,7 @@ async fn import(
     };
     let here = context.account()?;
     // An existing account is bound to its API key with its first import, as with its first apply.
-    let binding = super::worlds::unbound(desired, &state, &[]).into_iter().find(|(name, _)| name == account);
+    let binding = directory.unbound(&state, std::slice::from_ref(account)).into_iter().next();
     store
         .commit(|s| {
             s.account = Some(here);

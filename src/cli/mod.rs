@@ -21,7 +21,6 @@ mod state;
 mod state_mv;
 mod token;
 mod validate;
-mod worlds;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

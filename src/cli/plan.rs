@@ -3,10 +3,10 @@
 use super::failure::{Context as _, Result};
 use clap::{Args, ValueEnum};
 
-use super::context::{Inputs, Keys, Manifests};
+use super::context::{Inputs, Keys, Manifests, Scope};
 use super::{Context, Exit};
 use crate::plan::render::{render_human, render_json, render_markdown};
-use crate::plan::{self, PlanInput, SavedPlan};
+use crate::plan::{self, Goal, PlanningInput, SavedPlan};
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
 pub enum Format {
@@ -40,16 +40,24 @@ pub struct PlanArgs {
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let mut clock = Stopwatch::default();
-    let Inputs { desired, loaded, live, numbers, others, subaccounts, manifests_took, state_took, .. } =
-        context.gather(Manifests::Read, Keys::Sealed, |_, _| {}).await?;
+    let scope = Scope { goal: Goal::Apply, only: &args.accounts };
+    let Inputs { desired, loaded, worlds, subaccounts, only, manifests_took, state_took, .. } =
+        context.gather(Manifests::Read, Keys::Sealed, scope, |_, _| {}).await?;
     // The manifests and state were read while the account was listed: say how long each took.
     clock.lap("reading");
     clock.during("manifests", manifests_took);
     clock.during("state", state_took);
     let state = loaded.as_ref().map(|l| &l.state);
-    let mut plan = plan_accounts_or_one(&desired, state, &live, &numbers, &others, &args.targets)?;
-    plan.accounts = plan::plan_accounts(&desired, state, &subaccounts);
-    limit_to_accounts(&mut plan, &accounts_named(&args.accounts, &desired, state)?)?;
+    let input = PlanningInput {
+        desired: &desired,
+        state,
+        worlds: &worlds,
+        subaccounts: &subaccounts,
+        targets: &args.targets,
+        only: &only,
+        goal: Goal::Apply,
+    };
+    let plan = plan::plan_all(&input)?;
     clock.lap("planning");
     let text = match args.format {
         Format::Human => render_human(&plan, context.printer.human_style()),
@@ -63,16 +71,11 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     plan.check_max_deletes(args.max_deletes)?;
     let has_changes = plan.has_changes();
     if let Some(path) = &args.out {
-        let saved = match super::worlds::spans_accounts(&desired, state) || !plan.accounts.is_empty() {
-            false => SavedPlan::new(plan, &live),
-            // Every account's applications, for the digests that tell a stale plan; and how to sign
-            // in to each account, for the apply that reads them again.
-            true => {
-                let mut saved = SavedPlan::new(plan, &listed_everywhere(&live, &others));
-                saved.accounts = desired.accounts.values().map(plan::SavedAccount::from_declared).collect();
-                saved
-            }
-        };
+        // Every account's applications, for the digests that tell a stale plan; and how to sign in to
+        // each account, for the apply that reads them again.
+        let everywhere: Vec<crate::model::Listed> = worlds.iter().flat_map(|w| w.live().iter().cloned()).collect();
+        let mut saved = SavedPlan::new(plan, &everywhere);
+        saved.accounts = desired.accounts.values().map(plan::SavedAccount::from_declared).collect();
         let mut bytes = serde_json::to_vec_pretty(&saved)?;
         bytes.push(b'\n');
         crate::fsutil::write_atomically(path, &bytes, crate::fsutil::Mode::Shared)
@@ -113,54 +116,6 @@ pub(super) fn accounts_named(
             }
         })
         .collect()
-}
-
-/// The plan of `default` alone, as always; or, when the manifests or the state put applications in
-/// other accounts, one plan over every account, the others read side by side.
-pub(super) fn plan_accounts_or_one(
-    desired: &crate::manifest::Desired,
-    state: Option<&crate::state::State>,
-    live: &[crate::model::Listed],
-    numbers: &[crate::model::Number],
-    others: &[super::worlds::World],
-    targets: &[crate::model::Address],
-) -> Result<plan::Plan> {
-    if !super::worlds::spans_accounts(desired, state) {
-        return Ok(plan::plan(&PlanInput { desired, state, live, targets, numbers })?);
-    }
-    Ok(plan::plan_everywhere(desired, state, &account_worlds(live, numbers, others), targets)?)
-}
-
-/// Every account as read: `default`'s listing and numbers first, then the others'.
-pub(super) fn account_worlds<'a>(
-    live: &'a [crate::model::Listed],
-    numbers: &'a [crate::model::Number],
-    others: &'a [super::worlds::World],
-) -> Vec<plan::AccountWorld<'a>> {
-    let mut worlds = vec![plan::AccountWorld { account: crate::model::AccountName::default_account(), live, numbers }];
-    worlds.extend(others.iter().map(|w| plan::AccountWorld {
-        account: w.account.clone(),
-        live: &w.live,
-        numbers: &w.numbers,
-    }));
-    worlds
-}
-
-/// Every account's applications in one list (ids are unique across accounts), for a saved plan's
-/// digests.
-pub(super) fn listed_everywhere(
-    live: &[crate::model::Listed],
-    others: &[super::worlds::World],
-) -> Vec<crate::model::Listed> {
-    live.iter().chain(others.iter().flat_map(|w| w.live.iter())).cloned().collect()
-}
-
-/// `--account`, refusing to split a move between accounts.
-pub(super) fn limit_to_accounts(plan: &mut plan::Plan, accounts: &[crate::model::AccountName]) -> Result<()> {
-    plan::limit_to_accounts(plan, accounts).map_err(|half| {
-        let help = format!("name both: --account {} --account {}", half.from, half.to);
-        super::failure::hinted(half.to_string(), help)
-    })
 }
 
 /// Where a run's time went, phase by phase (shown with `-v`).

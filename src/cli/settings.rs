@@ -35,6 +35,8 @@ pub struct Settings {
     pub credentials: EnvCredentials,
     /// What the state's engine reads from the environment (`AWS_*`, `PGPASSWORD`).
     pub engine_env: crate::state::backend::EngineEnv,
+    /// Every variable, for those the manifests name (other accounts' secrets, signature secrets).
+    pub environment: crate::accounts::Environment,
 }
 
 /// The default account's credentials as the environment gives them.
@@ -52,20 +54,7 @@ impl std::fmt::Debug for EnvCredentials {
     }
 }
 
-/// Credentials a command needs and the environment does not give.
-#[derive(Debug, thiserror::Error)]
-#[error("{} not set: vapp needs the account's API key and secret to reach {url}", missing.join(" and ") + if missing.len() == 1 { " is" } else { " are" })]
-pub struct MissingCredentials {
-    pub missing: Vec<&'static str>,
-    pub url: BaseUrl,
-}
-
-impl MissingCredentials {
-    pub fn help(&self) -> String {
-        "export VONAGE_API_KEY and VONAGE_API_SECRET (never in manifests); to try vapp without an account, add --sandbox"
-            .into()
-    }
-}
+pub use crate::accounts::MissingCredentials;
 
 impl EnvCredentials {
     /// Reads `key_var` and `secret_var` through `env`; an empty value counts as unset.
@@ -132,6 +121,7 @@ impl Settings {
             passphrase_env: env("VAPP_STATE_PASSPHRASE").filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new),
             credentials: EnvCredentials::read(env, "VONAGE_API_KEY", "VONAGE_API_SECRET"),
             engine_env: crate::state::backend::EngineEnv::from_pairs(vars.iter().cloned()),
+            environment: crate::accounts::Environment::new(vars),
         }
     }
 }

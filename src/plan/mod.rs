@@ -20,6 +20,7 @@ mod planner;
 mod refactor;
 pub mod render;
 pub mod saved;
+pub mod world;
 
 use std::path::PathBuf;
 
@@ -27,12 +28,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use accounts::{
-    apply_rounds, limit_to_accounts, moved_between_accounts, numbers_everywhere, plan_accounts, plan_everywhere,
-    AccountChange, AccountStep, AccountWorld, Transfer,
+    moved_between_accounts, moving_out, numbers_everywhere, plan_all, AccountChange, AccountStep, Goal, HalfAMove,
+    PlanningInput, Resume, Transfer, TransferReason,
 };
 pub use diff::FieldDiff;
 pub use lost::{Lookup, LostCreate, Unmanaged};
-pub use planner::{keys_expected, listing_keeps, plan, PlanError, PlanInput};
+pub use planner::{keys_expected, listing_keeps, listing_keeps_in, plan, plan_in, MoveBlocked, PlanError, PlanInput, Scope};
+pub use world::{Seen, Subaccount, World};
 pub use saved::{SavedAccount, SavedPlan};
 
 pub use crate::model::AccountName;
@@ -507,6 +509,9 @@ pub enum Warning {
     /// The manifests put the application in another account than the one it lives in: Vonage cannot
     /// move one, so it is created in `to` (a new id and key pair) and deleted from `from`.
     MovesBetweenAccounts { address: Address, from: AccountName, to: AccountName },
+    /// A subaccount leaves the manifests but still holds applications vapp keeps (protected ones, or
+    /// ones this plan leaves alone): it is not suspended.
+    SubaccountKept { account: AccountName, keeps: Vec<Address> },
 }
 
 /// A change made in the account outside vapp since the last apply.
@@ -556,12 +561,17 @@ pub struct Plan {
     pub drift: Vec<Drift>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
-    /// Changes to the accounts themselves (subaccounts vapp makes), carried out first.
+    /// Changes to the accounts themselves (subaccounts vapp makes): those that make or resume one
+    /// first, suspensions last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<AccountChange>,
-    /// Numbers moved between accounts, after the account changes and before any application's.
+    /// Numbers moved between accounts: those the manifests move (after the accounts are made, before
+    /// any application's change), then those returned from a subaccount being suspended.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transfers: Vec<Transfer>,
+    /// Each account's API key as the run read it, for the plan's account headings.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub api_keys: std::collections::BTreeMap<AccountName, String>,
 }
 
 impl Plan {

@@ -53,7 +53,10 @@ pub enum PlanError {
     /// in this plan (it is protected, being handed to another state, or an earlier create's outcome is
     /// unknown): creating it anew would leave the old one behind with its key dropped.
     #[error("`{address}` moves from account {from} to account {to}, but vapp cannot take it out of account {from} in this plan ({why})")]
-    MoveBlocked { address: Address, from: crate::model::AccountName, to: crate::model::AccountName, why: String },
+    MoveBlocked { address: Address, from: crate::model::AccountName, to: crate::model::AccountName, why: MoveBlocked },
+    /// `--account` names one account of a move between accounts and not the other.
+    #[error(transparent)]
+    HalfAMove(super::HalfAMove),
     /// A `moved:` entry whose old and new addresses are in different accounts.
     #[error("{}: `moved:` from `{}` (account {from_account}) to `{}` (account {to_account}) crosses accounts, and Vonage cannot move an application between accounts", moved.location, moved.from, moved.to)]
     MovedAcrossAccounts {
@@ -71,10 +74,29 @@ pub enum PlanError {
     ImportManaged { address: Address, id: AppId, managed_as: Address, location: Location },
 }
 
+/// Why the old half of a move between accounts cannot be carried out in this plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MoveBlocked {
+    /// Protected, being handed to another state, or its create's outcome is unknown.
+    Kept,
+    /// Its old application is still being changed.
+    StillChanging,
+}
+
+impl std::fmt::Display for MoveBlocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MoveBlocked::Kept => "it is protected, being handed to another state, or an earlier create's outcome is unknown; remove `protect` or settle it first, or give the new application another address",
+            MoveBlocked::StillChanging => "its old application is still being changed",
+        })
+    }
+}
+
 impl PlanError {
     /// What to do about it.
     pub fn help(&self) -> Option<String> {
         match self {
+            PlanError::HalfAMove(half) => Some(format!("name both: --account {} --account {}", half.from, half.to)),
             PlanError::MoveBothHeld { from, .. } => Some(format!(
                 "one of them is not the application you mean: `vapp state rm {from}` (or a `removed:` entry) stops managing it"
             )),
@@ -99,6 +121,16 @@ pub fn listing_keeps(state: Option<&State>) -> Keep {
     }
 }
 
+/// Which listed applications of `account` a plan may depend on whole (see [`listing_keeps`]).
+pub fn listing_keeps_in(state: Option<&State>, account: &AccountName) -> Keep {
+    let Some(state) = state else { return Keep::Only(Default::default()) };
+    let entries = || state.applications.values().filter(|e| &e.account_name() == account);
+    match entries().any(|e| e.id.is_none()) {
+        true => Keep::Everything,
+        false => Keep::Only(entries().filter_map(|e| e.id.clone()).collect()),
+    }
+}
+
 /// How many new key pairs planning `desired` against `state` will most likely call for, told before
 /// the account is read: an address the state has never seen, and a rotation asked for without a
 /// pending pair. It lets key generation start while the account is listed; the plan itself decides,
@@ -119,8 +151,31 @@ pub fn keys_expected(desired: &Desired, state: Option<&State>, targets: &[Addres
         .count()
 }
 
-/// Plans. Pure: no I/O, no clock, no randomness.
+/// Which account a plan is of, and the numbers that cross into or out of it before its changes run
+/// (transfers between accounts, carried out first).
+pub struct Scope {
+    pub account: AccountName,
+    /// Numbers another account transfers here: they arrive linked to nothing.
+    pub arriving: Vec<Number>,
+    /// Numbers this account transfers to another: gone before its changes run, but not drift.
+    pub leaving: BTreeSet<Msisdn>,
+}
+
+impl Scope {
+    /// `default`, with nothing crossing: a run that spans one account.
+    pub fn default_account() -> Self {
+        Scope { account: AccountName::default_account(), arriving: Vec::new(), leaving: BTreeSet::new() }
+    }
+}
+
+/// Plans the `default` account. Pure: no I/O, no clock, no randomness.
 pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
+    plan_in(input, &Scope::default_account())
+}
+
+/// Plans one account (`scope`'s): every change and drift entry is of it. Pure.
+pub fn plan_in(input: &PlanInput, scope: &Scope) -> Result<Plan, PlanError> {
+    let account = &scope.account;
     let empty = State::new(String::new());
     let serial = input.state.map_or(0, |s| s.serial);
     // Renames first, in one place: from here on the state's records are where the manifests put them.
@@ -152,7 +207,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         addresses.retain(|a| input.targets.contains(a));
     }
 
-    let mut planner = Planner { changes: Vec::new(), drift: Vec::new(), warnings: Vec::new() };
+    let mut planner = Planner { account: account.clone(), changes: Vec::new(), drift: Vec::new(), warnings: Vec::new() };
     for target in input.targets {
         if !addresses.contains(target) {
             planner.warnings.push(Warning::TargetMatchesNothing { target: target.clone() });
@@ -185,7 +240,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             None => None,
         };
         if let (Some(entry), Some(id)) = (entry, entry.and_then(|e| e.id.as_ref())) {
-            if let Some(found) = drift_of(address, id, entry, live).map_err(body_error(address))? {
+            if let Some(found) = drift_of(account, address, id, entry, live).map_err(body_error(address))? {
                 planner.drift.push(found);
             }
         }
@@ -196,7 +251,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     planner.warnings.push(Warning::KeyLeavesState { address: address.clone() });
                 }
                 Change {
-                    account: AccountName::default_account(),
+                    account: account.clone(),
                     address: address.clone(),
                     moved_from: None,
                     step: Step::Forget { id: entry.id.clone() },
@@ -256,7 +311,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         }
         planner.changes.push(change);
     }
-    plan_numbers(input, state, &live_by_id, &names_by_id, &mut planner)?;
+    plan_numbers(input, scope, state, &live_by_id, &names_by_id, &mut planner)?;
     // Where each moved record came from; a rename that needs nothing else is a move, and no API call.
     for change in &mut planner.changes {
         change.moved_from = moved.from.get(&change.address).cloned();
@@ -275,6 +330,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         warnings: planner.warnings,
         accounts: Vec::new(),
         transfers: Vec::new(),
+        api_keys: Default::default(),
     })
 }
 
@@ -318,6 +374,8 @@ impl<'a> Live<'a> {
 }
 
 struct Planner {
+    /// The account planned: every change and drift entry is of it.
+    account: AccountName,
     changes: Vec<Change>,
     drift: Vec<Drift>,
     warnings: Vec<Warning>,
@@ -327,14 +385,33 @@ struct Planner {
 /// a number routing to a managed application but listed nowhere is unlinked, except from a protected
 /// application that left the manifests (which keeps its numbers). Every change is attributed to the
 /// address that gains the number (a link, a move) or, for an unlink, to the one that loses it.
+///
+/// Numbers transferred between accounts are planned where they will be: one leaving routes nowhere
+/// here (and its going is not drift: the listing still shows it linked), one arriving is owned here,
+/// linked to nothing.
 fn plan_numbers(
     input: &PlanInput,
+    scope: &Scope,
     state: &State,
     live_by_id: &HashMap<&AppId, Live>,
     names_by_id: &HashMap<&AppId, &str>,
     planner: &mut Planner,
 ) -> Result<(), PlanError> {
-    let owned: HashMap<&Msisdn, &Number> = input.numbers.iter().map(|n| (&n.msisdn, n)).collect();
+    let effective: Vec<Number> = match scope.arriving.is_empty() && scope.leaving.is_empty() {
+        true => Vec::new(),
+        false => input
+            .numbers
+            .iter()
+            .filter(|n| !scope.leaving.contains(&n.msisdn))
+            .chain(&scope.arriving)
+            .cloned()
+            .collect(),
+    };
+    let numbers: &[Number] = match scope.arriving.is_empty() && scope.leaving.is_empty() {
+        true => input.numbers,
+        false => &effective,
+    };
+    let owned: HashMap<&Msisdn, &Number> = numbers.iter().map(|n| (&n.msisdn, n)).collect();
     let mut wanted_by: HashMap<&Msisdn, &Address> = HashMap::new();
     for app in input.desired.apps.values() {
         for number in &app.numbers {
@@ -386,7 +463,7 @@ fn plan_numbers(
         };
         let kept = wanted.is_none() && matches!(change.step, Step::NoOp { .. } | Step::Adopt(_) | Step::Forget { .. });
         let routed_here: Vec<&Number> =
-            input.numbers.iter().filter(|n| current.is_some() && n.app_id.as_ref() == current).collect();
+            numbers.iter().filter(|n| current.is_some() && n.app_id.as_ref() == current).collect();
         if matches!(route, Some(Route::Application { .. })) || kept {
             change.numbers_now = routed_here.iter().map(|n| n.msisdn.clone()).collect();
         }
@@ -460,13 +537,16 @@ fn plan_numbers(
         // is not drift: the account says how it ended).
         if let (Some(entry), Some(id)) = (state.applications.get(address), current) {
             if entry.applied.is_some() && live_by_id.contains_key(id) {
-                let now: BTreeSet<&Msisdn> = routed_here.iter().map(|n| &n.msisdn).collect();
+                // As the account shows them now: a number about to leave by transfer is still here.
+                let now: BTreeSet<&Msisdn> =
+                    input.numbers.iter().filter(|n| n.app_id.as_ref() == Some(id)).map(|n| &n.msisdn).collect();
                 let before: BTreeSet<&Msisdn> = entry.numbers.iter().collect();
                 let fields: Vec<FieldDiff> = before
                     .symmetric_difference(&now)
                     .filter(|msisdn| !state.numbers_pending.contains_key(**msisdn))
                     .map(|msisdn| {
-                        let routes_now = owned.get(*msisdn).and_then(|n| n.app_id.as_ref());
+                        let routes_now =
+                            input.numbers.iter().find(|n| &n.msisdn == *msisdn).and_then(|n| n.app_id.as_ref());
                         FieldDiff {
                             path: format!("numbers.{msisdn}"),
                             before: if before.contains(msisdn) { Value::String(id.to_string()) } else { Value::Null },
@@ -477,7 +557,7 @@ fn plan_numbers(
                     .collect();
                 if !fields.is_empty() {
                     number_drift.push(Drift {
-                        account: AccountName::default_account(),
+                        account: scope.account.clone(),
                         address: address.clone(),
                         id: Some(id.clone()),
                         diff: fields,
@@ -519,7 +599,7 @@ enum KeyDecision {
 impl Planner {
     fn change(&self, wanted: &DesiredApp, step: Step, diff: Vec<FieldDiff>, notes: Vec<Note>) -> Change {
         Change {
-            account: AccountName::default_account(),
+            account: self.account.clone(),
             address: wanted.address.clone(),
             moved_from: None,
             step,
@@ -598,7 +678,7 @@ impl Planner {
         live: Option<Live>,
     ) -> Result<Change, serde_json::Error> {
         let change = |step, diff, notes| Change {
-            account: AccountName::default_account(),
+            account: self.account.clone(),
             address: address.clone(),
             moved_from: None,
             step,
@@ -839,6 +919,7 @@ fn without_key(mut body: Application) -> Application {
 }
 
 fn drift_of(
+    account: &AccountName,
     address: &Address,
     id: &AppId,
     entry: &StateEntry,
@@ -846,7 +927,7 @@ fn drift_of(
 ) -> Result<Option<Drift>, serde_json::Error> {
     let Some(applied) = entry.applied.as_ref() else { return Ok(None) };
     let drift = |diff, deleted| Drift {
-        account: AccountName::default_account(),
+        account: account.clone(),
         address: address.clone(),
         id: Some(id.clone()),
         diff,

@@ -20,8 +20,9 @@ use crate::state::State;
 
 pub const FORMAT: &str = "vapp-plan";
 /// 1: the loosely typed plan of vapp 0.1 before typed steps; 2: typed steps; 3: typed ids, a number's
-/// origin as one value, and the refactoring steps (move, import, forget).
-pub const VERSION: u32 = 3;
+/// origin as one value, and the refactoring steps (move, import, forget); 4: accounts resumed with a
+/// reason, numbers returned from a subaccount being suspended, and each account's API key.
+pub const VERSION: u32 = 4;
 /// The largest saved plan vapp reads.
 pub const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
 

@@ -172,7 +172,13 @@ fn a_three_account_day() {
     );
 
     let plan = vapp().args(["plan"]).expect(0);
-    for expected in ["+ account acme (subaccount of default)", "Account acme:", "Account staging:", "Plan: 3 to create"]
+    for expected in [
+        "+ account acme (subaccount of default)",
+        "Account default (test-key)",
+        "Account acme (made by this apply)",
+        "Account staging (sub00001)",
+        "Plan: 3 to create",
+    ]
     {
         assert!(plan.stdout.contains(expected), "missing {expected:?} in {plan:?}");
     }
@@ -297,7 +303,7 @@ fn a_three_account_day() {
     // Leaving the manifests deletes in its own account.
     ws.write("m/acme.yaml", "version: 1\naccount: acme\napplications: {}\n");
     let plan = vapp().args(["plan"]).expect(0);
-    assert!(plan.stdout.contains("Account acme:") && plan.stdout.contains("acme-web"), "{plan:?}");
+    assert!(plan.stdout.contains("Account acme (") && plan.stdout.contains("acme-web"), "{plan:?}");
     vapp().args(["apply", "--auto-approve"]).expect(0);
     assert!(names(&acme).is_empty());
     assert_eq!(names(&staging), ["stage web"]);
@@ -600,21 +606,23 @@ fn a_move_never_takes_the_address_before_the_old_half_is_done() {
         let live_default = keeps("default").list(vapp::api::ApplicationApi::list_all(&primary).await.unwrap());
         let live_staging = keeps("staging").list(vapp::api::ApplicationApi::list_all(&staging).await.unwrap());
         let worlds = [
-            vapp::plan::AccountWorld {
-                account: vapp::model::AccountName::default_account(),
-                live: &live_default,
-                numbers: &[],
-            },
-            vapp::plan::AccountWorld {
-                account: vapp::model::AccountName::new("staging"),
-                live: &live_staging,
-                numbers: &[],
-            },
+            vapp::plan::World::listed(vapp::model::AccountName::default_account(), None, live_default, vec![]),
+            vapp::plan::World::listed(vapp::model::AccountName::new("staging"), None, live_staging, vec![]),
         ];
-        let plan = vapp::plan::plan_everywhere(&desired, Some(&loaded.state), &worlds, &[]).unwrap();
-        let rounds = vapp::plan::apply_rounds(&plan);
-        let (account, create_round) = rounds.iter().find(|(a, _)| a.is_default()).unwrap();
-        assert!(account.is_default() && create_round.changes.iter().any(|c| c.action() == vapp::plan::Action::Create));
+        let input = vapp::plan::PlanningInput {
+            desired: &desired,
+            state: Some(&loaded.state),
+            worlds: &worlds,
+            subaccounts: &[],
+            targets: &[],
+            only: &[],
+            goal: vapp::plan::Goal::Apply,
+        };
+        let plan = vapp::plan::plan_all(&input).unwrap();
+        // The new half alone, as if the old one had failed.
+        let mut create_round = plan.clone();
+        create_round.changes.retain(|c| c.account.is_default() && !vapp::plan::moving_out(&plan, c));
+        assert!(create_round.changes.iter().any(|c| c.action() == vapp::plan::Action::Create));
         let store = vapp::state::StateStore::new(backend, loaded.state, Some(loaded.token));
         let cancel = Cancel::default();
         let executor = Executor {
@@ -627,8 +635,9 @@ fn a_move_never_takes_the_address_before_the_old_half_is_done() {
             cancel: &cancel,
             retry: vapp::api::RetryPolicy::default(),
             settle: vapp::apply::SETTLE,
+            slots: None,
         };
-        let report = executor.execute(create_round).await;
+        let report = executor.execute(&create_round).await;
         let failure = report.failures().next().map(|f| format!("{f:?}")).unwrap_or_default();
         assert!(failure.contains("HeldElsewhere"), "{failure}");
     });

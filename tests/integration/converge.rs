@@ -290,6 +290,7 @@ impl World {
             cancel: &cancel,
             retry: RetryPolicy { max_attempts: 1, ..Default::default() },
             settle: Duration::ZERO,
+            slots: None,
         };
         let report = executor.execute(&made).await;
         (made, report)

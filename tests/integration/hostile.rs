@@ -256,6 +256,7 @@ async fn after_a_failed_state_write_no_new_action_starts() {
         cancel: &cancel,
         retry: vapp::api::RetryPolicy { max_attempts: 1, ..Default::default() },
         settle: Duration::ZERO,
+        slots: None,
     };
     let report = executor.execute(&plan).await;
     assert!(report.not_started() >= 5, "{report:?}");

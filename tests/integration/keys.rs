@@ -165,6 +165,7 @@ fn a_rotation_whose_answer_is_lost_keeps_both_keys_then_completes() {
             cancel: &cancel,
             retry,
             settle: vapp::apply::SETTLE,
+            slots: None,
         };
         let report = executor.execute(&plan).await;
         assert_eq!(report.failures().count(), 1);

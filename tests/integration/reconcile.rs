@@ -295,6 +295,7 @@ async fn one_failure_leaves_the_others_done_and_the_state_exact() {
         cancel: &cancel,
         retry,
         settle: vapp::apply::SETTLE,
+        slots: None,
     };
     let report = executor.execute(&plan).await;
     let failed: Vec<_> = report.failures().map(|o| o.address.as_str()).collect();

@@ -889,6 +889,29 @@ fn a_protected_lost_create_leaving_the_manifests_is_adopted() {
     assert_eq!(plan.warnings, [Warning::Protected { address: Address::new("a") }]);
 }
 
+/// A plan over `default` (empty) and `acme` (holding `acme_live`), with `only` as `--account`.
+fn plan_over_acme(
+    desired: &Desired,
+    state: &State,
+    acme_live: Vec<Listed>,
+    only: &[AccountName],
+) -> Result<crate::plan::Plan, PlanError> {
+    let worlds = [
+        crate::plan::World::listed(AccountName::default_account(), Some("k0".into()), vec![], vec![]),
+        crate::plan::World::listed(AccountName::new("acme"), Some("k1".into()), acme_live, vec![]),
+    ];
+    let input = crate::plan::PlanningInput {
+        desired,
+        state: Some(state),
+        worlds: &worlds,
+        subaccounts: &[],
+        targets: &[],
+        only,
+        goal: crate::plan::Goal::Apply,
+    };
+    crate::plan::plan_all(&input)
+}
+
 #[test]
 fn a_move_between_accounts_is_a_create_and_a_delete_and_the_old_half_goes_first() {
     let desired = desired(
@@ -899,27 +922,25 @@ fn a_move_between_accounts_is_a_create_and_a_delete_and_the_old_half_goes_first(
     let entry = StateEntry { account: Some(AccountName::new("acme")), ..managed(Some("id-web"), Some(applied)) };
     state.applications.insert(Address::new("web"), entry);
     let acme_live = listed(&state, &[live(json!({"id": "id-web", "name": "web", "keys": {"public_key": PUBLIC}}))]);
-    let worlds = [
-        crate::plan::AccountWorld { account: AccountName::default_account(), live: &[], numbers: &[] },
-        crate::plan::AccountWorld { account: AccountName::new("acme"), live: &acme_live, numbers: &[] },
-    ];
-    let plan = crate::plan::plan_everywhere(&desired, Some(&state), &worlds, &[]).unwrap();
+    let plan = plan_over_acme(&desired, &state, acme_live.clone(), &[]).unwrap();
     assert!(plan.warnings.contains(&Warning::MovesBetweenAccounts {
         address: Address::new("web"),
         from: AccountName::new("acme"),
         to: AccountName::default_account(),
     }));
-    // The default's round would come first; the old half of the move goes before it.
-    let rounds: Vec<(String, Vec<Action>)> = crate::plan::apply_rounds(&plan)
-        .into_iter()
-        .map(|(account, part)| (account.to_string(), part.changes.iter().map(|c| c.action()).collect()))
+    // The delete in acme is the old half: the executor runs it before every other change.
+    let old_halves: Vec<(String, Action)> = plan
+        .changes
+        .iter()
+        .filter(|c| crate::plan::moving_out(&plan, c))
+        .map(|c| (c.account.to_string(), c.action()))
         .collect();
-    assert_eq!(rounds, [("acme".to_string(), vec![Action::Delete]), ("default".to_string(), vec![Action::Create])]);
+    assert_eq!(old_halves, [("acme".to_string(), Action::Delete)]);
     // Naming one account of the two would carry out half of it.
-    let mut limited = plan.clone();
-    assert!(crate::plan::limit_to_accounts(&mut limited, &[AccountName::default_account()]).is_err());
-    assert!(crate::plan::limit_to_accounts(&mut limited, &[AccountName::default_account(), AccountName::new("acme")])
-        .is_ok());
+    let half = plan_over_acme(&desired, &state, acme_live.clone(), &[AccountName::default_account()]);
+    assert!(matches!(half, Err(PlanError::HalfAMove(_))), "{half:?}");
+    let both = [AccountName::default_account(), AccountName::new("acme")];
+    assert!(plan_over_acme(&desired, &state, acme_live, &both).is_ok());
 }
 
 #[test]
@@ -937,12 +958,7 @@ fn a_move_that_cannot_take_the_old_application_out_is_refused() {
         state
     };
     let plan_with = |state: &State, desired: &Desired| {
-        let acme_live = listed(state, std::slice::from_ref(&app));
-        let worlds = [
-            crate::plan::AccountWorld { account: AccountName::default_account(), live: &[], numbers: &[] },
-            crate::plan::AccountWorld { account: AccountName::new("acme"), live: &acme_live, numbers: &[] },
-        ];
-        crate::plan::plan_everywhere(desired, Some(state), &worlds, &[])
+        plan_over_acme(desired, state, listed(state, std::slice::from_ref(&app)), &[])
     };
     // Protected in the old account: vapp will not delete it, so it will not make a second either.
     let refused = plan_with(&held_in_acme(true), &desired(manifest)).unwrap_err();

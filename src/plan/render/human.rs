@@ -5,8 +5,8 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::{
-    account_line, heading, number_drift_line, number_line, number_of, plural, show_value, summary_line, symbol,
-    transfer_line,
+    account_drift, account_heading, account_steps, by_account, heading, number_drift_line, number_line, number_of,
+    plural, show_value, summary_line, symbol,
 };
 use crate::plan::{Action, FieldDiff, Plan};
 
@@ -53,9 +53,13 @@ pub struct HumanStyle {
 pub fn render_human(plan: &Plan, style: HumanStyle) -> String {
     let paint = Paint(style.color);
     let mut out = String::new();
-    if !plan.drift.is_empty() {
+    let accounts_drifted = account_drift(plan);
+    if !plan.drift.is_empty() || !accounts_drifted.is_empty() {
         let _ = writeln!(out, "{}", paint.on(BOLD, "Changed outside vapp since the last apply:"));
         out.push('\n');
+        for line in &accounts_drifted {
+            let _ = writeln!(out, "  {} {}", paint.on(YELLOW, "~"), paint.on(BOLD, line));
+        }
         for d in &plan.drift {
             let id = d.id.as_ref().map(|i| i.as_str()).unwrap_or("");
             if d.deleted {
@@ -77,28 +81,27 @@ pub fn render_human(plan: &Plan, style: HumanStyle) -> String {
         let _ = writeln!(out, "{}", paint.on(BOLD, "No changes. The account matches the manifests."));
     } else {
         let _ = writeln!(out, "vapp will perform these actions:");
-        if !plan.accounts.is_empty() || !plan.transfers.is_empty() {
+        let sign_action = |sign: &str| match sign {
+            "+" => Action::Create,
+            "-" => Action::Delete,
+            _ => Action::Update,
+        };
+        let steps_line = |out: &mut String, (sign, words): &(&str, String)| {
+            let _ = writeln!(out, "  {} {}", paint.for_action(sign_action(sign), sign), paint.on(BOLD, words));
+        };
+        let before = account_steps(plan, true);
+        if !before.is_empty() {
             out.push('\n');
-            for transfer in &plan.transfers {
-                let (sign, words) = transfer_line(transfer);
-                let _ = writeln!(out, "  {} {}", paint.for_action(Action::Create, sign), paint.on(BOLD, &words));
-            }
-            for change in &plan.accounts {
-                let (sign, words) = account_line(change);
-                let action = match sign {
-                    "+" => Action::Create,
-                    "-" => Action::Delete,
-                    _ => Action::Update,
-                };
-                let _ = writeln!(out, "  {} {}", paint.for_action(action, sign), paint.on(BOLD, &words));
+            for (_, line) in &before {
+                steps_line(&mut out, line);
             }
         }
-        let several = plan.changes.iter().any(|c| !c.account.is_default());
+        let several = by_account(plan);
         let mut section: Option<&crate::model::AccountName> = None;
         for change in plan.actions() {
             if several && section != Some(&change.account) {
                 section = Some(&change.account);
-                let _ = write!(out, "\n{}\n", paint.on(BOLD, &format!("Account {}:", change.account)));
+                let _ = write!(out, "\n{}\n", paint.on(BOLD, &account_heading(plan, &change.account)));
             }
             out.push('\n');
             let action = change.action();
@@ -123,6 +126,13 @@ pub fn render_human(plan: &Plan, style: HumanStyle) -> String {
             }
             for number in &change.numbers {
                 sign_line(&mut out, &paint, number_line(number));
+            }
+        }
+        let after = account_steps(plan, false);
+        if !after.is_empty() {
+            out.push('\n');
+            for (_, line) in &after {
+                steps_line(&mut out, line);
             }
         }
         out.push('\n');

@@ -4,7 +4,10 @@
 
 use std::fmt::Write;
 
-use super::{account_line, number_drift_line, number_line, number_of, plural, show_value, summary_line, transfer_line};
+use super::{
+    account_drift, account_heading, account_steps, by_account, number_drift_line, number_line, number_of, plural,
+    show_value, summary_line,
+};
 use crate::plan::{Action, FieldDiff, NumberChange, Plan, Route};
 
 fn badge(action: Action) -> &'static str {
@@ -73,15 +76,18 @@ pub fn render_markdown(plan: &Plan) -> String {
             deleted.join(", ")
         );
     }
-    if !plan.accounts.is_empty() || !plan.transfers.is_empty() {
+    // The accounts' own steps in apply order: those before the applications' changes, then those after.
+    let (before, after) = (account_steps(plan, true), account_steps(plan, false));
+    if !before.is_empty() || !after.is_empty() {
         out.push_str("\n| Account | Change |\n|---|---|\n");
-        for change in &plan.accounts {
-            let (sign, words) = account_line(change);
-            let _ = writeln!(out, "| `{}` | {sign} {} |", cell(change.account.as_str()), cell(&words));
+        for (account, (sign, words)) in &before {
+            let _ = writeln!(out, "| `{}` | {sign} {} |", cell(account.as_str()), cell(words));
         }
-        for transfer in &plan.transfers {
-            let (sign, words) = transfer_line(transfer);
-            let _ = writeln!(out, "| `{}` | {sign} {} |", cell(transfer.to.as_str()), cell(&words));
+        if !after.is_empty() && plan.actions().next().is_some() {
+            out.push_str("| | _the applications' changes below_ |\n");
+        }
+        for (account, (sign, words)) in &after {
+            let _ = writeln!(out, "| `{}` | {sign} {} |", cell(account.as_str()), cell(words));
         }
     }
     if plan.actions().next().is_some() {
@@ -111,12 +117,17 @@ pub fn render_markdown(plan: &Plan) -> String {
             let _ = writeln!(out, "| `{}`{account} | {} | {} |", cell(c.address.as_str()), badge(c.action()), fields);
         }
         out.push('\n');
-        let several = plan.changes.iter().any(|c| !c.account.is_default());
+        let several = by_account(plan);
         let mut section: Option<&crate::model::AccountName> = None;
         for c in plan.actions() {
             if several && section != Some(&c.account) {
                 section = Some(&c.account);
-                let _ = writeln!(out, "#### Account `{}`\n", cell(c.account.as_str()));
+                let heading = account_heading(plan, &c.account).replacen(
+                    &format!("Account {}", c.account),
+                    &format!("Account `{}`", cell(c.account.as_str())),
+                    1,
+                );
+                let _ = writeln!(out, "#### {heading}\n");
             }
             let id = c.id().map(|id| format!(" ({id})")).unwrap_or_default();
             let moved =
@@ -138,8 +149,12 @@ pub fn render_markdown(plan: &Plan) -> String {
             out.push_str("\n</details>\n\n");
         }
     }
-    if !plan.drift.is_empty() {
+    let accounts_drifted = account_drift(plan);
+    if !plan.drift.is_empty() || !accounts_drifted.is_empty() {
         out.push_str("\n#### Changed outside vapp since the last apply\n\n");
+        for line in &accounts_drifted {
+            let _ = writeln!(out, "- {line}\n");
+        }
         for d in &plan.drift {
             let id = d.id.as_ref().map(|i| i.as_str()).unwrap_or("");
             if d.deleted {

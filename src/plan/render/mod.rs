@@ -69,8 +69,15 @@ pub(crate) fn account_line(change: &super::AccountChange) -> (&'static str, Stri
             if let Some(shared) = use_primary_account_balance {
                 parts.push(format!("use_primary_account_balance {} → {}", shared.before, shared.after));
             }
-            if *resume {
-                parts.push("suspended → resumed".to_string());
+            if let Some(resume) = resume {
+                parts.push(format!(
+                    "suspended → resumed ({})",
+                    match resume {
+                        super::Resume::DeclaredAgain => "declared again",
+                        super::Resume::SuspendedOutsideVapp => "it was suspended outside vapp",
+                        super::Resume::ToEmptyIt => "to take out what vapp keeps there; suspended again at the end",
+                    }
+                ));
             }
             ("~", format!("account {account} ({api_key}): {}", parts.join(", ")))
         }
@@ -85,7 +92,69 @@ pub(crate) fn account_line(change: &super::AccountChange) -> (&'static str, Stri
 
 /// A number transfer as one line, without indentation: its sign and its words.
 pub(crate) fn transfer_line(transfer: &super::Transfer) -> (&'static str, String) {
-    ("+", format!("number {} (transferred from account {} to account {})", transfer.number, transfer.from, transfer.to))
+    match transfer.reason {
+        super::TransferReason::Listed => (
+            "+",
+            format!("number {} (transferred from account {} to account {})", transfer.number, transfer.from, transfer.to),
+        ),
+        super::TransferReason::Returned => (
+            "-",
+            format!(
+                "number {} (returned from account {} to account {}: {} is being suspended)",
+                transfer.number, transfer.from, transfer.to, transfer.from
+            ),
+        ),
+    }
+}
+
+/// The lines of a plan's account steps that come before the applications' changes (accounts made or
+/// resumed, numbers transferred in) or after them (numbers returned, suspensions), in apply order.
+pub(crate) fn account_steps(plan: &super::Plan, before: bool) -> Vec<(&super::AccountName, (&'static str, String))> {
+    let suspends = |c: &&super::AccountChange| matches!(c.step, super::AccountStep::Suspend { .. });
+    let returned = |t: &&super::Transfer| t.reason == super::TransferReason::Returned;
+    match before {
+        true => plan
+            .accounts
+            .iter()
+            .filter(|c| !suspends(c))
+            .map(|c| (&c.account, account_line(c)))
+            .chain(plan.transfers.iter().filter(|t| !returned(t)).map(|t| (&t.to, transfer_line(t))))
+            .collect(),
+        false => plan
+            .transfers
+            .iter()
+            .filter(returned)
+            .map(|t| (&t.from, transfer_line(t)))
+            .chain(plan.accounts.iter().filter(suspends).map(|c| (&c.account, account_line(c))))
+            .collect(),
+    }
+}
+
+/// An account's heading: its name and API key (`Account staging (1a2b3c4d)`), or that it is made by
+/// this plan.
+pub(crate) fn account_heading(plan: &super::Plan, account: &super::AccountName) -> String {
+    match plan.api_keys.get(account) {
+        Some(api_key) => format!("Account {account} ({api_key})"),
+        None => format!("Account {account} (made by this apply)"),
+    }
+}
+
+/// Whether the plan's applications are shown by account (it spans more than `default`).
+pub(crate) fn by_account(plan: &super::Plan) -> bool {
+    plan.changes.iter().any(|c| !c.account.is_default()) || plan.api_keys.keys().any(|a| !a.is_default())
+}
+
+/// Accounts suspended outside vapp, as the drift section shows them.
+pub(crate) fn account_drift(plan: &super::Plan) -> Vec<String> {
+    plan.accounts
+        .iter()
+        .filter_map(|change| match &change.step {
+            super::AccountStep::Update { api_key, resume: Some(super::Resume::SuspendedOutsideVapp), .. } => {
+                Some(format!("account {} ({api_key}) was suspended", change.account))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The one-line summary: `Plan: N to create, N to update, N to delete.`, and the moves, imports and

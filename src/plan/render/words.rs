@@ -100,6 +100,14 @@ impl fmt::Display for Warning {
                 f,
                 "{address} moves from account {from} to account {to}: Vonage cannot move an application between accounts, so it is created in {to} with a new id and a new key pair, and deleted from {from}; whatever uses its id or key must be given the new ones"
             ),
+            Warning::SubaccountKept { account, keeps } => {
+                let keeps: Vec<&str> = keeps.iter().map(|a| a.as_str()).collect();
+                write!(
+                    f,
+                    "account {account} still holds applications vapp keeps ({}): it is not suspended until they leave it (a protected one needs `protect: false` applied first)",
+                    keeps.join(", ")
+                )
+            }
         }
     }
 }
