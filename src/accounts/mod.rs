@@ -156,11 +156,16 @@ impl AccountsError {
 /// How a run may reach an account.
 #[derive(Clone, Debug)]
 pub enum Access {
-    SignIn { credentials: Credentials, with: SignsInWith },
+    SignIn {
+        credentials: Credentials,
+        with: SignsInWith,
+    },
     /// A subaccount vapp makes that does not exist yet, or whose create's outcome is unknown.
     NotMade,
     /// Suspended: never signed in to.
-    Suspended { api_key: String },
+    Suspended {
+        api_key: String,
+    },
 }
 
 /// Every account a run may sign in to, and the clients that reach them (one connection pool).
@@ -227,7 +232,8 @@ impl Directory {
         state: Option<&State>,
     ) -> Result<Option<(Credentials, SignsInWith)>, AccountsError> {
         if account.is_default() {
-            let credentials = self.default.clone().map_err(|missing| AccountsError::MissingDefault(Box::new(missing)))?;
+            let credentials =
+                self.default.clone().map_err(|missing| AccountsError::MissingDefault(Box::new(missing)))?;
             let with = if self.sandbox { SignsInWith::Sandbox } else { SignsInWith::Default };
             return Ok(Some((credentials, with)));
         }
@@ -247,7 +253,10 @@ impl Directory {
                 return Ok(Some((credentials, SignsInWith::Sandbox)));
             }
             let Some(secret) = self.environment.get(api_secret_env) else {
-                return Err(AccountsError::MissingSecret { account: account.clone(), variable: api_secret_env.clone() });
+                return Err(AccountsError::MissingSecret {
+                    account: account.clone(),
+                    variable: api_secret_env.clone(),
+                });
             };
             let credentials = Credentials::new(api_key.clone(), secret.expose());
             return Ok(Some((credentials, SignsInWith::Variable(api_secret_env.clone()))));
@@ -349,13 +358,10 @@ impl Directory {
             None => Vec::new(),
             Some(first) => {
                 let primary = self.primary(first)?;
-                let listed = primary
-                    .list_subaccounts()
-                    .await
-                    .map_err(|source| AccountsError::Subaccounts {
-                        url: primary.base_url().clone(),
-                        source: Box::new(source),
-                    })?;
+                let listed = primary.list_subaccounts().await.map_err(|source| AccountsError::Subaccounts {
+                    url: primary.base_url().clone(),
+                    source: Box::new(source),
+                })?;
                 listed
                     .into_iter()
                     .map(|s| Subaccount {

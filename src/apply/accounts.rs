@@ -89,6 +89,7 @@ pub enum AccountDone {
         api_key: String,
     },
     Updated,
+    Resumed,
     Suspended,
 }
 
@@ -176,7 +177,7 @@ pub async fn execute_one<S: SubaccountsApi>(
                 })
                 .await
                 .map_err(record)?;
-            Ok(AccountDone::Updated)
+            Ok(if resume.is_some() { AccountDone::Resumed } else { AccountDone::Updated })
         }
         AccountStep::Suspend { api_key } => {
             let patch = SubaccountChange { suspended: Some(true), ..Default::default() };

@@ -780,9 +780,7 @@ pub async fn record_observed(store: &StateStore, changes: &[&Change]) -> Result<
         for change in changes {
             let Some(entry) = state.applications.get(&change.address) else { continue };
             if let Step::NoOp { observed, .. } = &change.step {
-                if entry.applied.as_ref() != Some(observed)
-                    || entry.protect != change.protect
-                    || entry.intent.is_some()
+                if entry.applied.as_ref() != Some(observed) || entry.protect != change.protect || entry.intent.is_some()
                 {
                     no_ops.push((&change.address, observed, change.protect));
                 }

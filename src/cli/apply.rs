@@ -395,6 +395,7 @@ fn counts(verb: Verb, report: &crate::apply::Report, numbers: bool) -> String {
             if numbers {
                 words.push_str(&format!(", {unlinked} number{} unlinked", plural(unlinked)));
             }
+            words.push_str(&accounts_done(report));
             words
         }
         Verb::Apply => {
@@ -409,8 +410,35 @@ fn counts(verb: Verb, report: &crate::apply::Report, numbers: bool) -> String {
             if numbers {
                 words.push_str(&format!("; numbers: {linked} linked, {unlinked} unlinked"));
             }
+            words.push_str(&accounts_done(report));
             words
         }
+    }
+}
+
+/// What the run did to accounts and with transfers, in words (nothing when it did none).
+fn accounts_done(report: &crate::apply::Report) -> String {
+    use crate::apply::accounts::AccountDone;
+    let count =
+        |done: fn(&AccountDone) -> bool| report.accounts.iter().filter(|o| o.result.as_ref().is_ok_and(done)).count();
+    let moved = |reason: plan::TransferReason| {
+        report.transfers.iter().filter(|o| o.result.is_ok() && o.transfer.reason == reason).count()
+    };
+    let parts: Vec<String> = [
+        (count(|d| matches!(d, AccountDone::Created { .. } | AccountDone::Found { .. })), "account", "made"),
+        (count(|d| matches!(d, AccountDone::Updated)), "account", "updated"),
+        (count(|d| matches!(d, AccountDone::Resumed)), "account", "resumed"),
+        (moved(plan::TransferReason::Listed), "number", "transferred"),
+        (moved(plan::TransferReason::Returned), "number", "returned to the primary"),
+        (count(|d| matches!(d, AccountDone::Suspended)), "account", "suspended"),
+    ]
+    .into_iter()
+    .filter(|(n, ..)| *n > 0)
+    .map(|(n, what, done)| format!("{n} {what}{} {done}", plural(n)))
+    .collect();
+    match parts.is_empty() {
+        true => String::new(),
+        false => format!("; {}", parts.join(", ")),
     }
 }
 
@@ -518,6 +546,7 @@ impl Progress for LineProgress<'_> {
                 change.account
             ),
             Ok(AccountDone::Updated) => format!("account {}: updated", change.account),
+            Ok(AccountDone::Resumed) => format!("account {}: resumed", change.account),
             Ok(AccountDone::Suspended) => format!("account {}: suspended", change.account),
             Err(e) => {
                 let first_line = chain(e).lines().next().unwrap_or_default().to_string();
@@ -533,10 +562,9 @@ impl Progress for LineProgress<'_> {
             plan::TransferReason::Returned => "returned",
         };
         let line = match outcome {
-            Ok(()) => format!(
-                "number {}: {done} from account {} to account {}",
-                transfer.number, transfer.from, transfer.to
-            ),
+            Ok(()) => {
+                format!("number {}: {done} from account {} to account {}", transfer.number, transfer.from, transfer.to)
+            }
             Err(e) => {
                 let first_line = chain(e).lines().next().unwrap_or_default().to_string();
                 format!("number {}: transfer failed: {first_line}", transfer.number)

@@ -377,7 +377,12 @@ impl Context {
             // accounts: an import's plan compares all of an application.
             let imports: Vec<(AccountName, crate::model::AppId)> = saved_imports.unwrap_or_else(|| {
                 let account_of = |address| desired.apps.get(address).map(|a: &manifest::DesiredApp| a.account.clone());
-                desired.refactoring.imports.iter().filter_map(|i| Some((account_of(&i.address)?, i.id.clone()))).collect()
+                desired
+                    .refactoring
+                    .imports
+                    .iter()
+                    .filter_map(|i| Some((account_of(&i.address)?, i.id.clone())))
+                    .collect()
             });
             let default = AccountName::default_account();
             let in_default = imports.iter().filter(|(a, _)| a.is_default()).map(|(_, id)| id);

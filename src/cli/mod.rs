@@ -103,6 +103,7 @@ fn global_options_of(command: &str) -> &'static [&'static str] {
         "destroy" => &["state", "api_url", "passphrase_file", "numbers_url", "sandbox", "allow_other_account"],
         "export" => &["files", "state", "api_url", "numbers_url", "sandbox", "allow_other_account"],
         "state" | "key" | "token" => &["state", "passphrase_file", "sandbox"],
+        "account" => &["files", "state", "passphrase_file", "sandbox"],
         "check" => &["files", "state", "passphrase_file", "sandbox"],
         "simulate" => &["api_url", "sandbox"],
         _ => &[],

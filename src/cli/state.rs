@@ -6,16 +6,16 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{Context, Exit};
-use crate::model::Address;
+use crate::model::{AccountName, Address};
 use std::time::Duration;
 
 use crate::state::{self, backend, Backend, KeyRecord, StateLocation};
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
-    /// List the managed addresses with their application ids
+    /// List the managed addresses with their application ids and accounts
     List,
-    /// Show what the state holds for an address (never the private key)
+    /// Show what the state holds for an address: its account, id, key, numbers (never the private key)
     Show {
         /// The address, as the manifests name it
         #[arg(value_parser = super::args::address)]
@@ -78,8 +78,10 @@ pub async fn run(context: &Context, command: StateCommand) -> Result<Exit> {
     }
 }
 
-/// One line per address: tab-separated `ADDRESS\tID` for scripts; on a terminal, aligned columns with
-/// the key's custody and protection too.
+/// One line per address: tab-separated `ADDRESS\tID` for scripts (and `\tACCOUNT` when the state spans
+/// accounts besides `default`); on a terminal, aligned
+/// columns with the key's custody, numbers and protection too, under a heading per account when the
+/// state spans several.
 async fn list(context: &Context) -> Result<Exit> {
     let location = &context.settings.state;
     let Some(loaded) = context.load_state().await? else {
@@ -93,28 +95,67 @@ async fn list(context: &Context) -> Result<Exit> {
     }
     let id =
         |entry: &crate::state::StateEntry| entry.id.as_ref().map_or("(create pending)", |id| id.as_str()).to_string();
+    let mut accounts: Vec<AccountName> = state.applications.values().map(|e| e.account_name()).collect();
+    accounts.sort_by_key(|a| (!a.is_default(), a.clone()));
+    accounts.dedup();
+    let several = accounts.len() > 1 || accounts.iter().any(|a| !a.is_default());
     if !context.printer.stdout_terminal {
-        let lines: String =
-            state.applications.iter().map(|(address, entry)| format!("{address}\t{}\n", id(entry))).collect();
+        // A state of `default` alone keeps the two columns scripts have always read.
+        let account = |entry: &crate::state::StateEntry| match several {
+            true => format!("\t{}", entry.account_name()),
+            false => String::new(),
+        };
+        let lines: String = state
+            .applications
+            .iter()
+            .map(|(address, entry)| format!("{address}\t{}{}\n", id(entry), account(entry)))
+            .collect();
         context.printer.data(&lines);
         return Ok(Exit::Success);
     }
-    let rows: Vec<[String; 5]> = state
-        .applications
-        .iter()
-        .map(|(address, entry)| {
-            let key = match &entry.key {
-                KeyRecord::Managed { .. } => "managed",
-                KeyRecord::External { .. } => "your own",
-                KeyRecord::Unknown { .. } => "not held",
-            };
-            let numbers = entry.numbers.len().to_string();
-            let protect = if entry.protect { "protected" } else { "" };
-            [address.to_string(), id(entry), key.to_string(), numbers, protect.to_string()]
-        })
-        .collect();
-    context.printer.data(&aligned(&rows));
+    let mut out = String::new();
+    for account in &accounts {
+        let rows: Vec<[String; 5]> = state
+            .applications
+            .iter()
+            .filter(|(_, entry)| &entry.account_name() == account)
+            .map(|(address, entry)| {
+                let key = match &entry.key {
+                    KeyRecord::Managed { .. } => "managed",
+                    KeyRecord::External { .. } => "your own",
+                    KeyRecord::Unknown { .. } => "not held",
+                };
+                let numbers = entry.numbers.len().to_string();
+                let protect = if entry.protect { "protected" } else { "" };
+                [address.to_string(), id(entry), key.to_string(), numbers, protect.to_string()]
+            })
+            .collect();
+        if several {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&format!("{}\n", account_heading(&state, account)));
+        }
+        out.push_str(&aligned(&rows));
+    }
+    context.printer.data(&out);
     Ok(Exit::Success)
+}
+
+/// An account's heading as the state knows it: its name and API key.
+fn account_heading(state: &crate::state::State, account: &AccountName) -> String {
+    let api_key = match account.is_default() {
+        true => match &state.account {
+            Some(crate::state::Account::Vonage { api_key, .. }) => Some(api_key.clone()),
+            Some(crate::state::Account::Sandbox { .. }) => Some("the sandbox".to_string()),
+            None => None,
+        },
+        false => state.accounts.get(account).and_then(|r| r.api_key.clone()),
+    };
+    match api_key {
+        Some(key) => format!("Account {account} ({key})"),
+        None => format!("Account {account}"),
+    }
 }
 
 /// `rows` under a header, each column as wide as its widest cell, two spaces apart.
@@ -137,8 +178,15 @@ async fn show(context: &Context, address: &Address) -> Result<Exit> {
         KeyRecord::External { fingerprint } => json!({"custody": "external", "fingerprint": fingerprint}),
         KeyRecord::Unknown { fingerprint } => json!({"custody": "unknown", "fingerprint": fingerprint}),
     };
-    let shown =
-        json!({"address": address, "id": entry.id, "protect": entry.protect, "key": key, "applied": entry.applied});
+    let shown = json!({
+        "address": address,
+        "account": entry.account_name(),
+        "id": entry.id,
+        "protect": entry.protect,
+        "key": key,
+        "numbers": entry.numbers,
+        "applied": entry.applied,
+    });
     context.printer.data(&format!("{}\n", serde_json::to_string_pretty(&shown)?));
     Ok(Exit::Success)
 }

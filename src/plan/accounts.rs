@@ -435,11 +435,7 @@ fn account_changes(
     let shown = |api_key: &str| input.subaccounts.iter().find(|s| s.api_key == api_key);
     let declared_here = |account: &AccountName| {
         input.goal == Goal::Apply
-            && input
-                .desired
-                .accounts
-                .get(account)
-                .is_some_and(|d| matches!(d.kind, AccountKind::Subaccount { .. }))
+            && input.desired.accounts.get(account).is_some_and(|d| matches!(d.kind, AccountKind::Subaccount { .. }))
     };
     if input.goal == Goal::Apply {
         for declared in input.desired.accounts.values() {
@@ -525,8 +521,12 @@ fn account_changes(
             continue;
         }
         if suspended_now {
-            let step =
-                AccountStep::Update { api_key: api_key.clone(), name: None, use_primary_account_balance: None, resume: Some(Resume::ToEmptyIt) };
+            let step = AccountStep::Update {
+                api_key: api_key.clone(),
+                name: None,
+                use_primary_account_balance: None,
+                resume: Some(Resume::ToEmptyIt),
+            };
             first.push(AccountChange { account: account.clone(), step });
         }
         returned.extend(owned.into_iter().map(|n| Transfer {

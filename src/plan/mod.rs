@@ -33,9 +33,11 @@ pub use accounts::{
 };
 pub use diff::FieldDiff;
 pub use lost::{Lookup, LostCreate, Unmanaged};
-pub use planner::{keys_expected, listing_keeps, listing_keeps_in, plan, plan_in, MoveBlocked, PlanError, PlanInput, Scope};
-pub use world::{Seen, Subaccount, World};
+pub use planner::{
+    keys_expected, listing_keeps, listing_keeps_in, plan, plan_in, MoveBlocked, PlanError, PlanInput, Scope,
+};
 pub use saved::{SavedAccount, SavedPlan};
+pub use world::{Seen, Subaccount, World};
 
 pub use crate::model::AccountName;
 use crate::model::{Address, AppId, Application, Fingerprint, Msisdn};

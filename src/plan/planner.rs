@@ -207,7 +207,8 @@ pub fn plan_in(input: &PlanInput, scope: &Scope) -> Result<Plan, PlanError> {
         addresses.retain(|a| input.targets.contains(a));
     }
 
-    let mut planner = Planner { account: account.clone(), changes: Vec::new(), drift: Vec::new(), warnings: Vec::new() };
+    let mut planner =
+        Planner { account: account.clone(), changes: Vec::new(), drift: Vec::new(), warnings: Vec::new() };
     for target in input.targets {
         if !addresses.contains(target) {
             planner.warnings.push(Warning::TargetMatchesNothing { target: target.clone() });

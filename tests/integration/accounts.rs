@@ -178,8 +178,7 @@ fn a_three_account_day() {
         "Account acme (made by this apply)",
         "Account staging (sub00001)",
         "Plan: 3 to create",
-    ]
-    {
+    ] {
         assert!(plan.stdout.contains(expected), "missing {expected:?} in {plan:?}");
     }
     let json = vapp().args(["plan", "--format", "json"]).expect(0).json();

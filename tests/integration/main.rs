@@ -1,6 +1,7 @@
 //! Integration tests: the real client and the real binary against the emulator on 127.0.0.1.
 //! One test binary (faster to link); each module covers one area.
 
+mod account_lives;
 mod accounts;
 mod cli;
 mod client;

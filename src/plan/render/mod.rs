@@ -95,7 +95,10 @@ pub(crate) fn transfer_line(transfer: &super::Transfer) -> (&'static str, String
     match transfer.reason {
         super::TransferReason::Listed => (
             "+",
-            format!("number {} (transferred from account {} to account {})", transfer.number, transfer.from, transfer.to),
+            format!(
+                "number {} (transferred from account {} to account {})",
+                transfer.number, transfer.from, transfer.to
+            ),
         ),
         super::TransferReason::Returned => (
             "-",
