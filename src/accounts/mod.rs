@@ -110,7 +110,7 @@ pub enum AccountsError {
     Read {
         account: AccountName,
         api_key: String,
-        url: BaseUrl,
+        url: String,
         what: &'static str,
         signs_in_with: SignsInWith,
         #[source]
@@ -419,7 +419,7 @@ pub async fn read_world(
     let everything = NumberFilter::default();
     let (live, owned) = tokio::join!(apps.list_for_plan(keep), numbers.list_numbers(&everything));
     let failed = |what: &'static str, url: &BaseUrl| {
-        let (with, url) = (with.clone(), url.clone());
+        let (with, url) = (with.clone(), url.to_string());
         move |source| AccountsError::Read {
             account: account.clone(),
             api_key: apps.api_key().to_string(),
