@@ -366,3 +366,115 @@ fn a_kill_after_any_stage_is_finished_by_the_same_command() {
         assert!(state.get("transfers_pending").is_none(), "{crash}: settled");
     }
 }
+
+/// One step of an account's life in the property test: whether the manifests declare `acme`, whether
+/// someone suspends it outside vapp first, and where three applications are (`default`, `staging`, or
+/// `acme` when it is declared), with which of the primary's two numbers.
+#[derive(Clone, Debug)]
+struct Step {
+    acme: bool,
+    suspend_outside: bool,
+    apps: Vec<Option<(usize, Option<usize>)>>,
+}
+
+const LIFE_NUMBERS: [&str; 2] = ["447700900001", "447700900002"];
+
+fn steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
+    use proptest::prelude::*;
+    let app = proptest::option::of((0usize..3, proptest::option::of(0usize..2)));
+    let step = (any::<bool>(), proptest::bool::weighted(0.3), proptest::collection::vec(app, 3))
+        .prop_map(|(acme, suspend_outside, apps)| Step { acme, suspend_outside, apps });
+    proptest::collection::vec(step, 2..5)
+}
+
+/// The manifests of `step`: the applications it places, each number under one application at most.
+fn write_step(ws: &Workspace, step: &Step) -> Vec<(String, usize, Option<usize>)> {
+    let mut taken = [false; 2];
+    let mut placed = Vec::new();
+    for (i, app) in step.apps.iter().enumerate() {
+        let Some((account, number)) = app else { continue };
+        // Without acme, its applications stay in default; staging takes no number.
+        let account = if *account == 2 && !step.acme { 0 } else { *account };
+        let number = number.filter(|n| account != 1 && !std::mem::replace(&mut taken[*n], true));
+        placed.push((format!("app-{i}"), account, number));
+    }
+    let mut files = [
+        String::from(
+            "version: 1\naccounts:\n  staging:\n    api_key: stg00001\n    api_secret_env: VONAGE_STAGING_API_SECRET\n",
+        ),
+        String::from("version: 1\naccount: staging\napplications:\n"),
+        String::from("version: 1\naccount: acme\napplications:\n"),
+    ];
+    if step.acme {
+        files[0].push_str("  acme:\n    subaccount_of: default\n    name: ACME Corp\n");
+    }
+    files[0].push_str("applications:\n");
+    for (address, account, number) in &placed {
+        files[*account].push_str(&format!("  {address}:\n    name: {address}\n"));
+        if let Some(n) = number {
+            files[*account].push_str(&format!("    numbers: [\"{}\"]\n", LIFE_NUMBERS[*n]));
+        }
+    }
+    for (i, name) in ["m/accounts.yaml", "m/staging.yaml", "m/acme.yaml"].iter().enumerate() {
+        let text = match files[i].ends_with("applications:\n") {
+            true => files[i].replace("applications:\n", "applications: {}\n"),
+            false => files[i].clone(),
+        };
+        match i == 2 && !step.acme {
+            true => drop(std::fs::remove_file(ws.path().join(name))),
+            false => drop(ws.write(name, &text)),
+        }
+    }
+    placed
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 8, ..Default::default() })]
+
+    /// Random lives of a subaccount: declared, filled with applications and numbers, applications
+    /// moved in and out of it, removed, declared again, suspended outside vapp. After each apply the
+    /// next plan is empty, every plan succeeds, and nothing is left in a suspended account.
+    #[test]
+    fn account_lives_converge_and_strand_nothing(life in steps()) {
+        let (emulator, _dir, data) = emulator(2);
+        let ws = Workspace::new(&emulator.url);
+        for step in &life {
+            if step.suspend_outside {
+                let key = subaccount(&data, "ACME Corp")["api_key"].as_str().map(str::to_string);
+                if let Some(key) = key {
+                    let suspend = SubaccountChange { suspended: Some(true), ..Default::default() };
+                    emulator.block_on(emulator.client().modify_subaccount(&key, &suspend)).unwrap();
+                }
+            }
+            let placed = write_step(&ws, step);
+            let plan = vapp(&ws).args(["plan"]).run();
+            proptest::prop_assert_eq!(plan.code, 0, "{:?}\n{:?}", step, plan);
+            let applied = vapp(&ws).args(["apply", "--auto-approve"]).run();
+            proptest::prop_assert_eq!(applied.code, 0, "{:?}\n{:?}", step, applied);
+            let again = vapp(&ws).args(["plan", "--detailed-exitcode"]).run();
+            proptest::prop_assert_eq!(again.code, 0, "{:?}\n{:?}", step, again);
+            let acme = subaccount(&data, "ACME Corp");
+            let names = |apps: &serde_json::Value| -> Vec<String> {
+                let mut names: Vec<String> =
+                    apps.as_array().into_iter().flatten().map(|a| a["name"].as_str().unwrap().to_string()).collect();
+                names.sort();
+                names
+            };
+            let wanted = |account: usize| -> Vec<String> {
+                let mut names: Vec<String> =
+                    placed.iter().filter(|(_, a, _)| *a == account).map(|(n, _, _)| n.clone()).collect();
+                names.sort();
+                names
+            };
+            if step.acme {
+                proptest::prop_assert_eq!(&acme["suspended"], &serde_json::json!(false));
+                proptest::prop_assert_eq!(names(&acme["applications"]), wanted(2));
+            } else if !acme.is_null() {
+                proptest::prop_assert_eq!(&acme["suspended"], &serde_json::json!(true), "{:?}", step);
+                proptest::prop_assert!(names(&acme["applications"]).is_empty(), "stranded: {}", acme);
+                proptest::prop_assert!(msisdns(&acme["numbers"]).is_empty(), "stranded: {}", acme);
+            }
+            proptest::prop_assert_eq!(names(&inside(&data)["applications"]), wanted(0));
+        }
+    }
+}
