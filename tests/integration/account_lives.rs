@@ -478,3 +478,106 @@ proptest::proptest! {
         }
     }
 }
+
+/// Starts `vapp apply` and SIGKILLs it after it printed `lines` progress lines (wherever they land is
+/// what the drill tries).
+fn kill_apply_after(ws: &Workspace, lines: usize) {
+    use std::io::BufRead;
+    let mut child = vapp(ws).args(["apply", "--auto-approve", "--numbers-pace", "0s", "--parallelism", "3"]).spawn();
+    let Some(stderr) = child.stderr.take() else { return };
+    let mut seen = 0;
+    for line in std::io::BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if line.contains('…') || line.contains(" [") || line.contains("number ") || line.contains("account ") {
+            seen += 1;
+        }
+        if seen >= lines {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Applies until the next plan is empty, at most `max_runs` times.
+fn converge_everywhere(ws: &Workspace, max_runs: usize) -> usize {
+    for run in 1..=max_runs {
+        vapp(ws).args(["apply", "--auto-approve", "-q", "--numbers-pace", "0s"]).run();
+        if vapp(ws).args(["plan", "--detailed-exitcode", "-q"]).run().code == 0 {
+            return run;
+        }
+    }
+    panic!("no convergence in {max_runs} runs");
+}
+
+/// The chaos drill over three accounts (the primary, the existing `staging`, the made `acme`): an
+/// emulator that loses answers, fails, rate-limits and lags; manifests that move applications and
+/// numbers between the accounts and take `acme` away and back; SIGKILLs in the middle of applies.
+/// After each generation converges, every account holds exactly its applications, once, and a
+/// removed `acme` holds nothing.
+#[test]
+fn a_chaos_drill_over_three_accounts() {
+    use rand::{Rng, SeedableRng};
+    let seed: u64 = std::env::var("VAPP_DRILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(26);
+    let mut dice = rand::rngs::StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("emulator.json");
+    let faults = vapp::emulator::Faults {
+        latency: std::time::Duration::from_millis(5),
+        drop_rate: 0.15,
+        fail_rate: 0.15,
+        rate_limit: Some(80),
+        seed: Some(seed),
+    };
+    let subaccounts = vec![("stg00001".into(), vapp::secret::Secret::new("StgSecret1"))];
+    let emulator = BackgroundEmulator::start(EmulatorConfig {
+        seed_numbers: 2,
+        subaccounts,
+        data_file: Some(data.clone()),
+        faults,
+        ..config()
+    });
+    let ws = Workspace::new(&emulator.url);
+    let mut kills = 0;
+    for generation in 0..5 {
+        let step = Step {
+            acme: generation % 3 != 2,
+            suspend_outside: false,
+            apps: (0..6).map(|_| Some((dice.gen_range(0..3), dice.gen_range(0..4usize).checked_sub(2)))).collect(),
+        };
+        let placed = write_step(&ws, &step);
+        kill_apply_after(&ws, dice.gen_range(1..10));
+        kills += 1;
+        let runs = converge_everywhere(&ws, 12);
+        eprintln!("drill generation {generation}: converged in {runs} run(s) after a kill");
+        let all = inside(&data);
+        let names = |apps: &serde_json::Value| -> Vec<String> {
+            let mut names: Vec<String> =
+                apps.as_array().into_iter().flatten().map(|a| a["name"].as_str().unwrap().to_string()).collect();
+            names.sort();
+            names
+        };
+        let wanted = |account: usize| -> Vec<String> {
+            let mut names: Vec<String> =
+                placed.iter().filter(|(_, a, _)| *a == account).map(|(n, _, _)| n.clone()).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(&all["applications"]), wanted(0), "default, generation {generation}");
+        let staging = all["subaccounts"].as_array().unwrap().iter().find(|s| s["api_key"] == "stg00001").cloned();
+        assert_eq!(names(&staging.unwrap_or_default()["applications"]), wanted(1), "staging, generation {generation}");
+        let acmes: Vec<&serde_json::Value> =
+            all["subaccounts"].as_array().unwrap().iter().filter(|s| s["name"] == "ACME Corp").collect();
+        assert!(acmes.len() <= 1, "acme made once: {acmes:?}");
+        if let Some(acme) = acmes.first() {
+            match step.acme {
+                true => assert_eq!(names(&acme["applications"]), wanted(2), "acme, generation {generation}"),
+                false => {
+                    assert_eq!(acme["suspended"], true);
+                    assert!(names(&acme["applications"]).is_empty() && msisdns(&acme["numbers"]).is_empty(), "{acme}");
+                }
+            }
+        }
+    }
+    eprintln!("drill over three accounts: {kills} SIGKILLs mid-apply, every generation converged (seed {seed})");
+}
