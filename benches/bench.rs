@@ -23,6 +23,11 @@
 //!    declared application per account) against the same plan over the primary alone, 20 ms latency
 //!    (goal ≤ 1.5×: the accounts are read side by side).
 //!
+//! 10. A thousand customers: 1,000 subaccounts vapp makes, 3 applications each, 20 ms latency: the
+//!     first apply (beside the time AWS-LC takes to make its 3,000 RSA keys on all cores, most of
+//!     it), then a plan of no changes; time, peak resident memory, the state's size and the API calls
+//!     each makes (the emulator counts them: `GET /_vapp/requests`).
+//!
 //! 9. `vapp check` of 100 applications (one `answer_url` each) against a local web application that
 //!    answers a valid NCCO in 50 ms: about 100 × 50 ms / 8 in flight = 0.625 s (goal ≤ 1.25× that).
 //!
@@ -121,6 +126,80 @@ fn main() {
     if wanted("check") {
         check_hundred_webhooks(&runtime);
     }
+    if wanted("subaccounts") {
+        thousand_subaccounts(&runtime);
+    }
+}
+
+/// The emulator's count of the requests it served.
+fn requests_served(runtime: &tokio::runtime::Runtime, emulator: &EmulatorProcess) -> u64 {
+    let url = format!("{}/_vapp/requests", emulator.url);
+    let answer = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let answer = client.get(&url).basic_auth("sandbox", Some("sandbox")).send().await.expect("requests");
+        answer.json::<serde_json::Value>().await.expect("json")
+    });
+    answer["requests"].as_u64().expect("a count")
+}
+
+/// Runs vapp under `/usr/bin/time -f %M` in `dir`: seconds, peak resident MB, and how it ended.
+fn timed_vapp(dir: &std::path::Path, url: &str, args: &[&str]) -> (f64, f64, std::process::Output) {
+    let started = Instant::now();
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%M", &bin()])
+        .current_dir(dir)
+        .args(args)
+        .env("VAPP_API_URL", url)
+        .env("VONAGE_API_KEY", "sandbox")
+        .env("VONAGE_API_SECRET", "sandbox")
+        .output()
+        .expect("vapp");
+    let elapsed = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let kb: f64 = stderr.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0.0);
+    (elapsed, kb / 1024.0, output)
+}
+
+/// 1,000 subaccounts of 3 applications each: the first apply and the plan after it.
+fn thousand_subaccounts(runtime: &tokio::runtime::Runtime) {
+    const SUBACCOUNTS: usize = 1000;
+    const APPS: usize = 3;
+    let emulator = EmulatorProcess::start(&["--latency-ms", "20"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut accounts = String::from("version: 1\naccounts:\n");
+    for c in 0..SUBACCOUNTS {
+        accounts.push_str(&format!("  c{c:04}:\n    subaccount_of: default\n    name: Customer {c}\n"));
+        let mut file = format!("version: 1\naccount: c{c:04}\napplications:\n");
+        for a in 0..APPS {
+            file.push_str(&format!(
+                "  c{c:04}-app-{a}:\n    name: Customer {c} app {a}\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: https://c{c}.example.com/answer/{a}\n"
+            ));
+        }
+        std::fs::write(dir.path().join(format!("c{c:04}.yaml")), file).expect("manifest");
+    }
+    accounts.push_str("applications: {}\n");
+    std::fs::write(dir.path().join("accounts.yaml"), accounts).expect("manifest");
+    let before = requests_served(runtime, &emulator);
+    let (applied, apply_peak, output) =
+        timed_vapp(dir.path(), &emulator.url, &["apply", "--auto-approve", "-q", "-f", ".", "--parallelism", "32"]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let apply_calls = requests_served(runtime, &emulator) - before;
+    let state_mb = std::fs::metadata(dir.path().join("vapp.state.json")).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
+    let before = requests_served(runtime, &emulator);
+    let (planned, plan_peak, output) =
+        timed_vapp(dir.path(), &emulator.url, &["plan", "--detailed-exitcode", "-f", "."]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    let plan_calls = requests_served(runtime, &emulator) - before;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let keys = keygen_on_all_cores(SUBACCOUNTS * APPS, cores);
+    report("vapp apply: 1,000 new subaccounts x 3 apps, 20 ms latency", applied, "s", "(measured)", true);
+    report("AWS-LC making those 3,000 RSA keys on all cores", keys, "s", "(baseline)", true);
+    report("vapp apply (above): peak resident memory", apply_peak, "MB", "(measured)", true);
+    report("vapp apply (above): API calls", apply_calls as f64, "calls", "(measured)", true);
+    report("vapp apply (above): the state it wrote", state_mb, "MB", "(measured)", true);
+    report("vapp plan: 1,000 subaccounts x 3 apps, no changes", planned, "s", "(measured)", true);
+    report("vapp plan (above): peak resident memory", plan_peak, "MB", "(measured)", true);
+    report("vapp plan (above): API calls", plan_calls as f64, "calls", "(measured)", true);
 }
 
 /// `vapp check` of 100 answer URLs, each answered in 50 ms (median of 5).

@@ -20,7 +20,7 @@
 //! Every step is recorded in the state as it completes, so a run killed or failed at any stage is
 //! finished by running the same command again (a crash point, `VAPP_CRASH_AT=realize:<stage>`, ends
 //! the process after each stage for the tests that prove it). Accounts are changed side by side
-//! within a stage, their calls bounded together by `parallelism`.
+//! within a stage, their calls bounded together by `parallelism`; so are the accounts made.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -267,22 +267,30 @@ impl Realize<'_> {
         Signed { account: account.clone(), clients }
     }
 
-    /// Carries out account changes one after another (each is a call to the primary).
+    /// Carries out account changes side by side (each is a call to the primary), `parallelism` at
+    /// once; none starts after one failed.
     async fn accounts<'c>(&self, changes: impl Iterator<Item = &'c crate::plan::AccountChange>) -> Vec<AccountOutcome> {
-        let mut outcomes = Vec::new();
-        for change in changes {
-            let result = match (self.cancel.is_cancelled(), self.primary(&change.account)) {
-                (true, _) => Err(AccountError::NotStarted { why: "interrupted" }),
-                (false, Err(e)) => Err(e),
-                (false, Ok(primary)) => accounts::execute_one(&primary, self.store, change).await,
-            };
-            self.progress.account_finished(change, &result);
-            outcomes.push(AccountOutcome { change: change.clone(), result });
-            if outcomes.last().is_some_and(|o| o.result.is_err()) {
-                break;
-            }
-        }
-        outcomes
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let failed = &failed;
+        futures::stream::iter(changes)
+            .map(|change| async move {
+                let result = match (self.cancel.is_cancelled(), failed.load(std::sync::atomic::Ordering::SeqCst)) {
+                    (true, _) => Err(AccountError::NotStarted { why: "interrupted" }),
+                    (_, true) => Err(AccountError::NotStarted { why: "another account's change failed" }),
+                    _ => match self.primary(&change.account) {
+                        Err(e) => Err(e),
+                        Ok(primary) => accounts::execute_one(&primary, self.store, change).await,
+                    },
+                };
+                if result.is_err() {
+                    failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                self.progress.account_finished(change, &result);
+                AccountOutcome { change: change.clone(), result }
+            })
+            .buffered(self.parallelism.max(1))
+            .collect()
+            .await
     }
 
     /// Carries out transfers one after another, each with the two accounts' Numbers APIs asked first.

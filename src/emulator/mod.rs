@@ -123,6 +123,8 @@ pub(crate) struct Shared {
     dice: Mutex<Dice>,
     /// Rings the webhooks of simulated traffic.
     caller: crate::webhooks::call::Caller,
+    /// Requests served since the start (`GET /_vapp/requests` tells, for benchmarks and tests).
+    requests: std::sync::atomic::AtomicU64,
 }
 
 struct Dice {
@@ -242,7 +244,14 @@ impl Emulator {
             last: Instant::now(),
         });
         let dice = Mutex::new(Dice { rng, bucket });
-        Ok(Emulator { shared: Arc::new(Shared { config, store, dice, caller: crate::webhooks::call::Caller::new() }) })
+        let shared = Shared {
+            config,
+            store,
+            dice,
+            caller: crate::webhooks::call::Caller::new(),
+            requests: std::sync::atomic::AtomicU64::new(0),
+        };
+        Ok(Emulator { shared: Arc::new(shared) })
     }
 
     /// How many applications the primary account holds.

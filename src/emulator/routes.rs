@@ -46,13 +46,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/_vapp/simulate/call", axum::routing::post(super::simulate::call).fallback(wrong_verb))
         .route("/_vapp/simulate/message", axum::routing::post(super::simulate::message).fallback(wrong_verb))
+        .route("/_vapp/requests", get(requests).fallback(wrong_verb))
         .fallback(no_such_path)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
 }
 
+/// `GET /_vapp/requests` (not Vonage's): how many requests the emulator served before this one.
+async fn requests(State(shared): State<Arc<Shared>>) -> Response {
+    let served = shared.requests.load(std::sync::atomic::Ordering::Relaxed);
+    (StatusCode::OK, axum::Json(json!({"requests": served}))).into_response()
+}
+
 /// Everything a request meets before its handler, in the order the real service applies it.
 async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+    if request.uri().path() != "/_vapp/requests" {
+        shared.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     if let Some(gate) = &shared.config.gate {
         gate.pass(request.method()).await;
     }
