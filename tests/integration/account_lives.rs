@@ -484,7 +484,7 @@ proptest::proptest! {
 fn kill_apply_after(ws: &Workspace, lines: usize) {
     use std::io::BufRead;
     let mut child = vapp(ws).args(["apply", "--auto-approve", "--numbers-pace", "0s", "--parallelism", "3"]).spawn();
-    let Some(stderr) = child.stderr.take() else { return };
+    let stderr = child.stderr.take().expect("stderr is piped");
     let mut seen = 0;
     for line in std::io::BufReader::new(stderr).lines() {
         let Ok(line) = line else { break };
