@@ -13,10 +13,10 @@ use super::failure::{bail, Context as _, Result};
 
 use super::{Printer, Settings};
 use crate::accounts::{read_world, Directory, DirectorySettings, SignsInWith};
-use crate::api::{ApplicationApi, BaseUrl, Client, ClientConfig, Credentials, NumberFilter, NumbersApi};
+use crate::api::{BaseUrl, Client, ClientConfig, Credentials};
 use crate::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use crate::manifest::{self, Desired};
-use crate::model::{AccountName, Application, Number};
+use crate::model::AccountName;
 use crate::plan::{Subaccount, World};
 use crate::state::backend::{self, Backend, Held};
 use crate::state::{self, Account, Loaded, State, StateStore};
@@ -492,28 +492,6 @@ impl Context {
             allow_other_account: self.settings.allow_other_account,
             environment: self.settings.environment.clone(),
         }
-    }
-
-    /// Every live application (whole) and every number of the account, read at once, with a status
-    /// line about how long it took.
-    pub async fn list_account(&self, connection: &Connection) -> Result<(Vec<Application>, Vec<Number>)> {
-        let started = Instant::now();
-        let spinner = self.printer.spinner("reading the applications and numbers of the account…");
-        let everything = NumberFilter::default();
-        let (live, numbers) = tokio::join!(connection.client.list_all(), connection.numbers.list_numbers(&everything));
-        if let Some(spinner) = spinner {
-            spinner.finish_and_clear();
-        }
-        let live = live.with_context(|| format!("cannot list the applications at {}", connection.client.base_url()))?;
-        let numbers =
-            numbers.with_context(|| format!("cannot list the numbers at {}", connection.numbers.base_url()))?;
-        self.printer.detail(&format!(
-            "read {} applications and {} numbers in {:.2}s",
-            live.len(),
-            numbers.len(),
-            started.elapsed().as_secs_f64()
-        ));
-        Ok((live, numbers.iter().map(crate::api::OwnedNumber::summary).collect()))
     }
 
     /// Runs `work` holding the state lock for `operation`, and lets the lock go however `work` ends;

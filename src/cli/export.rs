@@ -114,22 +114,17 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
     let mut exported: Vec<(AccountName, Exported)> = Vec::new();
     let mut to_import = Vec::new();
     for account in &accounts {
-        let (live, numbers) = match account.is_default() {
-            true => context.list_account(&connection).await?,
-            false => {
-                let (credentials, _) = directory
-                    .credentials(account, state.as_ref())?
-                    .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))?;
-                let (apps, numbers) = directory.clients(&credentials);
-                let live = ApplicationApi::list_all(&apps)
-                    .await
-                    .with_context(|| format!("cannot list the applications of account {account}"))?;
-                let owned = NumbersApi::list_numbers(&numbers, &NumberFilter::default())
-                    .await
-                    .with_context(|| format!("cannot list the numbers of account {account}"))?;
-                (live, owned.iter().map(crate::api::OwnedNumber::summary).collect())
-            }
-        };
+        let (credentials, _) = directory
+            .credentials(account, state.as_ref())?
+            .ok_or_else(|| super::failure::Failure::msg(format!("account {account} is not made yet")))?;
+        let (apps, numbers) = directory.clients(&credentials);
+        let live = ApplicationApi::list_all(&apps)
+            .await
+            .with_context(|| format!("cannot list the applications of account {account}"))?;
+        let owned = NumbersApi::list_numbers(&numbers, &NumberFilter::default())
+            .await
+            .with_context(|| format!("cannot list the numbers of account {account}"))?;
+        let numbers: Vec<crate::model::Number> = owned.iter().map(crate::api::OwnedNumber::summary).collect();
         for app in &live {
             let id = app.id.clone().unwrap_or_default();
             let managed = state
