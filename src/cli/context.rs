@@ -255,32 +255,41 @@ impl Context {
             // A new sandbox account owns ten numbers, linked to nothing, as a new Vonage account might.
             // The existing accounts the manifests declare exist in the sandbox too, as subaccounts of
             // its primary, each with the one sandbox secret (never the real one from its variable).
-            let existing: Vec<(String, crate::secret::Secret)> = self
-                .manifests()
-                .map(|desired| {
-                    desired
-                        .accounts
-                        .values()
-                        .filter_map(|account| match &account.kind {
-                            manifest::accounts::AccountKind::Existing { api_key, .. }
-                                if api_key != crate::emulator::DEFAULT_API_KEY =>
-                            {
-                                Some((
-                                    api_key.clone(),
-                                    crate::secret::Secret::new(crate::emulator::SANDBOX_ACCOUNT_SECRET),
-                                ))
-                            }
-                            _ => None,
-                        })
-                        .collect()
+            let declared = self.manifests().map(|desired| desired.accounts).unwrap_or_default();
+            let existing: Vec<(String, crate::secret::Secret)> = declared
+                .values()
+                .filter_map(|account| match &account.kind {
+                    manifest::accounts::AccountKind::Existing { api_key, .. }
+                        if api_key != crate::emulator::DEFAULT_API_KEY =>
+                    {
+                        Some((api_key.clone(), crate::secret::Secret::new(crate::emulator::SANDBOX_ACCOUNT_SECRET)))
+                    }
+                    _ => None,
                 })
-                .unwrap_or_default();
+                .collect();
+            // Each account's simulated traffic is signed with the secret its variable holds.
+            let signature_secrets = declared
+                .values()
+                .filter_map(|account| {
+                    let secret = self.settings.environment.get(account.signature_secret_env.as_deref()?)?.clone();
+                    let which = match &account.kind {
+                        manifest::accounts::AccountKind::Existing { api_key, .. } => {
+                            crate::emulator::SignedAccount::ApiKey(api_key.clone())
+                        }
+                        manifest::accounts::AccountKind::Subaccount { name, .. } => {
+                            crate::emulator::SignedAccount::Name(name.clone())
+                        }
+                    };
+                    Some((which, secret))
+                })
+                .collect();
             let config = EmulatorConfig {
                 data_file: Some(self.sandbox_data_path()),
                 seed_numbers: SANDBOX_NUMBERS,
                 subaccounts: existing,
                 // Simulated traffic is signed as Vonage signs it, when the account's secret is given.
                 signature_secret: self.settings.environment.get(super::check::SIGNATURE_SECRET_VAR).cloned(),
+                signature_secrets,
                 ..EmulatorConfig::default()
             };
             let credentials = Credentials::new(config.api_key.clone(), config.api_secret.expose());

@@ -8,7 +8,7 @@ use super::failure::{Context as _, Result};
 use clap::Args;
 
 use super::{Context, Exit};
-use crate::emulator::{Emulator, EmulatorConfig, Faults, DEFAULT_API_KEY, DEFAULT_API_SECRET};
+use crate::emulator::{Emulator, EmulatorConfig, Faults, SignedAccount, DEFAULT_API_KEY, DEFAULT_API_SECRET};
 
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
@@ -21,10 +21,11 @@ pub struct EmulatorArgs {
     /// API secret accepted in Basic auth; VAPP_EMULATOR_API_SECRET gives it without showing it to `ps`
     #[arg(long, env = "VAPP_EMULATOR_API_SECRET", hide_env_values = true, default_value = DEFAULT_API_SECRET)]
     pub api_secret: crate::secret::Secret,
-    /// An existing subaccount of the primary, KEY:SECRET (repeatable); more are made through the
-    /// Subaccounts API. Each account sees only its own applications and numbers
-    #[arg(long = "account", value_name = "KEY:SECRET", value_parser = crate::emulator::parse_account_arg)]
-    pub accounts: Vec<(String, crate::secret::Secret)>,
+    /// An existing subaccount of the primary, KEY:SECRET[:SIGNATURE_SECRET] (repeatable), the last the
+    /// secret that signs its numbers' simulated traffic; more are made through the Subaccounts API.
+    /// Each account sees only its own applications and numbers
+    #[arg(long = "account", value_name = "KEY:SECRET[:SIGNATURE_SECRET]", value_parser = crate::emulator::parse_account_arg)]
+    pub accounts: Vec<crate::emulator::AccountArg>,
     /// Keep the applications in this JSON file across restarts (in memory otherwise)
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
@@ -50,8 +51,9 @@ pub struct EmulatorArgs {
     /// Seed for the fault dice, for reproducible drills
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
-    /// Sign the webhook requests of simulated traffic with this secret, as Vonage does with an
-    /// account's signature secret; VAPP_EMULATOR_SIGNATURE_SECRET gives it without showing it to `ps`
+    /// Sign the webhook requests of simulated traffic to the primary's numbers with this secret, as
+    /// Vonage does with an account's signature secret; VAPP_EMULATOR_SIGNATURE_SECRET gives it without
+    /// showing it to `ps`
     #[arg(long, env = "VAPP_EMULATOR_SIGNATURE_SECRET", hide_env_values = true, value_name = "SECRET")]
     pub signature_secret: Option<crate::secret::Secret>,
 }
@@ -60,7 +62,12 @@ pub async fn run(context: &Context, args: EmulatorArgs) -> Result<Exit> {
     let config = EmulatorConfig {
         api_key: args.api_key,
         api_secret: args.api_secret,
-        subaccounts: args.accounts,
+        subaccounts: args.accounts.iter().map(|a| (a.api_key.clone(), a.secret.clone())).collect(),
+        signature_secrets: args
+            .accounts
+            .iter()
+            .filter_map(|a| Some((SignedAccount::ApiKey(a.api_key.clone()), a.signature_secret.clone()?)))
+            .collect(),
         data_file: args.data,
         seed_apps: args.seed_apps as usize,
         seed_numbers: args.seed_numbers as usize,

@@ -31,12 +31,30 @@ pub struct Traffic {
     pub format: TranscriptFormat,
 }
 
+/// What the simulated caller does.
+#[derive(Debug, Args)]
+pub struct Acts {
+    /// Keys the caller presses, in order, one `--press` per input action that takes DTMF (e.g. 1, 42#)
+    #[arg(long, value_name = "DIGITS")]
+    pub press: Vec<String>,
+    /// Words the caller says, in order, one `--say` per input action that takes speech
+    #[arg(long, value_name = "TEXT")]
+    pub say: Vec<String>,
+    /// The parties a `connect` rings do not answer (their leg times out, and the NCCO goes on)
+    #[arg(long)]
+    pub no_answer: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SimulateCommand {
-    /// Ring a number: its application's answer_url (then fallback_answer_url), event_url and NCCO notify
+    /// Ring a number: its application's answer_url (then fallback_answer_url), its events, and its
+    /// NCCO carried out action by action (what the caller hears, inputs answered by --press/--say,
+    /// recordings, connects, notifies)
     Call {
         #[command(flatten)]
         traffic: Traffic,
+        #[command(flatten)]
+        acts: Acts,
     },
     /// Send an SMS to a number: its application's messages inbound_url
     Message {
@@ -49,9 +67,9 @@ pub enum SimulateCommand {
 }
 
 pub async fn run(context: &Context, command: SimulateCommand) -> Result<Exit> {
-    let (what, traffic, text) = match command {
-        SimulateCommand::Call { traffic } => ("call", traffic, None),
-        SimulateCommand::Message { traffic, text } => ("message", traffic, Some(text)),
+    let (what, traffic, text, acts) = match command {
+        SimulateCommand::Call { traffic, acts } => ("call", traffic, None, Some(acts)),
+        SimulateCommand::Message { traffic, text } => ("message", traffic, Some(text), None),
     };
     let api_url = &context.settings.api_url;
     if !context.settings.sandbox && api_url.is_vonage() {
@@ -66,6 +84,11 @@ pub async fn run(context: &Context, command: SimulateCommand) -> Result<Exit> {
     }
     if let Some(text) = &text {
         body["text"] = json!(text);
+    }
+    if let Some(acts) = &acts {
+        body["press"] = json!(acts.press);
+        body["say"] = json!(acts.say);
+        body["no_answer"] = json!(acts.no_answer);
     }
     let connection = context.connect().await?;
     let transcript = connection.client.simulate(what, &body).await?;

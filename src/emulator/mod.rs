@@ -40,7 +40,7 @@ pub use gate::Gate;
 pub use numbers::seeded_number;
 pub use seed::{seeded_application, SEED_PUBLIC_KEYS};
 pub use store::{StoreError, Subaccount};
-pub use subaccounts::{is_valid_secret, parse_account_arg};
+pub use subaccounts::{is_valid_secret, parse_account_arg, AccountArg};
 
 use store::Store;
 
@@ -70,9 +70,21 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// A test's hand on the requests (see [`Gate`]); none from the command line.
     pub gate: Option<Gate>,
-    /// Signs the webhook requests of simulated traffic (`--signature-secret`), as Vonage signs with
-    /// an account's signature secret.
+    /// Signs the webhook requests of simulated traffic to the primary's numbers (`--signature-secret`),
+    /// as Vonage signs with an account's signature secret.
     pub signature_secret: Option<crate::secret::Secret>,
+    /// The signature secrets of other accounts: an existing subaccount's by API key (`--account
+    /// KEY:SECRET:SIGNATURE_SECRET`), a subaccount made through the API by its name (the sandbox's,
+    /// from the manifests).
+    pub signature_secrets: Vec<(SignedAccount, crate::secret::Secret)>,
+}
+
+/// Which account a signature secret is of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignedAccount {
+    ApiKey(String),
+    /// A subaccount's name (one made through the Subaccounts API gets its key only then).
+    Name(String),
 }
 
 impl Default for EmulatorConfig {
@@ -87,6 +99,7 @@ impl Default for EmulatorConfig {
             faults: Faults::default(),
             gate: None,
             signature_secret: None,
+            signature_secrets: Vec::new(),
         }
     }
 }
@@ -161,6 +174,20 @@ pub(crate) enum Verdict {
 }
 
 impl Shared {
+    /// The signature secret of `account`: `--signature-secret` for the primary, an `--account`'s own
+    /// for an existing subaccount, one given by name for a subaccount made through the API.
+    pub(crate) fn signature_secret_of(&self, account: &store::Store) -> Option<&crate::secret::Secret> {
+        if account.is_primary() {
+            return self.config.signature_secret.as_ref();
+        }
+        let name = self.store.subaccount(account.api_key()).map(|s| s.name);
+        self.config.signature_secrets.iter().find_map(|(of, secret)| match of {
+            SignedAccount::ApiKey(key) if key == account.api_key() => Some(secret),
+            SignedAccount::Name(n) if Some(n) == name.as_ref() => Some(secret),
+            _ => None,
+        })
+    }
+
     pub(crate) fn roll_before(&self) -> Verdict {
         let mut dice = self.dice.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(bucket) = dice.bucket.as_mut() {

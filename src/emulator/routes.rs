@@ -47,6 +47,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_vapp/simulate/call", axum::routing::post(super::simulate::call).fallback(wrong_verb))
         .route("/_vapp/simulate/message", axum::routing::post(super::simulate::message).fallback(wrong_verb))
         .route("/_vapp/requests", get(requests).fallback(wrong_verb))
+        .route("/_vapp/recordings/{uuid}", get(super::simulate::recording).fallback(wrong_verb))
         .fallback(no_such_path)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)

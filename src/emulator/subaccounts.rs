@@ -41,11 +41,25 @@ pub fn is_valid_secret(secret: &str) -> bool {
         && secret.chars().any(|c| c.is_ascii_digit())
 }
 
-/// `KEY:SECRET`, as `vapp emulator --account` takes it.
-pub fn parse_account_arg(text: &str) -> Result<(String, Secret), String> {
-    match text.split_once(':') {
-        Some((key, secret)) if !key.is_empty() && !secret.is_empty() => Ok((key.to_string(), Secret::new(secret))),
-        _ => Err("expected KEY:SECRET (an existing subaccount's API key and secret)".into()),
+/// An existing subaccount as `vapp emulator --account` names it.
+#[derive(Clone, Debug)]
+pub struct AccountArg {
+    pub api_key: String,
+    pub secret: Secret,
+    /// The secret that signs its simulated traffic.
+    pub signature_secret: Option<Secret>,
+}
+
+/// `KEY:SECRET[:SIGNATURE_SECRET]`, as `vapp emulator --account` takes it.
+pub fn parse_account_arg(text: &str) -> Result<AccountArg, String> {
+    let mut parts = text.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(key), Some(secret), signature) if !key.is_empty() && !secret.is_empty() => Ok(AccountArg {
+            api_key: key.to_string(),
+            secret: Secret::new(secret),
+            signature_secret: signature.filter(|s| !s.is_empty()).map(Secret::new),
+        }),
+        _ => Err("expected KEY:SECRET[:SIGNATURE_SECRET] (an existing subaccount's API key and secret, and the secret that signs its webhooks)".into()),
     }
 }
 
@@ -364,8 +378,11 @@ mod tests {
 
     #[test]
     fn account_arguments_need_a_key_and_a_secret() {
-        let (key, secret) = parse_account_arg("sub1:Secret123").unwrap();
-        assert_eq!((key.as_str(), secret.expose()), ("sub1", "Secret123"));
+        let arg = parse_account_arg("sub1:Secret123").unwrap();
+        assert_eq!((arg.api_key.as_str(), arg.secret.expose()), ("sub1", "Secret123"));
+        assert!(arg.signature_secret.is_none());
+        let signed = parse_account_arg("sub1:Secret123:sig:with:colons").unwrap();
+        assert_eq!(signed.signature_secret.map(|s| s.expose().to_string()).as_deref(), Some("sig:with:colons"));
         assert!(parse_account_arg("sub1").is_err());
         assert!(parse_account_arg(":x").is_err());
     }

@@ -37,6 +37,8 @@ pub struct Outgoing {
 #[derive(Clone, Debug)]
 pub struct Answer {
     pub status: u16,
+    /// The `Content-Type` it was served as.
+    pub content_type: Option<String>,
     /// The `Location` of a redirect.
     pub location: Option<String>,
     pub body: Vec<u8>,
@@ -54,6 +56,8 @@ pub enum CallFailure {
     ConnectTimeout { ms: u128 },
     #[error("timed out after {ms} ms")]
     TimedOut { ms: u128 },
+    #[error("the connection was closed before an answer came")]
+    Closed,
     #[error("the answer is larger than {limit} bytes (1 MiB)")]
     TooLarge { limit: usize },
     #[error("cannot reach it: {0}")]
@@ -128,10 +132,14 @@ impl Caller {
         let exchange = async {
             let mut response = request.send().await.map_err(|e| failure(&e, outgoing.connect_timeout))?;
             let status = response.status().as_u16();
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+            let header = |name| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|v: &reqwest::header::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            };
+            let location = header(reqwest::header::LOCATION);
+            let content_type = header(reqwest::header::CONTENT_TYPE);
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(|e| failure(&e, outgoing.connect_timeout))? {
                 if body.len() + chunk.len() > MAX_ANSWER_BYTES {
@@ -142,7 +150,7 @@ impl Caller {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(Answer { status, location, body, elapsed: started.elapsed() })
+            Ok(Answer { status, content_type, location, body, elapsed: started.elapsed() })
         };
         match tokio::time::timeout(limit, exchange).await {
             Ok(answer) => answer,
@@ -165,6 +173,22 @@ fn failure(error: &reqwest::Error, connect_timeout: Duration) -> CallFailure {
             }
             source = cause.source();
         }
+    }
+    // Closed or reset before the answer: what Vonage tries again.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() || hyper.is_closed() {
+                return CallFailure::Closed;
+            }
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+            if matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) {
+                return CallFailure::Closed;
+            }
+        }
+        source = cause.source();
     }
     // The innermost cause says most (reqwest's own words are "error sending request").
     let mut innermost: &(dyn std::error::Error + 'static) = error;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::call::Caller;
 use super::events::{representative, Traffic};
 use super::hooks::{Hook, Kind, Method, WebhookUrl};
-use super::ring::{accepts_forgery, request, ring, Problem, Signing};
+use super::ring::{accepts_forgery, request, ring, ring_answer, Problem, Signing};
 use super::sign::Signer;
 use crate::model::{AccountName, Address};
 
@@ -28,8 +28,11 @@ pub struct Target {
     pub hook: Hook,
     /// The account's signer, when it has a signature secret and the webhook is signed.
     pub signer: Option<Signer>,
-    /// The number the sample traffic is to (one of the application's, when it has one).
-    pub to: String,
+    /// The sample call or message: the same for every webhook of one application, so that its fallback
+    /// request carries the answer request's fields, as Vonage's does.
+    pub traffic: Traffic,
+    /// The application's `messages.version`, which shapes its messages webhooks' bodies.
+    pub messages_version: super::rules::MessagesVersion,
 }
 
 /// One webhook's result, as the JSON report has it.
@@ -50,6 +53,9 @@ pub struct CheckResult {
     /// Only on a failed `answer_url` with a fallback: whether the fallback would have served the call.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_ok: Option<bool>,
+    /// Something to know about a webhook that passed (it answered on its second attempt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     #[serde(skip)]
     pub kind: Kind,
     /// Why the fallback would or would not have served the call, in words.
@@ -89,6 +95,8 @@ pub trait Clock: Sync {
     /// ISO 8601, UTC.
     fn timestamp(&self) -> String;
     fn uuid(&self) -> String;
+    /// The time now (a simulated call's clock starts here).
+    fn wall(&self) -> std::time::SystemTime;
 }
 
 /// The system's clock and random ids.
@@ -104,6 +112,9 @@ impl Clock for SystemClock {
     fn uuid(&self) -> String {
         uuid::Uuid::new_v4().to_string()
     }
+    fn wall(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
+    }
 }
 
 /// Checks every target, [`IN_FLIGHT`] at a time.
@@ -117,26 +128,57 @@ pub async fn check(caller: &Caller, targets: &[Target], clock: &dyn Clock) -> Re
 
 async fn check_one(caller: &Caller, target: &Target, clock: &dyn Clock) -> CheckResult {
     let hook = &target.hook;
-    let traffic = Traffic {
-        to: target.to.clone(),
-        from: SAMPLE_CALLER.to_string(),
-        uuid: clock.uuid(),
-        conversation_uuid: format!("CON-{}", clock.uuid()),
-        timestamp: clock.timestamp(),
-    };
-    let body = representative(hook.kind, hook.webhook, &traffic);
+    let traffic = &target.traffic;
+    let body = representative(hook.kind, hook.webhook, traffic, target.messages_version);
     let signer = target.signer.as_ref().filter(|_| hook.signed);
-    let outgoing = request(hook, &traffic, Some(&body), signer.map(|s| signing(s, target, clock)));
-    let rung = ring(caller, hook, &outgoing).await;
+    let outgoing = request(hook, traffic, Some(&body), signer.map(|s| signing(s, target, clock)));
+    // Rung as Vonage rings it: an answer URL once more after a transient failure, a fallback twice.
+    let rungs = match hook.kind {
+        Kind::Answer => ring_answer(caller, hook, &outgoing).await,
+        Kind::FallbackAnswer => {
+            let mut rungs = Vec::new();
+            for _ in 0..super::rules::FALLBACK_ATTEMPTS {
+                let rung = ring(caller, hook, &outgoing).await;
+                let ok = rung.ok();
+                rungs.push(rung);
+                if ok {
+                    break;
+                }
+            }
+            rungs
+        }
+        _ => vec![ring(caller, hook, &outgoing).await],
+    };
+    let note = match rungs.as_slice() {
+        [first, .., last] if last.ok() => first
+            .verdict
+            .as_ref()
+            .err()
+            .map(|problem| format!("answered on attempt {} of {}; the first: {problem}", rungs.len(), rungs.len())),
+        _ => None,
+    };
+    let elapsed = rungs.iter().map(|r| r.elapsed).sum::<std::time::Duration>();
+    let Some(rung) = rungs.into_iter().last() else { unreachable!("one attempt at least") };
+    // A valid NCCO with fields Vonage ignores (likely misspelt) passes, with a note naming them.
+    let ncco_notes = match &rung.verdict {
+        Ok(Some(ncco)) if !ncco.notes.is_empty() => {
+            Some(ncco.notes.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+        }
+        _ => None,
+    };
+    let note = match (note, ncco_notes) {
+        (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+        (a, b) => a.or(b),
+    };
     let mut verdict = rung.verdict.map(|_| ());
     // Whether it serves Vonage's genuine requests: what the fallback rules look at.
     let serves = verdict.is_ok();
-    let calls_for_fallback = verdict.as_ref().err().is_some_and(Problem::calls_for_fallback);
+    let calls_for_fallback = verdict.as_ref().err().is_some_and(super::rules::calls_for_fallback);
     // The forgery probe matters only for a webhook that works (a failing one would wait out its
     // timeout twice for nothing).
     if let Some(signer) = signer.filter(|_| serves) {
         let forger = signer.forger();
-        let forged = request(hook, &traffic, Some(&body), Some(signing(&forger, target, clock)));
+        let forged = request(hook, traffic, Some(&body), Some(signing(&forger, target, clock)));
         if accepts_forgery(caller, &forged).await {
             verdict = Err(Problem::AcceptsForgery);
         }
@@ -150,9 +192,10 @@ async fn check_one(caller: &Caller, target: &Target, clock: &dyn Clock) -> Check
         method: hook.method,
         ok: verdict.is_ok(),
         status: rung.status,
-        ms: u64::try_from(rung.elapsed.as_millis()).unwrap_or(u64::MAX),
+        ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         problem: verdict.err().map(|p| p.to_string()),
         fallback_ok: None,
+        note,
         kind: hook.kind,
         fallback_note: None,
         calls_for_fallback,
@@ -184,10 +227,7 @@ fn judge_fallbacks(results: &mut [CheckResult]) {
         let (ok, note) = match (result.calls_for_fallback, fallback_ok) {
             (true, true) => (true, "fallback_answer_url would have served the call"),
             (true, false) => (false, "fallback_answer_url fails too: the call would be ended"),
-            (false, _) => (
-                false,
-                "fallback_answer_url would not be fetched (Vonage turns to it only when answer_url is offline or answers an HTTP error): the call would fail",
-            ),
+            (false, _) => (false, "fallback_answer_url would not be fetched: the call would fail"),
         };
         result.fallback_ok = Some(ok);
         result.fallback_note = Some(note.to_string());
@@ -215,10 +255,11 @@ mod tests {
                 _ => Some(200),
             },
             ms: 12,
-            calls_for_fallback: problem.as_ref().is_some_and(Problem::calls_for_fallback),
+            calls_for_fallback: problem.as_ref().is_some_and(crate::webhooks::rules::calls_for_fallback),
             serves: problem.is_none(),
             problem: problem.map(|p| p.to_string()),
             fallback_ok: None,
+            note: None,
             kind,
             fallback_note: None,
         }
@@ -241,7 +282,8 @@ mod tests {
             result("alone", Kind::Answer, "answer_url", Some(Problem::Call(CallFailure::Refused))),
         ]);
         let verdicts: Vec<Option<bool>> = report.results.iter().map(|r| r.fallback_ok).collect();
-        assert_eq!(verdicts, [Some(true), None, Some(false), None, None]);
+        // Every failure of the answer URL calls for the fallback, an invalid NCCO too.
+        assert_eq!(verdicts, [Some(true), None, Some(true), None, None]);
         let json: serde_json::Value = serde_json::from_str(&render_json(&report)).unwrap();
         assert_eq!(json["summary"], serde_json::json!({"passed": 2, "failed": 3}));
         assert_eq!(json["results"][0]["url"], "https://user:***@saved.example/answer_url");
@@ -252,7 +294,7 @@ mod tests {
             fallback_answer_url would have served the call
         ✓ saved voice fallback_answer_url GET https://user:***@saved.example/fallback_answer_url: 200 in 12 ms
         ✗ lost voice answer_url GET https://user:***@lost.example/answer_url: /0 (talk): missing "text"
-            fallback_answer_url would not be fetched (Vonage turns to it only when answer_url is offline or answers an HTTP error): the call would fail
+            fallback_answer_url would have served the call
         ✓ lost voice fallback_answer_url GET https://user:***@lost.example/fallback_answer_url: 200 in 12 ms
         ✗ alone voice answer_url GET https://user:***@alone.example/answer_url: connection refused
 
@@ -263,9 +305,9 @@ mod tests {
 
         | | application | webhook | request | answer | problem |
         |---|---|---|---|---|---|
-        | ❌ | `saved` | voice `answer_url` | GET https://user:***@saved.example/answer_url | 500 in 12 ms | HTTP 500; fallback_answer_url would have served the call |
+        | ❌ | `saved` | voice `answer_url` | GET https://user:***@saved.example/answer_url | 500 in 12 ms | HTTP 500<br>fallback_answer_url would have served the call |
         | ✅ | `saved` | voice `fallback_answer_url` | GET https://user:***@saved.example/fallback_answer_url | 200 in 12 ms |  |
-        | ❌ | `lost` | voice `answer_url` | GET https://user:***@lost.example/answer_url | 200 in 12 ms | /0 (talk): missing "text"; fallback_answer_url would not be fetched (Vonage turns to it only when answer_url is offline or answers an HTTP error): the call would fail |
+        | ❌ | `lost` | voice `answer_url` | GET https://user:***@lost.example/answer_url | 200 in 12 ms | /0 (talk): missing "text"<br>fallback_answer_url would have served the call |
         | ✅ | `lost` | voice `fallback_answer_url` | GET https://user:***@lost.example/fallback_answer_url | 200 in 12 ms |  |
         | ❌ | `alone` | voice `answer_url` | GET https://user:***@alone.example/answer_url | no answer | connection refused |
         "#);

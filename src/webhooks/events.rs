@@ -1,12 +1,13 @@
-//! The requests Vonage sends each kind of webhook, as `spec/README.md` ("Webhooks as Vonage calls
-//! them") and DESIGN.md describe them: the answer fields of a call, its events, an inbound message and
-//! a message's status, and a representative event for the other kinds.
+//! The requests Vonage sends each kind of webhook, as Vonage's webhook references describe them: the
+//! answer fields of a call, its events, an inbound message and a message's status (in the shape of
+//! the application's `messages.version`), and a representative event for the other kinds.
 //!
 //! Pure: the ids and the time come in, so the same inputs give the same requests.
 
 use serde_json::{json, Value};
 
 use super::hooks::Kind;
+use super::rules::MessagesVersion;
 
 /// The parties and ids of one call or message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,34 +49,59 @@ pub fn call_event(call: &Traffic, status: &str) -> Value {
     })
 }
 
-/// An inbound SMS for the messages `inbound_url`.
-pub fn inbound_message(message: &Traffic, text: &str) -> Value {
-    json!({
-        "channel": "sms",
-        "message_uuid": message.uuid,
-        "to": message.to,
-        "from": message.from,
-        "timestamp": message.timestamp,
-        "text": text,
-        "message_type": "text",
-    })
+/// An inbound SMS for the messages `inbound_url`, in the shape of the application's `messages.version`.
+pub fn inbound_message(message: &Traffic, text: &str, version: MessagesVersion) -> Value {
+    match version {
+        MessagesVersion::V1 => json!({
+            "channel": "sms",
+            "message_uuid": message.uuid,
+            "to": message.to,
+            "from": message.from,
+            "timestamp": message.timestamp,
+            "text": text,
+            "message_type": "text",
+        }),
+        MessagesVersion::V0_1 => json!({
+            "message_uuid": message.uuid,
+            "to": {"type": "sms", "number": message.to},
+            "from": {"type": "sms", "number": message.from},
+            "timestamp": message.timestamp,
+            "direction": "inbound",
+            "message": {"content": {"type": "text", "text": text}},
+        }),
+    }
+}
+
+/// A message's status for the messages `status_url`, in the shape of `version`.
+pub fn message_status(message: &Traffic, status: &str, version: MessagesVersion) -> Value {
+    match version {
+        MessagesVersion::V1 => json!({
+            "message_uuid": message.uuid,
+            "to": message.to,
+            "from": message.from,
+            "timestamp": message.timestamp,
+            "status": status,
+            "channel": "sms",
+        }),
+        MessagesVersion::V0_1 => json!({
+            "message_uuid": message.uuid,
+            "to": {"type": "sms", "number": message.to},
+            "from": {"type": "sms", "number": message.from},
+            "timestamp": message.timestamp,
+            "status": status,
+        }),
+    }
 }
 
 /// The body a webhook of `kind` gets from `vapp check` (`webhook` names it, for the kinds whose
-/// events differ by webhook). Answer kinds take [`answer_fields`] instead.
-pub fn representative(kind: Kind, webhook: &str, sample: &Traffic) -> Value {
+/// events differ by webhook; `version` shapes the messages kinds). Answer kinds take
+/// [`answer_fields`] instead.
+pub fn representative(kind: Kind, webhook: &str, sample: &Traffic, version: MessagesVersion) -> Value {
     match kind {
         Kind::Answer | Kind::FallbackAnswer => answer_body(sample),
         Kind::VoiceEvent => call_event(sample, "started"),
-        Kind::MessagesInbound => inbound_message(sample, "vapp check"),
-        Kind::MessagesStatus => json!({
-            "message_uuid": sample.uuid,
-            "to": sample.to,
-            "from": sample.from,
-            "timestamp": sample.timestamp,
-            "status": "delivered",
-            "channel": "sms",
-        }),
+        Kind::MessagesInbound => inbound_message(sample, "vapp check", version),
+        Kind::MessagesStatus => message_status(sample, "delivered", version),
         Kind::RtcEvent => json!({
             "type": "member:joined",
             "conversation_id": format!("CON-{}", sample.conversation_uuid),

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::model::defaults::{ANSWER_SOCKET_TIMEOUT_MS, CONNECT_TIMEOUT_MS, EVENT_SOCKET_TIMEOUT_MS, SIGNED_CALLBACKS};
+use super::rules;
+use crate::model::defaults::{ANSWER_SOCKET_TIMEOUT_MS, CONNECT_TIMEOUT_MS, EVENT_SOCKET_TIMEOUT_MS};
 use crate::model::{Application, VideoWebhook, Webhook};
 
 /// What a webhook is for, which decides the request it gets and what its answer must be.
@@ -129,64 +130,58 @@ pub struct Hook {
 pub fn hooks_of(app: &Application, other_timeout: Duration) -> Vec<Hook> {
     let mut hooks = Vec::new();
     let Some(capabilities) = app.capabilities.as_deref() else { return hooks };
-    let other = |capability, webhook, kind, hook: &Webhook, signed| Hook {
+    // Methods and signing by Vonage's rules (`rules`); timeouts from the settings, or their defaults.
+    let other = |capability, webhook, kind, hook: &Webhook, signed_callbacks: Option<bool>| Hook {
         capability,
         webhook,
         kind,
         url: WebhookUrl::new(&hook.address),
-        method: Method::Post,
+        method: rules::method(kind, hook.http_method.as_deref()),
         connect_timeout: Duration::from_millis(CONNECT_TIMEOUT_MS.into()),
         socket_timeout: other_timeout,
-        signed,
+        signed: rules::signed(kind, signed_callbacks),
     };
     if let Some(voice) = capabilities.voice.as_deref() {
-        let signed = voice.signed_callbacks.unwrap_or(SIGNED_CALLBACKS);
         let hooks_in = voice.webhooks.as_ref();
-        let voice_hook = |webhook, kind, hook: &Webhook, default_socket: u32, default_method| Hook {
+        let voice_hook = |webhook, kind, hook: &Webhook, default_socket: u32| Hook {
             capability: "voice",
             webhook,
             kind,
             url: WebhookUrl::new(&hook.address),
-            method: match hook.http_method.as_deref() {
-                Some(m) if m.eq_ignore_ascii_case("POST") => Method::Post,
-                Some(_) => Method::Get,
-                None => default_method,
-            },
+            method: rules::method(kind, hook.http_method.as_deref()),
             connect_timeout: Duration::from_millis(hook.connect_timeout.unwrap_or(CONNECT_TIMEOUT_MS).into()),
             socket_timeout: Duration::from_millis(hook.socket_timeout.unwrap_or(default_socket).into()),
-            signed,
+            signed: rules::signed(kind, voice.signed_callbacks),
         };
         if let Some(w) = hooks_in {
             if let Some(h) = &w.answer_url {
-                hooks.push(voice_hook("answer_url", Kind::Answer, h, ANSWER_SOCKET_TIMEOUT_MS, Method::Get));
+                hooks.push(voice_hook("answer_url", Kind::Answer, h, ANSWER_SOCKET_TIMEOUT_MS));
             }
             if let Some(h) = &w.fallback_answer_url {
-                let kind = Kind::FallbackAnswer;
-                hooks.push(voice_hook("fallback_answer_url", kind, h, ANSWER_SOCKET_TIMEOUT_MS, Method::Get));
+                hooks.push(voice_hook("fallback_answer_url", Kind::FallbackAnswer, h, ANSWER_SOCKET_TIMEOUT_MS));
             }
             if let Some(h) = &w.event_url {
-                // Call events are POSTed as JSON whatever `http_method` says (spec/README.md, DESIGN.md).
-                let hook = voice_hook("event_url", Kind::VoiceEvent, h, EVENT_SOCKET_TIMEOUT_MS, Method::Post);
-                hooks.push(Hook { method: Method::Post, ..hook });
+                hooks.push(voice_hook("event_url", Kind::VoiceEvent, h, EVENT_SOCKET_TIMEOUT_MS));
             }
         }
     }
     if let Some(w) = capabilities.messages.as_deref().and_then(|m| m.webhooks.as_ref()) {
-        // Messages webhooks are always signed.
         if let Some(h) = &w.inbound_url {
-            hooks.push(other("messages", "inbound_url", Kind::MessagesInbound, h, true));
+            hooks.push(other("messages", "inbound_url", Kind::MessagesInbound, h, None));
         }
         if let Some(h) = &w.status_url {
-            hooks.push(other("messages", "status_url", Kind::MessagesStatus, h, true));
+            hooks.push(other("messages", "status_url", Kind::MessagesStatus, h, None));
         }
     }
-    if let Some(h) = capabilities.rtc.as_deref().and_then(|r| r.webhooks.as_ref()).and_then(|w| w.event_url.as_ref()) {
-        hooks.push(other("rtc", "event_url", Kind::RtcEvent, h, false));
+    if let Some(rtc) = capabilities.rtc.as_deref() {
+        if let Some(h) = rtc.webhooks.as_ref().and_then(|w| w.event_url.as_ref()) {
+            hooks.push(other("rtc", "event_url", Kind::RtcEvent, h, rtc.signed_callbacks));
+        }
     }
     if let Some(h) =
         capabilities.verify.as_deref().and_then(|v| v.webhooks.as_ref()).and_then(|w| w.status_url.as_ref())
     {
-        hooks.push(other("verify", "status_url", Kind::VerifyStatus, h, false));
+        hooks.push(other("verify", "status_url", Kind::VerifyStatus, h, None));
     }
     if let Some(w) = capabilities.meetings.as_deref().and_then(|m| m.webhooks.as_ref()) {
         for (name, hook) in [
@@ -195,7 +190,7 @@ pub fn hooks_of(app: &Application, other_timeout: Duration) -> Vec<Hook> {
             ("recording_changed", &w.recording_changed),
         ] {
             if let Some(h) = hook {
-                hooks.push(other("meetings", name, Kind::Meetings, h, false));
+                hooks.push(other("meetings", name, Kind::Meetings, h, None));
             }
         }
     }
@@ -221,7 +216,7 @@ pub fn hooks_of(app: &Application, other_timeout: Duration) -> Vec<Hook> {
             // An inactive video webhook is one Vonage does not call.
             if let Some(h) = hook.as_ref().filter(|h| h.active != Some(false)) {
                 let as_webhook = Webhook { address: h.address.clone(), ..Default::default() };
-                hooks.push(other("video", name, Kind::Video, &as_webhook, false));
+                hooks.push(other("video", name, Kind::Video, &as_webhook, None));
             }
         }
     }

@@ -2,6 +2,8 @@
 //! both `vapp check` (every webhook of the manifests, judged) and the emulator (simulated calls and
 //! messages, carried out by the documented rules).
 //!
+//! - [`rules`]: Vonage's rules for calling webhooks — methods, signing, the payload hash, retries, the
+//!   fallback, content types, body shapes — in one place (pure);
 //! - [`hooks`]: which webhooks an application has and how each is called (pure);
 //! - [`events`]: the request each kind gets (pure);
 //! - [`sign`]: signed requests, HS256 as Vonage signs them (pure);
@@ -18,5 +20,6 @@ pub mod hooks;
 pub mod ncco;
 pub mod report;
 pub mod ring;
+pub mod rules;
 pub mod sign;
 pub mod simulate;

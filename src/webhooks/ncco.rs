@@ -51,6 +51,9 @@ pub const QUOTE_CHARS: usize = 60;
 pub struct Ncco {
     /// The actions in order; each is an object whose `action` field names one of the schema's actions.
     pub actions: Vec<Value>,
+    /// Fields its actions hold that the schema does not name (`"bargein"` for `"bargeIn"`): valid, and
+    /// likely a misspelling that Vonage ignores.
+    pub notes: Vec<ActionProblem>,
 }
 
 /// A `notify` action: Vonage sends `payload` to `event_url`; if that answer is an NCCO, it replaces the
@@ -217,7 +220,7 @@ pub fn read_ncco(body: &[u8]) -> Result<Ncco, NccoProblem> {
         return Err(NccoProblem::Schema(problems));
     }
     match document {
-        Value::Array(actions) => Ok(Ncco { actions }),
+        Value::Array(actions) => Ok(Ncco { notes: notes_of(schema, &actions), actions }),
         other => Err(NccoProblem::NotAnArray { found: kind_of(&other) }),
     }
 }
@@ -295,6 +298,24 @@ struct Schema {
     whole: Validator,
     /// (action name, validator of its definition), in the schema's order.
     actions: Vec<(String, Validator)>,
+    /// Each action kind's fields, as its definition names them (for naming a field it does not know).
+    fields: Vec<(String, Vec<String>)>,
+}
+
+/// The fields a definition names: its `properties`, and those of the definitions its `allOf` refers to.
+fn defined_fields(definitions: &Value, definition: &Value, out: &mut Vec<String>, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    if let Some(properties) = definition["properties"].as_object() {
+        out.extend(properties.keys().cloned());
+    }
+    for part in definition["allOf"].as_array().into_iter().flatten() {
+        match part["$ref"].as_str().and_then(|r| r.strip_prefix("#/definitions/")) {
+            Some(name) => defined_fields(definitions, &definitions[name], out, depth + 1),
+            None => defined_fields(definitions, part, out, depth + 1),
+        }
+    }
 }
 
 const SCHEMA_TEXT: &str = include_str!("../../schemas/ncco-schema.json");
@@ -307,6 +328,15 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     let definitions = &schema["definitions"];
     let branches =
         definitions["ncco"]["oneOf"].as_array().expect("the NCCO schema lists its actions in definitions/ncco");
+    let fields = branches
+        .iter()
+        .filter_map(|branch| {
+            let name = branch["$ref"].as_str()?.strip_prefix("#/definitions/")?;
+            let mut names = Vec::new();
+            defined_fields(definitions, &definitions[name], &mut names, 0);
+            Some((definition_action(&definitions[name])?, names))
+        })
+        .collect();
     let actions = branches
         .iter()
         .map(|branch| {
@@ -322,7 +352,7 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
             (kind, compile(&wrapper))
         })
         .collect();
-    Schema { whole, actions }
+    Schema { whole, actions, fields }
 });
 
 fn compile(schema: &Value) -> Validator {
@@ -373,6 +403,43 @@ fn check_action(schema: &Schema, index: usize, action: &Value, out: &mut Vec<Act
     for (path, message) in dedup(explained) {
         out.push(ActionProblem { pointer: pointer.clone(), action: Some(kind.clone()), path, message });
     }
+    // A field the action does not know, beside what is wrong with it, is likely why (`txt` for `text`).
+    out.extend(unknown_fields(schema, index, kind, fields));
+}
+
+/// The fields of an action of `kind` that its definition does not name, each with the closest field it
+/// names. The schema lets them by (no action forbids extra fields, and the official SDK writes some),
+/// so on their own they are notes, never problems.
+fn unknown_fields(
+    schema: &Schema,
+    index: usize,
+    kind: &str,
+    fields: &serde_json::Map<String, Value>,
+) -> Vec<ActionProblem> {
+    let Some((_, known)) = schema.fields.iter().find(|(k, _)| k == kind) else { return Vec::new() };
+    fields
+        .keys()
+        .filter(|field| !known.contains(field))
+        .map(|field| {
+            let shown = quote(&Value::String(field.clone()));
+            let message = match did_you_mean(field, known.iter().map(String::as_str)) {
+                Some(meant) => format!("unknown field {shown} (did you mean \"{meant}\"?)"),
+                None => format!("unknown field {shown}"),
+            };
+            ActionProblem { pointer: format!("/{index}"), action: Some(kind.to_string()), path: String::new(), message }
+        })
+        .collect()
+}
+
+/// The fields of a valid NCCO's actions that their definitions do not name (see [`unknown_fields`]).
+fn notes_of(schema: &Schema, actions: &[Value]) -> Vec<ActionProblem> {
+    let mut notes = Vec::new();
+    for (index, action) in actions.iter().enumerate() {
+        if let (Some(kind), Value::Object(fields)) = (action_name(action), action) {
+            notes.extend(unknown_fields(schema, index, kind, fields));
+        }
+    }
+    notes
 }
 
 /// The whole document's errors, as action problems. Only reached when every action passed its own
@@ -610,7 +677,7 @@ mod tests {
     #[test]
     fn the_schema_compiles_with_every_action_and_notify() {
         let kinds: Vec<&str> = SCHEMA.actions.iter().map(|(kind, _)| kind.as_str()).collect();
-        assert_eq!(kinds, ["connect", "conversation", "input", "notify", "record", "stream", "talk"]);
+        assert_eq!(kinds, ["connect", "conversation", "input", "notify", "record", "stream", "talk", "wait"]);
     }
 
     #[test]
@@ -683,7 +750,7 @@ mod tests {
         assert_eq!(problem(r#"[{"action":"Notify"}]"#), r#"/0: unknown action "Notify" (did you mean "notify"?)"#);
         assert_eq!(
             problem(r#"[{"action":"dance"}]"#),
-            r#"/0: unknown action "dance" (expected one of: connect, conversation, input, notify, record, stream, talk)"#
+            r#"/0: unknown action "dance" (expected one of: connect, conversation, input, notify, record, stream, talk, wait)"#
         );
     }
 
@@ -716,7 +783,7 @@ mod tests {
         );
         assert_eq!(
             problem(r#"[{"action":"connect","endpoint":[{"type":"fax"}]}]"#),
-            r#"/0 (connect): /endpoint/0/type: unknown type "fax" (expected one of: phone, websocket, sip)"#
+            r#"/0 (connect): /endpoint/0/type: unknown type "fax" (expected one of: phone, websocket, sip, app, vbc)"#
         );
         assert_eq!(
             problem(r#"[{"action":"connect","endpoint":[{"number":"447700900000"}]}]"#),
@@ -773,6 +840,17 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_field_is_named_beside_a_problem_and_noted_on_its_own() {
+        assert_eq!(
+            problem(r#"[{"action":"talk","txt":"Hello"}]"#),
+            "/0 (talk): missing \"text\"\n/0 (talk): unknown field \"txt\" (did you mean \"text\"?)"
+        );
+        let ncco = valid(r#"[{"action":"talk","text":"Hello","bargein":true},{"action":"wait","timeout":1}]"#);
+        let notes: Vec<String> = ncco.notes.iter().map(ToString::to_string).collect();
+        assert_eq!(notes, ["/0 (talk): unknown field \"bargein\" (did you mean \"bargeIn\"?)"]);
+    }
+
+    #[test]
     fn several_problems_in_one_action_each_get_a_line() {
         assert_eq!(
             problem(r#"[{"action":"talk","text":"x","voiceName":"Amyy","loop":1.5,"bargeIn":"yes"}]"#),
@@ -781,8 +859,8 @@ mod tests {
              /0 (talk): /bargeIn: must be a boolean, not \"yes\""
         );
         assert_eq!(
-            problem(r#"[{"action":"record","format":"ogg","endOnSilence":2,"timeOut":7201}]"#),
-            "/0 (record): /format: \"ogg\" is not one of \"mp3\", \"wav\"\n\
+            problem(r#"[{"action":"record","format":"flac","endOnSilence":2,"timeOut":7201}]"#),
+            "/0 (record): /format: \"flac\" is not one of \"mp3\", \"wav\", \"ogg\"\n\
              /0 (record): /endOnSilence: 2 is less than the minimum of 3\n\
              /0 (record): /timeOut: 7201 is more than the maximum of 7200"
         );
@@ -813,7 +891,7 @@ mod tests {
         // Control characters from the answer never reach a terminal.
         assert_eq!(
             problem(r#"[{"action":"record","format":"\u001b[31mred\nline"}]"#),
-            "/0 (record): /format: \"[31mred line\" is not one of \"mp3\", \"wav\""
+            "/0 (record): /format: \"[31mred line\" is not one of \"mp3\", \"wav\", \"ogg\""
         );
     }
 

@@ -29,16 +29,20 @@ pub fn render_human(report: &Report) -> String {
     for r in &report.results {
         let mark = if r.ok { "✓" } else { "✗" };
         let _ = write!(out, "{mark} {} {} {} {} {}", application(r), r.capability, r.webhook, r.method.as_str(), r.url);
+        // Every line after the first of a multi-line problem (several NCCO problems) or note sits
+        // under its webhook.
         match &r.problem {
             None => {
                 let _ = writeln!(out, ": {}", answer(r));
             }
             Some(problem) => {
-                let _ = writeln!(out, ": {problem}");
+                let _ = writeln!(out, ": {}", problem.lines().collect::<Vec<_>>().join("\n    "));
             }
         }
-        if let Some(note) = &r.fallback_note {
-            let _ = writeln!(out, "    {note}");
+        for note in r.fallback_note.iter().chain(&r.note) {
+            for line in note.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
         }
     }
     let _ = writeln!(
@@ -80,9 +84,9 @@ pub fn render_markdown(report: &Report) -> String {
     for r in &report.results {
         let mark = if r.ok { "✅" } else { "❌" };
         let mut problem = r.problem.clone().unwrap_or_default();
-        if let Some(note) = &r.fallback_note {
+        for note in r.fallback_note.iter().chain(&r.note) {
             if !problem.is_empty() {
-                problem.push_str("; ");
+                problem.push_str("<br>");
             }
             problem.push_str(note);
         }
@@ -101,7 +105,8 @@ pub fn render_markdown(report: &Report) -> String {
     out
 }
 
-/// Text safe inside a table cell: no pipe or line break ends the cell early.
+/// Text safe inside a table cell: no pipe or line break ends the cell early (a line break is shown
+/// as one, `<br>`).
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    text.replace('|', "\\|").replace('\r', "").replace('\n', "<br>")
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::call::{Answer, CallFailure, Caller, Outgoing};
-use super::events::{answer_fields, Traffic};
+use super::events::Traffic;
 use super::hooks::{Hook, Method};
 use super::ncco::{read_ncco, Ncco, NccoProblem};
 use super::sign::Signer;
@@ -23,22 +23,12 @@ pub enum Problem {
     Http { status: u16 },
     #[error("HTTP {status}; an answer URL must answer 200 with an NCCO")]
     NotOk { status: u16 },
+    #[error("served as {found}; an NCCO must be served as application/json")]
+    WrongContentType { found: String },
     #[error("{0}")]
     Ncco(#[from] NccoProblem),
     #[error("accepts a request with a bad signature")]
     AcceptsForgery,
-}
-
-impl Problem {
-    /// Whether Vonage turns to `fallback_answer_url` after this: the answer URL was offline or
-    /// answered an HTTP error. An invalid NCCO in a 200 is not one: the call just fails.
-    pub fn calls_for_fallback(&self) -> bool {
-        match self {
-            Problem::Call(failure) => failure.is_offline(),
-            Problem::Redirect { .. } | Problem::Http { .. } | Problem::NotOk { .. } => true,
-            Problem::Ncco(_) | Problem::AcceptsForgery => false,
-        }
-    }
 }
 
 /// A webhook's answer, judged.
@@ -68,18 +58,33 @@ pub struct Signing<'a> {
 }
 
 /// The request `hook` gets: the answer fields of `traffic` for an answer URL (query or JSON body, by
-/// its method), `body` for any other webhook; signed when `signing` is given.
+/// its method), `body` for any other webhook; signed when `signing` is given, its payload hashed as
+/// [`super::rules::payload_hash`] says (a GET's over its whole query, the URL's own parameters first).
 pub fn request(hook: &Hook, traffic: &Traffic, body: Option<&Value>, signing: Option<Signing<'_>>) -> Outgoing {
-    let (query, body) = match (hook.kind.wants_ncco(), hook.method) {
-        (true, Method::Get) => (answer_fields(traffic).into_iter().map(|(k, v)| (k.to_string(), v)).collect(), None),
-        (true, Method::Post) => (Vec::new(), Some(super::events::answer_body(traffic))),
-        // A GET carries the event as its query.
-        (false, Method::Get) => (body.map(as_query).unwrap_or_default(), None),
-        (false, Method::Post) => (Vec::new(), body.cloned()),
+    match hook.kind.wants_ncco() {
+        true => request_with_fields(hook, Some(&super::events::answer_body(traffic)), signing),
+        false => request_with_fields(hook, body, signing),
+    }
+}
+
+/// The request `hook` gets with `fields`: its query for GET (each field a parameter, in order), its
+/// JSON body for POST; signed when `signing` is given. A fallback gets the original request's fields,
+/// its `reason` and `original_request` this way.
+pub fn request_with_fields(hook: &Hook, fields: Option<&Value>, signing: Option<Signing<'_>>) -> Outgoing {
+    let (query, body) = match hook.method {
+        Method::Get => (fields.map(as_query).unwrap_or_default(), None),
+        Method::Post => (Vec::new(), fields),
     };
     // Serialising a JSON value cannot fail.
-    let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default());
-    let bearer = signing.map(|s| s.signer.token(s.application_id, body.as_deref().unwrap_or(b""), s.now, s.jti));
+    let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+    let bearer = signing.map(|s| {
+        let mut whole_query: Vec<(String, String)> = url::Url::parse(hook.url.expose())
+            .map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+            .unwrap_or_default();
+        whole_query.extend(query.iter().cloned());
+        let hash = super::rules::payload_hash(hook.method, &whole_query, body.as_deref().unwrap_or(b""));
+        s.signer.token(s.application_id, hash, s.now, s.jti)
+    });
     Outgoing {
         method: hook.method,
         url: hook.url.clone(),
@@ -96,6 +101,21 @@ pub fn request(hook: &Hook, traffic: &Traffic, body: Option<&Value>, signing: Op
 fn as_query(body: &Value) -> Vec<(String, String)> {
     let Some(object) = body.as_object() else { return Vec::new() };
     object.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect()
+}
+
+/// Rings an answer URL as Vonage fetches an NCCO: once, and once more after a transient failure
+/// ([`super::rules::tried_again`]). Every attempt's rung, the last one's verdict being the outcome.
+pub async fn ring_answer(caller: &Caller, hook: &Hook, outgoing: &Outgoing) -> Vec<Rung> {
+    let mut rungs = Vec::new();
+    for _ in 0..super::rules::ANSWER_ATTEMPTS {
+        let rung = ring(caller, hook, outgoing).await;
+        let again = rung.verdict.as_ref().err().is_some_and(super::rules::tried_again);
+        rungs.push(rung);
+        if !again {
+            break;
+        }
+    }
+    rungs
 }
 
 /// Sends `outgoing` to a webhook of `hook`'s kind and judges the answer.
@@ -128,6 +148,13 @@ pub fn judge(hook: &Hook, answer: &Answer) -> Result<Option<Ncco>, Problem> {
     if status != 200 {
         return Err(Problem::NotOk { status });
     }
+    if !super::rules::is_ncco_content_type(answer.content_type.as_deref()) {
+        let found = answer
+            .content_type
+            .as_deref()
+            .map_or("no Content-Type".to_string(), |c| crate::excerpt::Excerpt::of(c.as_bytes(), 60).to_string());
+        return Err(Problem::WrongContentType { found });
+    }
     Ok(Some(read_ncco(&answer.body)?))
 }
 
@@ -157,6 +184,7 @@ mod tests {
     fn answer(status: u16, body: &str, location: Option<&str>) -> Answer {
         Answer {
             status,
+            content_type: Some("application/json".into()),
             location: location.map(str::to_string),
             body: body.as_bytes().to_vec(),
             elapsed: Duration::ZERO,
@@ -179,10 +207,11 @@ mod tests {
         assert_eq!(judge(&event_url, &answer(500, "", None)).unwrap_err().to_string(), "HTTP 500");
         let schema = judge(&answer_url, &answer(200, r#"[{"action":"talk"}]"#, None)).unwrap_err();
         assert_eq!(schema.to_string(), "/0 (talk): missing \"text\"");
-        // The fallback rules: offline or an HTTP error calls for the fallback, a bad NCCO does not.
-        assert!(redirect.calls_for_fallback() && Problem::Http { status: 503 }.calls_for_fallback());
-        assert!(Problem::Call(CallFailure::Refused).calls_for_fallback());
-        assert!(!schema.calls_for_fallback() && !Problem::AcceptsForgery.calls_for_fallback());
+        let html = Answer { content_type: Some("text/html".into()), ..answer(200, talk, None) };
+        assert_eq!(
+            judge(&answer_url, &html).unwrap_err().to_string(),
+            "served as text/html; an NCCO must be served as application/json"
+        );
     }
 
     #[test]
@@ -209,7 +238,8 @@ mod tests {
             &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
         )
         .unwrap();
-        assert_eq!(claims["payload_hash"], crate::webhooks::sign::payload_hash(post.body.as_deref().unwrap()));
+        let hash = crate::webhooks::rules::payload_hash(Method::Post, &[], post.body.as_deref().unwrap());
+        assert_eq!(claims["payload_hash"], hash);
         // A GET event carries its fields in the query.
         let event = serde_json::json!({"status": "started", "uuid": "u-1"});
         let get_event = request(&hook(Kind::VoiceEvent, Method::Get), &traffic, Some(&event), None);

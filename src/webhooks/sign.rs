@@ -1,6 +1,6 @@
 //! Signed webhooks, as Vonage signs them: `Authorization: Bearer <JWT>`, HS256 with the account's
 //! signature secret, claims `iat`, `jti`, `iss: "Vonage"`, `api_key`, `application_id` and
-//! `payload_hash` (the SHA-256 hex of the raw body).
+//! `payload_hash` (see [`super::rules::payload_hash`]).
 //!
 //! Pure: the caller passes the time and the token id, so the same inputs give the same token.
 
@@ -8,7 +8,6 @@ use aws_lc_rs::hmac;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::secret::Secret;
 
@@ -31,15 +30,16 @@ pub struct Signer {
 }
 
 impl Signer {
-    /// The token for `body` sent to `application_id`'s webhook at `now` (Unix seconds).
-    pub fn token(&self, application_id: &str, body: &[u8], now: u64, jti: String) -> String {
+    /// The token of a request to `application_id`'s webhook whose payload hashes to `payload_hash`,
+    /// at `now` (Unix seconds).
+    pub fn token(&self, application_id: &str, payload_hash: String, now: u64, jti: String) -> String {
         let claims = Claims {
             iat: now,
             jti,
             iss: "Vonage",
             api_key: self.api_key.clone(),
             application_id: application_id.to_string(),
-            payload_hash: payload_hash(body),
+            payload_hash,
         };
         sign(&claims, &self.secret)
     }
@@ -50,11 +50,6 @@ impl Signer {
         // it matters.
         Signer { api_key: self.api_key.clone(), secret: Secret::new("not-the-signature-secret-of-this-account") }
     }
-}
-
-/// The SHA-256 hex of a request body.
-pub fn payload_hash(body: &[u8]) -> String {
-    Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn sign(claims: &Claims, secret: &Secret) -> String {
@@ -74,7 +69,8 @@ mod tests {
     #[test]
     fn a_token_is_hs256_over_the_documented_claims() {
         let signer = Signer { api_key: "abc123".into(), secret: Secret::new("s3cret") };
-        let token = signer.token("app-1", b"{}", 1_700_000_000, "jti-1".into());
+        let hash = crate::webhooks::rules::payload_hash(crate::webhooks::hooks::Method::Post, &[], b"{}");
+        let token = signer.token("app-1", hash.clone(), 1_700_000_000, "jti-1".into());
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);
         let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
@@ -87,7 +83,7 @@ mod tests {
         let key = hmac::Key::new(hmac::HMAC_SHA256, b"s3cret");
         let tag = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
         assert!(hmac::verify(&key, format!("{}.{}", parts[0], parts[1]).as_bytes(), &tag).is_ok());
-        let forged = signer.forger().token("app-1", b"{}", 1_700_000_000, "jti-1".into());
+        let forged = signer.forger().token("app-1", hash, 1_700_000_000, "jti-1".into());
         assert_ne!(forged.split('.').nth(2), Some(parts[2]));
     }
 }

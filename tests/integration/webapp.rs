@@ -47,6 +47,8 @@ impl Seen {
 struct App {
     base: String,
     seen: Mutex<Vec<Seen>>,
+    /// Requests received per path, for behaviours that change after the first.
+    hits: Mutex<std::collections::HashMap<String, usize>>,
     /// Requests to `/held` being answered now, and the most there ever were at once.
     held: Mutex<(usize, usize)>,
 }
@@ -65,7 +67,12 @@ impl WebApp {
         let listener =
             runtime.block_on(tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))).expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = Arc::new(App { base: base.clone(), seen: Mutex::new(Vec::new()), held: Mutex::new((0, 0)) });
+        let app = Arc::new(App {
+            base: base.clone(),
+            seen: Mutex::new(Vec::new()),
+            hits: Mutex::new(Default::default()),
+            held: Mutex::new((0, 0)),
+        });
         let router = axum::Router::new().fallback(handle).with_state(app.clone());
         runtime.spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -102,8 +109,10 @@ impl Drop for WebApp {
     }
 }
 
-/// The claims of `token` if it is an HS256 JWT signed with `secret` whose `payload_hash` is `body`'s.
-fn verify(token: &str, secret: &str, body: &[u8]) -> Option<Value> {
+/// The claims of `token` if it is an HS256 JWT signed with `secret` whose `payload_hash` is the
+/// request's, as Vonage's support article says to check it: SHA-256 of the body for POST, of the query
+/// parameters written as a JSON object in their order (no whitespace) for GET.
+fn verify(token: &str, secret: &str, method: &Method, query: &[(String, String)], body: &[u8]) -> Option<Value> {
     let mut parts = token.split('.');
     let (header, claims, signature) = (parts.next()?, parts.next()?, parts.next()?);
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
@@ -114,7 +123,15 @@ fn verify(token: &str, secret: &str, body: &[u8]) -> Option<Value> {
     mac.update(format!("{}.{claims}", token.split('.').next()?).as_bytes());
     mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
-    let hash: String = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+    let hashed = match *method == Method::GET {
+        true => {
+            let object: serde_json::Map<String, Value> =
+                query.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            serde_json::to_vec(&Value::Object(object)).ok()?
+        }
+        false => body.to_vec(),
+    };
+    let hash: String = Sha256::digest(&hashed).iter().map(|b| format!("{b:02x}")).collect();
     (claims["payload_hash"] == hash.as_str()).then_some(claims)
 }
 
@@ -129,7 +146,13 @@ async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
     let query: Vec<(String, String)> =
         parts.uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
     let bearer = bearer(&parts.headers);
-    let verified = bearer.as_deref().and_then(|token| verify(token, SIGNATURE_SECRET, &body));
+    let verified = bearer.as_deref().and_then(|token| verify(token, SIGNATURE_SECRET, &parts.method, &query, &body));
+    let hit = {
+        let mut hits = app.hits.lock().unwrap();
+        let count = hits.entry(path.clone()).or_default();
+        *count += 1;
+        *count
+    };
     app.seen.lock().unwrap().push(Seen {
         method: parts.method.to_string(),
         path: path.clone(),
@@ -194,7 +217,48 @@ async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
         }
         "/non-utf8" => ncco_bytes(vec![b'[', 0xff, 0xfe, b']']),
         "/bomb" => ncco_bytes([b'['; 100_000].to_vec()),
-        "/not-json" => "Hello".into_response(),
+        "/not-json" => ncco_bytes(b"Hello".to_vec()),
+        "/html" => ([(header::CONTENT_TYPE, "text/html")], talk.to_string()).into_response(),
+        "/404" => StatusCode::NOT_FOUND.into_response(),
+        // Fails the first request only, in a way Vonage does (or does not) try again after.
+        p if p.ends_with("-once") && hit == 1 => match p {
+            "/503-once" => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            "/429-once" => StatusCode::TOO_MANY_REQUESTS.into_response(),
+            "/504-once" => StatusCode::GATEWAY_TIMEOUT.into_response(),
+            "/500-once" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            "/slow-once" => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                ncco(talk)
+            }
+            _ => StatusCode::NOT_FOUND.into_response(),
+        },
+        p if p.ends_with("-once") => ncco(talk),
+        // An IVR: a menu read out with an input; its answer depends on the keys or words.
+        "/ivr/answer" => ncco(json!([
+            {"action": "talk", "text": "Welcome to ACME. Press 1 for sales, 2 to leave a message.", "bargeIn": true},
+            {"action": "input", "type": ["dtmf", "speech"], "dtmf": {"maxDigits": 1, "timeOut": 5},
+             "eventUrl": [format!("{}/ivr/menu", app.base)]},
+        ])),
+        "/ivr/menu" => {
+            let result: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let digits = result["dtmf"]["digits"].as_str().unwrap_or_default().to_string();
+            let said = result["speech"]["results"][0]["text"].as_str().unwrap_or_default().to_string();
+            match (digits.as_str(), said.as_str()) {
+                ("1", _) | (_, "sales") => ncco(json!([
+                    {"action": "talk", "text": "Connecting you to sales"},
+                    {"action": "connect", "from": "447700900001", "eventUrl": [format!("{}/ivr/leg", app.base)],
+                     "endpoint": [{"type": "phone", "number": "447700900123"}]},
+                    {"action": "talk", "text": "Sales did not answer. Goodbye"},
+                ])),
+                ("2", _) => ncco(json!([
+                    {"action": "talk", "text": "Leave a message after the tone, then press hash"},
+                    {"action": "record", "endOnKey": "#", "beepStart": true, "format": "mp3",
+                     "eventUrl": [format!("{}/ivr/recorded", app.base)]},
+                    {"action": "talk", "text": "Thank you, goodbye"},
+                ])),
+                _ => ncco(json!([{"action": "talk", "text": "Sorry, I did not get that. Goodbye"}])),
+            }
+        }
         _ => StatusCode::OK.into_response(),
     }
 }

@@ -41,6 +41,7 @@ fn check_names_each_failure_and_never_follows_a_redirect() {
         ("nonutf8", "/non-utf8"),
         ("bomb", "/bomb"),
         ("notjson", "/not-json"),
+        ("html", "/html"),
     ] {
         manifest.push_str(&voice_app(address, &web.url(path), ""));
     }
@@ -67,8 +68,11 @@ fn check_names_each_failure_and_never_follows_a_redirect() {
     assert!(problem("nonutf8").contains("UTF-8"), "{}", problem("nonutf8"));
     assert!(problem("bomb").contains("deeper than 64"), "{}", problem("bomb"));
     assert!(problem("notjson").contains("not JSON"), "{}", problem("notjson"));
+    assert_eq!(problem("html"), "served as text/html; an NCCO must be served as application/json");
     assert_eq!(problem("offline"), "connection refused");
-    assert_eq!(run.json()["summary"], serde_json::json!({"passed": 1, "failed": 12}));
+    assert_eq!(run.json()["summary"], serde_json::json!({"passed": 1, "failed": 13}));
+    // A socket timeout is tried once more, as Vonage does; a 500 is not.
+    assert_eq!((web.count("/slow"), web.count("/500")), (2, 1));
     // Redirects are reported, never followed: /valid was asked once, by its own application.
     assert_eq!(web.count("/valid"), 1);
     assert_eq!(web.count("/loop"), 1);
@@ -184,7 +188,7 @@ applications:
     let doomed = result(&all, "doomed", "answer_url");
     assert_eq!(doomed["fallback_ok"], false, "the fallback fails too: {doomed}");
     let lost = result(&all, "lost", "answer_url");
-    assert_eq!(lost["fallback_ok"], false, "an invalid NCCO in a 200 is not a reason for the fallback");
+    assert_eq!(lost["fallback_ok"], true, "an invalid NCCO turns to the fallback too");
     assert!(result(&all, "get", "answer_url").get("fallback_ok").is_none());
     assert_eq!(result(&all, "chat", "status_url")["method"], "POST");
     assert_eq!(run.json()["format_version"], 1);
@@ -328,7 +332,11 @@ fn a_simulated_call_is_answered_notifies_and_is_signed() {
     // The notify's payload reached its eventUrl, and its NCCO replaced the rest of the call's.
     let notified = web.seen("/notified");
     assert_eq!(notified.len(), 1);
-    assert_eq!(notified[0].json(), serde_json::json!({"step": "one"}));
+    // As Vonage sends it: the payload, with the conversation and the time.
+    let body = notified[0].json();
+    assert_eq!(body["payload"], serde_json::json!({"step": "one"}));
+    assert_eq!(body["conversation_uuid"], events[0]["conversation_uuid"]);
+    assert!(body["timestamp"].is_string());
     let json = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).expect(0).json();
     assert_eq!(json["actions"], serde_json::json!(["talk", "notify", "talk"]));
 
@@ -371,17 +379,80 @@ fn the_simulated_call_transcript() {
 }
 
 #[test]
-fn an_invalid_ncco_ends_the_call_without_the_fallback() {
+fn an_invalid_ncco_turns_to_the_fallback() {
     let web = WebApp::start();
     let voice = voice_webhooks(&web, "/schema", "/fallback-valid", "/event");
     let (_emulator, ws) = sandbox_with(&web, &voice, None, false);
-    let transcript = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).expect(1).json();
-    assert_eq!(transcript["outcome"], "failed");
-    assert_eq!(web.count("/fallback-valid"), 0, "Vonage turns to the fallback only when answer_url is offline or errs");
-    assert!(transcript["problem"].as_str().unwrap().contains("/0 (talk): missing \"text\""), "{transcript}");
+    let transcript = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).expect(0).json();
+    assert_eq!(transcript["outcome"], "answered");
+    assert_eq!(
+        (web.count("/schema"), web.count("/fallback-valid")),
+        (1, 1),
+        "no retry after a bad NCCO, then the fallback"
+    );
+    // The fallback gets the answer request's fields, why it failed, and what the request was.
+    let fallback = &web.seen("/fallback-valid")[0];
+    assert_eq!(fallback.query("to"), Some("447700900001"));
+    assert!(fallback.query("reason").is_some_and(|r| r.contains("missing \"text\"")), "{fallback:?}");
+    let original: Value = serde_json::from_str(fallback.query("original_request").unwrap()).unwrap();
+    assert_eq!(
+        (original["type"].as_str(), original["url"].as_str()),
+        (Some("answer"), Some(web.url("/schema").as_str()))
+    );
     let statuses: Vec<String> =
         web.seen("/event").iter().filter_map(|s| s.json()["status"].as_str().map(str::to_string)).collect();
-    assert_eq!(statuses, ["started", "ringing", "failed"]);
+    assert_eq!(statuses, ["started", "ringing", "answered", "completed"]);
+}
+
+/// Vonage's retry rule, each trigger and non-trigger, in `check` and in a simulated call: answer_url is
+/// asked once more after a socket timeout, 429, 503 or 504, never after another status; a wrong content
+/// type is not retried, and turns to the fallback.
+#[test]
+fn answer_url_is_retried_only_after_the_documented_failures() {
+    let web = WebApp::start();
+    let ws = Workspace::new("http://127.0.0.1:9");
+    let mut manifest = String::from("version: 1\napplications:\n");
+    for (address, path) in [
+        ("a503", "/503-once"),
+        ("a429", "/429-once"),
+        ("a504", "/504-once"),
+        ("a500", "/500-once"),
+        ("aslow", "/slow-once"),
+        ("a404", "/404"),
+        ("ahtml", "/html"),
+    ] {
+        manifest.push_str(&voice_app(address, &web.url(path), ""));
+    }
+    ws.write("vapp.yaml", &manifest);
+    let run = ws.vapp().args(["check", "--format", "json"]).expect(1);
+    let all = results(&run);
+    for address in ["a503", "a429", "a504", "aslow"] {
+        let r = result(&all, address, "answer_url");
+        assert_eq!(r["ok"], true, "{address} answers on its second attempt: {r}");
+        assert!(r["note"].as_str().unwrap().starts_with("answered on attempt 2 of 2"), "{r}");
+    }
+    for (address, problem) in [("a500", "HTTP 500"), ("a404", "HTTP 404")] {
+        assert_eq!(result(&all, address, "answer_url")["problem"], problem);
+    }
+    let counts: Vec<usize> = ["/503-once", "/429-once", "/504-once", "/500-once", "/slow-once", "/404", "/html"]
+        .iter()
+        .map(|p| web.count(p))
+        .collect();
+    assert_eq!(counts, [2, 2, 2, 1, 2, 1, 1]);
+
+    // The same rules in a simulated call.
+    for (path, answered, asked, fallbacks) in
+        [("/503-once", true, 2, 0), ("/500-once", true, 1, 1), ("/html", true, 1, 1), ("/404", false, 1, 2)]
+    {
+        let web = WebApp::start();
+        let fallback = if path == "/404" { "/fallback-500" } else { "/fallback-valid" };
+        let voice = voice_webhooks(&web, path, fallback, "/event");
+        let (_emulator, ws) = sandbox_with(&web, &voice, None, false);
+        let code = if answered { 0 } else { 1 };
+        let transcript =
+            ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).expect(code).json();
+        assert_eq!((web.count(path), web.count(fallback)), (asked, fallbacks), "{path}: {transcript}");
+    }
 }
 
 #[test]
@@ -429,6 +500,6 @@ fn a_notify_that_answers_with_itself_is_delivered_a_bounded_number_of_times() {
     let (_emulator, ws) = sandbox_with(&web, &voice, None, false);
     let transcript = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).expect(0).json();
     assert_eq!((transcript["outcome"].as_str(), transcript["problem"].as_str()), (Some("answered"), None));
-    assert!(transcript["note"].as_str().unwrap().contains("20 notify actions"), "{transcript}");
-    assert_eq!(web.count("/notify-loop"), 1 + 20, "the answer, then 20 notifies");
+    assert!(transcript["notes"][0].as_str().unwrap().contains("replaced 20 times"), "{transcript}");
+    assert_eq!(web.count("/notify-loop"), 1 + 21, "the answer, then a notify and 20 that replaced it");
 }
