@@ -503,3 +503,154 @@ fn a_notify_that_answers_with_itself_is_delivered_a_bounded_number_of_times() {
     assert!(transcript["notes"][0].as_str().unwrap().contains("replaced 20 times"), "{transcript}");
     assert_eq!(web.count("/notify-loop"), 1 + 21, "the answer, then a notify and 20 that replaced it");
 }
+
+/// An IVR menu walked without a phone: the caller's key presses and words answer its input, its NCCO
+/// answers are followed, a connect rings its party (or not), a recording is made and served.
+#[test]
+fn an_ivr_menu_is_walked_with_key_presses_and_words() {
+    let web = WebApp::start();
+    let voice = voice_webhooks(&web, "/ivr/answer", "/fallback-valid", "/event");
+    let (emulator, ws) = sandbox_with(&web, &voice, None, false);
+    let call = |args: &[&str], code: i32| {
+        ws.vapp().args(["simulate", "call", "--to", "447700900001", "--format", "json"]).args(args).expect(code).json()
+    };
+    let heard = |t: &Value| -> Vec<String> {
+        t["heard"].as_array().unwrap().iter().map(|h| h["text"].as_str().unwrap().to_string()).collect()
+    };
+
+    // 1: sales, who answer; the call ends when they hang up.
+    let sales = call(&["--press", "1"], 0);
+    assert_eq!(sales["actions"], serde_json::json!(["talk", "input", "talk", "connect"]));
+    assert_eq!(heard(&sales), ["Welcome to ACME. Press 1 for sales, 2 to leave a message.", "Connecting you to sales"]);
+    assert_eq!(sales["heard"][0]["interrupted"], true, "bargeIn: the key press cut the menu short");
+    assert_eq!(sales["connected"][0]["to"], "447700900123");
+    assert_eq!(
+        (sales["connected"][0]["endpoint"].as_str(), sales["connected"][0]["answered"].as_bool()),
+        (Some("phone"), Some(true))
+    );
+    let menu = web.seen("/ivr/menu")[0].json();
+    assert_eq!(menu["dtmf"], serde_json::json!({"digits": "1", "timed_out": false}), "Vonage's shape: {menu}");
+    assert_eq!(menu["uuid"], sales["uuid"]);
+    let legs: Vec<Value> = web.seen("/ivr/leg").iter().map(|s| s.json()).collect();
+    let statuses: Vec<&str> = legs.iter().filter_map(|l| l["status"].as_str()).collect();
+    assert_eq!(statuses, ["started", "ringing", "answered", "completed"]);
+    assert!(legs.iter().all(|l| l["direction"] == "outbound" && l["to"] == "447700900123"));
+    assert_ne!(legs[0]["uuid"], sales["uuid"], "the callee's leg is a leg of its own");
+    assert_eq!(legs[0]["conversation_uuid"], sales["conversation_uuid"], "in the same conversation");
+
+    // Sales do not answer: the leg times out and the NCCO goes on.
+    let missed = call(&["--press", "1", "--no-answer"], 0);
+    assert_eq!(heard(&missed).last().map(String::as_str), Some("Sales did not answer. Goodbye"));
+    assert_eq!(missed["connected"][0]["answered"], false);
+
+    // Words, for an input that takes speech.
+    let said = call(&["--say", "sales"], 0);
+    assert_eq!(heard(&said)[1], "Connecting you to sales");
+    let speech = web.seen("/ivr/menu").last().unwrap().json();
+    assert_eq!(speech["speech"]["results"][0]["text"], "sales");
+
+    // 2, then a message ended with #: the recording's event, and the recording itself.
+    let message = call(&["--press", "2", "--press", "#"], 0);
+    assert_eq!(heard(&message).last().map(String::as_str), Some("Thank you, goodbye"));
+    let recorded = web.seen("/ivr/recorded")[0].json();
+    for field in ["start_time", "end_time", "recording_uuid", "size", "conversation_uuid", "timestamp"] {
+        assert!(recorded.get(field).is_some(), "{field} missing from {recorded}");
+    }
+    let url = recorded["recording_url"].as_str().unwrap().to_string();
+    let (content_type, audio) = emulator.block_on(async {
+        let answer = reqwest::Client::new().get(&url).basic_auth("test-key", Some("test-secret")).send().await.unwrap();
+        let content_type = answer.headers()["content-type"].to_str().unwrap().to_string();
+        (content_type, answer.bytes().await.unwrap())
+    });
+    assert_eq!(content_type, "audio/wav");
+    assert_eq!(audio.len(), recorded["size"].as_u64().unwrap() as usize);
+
+    // Nothing pressed: the input times out, and the menu says so.
+    let silent = call(&[], 0);
+    assert_eq!(heard(&silent).last().map(String::as_str), Some("Sorry, I did not get that. Goodbye"));
+    let timed_out = web.seen("/ivr/menu").last().unwrap().json();
+    assert_eq!(timed_out["dtmf"], serde_json::json!({"digits": "", "timed_out": true}));
+    let human = ws.vapp().args(["simulate", "call", "--to", "447700900001", "--press", "2", "--press", "#"]).expect(0);
+    assert!(human.stdout.contains("Heard at") && human.stdout.contains("\"Thank you, goodbye\""), "{human:?}");
+}
+
+/// Methods, bodies and signatures by Vonage's rules: event_url's GET carries the event as its query
+/// (hashed as a JSON object), messages v0.1 gets the legacy shape, rtc is signed when its
+/// `signed_callbacks` says so, and the sandbox's token claims the sandbox's API key.
+#[test]
+fn methods_bodies_and_signatures_follow_the_application() {
+    let web = WebApp::start();
+    let ws = Workspace::new("http://127.0.0.1:9");
+    let manifest = format!(
+        r#"version: 1
+applications:
+  legacy:
+    name: legacy
+    capabilities:
+      voice:
+        webhooks:
+          answer_url: "{signed}"
+          event_url: {{address: "{signed}", http_method: GET}}
+      messages:
+        version: v0.1
+        webhooks:
+          inbound_url: "{v01}"
+      rtc:
+        signed_callbacks: true
+        webhooks:
+          event_url: "{signed}"
+"#,
+        signed = web.url("/signed"),
+        v01 = web.url("/signed"),
+    );
+    ws.write("vapp.yaml", &manifest);
+    let run = ws
+        .vapp()
+        .args(["--sandbox", "check", "--format", "json"])
+        .env("VONAGE_SIGNATURE_SECRET", SIGNATURE_SECRET)
+        .expect(0);
+    let all = results(&run);
+    assert_eq!(result(&all, "legacy", "event_url")["method"], "GET");
+    let seen = web.seen("/signed");
+    let event = seen.iter().find(|s| s.query("status") == Some("started")).expect("the event, as a GET's query");
+    assert_eq!(event.method, "GET");
+    assert!(event.verified.is_some(), "a GET's payload_hash is over its query");
+    assert!(seen.iter().any(|s| s.json()["type"] == "member:joined" && s.verified.is_some()), "rtc is signed");
+    let claims: Vec<&Value> = seen.iter().filter_map(|s| s.verified.as_ref()).collect();
+    assert!(claims.iter().all(|c| c["api_key"] == "sandbox"), "never an empty api_key: {claims:?}");
+    let legacy = seen.iter().map(|s| s.json()).find(|b| b["message"].is_object()).expect("the inbound message");
+    assert_eq!(legacy["to"]["type"], "sms");
+    assert_eq!(legacy["message"]["content"]["type"], "text");
+    assert!(legacy.get("channel").is_none(), "{legacy}");
+}
+
+/// A call to a subaccount's number is signed with that account's own signature secret and claims its
+/// API key (`vapp emulator --account KEY:SECRET:SIGNATURE_SECRET`).
+#[test]
+fn a_subaccounts_number_rings_signed_as_that_account() {
+    let web = WebApp::start();
+    let config = vapp::emulator::EmulatorConfig {
+        seed_numbers: 2,
+        subaccounts: vec![("sub00001".into(), vapp::secret::Secret::new("SubSecret1"))],
+        signature_secret: Some(vapp::secret::Secret::new("the-primarys-own")),
+        signature_secrets: vec![(
+            vapp::emulator::SignedAccount::ApiKey("sub00001".into()),
+            vapp::secret::Secret::new(SIGNATURE_SECRET),
+        )],
+        ..config()
+    };
+    let emulator = BackgroundEmulator::start(config);
+    let ws = Workspace::new(&emulator.url);
+    ws.write(
+        "vapp.yaml",
+        &format!(
+            "version: 1\naccounts:\n  staging:\n    api_key: sub00001\n    api_secret_env: STAGING_SECRET\naccount: staging\napplications:\n  ivr:\n    name: ivr\n    numbers: [\"447700900003\"]\n    capabilities:\n      voice:\n        webhooks:\n{}",
+            voice_webhooks(&web, "/signed", "/fallback-valid", "/signed")
+        ),
+    );
+    ws.vapp().env("STAGING_SECRET", "SubSecret1").args(["apply", "--auto-approve"]).expect(0);
+    ws.vapp().args(["simulate", "call", "--to", "447700900003"]).expect(0);
+    let seen = web.seen("/signed");
+    assert!(!seen.is_empty() && seen.iter().all(|s| s.verified.is_some()), "every request verifies: {seen:#?}");
+    assert!(seen.iter().all(|s| s.verified.as_ref().unwrap()["api_key"] == "sub00001"));
+}
