@@ -31,6 +31,14 @@ pub use context::Context;
 pub use printer::Printer;
 pub use settings::{Settings, DEFAULT_SANDBOX_STATE, DEFAULT_STATE};
 
+/// `vapp schema`'s options.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The JSON Schema of scenario files (`vapp simulate run`) instead of manifests'
+    #[arg(long)]
+    pub scenarios: bool,
+}
+
 /// How a command ended, as the process exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -172,8 +180,8 @@ pub enum Command {
     Simulate(simulate::SimulateCommand),
     /// Serve a local Vonage Application and Numbers API
     Emulator(emulator::EmulatorArgs),
-    /// Print the manifest JSON Schema
-    Schema,
+    /// Print the manifest JSON Schema (or, with --scenarios, the scenario files')
+    Schema(SchemaArgs),
     /// Print a shell completion script (e.g. `vapp completions bash > ~/.local/share/bash-completion/completions/vapp`)
     Completions(completions::CompletionsArgs),
     /// Print the man page (or write one per command into a directory)
@@ -228,8 +236,11 @@ async fn run(command: Command, context: &Context) -> failure::Result<Exit> {
         Command::Check(args) => check::run(context, args).await,
         Command::Simulate(command) => simulate::run(context, command).await,
         Command::Emulator(args) => emulator::run(context, args).await,
-        Command::Schema => {
-            context.printer.data(&crate::manifest::manifest_schema_text());
+        Command::Schema(args) => {
+            match args.scenarios {
+                true => context.printer.data(&crate::webhooks::scenario::scenario_schema_text()),
+                false => context.printer.data(&crate::manifest::manifest_schema_text()),
+            }
             Ok(Exit::Success)
         }
         Command::Completions(args) => completions::run_completions(context, args),

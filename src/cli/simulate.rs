@@ -5,8 +5,9 @@
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
-use super::failure::Result;
+use super::failure::{Context as _, Result};
 use super::{Context, Exit};
+use crate::webhooks::scenario;
 use crate::webhooks::simulate::render_human;
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -64,20 +65,36 @@ pub enum SimulateCommand {
         #[arg(long)]
         text: String,
     },
+    /// Play scenario files (calls with key presses and speech, messages) and check what they expect;
+    /// exit 1 when one fails
+    Run {
+        /// Scenario files (YAML; `vapp schema --scenarios` prints their JSON Schema)
+        #[arg(id = "scenario_files", required = true, value_name = "FILE")]
+        files: Vec<std::path::PathBuf>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = RunFormat::Human)]
+        format: RunFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+pub enum RunFormat {
+    /// A line per scenario, and what was expected beside what happened for a failed one
+    #[default]
+    Human,
+    /// Every scenario's result and transcript (format_version 1)
+    Json,
+    /// JUnit XML, as CI systems show test results
+    Junit,
 }
 
 pub async fn run(context: &Context, command: SimulateCommand) -> Result<Exit> {
     let (what, traffic, text, acts) = match command {
         SimulateCommand::Call { traffic, acts } => ("call", traffic, None, Some(acts)),
         SimulateCommand::Message { traffic, text } => ("message", traffic, Some(text), None),
+        SimulateCommand::Run { files, format } => return run_scenarios(context, &files, format).await,
     };
-    let api_url = &context.settings.api_url;
-    if !context.settings.sandbox && api_url.is_vonage() {
-        return Err(super::failure::hinted(
-            format!("vapp simulate places traffic on an emulator's numbers, and {api_url} is Vonage's own API: there, calls and messages come from real phones"),
-            "point --api-url (or VAPP_API_URL) at `vapp emulator`, or use --sandbox",
-        ));
-    }
+    refuse_vonage(context)?;
     let mut body = json!({"to": traffic.to});
     if let Some(from) = &traffic.from {
         body["from"] = json!(from);
@@ -98,4 +115,86 @@ pub async fn run(context: &Context, command: SimulateCommand) -> Result<Exit> {
     };
     context.printer.data(&text);
     Ok(if transcript.ok { Exit::Success } else { Exit::Failure })
+}
+
+/// `vapp simulate` talks to an emulator, never to Vonage, where traffic comes from real phones.
+fn refuse_vonage(context: &Context) -> Result<()> {
+    let api_url = &context.settings.api_url;
+    if !context.settings.sandbox && api_url.is_vonage() {
+        return Err(super::failure::hinted(
+            format!("vapp simulate places traffic on an emulator's numbers, and {api_url} is Vonage's own API: there, calls and messages come from real phones"),
+            "point --api-url (or VAPP_API_URL) at `vapp emulator`, or use --sandbox",
+        ));
+    }
+    Ok(())
+}
+
+/// The request body of one scenario's traffic.
+fn traffic_body(traffic: &scenario::Traffic) -> (&'static str, serde_json::Value) {
+    match traffic {
+        scenario::Traffic::Call { to, from, acts } => {
+            let mut body = json!({"to": to, "press": acts.press, "say": acts.say, "no_answer": acts.no_answer});
+            if let Some(from) = from {
+                body["from"] = json!(from);
+            }
+            ("call", body)
+        }
+        scenario::Traffic::Message { to, from, text } => {
+            let mut body = json!({"to": to, "text": text});
+            if let Some(from) = from {
+                body["from"] = json!(from);
+            }
+            ("message", body)
+        }
+    }
+}
+
+/// Plays every scenario of `files` in order, and reports.
+async fn run_scenarios(context: &Context, files: &[std::path::PathBuf], format: RunFormat) -> Result<Exit> {
+    let mut scenarios = Vec::new();
+    let mut problems = Vec::new();
+    for path in files {
+        let bytes = crate::fsutil::read_bounded(path, scenario::MAX_SCENARIO_BYTES, "a scenario file")
+            .with_context(|| format!("cannot read the scenario file {}", path.display()))?;
+        let Ok(text) = String::from_utf8(bytes) else {
+            return Err(super::failure::Failure::msg(format!("{} is not UTF-8 text", path.display())));
+        };
+        match scenario::read(path, &text) {
+            Ok(read) => scenarios.extend(read),
+            Err(found) => problems.extend(found),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(crate::manifest::ManifestErrors(problems).into());
+    }
+    refuse_vonage(context)?;
+    let connection = context.connect().await?;
+    let mut played = Vec::new();
+    for loaded in scenarios {
+        let started = std::time::Instant::now();
+        let (what, body) = traffic_body(&loaded.traffic);
+        let (transcript, error) = match connection.client.simulate(what, &body).await {
+            Ok(transcript) => (Some(transcript), None),
+            Err(e) => (None, Some(crate::humanise::chain(&e))),
+        };
+        let mismatches = transcript.as_ref().map(|t| scenario::judge(&loaded.expect, t)).unwrap_or_default();
+        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        played.push(scenario::Played {
+            ok: error.is_none() && mismatches.is_empty(),
+            name: loaded.name,
+            file: loaded.file,
+            mismatches,
+            error,
+            ms,
+            transcript,
+        });
+    }
+    let report = scenario::RunReport::new(played);
+    let text = match format {
+        RunFormat::Human => scenario::render_human(&report),
+        RunFormat::Json => scenario::render_json(&report),
+        RunFormat::Junit => scenario::render_junit(&report),
+    };
+    context.printer.data(&text);
+    Ok(if report.ok() { Exit::Success } else { Exit::Failure })
 }

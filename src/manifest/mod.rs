@@ -9,7 +9,7 @@ pub mod accounts;
 pub mod emit;
 pub mod refactor;
 mod schema;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::hash_map::{Entry, HashMap};
 use std::fmt;
@@ -767,7 +767,10 @@ struct FileContents {
 }
 
 /// Turns a type problem into a position, a message a person can act on, and a hint.
-fn describe_type_problem(index: &yaml::PositionIndex, problem: TypeProblem) -> (Position, String, Option<String>) {
+pub(crate) fn describe_type_problem(
+    index: &yaml::PositionIndex,
+    problem: TypeProblem,
+) -> (Position, String, Option<String>) {
     let path = problem.path;
     let where_ = if path.is_empty() { String::new() } else { format!(" at `{}`", path.join(".")) };
     match problem.kind {

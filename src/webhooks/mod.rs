@@ -11,7 +11,8 @@
 //! - [`call`]: the HTTP exchange, bounded in time and size, redirects never followed;
 //! - [`ring`]: one webhook rung and its answer judged;
 //! - [`check`] and [`report`]: `vapp check`'s run and its words;
-//! - [`simulate`]: a simulated call or message, and its transcript.
+//! - [`simulate`]: a simulated call or message carried out on a simulated clock, and its transcript;
+//! - [`scenario`]: scenario files, their expectations judged against transcripts, and their reports.
 
 pub mod call;
 pub mod check;
@@ -21,5 +22,6 @@ pub mod ncco;
 pub mod report;
 pub mod ring;
 pub mod rules;
+pub mod scenario;
 pub mod sign;
 pub mod simulate;

@@ -654,3 +654,67 @@ fn a_subaccounts_number_rings_signed_as_that_account() {
     assert!(!seen.is_empty() && seen.iter().all(|s| s.verified.is_some()), "every request verifies: {seen:#?}");
     assert!(seen.iter().all(|s| s.verified.as_ref().unwrap()["api_key"] == "sub00001"));
 }
+
+/// Scenario files played through the binary: the IVR's paths as a team would test them in CI, one
+/// failing on purpose (what was expected beside what happened), JSON and JUnit reports, mistakes at
+/// file:line:col.
+#[test]
+fn scenario_files_test_call_flows() {
+    let web = WebApp::start();
+    let voice = voice_webhooks(&web, "/ivr/answer", "/fallback-valid", "/event");
+    let (_emulator, ws) = sandbox_with(&web, &voice, Some("/inbound"), false);
+    ws.write(
+        "calls.yaml",
+        r##"version: 1
+scenarios:
+  - name: pressing 1 reaches sales
+    call: { to: 447700900001, from: "447700900999" }
+    press: ["1"]
+    expect:
+      outcome: answered
+      heard: ["Welcome", "sales"]
+      connected: ["447700900123"]
+      webhooks: { fallback_answer_url: 0, input: 1 }
+  - name: saying sales reaches sales too
+    call: { to: "447700900001" }
+    say: ["sales"]
+    expect: { outcome: answered, connected: ["447700900123"] }
+  - name: a message after the tone
+    call: { to: "447700900001" }
+    press: ["2", "#"]
+    expect: { heard: ["Leave a message", "Thank you"], webhooks: { record: 1 } }
+  - name: a text reaches support
+    message: { to: "447700900001", text: help }
+    expect: { outcome: accepted }
+"##,
+    );
+    ws.write(
+        "wrong.yaml",
+        "version: 1\nscenarios:\n  - name: silence reaches sales (it does not)\n    call: { to: \"447700900001\" }\n    expect: { heard: [Welcome, Connecting], connected: [\"447700900123\"] }\n",
+    );
+    let passed = ws.vapp().args(["simulate", "run", "calls.yaml"]).expect(0);
+    assert!(passed.stdout.contains("✓ pressing 1 reaches sales (calls.yaml)"), "{passed:?}");
+    assert!(passed.stdout.contains("4 scenarios: 4 passed, 0 failed."), "{passed:?}");
+    let failed = ws.vapp().args(["simulate", "run", "calls.yaml", "wrong.yaml"]).expect(1);
+    assert!(failed.stdout.contains("✗ silence reaches sales (it does not) (wrong.yaml)"), "{failed:?}");
+    assert!(failed.stdout.contains("heard: expected \"Welcome\", then \"Connecting\""), "{failed:?}");
+    assert!(failed.stdout.contains("happened \"Welcome to ACME."), "{failed:?}");
+    assert!(failed.stdout.contains("connected: expected \"447700900123\""), "{failed:?}");
+    assert!(failed.stdout.contains("happened no one"), "{failed:?}");
+    let json = ws.vapp().args(["simulate", "run", "wrong.yaml", "--format", "json"]).expect(1).json();
+    assert_eq!(json["summary"], serde_json::json!({"passed": 0, "failed": 1}));
+    assert_eq!(json["scenarios"][0]["mismatches"][0]["what"], "heard");
+    let junit = ws.vapp().args(["simulate", "run", "calls.yaml", "wrong.yaml", "--format", "junit"]).expect(1).stdout;
+    assert!(junit.starts_with("<?xml"), "{junit}");
+    assert!(junit.contains("<testsuite name=\"calls.yaml\" tests=\"4\""), "{junit}");
+    assert!(junit.contains("<testsuite name=\"wrong.yaml\" tests=\"1\""), "{junit}");
+    assert!(junit.contains("<failure message=\"heard: expected"), "{junit}");
+
+    // Mistakes at file:line:col, before anything is placed.
+    ws.write("typo.yaml", "version: 1\nscenarios:\n  - name: typo\n    call: { to: \"447700900001\" }\n    expcet: { outcome: answered }\n");
+    let typo = ws.vapp().args(["simulate", "run", "typo.yaml"]).expect(1);
+    assert!(typo.stderr.contains("typo.yaml:5:5: unknown key `expcet`"), "{typo:?}");
+    assert!(typo.stderr.contains("did you mean `expect`?"), "{typo:?}");
+    let schema = ws.vapp().args(["schema", "--scenarios"]).expect(0).json();
+    assert!(schema["properties"]["scenarios"].is_object(), "{schema}");
+}
