@@ -33,12 +33,13 @@ import {
   Wait,
   WebsocketBitrate,
 } from '@vonage/voice';
+import { pathToFileURL } from 'node:url';
 
 const EVENT_URL = 'https://example.com/webhooks/event';
 const AUDIO_URL = 'https://example.com/audio/music.mp3';
 const LEG_UUID = 'aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab';
 
-const cases = [];
+export const cases = [];
 // One case: an NCCO built with NCCOBuilder from one or two SDK action objects.
 const add = (name, ...actions) => {
   const builder = new NCCOBuilder();
@@ -204,4 +205,7 @@ add('wait-min', new Wait(0.1));
 add('wait-max', new Wait(7200));
 add('talk-then-wait', new Talk('Please hold.'), new Wait(5));
 
-process.stdout.write(`${JSON.stringify(cases, null, 2)}\n`);
+// Run on its own, it prints them; ncco-check.mjs imports them.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.stdout.write(`${JSON.stringify(cases, null, 2)}\n`);
+}

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Runs check.mjs and subaccounts.mjs (the official Vonage Node SDK against the vapp emulator) end to end:
-# installs the pinned SDK if needed, starts an emulator with no applications, 12 numbers and one subaccount on a free port, runs the check,
-# always stops the emulator, and exits with the check's status.
+# Runs the official Vonage Node libraries against vapp, end to end; installs the pinned packages if needed:
+# - check.mjs and subaccounts.mjs: the Node SDK against the emulator (no applications, 12 numbers and one
+#   subaccount, on a free port, always stopped);
+# - ncco-check.mjs: every NCCO @vonage/voice's builders make must pass `vapp check`;
+# - calls.mjs: `vapp check`, `vapp simulate` and `vapp simulate run` against a web application written with
+#   @vonage/jwt's verifySignature and @vonage/voice's builders (it starts its own emulator).
+# Exits non-zero when any of them fails.
 #
 #   scripts/sdk-compat/run.sh            # uses target/debug/vapp
 #   VAPP_BIN=target/release/vapp scripts/sdk-compat/run.sh
@@ -73,4 +77,10 @@ fi
 sub_status=0
 VAPP_EMULATOR_URL="$url" timeout --kill-after=5 35 node "$here/subaccounts.mjs" || sub_status=$?
 [[ $status -eq 0 ]] && status=$sub_status
+ncco_status=0
+VAPP_BIN="$bin" timeout --kill-after=5 120 node "$here/ncco-check.mjs" || ncco_status=$?
+[[ $status -eq 0 ]] && status=$ncco_status
+calls_status=0
+VAPP_BIN="$bin" timeout --kill-after=5 180 node "$here/calls.mjs" || calls_status=$?
+[[ $status -eq 0 ]] && status=$calls_status
 exit "$status"

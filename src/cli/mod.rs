@@ -192,7 +192,16 @@ pub use failure::{hinted, Diagnose, Failure, Hinted, StalePlanError};
 
 /// Runs vapp with the process's arguments and environment.
 pub fn main() -> ExitCode {
-    let parsed = command().try_get_matches().and_then(|matches| Cli::from_arg_matches(&matches));
+    let parsed = command().try_get_matches().and_then(|matches| {
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        // The order of `simulate call`'s --press and --say is the caller's: clap keeps it in the matches.
+        if let (Command::Simulate(simulate::SimulateCommand::Call { acts, .. }), Some(call)) =
+            (&mut cli.command, matches.subcommand_matches("simulate").and_then(|m| m.subcommand_matches("call")))
+        {
+            acts.order = simulate::order_of(call);
+        }
+        Ok(cli)
+    });
     let cli = match parsed {
         Ok(cli) => cli,
         // Help and version are what was asked for; any other usage error is an error (exit 1: DESIGN.md's

@@ -9,6 +9,7 @@ use super::failure::{Context as _, Result};
 use super::{Context, Exit};
 use crate::webhooks::scenario;
 use crate::webhooks::simulate::render_human;
+use crate::webhooks::simulate::Act;
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
 pub enum TranscriptFormat {
@@ -44,6 +45,21 @@ pub struct Acts {
     /// The parties a `connect` rings do not answer (their leg times out, and the NCCO goes on)
     #[arg(long)]
     pub no_answer: bool,
+    /// The order of --press and --say on the command line (see [`order_of`]).
+    #[arg(skip)]
+    pub order: Vec<Act>,
+}
+
+/// Which `--press` and `--say` came first, in command-line order.
+pub fn order_of(matches: &clap::ArgMatches) -> Vec<Act> {
+    let mut acts: Vec<(usize, Act)> = Vec::new();
+    for (id, act) in [("press", Act::Press), ("say", Act::Say)] {
+        if let Some(indices) = matches.indices_of(id) {
+            acts.extend(indices.map(|i| (i, act)));
+        }
+    }
+    acts.sort_by_key(|(i, _)| *i);
+    acts.into_iter().map(|(_, act)| act).collect()
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +122,9 @@ pub async fn run(context: &Context, command: SimulateCommand) -> Result<Exit> {
         body["press"] = json!(acts.press);
         body["say"] = json!(acts.say);
         body["no_answer"] = json!(acts.no_answer);
+        if !acts.order.is_empty() {
+            body["order"] = json!(acts.order);
+        }
     }
     let connection = context.connect().await?;
     let transcript = connection.client.simulate(what, &body).await?;
@@ -134,6 +153,9 @@ fn traffic_body(traffic: &scenario::Traffic) -> (&'static str, serde_json::Value
     match traffic {
         scenario::Traffic::Call { to, from, acts } => {
             let mut body = json!({"to": to, "press": acts.press, "say": acts.say, "no_answer": acts.no_answer});
+            if !acts.order.is_empty() {
+                body["order"] = json!(acts.order);
+            }
             if let Some(from) = from {
                 body["from"] = json!(from);
             }

@@ -23,7 +23,7 @@ use super::Shared;
 use crate::model::Msisdn;
 use crate::webhooks::check::SystemClock;
 use crate::webhooks::sign::Signer;
-use crate::webhooks::simulate::{simulate_call, simulate_message, CallerActs, Routing, RECORDING_BYTES};
+use crate::webhooks::simulate::{simulate_call, simulate_message, Act, CallerActs, Routing, RECORDING_BYTES};
 
 const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The longest simulated message (an SMS of many parts is still far shorter).
@@ -49,6 +49,9 @@ struct Traffic {
     say: Vec<String>,
     #[serde(default)]
     no_answer: bool,
+    /// Whether each press or word comes first (`vapp simulate call`'s order on its command line).
+    #[serde(default)]
+    order: Vec<Act>,
 }
 
 /// The most key presses, and words said, one simulated call takes.
@@ -133,7 +136,12 @@ async fn carry_out(shared: &Shared, traffic: &Traffic, message: Option<&str>, ba
         signer: signer.as_ref(),
         recordings: &recordings,
     };
-    let acts = CallerActs { press: traffic.press.clone(), say: traffic.say.clone(), no_answer: traffic.no_answer };
+    let acts = CallerActs {
+        press: traffic.press.clone(),
+        say: traffic.say.clone(),
+        no_answer: traffic.no_answer,
+        order: traffic.order.clone(),
+    };
     let simulation = async {
         match message {
             None => simulate_call(&shared.caller, &SystemClock, &routing, &acts).await,

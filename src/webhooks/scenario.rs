@@ -264,6 +264,7 @@ pub fn read(path: &Path, text: &str) -> Result<Vec<Loaded>, Vec<Diagnostic>> {
                     press: scenario.press.into_iter().map(|d| d.0).collect(),
                     say: scenario.say,
                     no_answer: scenario.no_answer,
+                    order: Vec::new(),
                 },
             },
             (None, Some(message)) => {

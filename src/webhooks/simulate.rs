@@ -59,6 +59,18 @@ pub struct CallerActs {
     pub say: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_answer: bool,
+    /// Whether the caller presses or speaks first, then next, and so on (as `--press` and `--say`
+    /// came on the command line). Without it, an input that takes both gets the next key press first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub order: Vec<Act>,
+}
+
+/// One thing the caller does, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Act {
+    Press,
+    Say,
 }
 
 /// Which traffic a transcript is of.
@@ -312,6 +324,8 @@ struct Call<'a> {
     acts: CallerActs,
     presses: VecDeque<String>,
     says: VecDeque<String>,
+    /// What the caller does next, when the order is given.
+    order: VecDeque<Act>,
     recordings: &'a str,
     transcript: Transcript,
     /// When the call was answered, on the simulated clock.
@@ -491,10 +505,24 @@ impl Call<'_> {
         };
         let (dtmf, speech) = (types.contains(&"dtmf"), types.contains(&"speech"));
         let settings = |kind: &str, field: &str| action.get(kind).and_then(|s| s.get(field));
-        let pressed = dtmf.then(|| self.presses.pop_front()).flatten();
-        let said = match pressed {
-            Some(_) => None,
-            None => speech.then(|| self.says.pop_front()).flatten(),
+        // The caller's next act, as ordered; else a key press for an input that takes them, else words.
+        let (pressed, said) = match self.order.pop_front() {
+            Some(Act::Press) => {
+                let keys = self.presses.pop_front();
+                (keys.filter(|_| dtmf), None)
+            }
+            Some(Act::Say) => {
+                let words = self.says.pop_front();
+                (None, words.filter(|_| speech))
+            }
+            None => {
+                let pressed = dtmf.then(|| self.presses.pop_front()).flatten();
+                let said = match pressed {
+                    Some(_) => None,
+                    None => speech.then(|| self.says.pop_front()).flatten(),
+                };
+                (pressed, said)
+            }
         };
         // Vonage's shape: both objects always, `speech` saying so when it was not enabled.
         let (mut dtmf_result, mut speech_result) = (
@@ -576,6 +604,9 @@ impl Call<'_> {
         match ends_on_key {
             Some(key) if self.presses.front().is_some_and(|p| p.starts_with(key)) => {
                 self.presses.pop_front();
+                if self.order.front() == Some(&Act::Press) {
+                    self.order.pop_front();
+                }
                 self.run.now += RECORDING_LASTS;
             }
             _ => {
@@ -681,6 +712,7 @@ pub async fn simulate_call(caller: &Caller, clock: &dyn Clock, routing: &Routing
         hooks: hooks_of(app, Duration::from_secs(10)),
         presses: acts.press.iter().cloned().collect(),
         says: acts.say.iter().cloned().collect(),
+        order: acts.order.iter().copied().collect(),
         acts: acts.clone(),
         recordings: routing.recordings,
         transcript,
