@@ -28,6 +28,11 @@
 //!     it), then a plan of no changes; time, peak resident memory, the state's size and the API calls
 //!     each makes (the emulator counts them: `GET /_vapp/requests`).
 //!
+//! 11. A hundred simulated calls through a three-level IVR menu (`vapp simulate run` of 100 scenarios,
+//!     each pressing 1 three times and connected to an agent), against a local web application that
+//!     answers at once: the time per call, which is the emulator carrying out NCCOs and ringing the
+//!     web application (12 requests a call), not waiting on any clock.
+//!
 //! 9. `vapp check` of 100 applications (one `answer_url` each) against a local web application that
 //!    answers a valid NCCO in 50 ms: about 100 × 50 ms / 8 in flight = 0.625 s (goal ≤ 1.25× that).
 //!
@@ -129,6 +134,79 @@ fn main() {
     if wanted("subaccounts") {
         thousand_subaccounts(&runtime);
     }
+    if wanted("calls") {
+        hundred_calls_through_a_menu(&runtime);
+    }
+}
+
+/// 100 calls through a three-level menu, as one `vapp simulate run` (median of 3).
+fn hundred_calls_through_a_menu(runtime: &tokio::runtime::Runtime) {
+    const CALLS: usize = 100;
+    let listener =
+        runtime.block_on(tokio::net::TcpListener::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))).expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let menu_base = base.clone();
+    let router = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let base = menu_base.clone();
+        async move {
+            let next = |level: u32, text: &str| {
+                serde_json::json!([
+                    {"action": "talk", "text": text, "bargeIn": true},
+                    {"action": "input", "type": ["dtmf"], "dtmf": {"maxDigits": 1}, "eventUrl": [format!("{base}/menu{level}")]}
+                ])
+            };
+            let ncco = match uri.path() {
+                "/answer" => next(1, "Welcome. Press 1 for sales."),
+                "/menu1" => next(2, "Sales. Press 1 for new orders."),
+                "/menu2" => next(3, "New orders. Press 1 for an agent."),
+                "/menu3" => serde_json::json!([
+                    {"action": "talk", "text": "Connecting you"},
+                    {"action": "connect", "endpoint": [{"type": "phone", "number": "447700900123"}]}
+                ]),
+                _ => return (axum::http::StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/plain")], String::new()),
+            };
+            (axum::http::StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], ncco.to_string())
+        }
+    });
+    runtime.spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let emulator = EmulatorProcess::start(&["--seed-numbers", "1"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("vapp.yaml"),
+        format!("version: 1\napplications:\n  ivr:\n    name: ivr\n    numbers: [\"447700900001\"]\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: {base}/answer\n          event_url: {base}/event\n"),
+    )
+    .expect("manifest");
+    let mut scenarios = String::from("version: 1\nscenarios:\n");
+    for i in 0..CALLS {
+        scenarios.push_str(&format!(
+            "  - name: call {i}\n    call: {{ to: \"447700900001\" }}\n    press: [\"1\", \"1\", \"1\"]\n    expect: {{ outcome: answered, connected: [\"447700900123\"] }}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("calls.yaml"), scenarios).expect("scenarios");
+    let vapp = |args: &[&str]| {
+        Command::new(bin())
+            .current_dir(dir.path())
+            .args(args)
+            .env("VAPP_API_URL", &emulator.url)
+            .env("VONAGE_API_KEY", "sandbox")
+            .env("VONAGE_API_SECRET", "sandbox")
+            .output()
+            .expect("vapp")
+    };
+    let applied = vapp(&["apply", "--auto-approve", "-q", "--numbers-pace", "0s"]);
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    let mut samples = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let run = vapp(&["simulate", "run", "calls.yaml", "-q"]);
+        samples.push(started.elapsed().as_secs_f64());
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stdout));
+    }
+    let took = median(samples);
+    report("vapp simulate run: 100 calls through a 3-level menu (median of 3)", took, "s", "(measured)", true);
+    report("… per call (12 webhook requests each)", took * 1000.0 / CALLS as f64, "ms", "(measured)", true);
 }
 
 /// The emulator's count of the requests it served.
