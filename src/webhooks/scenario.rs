@@ -528,6 +528,21 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzz_seeds_read_or_say_why() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/scenario");
+        let mut read_ok = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            match read(&path, &text) {
+                Ok(_) => read_ok += 1,
+                Err(found) => assert!(!found.is_empty()),
+            }
+        }
+        assert_eq!(read_ok, 2, "ivr.yaml and every-field.yaml read; typo.yaml does not");
+    }
+
+    #[test]
     fn expectations_are_judged_in_order() {
         let transcript: Transcript = serde_json::from_value(serde_json::json!({
             "format_version": 1, "kind": "call", "to": "1", "from": "2", "application_id": null, "uuid": "u",

@@ -93,6 +93,17 @@ fn the_checked_in_schema_is_current() {
         printed == checked_in,
         "schemas/vapp.schema.json is stale: run `cargo run -- schema > schemas/vapp.schema.json`"
     );
+    let printed = ws.vapp().args(["schema", "--scenarios"]).expect(0).stdout;
+    let checked_in = std::fs::read_to_string(repo_path("schemas/vapp.scenarios.schema.json")).unwrap();
+    assert!(
+        printed == checked_in,
+        "schemas/vapp.scenarios.schema.json is stale: run `cargo run -- schema --scenarios > schemas/vapp.scenarios.schema.json`"
+    );
+    // The example scenarios read (they are a template: their hosts are the reader's own).
+    let example = repo_path("examples/scenarios/ivr.yaml");
+    let text = std::fs::read_to_string(&example).unwrap();
+    let read = vapp::webhooks::scenario::read(&example, &text).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(read.len(), 4);
 }
 
 /// Every example validates against the JSON Schema and loads with vapp, for both environments.
