@@ -332,6 +332,8 @@ struct Call<'a> {
     answered_at: Duration,
     /// Background recordings, whose events go when the call ends.
     recording: Vec<(Value, Duration)>,
+    /// The wall-clock time the simulated clock starts from.
+    began: std::time::SystemTime,
 }
 
 /// What carrying out one action did to the rest of the NCCO.
@@ -348,15 +350,37 @@ impl Call<'_> {
         self.hooks.iter().find(|h| h.kind == kind)
     }
 
+    /// The caller's leg's event `status`, with the fields Vonage adds to `answered` (unknown yet:
+    /// null) and `completed` (the call's times, its duration in seconds, and what it cost: nothing,
+    /// on an emulator), as its webhook reference and SDK fixtures show them.
     fn event(&self, status: &str) -> Value {
         let traffic = Traffic { timestamp: self.timestamp(), ..self.traffic.clone() };
-        call_event(&traffic, status)
+        let mut event = call_event(&traffic, status);
+        let Some(fields) = event.as_object_mut() else { return event };
+        match status {
+            "answered" => {
+                for field in ["start_time", "rate", "network"] {
+                    fields.insert(field.into(), Value::Null);
+                }
+            }
+            "completed" => {
+                let at = |offset: Duration| humantime::format_rfc3339_millis(self.began + offset).to_string();
+                let duration = self.run.now.saturating_sub(self.answered_at).as_secs();
+                fields.insert("start_time".into(), json!(at(self.answered_at)));
+                fields.insert("end_time".into(), json!(at(self.run.now)));
+                fields.insert("duration".into(), json!(duration.to_string()));
+                fields.insert("rate".into(), json!("0.00000000"));
+                fields.insert("price".into(), json!("0.00000000"));
+                fields.insert("network".into(), json!("VAPP-EMULATOR"));
+            }
+            _ => {}
+        }
+        event
     }
 
     /// The simulated clock's time, as a timestamp.
     fn timestamp(&self) -> String {
-        let at = self.run.clock.wall() + self.run.now;
-        humantime::format_rfc3339_millis(at).to_string()
+        humantime::format_rfc3339_millis(self.began + self.run.now).to_string()
     }
 
     async fn send_event(&mut self, status: &str) -> Option<Rung> {
@@ -718,6 +742,7 @@ pub async fn simulate_call(caller: &Caller, clock: &dyn Clock, routing: &Routing
         transcript,
         answered_at: Duration::ZERO,
         recording: Vec::new(),
+        began: clock.wall(),
     };
     for status in ["started", "ringing"] {
         call.send_event(status).await;

@@ -328,6 +328,11 @@ fn a_simulated_call_is_answered_notifies_and_is_signed() {
     assert!(events
         .iter()
         .all(|e| e["uuid"] == events[0]["uuid"] && e["conversation_uuid"] == events[0]["conversation_uuid"]));
+    // `completed` carries the call's times and duration, as Vonage's does (strings, as its SDK fixtures show).
+    let completed = &events[3];
+    for field in ["start_time", "end_time", "duration", "rate", "price", "network"] {
+        assert!(completed[field].is_string(), "{field} missing from {completed}");
+    }
     assert!(web.seen("/notified")[0].verified.is_some(), "a notify is signed as the voice webhooks are");
     // The notify's payload reached its eventUrl, and its NCCO replaced the rest of the call's.
     let notified = web.seen("/notified");
