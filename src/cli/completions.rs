@@ -26,13 +26,13 @@ pub struct ManArgs {
 
 pub fn run_completions(context: &Context, args: CompletionsArgs) -> Result<Exit> {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut super::command(), "vapp", &mut script);
+    clap_complete::generate(args.shell, &mut super::documented_command(), "vapp", &mut script);
     context.printer.data(&String::from_utf8_lossy(&script));
     Ok(Exit::Success)
 }
 
 pub fn run_man(context: &Context, args: ManArgs) -> Result<Exit> {
-    let command = super::command();
+    let command = super::documented_command();
     let Some(dir) = args.out_dir else {
         let mut page = Vec::new();
         clap_mangen::Man::new(command).render(&mut page).context("cannot render the man page")?;

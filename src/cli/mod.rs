@@ -140,6 +140,29 @@ pub fn command() -> clap::Command {
 }
 
 /// `command` and its subcommands with `hidden` added.
+/// The command line as completions and man pages describe it: each command with exactly the options it
+/// takes, its global ones among them (not global: they are copied into the commands that use them, so
+/// a completion script offers a command nothing else and its man page's synopsis shows them).
+pub fn documented_command() -> clap::Command {
+    let mut cli = Cli::command();
+    let globals: Vec<clap::Arg> = cli.get_arguments().filter(|a| a.is_global_set()).cloned().collect();
+    cli = cli.mut_args(|a| a.global(false));
+    let names: Vec<String> = cli.get_subcommands().map(|c| c.get_name().to_string()).collect();
+    for name in names {
+        let used = global_options_of(&name);
+        let copies: Vec<clap::Arg> = globals
+            .iter()
+            .filter(|a| {
+                used.contains(&a.get_id().as_str()) || ["no_color", "quiet", "verbose"].contains(&a.get_id().as_str())
+            })
+            .map(|a| a.clone().global(false))
+            .collect();
+        cli = cli.mut_subcommand(&name, |sub| with_hidden(sub, &copies));
+    }
+    cli
+}
+
+/// `command` and each of its subcommands, with `args` added (hidden or not, as they come).
 fn with_hidden(mut command: clap::Command, hidden: &[clap::Arg]) -> clap::Command {
     let children: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_string()).collect();
     for child in children {
@@ -280,6 +303,24 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         command().debug_assert();
+        documented_command().debug_assert();
+    }
+
+    /// A completion script offers each command only the options it takes, as its `--help` does.
+    #[test]
+    fn completions_offer_each_command_only_its_options() {
+        let mut script = Vec::new();
+        clap_complete::generate(clap_complete::Shell::Bash, &mut documented_command(), "vapp", &mut script);
+        let script = String::from_utf8(script).unwrap();
+        let options_of = |command: &str| -> String {
+            let at = script.find(&format!("vapp__subcmd__{command})")).unwrap();
+            script[at..].lines().nth(1).unwrap().to_string()
+        };
+        let token = options_of("token");
+        assert!(token.contains("--state") && token.contains("--ttl"), "{token}");
+        assert!(!token.contains("--numbers-url") && !token.contains("--api-url"), "{token}");
+        let plan = options_of("plan");
+        assert!(plan.contains("--numbers-url") && plan.contains("--detailed-exitcode"), "{plan}");
     }
 
     #[test]
