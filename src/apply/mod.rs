@@ -407,18 +407,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         if !needed {
             return Ok(());
         }
-        self.store
-            .commit(|s| {
-                if let Some(entry) = s.applications.remove(from) {
-                    s.applications.insert(to.clone(), entry);
-                }
-                for pending in s.numbers_pending.values_mut() {
-                    if pending.to.as_ref() == Some(from) {
-                        pending.to = Some(to.clone());
-                    }
-                }
-            })
-            .await?;
+        self.store.commit(|s| s.rename(from, to)).await?;
         Ok(())
     }
 
@@ -433,10 +422,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
         self.store
             .commit(|s| {
                 if let Some(entry) = s.applications.get_mut(&change.address) {
-                    entry.id = Some(id);
-                    entry.applied = Some(observed);
-                    entry.protect = change.protect;
-                    entry.intent = None;
+                    entry.mark_applied(id, observed, change.protect);
                 }
             })
             .await?;
@@ -539,17 +525,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
 
     /// Records the adopted application, then updates it when the plan says it differs.
     async fn adopt(&self, change: &Change, adopt: &Adopt) -> Result<AppId, ActionError> {
-        let (id, observed) = (adopt.id.clone(), adopt.observed.clone());
-        self.store
-            .commit(|s| {
-                if let Some(entry) = s.applications.get_mut(&change.address) {
-                    entry.id = Some(id);
-                    entry.applied = Some(observed);
-                    entry.protect = change.protect;
-                    entry.intent = None;
-                }
-            })
-            .await?;
+        self.record_as_applied(change, &adopt.id, &adopt.observed).await?;
         self.converge_after_recording(change, &adopt.id, adopt.then.as_ref()).await?;
         Ok(adopt.id.clone())
     }
@@ -611,10 +587,13 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
                     entry.pending_key = None;
                     entry.rotation = rotate.rotation;
                     entry.rotate_requested = false;
-                    entry.protect = change.protect;
-                    entry.intent = None;
-                    if applied.is_some() {
-                        entry.applied = applied;
+                    match applied.clone() {
+                        Some(applied) => entry.mark_applied(rotate.id.clone(), applied, change.protect),
+                        // The account had the key already: nothing was sent, nothing new observed.
+                        None => {
+                            entry.protect = change.protect;
+                            entry.intent = None;
+                        }
                     }
                 }
             })
@@ -739,17 +718,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
     async fn record(&self, change: &Change, live: &Application) -> Result<AppId, ActionError> {
         let id = live.id.clone().ok_or(ActionError::MissingId)?;
         let applied = comparable(live).map_err(decode_error)?;
-        let recorded = id.clone();
-        self.store
-            .commit(|s| {
-                if let Some(entry) = s.applications.get_mut(&change.address) {
-                    entry.id = Some(recorded);
-                    entry.applied = Some(applied);
-                    entry.protect = change.protect;
-                    entry.intent = None;
-                }
-            })
-            .await?;
+        self.record_as_applied(change, &id, &applied).await?;
         Ok(id)
     }
 
@@ -775,14 +744,17 @@ pub async fn record_observed(store: &StateStore, changes: &[&Change]) -> Result<
     let addresses: BTreeSet<&Address> = changes.iter().map(|c| &c.address).collect();
     // What differs from what the state holds, found under the store's lock; written in one commit.
     let (no_ops, numbers, resolved) = store.read(|state| {
-        let mut no_ops: Vec<(&Address, &serde_json::Value, bool)> = Vec::new();
+        let mut no_ops: Vec<(&Address, &AppId, &serde_json::Value, bool)> = Vec::new();
         let mut numbers: Vec<(&Address, BTreeSet<Msisdn>)> = Vec::new();
         for change in changes {
             let Some(entry) = state.applications.get(&change.address) else { continue };
-            if let Step::NoOp { observed, .. } = &change.step {
-                if entry.applied.as_ref() != Some(observed) || entry.protect != change.protect || entry.intent.is_some()
-                {
-                    no_ops.push((&change.address, observed, change.protect));
+            if let Step::NoOp { id, observed } = &change.step {
+                let recorded = entry.applied.as_ref() == Some(observed)
+                    && entry.protect == change.protect
+                    && entry.intent.is_none()
+                    && entry.renamed_from.is_none();
+                if !recorded {
+                    no_ops.push((&change.address, id, observed, change.protect));
                 }
             }
             if observes_numbers(&change.step) {
@@ -813,11 +785,9 @@ pub async fn record_observed(store: &StateStore, changes: &[&Change]) -> Result<
     }
     store
         .commit(|s| {
-            for (address, observed, protect) in no_ops {
+            for (address, id, observed, protect) in no_ops {
                 if let Some(entry) = s.applications.get_mut(address) {
-                    entry.applied = Some(observed.clone());
-                    entry.protect = protect;
-                    entry.intent = None;
+                    entry.mark_applied(id.clone(), observed.clone(), protect);
                 }
             }
             for (address, now) in numbers {

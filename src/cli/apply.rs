@@ -267,7 +267,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         "\n{} {}: {}",
         verb.title(),
         if failed { "incomplete" } else { "complete" },
-        counts(verb, &report, number_updates > 0)
+        counts(verb, &report, &plan, number_updates > 0)
     );
     if !failures.is_empty() || !account_failures.is_empty() {
         text.push_str(&format!("; {} failed", failures.len() + account_failures.len()));
@@ -383,10 +383,23 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// What the run did, in words: destroy only deletes and unlinks, so it says that, not "0 created".
-fn counts(verb: Verb, report: &crate::apply::Report, numbers: bool) -> String {
+fn counts(verb: Verb, report: &crate::apply::Report, plan: &plan::Plan, numbers: bool) -> String {
     let created = report.succeeded(Action::Create) + report.succeeded(Action::Recreate);
-    let updated =
-        report.succeeded(Action::Update) + report.succeeded(Action::Adopt) + report.succeeded(Action::RotateKey);
+    // An import that also brought the application to its manifest (a rename, a new key) updated it too.
+    let imported_and_updated = report
+        .outcomes
+        .iter()
+        .filter(|o| o.number.is_none() && o.action == Action::Import && o.result.is_ok())
+        .filter(|o| {
+            plan.changes
+                .iter()
+                .any(|c| c.address == o.address && matches!(&c.step, plan::Step::Import(i) if i.then.is_some()))
+        })
+        .count();
+    let updated = report.succeeded(Action::Update)
+        + report.succeeded(Action::Adopt)
+        + report.succeeded(Action::RotateKey)
+        + imported_and_updated;
     let deleted = report.succeeded(Action::Delete);
     let (linked, unlinked) = (report.numbers_routed(false), report.numbers_routed(true));
     match verb {
@@ -523,6 +536,10 @@ impl Progress for LineProgress<'_> {
                     _ => String::new(),
                 };
                 format!("{}: {}{id} [{secs:.1}s]", change.address, action.words().done)
+            }
+            // Stopped before its call left: nothing failed, and the next run carries it out.
+            Err(crate::apply::ActionError::Interrupted) => {
+                format!("{}: {} not sent (interrupted)", change.address, action.as_str())
             }
             Err(e) => {
                 let first_line = chain(e).lines().next().unwrap_or_default().to_string();

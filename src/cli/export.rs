@@ -169,7 +169,11 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
         }
     }
     if !to_import.is_empty() {
-        context.printer.status(&format!("{} of them are not managed yet; to manage them:", to_import.len()));
+        let (count, verb, pronoun) = match to_import.len() {
+            1 => ("1 of them".to_string(), "is", "it"),
+            n => (format!("{n} of them"), "are", "them"),
+        };
+        context.printer.status(&format!("{count} {verb} not managed yet; to manage {pronoun}:"));
         for line in &to_import {
             context.printer.status(&format!("  {line}"));
         }

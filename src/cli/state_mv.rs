@@ -80,18 +80,7 @@ async fn rename(context: &Context, from: &Address, to: &Address) -> Result<Exit>
     if let Some(leaving) = &entry.leaving {
         bail!("{from} is being handed to {}: finish that first (run the same `vapp state mv` again)", leaving.to);
     }
-    store
-        .commit(|s| {
-            if let Some(entry) = s.applications.remove(from) {
-                s.applications.insert(to.clone(), entry);
-            }
-            for pending in s.numbers_pending.values_mut() {
-                if pending.to.as_ref() == Some(from) {
-                    pending.to = Some(to.clone());
-                }
-            }
-        })
-        .await?;
+    store.commit(|s| s.rename(from, to)).await?;
     context.printer.status(&format!(
         "Moved `{from}` to `{to}` in the state: same application, key and numbers. Declare `{to}` in the manifests (a `moved:` entry says the same for reviewers)."
     ));

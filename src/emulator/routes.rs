@@ -339,12 +339,14 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Application, Response>
         invalid.push(InvalidParameter { name: "name".into(), reason: "is required".into() });
         value["name"] = Value::String("(missing)".into());
     }
+    let spelt_connection_timeouts = connection_timeouts(&value);
     let mut app: Application = serde_path_to_error::deserialize(value).map_err(|e| {
         let (name, reason) = api_words(humanise::humanise(&e));
         problems::payload_validation(vec![InvalidParameter { name, reason }])
     })?;
     app.extra.remove("_links");
     invalid.extend(account::invalid_parameters(&app));
+    keep_connection_timeouts(&mut app, &spelt_connection_timeouts);
     if !invalid.is_empty() {
         return Err(problems::payload_validation(invalid));
     }
@@ -352,6 +354,37 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Application, Response>
         keys.private_key = None;
     }
     Ok(app)
+}
+
+/// The voice webhooks whose timeout a client spelt `connection_timeout` (OAS 2.1.0 and the Java SDK),
+/// with its value.
+fn connection_timeouts(value: &Value) -> Vec<(&'static str, Value)> {
+    let webhooks = &value["capabilities"]["voice"]["webhooks"];
+    ["answer_url", "fallback_answer_url", "event_url"]
+        .into_iter()
+        .filter_map(|name| Some((name, webhooks.get(name)?.get("connection_timeout")?.clone())))
+        .collect()
+}
+
+/// Keeps a `connection_timeout` as the client spelt it (instead of `connect_timeout`): the client reads
+/// back what it sent, on every voice webhook (the Java SDK reads only that spelling).
+fn keep_connection_timeouts(app: &mut Application, spelt: &[(&'static str, Value)]) {
+    let Some(webhooks) =
+        app.capabilities.as_deref_mut().and_then(|c| c.voice.as_deref_mut()).and_then(|v| v.webhooks.as_mut())
+    else {
+        return;
+    };
+    for (name, value) in spelt {
+        let webhook = match *name {
+            "answer_url" => webhooks.answer_url.as_mut(),
+            "fallback_answer_url" => webhooks.fallback_answer_url.as_mut(),
+            _ => webhooks.event_url.as_mut(),
+        };
+        if let Some(webhook) = webhook {
+            webhook.connect_timeout = None;
+            webhook.extra.insert("connection_timeout".to_string(), value.clone());
+        }
+    }
 }
 
 /// A type problem in the API's words: a dotted parameter name and a short reason.

@@ -526,10 +526,33 @@ impl FileCheck<'_> {
             }
         }
         // Walking the document against the schema costs more than reading it: done only for a
-        // document serde refuses, to name its real mistake.
+        // document serde refuses, to name its real mistake (every unknown key at once, in order).
         let mut file: ManifestFile = match serde_path_to_error::deserialize(&value) {
             Ok(file) => file,
             Err(e) => {
+                let mut unknown: Vec<(Position, String, Option<String>)> = schema::unknown_keys(&value)
+                    .into_iter()
+                    .map(|u| {
+                        let mut at = u.parent.clone();
+                        at.push(u.key.clone());
+                        let in_ = match u.parent.is_empty() {
+                            true => String::new(),
+                            false => format!(" in {}", u.parent.join(".")),
+                        };
+                        (
+                            index.nearest_key(&at),
+                            format!("unknown key `{}`{in_}", u.key),
+                            did_you_mean(&u.key, &u.allowed),
+                        )
+                    })
+                    .collect();
+                if !unknown.is_empty() {
+                    unknown.sort_by_key(|(at, ..)| (at.line, at.col));
+                    for (at, message, help) in unknown {
+                        self.report(at, message, help);
+                    }
+                    return None;
+                }
                 if let Some(path) = schema::list_for_mapping(&value) {
                     let at = index.value(&path).unwrap_or_else(|| index.nearest(&path));
                     self.report(at, format!("expected a mapping at `{}`, found a list", path.join(".")), None);

@@ -60,6 +60,49 @@ pub fn list_for_mapping(value: &Value) -> Option<Vec<String>> {
     walk(root, resolve(root, root), value, &mut path).then_some(path)
 }
 
+/// A key the schema does not know, where it is and the keys that would be allowed there.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UnknownKey {
+    pub parent: Vec<String>,
+    pub key: String,
+    pub allowed: Vec<String>,
+}
+
+/// Every key of `value` that the schema does not allow where it stands, in document order (serde
+/// stops at the first; a person wants them all at once). Keys the loader itself refuses with words of
+/// its own (a secret written into an account's declaration) are left to it.
+pub fn unknown_keys(value: &Value) -> Vec<UnknownKey> {
+    const REFUSED_BY_THE_LOADER: &[&str] = &["api_secret", "secret", "signature_secret"];
+    fn walk(root: &Value, node: &Value, value: &Value, path: &mut Vec<String>, out: &mut Vec<UnknownKey>) {
+        let Value::Object(map) = value else { return };
+        let Some(object) = object_branch(root, node) else { return };
+        let properties = object.get("properties").and_then(Value::as_object);
+        let open = object.get("additionalProperties").is_some_and(Value::is_object)
+            || object.get("additionalProperties").is_none() && properties.is_none();
+        for (key, child_value) in map {
+            match child(root, node, key) {
+                Some(child_node) => {
+                    path.push(key.clone());
+                    walk(root, child_node, child_value, path, out);
+                    path.pop();
+                }
+                None if open => {}
+                None if path.first().map(String::as_str) == Some("accounts")
+                    && REFUSED_BY_THE_LOADER.contains(&key.as_str()) => {}
+                None => out.push(UnknownKey {
+                    parent: path.clone(),
+                    key: key.clone(),
+                    allowed: properties.map(|p| p.keys().cloned().collect()).unwrap_or_default(),
+                }),
+            }
+        }
+    }
+    let root = manifest_schema();
+    let mut out = Vec::new();
+    walk(root, resolve(root, root), value, &mut Vec::new(), &mut out);
+    out
+}
+
 fn allows_array(root: &Value, node: &Value) -> bool {
     let node = resolve(root, node);
     let typed = |t: &Value| t == "array" || t.as_array().is_some_and(|ts| ts.iter().any(|t| t == "array"));
@@ -109,6 +152,22 @@ mod tests {
         assert_eq!(list_for_mapping(&value), Some(path("applications.a.capabilities.voice")));
         let fine = serde_json::json!({"version": 1, "applications": {"a": {"name": "x"}}});
         assert_eq!(list_for_mapping(&fine), None);
+    }
+
+    #[test]
+    fn every_unknown_key_is_found() {
+        let value = serde_json::json!({"version": 1, "applications": {"a": {"name": "x", "nubmers": [],
+            "capabilities": {"voice": {"webhooks": {"answer_ur": "https://x/"}}}}},
+            "accounts": {"s": {"api_key": "k", "api_secret": "refused by the loader"}}});
+        let found: Vec<(String, String)> =
+            unknown_keys(&value).into_iter().map(|u| (u.parent.join("."), u.key)).collect();
+        assert_eq!(
+            found,
+            [
+                ("applications.a".to_string(), "nubmers".to_string()),
+                ("applications.a.capabilities.voice.webhooks".to_string(), "answer_ur".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -100,6 +100,17 @@ impl Node {
     }
 }
 
+/// The first tab in a line's indentation (before its first other character), if one indents a line
+/// that holds something.
+fn tab_in_indentation(source: &str) -> Option<Position> {
+    source.lines().enumerate().find_map(|(i, line)| {
+        let indentation: &str = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+        let holds_something = !line.trim().is_empty() && !line.trim_start().starts_with('#');
+        let col = indentation.find('\t')?;
+        holds_something.then_some(Position { line: i + 1, col: col + 1 })
+    })
+}
+
 fn position(span: &Span) -> Position {
     Position { line: span.start.line(), col: span.start.col() + 1 }
 }
@@ -115,6 +126,14 @@ pub fn parse_unexpanded(source: &str) -> Result<Value, Vec<Found>> {
 }
 
 fn parse_with(source: &str, lookup: Option<EnvLookup>) -> Result<(Value, PositionIndex), Vec<Found>> {
+    // YAML forbids tabs in indentation; the parser notices only later (often on the next line).
+    if let Some(at) = tab_in_indentation(source) {
+        return Err(vec![Found {
+            at,
+            message: "a tab indents this line; YAML indents with spaces".into(),
+            help: Some("replace the tab with spaces".into()),
+        }]);
+    }
     let root = build_tree(source).map_err(|f| vec![f])?;
     let Some(root) = root else {
         return Ok((Value::Null, PositionIndex::default()));
@@ -458,6 +477,22 @@ fn parse_int(text: &str) -> Option<Number> {
         Some(Number::from(v))
     } else {
         i64::try_from(value).ok().map(Number::from)
+    }
+}
+
+#[cfg(test)]
+mod tab_tests {
+    use super::*;
+
+    #[test]
+    fn a_tab_in_indentation_is_reported_where_it_is() {
+        let found = parse("\tversion: 1\napplications: {}\n", &|_| None).unwrap_err();
+        assert_eq!((found[0].at.line, found[0].at.col), (1, 1));
+        assert!(found[0].message.contains("a tab indents this line"));
+        let found = parse("version: 1\napplications:\n  \ta: {}\n", &|_| None).unwrap_err();
+        assert_eq!((found[0].at.line, found[0].at.col), (3, 3));
+        // A tab elsewhere, or on a blank line, is not indentation.
+        assert!(parse("version: 1 \t\n\t\napplications: {}\n", &|_| None).is_ok());
     }
 }
 

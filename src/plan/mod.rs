@@ -506,6 +506,9 @@ pub enum Warning {
     /// One address is deleted and another created with what the deleted one last applied: a rename
     /// that a `moved:` entry would make without deleting anything.
     LooksLikeRename { from: Address, to: Address },
+    /// `vapp state mv from to` ran and the manifests still declare `from`: the state is ahead of them,
+    /// and the plan would delete `to` and create `from`.
+    StateRenamedAhead { from: Address, to: Address },
     /// The address is being handed to another state (`vapp state mv --to-state`): left alone.
     Leaving { address: Address, to: String },
     /// The manifests put the application in another account than the one it lives in: Vonage cannot

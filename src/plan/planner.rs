@@ -776,20 +776,26 @@ impl Planner {
     /// Warns of a delete and a create that are one application renamed: the created address's
     /// manifest is what the deleted one last applied.
     fn warn_renames(&mut self, desired: &Desired, state: &State) -> Result<(), serde_json::Error> {
-        let deleted: Vec<(&Address, &Value)> = self
+        let deleted: Vec<(&Address, &StateEntry)> = self
             .changes
             .iter()
             .filter(|c| matches!(c.step, Step::Delete { .. }))
-            .filter_map(|c| Some((&c.address, state.applications.get(&c.address)?.applied.as_ref()?)))
+            .filter_map(|c| Some((&c.address, state.applications.get(&c.address)?)))
             .collect();
         if deleted.is_empty() {
             return Ok(());
         }
         let mut hints = Vec::new();
         for change in self.changes.iter().filter(|c| matches!(c.step, Step::Create(_))) {
+            // A `vapp state mv` the manifests have not caught up with: the `moved:` hint would point
+            // back the way the state just came.
+            if let Some((to, _)) = deleted.iter().find(|(_, e)| e.renamed_from.as_ref() == Some(&change.address)) {
+                hints.push(Warning::StateRenamedAhead { from: change.address.clone(), to: (*to).clone() });
+                continue;
+            }
             let Some(wanted) = desired.apps.get(&change.address) else { continue };
             let created = comparable(&desired_body(wanted))?;
-            if let Some((from, _)) = deleted.iter().find(|(_, applied)| **applied == created) {
+            if let Some((from, _)) = deleted.iter().find(|(_, e)| e.applied.as_ref() == Some(&created)) {
                 hints.push(Warning::LooksLikeRename { from: (*from).clone(), to: change.address.clone() });
             }
         }

@@ -43,15 +43,7 @@ pub fn apply_moves<'a>(state: &'a State, refactoring: &Refactoring) -> Result<Mo
                 location: last.location.clone(),
             });
         }
-        let state = moved.state.to_mut();
-        if let Some(entry) = state.applications.remove(from) {
-            state.applications.insert(to.clone(), entry);
-        }
-        for pending in state.numbers_pending.values_mut() {
-            if pending.to.as_ref() == Some(from) {
-                pending.to = Some(to.clone());
-            }
-        }
+        moved.state.to_mut().rename(from, to);
         moved.from.insert(to.clone(), from.clone());
     }
     Ok(moved)

@@ -217,6 +217,10 @@ pub struct StateEntry {
     /// this state leaves the application alone, even before the other records it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaving: Option<Leaving>,
+    /// The address the record had before a rename (`vapp state mv`, a `moved:` entry), until its next
+    /// apply: a plan that deletes it and creates the old address says the manifests lag behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<Address>,
 }
 
 /// Where a leaving address goes.
@@ -292,6 +296,7 @@ impl Default for StateEntry {
             intent: None,
             numbers: BTreeSet::new(),
             leaving: None,
+            renamed_from: None,
         }
     }
 }
@@ -390,6 +395,37 @@ impl State {
     /// The address that manages application `id`, if any.
     pub fn address_of(&self, id: &AppId) -> Option<&Address> {
         self.applications.iter().find(|(_, e)| e.id.as_ref() == Some(id)).map(|(a, _)| a)
+    }
+
+    /// Renames the record of `from` to `to`, with everything it holds (id, key, pending rotation,
+    /// protect, numbers, what was applied) and the number updates under way to it: the one way an
+    /// address changes (a `moved:` entry, `vapp state mv`). `to` remembers it was `from` until its next
+    /// apply. Nothing happens when the state does not hold `from`, or holds `to` already.
+    pub fn rename(&mut self, from: &Address, to: &Address) {
+        if self.applications.contains_key(to) {
+            return;
+        }
+        let Some(mut entry) = self.applications.remove(from) else { return };
+        entry.renamed_from = Some(from.clone());
+        self.applications.insert(to.clone(), entry);
+        for pending in self.numbers_pending.values_mut() {
+            if pending.to.as_ref() == Some(from) {
+                pending.to = Some(to.clone());
+            }
+        }
+    }
+}
+
+impl StateEntry {
+    /// Records that the application `id` is now as `applied` (the comparable form of what the API
+    /// answered, or of what was observed), with the `protect` flag the plan gave it: the call under way
+    /// is done, and a rename is settled. The one way an entry is marked applied.
+    pub fn mark_applied(&mut self, id: AppId, applied: Value, protect: bool) {
+        self.id = Some(id);
+        self.applied = Some(applied);
+        self.protect = protect;
+        self.intent = None;
+        self.renamed_from = None;
     }
 }
 

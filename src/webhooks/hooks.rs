@@ -149,7 +149,18 @@ pub fn hooks_of(app: &Application, other_timeout: Duration) -> Vec<Hook> {
             kind,
             url: WebhookUrl::new(&hook.address),
             method: rules::method(kind, hook.http_method.as_deref()),
-            connect_timeout: Duration::from_millis(hook.connect_timeout.unwrap_or(CONNECT_TIMEOUT_MS).into()),
+            // OAS 2.1.0 (and the Java SDK) spell it `connection_timeout`.
+            connect_timeout: Duration::from_millis(
+                hook.connect_timeout
+                    .or_else(|| {
+                        hook.extra
+                            .get("connection_timeout")
+                            .and_then(serde_json::Value::as_u64)
+                            .and_then(|v| u32::try_from(v).ok())
+                    })
+                    .unwrap_or(CONNECT_TIMEOUT_MS)
+                    .into(),
+            ),
             socket_timeout: Duration::from_millis(hook.socket_timeout.unwrap_or(default_socket).into()),
             signed: rules::signed(kind, voice.signed_callbacks),
         };

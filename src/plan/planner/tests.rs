@@ -848,6 +848,19 @@ mod scenarios {
     }
 
     #[test]
+    fn a_state_renamed_ahead_of_the_manifests_is_not_hinted_back() {
+        let (mut state, live) = two_managed(&[]);
+        state.rename(&Address::new("a"), &Address::new("renamed"));
+        let plan = scenario("state_renamed_ahead", TWO, &state, &live);
+        assert!(plan
+            .warnings
+            .contains(&Warning::StateRenamedAhead { from: Address::new("a"), to: Address::new("renamed") }));
+        assert!(!plan.warnings.iter().any(|w| matches!(w, Warning::LooksLikeRename { .. })), "{:?}", plan.warnings);
+        let text = plan.warnings.iter().map(ToString::to_string).collect::<String>();
+        assert!(text.contains("`vapp state mv renamed a` to undo"), "{text}");
+    }
+
+    #[test]
     fn number_unlinked_before_delete_and_kept_when_protected() {
         let (mut state, live) = two_managed(&["447700900001"]);
         state.applications.get_mut("b").unwrap().protect = true;

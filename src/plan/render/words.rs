@@ -92,6 +92,10 @@ impl fmt::Display for Warning {
                 f,
                 "{from} is deleted and {to} created with the settings {from} last had: if {to} is {from} under a new name, keep the application (its id, key and numbers) by adding\n    moved:\n      - {{ from: {from}, to: {to} }}"
             ),
+            Warning::StateRenamedAhead { from, to } => write!(
+                f,
+                "the state calls {from} {to} since `vapp state mv {from} {to}`, but the manifests still declare {from}: rename {from} to {to} in the manifests, or run `vapp state mv {to} {from}` to undo the move"
+            ),
             Warning::Leaving { address, to } => write!(
                 f,
                 "{address} is being handed to {to} and is left alone here; run the `vapp state mv {address} --to-state …` that started it again to finish"
