@@ -144,6 +144,7 @@ pub async fn execute_one<S: SubaccountsApi>(
                 use_primary_account_balance: *use_primary_account_balance,
                 suspended: false,
                 creating: true,
+                numbers: Default::default(),
                 secret: HeldSecret::Open { secret: secret.clone() },
             };
             // The secret is in the state before the create that sends it leaves.
@@ -224,9 +225,12 @@ pub async fn transfer<S: SubaccountsApi, N: NumbersApi>(
     let country = match from.numbers.find_number(number).await.map_err(call_failed)? {
         Some(owned) => owned.country,
         None => {
-            if to.numbers.find_number(number).await.map_err(call_failed)?.is_some() {
+            if let Some(there) = to.numbers.find_number(number).await.map_err(call_failed)? {
                 // Done by an earlier run whose answer was lost.
-                return store.commit(|s| drop(s.transfers_pending.remove(number))).await.map_err(recorded);
+                return store
+                    .commit(|s| s.record_transfer(number, &there.country, from.account, to.account))
+                    .await
+                    .map_err(recorded);
             }
             return Err(AccountError::NumberNowhere {
                 number: number.clone(),
@@ -235,18 +239,19 @@ pub async fn transfer<S: SubaccountsApi, N: NumbersApi>(
             });
         }
     };
+    let country = if transfer.country.is_empty() { country } else { transfer.country.clone() };
     let call = NumberTransfer {
         from: from.api_key.to_string(),
         to: to.api_key.to_string(),
         number: number.clone(),
-        country: if transfer.country.is_empty() { country } else { transfer.country.clone() },
+        country: country.clone(),
     };
     let pending = crate::state::PendingTransfer { from: transfer.from.clone(), to: transfer.to.clone() };
     store.commit(|s| drop(s.transfers_pending.insert(number.clone(), pending))).await.map_err(recorded)?;
     crate::crash::point("transfer:intended");
     primary.transfer_number(&call).await.map_err(call_failed)?;
     crate::crash::point("transfer:answered");
-    store.commit(|s| drop(s.transfers_pending.remove(number))).await.map_err(recorded)
+    store.commit(|s| s.record_transfer(number, &country, from.account, to.account)).await.map_err(recorded)
 }
 
 /// Records that the subaccount `account` exists as `api_key`: its create's outcome is known.

@@ -103,7 +103,8 @@ pub async fn run_apply(context: &Context, args: ApplyArgs) -> Result<Exit> {
     };
     let text = crate::fsutil::read_bounded(path, saved::MAX_PLAN_BYTES, "a saved plan")
         .with_context(|| format!("cannot read the plan {}", path.display()))?;
-    let saved = match SavedPlan::from_slice(&text) {
+    let passphrase = context.passphrase()?;
+    let saved = match SavedPlan::open(&text, passphrase.as_ref().map(|p| p.as_str())) {
         Ok(saved) => saved,
         Err(e @ SavedPlanError::OtherVersion { .. }) => return Err(StalePlanError::OtherVersion(e).into()),
         Err(e) => return Err(super::failure::Failure::from(e).context(format!("cannot apply {}", path.display()))),
@@ -351,23 +352,29 @@ impl Drop for InterruptGuard {
 
 /// How a run whose state writes failed ends: a lock lost to another holder midway exits 3, as a lock
 /// held from the start does, with the state error's help said once.
+/// The exit code of a report's failures, found in each one's causes (a lock lost inside an account's
+/// step is as much a lost lock as one inside an action's), and the help of the first state error.
 fn state_failure_exit(printer: &super::Printer, report: &crate::apply::Report) -> Exit {
-    use super::failure::Diagnose;
-    let state_errors = report
-        .failures()
-        .filter_map(|o| match &o.result {
-            Err(crate::apply::ActionError::State(e)) => Some(e),
-            _ => None,
-        })
-        .chain(report.recording.iter());
+    type Cause<'a> = &'a (dyn std::error::Error + 'static);
+    let actions = report.failures().filter_map(|o| o.result.as_ref().err()).map(|e| e as Cause<'_>);
+    let accounts = report.accounts.iter().filter_map(|o| o.result.as_ref().err()).map(|e| e as Cause<'_>);
+    let transfers = report.transfers.iter().filter_map(|o| o.result.as_ref().err()).map(|e| e as Cause<'_>);
+    let recording = report.recording.iter().map(|e| e as Cause<'_>);
     let mut exit = Exit::Failure;
     let mut helped = false;
-    for error in state_errors {
-        if let (Some(help), false) = (Diagnose::help(error), helped) {
+    for error in actions.chain(accounts).chain(transfers).chain(recording) {
+        // An action's state error is transparent (its `source()` is the state error's own cause).
+        let state_error = std::iter::successors(Some(error), |e| e.source()).find_map(|e| {
+            match e.downcast_ref::<crate::apply::ActionError>() {
+                Some(crate::apply::ActionError::State(state)) => Some(state),
+                _ => e.downcast_ref::<crate::state::StateError>(),
+            }
+        });
+        if let (Some(help), false) = (state_error.and_then(|e| e.help()), helped) {
             printer.status(&format!("  = help: {help}"));
             helped = true;
         }
-        if error.exit() == Exit::Locked {
+        if super::failure::exit_of(error) == Exit::Locked {
             exit = Exit::Locked;
         }
     }

@@ -55,6 +55,24 @@ fn address_for(app: &Application, taken: &mut BTreeSet<Address>) -> Address {
     candidate
 }
 
+/// Replaces each webhook password of `app` with a `${VARIABLE}` reference a manifest expands (a
+/// manifest is reviewed and committed: it holds no password). Returns where each was, and its variable.
+fn refer_to_passwords(address: &Address, app: &mut Application) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let Some(capabilities) = app.capabilities.as_deref_mut() else { return found };
+    for (slot, mut hook) in capabilities.webhooks_mut() {
+        let url = hook.address_mut();
+        if url.has_secret() {
+            let variable = format!("{address}_{}_{}_PASSWORD", slot.capability, slot.field)
+                .to_ascii_uppercase()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+            *url = crate::model::WebhookUrl::new(url.with_secret_replaced(&format!("${{{variable}}}")));
+            found.push((format!("{address} {}", slot.path()), variable));
+        }
+    }
+    found
+}
+
 /// Refuses to write into `dir` what would overwrite a manifest (unless `force`) or leave the directory
 /// unloadable (an address another file there declares too).
 fn check_directory(dir: &std::path::Path, exported: &[Exported], force: bool) -> Result<()> {
@@ -113,6 +131,7 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
     let mut taken: BTreeSet<Address> = state.iter().flat_map(|s| s.applications.keys().cloned()).collect();
     let mut exported: Vec<(AccountName, Exported)> = Vec::new();
     let mut to_import = Vec::new();
+    let mut passwords = Vec::new();
     for account in &accounts {
         let (credentials, _) = directory
             .credentials(account, state.as_ref())?
@@ -147,7 +166,9 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
             };
             let numbers = numbers.iter().filter(|n| n.app_id.as_ref() == Some(&id)).map(|n| n.msisdn.clone()).collect();
             let comment = format!("application {id}{}", if managed.is_some() { "" } else { " (not managed yet)" });
-            exported.push((account.clone(), Exported { address, app: app.clone(), numbers, comment }));
+            let mut app = app.clone();
+            passwords.extend(refer_to_passwords(&address, &mut app));
+            exported.push((account.clone(), Exported { address, app, numbers, comment }));
         }
     }
     match &args.out {
@@ -166,6 +187,14 @@ pub async fn run(context: &Context, args: ExportArgs) -> Result<Exit> {
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
             context.printer.status(&format!("Wrote {} manifests to {}.", exported.len(), dir.display()));
+        }
+    }
+    if !passwords.is_empty() {
+        context.printer.status(
+            "Webhook passwords are not written; the manifests refer to each by a variable to set before `vapp plan`:",
+        );
+        for (place, variable) in &passwords {
+            context.printer.status(&format!("  {variable}: the password of {place}"));
         }
     }
     if !to_import.is_empty() {

@@ -15,7 +15,8 @@ pub trait Diagnose: std::error::Error + Send + Sync + 'static {
         None
     }
 
-    /// The exit code it means (DESIGN.md: 1 error, 3 locked, 4 stale plan).
+    /// The exit code it means (the README's "Exit codes": 1 error, 3 locked, 4 stale plan), when the
+    /// error knows it itself. Otherwise [`Failure`] looks through its causes ([`exit_of`]).
     fn exit(&self) -> Exit {
         Exit::Failure
     }
@@ -38,9 +39,33 @@ pub type Result<T, E = Failure> = std::result::Result<T, E>;
 
 impl<E: Diagnose> From<E> for Failure {
     fn from(error: E) -> Self {
-        let (help, exit, diagnostics) = (error.help(), error.exit(), error.diagnostics());
+        let (help, diagnostics) = (error.help(), error.diagnostics());
+        let exit = match error.exit() {
+            Exit::Failure => exit_of(&error),
+            exit => exit,
+        };
         Failure { error: anyhow::Error::new(error), help, exit, diagnostics }
     }
+}
+
+/// The exit code an error means, found by walking its causes (as just's `Error::code()` looks
+/// through nested errors): a lock another writer holds or took (3) wherever it sits in the chain,
+/// however many wrappers (an account's step, an action, a command) were put around it.
+pub fn exit_of(error: &(dyn std::error::Error + 'static)) -> Exit {
+    use crate::state::{BackendError, LockError};
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        let locked = matches!(error.downcast_ref::<LockError>(), Some(LockError::Held { .. }))
+            || matches!(error.downcast_ref::<BackendError>(), Some(BackendError::LockLost { .. }));
+        if locked {
+            return Exit::Locked;
+        }
+        if error.downcast_ref::<StalePlanError>().is_some() {
+            return Exit::StalePlan;
+        }
+        cause = error.source();
+    }
+    Exit::Failure
 }
 
 impl Failure {
@@ -159,7 +184,7 @@ impl Diagnose for StalePlanError {
 /// What the library's errors say about themselves: their own `help()`, and the exit code of a lock
 /// another writer holds.
 mod library {
-    use super::{Diagnose, Exit};
+    use super::Diagnose;
     use crate::manifest::{LoadError, ManifestErrors};
     use crate::state::{LockError, StateError};
 
@@ -167,26 +192,11 @@ mod library {
         fn help(&self) -> Option<String> {
             StateError::help(self)
         }
-
-        /// A lock lost to another holder midway is a lock someone else holds.
-        fn exit(&self) -> Exit {
-            match self {
-                StateError::Write { source: crate::state::BackendError::LockLost { .. }, .. } => Exit::Locked,
-                _ => Exit::Failure,
-            }
-        }
     }
 
     impl Diagnose for LockError {
         fn help(&self) -> Option<String> {
             LockError::help(self)
-        }
-
-        fn exit(&self) -> Exit {
-            match self {
-                LockError::Held { .. } => Exit::Locked,
-                _ => Exit::Failure,
-            }
         }
     }
 
@@ -221,6 +231,24 @@ mod library {
         }
     }
 
+    impl Diagnose for crate::plan::saved::SaveError {
+        fn help(&self) -> Option<String> {
+            crate::plan::saved::SaveError::help(self).map(str::to_string)
+        }
+    }
+
+    impl Diagnose for crate::plan::saved::SavedPlanError {
+        fn help(&self) -> Option<String> {
+            use crate::plan::saved::SavedPlanError;
+            match self {
+                SavedPlanError::NeedsPassphrase | SavedPlanError::Sealed(_) => Some(
+                    "give the passphrase the plan was saved with (--passphrase-file, or VAPP_STATE_PASSPHRASE)".into(),
+                ),
+                _ => None,
+            }
+        }
+    }
+
     impl Diagnose for crate::api::BadUrl {
         fn help(&self) -> Option<String> {
             Some(crate::api::BadUrl::help(self))
@@ -252,7 +280,6 @@ mod library {
 
     plain!(
         crate::plan::TooManyDeletes,
-        crate::plan::saved::SavedPlanError,
         crate::state::BackendError,
         crate::state::crypto::CryptoError,
         crate::state::EncodeError,

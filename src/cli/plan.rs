@@ -76,8 +76,8 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
         let everywhere: Vec<crate::model::Listed> = worlds.iter().flat_map(|w| w.live().iter().cloned()).collect();
         let mut saved = SavedPlan::new(plan, &everywhere);
         saved.accounts = desired.accounts.values().map(plan::SavedAccount::from_declared).collect();
-        let mut bytes = serde_json::to_vec_pretty(&saved)?;
-        bytes.push(b'\n');
+        let passphrase = context.passphrase()?;
+        let bytes = saved.to_bytes(passphrase.as_ref().map(|p| p.as_str()))?;
         crate::fsutil::write_atomically(path, &bytes, crate::fsutil::Mode::Shared)
             .with_context(|| format!("cannot write the plan to {}", path.display()))?;
         context.printer.status(&format!(

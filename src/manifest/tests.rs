@@ -45,7 +45,7 @@ fn a_full_manifest_loads() {
     assert_eq!(app.source.to_string(), "apps.yaml:4:3");
     let voice = app.application.capabilities.as_ref().unwrap().voice.as_ref().unwrap();
     let hooks = voice.webhooks.as_ref().unwrap();
-    assert_eq!(hooks.answer_url.as_ref().unwrap().address, "https://support.example.com/answer");
+    assert_eq!(hooks.answer_url.as_ref().unwrap().address.expose(), "https://support.example.com/answer");
     assert_eq!(hooks.event_url.as_ref().unwrap().socket_timeout, Some(8000));
     assert_eq!(app.application.privacy.as_ref().unwrap().improve_ai, Some(false));
 }

@@ -16,6 +16,7 @@ mod ids;
 mod listed;
 pub mod rules;
 mod webhook;
+pub mod webhook_url;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,8 @@ use serde_json::{Map, Value};
 
 pub use ids::{valid_address, AccountName, Address, AppId, Fingerprint, InvalidAddress, Msisdn};
 pub use listed::{Glimpse, Keep, Listed, Whole};
-pub use webhook::{VideoWebhook, Webhook};
+pub use webhook::{Capability, HookMut, HookRef, VideoWebhook, Webhook, WebhookKind, WebhookSlot};
+pub use webhook_url::WebhookUrl;
 
 use crate::keys::PrivateKeyPem;
 
@@ -426,87 +428,142 @@ pub fn unknown_fields(capabilities: Option<&Capabilities>, privacy: Option<&Priv
     out
 }
 
-impl Capabilities {
-    /// Calls `visit` with the dotted path and the `extra` map of every object below the capabilities:
-    /// the one walk over the model's unmodelled fields, for finding and for clearing them.
-    pub fn walk_extras(&mut self, visit: &mut dyn FnMut(&str, &mut Extra)) {
-        fn hooks<'a>(
-            parent: &str,
-            hooks: impl IntoIterator<Item = (&'a str, &'a mut Option<Webhook>)>,
-            visit: &mut dyn FnMut(&str, &mut Extra),
-        ) {
-            for (name, hook) in hooks {
-                if let Some(h) = hook {
-                    visit(&format!("{parent}.{name}"), &mut h.extra);
-                }
-            }
-        }
-        visit("capabilities", &mut self.extra);
-        if let Some(v) = &mut self.voice {
-            visit("capabilities.voice", &mut v.extra);
-            if let Some(w) = &mut v.webhooks {
-                visit("capabilities.voice.webhooks", &mut w.extra);
-                let list = [
-                    ("answer_url", &mut w.answer_url),
-                    ("fallback_answer_url", &mut w.fallback_answer_url),
-                    ("event_url", &mut w.event_url),
-                ];
-                hooks("capabilities.voice.webhooks", list, visit);
-            }
-        }
-        if let Some(m) = &mut self.messages {
-            visit("capabilities.messages", &mut m.extra);
-            if let Some(w) = &mut m.webhooks {
-                visit("capabilities.messages.webhooks", &mut w.extra);
-                let list = [("inbound_url", &mut w.inbound_url), ("status_url", &mut w.status_url)];
-                hooks("capabilities.messages.webhooks", list, visit);
-            }
-        }
-        if let Some(r) = &mut self.rtc {
-            visit("capabilities.rtc", &mut r.extra);
-            if let Some(w) = &mut r.webhooks {
-                visit("capabilities.rtc.webhooks", &mut w.extra);
-                hooks("capabilities.rtc.webhooks", [("event_url", &mut w.event_url)], visit);
-            }
-        }
-        if let Some(v) = &mut self.vbc {
-            visit("capabilities.vbc", &mut v.extra);
-        }
-        if let Some(v) = &mut self.verify {
-            visit("capabilities.verify", &mut v.extra);
-            if let Some(w) = &mut v.webhooks {
-                visit("capabilities.verify.webhooks", &mut w.extra);
-                hooks("capabilities.verify.webhooks", [("status_url", &mut w.status_url)], visit);
-            }
-        }
-        if let Some(m) = &mut self.meetings {
-            visit("capabilities.meetings", &mut m.extra);
-            if let Some(w) = &mut m.webhooks {
-                visit("capabilities.meetings.webhooks", &mut w.extra);
-                let list = [
-                    ("room_changed", &mut w.room_changed),
-                    ("session_changed", &mut w.session_changed),
-                    ("recording_changed", &mut w.recording_changed),
-                ];
-                hooks("capabilities.meetings.webhooks", list, visit);
-            }
-        }
-        if let Some(n) = &mut self.network_apis {
-            visit("capabilities.network_apis", &mut n.extra);
-        }
-        if let Some(v) = &mut self.video {
-            visit("capabilities.video", &mut v.extra);
-            if let Some(s) = &mut v.storage {
-                visit("capabilities.video.storage", &mut s.extra);
-            }
-            if let Some(w) = &mut v.webhooks {
-                visit("capabilities.video.webhooks", &mut w.extra);
-                for (event, hook) in w.iter_mut() {
+/// The one walk over a capability's webhooks, written once for shared and for mutable access (`mut`
+/// as the last argument): `visit` gets each webhook that is set, with its slot, in the API's own order
+/// (capability, then field). A webhook the model gains is added here, and every walker sees it.
+macro_rules! each_webhook {
+    ($capabilities:expr, $visit:expr, $plain:path, $video:path, $video_iter:ident $(, $m:tt)?) => {{
+        use $crate::model::Capability as C;
+        use $crate::model::WebhookKind as K;
+        let capabilities = $capabilities;
+        let mut visit = $visit;
+        if let Some(voice) = & $($m)? capabilities.voice {
+            if let Some(w) = & $($m)? voice.webhooks {
+                for (field, kind, hook) in [
+                    ("answer_url", K::Answer, & $($m)? w.answer_url),
+                    ("fallback_answer_url", K::FallbackAnswer, & $($m)? w.fallback_answer_url),
+                    ("event_url", K::VoiceEvent, & $($m)? w.event_url),
+                ] {
                     if let Some(h) = hook {
-                        visit(&format!("capabilities.video.webhooks.{event}"), &mut h.extra);
+                        visit(WebhookSlot { capability: C::Voice, field, kind }, $plain(h));
                     }
                 }
             }
+        }
+        if let Some(messages) = & $($m)? capabilities.messages {
+            if let Some(w) = & $($m)? messages.webhooks {
+                for (field, kind, hook) in [
+                    ("inbound_url", K::MessagesInbound, & $($m)? w.inbound_url),
+                    ("status_url", K::MessagesStatus, & $($m)? w.status_url),
+                ] {
+                    if let Some(h) = hook {
+                        visit(WebhookSlot { capability: C::Messages, field, kind }, $plain(h));
+                    }
+                }
+            }
+        }
+        if let Some(rtc) = & $($m)? capabilities.rtc {
+            if let Some(h) = rtc.webhooks.$video_iter().flat_map(|w| & $($m)? w.event_url).next() {
+                visit(WebhookSlot { capability: C::Rtc, field: "event_url", kind: K::RtcEvent }, $plain(h));
+            }
+        }
+        if let Some(verify) = & $($m)? capabilities.verify {
+            if let Some(h) = verify.webhooks.$video_iter().flat_map(|w| & $($m)? w.status_url).next() {
+                visit(WebhookSlot { capability: C::Verify, field: "status_url", kind: K::VerifyStatus }, $plain(h));
+            }
+        }
+        if let Some(meetings) = & $($m)? capabilities.meetings {
+            if let Some(w) = & $($m)? meetings.webhooks {
+                for (field, hook) in [
+                    ("room_changed", & $($m)? w.room_changed),
+                    ("session_changed", & $($m)? w.session_changed),
+                    ("recording_changed", & $($m)? w.recording_changed),
+                ] {
+                    if let Some(h) = hook {
+                        visit(WebhookSlot { capability: C::Meetings, field, kind: K::Meetings }, $plain(h));
+                    }
+                }
+            }
+        }
+        if let Some(video) = & $($m)? capabilities.video {
+            if let Some(w) = & $($m)? video.webhooks {
+                for (field, hook) in w.$video_iter() {
+                    if let Some(h) = hook {
+                        visit(WebhookSlot { capability: C::Video, field, kind: K::Video }, $video(h));
+                    }
+                }
+            }
+        }
+    }};
+}
+
+impl Capabilities {
+    /// Every webhook that is set, with where it sits.
+    pub fn webhooks(&self) -> Vec<(WebhookSlot, HookRef<'_>)> {
+        let mut out = Vec::new();
+        each_webhook!(self, |slot, hook| out.push((slot, hook)), HookRef::Plain, HookRef::Video, iter);
+        out
+    }
+
+    /// Every webhook that is set, to change, with where it sits.
+    pub fn webhooks_mut(&mut self) -> Vec<(WebhookSlot, HookMut<'_>)> {
+        let mut out = Vec::new();
+        each_webhook!(self, |slot, hook| out.push((slot, hook)), HookMut::Plain, HookMut::Video, iter_mut, mut);
+        out
+    }
+
+    /// Calls `visit` with the dotted path and the `extra` map of every object below the capabilities:
+    /// the one walk over the model's unmodelled fields, for finding and for clearing them.
+    pub fn walk_extras(&mut self, visit: &mut dyn FnMut(&str, &mut Extra)) {
+        visit("capabilities", &mut self.extra);
+        // The capabilities and their `webhooks` objects; the webhooks themselves come from the one walk.
+        if let Some(c) = &mut self.voice {
+            visit("capabilities.voice", &mut c.extra);
+            if let Some(w) = &mut c.webhooks {
+                visit("capabilities.voice.webhooks", &mut w.extra);
+            }
+        }
+        if let Some(c) = &mut self.messages {
+            visit("capabilities.messages", &mut c.extra);
+            if let Some(w) = &mut c.webhooks {
+                visit("capabilities.messages.webhooks", &mut w.extra);
+            }
+        }
+        if let Some(c) = &mut self.rtc {
+            visit("capabilities.rtc", &mut c.extra);
+            if let Some(w) = &mut c.webhooks {
+                visit("capabilities.rtc.webhooks", &mut w.extra);
+            }
+        }
+        if let Some(c) = &mut self.vbc {
+            visit("capabilities.vbc", &mut c.extra);
+        }
+        if let Some(c) = &mut self.verify {
+            visit("capabilities.verify", &mut c.extra);
+            if let Some(w) = &mut c.webhooks {
+                visit("capabilities.verify.webhooks", &mut w.extra);
+            }
+        }
+        if let Some(c) = &mut self.meetings {
+            visit("capabilities.meetings", &mut c.extra);
+            if let Some(w) = &mut c.webhooks {
+                visit("capabilities.meetings.webhooks", &mut w.extra);
+            }
+        }
+        if let Some(c) = &mut self.network_apis {
+            visit("capabilities.network_apis", &mut c.extra);
+        }
+        if let Some(c) = &mut self.video {
+            visit("capabilities.video", &mut c.extra);
+            if let Some(s) = &mut c.storage {
+                visit("capabilities.video.storage", &mut s.extra);
+            }
+            if let Some(w) = &mut c.webhooks {
+                visit("capabilities.video.webhooks", &mut w.extra);
+            }
+        }
+        for (slot, mut hook) in self.webhooks_mut() {
+            visit(&slot.path(), hook.extra_mut());
         }
     }
 }

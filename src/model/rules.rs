@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Application, VideoWebhook, Webhook};
+use super::{Application, Capability, HookRef, WebhookSlot};
 
 /// One rejected field: `name` is its dotted path in the request body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,67 +43,40 @@ pub fn validate(app: &Application) -> Vec<InvalidParameter> {
     if app.name.trim().is_empty() {
         v.add("name", "must not be blank");
     }
-    if let Some(caps) = &app.capabilities {
-        if let Some(voice) = &caps.voice {
-            let p = "capabilities.voice";
-            if let Some(hooks) = &voice.webhooks {
-                v.voice_hook(&format!("{p}.webhooks.answer_url"), &hooks.answer_url, ANSWER_SOCKET_TIMEOUT);
-                v.voice_hook(
-                    &format!("{p}.webhooks.fallback_answer_url"),
-                    &hooks.fallback_answer_url,
-                    ANSWER_SOCKET_TIMEOUT,
-                );
-                v.voice_hook(&format!("{p}.webhooks.event_url"), &hooks.event_url, EVENT_SOCKET_TIMEOUT);
-            }
-            v.range(&format!("{p}.conversations_ttl"), voice.conversations_ttl, CONVERSATIONS_TTL);
-            v.range(&format!("{p}.leg_persistence_time"), voice.leg_persistence_time, LEG_PERSISTENCE_TIME);
-            v.one_of(&format!("{p}.region"), voice.region.as_deref(), &REGIONS);
+    let Some(caps) = &app.capabilities else { return v.0 };
+    let webhooks = caps.webhooks();
+    // A capability's webhooks first, then its other fields, as the API lists them.
+    let hooks_of = |v: &mut Findings, capability: Capability| {
+        for (slot, hook) in webhooks.iter().filter(|(slot, _)| slot.capability == capability) {
+            v.hook(slot, *hook);
         }
-        if let Some(messages) = &caps.messages {
-            let p = "capabilities.messages";
-            if let Some(hooks) = &messages.webhooks {
-                v.hook(&format!("{p}.webhooks.inbound_url"), &hooks.inbound_url, &POST_ONLY);
-                v.hook(&format!("{p}.webhooks.status_url"), &hooks.status_url, &POST_ONLY);
-            }
-            v.one_of(&format!("{p}.version"), messages.version.as_deref(), &MESSAGES_VERSIONS);
-        }
-        if let Some(rtc) = &caps.rtc {
-            if let Some(hooks) = &rtc.webhooks {
-                v.hook("capabilities.rtc.webhooks.event_url", &hooks.event_url, &HTTP_METHODS);
-            }
-        }
-        if let Some(vbc) = &caps.vbc {
-            if !vbc.extra.is_empty() {
-                v.add("capabilities.vbc", "must be an empty object");
-            }
-        }
-        if let Some(verify) = &caps.verify {
-            if let Some(hooks) = &verify.webhooks {
-                v.hook("capabilities.verify.webhooks.status_url", &hooks.status_url, &POST_ONLY);
-            }
-            v.one_of("capabilities.verify.version", verify.version.as_deref(), &VERIFY_VERSIONS);
-        }
-        if let Some(meetings) = &caps.meetings {
-            if let Some(hooks) = &meetings.webhooks {
-                let p = "capabilities.meetings.webhooks";
-                v.hook(&format!("{p}.room_changed"), &hooks.room_changed, &POST_ONLY);
-                v.hook(&format!("{p}.session_changed"), &hooks.session_changed, &POST_ONLY);
-                v.hook(&format!("{p}.recording_changed"), &hooks.recording_changed, &POST_ONLY);
-            }
-        }
-        if let Some(network) = &caps.network_apis {
-            if let Some(uri) = &network.redirect_uri {
-                v.url("capabilities.network_apis.redirect_uri", uri);
-            }
-        }
-        if let Some(video) = &caps.video {
-            if let Some(hooks) = &video.webhooks {
-                for (event, hook) in hooks.iter() {
-                    v.video_hook(&format!("capabilities.video.webhooks.{event}"), hook);
-                }
-            }
+    };
+    if let Some(voice) = &caps.voice {
+        hooks_of(&mut v, Capability::Voice);
+        let p = "capabilities.voice";
+        v.range(&format!("{p}.conversations_ttl"), voice.conversations_ttl, CONVERSATIONS_TTL);
+        v.range(&format!("{p}.leg_persistence_time"), voice.leg_persistence_time, LEG_PERSISTENCE_TIME);
+        v.one_of(&format!("{p}.region"), voice.region.as_deref(), &REGIONS);
+    }
+    if let Some(messages) = &caps.messages {
+        hooks_of(&mut v, Capability::Messages);
+        v.one_of("capabilities.messages.version", messages.version.as_deref(), &MESSAGES_VERSIONS);
+    }
+    hooks_of(&mut v, Capability::Rtc);
+    if let Some(vbc) = &caps.vbc {
+        if !vbc.extra.is_empty() {
+            v.add("capabilities.vbc", "must be an empty object");
         }
     }
+    if let Some(verify) = &caps.verify {
+        hooks_of(&mut v, Capability::Verify);
+        v.one_of("capabilities.verify.version", verify.version.as_deref(), &VERIFY_VERSIONS);
+    }
+    hooks_of(&mut v, Capability::Meetings);
+    if let Some(uri) = caps.network_apis.as_ref().and_then(|n| n.redirect_uri.as_ref()) {
+        v.url("capabilities.network_apis.redirect_uri", uri);
+    }
+    hooks_of(&mut v, Capability::Video);
     v.0
 }
 
@@ -159,24 +132,17 @@ impl Findings {
         }
     }
 
-    fn hook(&mut self, path: &str, hook: &Option<Webhook>, methods: &[&str]) {
-        if let Some(hook) = hook {
-            self.url(&format!("{path}.address"), &hook.address);
-            self.one_of(&format!("{path}.http_method"), hook.http_method.as_deref(), methods);
-        }
-    }
-
-    fn voice_hook(&mut self, path: &str, hook: &Option<Webhook>, socket_timeout: Range) {
-        self.hook(path, hook, &HTTP_METHODS);
-        if let Some(hook) = hook {
-            self.range(&format!("{path}.connect_timeout"), hook.connect_timeout, CONNECT_TIMEOUT);
-            self.range(&format!("{path}.socket_timeout"), hook.socket_timeout, socket_timeout);
-        }
-    }
-
-    fn video_hook(&mut self, path: &str, hook: &Option<VideoWebhook>) {
-        if let Some(hook) = hook {
-            self.url(&format!("{path}.address"), &hook.address);
+    /// A webhook by the rules of its kind: an http(s) address, a method the API takes, voice timeouts
+    /// in range.
+    fn hook(&mut self, slot: &WebhookSlot, hook: HookRef<'_>) {
+        let path = slot.path();
+        self.url(&format!("{path}.address"), hook.address().expose());
+        if let HookRef::Plain(hook) = hook {
+            self.one_of(&format!("{path}.http_method"), hook.http_method.as_deref(), slot.kind.methods());
+            if let Some(socket_timeouts) = slot.kind.socket_timeouts() {
+                self.range(&format!("{path}.connect_timeout"), hook.connect_timeout, CONNECT_TIMEOUT);
+                self.range(&format!("{path}.socket_timeout"), hook.socket_timeout, socket_timeouts);
+            }
         }
     }
 }

@@ -1,7 +1,12 @@
-//! Webhooks: an address plus how Vonage should call it.
+//! Webhooks: an address plus how Vonage should call it, and where each sits in an application.
 //!
 //! Both webhook types accept a bare string as shorthand for `{address: STRING}`. The API never sends the
 //! shorthand, but manifests use it, and accepting it on read costs nothing.
+//!
+//! [`WebhookSlot`] names one webhook field of the model (its capability, its field, its kind); the one
+//! walk over an application's webhooks ([`super::Capabilities::webhooks`]) yields each with its slot,
+//! and everything that visits webhooks (unknown fields, the API's rules, `check`, the comparable form)
+//! goes through it, so a new webhook is added in one place.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -11,13 +16,163 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::Extra;
+use super::{Extra, WebhookUrl};
+
+/// A capability that has webhooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    Voice,
+    Messages,
+    Rtc,
+    Verify,
+    Meetings,
+    Video,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Voice => "voice",
+            Capability::Messages => "messages",
+            Capability::Rtc => "rtc",
+            Capability::Verify => "verify",
+            Capability::Meetings => "meetings",
+            Capability::Video => "video",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a webhook is for, which decides the rules it is held to (methods, timeouts) and the request
+/// Vonage sends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookKind {
+    /// Voice `answer_url`: must answer 200 with an NCCO.
+    Answer,
+    /// Voice `fallback_answer_url`: as `answer_url`, when that fails.
+    FallbackAnswer,
+    /// Voice `event_url`: call events.
+    VoiceEvent,
+    /// Messages `inbound_url`: an inbound message.
+    MessagesInbound,
+    /// Messages `status_url`: a message's status.
+    MessagesStatus,
+    /// RTC `event_url`: conversation events.
+    RtcEvent,
+    /// Verify `status_url`: a verification's status.
+    VerifyStatus,
+    /// Meetings callbacks.
+    Meetings,
+    /// Video callbacks.
+    Video,
+}
+
+impl WebhookKind {
+    /// Whether the answer must be an NCCO.
+    pub fn wants_ncco(self) -> bool {
+        matches!(self, WebhookKind::Answer | WebhookKind::FallbackAnswer)
+    }
+
+    /// The `http_method`s the API accepts (none for video webhooks, which have no such field).
+    pub fn methods(self) -> &'static [&'static str] {
+        use super::rules::{HTTP_METHODS, POST_ONLY};
+        match self {
+            WebhookKind::Answer | WebhookKind::FallbackAnswer | WebhookKind::VoiceEvent | WebhookKind::RtcEvent => {
+                &HTTP_METHODS
+            }
+            WebhookKind::MessagesInbound
+            | WebhookKind::MessagesStatus
+            | WebhookKind::VerifyStatus
+            | WebhookKind::Meetings => &POST_ONLY,
+            WebhookKind::Video => &[],
+        }
+    }
+
+    /// The `socket_timeout`s the API accepts, for the voice webhooks that have one.
+    pub fn socket_timeouts(self) -> Option<super::rules::Range> {
+        use super::rules::{ANSWER_SOCKET_TIMEOUT, EVENT_SOCKET_TIMEOUT};
+        match self {
+            WebhookKind::Answer | WebhookKind::FallbackAnswer => Some(ANSWER_SOCKET_TIMEOUT),
+            WebhookKind::VoiceEvent => Some(EVENT_SOCKET_TIMEOUT),
+            _ => None,
+        }
+    }
+}
+
+/// Where a webhook sits in an application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WebhookSlot {
+    pub capability: Capability,
+    /// Its field: `answer_url`, `event_url`, `room_changed`, …
+    pub field: &'static str,
+    pub kind: WebhookKind,
+}
+
+impl WebhookSlot {
+    /// Its dotted path in an application: `capabilities.voice.webhooks.answer_url`.
+    pub fn path(&self) -> String {
+        format!("capabilities.{}.webhooks.{}", self.capability, self.field)
+    }
+}
+
+/// A webhook of either type, as the walk finds it.
+#[derive(Clone, Copy, Debug)]
+pub enum HookRef<'a> {
+    Plain(&'a Webhook),
+    Video(&'a VideoWebhook),
+}
+
+impl<'a> HookRef<'a> {
+    pub fn address(self) -> &'a WebhookUrl {
+        match self {
+            HookRef::Plain(h) => &h.address,
+            HookRef::Video(h) => &h.address,
+        }
+    }
+
+    pub fn extra(self) -> &'a Extra {
+        match self {
+            HookRef::Plain(h) => &h.extra,
+            HookRef::Video(h) => &h.extra,
+        }
+    }
+}
+
+/// A webhook of either type, to change.
+#[derive(Debug)]
+pub enum HookMut<'a> {
+    Plain(&'a mut Webhook),
+    Video(&'a mut VideoWebhook),
+}
+
+impl HookMut<'_> {
+    pub fn address_mut(&mut self) -> &mut WebhookUrl {
+        match self {
+            HookMut::Plain(h) => &mut h.address,
+            HookMut::Video(h) => &mut h.address,
+        }
+    }
+
+    pub fn extra_mut(&mut self) -> &mut Extra {
+        match self {
+            HookMut::Plain(h) => &mut h.extra,
+            HookMut::Video(h) => &mut h.extra,
+        }
+    }
+}
 
 /// A webhook of voice, messages, rtc, verify or meetings.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "WebhookForm")]
 pub struct Webhook {
-    pub address: String,
+    pub address: WebhookUrl,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,7 +187,7 @@ pub struct Webhook {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "VideoWebhookForm")]
 pub struct VideoWebhook {
-    pub address: String,
+    pub address: WebhookUrl,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
     #[serde(flatten)]
@@ -73,9 +228,9 @@ struct WebhookFields {
 impl From<WebhookForm> for Webhook {
     fn from(form: WebhookForm) -> Self {
         match form {
-            WebhookForm::Address(address) => Webhook { address, ..Default::default() },
+            WebhookForm::Address(address) => Webhook { address: WebhookUrl::new(address), ..Default::default() },
             WebhookForm::Full(f) => Webhook {
-                address: f.address,
+                address: WebhookUrl::new(f.address),
                 http_method: f.http_method,
                 connect_timeout: f.connect_timeout,
                 socket_timeout: f.socket_timeout,
@@ -108,8 +263,12 @@ struct VideoWebhookFields {
 impl From<VideoWebhookForm> for VideoWebhook {
     fn from(form: VideoWebhookForm) -> Self {
         match form {
-            VideoWebhookForm::Address(address) => VideoWebhook { address, ..Default::default() },
-            VideoWebhookForm::Full(f) => VideoWebhook { address: f.address, active: f.active, extra: f.extra },
+            VideoWebhookForm::Address(address) => {
+                VideoWebhook { address: WebhookUrl::new(address), ..Default::default() }
+            }
+            VideoWebhookForm::Full(f) => {
+                VideoWebhook { address: WebhookUrl::new(f.address), active: f.active, extra: f.extra }
+            }
         }
     }
 }
@@ -209,7 +368,7 @@ mod tests {
     #[test]
     fn a_string_is_an_address() {
         let hook: Webhook = serde_json::from_value(json!("https://a.example/answer")).unwrap();
-        assert_eq!(hook.address, "https://a.example/answer");
+        assert_eq!(hook.address.expose(), "https://a.example/answer");
         assert_eq!(hook.http_method, None);
     }
 
@@ -227,6 +386,6 @@ mod tests {
         let hook: VideoWebhook = serde_json::from_value(json!({"address": "https://v/", "active": false})).unwrap();
         assert_eq!(hook.active, Some(false));
         let hook: VideoWebhook = serde_json::from_value(json!("https://v/")).unwrap();
-        assert_eq!(hook.address, "https://v/");
+        assert_eq!(hook.address.expose(), "https://v/");
     }
 }

@@ -509,14 +509,10 @@ fn account_changes(
         // Every number it still owns goes back to the primary (those moving to another account by
         // the manifests go there instead).
         let sight = sights.iter().find(|s| &s.world.account == account);
-        let owned: Vec<&Number> = sight
-            .map(|s| {
-                s.numbers.iter().filter(|n| !transfers_in.iter().any(|t| t.number == n.msisdn && &t.from == account))
-            })
-            .into_iter()
-            .flatten()
-            .collect();
-        let inside = changes.iter().any(|c| &c.account == account && c.action() != Action::NoOp);
+        let mut owned: Vec<Number> = sight.map(|s| s.numbers.to_vec()).unwrap_or_default();
+        owned.retain(|n| !transfers_in.iter().any(|t| t.number == n.msisdn && &t.from == account));
+        let inside = changes.iter().any(|c| &c.account == account && c.action() != Action::NoOp)
+            || transfers_in.iter().any(|t| &t.from == account);
         if suspended_now && !inside && owned.is_empty() {
             continue;
         }
@@ -530,8 +526,8 @@ fn account_changes(
             first.push(AccountChange { account: account.clone(), step });
         }
         returned.extend(owned.into_iter().map(|n| Transfer {
-            number: n.msisdn.clone(),
-            country: n.country.clone(),
+            number: n.msisdn,
+            country: n.country,
             from: account.clone(),
             to: made.parent.clone(),
             reason: TransferReason::Returned,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{defaults, Application};
+use crate::model::{defaults, webhook_url, Application, WebhookUrl};
 
 /// One changed field: its dotted path and the values before and after (`null` where absent).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -24,13 +24,26 @@ pub struct FieldDiff {
     /// (a person reading the plan sees it only when asking for detail).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub default: bool,
+    /// The values differ in a webhook's secret (its URL's password) alone. Both show it as `***`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret_changed: bool,
 }
 
-/// The application as the planner compares it.
+/// The application as the planner compares it and the state keeps it: defaults explicit, and each
+/// webhook's secret (a password in its URL) as a digest, so a changed password is a change and the
+/// password itself is kept nowhere.
 pub fn comparable(app: &Application) -> Result<Value, serde_json::Error> {
     let mut app = defaults::fill(&app.without_extras());
     app.id = None;
     app.keys = None;
+    if let Some(capabilities) = app.capabilities.as_deref_mut() {
+        for (_, mut hook) in capabilities.webhooks_mut() {
+            let address = hook.address_mut();
+            if address.has_secret() {
+                *address = WebhookUrl::new(address.comparable());
+            }
+        }
+    }
     serde_json::to_value(&app)
 }
 
@@ -48,9 +61,32 @@ pub fn diff(before: &Value, after: &Value) -> Vec<FieldDiff> {
         .filter_map(|path| {
             let before = b.get(path).cloned().unwrap_or(Value::Null);
             let after = a.get(path).cloned().unwrap_or(Value::Null);
-            (before != after).then(|| FieldDiff { path: path.clone(), before, after, ..Default::default() })
+            (before != after).then(|| {
+                let secret_changed = match (before.as_str(), after.as_str()) {
+                    (Some(before), Some(after)) => webhook_url::only_secret_differs(before, after),
+                    _ => false,
+                };
+                FieldDiff {
+                    path: path.clone(),
+                    before: shown(before),
+                    after: shown(after),
+                    secret_changed,
+                    ..Default::default()
+                }
+            })
         })
         .collect()
+}
+
+/// A value as a plan may hold it: a URL's secret (or the digest standing for it) as `***`.
+fn shown(value: Value) -> Value {
+    match value {
+        Value::String(text) => match webhook_url::redact_text(&text) {
+            std::borrow::Cow::Owned(redacted) => Value::String(redacted),
+            std::borrow::Cow::Borrowed(_) => Value::String(text),
+        },
+        other => other,
+    }
 }
 
 /// The paths an application spells out itself, before any default is filled in.

@@ -528,7 +528,7 @@ fn plan_numbers(
                 before: number.from.id().map(|id| Value::String(id.to_string())).unwrap_or(Value::Null),
                 after,
                 after_unknown: matches!(number.route, Route::Created { .. }),
-                default: false,
+                ..Default::default()
             });
         }
         change.diff.sort_by(|a, b| a.path.cmp(&b.path));

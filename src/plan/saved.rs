@@ -8,6 +8,11 @@
 //!
 //! The file holds the typed plan itself, so its format follows the plan's types: [`VERSION`] changes
 //! whenever they do, and a plan of another version is refused as stale (make a new one), never guessed.
+//!
+//! A webhook URL with a password is the one secret a plan's bodies carry. The file holds each such URL
+//! in its comparable form (the password as a digest), and the URL itself under `sealed_urls`, sealed
+//! with the state passphrase: a plan with passwords is saved only when a passphrase is given, and
+//! applied only with it.
 
 use std::collections::BTreeMap;
 
@@ -15,14 +20,16 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Plan;
-use crate::model::{AppId, Application, Listed, Msisdn, Number};
+use crate::model::{AppId, Application, Listed, Msisdn, Number, WebhookUrl};
+use crate::state::crypto::{CryptoError, Encryption, Sealer};
 use crate::state::State;
 
 pub const FORMAT: &str = "vapp-plan";
 /// 1: the loosely typed plan of vapp 0.1 before typed steps; 2: typed steps; 3: typed ids, a number's
 /// origin as one value, and the refactoring steps (move, import, forget); 4: accounts resumed with a
-/// reason, numbers returned from a subaccount being suspended, and each account's API key.
-pub const VERSION: u32 = 4;
+/// reason, numbers returned from a subaccount being suspended, and each account's API key; 5: webhook
+/// passwords sealed (`sealed_urls`), and a diff's `secret_changed`.
+pub const VERSION: u32 = 5;
 /// The largest saved plan vapp reads.
 pub const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -121,6 +128,40 @@ pub enum SavedPlanError {
     OtherVersion { version: u64, vapp_version: String },
     #[error("the plan file is damaged")]
     Damaged(#[source] serde_json::Error),
+    #[error("the plan holds webhook passwords sealed with a passphrase, and none was given")]
+    NeedsPassphrase,
+    #[error("the plan's sealed webhook passwords cannot be opened")]
+    Sealed(#[source] CryptoError),
+}
+
+/// Why a plan cannot be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// A saved plan keeps a webhook password only sealed, and there is no passphrase to seal it with.
+    #[error("the plan holds webhook passwords ({}), which a saved plan keeps only sealed with a passphrase", .places.join(", "))]
+    SecretsNeedPassphrase { places: Vec<String> },
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error("cannot seal the plan's webhook passwords")]
+    Crypto(#[from] CryptoError),
+}
+
+impl SaveError {
+    pub fn help(&self) -> Option<&'static str> {
+        match self {
+            SaveError::SecretsNeedPassphrase { .. } => Some(
+                "give a passphrase (--passphrase-file, or VAPP_STATE_PASSPHRASE) to seal them, and the same one to `vapp apply` the plan; or save no plan",
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// The webhook URLs with a password a saved plan holds: each under its comparable form, sealed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SealedUrls {
+    encryption: Encryption,
+    urls: BTreeMap<String, String>,
 }
 
 /// Why a saved plan may no longer be applied.
@@ -169,8 +210,14 @@ impl SavedPlan {
         names
     }
 
-    /// Reads a saved plan; the format and version are checked before the plan itself is read.
+    /// Reads a saved plan that holds no sealed password; the format and version are checked before
+    /// the plan itself is read.
     pub fn from_slice(bytes: &[u8]) -> Result<SavedPlan, SavedPlanError> {
+        Self::open(bytes, None)
+    }
+
+    /// Reads a saved plan, opening its sealed webhook passwords with `passphrase`.
+    pub fn open(bytes: &[u8], passphrase: Option<&str>) -> Result<SavedPlan, SavedPlanError> {
         #[derive(Deserialize)]
         struct Header {
             format: String,
@@ -185,7 +232,80 @@ impl SavedPlan {
         if header.version != u64::from(VERSION) {
             return Err(SavedPlanError::OtherVersion { version: header.version, vapp_version: header.vapp_version });
         }
-        serde_json::from_slice(bytes).map_err(SavedPlanError::Damaged)
+        let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(SavedPlanError::Damaged)?;
+        let sealed = value.as_object_mut().and_then(|o| o.remove("sealed_urls"));
+        if let Some(sealed) = sealed {
+            let sealed: SealedUrls = serde_json::from_value(sealed).map_err(SavedPlanError::Damaged)?;
+            let passphrase = passphrase.ok_or(SavedPlanError::NeedsPassphrase)?;
+            let sealer = Sealer::open(passphrase, &sealed.encryption).map_err(SavedPlanError::Sealed)?;
+            let mut opened = BTreeMap::new();
+            for (comparable, url) in &sealed.urls {
+                let plain = sealer.unseal(url).map_err(SavedPlanError::Sealed)?;
+                let plain =
+                    String::from_utf8(plain.to_vec()).map_err(|_| SavedPlanError::Sealed(CryptoError::Damaged))?;
+                opened.insert(comparable.clone(), plain);
+            }
+            each_string(&mut value, &mut Vec::new(), &mut |_, text| {
+                if let Some(url) = opened.get(text.as_str()) {
+                    *text = url.clone();
+                }
+            });
+        }
+        serde_json::from_value(value).map_err(SavedPlanError::Damaged)
+    }
+
+    /// The file's bytes: every webhook URL with a password sealed with `passphrase`, which must be
+    /// given when there is one.
+    pub fn to_bytes(&self, passphrase: Option<&str>) -> Result<Vec<u8>, SaveError> {
+        let mut value = serde_json::to_value(self)?;
+        let mut secret = BTreeMap::new();
+        let mut places = Vec::new();
+        each_string(&mut value, &mut Vec::new(), &mut |path, text| {
+            let url = WebhookUrl::new(text.as_str());
+            if url.has_secret() {
+                places.push(self.place(path));
+                let comparable = url.comparable();
+                secret.insert(comparable.clone(), std::mem::replace(text, comparable));
+            }
+        });
+        if !secret.is_empty() {
+            let Some(passphrase) = passphrase else {
+                places.dedup();
+                return Err(SaveError::SecretsNeedPassphrase { places });
+            };
+            let (encryption, sealer) = Sealer::create(passphrase)?;
+            let urls = secret
+                .iter()
+                .map(|(comparable, url)| Ok((comparable.clone(), sealer.seal(url.as_bytes())?)))
+                .collect::<Result<_, CryptoError>>()?;
+            if let Some(object) = value.as_object_mut() {
+                object.insert("sealed_urls".into(), serde_json::to_value(SealedUrls { encryption, urls })?);
+            }
+        }
+        let mut bytes = serde_json::to_vec_pretty(&value)?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Where a string of the serialised plan sits, in words: `support: capabilities.voice.webhooks.answer_url`.
+    fn place(&self, path: &[String]) -> String {
+        let change = match path {
+            [plan, changes, index, ..] if plan == "plan" && changes == "changes" => {
+                index.parse::<usize>().ok().and_then(|i| self.plan.changes.get(i))
+            }
+            _ => None,
+        };
+        let field = match path.iter().position(|segment| segment == "capabilities") {
+            Some(at) => {
+                let end = if path.last().is_some_and(|s| s == "address") { path.len() - 1 } else { path.len() };
+                path[at..end].join(".")
+            }
+            None => path.join("."),
+        };
+        match change {
+            Some(change) => format!("{}: {field}", change.address),
+            None => field,
+        }
     }
 
     /// Why this plan may no longer be applied, if it may not.
@@ -221,6 +341,28 @@ impl SavedPlan {
             }
         }
         None
+    }
+}
+
+/// Calls `visit` with the path and a mutable reference of every string in `value`.
+fn each_string(value: &mut serde_json::Value, path: &mut Vec<String>, visit: &mut dyn FnMut(&[String], &mut String)) {
+    match value {
+        serde_json::Value::String(text) => visit(path, text),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                path.push(i.to_string());
+                each_string(item, path, visit);
+                path.pop();
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                path.push(key.clone());
+                each_string(item, path, visit);
+                path.pop();
+            }
+        }
+        _ => {}
     }
 }
 

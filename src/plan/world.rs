@@ -88,5 +88,13 @@ pub fn as_last_applied(state: &State, account: &AccountName) -> (Vec<Listed>, Ve
             app_id: Some(id.clone()),
         }));
     }
+    // And the numbers vapp put in it that no application holds.
+    let custody = state.accounts.get(account).and_then(|a| a.subaccount.as_ref()).map(|s| &s.numbers);
+    for (msisdn, country) in custody.into_iter().flatten() {
+        match numbers.iter_mut().find(|n| &n.msisdn == msisdn) {
+            Some(number) => number.country.clone_from(country),
+            None => numbers.push(Number { msisdn: msisdn.clone(), country: country.clone(), app_id: None }),
+        }
+    }
     (live, numbers)
 }

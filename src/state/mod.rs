@@ -93,6 +93,10 @@ pub struct SubaccountRecord {
     pub suspended: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub creating: bool,
+    /// The numbers vapp transferred into it and has not taken out, with their countries: returned to
+    /// the parent before it is suspended, even when it cannot be listed (suspended outside vapp).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub numbers: BTreeMap<Msisdn, String>,
     #[serde(flatten)]
     pub secret: HeldSecret,
 }
@@ -412,6 +416,20 @@ impl State {
             if pending.to.as_ref() == Some(from) {
                 pending.to = Some(to.clone());
             }
+        }
+    }
+}
+
+impl State {
+    /// Records that `number` (of `country`) is now in `to`, transferred from `from`: a subaccount vapp
+    /// made keeps it in custody until it leaves again.
+    pub fn record_transfer(&mut self, number: &Msisdn, country: &str, from: &AccountName, to: &AccountName) {
+        self.transfers_pending.remove(number);
+        if let Some(made) = self.accounts.get_mut(from).and_then(|a| a.subaccount.as_mut()) {
+            made.numbers.remove(number);
+        }
+        if let Some(made) = self.accounts.get_mut(to).and_then(|a| a.subaccount.as_mut()) {
+            made.numbers.insert(number.clone(), country.to_string());
         }
     }
 }

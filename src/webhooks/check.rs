@@ -40,8 +40,9 @@ pub struct Target {
 pub struct CheckResult {
     pub address: Address,
     pub account: AccountName,
-    pub capability: &'static str,
+    pub capability: crate::model::Capability,
     pub webhook: &'static str,
+    #[serde(serialize_with = "crate::model::webhook_url::serialize_redacted")]
     pub url: WebhookUrl,
     pub method: Method,
     pub ok: bool,
@@ -244,7 +245,7 @@ mod tests {
         CheckResult {
             address: Address::new(address),
             account: AccountName::default_account(),
-            capability: "voice",
+            capability: crate::model::Capability::Voice,
             webhook,
             url: WebhookUrl::new(format!("https://user:pw@{address}.example/{webhook}")),
             method: Method::Get,

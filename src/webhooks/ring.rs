@@ -170,7 +170,7 @@ mod tests {
 
     fn hook(kind: Kind, method: Method) -> Hook {
         Hook {
-            capability: "voice",
+            capability: crate::model::Capability::Voice,
             webhook: "answer_url",
             kind,
             url: WebhookUrl::new("http://127.0.0.1:1/answer"),

@@ -397,7 +397,7 @@ impl Call<'_> {
         let Some(url) = url else { return self.hook(Kind::VoiceEvent).cloned() };
         let method = rules::method(Kind::VoiceEvent, action.get("eventMethod").and_then(Value::as_str));
         Some(Hook {
-            capability: "voice",
+            capability: crate::model::Capability::Voice,
             webhook,
             kind: Kind::VoiceEvent,
             url: WebhookUrl::new(url),

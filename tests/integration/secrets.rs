@@ -138,3 +138,76 @@ fn the_emulator_secret_can_stay_out_of_the_process_list() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(wrong.code, 1, "the default secret no longer opens it: {wrong:?}");
 }
+
+/// A webhook URL's password (or a token as its user name) is sent to Vonage and shown nowhere: not
+/// by a plan in any format, not by apply, export or `state show`, not in the state or a saved plan.
+/// A changed password is a change, said as one; a plan with passwords is saved only sealed.
+#[test]
+fn a_webhook_password_is_sent_and_never_shown_or_kept() {
+    let emulator = BackgroundEmulator::start(config());
+    let ws = Workspace::new(&emulator.url);
+    let manifest = |password: &str| {
+        format!(
+            "version: 1\napplications:\n  support:\n    name: Support\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: https://bot:{password}@a.example/answer\n          event_url: https://TOKENUSER@a.example/event\n"
+        )
+    };
+    ws.write("vapp.yaml", &manifest("HUNTER2PASSWORD"));
+    let never = |run: &crate::harness::Run, what: &str| {
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(!all.contains("HUNTER2") && !all.contains("TOKENUSER"), "{what}: {run:?}");
+    };
+    for format in ["human", "json", "markdown"] {
+        let run = ws.vapp().args(["plan", "--format", format]).expect(0);
+        never(&run, format);
+        assert!(run.stdout.contains("https://bot:***@a.example/answer"), "{format}: {run:?}");
+    }
+    // Saved only sealed: refused without a passphrase, saying where the passwords are.
+    let refused = ws.vapp().args(["plan", "-o", "plan.json"]).expect(1);
+    never(&refused, "plan -o");
+    assert!(refused.stderr.contains("support: capabilities.voice.webhooks.answer_url"), "{refused:?}");
+    assert!(refused.stderr.contains("passphrase"), "{refused:?}");
+    assert!(!ws.path().join("plan.json").exists());
+    let saved = ws.vapp().env("VAPP_STATE_PASSPHRASE", "correct horse").args(["plan", "-o", "plan.json"]).expect(0);
+    never(&saved, "plan -o with a passphrase");
+    let file = std::fs::read_to_string(ws.path().join("plan.json")).unwrap();
+    assert!(!file.contains("HUNTER2") && !file.contains("TOKENUSER") && file.contains("sealed_urls"), "{file}");
+    let no_passphrase = ws.vapp().args(["apply", "plan.json"]).expect(1);
+    assert!(no_passphrase.stderr.contains("passphrase"), "{no_passphrase:?}");
+    let applied = ws.vapp().env("VAPP_STATE_PASSPHRASE", "correct horse").args(["apply", "plan.json"]).expect(0);
+    never(&applied, "apply");
+    // Vonage got the URLs whole.
+    let live = emulator.block_on(emulator.client().list_all()).unwrap();
+    let voice = live[0].capabilities.as_ref().and_then(|c| c.voice.as_ref()).and_then(|v| v.webhooks.as_ref()).unwrap();
+    assert_eq!(voice.answer_url.as_ref().unwrap().address.expose(), "https://bot:HUNTER2PASSWORD@a.example/answer");
+    assert_eq!(voice.event_url.as_ref().unwrap().address.expose(), "https://TOKENUSER@a.example/event");
+    let state = std::fs::read_to_string(ws.path().join("vapp.state.json")).unwrap();
+    assert!(!state.contains("HUNTER2") && !state.contains("TOKENUSER") && state.contains("sha256-"), "{state}");
+    let passphrase = |vapp: crate::harness::Vapp| vapp.env("VAPP_STATE_PASSPHRASE", "correct horse");
+    let again = passphrase(ws.vapp()).args(["plan", "--detailed-exitcode"]).expect(0);
+    never(&again, "plan again");
+    never(&passphrase(ws.vapp()).args(["state", "show", "support"]).expect(0), "state show");
+    // A changed password is an update that says so, and shows neither password.
+    ws.write("vapp.yaml", &manifest("NEWHUNTER2"));
+    for format in ["human", "json", "markdown"] {
+        let run = passphrase(ws.vapp()).args(["plan", "--format", format, "--detailed-exitcode"]).expect(2);
+        never(&run, format);
+        let said = match format {
+            "json" => run.stdout.contains("\"secret_changed\": true") || run.stdout.contains("\"secret_changed\":true"),
+            _ => run.stdout.contains("(password changed)"),
+        };
+        assert!(said, "{format}: {run:?}");
+    }
+    never(&passphrase(ws.vapp()).args(["apply", "--auto-approve"]).expect(0), "apply the new password");
+    passphrase(ws.vapp()).args(["plan", "--detailed-exitcode"]).expect(0);
+    // Export refers to each password by a variable, and the manifest it writes reads back the same.
+    let exported = passphrase(ws.vapp()).args(["export"]).expect(0);
+    never(&exported, "export");
+    assert!(exported.stdout.contains("${SUPPORT_VOICE_ANSWER_URL_PASSWORD}"), "{exported:?}");
+    assert!(exported.stderr.contains("SUPPORT_VOICE_EVENT_URL_PASSWORD: the password of support"), "{exported:?}");
+    ws.write("vapp.yaml", &exported.stdout);
+    passphrase(ws.vapp())
+        .env("SUPPORT_VOICE_ANSWER_URL_PASSWORD", "NEWHUNTER2")
+        .env("SUPPORT_VOICE_EVENT_URL_PASSWORD", "TOKENUSER")
+        .args(["plan", "--detailed-exitcode"])
+        .expect(0);
+}

@@ -179,7 +179,23 @@ fn field_line(out: &mut String, paint: &Paint, action: Action, f: &FieldDiff) {
             let _ = writeln!(out, "      {mark} {}: {}", f.path, show_value(before));
         }
         (before, after) => {
-            let _ = writeln!(out, "      {mark} {}: {} → {}", f.path, show_value(before), show_value(after));
+            let _ = writeln!(
+                out,
+                "      {mark} {}: {} → {}{}",
+                f.path,
+                show_value(before),
+                show_value(after),
+                secret_note(f)
+            );
         }
+    }
+}
+
+/// What a line says when only a URL's password changed: both sides show it as `***`.
+fn secret_note(f: &FieldDiff) -> &'static str {
+    if f.secret_changed {
+        " (password changed)"
+    } else {
+        ""
     }
 }

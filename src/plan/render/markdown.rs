@@ -37,6 +37,7 @@ fn diff_block(out: &mut String, fields: &[FieldDiff], numbers: &[NumberChange]) 
         Some(match (f.before.is_null(), f.after.is_null()) {
             (true, _) => format!("+ {}: {}", f.path, show_value(&f.after)),
             (_, true) => format!("- {}: {}", f.path, show_value(&f.before)),
+            _ if f.secret_changed => format!("! {}: {} (password changed)", f.path, show_value(&f.after)),
             _ => format!("- {}: {}\n+ {}: {}", f.path, show_value(&f.before), f.path, show_value(&f.after)),
         })
     });
