@@ -21,7 +21,7 @@ use indexmap::IndexMap;
 
 use crate::api::{ApiError, BaseUrl, Client, Credentials, NumberFilter, NumbersApi as _, SubaccountsApi as _};
 use crate::manifest::accounts::{AccountKind, DeclaredAccount};
-use crate::model::{AccountName, AppId, Keep, Listed};
+use crate::model::{AccountName, ApiKey, AppId, Keep, Listed};
 use crate::plan::{Goal, Seen, Subaccount, World};
 use crate::secret::Secret;
 use crate::state::{HeldSecret, State};
@@ -42,6 +42,11 @@ impl Environment {
     /// The variable's value, when it is set and not blank.
     pub fn get(&self, name: &str) -> Option<&Secret> {
         self.0.get(name).filter(|v| !v.expose().trim().is_empty())
+    }
+
+    /// The variable's value as set, blank or not: what a manifest's `${VAR}` expands to.
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|v| v.expose().to_string())
     }
 }
 
@@ -95,7 +100,7 @@ pub enum AccountsError {
     #[error("account {account} needs its API secret in {variable}, which is not set")]
     MissingSecret { account: AccountName, variable: String },
     #[error("the state binds account {account} to API key {recorded}, but the manifests give it {given}")]
-    OtherKey { account: AccountName, recorded: String, given: String },
+    OtherKey { account: AccountName, recorded: ApiKey, given: ApiKey },
     #[error("the state has applications in account {account}, which the manifests no longer declare")]
     Undeclared { account: AccountName },
     #[error("the state holds account {account}'s secret sealed, and this run has no passphrase")]
@@ -109,7 +114,7 @@ pub enum AccountsError {
     #[error("cannot {what} of account {account} (API key {api_key}) at {url}")]
     Read {
         account: AccountName,
-        api_key: String,
+        api_key: ApiKey,
         url: String,
         what: &'static str,
         signs_in_with: SignsInWith,
@@ -164,7 +169,7 @@ pub enum Access {
     NotMade,
     /// Suspended: never signed in to.
     Suspended {
-        api_key: String,
+        api_key: ApiKey,
     },
 }
 
@@ -325,7 +330,7 @@ impl Directory {
 
     /// The existing accounts among `accounts` that the state does not bind to their API key yet,
     /// with the key (bound with an apply's first change, as `default` is).
-    pub fn unbound(&self, state: &State, accounts: &[AccountName]) -> Vec<(AccountName, String)> {
+    pub fn unbound(&self, state: &State, accounts: &[AccountName]) -> Vec<(AccountName, ApiKey)> {
         accounts
             .iter()
             .filter_map(|account| match self.declared.get(account).map(|d| &d.kind) {
@@ -422,7 +427,7 @@ pub async fn read_world(
         let (with, url) = (with.clone(), url.to_string());
         move |source| AccountsError::Read {
             account: account.clone(),
-            api_key: apps.api_key().to_string(),
+            api_key: apps.api_key().clone(),
             url,
             what,
             signs_in_with: with,
@@ -432,7 +437,7 @@ pub async fn read_world(
     let live: Vec<Listed> = live.map_err(failed("list the applications", apps.base_url()))?;
     let owned = owned.map_err(failed("list the numbers", numbers.base_url()))?;
     let numbers = owned.iter().map(crate::api::OwnedNumber::summary).collect();
-    Ok(World::listed(account.clone(), Some(apps.api_key().to_string()), live, numbers))
+    Ok(World::listed(account.clone(), Some(apps.api_key().clone()), live, numbers))
 }
 
 /// The accounts a run reads, `default` first: every account the manifests or the state put

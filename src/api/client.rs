@@ -21,7 +21,8 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 
 use super::subaccounts::{NewSubaccount, NumberTransfer, SubaccountChange, SubaccountInfo};
-use crate::model::{AppId, Application, Keep, Listed};
+use crate::model::{ApiKey, AppId, Application, Keep, Listed};
+use crate::secret::Secret;
 
 pub const DEFAULT_API_URL: &str = "https://api.nexmo.com";
 /// The largest page the API serves; fewer pages means fewer round trips.
@@ -34,13 +35,18 @@ const LIST_PATH: &str = "/v2/applications";
 /// The account's API key and secret. The secret never prints.
 #[derive(Clone)]
 pub struct Credentials {
-    pub api_key: String,
-    api_secret: String,
+    pub api_key: ApiKey,
+    api_secret: Secret,
 }
 
 impl Credentials {
     pub fn new(api_key: impl Into<String>, api_secret: impl Into<String>) -> Self {
-        Credentials { api_key: api_key.into(), api_secret: api_secret.into() }
+        Credentials { api_key: ApiKey::new(api_key), api_secret: Secret::new(api_secret) }
+    }
+
+    /// With a secret already held as one.
+    pub fn with_secret(api_key: ApiKey, api_secret: Secret) -> Self {
+        Credentials { api_key, api_secret }
     }
 }
 
@@ -150,7 +156,7 @@ impl Client {
     }
 
     /// The API key this client signs in with.
-    pub fn api_key(&self) -> &str {
+    pub fn api_key(&self) -> &ApiKey {
         &self.credentials.api_key
     }
 
@@ -188,7 +194,7 @@ impl Client {
     fn request(&self, method: &Method, path: &str) -> RequestBuilder {
         self.http
             .request(method.clone(), self.url(path))
-            .basic_auth(&self.credentials.api_key, Some(&self.credentials.api_secret))
+            .basic_auth(self.credentials.api_key.as_str(), Some(self.credentials.api_secret.expose()))
     }
 
     /// Sends one call and reads its whole answer; idempotent calls are retried as [`RetryPolicy`] says.
@@ -629,7 +635,7 @@ impl super::numbers::NumbersApi for Client {
 
 impl super::subaccounts::SubaccountsApi for Client {
     async fn list_subaccounts(&self) -> Result<Vec<SubaccountInfo>, ApiError> {
-        let path = format!("/accounts/{}/subaccounts", segment(self.api_key()));
+        let path = format!("/accounts/{}/subaccounts", segment(self.api_key().as_str()));
         let list: super::subaccounts::SubaccountList = self.call_json(Method::GET, &path, None).await?;
         let found = list.embedded.subaccounts;
         if found.len() > super::subaccounts::MAX_SUBACCOUNTS {
@@ -639,33 +645,33 @@ impl super::subaccounts::SubaccountsApi for Client {
         Ok(found)
     }
 
-    async fn get_subaccount(&self, api_key: &str) -> Result<SubaccountInfo, ApiError> {
-        let path = format!("/accounts/{}/subaccounts/{}", segment(self.api_key()), segment(api_key));
+    async fn get_subaccount(&self, api_key: &ApiKey) -> Result<SubaccountInfo, ApiError> {
+        let path = format!("/accounts/{}/subaccounts/{}", segment(self.api_key().as_str()), segment(api_key.as_str()));
         self.call_json(Method::GET, &path, None).await
     }
 
     async fn create_subaccount(&self, new: &NewSubaccount) -> Result<SubaccountInfo, ApiError> {
-        let path = format!("/accounts/{}/subaccounts", segment(self.api_key()));
+        let path = format!("/accounts/{}/subaccounts", segment(self.api_key().as_str()));
         let body = serde_json::to_vec(&new.body()).map_err(ApiError::Encode)?;
         self.call_json(Method::POST, &path, Some(Bytes::from(body))).await
     }
 
-    async fn modify_subaccount(&self, api_key: &str, change: &SubaccountChange) -> Result<SubaccountInfo, ApiError> {
-        let path = format!("/accounts/{}/subaccounts/{}", segment(self.api_key()), segment(api_key));
+    async fn modify_subaccount(&self, api_key: &ApiKey, change: &SubaccountChange) -> Result<SubaccountInfo, ApiError> {
+        let path = format!("/accounts/{}/subaccounts/{}", segment(self.api_key().as_str()), segment(api_key.as_str()));
         let body = serde_json::to_vec(change).map_err(ApiError::Encode)?;
         self.call_json(Method::PATCH, &path, Some(Bytes::from(body))).await
     }
 
     async fn transfer_number(&self, transfer: &NumberTransfer) -> Result<(), ApiError> {
-        let path = format!("/accounts/{}/transfer-number", segment(self.api_key()));
+        let path = format!("/accounts/{}/transfer-number", segment(self.api_key().as_str()));
         let body = serde_json::to_vec(transfer).map_err(ApiError::Encode)?;
         // A POST, so never retried here: a transfer whose answer is lost is resolved by asking which
         // account owns the number.
         self.call(Method::POST, &path, Some(Bytes::from(body))).await.map(|_| ())
     }
 
-    async fn secret_opens(&self, api_key: &str, secret: &crate::secret::Secret) -> Result<bool, ApiError> {
-        let account = self.for_credentials(Credentials::new(api_key, secret.expose()));
+    async fn secret_opens(&self, api_key: &ApiKey, secret: &crate::secret::Secret) -> Result<bool, ApiError> {
+        let account = self.for_credentials(Credentials::with_secret(api_key.clone(), secret.clone()));
         match account.call(Method::GET, &format!("{LIST_PATH}?page_size=1"), None).await {
             Ok(_) => Ok(true),
             Err(ApiError::Status { status: 401, .. }) => Ok(false),

@@ -9,6 +9,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+use crate::model::ApiKey;
 use crate::model::Msisdn;
 use crate::secret::Secret;
 
@@ -18,10 +19,10 @@ pub const MAX_SUBACCOUNTS: usize = 10_000;
 /// A subaccount as the API shows it (never its secret).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SubaccountInfo {
-    pub api_key: String,
+    pub api_key: ApiKey,
     pub name: String,
     #[serde(default)]
-    pub primary_account_api_key: String,
+    pub primary_account_api_key: ApiKey,
     #[serde(default = "yes")]
     pub use_primary_account_balance: bool,
     #[serde(default)]
@@ -98,15 +99,15 @@ pub(crate) struct SubaccountsEmbedded {
 pub trait SubaccountsApi: Send + Sync {
     /// Every subaccount of the primary.
     fn list_subaccounts(&self) -> impl Future<Output = Result<Vec<SubaccountInfo>, ApiError>> + Send;
-    fn get_subaccount(&self, api_key: &str) -> impl Future<Output = Result<SubaccountInfo, ApiError>> + Send;
+    fn get_subaccount(&self, api_key: &ApiKey) -> impl Future<Output = Result<SubaccountInfo, ApiError>> + Send;
     /// Not idempotent: never retried (a lost answer is resolved by listing).
     fn create_subaccount(&self, new: &NewSubaccount) -> impl Future<Output = Result<SubaccountInfo, ApiError>> + Send;
     fn modify_subaccount(
         &self,
-        api_key: &str,
+        api_key: &ApiKey,
         change: &SubaccountChange,
     ) -> impl Future<Output = Result<SubaccountInfo, ApiError>> + Send;
     fn transfer_number(&self, transfer: &NumberTransfer) -> impl Future<Output = Result<(), ApiError>> + Send;
     /// Whether `secret` signs in as the account `api_key` (a 401 says no).
-    fn secret_opens(&self, api_key: &str, secret: &Secret) -> impl Future<Output = Result<bool, ApiError>> + Send;
+    fn secret_opens(&self, api_key: &ApiKey, secret: &Secret) -> impl Future<Output = Result<bool, ApiError>> + Send;
 }

@@ -9,7 +9,7 @@
 use rand::Rng;
 
 use crate::api::{ApiError, NewSubaccount, NumberTransfer, NumbersApi, SubaccountChange, SubaccountsApi};
-use crate::model::{AccountName, Msisdn};
+use crate::model::{AccountName, ApiKey, Msisdn};
 use crate::plan::{AccountChange, AccountStep, Transfer};
 use crate::secret::Secret;
 use crate::state::{AccountRecord, HeldSecret, StateError, StateStore, SubaccountRecord};
@@ -82,11 +82,11 @@ pub struct TransferOutcome {
 #[derive(Debug, PartialEq, Eq)]
 pub enum AccountDone {
     Created {
-        api_key: String,
+        api_key: ApiKey,
     },
     /// An earlier create had landed: found by name and secret, not made again.
     Found {
-        api_key: String,
+        api_key: ApiKey,
     },
     Updated,
     Resumed,
@@ -199,7 +199,7 @@ pub async fn execute_one<S: SubaccountsApi>(
 /// One side of a transfer: the account, its API key, and its Numbers API.
 pub struct Side<'a, N> {
     pub account: &'a AccountName,
-    pub api_key: &'a str,
+    pub api_key: &'a ApiKey,
     pub numbers: &'a N,
 }
 
@@ -255,11 +255,11 @@ pub async fn transfer<S: SubaccountsApi, N: NumbersApi>(
 }
 
 /// Records that the subaccount `account` exists as `api_key`: its create's outcome is known.
-async fn record_made(store: &StateStore, account: &AccountName, api_key: &str) -> Result<(), StateError> {
+async fn record_made(store: &StateStore, account: &AccountName, api_key: &ApiKey) -> Result<(), StateError> {
     store
         .commit(|s| {
             if let Some(r) = s.accounts.get_mut(account) {
-                r.api_key = Some(api_key.to_string());
+                r.api_key = Some(api_key.clone());
                 if let Some(sub) = r.subaccount.as_mut() {
                     sub.creating = false;
                 }

@@ -90,7 +90,7 @@ pub struct Realize<'a> {
     pub retry: RetryPolicy,
     pub settle: Duration,
     /// Existing accounts to bind to their API keys before anything changes (as `default` is bound).
-    pub bindings: Vec<(AccountName, String)>,
+    pub bindings: Vec<(AccountName, crate::model::ApiKey)>,
 }
 
 /// What stopped a run before any application was changed.

@@ -8,6 +8,7 @@ use super::failure::{bail, Result};
 use super::{Context, Exit};
 use crate::manifest::accounts::AccountKind;
 use crate::model::AccountName;
+use crate::model::ApiKey;
 use crate::state::HeldSecret;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -35,9 +36,9 @@ pub enum AccountCommand {
 /// What vapp can say of an account's credentials.
 enum Shown {
     /// A subaccount vapp made: its key and the secret in the state's custody.
-    Made { api_key: String, secret: crate::secret::Secret, suspended: bool },
+    Made { api_key: ApiKey, secret: crate::secret::Secret, suspended: bool },
     /// Any other account: its key, and the variable whose value is its secret (vapp holds none).
-    Elsewhere { api_key: Option<String>, variable: String },
+    Elsewhere { api_key: Option<ApiKey>, variable: String },
 }
 
 pub async fn run(context: &Context, command: AccountCommand) -> Result<Exit> {
@@ -55,7 +56,7 @@ pub async fn run(context: &Context, command: AccountCommand) -> Result<Exit> {
     let record = state.and_then(|s| s.accounts.get(&account));
     let shown = match (account.is_default(), declared.get(&account).map(|d| &d.kind), record) {
         (true, ..) => Shown::Elsewhere {
-            api_key: context.settings.credentials.api_key().map(str::to_string).or_else(|| {
+            api_key: context.settings.credentials.api_key().cloned().or_else(|| {
                 match state.and_then(|s| s.account.as_ref()) {
                     Some(crate::state::Account::Vonage { api_key, .. }) => Some(api_key.clone()),
                     _ => None,
@@ -101,7 +102,7 @@ pub async fn run(context: &Context, command: AccountCommand) -> Result<Exit> {
             format!("{}\n", serde_json::to_string_pretty(&value)?)
         }
         (Shown::Elsewhere { api_key, variable }, AccountFormat::Env) => {
-            let key = api_key.as_deref().unwrap_or("");
+            let key = api_key.as_ref().map_or("", |k| k.as_str());
             format!("VONAGE_API_KEY={key}\n# VONAGE_API_SECRET: vapp holds no secret for account {account}; it is the value of {variable}\n")
         }
         (Shown::Elsewhere { api_key, variable }, AccountFormat::Json) => {

@@ -163,16 +163,16 @@ pub fn api_key_of(
     desired: &crate::manifest::Desired,
     state: Option<&crate::state::State>,
     account: &AccountName,
-) -> Option<String> {
+) -> Option<crate::model::ApiKey> {
     if account.is_default() {
         if context.settings.sandbox {
-            return Some(crate::emulator::DEFAULT_API_KEY.to_string());
+            return Some(crate::model::ApiKey::new(crate::emulator::DEFAULT_API_KEY));
         }
         let recorded = match state.and_then(|s| s.account.as_ref()) {
             Some(crate::state::Account::Vonage { api_key, .. }) => Some(api_key.clone()),
             _ => None,
         };
-        return context.settings.credentials.api_key().map(str::to_string).or(recorded);
+        return context.settings.credentials.api_key().cloned().or(recorded);
     }
     match desired.accounts.get(account).map(|d| &d.kind) {
         Some(crate::manifest::accounts::AccountKind::Existing { api_key, .. }) => Some(api_key.clone()),

@@ -117,7 +117,8 @@ impl Context {
     }
 
     pub fn manifests(&self) -> Result<Desired> {
-        Ok(manifest::load(&self.settings.files)?)
+        let environment = &self.settings.environment;
+        Ok(manifest::load(&self.settings.files, &|name| environment.value(name))?)
     }
 
     /// Refuses what this build cannot plan yet: subaccounts of anything but `default`.
@@ -256,7 +257,7 @@ impl Context {
             // The existing accounts the manifests declare exist in the sandbox too, as subaccounts of
             // its primary, each with the one sandbox secret (never the real one from its variable).
             let declared = self.manifests().map(|desired| desired.accounts).unwrap_or_default();
-            let existing: Vec<(String, crate::secret::Secret)> = declared
+            let existing: Vec<(crate::model::ApiKey, crate::secret::Secret)> = declared
                 .values()
                 .filter_map(|account| match &account.kind {
                     manifest::accounts::AccountKind::Existing { api_key, .. }
@@ -274,7 +275,7 @@ impl Context {
                     let secret = self.settings.environment.get(account.signature_secret_env.as_deref()?)?.clone();
                     let which = match &account.kind {
                         manifest::accounts::AccountKind::Existing { api_key, .. } => {
-                            crate::emulator::SignedAccount::ApiKey(api_key.clone())
+                            crate::emulator::SignedAccount::ApiKey(api_key.to_string())
                         }
                         manifest::accounts::AccountKind::Subaccount { name, .. } => {
                             crate::emulator::SignedAccount::Name(name.clone())
@@ -286,7 +287,7 @@ impl Context {
             let config = EmulatorConfig {
                 data_file: Some(self.sandbox_data_path()),
                 seed_numbers: SANDBOX_NUMBERS,
-                subaccounts: existing,
+                subaccounts: existing.into_iter().map(|(key, secret)| (key.into_string(), secret)).collect(),
                 // Simulated traffic is signed as Vonage signs it, when the account's secret is given.
                 signature_secret: self.settings.environment.get(super::check::SIGNATURE_SECRET_VAR).cloned(),
                 signature_secrets,
@@ -361,7 +362,10 @@ impl Context {
             let reading = match manifests {
                 Manifests::Read => {
                     let files = self.settings.files.clone();
-                    Err(tokio::task::spawn_blocking(move || (manifest::load(&files), started.elapsed())))
+                    let environment = self.settings.environment.clone();
+                    Err(tokio::task::spawn_blocking(move || {
+                        (manifest::load(&files, &|name| environment.value(name)), started.elapsed())
+                    }))
                 }
                 Manifests::Given(desired) | Manifests::Saved(desired, _) => Ok(*desired),
             };

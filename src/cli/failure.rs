@@ -295,3 +295,23 @@ mod library {
         std::str::Utf8Error,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{BackendError, LockInfo, StateError, StateLocation};
+
+    /// A lock lost inside an account's step, inside an action's context, still exits 3.
+    #[test]
+    fn the_exit_code_is_found_through_any_wrapper() {
+        let lost = StateError::Write {
+            location: StateLocation::File("vapp.state.json".into()),
+            source: BackendError::LockLost { holder: Box::new(LockInfo::mine("apply")) },
+        };
+        let wrapped = crate::apply::accounts::AccountError::State { account: "acme".into(), source: Box::new(lost) };
+        let failure = Failure::from(wrapped).context("cannot apply");
+        assert_eq!(failure.exit(), Exit::Locked);
+        let plain = Failure::from(std::io::Error::other("disk full"));
+        assert_eq!(plain.exit(), Exit::Failure);
+    }
+}

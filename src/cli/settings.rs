@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use super::GlobalArgs;
 use crate::api::{BaseUrl, Credentials};
+use crate::model::ApiKey;
+use crate::secret::Secret;
 use crate::state::StateLocation;
 
 /// The state a run uses when neither `--state` nor `VAPP_STATE` names one.
@@ -41,8 +43,8 @@ pub struct Settings {
 
 /// The default account's credentials as the environment gives them.
 pub struct EnvCredentials {
-    key: Option<String>,
-    secret: Option<String>,
+    key: Option<ApiKey>,
+    secret: Option<Secret>,
 }
 
 impl std::fmt::Debug for EnvCredentials {
@@ -60,18 +62,18 @@ impl EnvCredentials {
     /// Reads `key_var` and `secret_var` through `env`; an empty value counts as unset.
     pub fn read(env: &dyn Fn(&str) -> Option<String>, key_var: &str, secret_var: &str) -> Self {
         let read = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        EnvCredentials { key: read(key_var), secret: read(secret_var) }
+        EnvCredentials { key: read(key_var).map(ApiKey::new), secret: read(secret_var).map(Secret::new) }
     }
 
     /// The API key, when it is set (the state records it; it is not a secret).
-    pub fn api_key(&self) -> Option<&str> {
-        self.key.as_deref()
+    pub fn api_key(&self) -> Option<&ApiKey> {
+        self.key.as_ref()
     }
 
     /// Both, or what is missing, for reaching `url`.
     pub fn require(&self, url: &BaseUrl) -> Result<Credentials, MissingCredentials> {
         match (&self.key, &self.secret) {
-            (Some(key), Some(secret)) => Ok(Credentials::new(key.clone(), secret.clone())),
+            (Some(key), Some(secret)) => Ok(Credentials::with_secret(key.clone(), secret.clone())),
             (key, secret) => {
                 let mut missing = Vec::new();
                 if key.is_none() {

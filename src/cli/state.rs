@@ -146,11 +146,11 @@ async fn list(context: &Context) -> Result<Exit> {
 fn account_heading(state: &crate::state::State, account: &AccountName) -> String {
     let api_key = match account.is_default() {
         true => match &state.account {
-            Some(crate::state::Account::Vonage { api_key, .. }) => Some(api_key.clone()),
+            Some(crate::state::Account::Vonage { api_key, .. }) => Some(api_key.to_string()),
             Some(crate::state::Account::Sandbox { .. }) => Some("the sandbox".to_string()),
             None => None,
         },
-        false => state.accounts.get(account).and_then(|r| r.api_key.clone()),
+        false => state.accounts.get(account).and_then(|r| r.api_key.as_ref()).map(ToString::to_string),
     };
     match api_key {
         Some(key) => format!("Account {account} ({key})"),

@@ -126,7 +126,7 @@ async fn carry_out(shared: &Shared, traffic: &Traffic, message: Option<&str>, ba
     let dangling = number.shown.app_id.as_ref().filter(|_| application.is_none()).map(|id| id.to_string());
     let signer = shared
         .signature_secret_of(&account)
-        .map(|secret| Signer { api_key: account.api_key().to_string(), secret: secret.clone() });
+        .map(|secret| Signer { api_key: crate::model::ApiKey::new(account.api_key()), secret: secret.clone() });
     let recordings = format!("{base}/_vapp/recordings");
     let routing = Routing {
         to: &traffic.to,

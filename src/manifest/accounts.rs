@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
+
+use crate::model::ApiKey;
 use serde::{Deserialize, Deserializer};
 
 use super::{did_you_mean, Diagnostic, Location};
@@ -27,7 +29,8 @@ pub const MAX_SUBACCOUNT_NAME_CHARS: usize = 80;
 pub struct AccountEntry {
     /// An existing account's API key (not a secret).
     #[serde(default)]
-    pub api_key: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub api_key: Option<ApiKey>,
     /// The environment variable that holds that account's API secret.
     #[serde(default)]
     pub api_secret_env: Option<String>,
@@ -71,7 +74,7 @@ impl<'de> Deserialize<'de> for Withheld {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AccountKind {
     /// An account that exists: its key, and the variable holding its secret.
-    Existing { api_key: String, api_secret_env: String },
+    Existing { api_key: ApiKey, api_secret_env: String },
     /// A subaccount vapp makes under `parent`, named `name` at Vonage.
     Subaccount { parent: AccountName, name: String, use_primary_account_balance: bool },
 }
@@ -180,12 +183,12 @@ pub fn declare(name: &str, entry: AccountEntry, location: Location) -> Result<De
                     ));
                 }
             }
-            if api_key.trim().is_empty() {
+            if api_key.as_str().trim().is_empty() {
                 problems.push(problem(Some("api_key"), "`api_key` is empty".into(), None));
             }
             match &entry.api_secret_env {
                 Some(variable) => Some(AccountKind::Existing {
-                    api_key: api_key.trim().to_string(),
+                    api_key: ApiKey::new(api_key.as_str().trim()),
                     api_secret_env: variable.clone(),
                 }),
                 None => {
@@ -306,7 +309,7 @@ pub fn check_references(
             report(location, format!("account `{name}` is not declared"), hint(name));
         }
     }
-    let mut keys: HashMap<&str, &AccountName> = HashMap::new();
+    let mut keys: HashMap<&ApiKey, &AccountName> = HashMap::new();
     for account in declared.values() {
         match &account.kind {
             AccountKind::Subaccount { parent, .. } => {

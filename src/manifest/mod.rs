@@ -388,10 +388,11 @@ pub fn load_sources(sources: &[Source], lookup: yaml::EnvLookup) -> Result<Desir
     }
 }
 
-/// Reads the files at `paths` with the process environment, and the public key files they name.
-pub fn load(paths: &[PathBuf]) -> Result<Desired, LoadError> {
+/// Reads the files at `paths`, `${VAR}` expanded through `environment`, and the public key files
+/// they name.
+pub fn load(paths: &[PathBuf], environment: yaml::EnvLookup) -> Result<Desired, LoadError> {
     let sources = read_sources(paths)?;
-    let mut desired = load_sources(&sources, &|name| std::env::var(name).ok())?;
+    let mut desired = load_sources(&sources, environment)?;
     resolve_key_files(&mut desired, &|path| {
         let bytes = fsutil::read_bounded(path, MAX_KEY_FILE_BYTES, "a public key file").map_err(|e| {
             let mut text = e.to_string();

@@ -210,7 +210,7 @@ fn accounts_are_declared_once_in_any_file_and_files_name_theirs() {
     assert_eq!(
         desired.accounts["staging"].kind,
         accounts::AccountKind::Existing {
-            api_key: "1a2b3c4d".into(),
+            api_key: crate::model::ApiKey::new("1a2b3c4d"),
             api_secret_env: "VONAGE_STAGING_API_SECRET".into()
         }
     );

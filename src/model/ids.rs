@@ -51,6 +51,12 @@ macro_rules! string_id {
             }
         }
 
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0
@@ -109,6 +115,12 @@ string_id!(
 string_id!(
     /// A phone number in E.164 digits, without `+` (`447700900001`).
     Msisdn
+);
+
+string_id!(
+    /// An account's API key: it names the account (Basic auth's user name, a JWT's `api_key` claim).
+    /// Not a secret; its secret travels beside it as a [`crate::secret::Secret`].
+    ApiKey
 );
 
 string_id!(

@@ -22,7 +22,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use ids::{valid_address, AccountName, Address, AppId, Fingerprint, InvalidAddress, Msisdn};
+pub use ids::{valid_address, AccountName, Address, ApiKey, AppId, Fingerprint, InvalidAddress, Msisdn};
 pub use listed::{Glimpse, Keep, Listed, Whole};
 pub use webhook::{Capability, HookMut, HookRef, VideoWebhook, Webhook, WebhookKind, WebhookSlot};
 pub use webhook_url::WebhookUrl;

@@ -26,7 +26,7 @@ use super::world::{as_last_applied, Seen, Subaccount, World};
 use super::{Action, Change, Plan, PlanError, Warning};
 use crate::manifest::accounts::AccountKind;
 use crate::manifest::Desired;
-use crate::model::{AccountName, Address, Listed, Msisdn, Number};
+use crate::model::{AccountName, Address, ApiKey, Listed, Msisdn, Number};
 use crate::state::State;
 
 /// What a plan over every account is made from.
@@ -78,7 +78,7 @@ pub enum AccountStep {
     },
     /// `PATCH` of what changed (`name`, `use_primary_account_balance`, `suspended: false`).
     Update {
-        api_key: String,
+        api_key: ApiKey,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<Changed<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,7 +88,7 @@ pub enum AccountStep {
         resume: Option<Resume>,
     },
     /// `PATCH suspended: true`: it left the manifests (Vonage cannot delete a subaccount).
-    Suspend { api_key: String },
+    Suspend { api_key: ApiKey },
 }
 
 /// Why a suspended subaccount is resumed.
@@ -432,7 +432,7 @@ fn account_changes(
     let (mut first, mut last, mut returned, mut warnings) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let state = input.state;
     let record_of = |name: &AccountName| state.and_then(|s| s.accounts.get(name));
-    let shown = |api_key: &str| input.subaccounts.iter().find(|s| s.api_key == api_key);
+    let shown = |api_key: &ApiKey| input.subaccounts.iter().find(|s| &s.api_key == api_key);
     let declared_here = |account: &AccountName| {
         input.goal == Goal::Apply
             && input.desired.accounts.get(account).is_some_and(|d| matches!(d.kind, AccountKind::Subaccount { .. }))

@@ -576,7 +576,7 @@ pub struct Plan {
     pub transfers: Vec<Transfer>,
     /// Each account's API key as the run read it, for the plan's account headings.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub api_keys: std::collections::BTreeMap<AccountName, String>,
+    pub api_keys: std::collections::BTreeMap<AccountName, crate::model::ApiKey>,
 }
 
 impl Plan {

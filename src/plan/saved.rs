@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Plan;
-use crate::model::{AppId, Application, Listed, Msisdn, Number, WebhookUrl};
+use crate::model::{ApiKey, AppId, Application, Listed, Msisdn, Number, WebhookUrl};
 use crate::state::crypto::{CryptoError, Encryption, Sealer};
 use crate::state::State;
 
@@ -53,7 +53,7 @@ pub struct SavedPlan {
 pub struct SavedAccount {
     pub name: crate::model::AccountName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
+    pub api_key: Option<ApiKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_secret_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

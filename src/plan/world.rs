@@ -6,7 +6,7 @@
 //! yet (it holds nothing); or nothing, for a suspended subaccount, which is never signed in to (its
 //! credentials answer 401), and which the planner then sees as vapp last left it.
 
-use crate::model::{AccountName, Listed, Number, Whole};
+use crate::model::{AccountName, ApiKey, Listed, Number, Whole};
 use crate::state::State;
 
 /// One account as this run read it.
@@ -14,7 +14,7 @@ use crate::state::State;
 pub struct World {
     pub account: AccountName,
     /// Its API key, as plans show it (`Account staging (1a2b3c4d)`); none for a subaccount not made yet.
-    pub api_key: Option<String>,
+    pub api_key: Option<ApiKey>,
     pub seen: Seen,
 }
 
@@ -34,7 +34,7 @@ pub enum Seen {
 /// A subaccount as the primary's Subaccounts API shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subaccount {
-    pub api_key: String,
+    pub api_key: ApiKey,
     pub name: String,
     pub use_primary_account_balance: bool,
     pub suspended: bool,
@@ -42,7 +42,7 @@ pub struct Subaccount {
 
 impl World {
     /// A world read in full.
-    pub fn listed(account: AccountName, api_key: Option<String>, live: Vec<Listed>, numbers: Vec<Number>) -> Self {
+    pub fn listed(account: AccountName, api_key: Option<ApiKey>, live: Vec<Listed>, numbers: Vec<Number>) -> Self {
         World { account, api_key, seen: Seen::Listed { live, numbers } }
     }
 

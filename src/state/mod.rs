@@ -27,7 +27,7 @@ pub use location::{LocationError, PostgresUrl, S3Object, StateLocation};
 pub use store::{create_file, load, load_file, Loaded, StateError, StateStore};
 
 use crate::keys::PrivateKeyPem;
-use crate::model::{AccountName, Address, AppId, Fingerprint, Msisdn};
+use crate::model::{AccountName, Address, ApiKey, AppId, Fingerprint, Msisdn};
 
 pub const FORMAT: &str = "vapp-state";
 pub const FORMAT_VERSION: u32 = 1;
@@ -73,7 +73,7 @@ pub struct State {
 pub struct AccountRecord {
     /// Its API key; `None` while a subaccount's create has been sent but not confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
+    pub api_key: Option<ApiKey>,
     /// Set for a subaccount vapp made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subaccount: Option<SubaccountRecord>,
@@ -158,7 +158,7 @@ pub struct PendingNumber {
 #[serde(untagged)]
 pub enum Account {
     Sandbox { sandbox: bool },
-    Vonage { api_key: String, api_url: String },
+    Vonage { api_key: ApiKey, api_url: String },
 }
 
 impl Account {

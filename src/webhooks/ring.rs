@@ -227,7 +227,7 @@ mod tests {
         let fields: Vec<&str> = get.query.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(fields, ["to", "from", "uuid", "conversation_uuid"]);
         assert!(get.body.is_none() && get.bearer.is_none());
-        let signer = Signer { api_key: "k".into(), secret: crate::secret::Secret::new("s") };
+        let signer = Signer { api_key: crate::model::ApiKey::new("k"), secret: crate::secret::Secret::new("s") };
         let signing = Signing { signer: &signer, application_id: "app", now: 1, jti: "j".into() };
         let post = request(&hook(Kind::Answer, Method::Post), &traffic, None, Some(signing));
         let body: Value = serde_json::from_slice(post.body.as_deref().unwrap()).unwrap();

@@ -25,7 +25,7 @@ pub struct Claims {
 /// Who signs: the account's API key and its signature secret.
 #[derive(Clone, Debug)]
 pub struct Signer {
-    pub api_key: String,
+    pub api_key: crate::model::ApiKey,
     pub secret: Secret,
 }
 
@@ -37,7 +37,7 @@ impl Signer {
             iat: now,
             jti,
             iss: "Vonage",
-            api_key: self.api_key.clone(),
+            api_key: self.api_key.to_string(),
             application_id: application_id.to_string(),
             payload_hash,
         };
@@ -68,7 +68,7 @@ mod tests {
 
     #[test]
     fn a_token_is_hs256_over_the_documented_claims() {
-        let signer = Signer { api_key: "abc123".into(), secret: Secret::new("s3cret") };
+        let signer = Signer { api_key: crate::model::ApiKey::new("abc123"), secret: Secret::new("s3cret") };
         let hash = crate::webhooks::rules::payload_hash(crate::webhooks::hooks::Method::Post, &[], b"{}");
         let token = signer.token("app-1", hash.clone(), 1_700_000_000, "jti-1".into());
         let parts: Vec<&str> = token.split('.').collect();

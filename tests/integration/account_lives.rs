@@ -166,7 +166,9 @@ fn a_subaccount_suspended_outside_vapp_is_resumed_or_emptied() {
     vapp(&ws).args(["apply", "--auto-approve"]).expect(0);
     let acme_key = subaccount(&data, "ACME Corp")["api_key"].as_str().unwrap().to_string();
     let suspend = SubaccountChange { suspended: Some(true), ..Default::default() };
-    emulator.block_on(emulator.client().modify_subaccount(&acme_key, &suspend)).unwrap();
+    emulator
+        .block_on(emulator.client().modify_subaccount(&vapp::model::ApiKey::new(acme_key.clone()), &suspend))
+        .unwrap();
 
     let plan = vapp(&ws).args(["plan", "--detailed-exitcode"]).expect(2);
     in_order(
@@ -185,7 +187,9 @@ fn a_subaccount_suspended_outside_vapp_is_resumed_or_emptied() {
 
     // Suspended outside vapp again, and gone from the manifests: resumed to be emptied, suspended at
     // the end. The plan sees inside it what vapp last applied there.
-    emulator.block_on(emulator.client().modify_subaccount(&acme_key, &suspend)).unwrap();
+    emulator
+        .block_on(emulator.client().modify_subaccount(&vapp::model::ApiKey::new(acme_key.clone()), &suspend))
+        .unwrap();
     std::fs::remove_file(ws.path().join("m/acme.yaml")).unwrap();
     ws.write("m/accounts.yaml", &without_acme());
     let plan = vapp(&ws).args(["plan"]).expect(0);
@@ -443,7 +447,7 @@ proptest::proptest! {
                 let key = subaccount(&data, "ACME Corp")["api_key"].as_str().map(str::to_string);
                 if let Some(key) = key {
                     let suspend = SubaccountChange { suspended: Some(true), ..Default::default() };
-                    emulator.block_on(emulator.client().modify_subaccount(&key, &suspend)).unwrap();
+                    emulator.block_on(emulator.client().modify_subaccount(&vapp::model::ApiKey::new(key.clone()), &suspend)).unwrap();
                 }
             }
             let placed = write_step(&ws, step);

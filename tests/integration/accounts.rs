@@ -62,7 +62,11 @@ fn a_subaccount_is_made_shown_renamed_and_suspended() {
     let listed = emulator.block_on(client.list_subaccounts()).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0].api_key.as_str(), listed[0].name.as_str()), (key.as_str(), "ACME Corp"));
-    assert!(emulator.block_on(client.secret_opens(&key, &vapp::secret::Secret::new(secret.clone()))).unwrap());
+    assert!(emulator
+        .block_on(
+            client.secret_opens(&vapp::model::ApiKey::new(key.clone()), &vapp::secret::Secret::new(secret.clone()))
+        )
+        .unwrap());
     let sub = client.for_credentials(Credentials::new(&key, &secret));
     assert!(emulator.block_on(vapp::api::ApplicationApi::list_all(&sub)).unwrap().is_empty());
     let state_text = std::fs::read_to_string(ws.path().join("vapp.state.json")).unwrap();
@@ -75,7 +79,10 @@ fn a_subaccount_is_made_shown_renamed_and_suspended() {
     let plan = ws.vapp().args(["plan"]).expect(0);
     assert!(plan.stdout.contains(&format!("~ account acme ({key}): name \"ACME Corp\" → \"ACME Ltd\"")), "{plan:?}");
     ws.vapp().args(["apply", "--auto-approve"]).expect(0);
-    assert_eq!(emulator.block_on(client.get_subaccount(&key)).unwrap().name, "ACME Ltd");
+    assert_eq!(
+        emulator.block_on(client.get_subaccount(&vapp::model::ApiKey::new(key.clone()))).unwrap().name,
+        "ACME Ltd"
+    );
     ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
 
     // Leaving the manifests suspends it (Vonage has no delete), counted by --max-deletes.
@@ -85,8 +92,10 @@ fn a_subaccount_is_made_shown_renamed_and_suspended() {
     let refused = ws.vapp().args(["apply", "--auto-approve", "--max-deletes", "0"]).expect(1);
     assert!(refused.stderr.contains("more than --max-deletes 0"), "{refused:?}");
     ws.vapp().args(["apply", "--auto-approve"]).expect(0);
-    assert!(emulator.block_on(client.get_subaccount(&key)).unwrap().suspended);
-    assert!(!emulator.block_on(client.secret_opens(&key, &vapp::secret::Secret::new(secret))).unwrap());
+    assert!(emulator.block_on(client.get_subaccount(&vapp::model::ApiKey::new(key.clone()))).unwrap().suspended);
+    assert!(!emulator
+        .block_on(client.secret_opens(&vapp::model::ApiKey::new(key.clone()), &vapp::secret::Secret::new(secret)))
+        .unwrap());
     ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
 
     // Back in the manifests, it is resumed, not made again.
@@ -147,7 +156,9 @@ fn lost_answers_never_make_a_subaccount_twice() {
     assert_eq!(listed[0].api_key, key);
     let secret = vapp::secret::Secret::new(secret);
     let opens = (0..50)
-        .find_map(|_| emulator.block_on(emulator.client().secret_opens(&key, &secret)).ok())
+        .find_map(|_| {
+            emulator.block_on(emulator.client().secret_opens(&vapp::model::ApiKey::new(key.clone()), &secret)).ok()
+        })
         .expect("one of 50 sign-ins is answered");
     assert!(opens, "the secret in the state works");
 }
@@ -313,7 +324,7 @@ fn a_three_account_day() {
     let destroyed = vapp().args(["destroy", "--auto-approve"]).expect(0);
     assert!(destroyed.stderr.contains("account acme: suspended"), "{destroyed:?}");
     assert!(names(&client).is_empty() && names(&staging).is_empty());
-    assert!(emulator.block_on(client.get_subaccount(&acme_key)).unwrap().suspended);
+    assert!(emulator.block_on(client.get_subaccount(&vapp::model::ApiKey::new(acme_key.clone()))).unwrap().suspended);
 }
 
 #[test]
@@ -660,5 +671,7 @@ fn destroy_leaves_a_subaccount_that_holds_a_protected_application() {
     let destroyed = vapp().args(["destroy", "--auto-approve"]).expect(0);
     assert!(destroyed.stderr.contains("account acme still holds applications vapp keeps"), "{destroyed:?}");
     let (key, _) = shown(&ws);
-    assert!(!emulator.block_on(emulator.client().get_subaccount(&key)).unwrap().suspended);
+    assert!(
+        !emulator.block_on(emulator.client().get_subaccount(&vapp::model::ApiKey::new(key.clone()))).unwrap().suspended
+    );
 }

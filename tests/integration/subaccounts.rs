@@ -63,7 +63,7 @@ async fn subaccounts_are_created_read_modified_and_suspended() {
     let created = primary.create_subaccount(&new_sub("ACME Corp", "AcmeSecret9")).await.unwrap();
     assert_eq!((created.name.as_str(), created.primary_account_api_key.as_str()), ("ACME Corp", KEY));
     assert!(created.use_primary_account_balance && !created.suspended);
-    let acme = signed_in(&primary, &created.api_key, "AcmeSecret9");
+    let acme = signed_in(&primary, created.api_key.as_str(), "AcmeSecret9");
     assert!(acme.list_all().await.unwrap().is_empty(), "the secret vapp made works at once");
 
     let listed = primary.list_subaccounts().await.unwrap();
@@ -98,9 +98,12 @@ async fn the_subaccounts_api_refuses_as_the_spec_says() {
         (403, format!("{errors}#unprovisioned")),
         "a subaccount's own credentials"
     );
-    assert_eq!(status(primary.get_subaccount("nosuchkey").await), (404, format!("{errors}#invalid-api-key")));
+    assert_eq!(
+        status(primary.get_subaccount(&vapp::model::ApiKey::new("nosuchkey")).await),
+        (404, format!("{errors}#invalid-api-key"))
+    );
     let unknown = SubaccountChange { name: Some("x".into()), ..Default::default() };
-    assert_eq!(status(primary.modify_subaccount("nosuchkey", &unknown).await).0, 404);
+    assert_eq!(status(primary.modify_subaccount(&vapp::model::ApiKey::new("nosuchkey"), &unknown).await).0, 404);
     for (name, secret) in
         [("ok", "weak"), ("ok", "alllowercase1"), ("", "Valid1Secret"), (&*"n".repeat(81), "Valid1Secret")]
     {
@@ -139,12 +142,12 @@ async fn numbers_transfer_within_the_family_only() {
         "to owns it already"
     );
     assert_eq!(
-        status(primary.transfer_number(&transfer(KEY, &other.api_key, "447700900001")).await),
+        status(primary.transfer_number(&transfer(KEY, other.api_key.as_str(), "447700900001")).await),
         (404, format!("{kinds}#missing-number-transfer")),
         "from does not own it"
     );
     assert_eq!(
-        status(primary.transfer_number(&transfer(SUB_KEY, &other.api_key, "447700900001")).await),
+        status(primary.transfer_number(&transfer(SUB_KEY, other.api_key.as_str(), "447700900001")).await),
         (403, format!("{kinds}#invalid-number-transfer")),
         "two subaccounts are not primary and sub"
     );
@@ -166,13 +169,13 @@ async fn every_account_outlives_a_restart_in_the_data_file() {
     let emulator = start(configured()).await;
     let primary = client_for(&emulator.url());
     let created = primary.create_subaccount(&new_sub("Kept", "KeptSecret1")).await.unwrap();
-    let kept = signed_in(&primary, &created.api_key, "KeptSecret1");
+    let kept = signed_in(&primary, created.api_key.as_str(), "KeptSecret1");
     kept.create(&Application { name: "kept app".into(), ..Default::default() }).await.unwrap();
     emulator.stop().await;
 
     let emulator = start(configured()).await;
     let primary = client_for(&emulator.url());
-    let kept = signed_in(&primary, &created.api_key, "KeptSecret1");
+    let kept = signed_in(&primary, created.api_key.as_str(), "KeptSecret1");
     assert_eq!(kept.list_all().await.unwrap().len(), 1);
     assert_eq!(primary.list_subaccounts().await.unwrap().len(), 2);
     assert_eq!(primary.list_numbers(&NumberFilter::default()).await.unwrap().len(), 1, "seeds are not added again");

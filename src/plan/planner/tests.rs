@@ -910,8 +910,13 @@ fn plan_over_acme(
     only: &[AccountName],
 ) -> Result<crate::plan::Plan, PlanError> {
     let worlds = [
-        crate::plan::World::listed(AccountName::default_account(), Some("k0".into()), vec![], vec![]),
-        crate::plan::World::listed(AccountName::new("acme"), Some("k1".into()), acme_live, vec![]),
+        crate::plan::World::listed(
+            AccountName::default_account(),
+            Some(crate::model::ApiKey::new("k0")),
+            vec![],
+            vec![],
+        ),
+        crate::plan::World::listed(AccountName::new("acme"), Some(crate::model::ApiKey::new("k1")), acme_live, vec![]),
     ];
     let input = crate::plan::PlanningInput {
         desired,
