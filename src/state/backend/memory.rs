@@ -36,6 +36,8 @@ pub enum Fault {
     Dropped,
     /// The call is carried out, and its answer is lost.
     AnswerLost,
+    /// The call hangs this long (on tokio's clock), then fails before it is carried out.
+    Hangs(Duration),
 }
 
 fn dropped() -> BackendError {
@@ -123,8 +125,13 @@ impl Backend for MemoryBackend {
     }
 
     async fn read(&self) -> Result<Option<Stored>, BackendError> {
-        if matches!(self.next_fault(), Some(Fault::Dropped | Fault::AnswerLost)) {
-            return Err(dropped());
+        match self.next_fault() {
+            Some(Fault::Dropped | Fault::AnswerLost) => return Err(dropped()),
+            Some(Fault::Hangs(time)) => {
+                tokio::time::sleep(time).await;
+                return Err(dropped());
+            }
+            _ => {}
         }
         Ok(self.lock().current.as_ref().map(|(bytes, version, _)| Stored {
             bytes: bytes.clone(),
@@ -146,6 +153,9 @@ impl Backend for MemoryBackend {
     }
 
     async fn lock(&self, holder: LockInfo, _: Duration, _: OnBroken<'_>) -> Result<Box<dyn Held>, LockError> {
+        if matches!(self.next_fault(), Some(Fault::Dropped)) {
+            return Err(LockError::Backend(dropped()));
+        }
         let mut inner = self.lock();
         if let Some(other) = &inner.lock {
             return Err(LockError::Held { holder: Box::new(other.clone()) });

@@ -13,7 +13,9 @@
 //!   changed, and the error says what was found.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use rand::Rng;
@@ -72,23 +74,45 @@ impl Retrier {
     }
 
     /// Runs an idempotent call until it succeeds, fails for good, or the budget is spent.
-    async fn idempotent<T, F, Fut>(&self, mut call: F) -> Result<T, BackendError>
+    async fn idempotent<T, F, Fut>(&self, call: F) -> Result<T, BackendError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, BackendError>>,
+    {
+        self.retrying(call, |e| e.is_transient().then_some(e)).await
+    }
+
+    /// Runs an idempotent call until it succeeds, fails for good, or the budget is spent, whatever
+    /// its error type: `transient` says which errors are worth another try (and the backend error
+    /// that says why, for the observer). Times come from tokio's clock, so a paused clock reaches
+    /// the budget.
+    async fn retrying<T, E, F, Fut>(&self, mut call: F, transient: impl Fn(&E) -> Option<&BackendError>) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
     {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match call().await {
-                Err(e) if e.is_transient() => match self.delay(attempt, started, &crate::humanise::chain(&e)) {
-                    Some(delay) => tokio::time::sleep(delay).await,
-                    None => return Err(e),
-                },
-                other => return other,
+            let error = match call().await {
+                Err(error) => error,
+                done => return done,
+            };
+            let Some(cause) = transient(&error) else { return Err(error) };
+            match self.delay(attempt, started, &crate::humanise::chain(cause)) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(error),
             }
         }
+    }
+}
+
+/// The backend error of a lock call that is worth another try.
+fn transient_lock_error(error: &LockError) -> Option<&BackendError> {
+    match error {
+        LockError::Backend(e) if e.is_transient() => Some(e),
+        _ => None,
     }
 }
 
@@ -155,37 +179,11 @@ impl Backend for Resilient {
         timeout: Duration,
         on_broken: OnBroken<'_>,
     ) -> Result<Box<dyn Held>, LockError> {
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.inner.lock(holder.clone(), timeout, on_broken).await {
-                Err(LockError::Backend(e)) if e.is_transient() => {
-                    match self.retrier.delay(attempt, started, &crate::humanise::chain(&e)) {
-                        Some(delay) => tokio::time::sleep(delay).await,
-                        None => return Err(LockError::Backend(e)),
-                    }
-                }
-                other => return other,
-            }
-        }
+        self.retrier.retrying(|| self.inner.lock(holder.clone(), timeout, on_broken), transient_lock_error).await
     }
 
     async fn unlock(&self, force: bool) -> Result<Option<LockInfo>, LockError> {
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.inner.unlock(force).await {
-                Err(LockError::Backend(e)) if e.is_transient() => {
-                    match self.retrier.delay(attempt, started, &crate::humanise::chain(&e)) {
-                        Some(delay) => tokio::time::sleep(delay).await,
-                        None => return Err(LockError::Backend(e)),
-                    }
-                }
-                other => return other,
-            }
-        }
+        self.retrier.retrying(|| self.inner.unlock(force), transient_lock_error).await
     }
 
     async fn history(&self) -> Result<Vec<Version>, BackendError> {
@@ -233,6 +231,33 @@ mod tests {
         }
         assert!(backend.read().await.unwrap_err().is_transient());
         assert_eq!(told.lock().unwrap().len() as u32, MAX_ATTEMPTS - 1);
+    }
+
+    /// Calls that hang before failing spend the budget, measured on tokio's clock like the waits
+    /// between them: on a paused clock a minute of hanging takes no time, and the retries stop there.
+    #[tokio::test(start_paused = true)]
+    async fn retries_stop_when_the_budget_is_spent() {
+        let memory = Arc::new(MemoryBackend::new());
+        let (backend, told) = resilient(&memory);
+        for _ in 0..MAX_ATTEMPTS {
+            memory.fault_next(Fault::Hangs(Duration::from_secs(25)));
+        }
+        let started = Instant::now();
+        assert!(backend.read().await.unwrap_err().is_transient());
+        let tries = told.lock().unwrap().len() + 1;
+        assert!(tries < MAX_ATTEMPTS as usize, "stopped by the budget, not the attempts: {tries}");
+        assert!(started.elapsed() >= BUDGET && started.elapsed() < BUDGET + Duration::from_secs(30));
+    }
+
+    /// Taking the lock is retried like any idempotent call, though its error type differs.
+    #[tokio::test(start_paused = true)]
+    async fn taking_the_lock_is_retried_through_a_dropped_connection() {
+        let memory = Arc::new(MemoryBackend::new());
+        let (backend, told) = resilient(&memory);
+        memory.fault_next(Fault::Dropped);
+        let held = backend.lock(LockInfo::mine("apply"), Duration::ZERO, &|_| {}).await.unwrap();
+        assert_eq!(*told.lock().unwrap(), [1]);
+        held.release().await;
     }
 
     #[tokio::test(start_paused = true)]

@@ -49,28 +49,53 @@ pub struct S3Backend {
     lease: Duration,
 }
 
-/// A store error as a backend error: a connection that dropped or timed out, or a server error
-/// (5xx, 429) that the store's own retries did not get past, is worth a retry of the whole call; a
-/// refusal (a permission, a missing bucket) is not.
+/// A store error as a backend error: a [`Fault`] worth a retry of the whole call is `Unavailable`,
+/// a refusal is `Engine`.
 fn engine(what: impl Into<String>, source: object_store::Error) -> BackendError {
-    match is_transient(&source) {
+    match Fault::of(&source).is_transient() {
         true => BackendError::Unavailable { what: what.into(), source: Some(Box::new(source)) },
         false => BackendError::Engine { what: what.into(), source: Some(Box::new(source)) },
     }
 }
 
-fn is_transient(error: &object_store::Error) -> bool {
-    let object_store::Error::Generic { source, .. } = error else { return false };
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
-    while let Some(error) = cause {
-        if error.downcast_ref::<object_store::client::HttpError>().is_some() {
-            return true;
+/// What kind of fault an object store's error is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// The connection: it could not be made, dropped, timed out or was cut mid-answer.
+    Connection(object_store::client::HttpErrorKind),
+    /// The server answered with this status, after the store's own retries.
+    Status(u16),
+    /// The store said no for a reason of its own (not found, a condition, a permission, a setting).
+    Refused,
+}
+
+impl Fault {
+    fn of(error: &object_store::Error) -> Fault {
+        let object_store::Error::Generic { source, .. } = error else { return Fault::Refused };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+        while let Some(error) = cause {
+            if let Some(http) = error.downcast_ref::<object_store::client::HttpError>() {
+                return Fault::Connection(http.kind());
+            }
+            cause = error.source();
         }
-        cause = error.source();
+        // object_store keeps the type of its retry error private, but not its words: "… status
+        // code: 503 …". Only the status is read from them.
+        let shown = source.to_string();
+        let status = shown.split("status code: ").nth(1).and_then(|rest| rest.get(..3)?.parse().ok());
+        status.map_or(Fault::Refused, Fault::Status)
     }
-    // object_store's own retry error is private; its words name the status.
-    let shown = source.to_string();
-    shown.contains("status code: 5") || shown.contains("status code: 429")
+
+    /// Whether another try of the whole call may get past it: a connection fault (but a body that
+    /// cannot be decoded), a server error or too many requests.
+    fn is_transient(self) -> bool {
+        use object_store::client::HttpErrorKind;
+        match self {
+            Fault::Connection(kind) => !matches!(kind, HttpErrorKind::Decode | HttpErrorKind::Unknown),
+            Fault::Status(status) => status >= 500 || status == 429,
+            Fault::Refused => false,
+        }
+    }
 }
 
 async fn bounded<T>(
@@ -239,12 +264,41 @@ impl Drop for S3Held {
     }
 }
 
+/// The lock object as the renewal loop sees it: one conditional update, one read back. The store
+/// in production; a scripted fake in the tests that run the loop on a paused clock.
+#[async_trait]
+trait LockObject: Send + Sync {
+    /// Replaces the lock object with `bytes` if it is still at `version`; its new version.
+    async fn update(&self, bytes: Vec<u8>, version: &UpdateVersion) -> Result<UpdateVersion, object_store::Error>;
+    /// Whose the lock object is now.
+    async fn ownership(&self, id: &str) -> Ownership;
+}
+
+/// The lock object in the bucket.
+struct StoredLock {
+    store: Arc<AmazonS3>,
+    key: Path,
+}
+
+#[async_trait]
+impl LockObject for StoredLock {
+    async fn update(&self, bytes: Vec<u8>, version: &UpdateVersion) -> Result<UpdateVersion, object_store::Error> {
+        let put = self.store.put_opts(&self.key, PutPayload::from(bytes), PutMode::Update(version.clone()).into());
+        let result = put.await?;
+        Ok(UpdateVersion { e_tag: result.e_tag, version: result.version })
+    }
+
+    async fn ownership(&self, id: &str) -> Ownership {
+        read_own_lock(self.store.as_ref(), &self.key, id).await
+    }
+}
+
 /// Renews the lease at a third of its length; stops (and marks the lock lost) when the lock object
 /// is no longer the one it wrote. A renewal that failed is tried again soon, while the lease runs: a
-/// renewal whose answer was lost is recognised by reading the lock back (it names our id).
+/// renewal whose answer was lost is recognised by reading the lock back (it names our id). Every wait
+/// is on tokio's clock.
 async fn renew(
-    store: Arc<AmazonS3>,
-    lock_key: Path,
+    object: Arc<dyn LockObject>,
     mut holder: LockInfo,
     mut version: UpdateVersion,
     lost: Arc<AtomicBool>,
@@ -257,14 +311,13 @@ async fn renew(
         tokio::time::sleep(wait).await;
         holder.lease_until = Some(now_plus(lease));
         let Ok(bytes) = serde_json::to_vec(&holder) else { continue };
-        let put = store.put_opts(&lock_key, PutPayload::from(bytes), PutMode::Update(version.clone()).into());
-        wait = match tokio::time::timeout(CALL_TIMEOUT, put).await {
-            Ok(Ok(result)) => {
-                version = UpdateVersion { e_tag: result.e_tag, version: result.version };
+        wait = match tokio::time::timeout(CALL_TIMEOUT, object.update(bytes, &version)).await {
+            Ok(Ok(renewed)) => {
+                version = renewed;
                 lease / 3
             }
             Ok(Err(object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. })) => {
-                match read_own_lock(&store, &lock_key, &holder.id).await {
+                match object.ownership(&holder.id).await {
                     Ownership::Ours(current) => {
                         version = current;
                         lease / 3
@@ -282,6 +335,7 @@ async fn renew(
 }
 
 /// Whose the lock object is, as far as one read can tell.
+#[derive(Clone, Debug)]
 enum Ownership {
     Ours(UpdateVersion),
     Theirs,
@@ -412,14 +466,8 @@ impl Backend for S3Backend {
             };
             if let Some(version) = taken {
                 let lost = Arc::new(AtomicBool::new(false));
-                let renewal = tokio::spawn(renew(
-                    self.store.clone(),
-                    self.lock_key.clone(),
-                    holder.clone(),
-                    version,
-                    lost.clone(),
-                    self.lease,
-                ));
+                let object = Arc::new(StoredLock { store: self.store.clone(), key: self.lock_key.clone() });
+                let renewal = tokio::spawn(renew(object, holder.clone(), version, lost.clone(), self.lease));
                 return Ok(Box::new(S3Held {
                     store: self.store.clone(),
                     lock_key: self.lock_key.clone(),
@@ -482,5 +530,140 @@ impl Backend for S3Backend {
             removed += 1;
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use object_store::client::{HttpError, HttpErrorKind};
+    use object_store::UpdateVersion;
+    use tokio::time::Instant;
+
+    use super::{renew, Fault, LockObject, Ownership};
+    use crate::state::backend::LockInfo;
+
+    /// What the fake lock object does with each update, in turn; then it succeeds.
+    enum Next {
+        /// The request never gets through.
+        Drop,
+        /// It lands, but its answer is lost (the store retries it and meets its own write).
+        LoseAnswer,
+        /// Another holder took the lock meanwhile.
+        TakenOver,
+    }
+
+    #[derive(Default)]
+    struct ScriptedLock {
+        script: Mutex<VecDeque<Next>>,
+        /// The version the object is at, and when each update landed.
+        at: Mutex<u32>,
+        landed: Mutex<Vec<Instant>>,
+        theirs: AtomicBool,
+    }
+
+    fn version(n: u32) -> UpdateVersion {
+        UpdateVersion { e_tag: Some(format!("v{n}")), version: None }
+    }
+
+    #[async_trait]
+    impl LockObject for ScriptedLock {
+        async fn update(&self, _: Vec<u8>, expected: &UpdateVersion) -> Result<UpdateVersion, object_store::Error> {
+            let next = self.script.lock().unwrap().pop_front();
+            let mut at = self.at.lock().unwrap();
+            if version(*at) != *expected || self.theirs.load(Ordering::SeqCst) {
+                return Err(object_store::Error::Precondition { path: "lock".into(), source: "changed".into() });
+            }
+            match next {
+                Some(Next::Drop) => {
+                    Err(object_store::Error::Generic { store: "S3", source: Box::new(std::io::Error::other("reset")) })
+                }
+                Some(Next::LoseAnswer) => {
+                    *at += 1;
+                    self.landed.lock().unwrap().push(Instant::now());
+                    Err(object_store::Error::Precondition { path: "lock".into(), source: "our own".into() })
+                }
+                Some(Next::TakenOver) => {
+                    self.theirs.store(true, Ordering::SeqCst);
+                    Err(object_store::Error::Precondition { path: "lock".into(), source: "theirs".into() })
+                }
+                None => {
+                    *at += 1;
+                    self.landed.lock().unwrap().push(Instant::now());
+                    Ok(version(*at))
+                }
+            }
+        }
+
+        async fn ownership(&self, _: &str) -> Ownership {
+            match self.theirs.load(Ordering::SeqCst) {
+                true => Ownership::Theirs,
+                false => Ownership::Ours(version(*self.at.lock().unwrap())),
+            }
+        }
+    }
+
+    /// Failed renewals are tried again well within the lease, a lost answer is recognised as ours,
+    /// and the lease never runs out: on a paused clock, so minutes of leases take no time.
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_survives_failed_renewals_on_a_paused_clock() {
+        let lease = Duration::from_secs(30);
+        let script = [Next::Drop, Next::Drop, Next::Drop, Next::Drop, Next::LoseAnswer];
+        let object = Arc::new(ScriptedLock { script: Mutex::new(script.into()), ..Default::default() });
+        let lost = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let renewal = tokio::spawn(renew(object.clone(), LockInfo::mine("apply"), version(0), lost.clone(), lease));
+        tokio::time::sleep(lease * 4).await;
+        renewal.abort();
+        assert!(!lost.load(Ordering::SeqCst), "the lock was never lost");
+        let landed = object.landed.lock().unwrap().clone();
+        assert!(landed.len() >= 8, "renewed all along: {landed:?}");
+        let mut last = started;
+        for at in landed {
+            assert!(at - last < lease, "a renewal landed {:?} after the one before: the lease ran out", at - last);
+            last = at;
+        }
+    }
+
+    /// A lock taken over by another holder is marked lost, and the renewals stop.
+    #[tokio::test(start_paused = true)]
+    async fn a_lock_taken_over_is_lost_and_no_longer_renewed() {
+        let lease = Duration::from_secs(30);
+        let object = Arc::new(ScriptedLock { script: Mutex::new([Next::TakenOver].into()), ..Default::default() });
+        let lost = Arc::new(AtomicBool::new(false));
+        let renewal = tokio::spawn(renew(object.clone(), LockInfo::mine("apply"), version(0), lost.clone(), lease));
+        tokio::time::sleep(lease).await;
+        assert!(lost.load(Ordering::SeqCst));
+        assert!(renewal.is_finished(), "the loop ended");
+        assert!(object.landed.lock().unwrap().is_empty());
+    }
+
+    fn generic(source: impl std::error::Error + Send + Sync + 'static) -> object_store::Error {
+        object_store::Error::Generic { store: "S3", source: Box::new(source) }
+    }
+
+    #[test]
+    fn faults_are_told_apart_by_kind() {
+        let dropped = generic(HttpError::new(HttpErrorKind::Interrupted, std::io::Error::other("reset")));
+        assert_eq!(Fault::of(&dropped), Fault::Connection(HttpErrorKind::Interrupted));
+        assert!(Fault::of(&dropped).is_transient());
+        let garbled = generic(HttpError::new(HttpErrorKind::Decode, std::io::Error::other("bad body")));
+        assert!(!Fault::of(&garbled).is_transient());
+        let busy = generic(std::io::Error::other(
+            "Error performing PUT in 1s - Server returned non-2xx status code: 503 Service Unavailable: ",
+        ));
+        assert_eq!(Fault::of(&busy), Fault::Status(503));
+        assert!(Fault::of(&busy).is_transient());
+        let slow_down = generic(std::io::Error::other("Server returned non-2xx status code: 429 Too Many Requests"));
+        assert!(Fault::of(&slow_down).is_transient());
+        let bad = generic(std::io::Error::other("Server returned non-2xx status code: 400 Bad Request"));
+        assert!(!Fault::of(&bad).is_transient());
+        let missing = object_store::Error::NotFound { path: "k".into(), source: Box::new(std::io::Error::other("x")) };
+        assert_eq!(Fault::of(&missing), Fault::Refused);
     }
 }
