@@ -164,10 +164,10 @@ impl Client {
     /// the transcript. Not part of Vonage's API: `vapp simulate` refuses Vonage's hosts before this.
     pub async fn simulate(
         &self,
-        what: &str,
+        kind: crate::webhooks::simulate::TrafficKind,
         body: &serde_json::Value,
     ) -> Result<crate::webhooks::simulate::Transcript, ApiError> {
-        let path = format!("/_vapp/simulate/{what}");
+        let path = format!("/_vapp/simulate/{}", kind.as_str());
         let url = self.url(&path);
         let bytes = serde_json::to_vec(body).map_err(ApiError::Encode)?;
         let response = self

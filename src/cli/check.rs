@@ -63,11 +63,7 @@ pub async fn run(context: &Context, args: CheckArgs) -> Result<Exit> {
         {
             continue;
         }
-        let application_id = state
-            .and_then(|s| s.applications.get(&app.address))
-            .and_then(|e| e.id.as_ref())
-            .map(|id| id.to_string())
-            .unwrap_or_default();
+        let application_id = state.and_then(|s| s.applications.get(&app.address)).and_then(|e| e.id.clone());
         let signer = match signer_of(context, &desired, state, &app.account) {
             Ok(signer) => signer,
             Err(account) => {
@@ -75,7 +71,7 @@ pub async fn run(context: &Context, args: CheckArgs) -> Result<Exit> {
                 None
             }
         };
-        if signer.is_some() && application_id.is_empty() {
+        if signer.is_some() && application_id.is_none() {
             unapplied.push(app.address.to_string());
         }
         // One sample call (or message) per application: its fallback request carries the fields of its

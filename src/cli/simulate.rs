@@ -9,7 +9,7 @@ use super::failure::{Context as _, Result};
 use super::{Context, Exit};
 use crate::webhooks::scenario;
 use crate::webhooks::simulate::render_human;
-use crate::webhooks::simulate::Act;
+use crate::webhooks::simulate::{Act, TrafficKind};
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
 pub enum TranscriptFormat {
@@ -106,8 +106,8 @@ pub enum RunFormat {
 
 pub async fn run(context: &Context, command: SimulateCommand) -> Result<Exit> {
     let (what, traffic, text, acts) = match command {
-        SimulateCommand::Call { traffic, acts } => ("call", traffic, None, Some(acts)),
-        SimulateCommand::Message { traffic, text } => ("message", traffic, Some(text), None),
+        SimulateCommand::Call { traffic, acts } => (TrafficKind::Call, traffic, None, Some(acts)),
+        SimulateCommand::Message { traffic, text } => (TrafficKind::Message, traffic, Some(text), None),
         SimulateCommand::Run { files, format } => return run_scenarios(context, &files, format).await,
     };
     refuse_vonage(context)?;
@@ -149,7 +149,7 @@ fn refuse_vonage(context: &Context) -> Result<()> {
 }
 
 /// The request body of one scenario's traffic.
-fn traffic_body(traffic: &scenario::Traffic) -> (&'static str, serde_json::Value) {
+fn traffic_body(traffic: &scenario::Traffic) -> (TrafficKind, serde_json::Value) {
     match traffic {
         scenario::Traffic::Call { to, from, acts } => {
             let mut body = json!({"to": to, "press": acts.press, "say": acts.say, "no_answer": acts.no_answer});
@@ -159,14 +159,14 @@ fn traffic_body(traffic: &scenario::Traffic) -> (&'static str, serde_json::Value
             if let Some(from) = from {
                 body["from"] = json!(from);
             }
-            ("call", body)
+            (TrafficKind::Call, body)
         }
         scenario::Traffic::Message { to, from, text } => {
             let mut body = json!({"to": to, "text": text});
             if let Some(from) = from {
                 body["from"] = json!(from);
             }
-            ("message", body)
+            (TrafficKind::Message, body)
         }
     }
 }

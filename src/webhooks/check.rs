@@ -23,8 +23,9 @@ pub const IN_FLIGHT: usize = 8;
 pub struct Target {
     pub address: Address,
     pub account: AccountName,
-    /// The application's id (the state's), for the signature's `application_id` claim.
-    pub application_id: String,
+    /// The application's id (the state's), for the signature's `application_id` claim; `None` before
+    /// it is first applied.
+    pub application_id: Option<crate::model::AppId>,
     pub hook: Hook,
     /// The account's signer, when it has a signature secret and the webhook is signed.
     pub signer: Option<Signer>,
@@ -205,7 +206,8 @@ async fn check_one(caller: &Caller, target: &Target, clock: &dyn Clock) -> Check
 }
 
 fn signing<'a>(signer: &'a Signer, target: &'a Target, clock: &dyn Clock) -> Signing<'a> {
-    Signing { signer, application_id: &target.application_id, now: clock.now(), jti: clock.uuid() }
+    let application_id = target.application_id.as_ref().map_or("", |id| id.as_str());
+    Signing { signer, application_id, now: clock.now(), jti: clock.uuid() }
 }
 
 /// The number sample traffic comes from.

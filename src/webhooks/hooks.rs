@@ -18,7 +18,7 @@ pub use crate::model::WebhookKind as Kind;
 pub use crate::model::WebhookUrl;
 
 /// GET or POST.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Method {
     #[serde(rename = "GET")]
     Get,

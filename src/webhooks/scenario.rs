@@ -125,7 +125,7 @@ pub struct Expect {
     /// How many requests each webhook gets (`answer_url`, `fallback_answer_url`, `event_url`, `input`,
     /// `record`, `connect`, `notify`, `inbound_url`).
     #[serde(default)]
-    pub webhooks: BTreeMap<String, usize>,
+    pub webhooks: BTreeMap<super::simulate::Reached, usize>,
 }
 
 /// An outcome, as a scenario expects it.
@@ -343,7 +343,7 @@ pub fn judge(expect: &Expect, transcript: &Transcript) -> Vec<Mismatch> {
         });
     }
     for (webhook, expected) in &expect.webhooks {
-        let happened = transcript.requests_to(webhook);
+        let happened = transcript.requests_to(*webhook);
         if happened != *expected {
             mismatches.push(Mismatch {
                 what: format!("webhooks.{webhook}"),
@@ -508,7 +508,7 @@ mod tests {
         assert_eq!(loaded.len(), 2);
         let Traffic::Call { to, acts, .. } = &loaded[0].traffic else { panic!("a call") };
         assert_eq!((to.as_str(), acts.press.as_slice()), ("447700900001", &["1".to_string()][..]));
-        assert_eq!(loaded[0].expect.webhooks["fallback_answer_url"], 0);
+        assert_eq!(loaded[0].expect.webhooks[&super::super::simulate::Reached::FallbackAnswerUrl], 0);
         assert!(matches!(&loaded[1].traffic, Traffic::Message { text, .. } if text == "help"));
     }
 

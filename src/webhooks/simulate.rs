@@ -22,12 +22,12 @@ use serde_json::{json, Value};
 use super::call::Caller;
 use super::check::Clock;
 use super::events::{call_event, inbound_message, Traffic};
-use super::hooks::{hooks_of, Hook, Kind, WebhookUrl};
+use super::hooks::{hooks_of, Hook, Kind, Method, WebhookUrl};
 use super::ncco::{read_ncco, Ncco};
 use super::ring::{ring, ring_answer, Problem, Rung, Signing};
 use super::rules::{self, MessagesVersion};
 use super::sign::Signer;
-use crate::model::Application;
+use crate::model::{AppId, Application};
 
 /// The most NCCO actions one simulated call carries out.
 pub const MAX_ACTIONS: usize = 200;
@@ -81,6 +81,71 @@ pub enum TrafficKind {
     Message,
 }
 
+impl TrafficKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrafficKind::Call => "call",
+            TrafficKind::Message => "message",
+        }
+    }
+}
+
+/// Which webhook a simulated request went to: one of the application's, or the `eventUrl` of the NCCO
+/// action that sent it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reached {
+    AnswerUrl,
+    FallbackAnswerUrl,
+    EventUrl,
+    InboundUrl,
+    StatusUrl,
+    Input,
+    Record,
+    Connect,
+    Notify,
+}
+
+impl Reached {
+    /// Every one, for messages that list them.
+    pub const ALL: [Reached; 9] = [
+        Reached::AnswerUrl,
+        Reached::FallbackAnswerUrl,
+        Reached::EventUrl,
+        Reached::InboundUrl,
+        Reached::StatusUrl,
+        Reached::Input,
+        Reached::Record,
+        Reached::Connect,
+        Reached::Notify,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reached::AnswerUrl => "answer_url",
+            Reached::FallbackAnswerUrl => "fallback_answer_url",
+            Reached::EventUrl => "event_url",
+            Reached::InboundUrl => "inbound_url",
+            Reached::StatusUrl => "status_url",
+            Reached::Input => "input",
+            Reached::Record => "record",
+            Reached::Connect => "connect",
+            Reached::Notify => "notify",
+        }
+    }
+
+    /// The one a webhook's field or an action's name names.
+    pub fn named(name: &str) -> Option<Reached> {
+        Reached::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Reached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How simulated traffic ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -116,7 +181,7 @@ pub struct Transcript {
     pub kind: TrafficKind,
     pub to: String,
     pub from: String,
-    pub application_id: Option<String>,
+    pub application_id: Option<AppId>,
     /// The call's leg, or the message's `message_uuid`.
     pub uuid: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,11 +241,12 @@ pub struct Leg {
 pub struct Step {
     /// `answer_url`, `fallback_answer_url`, `event_url`, or the action whose `eventUrl` it went to:
     /// `input`, `record`, `connect`, `notify`; `inbound_url` for a message.
-    pub webhook: String,
+    pub webhook: Reached,
     /// The call status an event carried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
-    pub method: String,
+    pub method: Method,
+    /// As it displays: a password in it as `***`.
     pub url: String,
     /// Simulated milliseconds since the call began.
     #[serde(default)]
@@ -254,9 +320,10 @@ impl Run<'_> {
 
     fn record(&mut self, hook: &Hook, event: Option<&str>, rung: &Rung) {
         self.steps.push(Step {
-            webhook: hook.webhook.to_string(),
+            // Every hook a simulation calls is one of these (voice, messages, an action's eventUrl).
+            webhook: Reached::named(hook.webhook).unwrap_or(Reached::EventUrl),
             event: event.map(str::to_string),
-            method: hook.method.as_str().to_string(),
+            method: hook.method,
             url: hook.url.to_string(),
             at_ms: millis(self.now),
             status: rung.status,
@@ -279,7 +346,7 @@ impl Transcript {
             kind,
             to: routing.to.to_string(),
             from: routing.from.to_string(),
-            application_id: routing.application.map(|(id, _)| id.to_string()),
+            application_id: routing.application.map(|(id, _)| AppId::new(id)),
             uuid,
             conversation_uuid: None,
             outcome,
@@ -296,7 +363,7 @@ impl Transcript {
     }
 
     /// How many requests went to `webhook`.
-    pub fn requests_to(&self, webhook: &str) -> usize {
+    pub fn requests_to(&self, webhook: Reached) -> usize {
         self.steps.iter().filter(|s| s.webhook == webhook).count()
     }
 }
@@ -454,6 +521,8 @@ impl Call<'_> {
 
     fn hear(&mut self, action: &str, text: String, interrupted: bool) {
         let at_ms = millis(self.run.now.saturating_sub(self.answered_at));
+        // A stream's URL may carry a password.
+        let text = crate::model::webhook_url::redact_text(&text).into_owned();
         self.transcript.heard.push(Heard { at_ms, action: action.to_string(), text, interrupted });
     }
 
@@ -896,14 +965,14 @@ pub fn render_human(transcript: &Transcript) -> String {
     for (n, step) in transcript.steps.iter().enumerate() {
         let what = match &step.event {
             Some(event) => format!("{} ({event})", step.webhook),
-            None => step.webhook.clone(),
+            None => step.webhook.to_string(),
         };
         let answer = match (step.status, &step.problem) {
             (_, Some(problem)) => format!("✗ {}", indented(problem, "       ")),
             (Some(status), None) => format!("{status} in {} ms", step.ms),
             (None, None) => "no answer".to_string(),
         };
-        let _ = writeln!(out, "  {}. {what}: {} {} → {answer}", n + 1, step.method, step.url);
+        let _ = writeln!(out, "  {}. {what}: {} {} → {answer}", n + 1, step.method.as_str(), step.url);
     }
     if !transcript.actions.is_empty() {
         let _ = writeln!(out, "  NCCO: {}", transcript.actions.join(", "));
