@@ -71,7 +71,14 @@ pub enum PlanError {
     #[error(
         "{location}: application {id} is already managed as `{managed_as}`, so it cannot be imported as `{address}`"
     )]
-    ImportManaged { address: Address, id: AppId, managed_as: Address, location: Location },
+    ImportManaged {
+        address: Address,
+        id: AppId,
+        managed_as: Address,
+        location: Location,
+        /// `vapp state mv address managed_as` made it so, and the manifests are not edited yet.
+        moved_by_state_mv: bool,
+    },
 }
 
 /// Why the old half of a move between accounts cannot be carried out in this plan.
@@ -103,6 +110,9 @@ impl PlanError {
             PlanError::ImportUnknown { .. } => {
                 Some("`vapp export` lists the account's applications with their ids".into())
             }
+            PlanError::ImportManaged { managed_as, address, moved_by_state_mv: true, .. } => Some(format!(
+                "`vapp state mv {address} {managed_as}` renamed it: rename {address} to {managed_as} in the manifests (its `import:` entry too), or run `vapp state mv {managed_as} {address}` to undo the move"
+            )),
             PlanError::ImportManaged { managed_as, address, .. } => Some(format!(
                 "to give it the new address, write `moved: [{{ from: {managed_as}, to: {address} }}]` instead"
             )),
@@ -736,11 +746,13 @@ impl Planner {
     ) -> Result<Change, PlanError> {
         let (address, id) = (&wanted.address, &import.id);
         if let Some(managed_as) = state.address_of(id) {
+            let renamed_from = state.applications.get(managed_as).and_then(|e| e.renamed_from.as_ref());
             return Err(PlanError::ImportManaged {
                 address: address.clone(),
                 id: id.clone(),
                 managed_as: managed_as.clone(),
                 location: import.location.clone(),
+                moved_by_state_mv: renamed_from == Some(address),
             });
         }
         let Some(live) = live_by_id.get(id).copied() else {

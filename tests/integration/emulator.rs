@@ -354,3 +354,27 @@ applications:
     assert_eq!(created["capabilities"]["voice"]["payments"], json!({"gateways": []}));
     assert_eq!(created["capabilities"]["video"]["environment_enabled"], json!(false));
 }
+
+/// The Java SDK sends OAS 2.1.0's `connection_timeout` on every voice webhook: the emulator keeps the
+/// spelling it was sent on each (as the API answers what it stored), `fallback_answer_url` included.
+#[tokio::test]
+async fn the_older_connection_timeout_spelling_is_kept_on_every_voice_webhook() {
+    let emulator = start(config()).await;
+    let base = format!("{}/v2/applications", emulator.url());
+    let hook = |path: &str| json!({"address": format!("https://a.example/{path}"), "http_method": "POST", "connection_timeout": 700});
+    let webhooks =
+        json!({"answer_url": hook("answer"), "fallback_answer_url": hook("fallback"), "event_url": hook("event")});
+    let (status, created) = call(
+        reqwest::Method::POST,
+        &base,
+        Some(json!({"name": "java", "capabilities": {"voice": {"webhooks": webhooks}}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (_, got) = call(reqwest::Method::GET, &format!("{base}/{id}"), None).await;
+    for name in ["answer_url", "fallback_answer_url", "event_url"] {
+        let answered = &got["capabilities"]["voice"]["webhooks"][name];
+        assert_eq!(answered["connection_timeout"], json!(700), "{name}: {answered}");
+    }
+}

@@ -284,6 +284,9 @@ fn ctrl_c_finishes_calls_in_flight_and_exits_130() {
     let code = child.wait().unwrap().code();
     assert_eq!(code, Some(130), "{seen}{rest}");
     assert!(rest.contains("interrupted"), "{rest}");
+    // The actions that never started are counted, and none reads as a failure.
+    assert!(rest.contains("actions not started"), "{rest}");
+    assert!(!rest.contains("failed after") && !rest.contains("not started: interrupted"), "{rest}");
     let created = account(&data).len();
     assert_eq!(created, 2, "the two calls in flight finish, and no new one starts");
     let state = vapp::state::load_file(&ws.path().join("vapp.state.json")).unwrap().unwrap();

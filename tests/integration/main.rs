@@ -23,6 +23,7 @@ mod numbers;
 mod openapi;
 mod reconcile;
 mod reorganise;
+mod rough_edges;
 mod secrets;
 #[cfg(unix)]
 mod shared_state;
