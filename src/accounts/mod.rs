@@ -26,8 +26,9 @@ use crate::plan::{Goal, Seen, Subaccount, World};
 use crate::secret::Secret;
 use crate::state::{HeldSecret, State};
 
-/// How many accounts are read at once (each is two listings, themselves paged concurrently).
-pub const ACCOUNTS_AT_ONCE: usize = 16;
+/// How many accounts are read at once (each is two listings, themselves paged concurrently): as many
+/// as the pages of one listing, so that a repository of a few dozen accounts is read in one round.
+pub const ACCOUNTS_AT_ONCE: usize = 32;
 
 /// The environment variables a run was started with, read once (secrets among them: every value
 /// redacts itself).

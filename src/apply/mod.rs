@@ -232,7 +232,7 @@ impl<A: ApplicationApi, N: NumbersApi> Executor<'_, A, N> {
     /// then the numbers (one at a time: their API is paced), then the removals (concurrently). A
     /// number is thus linked once its application exists, and unlinked before it is deleted. Then what
     /// the no-ops observed is recorded. A plan over several accounts is carried out by [`realize`],
-    /// which runs these phases account by account in DESIGN's order.
+    /// which runs these phases account by account in an apply's order (docs/ARCHITECTURE.md).
     pub async fn execute(&self, plan: &Plan) -> Report {
         let changes: Vec<&Change> = plan.changes.iter().collect();
         let mut report = Report { outcomes: self.apply_steps(&changes).await, ..Report::default() };

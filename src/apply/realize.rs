@@ -1,5 +1,5 @@
 //! The one owner of an apply's order: [`realize`] carries out a whole plan, over every account, in
-//! the named stages DESIGN fixes, as omicron's `realize_blueprint` does. It decides nothing the plan
+//! the named stages of an apply (docs/ARCHITECTURE.md), as omicron's `realize_blueprint` does. It decides nothing the plan
 //! did not: which account is made, resumed or suspended, which number moves where and which
 //! application changes are the planner's. What it adds is only the order, and the guards that keep a
 //! failure from stranding anything:
@@ -111,7 +111,7 @@ struct Signed {
     clients: Result<(Client, Paced<Client>), AccountError>,
 }
 
-/// Carries out `r.plan` in DESIGN's order (see the module's doc). `Err` only when a stage before any
+/// Carries out `r.plan` stage by stage (see the module's doc). `Err` only when a stage before any
 /// application's stopped the run; every other failure is an outcome in the report.
 pub async fn realize(r: &Realize<'_>) -> Result<Report, (Stopped, Report)> {
     let mut report = Report::default();

@@ -1,7 +1,7 @@
 //! `vapp account show`: an account's API key for the servers that use it, with the secret of a
 //! subaccount vapp made (it keeps it in the state), or the variable that holds another's.
 
-use clap::{Subcommand, ValueEnum};
+use super::definitions::{AccountCommand, AccountFormat};
 use serde_json::json;
 
 use super::failure::{bail, Result};
@@ -10,28 +10,6 @@ use crate::manifest::accounts::AccountKind;
 use crate::model::AccountName;
 use crate::model::ApiKey;
 use crate::state::HeldSecret;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum AccountFormat {
-    /// VONAGE_API_KEY and VONAGE_API_SECRET as dotenv (.env) lines
-    Env,
-    /// {"account": …, "kind": …, "api_key": …, and "api_secret" (a subaccount vapp made) or
-    /// "api_secret_env" (the variable that holds another account's secret)}
-    Json,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AccountCommand {
-    /// Print an account's API key: a subaccount vapp made with its secret (vapp keeps it in the
-    /// state); another account with the variable that holds its secret (vapp holds none)
-    Show {
-        /// The account's name in the manifests (or `default`)
-        name: String,
-        /// How to write it
-        #[arg(long, value_enum, default_value_t = AccountFormat::Env)]
-        format: AccountFormat,
-    },
-}
 
 /// What vapp can say of an account's credentials.
 enum Shown {

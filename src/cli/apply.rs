@@ -1,11 +1,11 @@
 //! `vapp apply` and `vapp destroy`: plan, show, confirm, execute, report. Destroying is applying an
 //! empty manifest: the same planner, so protection and targets work the same.
 
+use super::definitions::{ApplyArgs, ChangeArgs, DestroyArgs};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::failure::{Context as _, Result};
-use clap::Args;
 
 use super::context::{Inputs, Keys, Manifests, Scope};
 use super::{Context, Exit, StalePlanError};
@@ -16,49 +16,6 @@ use crate::model::{Address, AppId};
 use crate::plan::render::render_human;
 use crate::plan::saved::{self, SavedPlanError};
 use crate::plan::{self, Action, Change, Goal, NumberChange, PlanningInput, Route, SavedPlan};
-
-/// What `apply` and `destroy` share.
-#[derive(Debug, Args)]
-pub struct ChangeArgs {
-    /// Do not ask for confirmation
-    #[arg(long)]
-    pub auto_approve: bool,
-    /// How many actions run at once (1..=256)
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub parallelism: u16,
-    /// Only this address (repeatable)
-    #[arg(long = "target", value_name = "ADDR", value_parser = super::args::address)]
-    pub targets: Vec<Address>,
-    /// Only this account's applications and changes: `default` or a declared name (repeatable)
-    #[arg(long = "account", value_name = "NAME")]
-    pub accounts: Vec<String>,
-    /// Fail before changing anything when the plan would delete more than N applications
-    #[arg(long, value_name = "N")]
-    pub max_deletes: Option<usize>,
-    /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h); fail at once by default
-    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
-    pub lock_timeout: Duration,
-    /// The pause between two number updates, at most 60s [default: 1s, the Numbers API's documented
-    /// rate; none against --sandbox]
-    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_NUMBERS_PACE), value_name = "DURATION")]
-    pub numbers_pace: Option<Duration>,
-}
-
-#[derive(Debug, Args)]
-pub struct ApplyArgs {
-    /// A plan saved with `vapp plan -o FILE`: apply exactly its actions (no confirmation), or exit 4 if
-    /// the state or the account changed since it was made
-    #[arg(value_name = "PLANFILE", conflicts_with = "targets")]
-    pub plan_file: Option<std::path::PathBuf>,
-    #[command(flatten)]
-    pub change: ChangeArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct DestroyArgs {
-    #[command(flatten)]
-    pub change: ChangeArgs,
-}
 
 /// The pause between two number updates by default: the Numbers API's documented rate.
 pub const NUMBERS_PACE: Duration = Duration::from_secs(1);

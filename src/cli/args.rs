@@ -3,7 +3,17 @@
 
 use std::time::Duration;
 
-use crate::model::{Address, AppId};
+// The types the definitions (`definitions.rs`) name, through this module only: the build script gives
+// them stand-ins of its own.
+pub use crate::api::{BaseUrl, DEFAULT_API_URL};
+pub use crate::emulator::{parse_account_arg, AccountArg, DEFAULT_API_KEY, DEFAULT_API_SECRET};
+pub use crate::model::{Address, AppId};
+pub use crate::secret::Secret;
+pub use crate::state::StateLocation;
+pub use crate::webhooks::simulate::Act;
+
+/// `vapp --version`: the version, and the commit it was built from (set by `build.rs`).
+pub const VERSION: &str = env!("VAPP_VERSION");
 
 /// The longest wait any option accepts: a day.
 pub const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -71,16 +81,16 @@ impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Quiet
 }
 
 /// Where the state lives (`--state`, `--to`, `--to-state`).
-pub fn state_location(text: &str) -> Result<crate::state::StateLocation, String> {
-    crate::state::StateLocation::parse(text).map_err(|e| match e.help() {
+pub fn state_location(text: &str) -> Result<StateLocation, String> {
+    StateLocation::parse(text).map_err(|e| match e.help() {
         Some(help) => format!("{e}\n  = help: {help}"),
         None => e.to_string(),
     })
 }
 
 /// An API's base URL (`--api-url`, `--numbers-url`).
-pub fn base_url(text: &str) -> Result<crate::api::BaseUrl, String> {
-    crate::api::BaseUrl::parse(text).map_err(|e| format!("{e}\n  = help: {}", e.help()))
+pub fn base_url(text: &str) -> Result<BaseUrl, String> {
+    BaseUrl::parse(text).map_err(|e| format!("{e}\n  = help: {}", e.help()))
 }
 
 /// A share between 0 and 1, such as `0.15`.

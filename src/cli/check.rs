@@ -3,14 +3,12 @@
 //! only read (for the applications' ids, which signed requests carry), and only the manifests' URLs
 //! receive requests.
 
-use std::time::Duration;
+use super::definitions::CheckArgs;
 
-use clap::Args;
-
+use super::definitions::Format;
 use super::failure::Result;
-use super::plan::Format;
 use super::{Context, Exit};
-use crate::model::{AccountName, Address};
+use crate::model::AccountName;
 use crate::webhooks::check::{check, Clock, SystemClock, Target, SAMPLE_CALLER};
 use crate::webhooks::events::Traffic;
 use crate::webhooks::hooks::hooks_of;
@@ -23,23 +21,6 @@ pub const SIGNATURE_SECRET_VAR: &str = "VONAGE_SIGNATURE_SECRET";
 
 /// The number sample traffic is to when the application lists none.
 const SAMPLE_NUMBER: &str = "447700900000";
-
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// Check only this address's webhooks (repeatable)
-    #[arg(long = "target", value_name = "ADDR", value_parser = super::args::address)]
-    pub targets: Vec<Address>,
-    /// Check only this account's applications: `default` or a declared name (repeatable)
-    #[arg(long = "account", value_name = "NAME")]
-    pub accounts: Vec<String>,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
-    /// How long a webhook without a timeout setting of its own (all but voice) may take to answer, at
-    /// most 60s
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::args::duration_at_most(super::args::MAX_CHECK_TIMEOUT))]
-    pub timeout: Duration,
-}
 
 pub async fn run(context: &Context, args: CheckArgs) -> Result<Exit> {
     let desired = context.manifests()?;

@@ -1,28 +1,11 @@
 //! `vapp completions SHELL` and `vapp man`: generated from the same definitions as the parser
 //! ([`super::command`]), so they offer exactly what each command takes.
 
-use std::path::PathBuf;
+use super::definitions::{CompletionsArgs, ManArgs};
 
 use super::failure::{Context as _, Result};
-use clap::Args;
-use clap_complete::Shell;
 
 use super::{Context, Exit};
-
-#[derive(Debug, Args)]
-pub struct CompletionsArgs {
-    /// The shell to complete for
-    #[arg(value_enum)]
-    pub shell: Shell,
-}
-
-#[derive(Debug, Args)]
-pub struct ManArgs {
-    /// Write vapp.1 and one page per command (vapp-plan.1, vapp-state-list.1, …) into this directory
-    /// instead of printing vapp.1
-    #[arg(long, value_name = "DIR")]
-    pub out_dir: Option<PathBuf>,
-}
 
 pub fn run_completions(context: &Context, args: CompletionsArgs) -> Result<Exit> {
     let mut script = Vec::new();

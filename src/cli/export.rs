@@ -1,29 +1,15 @@
 //! `vapp export [-o DIR]`: manifests for the live applications, managed or not.
 
+use super::definitions::ExportArgs;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use super::failure::{Context as _, Result};
-use clap::Args;
 
 use super::{Context, Exit};
 use crate::api::{ApplicationApi, NumberFilter, NumbersApi};
 use crate::manifest::emit::{self, Exported};
 use crate::model::{AccountName, Address, Application};
-
-#[derive(Debug, Args)]
-pub struct ExportArgs {
-    /// Write one manifest per application into this directory (instead of one manifest on stdout)
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Overwrite manifests that already exist in DIR (their comments are lost)
-    #[arg(long, requires = "out")]
-    pub force: bool,
-    /// Export this account's applications: `default` or one the manifests declare (repeatable; more
-    /// than one needs --out) [default: default]
-    #[arg(long = "account", value_name = "NAME")]
-    pub accounts: Vec<String>,
-}
 
 /// An address for an unmanaged application: its name in address form, made unique.
 fn address_for(app: &Application, taken: &mut BTreeSet<Address>) -> Address {

@@ -1,27 +1,14 @@
 //! `vapp import ADDR APP_ID`: take an existing application under management.
 
+use super::definitions::ImportArgs;
 use super::failure::{bail, Context as _, Result};
-use clap::Args;
 
 use super::{Context, Exit};
 use crate::api::numbers::{NumberFilter, NumbersApi};
 use crate::api::ApplicationApi;
-use crate::model::{AccountName, Address, AppId};
+use crate::model::{AccountName, AppId};
 use crate::plan::diff::comparable;
 use crate::state::{KeyRecord, StateEntry};
-
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// The address it will have, as declared in the manifests
-    #[arg(value_parser = super::args::address)]
-    pub address: Address,
-    /// The application's id in the account
-    #[arg(value_parser = super::args::app_id)]
-    pub app_id: AppId,
-    /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h)
-    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
-    pub lock_timeout: std::time::Duration,
-}
 
 pub async fn run(context: &Context, args: ImportArgs) -> Result<Exit> {
     let address = &args.address;

@@ -1,54 +1,14 @@
 //! `vapp key show` and `vapp key rotate`.
 
+use super::definitions::{KeyCommand, KeyFormat};
 use std::path::PathBuf;
 
 use super::failure::{bail, Context as _, Result};
-use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::{Context, Exit};
 use crate::model::Address;
 use crate::state;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum KeyFormat {
-    /// The PKCS#8 PEM
-    Pem,
-    /// {"application_id": …, "private_key": …}, for an application server's configuration
-    Json,
-    /// VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY, quoted for a dotenv (.env) file
-    Env,
-    /// A Kubernetes Secret manifest holding VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY (see --name)
-    K8sSecret,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum KeyCommand {
-    /// Print the application's private key (or write it to a file, mode 0600)
-    Show {
-        /// The application's address in the manifests
-        #[arg(value_parser = super::args::address)]
-        address: Address,
-        /// Write to this file (mode 0600) instead of stdout
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// How to write it
-        #[arg(long, value_enum, default_value_t = KeyFormat::Pem)]
-        format: KeyFormat,
-        /// The Secret's name, with --format k8s-secret [default: the address, `_` written `-`]
-        #[arg(long, value_name = "NAME")]
-        name: Option<String>,
-    },
-    /// Ask for a new key pair at the next apply (the plan shows rotate-key)
-    Rotate {
-        /// The application's address in the manifests
-        #[arg(value_parser = super::args::address)]
-        address: Address,
-        /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h)
-        #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
-        lock_timeout: std::time::Duration,
-    },
-}
 
 pub async fn run(context: &Context, command: KeyCommand) -> Result<Exit> {
     match command {

@@ -1,5 +1,5 @@
 //! The command line: argument parsing and dispatch. One module per command; each returns the exit
-//! status DESIGN.md fixes (0 ok, 1 error, 2 changes with `--detailed-exitcode`, 3 locked, 4 stale plan).
+//! status the README's "Commands and exit codes" promises (0 ok, 1 error, 2 changes with `--detailed-exitcode`, 3 locked, 4 stale plan).
 
 mod account;
 mod apply;
@@ -7,6 +7,7 @@ mod args;
 mod check;
 mod completions;
 mod context;
+mod definitions;
 mod emulator;
 mod export;
 mod failure;
@@ -22,22 +23,14 @@ mod state_mv;
 mod token;
 mod validate;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::FromArgMatches;
 
 pub use context::Context;
+pub use definitions::{command, documented_command, Cli, Command, GlobalArgs, SchemaArgs};
 pub use printer::Printer;
 pub use settings::{Settings, DEFAULT_SANDBOX_STATE, DEFAULT_STATE};
-
-/// `vapp schema`'s options.
-#[derive(Debug, Args)]
-pub struct SchemaArgs {
-    /// The JSON Schema of scenario files (`vapp simulate run`) instead of manifests'
-    #[arg(long)]
-    pub scenarios: bool,
-}
 
 /// How a command ended, as the process exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,167 +43,6 @@ pub enum Exit {
     Interrupted = 130,
 }
 
-#[derive(Debug, Parser)]
-#[command(name = "vapp", version, about = "Vonage API applications as code: plan and apply YAML manifests", long_about = None)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// Options that go before or after the command's name. Each command's help shows only those it uses
-/// (see [`command`]), under their own heading.
-#[derive(Clone, Debug, Args)]
-#[command(next_help_heading = "Global options")]
-pub struct GlobalArgs {
-    /// Manifest file, or directory whose *.yaml/*.yml files are all read (repeatable) [default: vapp.yaml]
-    #[arg(short = 'f', long = "file", global = true, value_name = "PATH")]
-    pub files: Vec<PathBuf>,
-    /// Where the state lives: a file, postgres://… or s3://BUCKET/KEY [default: vapp.state.json;
-    /// .vapp/sandbox.state.json with --sandbox]
-    #[arg(long = "state", id = "state", global = true, env = "VAPP_STATE", hide_env_values = true, value_name = "PATH|URL", value_parser = args::Quiet(args::state_location))]
-    pub state: Option<crate::state::StateLocation>,
-    /// Base URL of the Application API
-    #[arg(long, global = true, env = "VAPP_API_URL", hide_env_values = true, default_value = crate::api::DEFAULT_API_URL, value_name = "URL", value_parser = args::Quiet(args::base_url))]
-    pub api_url: crate::api::BaseUrl,
-    /// Read the state passphrase from this file (else VAPP_STATE_PASSPHRASE); with one, private keys are
-    /// encrypted in the state
-    #[arg(long, global = true, value_name = "FILE")]
-    pub passphrase_file: Option<PathBuf>,
-    /// Base URL of the Numbers API [default: https://rest.nexmo.com, or the API URL when only that is set]
-    #[arg(long, global = true, env = "VAPP_NUMBERS_URL", hide_env_values = true, value_name = "URL", value_parser = args::Quiet(args::base_url))]
-    pub numbers_url: Option<crate::api::BaseUrl>,
-    /// Use the embedded sandbox (a local emulator whose account is kept in .vapp/ beside the state)
-    /// instead of Vonage; its state is .vapp/sandbox.state.json unless --state says otherwise
-    #[arg(long, global = true)]
-    pub sandbox: bool,
-    /// Use a state that belongs to another account (apply then records this one)
-    #[arg(long, global = true)]
-    pub allow_other_account: bool,
-    /// Never colour the output (NO_COLOR works too)
-    #[arg(long, global = true)]
-    pub no_color: bool,
-    /// Print only data and errors
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
-    /// Print more detail about what vapp does
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
-}
-
-/// The global options each command uses (by id); the others are left out of its help and its
-/// completions. Output options (`--no-color`, `-q`, `-v`) go everywhere.
-fn global_options_of(command: &str) -> &'static [&'static str] {
-    const EVERYTHING: &[&str] =
-        &["files", "state", "api_url", "passphrase_file", "numbers_url", "sandbox", "allow_other_account"];
-    match command {
-        "validate" => &["files"],
-        "apply" | "import" => EVERYTHING,
-        "plan" => &["files", "state", "api_url", "numbers_url", "sandbox", "allow_other_account"],
-        "destroy" => &["state", "api_url", "passphrase_file", "numbers_url", "sandbox", "allow_other_account"],
-        "export" => &["files", "state", "api_url", "numbers_url", "sandbox", "allow_other_account"],
-        "state" | "key" | "token" => &["state", "passphrase_file", "sandbox"],
-        "account" => &["files", "state", "passphrase_file", "sandbox"],
-        "check" => &["files", "state", "passphrase_file", "sandbox"],
-        "simulate" => &["api_url", "sandbox"],
-        _ => &[],
-    }
-}
-
-/// The command line as clap sees it: [`Cli`], with each command's help showing only the global options
-/// it uses. Each command gets hidden copies of the others before clap copies the global options into
-/// the commands (it copies none that a command has already), so they are still accepted (before or
-/// after the command's name, as scripts may have them) but not offered.
-pub fn command() -> clap::Command {
-    let mut cli = Cli::command();
-    let globals: Vec<clap::Arg> = cli.get_arguments().filter(|a| a.is_global_set()).cloned().collect();
-    let names: Vec<String> = cli.get_subcommands().map(|c| c.get_name().to_string()).collect();
-    for name in names {
-        let used = global_options_of(&name);
-        let hidden: Vec<clap::Arg> = globals
-            .iter()
-            .filter(|a| !used.contains(&a.get_id().as_str()))
-            .filter(|a| !["no_color", "quiet", "verbose"].contains(&a.get_id().as_str()))
-            .map(|a| a.clone().hide(true))
-            .collect();
-        cli = cli.mut_subcommand(&name, |sub| with_hidden(sub, &hidden));
-    }
-    cli
-}
-
-/// `command` and its subcommands with `hidden` added.
-/// The command line as completions and man pages describe it: each command with exactly the options it
-/// takes, its global ones among them (not global: they are copied into the commands that use them, so
-/// a completion script offers a command nothing else and its man page's synopsis shows them).
-pub fn documented_command() -> clap::Command {
-    let mut cli = Cli::command();
-    let globals: Vec<clap::Arg> = cli.get_arguments().filter(|a| a.is_global_set()).cloned().collect();
-    cli = cli.mut_args(|a| a.global(false));
-    let names: Vec<String> = cli.get_subcommands().map(|c| c.get_name().to_string()).collect();
-    for name in names {
-        let used = global_options_of(&name);
-        let copies: Vec<clap::Arg> = globals
-            .iter()
-            .filter(|a| {
-                used.contains(&a.get_id().as_str()) || ["no_color", "quiet", "verbose"].contains(&a.get_id().as_str())
-            })
-            .map(|a| a.clone().global(false))
-            .collect();
-        cli = cli.mut_subcommand(&name, |sub| with_hidden(sub, &copies));
-    }
-    cli
-}
-
-/// `command` and each of its subcommands, with `args` added (hidden or not, as they come).
-fn with_hidden(mut command: clap::Command, hidden: &[clap::Arg]) -> clap::Command {
-    let children: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_string()).collect();
-    for child in children {
-        command = command.mut_subcommand(&child, |c| with_hidden(c, hidden));
-    }
-    command.args(hidden.iter().cloned())
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Parse and check the manifests; no network
-    Validate,
-    /// Show what apply would do
-    Plan(plan::PlanArgs),
-    /// Make the account match the manifests
-    Apply(apply::ApplyArgs),
-    /// Delete every managed application (protected ones excepted)
-    Destroy(apply::DestroyArgs),
-    /// Take an existing application under management as ADDR
-    Import(import::ImportArgs),
-    /// Write manifests for the live applications
-    Export(export::ExportArgs),
-    /// Inspect and repair the state
-    #[command(subcommand)]
-    State(state::StateCommand),
-    /// Application keys
-    #[command(subcommand)]
-    Key(key::KeyCommand),
-    /// Show what vapp keeps of an account: a subaccount's API key and secret
-    #[command(subcommand)]
-    Account(account::AccountCommand),
-    /// Print a JWT signed with the application's private key
-    Token(token::TokenArgs),
-    /// Call every webhook of the manifests' applications as Vonage would; exit 1 when one fails
-    Check(check::CheckArgs),
-    /// Place inbound traffic on an emulator's number and show what the web application did
-    #[command(subcommand)]
-    Simulate(simulate::SimulateCommand),
-    /// Serve a local Vonage Application and Numbers API
-    Emulator(emulator::EmulatorArgs),
-    /// Print the manifest JSON Schema (or, with --scenarios, the scenario files')
-    Schema(SchemaArgs),
-    /// Print a shell completion script (e.g. `vapp completions bash > ~/.local/share/bash-completion/completions/vapp`)
-    Completions(completions::CompletionsArgs),
-    /// Print the man page (or write one per command into a directory)
-    Man(completions::ManArgs),
-}
-
 pub use failure::{hinted, Diagnose, Failure, Hinted, StalePlanError};
 
 /// Runs vapp with the process's arguments and environment.
@@ -218,7 +50,7 @@ pub fn main() -> ExitCode {
     let parsed = command().try_get_matches().and_then(|matches| {
         let mut cli = Cli::from_arg_matches(&matches)?;
         // The order of `simulate call`'s --press and --say is the caller's: clap keeps it in the matches.
-        if let (Command::Simulate(simulate::SimulateCommand::Call { acts, .. }), Some(call)) =
+        if let (Command::Simulate(definitions::SimulateCommand::Call { acts, .. }), Some(call)) =
             (&mut cli.command, matches.subcommand_matches("simulate").and_then(|m| m.subcommand_matches("call")))
         {
             acts.order = simulate::order_of(call);
@@ -227,7 +59,7 @@ pub fn main() -> ExitCode {
     });
     let cli = match parsed {
         Ok(cli) => cli,
-        // Help and version are what was asked for; any other usage error is an error (exit 1: DESIGN.md's
+        // Help and version are what was asked for; any other usage error is an error (exit 1: the README's
         // exit 2 means "the plan has changes" to a CI script).
         Err(e) => {
             let _ = e.print();

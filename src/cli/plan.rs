@@ -1,42 +1,12 @@
 //! `vapp plan`: show what apply would do, as text, JSON or Markdown.
 
+use super::definitions::{Format, PlanArgs};
 use super::failure::{Context as _, Result};
-use clap::{Args, ValueEnum};
 
 use super::context::{Inputs, Keys, Manifests, Scope};
 use super::{Context, Exit};
 use crate::plan::render::{render_human, render_json, render_markdown};
 use crate::plan::{self, Goal, PlanningInput, SavedPlan};
-
-#[derive(Clone, Copy, Debug, Default, ValueEnum)]
-pub enum Format {
-    #[default]
-    Human,
-    Json,
-    Markdown,
-}
-
-#[derive(Debug, Args)]
-pub struct PlanArgs {
-    /// Exit 2 when the plan has changes (0 when it has none, 1 on error)
-    #[arg(long)]
-    pub detailed_exitcode: bool,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
-    /// Plan only this address (repeatable)
-    #[arg(long = "target", value_name = "ADDR", value_parser = super::args::address)]
-    pub targets: Vec<crate::model::Address>,
-    /// Plan only this account's applications and changes: `default` or a declared name (repeatable)
-    #[arg(long = "account", value_name = "NAME")]
-    pub accounts: Vec<String>,
-    /// Save the complete plan (no secrets) for `vapp apply PLANFILE`
-    #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
-    pub out: Option<std::path::PathBuf>,
-    /// Fail when the plan would delete more than N applications
-    #[arg(long, value_name = "N")]
-    pub max_deletes: Option<usize>,
-}
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     let mut clock = Stopwatch::default();

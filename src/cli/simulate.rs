@@ -2,7 +2,7 @@
 //! show what the web application did with it. Refused against Vonage's own hosts, where traffic comes
 //! from real phones and this door does not exist.
 
-use clap::{Args, Subcommand, ValueEnum};
+use super::definitions::{RunFormat, SimulateCommand, TranscriptFormat};
 use serde_json::json;
 
 use super::failure::{Context as _, Result};
@@ -10,45 +10,6 @@ use super::{Context, Exit};
 use crate::webhooks::scenario;
 use crate::webhooks::simulate::render_human;
 use crate::webhooks::simulate::{Act, TrafficKind};
-
-#[derive(Clone, Copy, Debug, Default, ValueEnum)]
-pub enum TranscriptFormat {
-    /// What happened, step by step
-    #[default]
-    Human,
-    /// The transcript as JSON (format_version 1)
-    Json,
-}
-
-#[derive(Debug, Args)]
-pub struct Traffic {
-    /// The emulator's number the traffic is to
-    #[arg(long, value_name = "MSISDN")]
-    pub to: String,
-    /// The number it comes from
-    #[arg(long, value_name = "MSISDN")]
-    pub from: Option<String>,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = TranscriptFormat::Human)]
-    pub format: TranscriptFormat,
-}
-
-/// What the simulated caller does.
-#[derive(Debug, Args)]
-pub struct Acts {
-    /// Keys the caller presses, in order, one `--press` per input action that takes DTMF (e.g. 1, 42#)
-    #[arg(long, value_name = "DIGITS")]
-    pub press: Vec<String>,
-    /// Words the caller says, in order, one `--say` per input action that takes speech
-    #[arg(long, value_name = "TEXT")]
-    pub say: Vec<String>,
-    /// The parties a `connect` rings do not answer (their leg times out, and the NCCO goes on)
-    #[arg(long)]
-    pub no_answer: bool,
-    /// The order of --press and --say on the command line (see [`order_of`]).
-    #[arg(skip)]
-    pub order: Vec<Act>,
-}
 
 /// Which `--press` and `--say` came first, in command-line order.
 pub fn order_of(matches: &clap::ArgMatches) -> Vec<Act> {
@@ -60,48 +21,6 @@ pub fn order_of(matches: &clap::ArgMatches) -> Vec<Act> {
     }
     acts.sort_by_key(|(i, _)| *i);
     acts.into_iter().map(|(_, act)| act).collect()
-}
-
-#[derive(Debug, Subcommand)]
-pub enum SimulateCommand {
-    /// Ring a number: its application's answer_url (then fallback_answer_url), its events, and its
-    /// NCCO carried out action by action (what the caller hears, inputs answered by --press/--say,
-    /// recordings, connects, notifies)
-    Call {
-        #[command(flatten)]
-        traffic: Traffic,
-        #[command(flatten)]
-        acts: Acts,
-    },
-    /// Send an SMS to a number: its application's messages inbound_url
-    Message {
-        #[command(flatten)]
-        traffic: Traffic,
-        /// The message's text
-        #[arg(long)]
-        text: String,
-    },
-    /// Play scenario files (calls with key presses and speech, messages) and check what they expect;
-    /// exit 1 when one fails
-    Run {
-        /// Scenario files (YAML; `vapp schema --scenarios` prints their JSON Schema)
-        #[arg(id = "scenario_files", required = true, value_name = "FILE")]
-        files: Vec<std::path::PathBuf>,
-        /// Output format
-        #[arg(long, value_enum, default_value_t = RunFormat::Human)]
-        format: RunFormat,
-    },
-}
-
-#[derive(Clone, Copy, Debug, Default, ValueEnum)]
-pub enum RunFormat {
-    /// A line per scenario, and what was expected beside what happened for a failed one
-    #[default]
-    Human,
-    /// Every scenario's result and transcript (format_version 1)
-    Json,
-    /// JUnit XML, as CI systems show test results
-    Junit,
 }
 
 pub async fn run(context: &Context, command: SimulateCommand) -> Result<Exit> {

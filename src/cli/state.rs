@@ -1,8 +1,8 @@
 //! `vapp state list | show | rm | encrypt | decrypt | unlock | history | migrate`: inspect, repair
 //! and move the state.
 
+use super::definitions::StateCommand;
 use super::failure::{bail, Result};
-use clap::Subcommand;
 use serde_json::json;
 
 use super::{Context, Exit};
@@ -10,55 +10,6 @@ use crate::model::{AccountName, Address};
 use std::time::Duration;
 
 use crate::state::{self, backend, Backend, KeyRecord, StateLocation};
-
-#[derive(Debug, Subcommand)]
-pub enum StateCommand {
-    /// List the managed addresses with their application ids and accounts
-    List,
-    /// Show what the state holds for an address: its account, id, key, numbers (never the private key)
-    Show {
-        /// The address, as the manifests name it
-        #[arg(value_parser = super::args::address)]
-        address: Address,
-    },
-    /// Stop managing an address; the application stays in the account
-    Rm {
-        /// The address to forget
-        #[arg(value_parser = super::args::address)]
-        address: Address,
-        /// Also drop the private key the state holds for it (its only copy: `vapp key show ADDR --out
-        /// FILE` keeps one)
-        #[arg(long)]
-        forget_key: bool,
-        /// Wait this long for another vapp holding the state lock (e.g. 30s, at most 24h)
-        #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
-        lock_timeout: std::time::Duration,
-    },
-    /// Encrypt the private keys in the state with the passphrase (VAPP_STATE_PASSPHRASE or --passphrase-file)
-    Encrypt,
-    /// Store the private keys in the state as plain PEM again (needs the passphrase)
-    Decrypt,
-    /// Remove the state lock of a vapp that is gone (with --force: any lock)
-    Unlock {
-        /// Remove the lock even if its holder may still be running
-        #[arg(long)]
-        force: bool,
-    },
-    /// Rename an address in the state, or hand it to another state of the same account
-    #[command(override_usage = "vapp state mv FROM TO\n       vapp state mv ADDR --to-state PATH|URL [--as NEW]")]
-    Mv(super::state_mv::MvArgs),
-    /// List the earlier versions of the state that are kept
-    History,
-    /// Copy the state to another place (lineage and serial kept); --state names where it is now
-    Migrate {
-        /// Where the state goes: a file, postgres://… or s3://BUCKET/KEY
-        #[arg(long, value_name = "PATH|URL", value_parser = super::args::Quiet(super::args::state_location))]
-        to: StateLocation,
-        /// Wait this long for another vapp holding either lock (e.g. 30s, at most 24h)
-        #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
-        lock_timeout: std::time::Duration,
-    },
-}
 
 pub async fn run(context: &Context, command: StateCommand) -> Result<Exit> {
     match command {

@@ -11,34 +11,12 @@
 //!
 //! Both states are locked throughout (the source's first).
 
-use std::time::Duration;
-
-use clap::Args;
+use super::definitions::MvArgs;
 
 use super::failure::{bail, hinted, Result};
 use super::{Context, Exit};
 use crate::model::Address;
 use crate::state::{self, backend, Leaving, Loaded, State, StateEntry, StateLocation, StateStore};
-
-#[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("destination").required(true).args(["to", "to_state"]))]
-pub struct MvArgs {
-    /// The address as the state knows it
-    #[arg(value_parser = super::args::address)]
-    pub from: Address,
-    /// Its new address in this state
-    #[arg(value_parser = super::args::address)]
-    pub to: Option<Address>,
-    /// Hand the address to another state of the same account: a file, postgres://… or s3://BUCKET/KEY
-    #[arg(long, value_name = "PATH|URL", value_parser = super::args::Quiet(super::args::state_location))]
-    pub to_state: Option<StateLocation>,
-    /// Its address in the other state [default: the same]
-    #[arg(long = "as", value_name = "NEW", requires = "to_state", value_parser = super::args::address)]
-    pub as_address: Option<Address>,
-    /// Wait this long for another vapp holding either lock (e.g. 30s, at most 24h)
-    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "0s", value_name = "DURATION")]
-    pub lock_timeout: Duration,
-}
 
 pub async fn run(context: &Context, args: MvArgs) -> Result<Exit> {
     match (&args.to, &args.to_state) {

@@ -1,32 +1,12 @@
 //! `vapp token ADDR`: a JWT signed with the application's private key, for the other Vonage APIs.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use super::definitions::TokenArgs;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::failure::{bail, Context as _, Result};
-use clap::Args;
 
 use super::{Context, Exit};
 use crate::keys::jwt::{self, TokenRequest};
-use crate::model::Address;
-
-#[derive(Debug, Args)]
-pub struct TokenArgs {
-    /// The application's address in the manifests
-    #[arg(value_parser = super::args::address)]
-    pub address: Address,
-    /// How long the token is valid (at most 24h)
-    #[arg(long, value_parser = super::args::duration_at_most(super::args::MAX_WAIT), default_value = "15m", value_name = "DURATION")]
-    pub ttl: Duration,
-    /// The `sub` claim: the Client SDK user the token is for
-    #[arg(long, value_name = "NAME")]
-    pub sub: Option<String>,
-    /// The `acl` claim as JSON, e.g. '{"paths": {"/*/users/**": {}}}'
-    #[arg(long, value_name = "JSON")]
-    pub acl: Option<String>,
-    /// Not valid before TIME: RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds
-    #[arg(long, value_name = "TIME")]
-    pub nbf: Option<String>,
-}
 
 fn parse_time(text: &str) -> Result<u64> {
     if let Ok(seconds) = text.parse::<u64>() {

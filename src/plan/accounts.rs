@@ -3,7 +3,7 @@
 //!
 //! Pure, like the rest of the planner: the manifests, the state, one [`World`] per account read
 //! (`default` among them, first, and not special) and the primary's listing of its subaccounts in;
-//! a complete [`Plan`] out, which the executor (`apply::realize`) carries out in the order DESIGN
+//! a complete [`Plan`] out, which the executor (`apply::realize`) carries out in the order the README
 //! fixes and the plan lists:
 //!
 //! 1. accounts made or resumed;
@@ -240,7 +240,7 @@ struct Sight<'w> {
     numbers: std::borrow::Cow<'w, [Number]>,
 }
 
-/// One plan over every world, in DESIGN's order (see the module's doc).
+/// One plan over every world, in an apply's order (see the module's doc).
 pub fn plan_all(input: &PlanningInput<'_>) -> Result<Plan, PlanError> {
     let (desired, state) = (input.desired, input.state);
     refuse_moves_that_cannot_be(input)?;

@@ -42,7 +42,7 @@ pub use world::{Seen, Subaccount, World};
 pub use crate::model::AccountName;
 use crate::model::{Address, AppId, Application, Fingerprint, Msisdn};
 
-/// The version of the JSON plan users read (`--format json`), which DESIGN.md fixes.
+/// The version of the JSON plan users read (`--format json`; `schemas/plan.schema.json`).
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The kind of an address's step, as summaries, renderers and the JSON plan name it.

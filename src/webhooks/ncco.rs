@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use crate::excerpt::Excerpt;
 
-/// The most of an answer vapp reads (DESIGN: "at most 1 MiB of an answer is read"). A caller that stops
+/// The most of an answer vapp reads (1 MiB, as the README's "Webhooks" says). A caller that stops
 /// reading after `MAX_NCCO_BYTES + 1` bytes gets the same verdict as for the whole body.
 pub const MAX_NCCO_BYTES: usize = 1024 * 1024;
 

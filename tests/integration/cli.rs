@@ -123,3 +123,32 @@ fn state_list_says_when_there_is_nothing_to_list() {
     let run = ws.vapp().args(["--sandbox", "state", "list"]).expect(0);
     assert!(run.stderr.contains("manages no application"), "{run:?}");
 }
+
+/// The man pages and completions the build makes for the package (`build.rs`, into
+/// target/<profile>/assets) are the ones the binary prints: one set of definitions.
+#[test]
+fn the_packaged_man_pages_and_completions_are_the_binarys_own() {
+    let assets = std::path::Path::new(env!("CARGO_BIN_EXE_vapp")).parent().unwrap().join("assets");
+    let ws = Workspace::new("http://127.0.0.1:9");
+    for (shell, file) in [("bash", "vapp"), ("zsh", "_vapp"), ("fish", "vapp.fish")] {
+        let printed = ws.vapp().args(["completions", shell]).expect(0).stdout;
+        let built = std::fs::read_to_string(assets.join("completions").join(file)).unwrap();
+        assert_eq!(built, printed, "{shell}");
+    }
+    ws.vapp().args(["man", "--out-dir", "man"]).expect(0);
+    let mut printed: Vec<String> = std::fs::read_dir(ws.path().join("man"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    printed.sort();
+    for name in &printed {
+        let built = std::fs::read_to_string(assets.join("man").join(name)).unwrap();
+        assert_eq!(built, std::fs::read_to_string(ws.path().join("man").join(name)).unwrap(), "{name}");
+    }
+    assert!(printed.len() > 20 && printed.contains(&"vapp-state-mv.1".to_string()), "{printed:?}");
+    let version = ws.vapp().args(["--version"]).expect(0).stdout;
+    assert!(
+        version.starts_with("vapp 0.") && (version.contains("(commit ") || version.contains("built outside Git")),
+        "{version}"
+    );
+}

@@ -166,6 +166,16 @@ fn json_plans_follow_their_schema() {
     live.name = "Drifted".into();
     emulator.block_on(emulator.client().update(&vapp::model::AppId::new(&id), &live)).unwrap();
     plans.push(ws.vapp().args(["plan", "--format", "json"]).expect(0).json());
+    // A changed webhook password (`secret_changed`).
+    let hooked = |password: &str| {
+        format!("version: 1\napplications:\n  one:\n    name: One!\n    capabilities:\n      rtc:\n        webhooks:\n          event_url: https://u:{password}@a.example/e\n")
+    };
+    ws.write("vapp.yaml", &hooked("first"));
+    ws.vapp().args(["apply", "--auto-approve"]).expect(0);
+    ws.write("vapp.yaml", &hooked("second"));
+    let changed = ws.vapp().args(["plan", "--format", "json"]).expect(0).json();
+    assert_eq!(changed["changes"][0]["diff"][0]["secret_changed"], json!(true), "{changed:#}");
+    plans.push(changed);
     for plan in &plans {
         let errors: Vec<String> =
             validator.iter_errors(plan).map(|e| format!("{e} at {}", e.instance_path())).collect();

@@ -1,5 +1,5 @@
 //! Hostile and careless input through the real binary: no panic, no hang, bounded memory, a clear
-//! message and the exit code DESIGN.md gives, and the state untouched where nothing should change.
+//! message and the exit code the README gives, and the state untouched where nothing should change.
 
 use std::sync::Arc;
 use std::time::Duration;

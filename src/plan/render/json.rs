@@ -1,4 +1,5 @@
-//! `--format json`: the stable, documented shape of DESIGN.md. Fields are only ever added.
+//! `--format json`: the stable shape the README documents ("Commands and exit codes") and
+//! `schemas/plan.schema.json` describes. Fields are only ever added.
 
 use serde_json::{json, Value};
 
