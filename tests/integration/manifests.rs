@@ -159,25 +159,52 @@ impl ArgPath for crate::harness::Vapp {
     }
 }
 
-/// The CI example is well-formed YAML and runs the commands this vapp has.
+/// The action and the CI examples are well-formed YAML, give the action a command it has, and the
+/// action runs vapp's commands with options this vapp takes.
 #[test]
-fn the_ci_example_is_valid_yaml_using_real_commands() {
-    let text = std::fs::read_to_string(repo_path("examples/ci/github-actions.yml")).unwrap();
-    let workflow = vapp::manifest::yaml_document(&text).unwrap();
-    assert!(workflow["jobs"]["plan"]["steps"].is_array());
-    assert!(text.contains("vapp -f apps plan --detailed-exitcode --format markdown"));
-    assert!(text.contains("vapp -f apps apply --auto-approve --max-deletes 3 --lock-timeout 5m"));
-    assert!(text.contains("vapp -f apps check --format markdown"), "the webhooks are checked after apply");
-    // The state is used where it lives: never copied in and out by hand.
-    assert!(text.contains("VAPP_STATE: s3://") && !text.contains("aws s3 cp"));
-    let env = &workflow["env"];
-    assert!(env["VAPP_STATE_PASSPHRASE"].is_string(), "the keys are encrypted in the bucket");
+fn the_action_and_the_ci_examples_use_real_commands() {
+    let action = std::fs::read_to_string(repo_path("action.yml")).unwrap();
+    let parsed = vapp::manifest::yaml_document(&action).unwrap();
+    assert_eq!(parsed["runs"]["using"], serde_json::json!("composite"));
+    for input in ["version", "command", "args", "working-directory"] {
+        assert!(parsed["inputs"][input].is_object(), "the action takes `{input}`");
+    }
+    for run in [
+        "vapp plan --detailed-exitcode --format markdown -o",
+        "vapp apply --auto-approve",
+        "vapp check --format markdown",
+        "vapp simulate run",
+    ] {
+        assert!(action.contains(run), "the action runs `{run}`");
+    }
+    for example in ["plan", "apply", "drift", "call-scenarios"] {
+        let text = std::fs::read_to_string(repo_path(&format!("examples/ci/{example}.yml"))).unwrap();
+        let workflow = vapp::manifest::yaml_document(&text).unwrap();
+        let steps: Vec<&serde_json::Value> =
+            workflow["jobs"].as_object().unwrap().values().flat_map(|j| j["steps"].as_array().unwrap()).collect();
+        let commands: Vec<&str> = steps
+            .iter()
+            .filter(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("example-org/vapp@")))
+            .map(|s| s["with"]["command"].as_str().unwrap())
+            .collect();
+        assert!(!commands.is_empty(), "{example} uses the action");
+        assert!(commands.iter().all(|c| ["plan", "apply", "check", "simulate run"].contains(c)), "{commands:?}");
+        if example != "call-scenarios" {
+            // The state is used where it lives, its keys encrypted: never copied in and out by hand.
+            assert!(
+                text.contains("VAPP_STATE: s3://")
+                    && text.contains("VAPP_STATE_PASSPHRASE")
+                    && !text.contains("aws s3 cp")
+            );
+        }
+    }
     let ws = Workspace::new("http://127.0.0.1:9");
-    ws.vapp().args(["apply", "--help"]).expect(0);
-    let help = ws.vapp().args(["apply", "--help"]).expect(0).stdout;
-    for flag in ["--auto-approve", "--max-deletes", "--lock-timeout"] {
+    let help = ws.vapp().args(["plan", "--help"]).expect(0).stdout;
+    for flag in ["--detailed-exitcode", "--format", "--max-deletes", "-o"] {
         assert!(help.contains(flag), "{flag} in {help}");
     }
+    let help = ws.vapp().args(["apply", "--help"]).expect(0).stdout;
+    assert!(help.contains("--auto-approve"), "{help}");
     let help = ws.vapp().args(["check", "--help"]).expect(0).stdout;
     assert!(help.contains("--format") && help.contains("markdown"), "{help}");
 }
