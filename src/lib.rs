@@ -17,6 +17,7 @@ pub mod keys;
 pub mod manifest;
 pub mod model;
 pub mod plan;
+pub mod policy;
 pub mod secret;
 pub mod state;
 pub mod webhooks;

@@ -90,6 +90,8 @@ async fn execute(context: &Context, verb: Verb, source: Source, args: &ChangeArg
 /// Plan (or take the saved plan), show, confirm, [`realize`](crate::apply::realize), report.
 async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &ChangeArgs) -> Result<Exit> {
     let printer = &context.printer;
+    // A policy that does not read fails before anything is read from the account.
+    let policies = super::policy::load(&args.policy)?;
     let goal = match verb {
         Verb::Apply => Goal::Apply,
         Verb::Destroy => Goal::Destroy,
@@ -111,6 +113,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         })
         .await?;
     let state = loaded.as_ref().map(|l| &l.state);
+    let mut saved_manifests = None;
     let plan = match saved {
         Err(targets) => {
             let input = PlanningInput {
@@ -124,7 +127,8 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
             };
             plan::plan_all(&input)?
         }
-        Ok(saved) => {
+        Ok(mut saved) => {
+            saved_manifests = Some(std::mem::take(&mut saved.manifests));
             // Every account as the plan saw it: applications by id, numbers by msisdn.
             let everywhere: Vec<crate::model::Listed> = worlds.iter().flat_map(|w| w.live().iter().cloned()).collect();
             let numbers = plan::numbers_everywhere(&worlds, &saved.plan.transfers);
@@ -135,8 +139,24 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
         }
     };
     plan.check_max_deletes(args.max_deletes)?;
-    printer.data(&render_human(&plan, printer.human_style()));
+    // The policies see the manifests as they were when the plan was made: a saved plan keeps them.
+    let verdict = match &policies {
+        Some(policies) => {
+            let manifests = saved_manifests.unwrap_or_else(|| super::policy::manifests_of(&desired));
+            let declared: Vec<&crate::manifest::accounts::DeclaredAccount> = desired.accounts.values().collect();
+            Some(super::policy::verdict(policies, &plan, manifests, &declared)?)
+        }
+        None => None,
+    };
+    let mut shown = render_human(&plan, printer.human_style());
+    if let Some(verdict) = &verdict {
+        shown.push_str(&crate::policy::render_human(verdict));
+    }
+    printer.data(&shown);
     printer.plan_warnings(&plan);
+    if let Some(verdict) = &verdict {
+        super::policy::enforce(verdict, true)?;
+    }
     if plan.has_changes() && !args.auto_approve {
         context.confirm(&format!("\nDo you want to {}? vapp will perform the actions above.", verb.name()))?;
     }

@@ -41,6 +41,8 @@ pub struct ChangeArgs {
     /// Do not ask for confirmation
     #[arg(long)]
     pub auto_approve: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// How many actions run at once (1..=256)
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
@@ -320,6 +322,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (or write one per command into a directory)
     Man(ManArgs),
+    /// Policies as code: test the Rego policies that plans are checked against
+    #[command(subcommand)]
+    Policy(PolicyCommand),
 }
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -344,12 +349,38 @@ pub struct PlanArgs {
     /// Plan only this account's applications and changes: `default` or a declared name (repeatable)
     #[arg(long = "account", value_name = "NAME")]
     pub accounts: Vec<String>,
-    /// Save the complete plan (no secrets) for `vapp apply PLANFILE`
+    /// Save the complete plan (no secret in clear) for `vapp apply PLANFILE`
     #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
     pub out: Option<PathBuf>,
     /// Fail when the plan would delete more than N applications
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<usize>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// The policies a plan is checked against.
+#[derive(Clone, Debug, Default, Args)]
+pub struct PolicyArgs {
+    /// Check the plan against the Rego policies in this .rego file or directory (repeatable; env
+    /// VAPP_POLICY, `:`-separated); any deny exits 5 and changes nothing
+    #[arg(long = "policy", value_name = "PATH", env = "VAPP_POLICY", value_delimiter = ':')]
+    pub paths: Vec<PathBuf>,
+    /// The package whose `deny` and `warn` rules count
+    #[arg(long, value_name = "NS", default_value = "main")]
+    pub policy_namespace: String,
+}
+
+/// `vapp policy`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run the `test_` rules of the policies (and their `_test.rego` files), as `opa test` does; exit 1
+    /// when one fails
+    Test {
+        /// Policy files or directories
+        #[arg(id = "policy_paths", required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]

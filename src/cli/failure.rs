@@ -181,6 +181,25 @@ impl Diagnose for StalePlanError {
     }
 }
 
+/// A policy denies the plan: exit 5, and nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[error("{denials} polic{} the plan{}", if *.denials == 1 { "y rule denies" } else { "y rules deny" }, if *.applying { "; nothing was changed" } else { "" })]
+pub struct PolicyDenied {
+    pub denials: usize,
+    /// Raised by apply or destroy (rather than plan).
+    pub applying: bool,
+}
+
+impl Diagnose for PolicyDenied {
+    fn help(&self) -> Option<String> {
+        Some("the plan's \"Policy\" section says why; change the manifests, or the policies in review".into())
+    }
+
+    fn exit(&self) -> Exit {
+        Exit::PolicyDenied
+    }
+}
+
 /// What the library's errors say about themselves: their own `help()`, and the exit code of a lock
 /// another writer holds.
 mod library {
@@ -246,6 +265,12 @@ mod library {
                 ),
                 _ => None,
             }
+        }
+    }
+
+    impl Diagnose for crate::policy::PolicyError {
+        fn help(&self) -> Option<String> {
+            crate::policy::PolicyError::help(self)
         }
     }
 

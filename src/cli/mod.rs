@@ -1,5 +1,5 @@
 //! The command line: argument parsing and dispatch. One module per command; each returns the exit
-//! status the README's "Commands and exit codes" promises (0 ok, 1 error, 2 changes with `--detailed-exitcode`, 3 locked, 4 stale plan).
+//! status the README's "Commands and exit codes" promises (0 ok, 1 error, 2 changes with `--detailed-exitcode`, 3 locked, 4 stale plan, 5 denied by a policy).
 
 mod account;
 mod apply;
@@ -15,6 +15,7 @@ mod import;
 mod interrupt;
 mod key;
 mod plan;
+mod policy;
 mod printer;
 mod settings;
 mod simulate;
@@ -40,6 +41,8 @@ pub enum Exit {
     Changes = 2,
     Locked = 3,
     StalePlan = 4,
+    /// A policy denies the plan: nothing was changed.
+    PolicyDenied = 5,
     Interrupted = 130,
 }
 
@@ -109,6 +112,7 @@ async fn run(command: Command, context: &Context) -> failure::Result<Exit> {
         }
         Command::Completions(args) => completions::run_completions(context, args),
         Command::Man(args) => completions::run_man(context, args),
+        Command::Policy(command) => policy::run(context, command),
     }
 }
 

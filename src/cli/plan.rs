@@ -5,10 +5,12 @@ use super::failure::{Context as _, Result};
 
 use super::context::{Inputs, Keys, Manifests, Scope};
 use super::{Context, Exit};
-use crate::plan::render::{render_human, render_json, render_markdown};
+use crate::plan::render::{render_human, render_json, render_json_value, render_markdown};
 use crate::plan::{self, Goal, PlanningInput, SavedPlan};
 
 pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
+    // A policy that does not read fails before anything is read from the account.
+    let policies = super::policy::load(&args.policy)?;
     let mut clock = Stopwatch::default();
     let scope = Scope { goal: Goal::Apply, only: &args.accounts };
     let Inputs { desired, loaded, worlds, subaccounts, only, manifests_took, state_took, .. } =
@@ -29,16 +31,36 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     };
     let plan = plan::plan_all(&input)?;
     clock.lap("planning");
-    let text = match args.format {
-        Format::Human => render_human(&plan, context.printer.human_style()),
-        Format::Json => render_json(&plan),
-        Format::Markdown => render_markdown(&plan),
+    let manifests = super::policy::manifests_of(&desired);
+    let declared: Vec<&crate::manifest::accounts::DeclaredAccount> = desired.accounts.values().collect();
+    let verdict = match &policies {
+        Some(policies) => Some(super::policy::verdict(policies, &plan, manifests.clone(), &declared)?),
+        None => None,
+    };
+    clock.lap("policies");
+    let text = match (args.format, &verdict) {
+        (Format::Human, None) => render_human(&plan, context.printer.human_style()),
+        (Format::Human, Some(verdict)) => {
+            render_human(&plan, context.printer.human_style()) + &crate::policy::render_human(verdict)
+        }
+        (Format::Json, None) => render_json(&plan),
+        (Format::Json, Some(verdict)) => {
+            let mut value = render_json_value(&plan);
+            value["policy"] = serde_json::to_value(verdict)?;
+            format!("{}\n", serde_json::to_string_pretty(&value)?)
+        }
+        (Format::Markdown, None) => render_markdown(&plan),
+        (Format::Markdown, Some(verdict)) => render_markdown(&plan) + &crate::policy::render_markdown(verdict),
     };
     context.printer.data(&text);
     clock.lap("output");
     context.printer.detail(&format!("time: {clock}"));
     context.printer.plan_warnings(&plan);
     plan.check_max_deletes(args.max_deletes)?;
+    if let Some(verdict) = &verdict {
+        // A denied plan is not saved: no apply may carry it out.
+        super::policy::enforce(verdict, false)?;
+    }
     let has_changes = plan.has_changes();
     if let Some(path) = &args.out {
         // Every account's applications, for the digests that tell a stale plan; and how to sign in to
@@ -46,6 +68,7 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
         let everywhere: Vec<crate::model::Listed> = worlds.iter().flat_map(|w| w.live().iter().cloned()).collect();
         let mut saved = SavedPlan::new(plan, &everywhere);
         saved.accounts = desired.accounts.values().map(plan::SavedAccount::from_declared).collect();
+        saved.manifests = manifests;
         let passphrase = context.passphrase()?;
         let bytes = saved.to_bytes(passphrase.as_ref().map(|p| p.as_str()))?;
         crate::fsutil::write_atomically(path, &bytes, crate::fsutil::Mode::Shared)

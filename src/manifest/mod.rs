@@ -12,6 +12,7 @@ mod schema;
 pub(crate) mod yaml;
 
 use std::collections::hash_map::{Entry, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -84,6 +85,10 @@ pub struct ManifestApplication {
     /// not listed is unlinked. A number may appear under one application only.
     #[serde(default)]
     pub numbers: Option<Vec<NumberText>>,
+    /// vapp's own metadata, never sent to Vonage: what policies read (`input.manifests[].labels`), such
+    /// as the team that owns the application (`owner: payments`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A phone number as a manifest writes it: text (`"+44 7700 900001"`) or plain digits.
@@ -147,6 +152,8 @@ pub struct DesiredApp {
     pub keys: DesiredKeys,
     /// The numbers that route to it, in manifest order.
     pub numbers: Vec<DesiredNumber>,
+    /// Its labels (vapp's own metadata, for policies).
+    pub labels: BTreeMap<String, String>,
     pub source: Location,
 }
 
@@ -666,6 +673,7 @@ impl FileCheck<'_> {
                     protect: app.protect,
                     keys: DesiredKeys { rotation: settings.rotation.unwrap_or(0), external },
                     numbers,
+                    labels: app.labels,
                     source: Location { file: self.source.path.clone(), position: key_at },
                 });
             }

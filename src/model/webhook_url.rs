@@ -40,9 +40,9 @@ impl WebhookUrl {
         &self.0
     }
 
-    /// Whether the URL carries a secret in its user info.
+    /// Whether the URL carries a secret in its user info (one already shown as `***` is none).
     pub fn has_secret(&self) -> bool {
-        secret_span(&self.0).is_some()
+        secret_span(&self.0).is_some_and(|span| &self.0[span] != REDACTED)
     }
 
     /// The form the planner compares and the state keeps: the secret replaced by its SHA-256 digest,
@@ -50,7 +50,7 @@ impl WebhookUrl {
     /// A comparable form (an application read back from the state) is its own comparable form.
     pub fn comparable(&self) -> String {
         match secret_span(&self.0) {
-            Some(span) if is_digest(&self.0[span.clone()]) => self.0.clone(),
+            Some(span) if is_digest(&self.0[span.clone()]) || &self.0[span.clone()] == REDACTED => self.0.clone(),
             Some(span) => {
                 let digest = Sha256::new().chain_update(DIGEST_CONTEXT).chain_update(&self.0[span.clone()]).finalize();
                 replace(&self.0, span, &format!("{DIGEST_PREFIX}{digest:x}"))

@@ -28,8 +28,9 @@ pub const FORMAT: &str = "vapp-plan";
 /// 1: the loosely typed plan of vapp 0.1 before typed steps; 2: typed steps; 3: typed ids, a number's
 /// origin as one value, and the refactoring steps (move, import, forget); 4: accounts resumed with a
 /// reason, numbers returned from a subaccount being suspended, and each account's API key; 5: webhook
-/// passwords sealed (`sealed_urls`), and a diff's `secret_changed`.
-pub const VERSION: u32 = 5;
+/// passwords sealed (`sealed_urls`), and a diff's `secret_changed`; 6: the manifests as policies see
+/// them.
+pub const VERSION: u32 = 6;
 /// The largest saved plan vapp reads.
 pub const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -46,6 +47,10 @@ pub struct SavedPlan {
     /// subaccount's parent and name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<SavedAccount>,
+    /// The declared applications as policies see them (`input.manifests`), so that `apply FILE
+    /// --policy` checks the plan against what was reviewed: no secret (a URL's password is `***`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<serde_json::Value>,
 }
 
 /// An account declaration, as a saved plan keeps it.
@@ -194,6 +199,7 @@ impl SavedPlan {
             live_digests: digests(&plan, live),
             plan,
             accounts: Vec::new(),
+            manifests: Vec::new(),
         }
     }
 

@@ -21,6 +21,7 @@ mod keys;
 mod manifests;
 mod numbers;
 mod openapi;
+mod policies;
 mod reconcile;
 mod reorganise;
 mod rough_edges;

@@ -1,0 +1,151 @@
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::*;
+
+fn policies(files: &[(&str, &str)]) -> Result<Policies, PolicyError> {
+    let sources: Vec<Source> =
+        files.iter().map(|(path, text)| Source { path: PathBuf::from(path), text: text.to_string() }).collect();
+    Policies::new(&sources, DEFAULT_NAMESPACE)
+}
+
+const V1: &str = r#"package main
+import rego.v1
+
+deny contains msg if {
+    some change in input.changes
+    change.action == "delete"
+    msg := sprintf("%s would be deleted", [change.address])
+}
+
+warn contains {"msg": "big plan", "count": n} if {
+    n := count(input.changes)
+    n > 1
+}
+"#;
+
+const V0: &str = r#"package main
+
+deny[msg] {
+    app := input.manifests[_]
+    not app.labels.owner
+    msg := sprintf("%s has no owner label", [app.address])
+}
+"#;
+
+#[test]
+fn rego_v1_and_the_older_syntax_both_read_and_give_findings() {
+    let set = policies(&[("v1.rego", V1), ("v0.rego", V0)]).unwrap();
+    let input = json!({
+        "changes": [{"address": "a", "action": "delete"}, {"address": "b", "action": "create"}],
+        "manifests": [{"address": "b", "labels": {}}, {"address": "c", "labels": {"owner": "payments"}}],
+    });
+    let verdict = set.evaluate(&input).unwrap();
+    let mut denied: Vec<&str> = verdict.deny.iter().map(|f| f.msg.as_str()).collect();
+    denied.sort();
+    assert_eq!(denied, ["a would be deleted", "b has no owner label"]);
+    assert_eq!(verdict.warn.len(), 1);
+    assert_eq!(verdict.warn[0].msg, "big plan");
+    assert_eq!(verdict.warn[0].details["count"], json!(2));
+    let quiet = set.evaluate(&json!({"changes": [], "manifests": []})).unwrap();
+    assert!(!quiet.denies() && quiet.warn.is_empty());
+}
+
+#[test]
+fn a_namespace_without_rules_says_nothing() {
+    let set = Policies::new(&[Source { path: "p.rego".into(), text: V1.into() }], "other").unwrap();
+    assert_eq!(set.evaluate(&json!({"changes": []})).unwrap(), Verdict::default());
+}
+
+#[test]
+fn a_broken_policy_names_its_file_line_and_column() {
+    let error = policies(&[("policies/broken.rego", "package main\n\ndeny contains msg if {\n    msg := \n}\n")])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("policies/broken.rego:"), "{error}");
+    assert!(error.contains(":4:") || error.contains(":5:"), "{error}");
+}
+
+#[test]
+fn a_policy_that_fails_to_evaluate_is_an_error() {
+    let set = policies(&[("p.rego", "package main\nimport rego.v1\ndeny contains x if { x := 1 / 0 }\n")]).unwrap();
+    let outcome = set.evaluate(&json!({}));
+    // Rego leaves a division by zero undefined, or fails: either way no finding is invented.
+    if let Ok(verdict) = outcome {
+        assert!(verdict.deny.is_empty());
+    }
+}
+
+#[test]
+fn test_rules_pass_and_fail_as_opa_test_says() {
+    let tests = r#"package main
+import rego.v1
+
+test_delete_is_denied if {
+    count(deny) == 1 with input as {"changes": [{"address": "a", "action": "delete"}], "manifests": []}
+}
+
+test_create_is_denied if {
+    count(deny) == 1 with input as {"changes": [{"address": "a", "action": "create"}], "manifests": []}
+}
+"#;
+    let set = policies(&[("v1.rego", V1), ("v1_test.rego", tests)]).unwrap();
+    let results = set.test();
+    let outcome: Vec<(&str, bool)> = results.iter().map(|r| (r.rule.as_str(), r.failure.is_none())).collect();
+    assert_eq!(outcome, [("data.main.test_delete_is_denied", true), ("data.main.test_create_is_denied", false)]);
+}
+
+#[test]
+fn an_endless_policy_is_stopped() {
+    // A comprehension over a large range: far longer than the limit allows.
+    let slow = "package main\nimport rego.v1\ndeny contains x if { x := count([[a, b] | some a in numbers.range(1, 5000); some b in numbers.range(1, 5000)]) }\n";
+    let set = policies(&[("slow.rego", slow)]).unwrap().with_time_limit(std::time::Duration::from_millis(50));
+    let error = set.evaluate(&json!({})).unwrap_err();
+    assert!(matches!(error, PolicyError::TooSlow), "{error:?}");
+}
+
+/// The input: the JSON plan as printed, the manifests with defaults applied (every webhook an object,
+/// `signed_callbacks` present, a password as `***`), and the accounts with their kinds.
+#[test]
+fn the_input_is_the_json_plan_with_manifests_and_accounts() {
+    let text = "version: 1\naccounts:\n  staging:\n    api_key: 1a2b3c4d\n    api_secret_env: STAGING_SECRET\n  acme:\n    subaccount_of: default\n    name: ACME\napplications:\n  support:\n    name: Support\n    labels: { owner: care }\n    numbers: [\"447700900001\"]\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: https://bot:hunter2@a.example/answer\n";
+    let sources = [crate::manifest::Source { path: "vapp.yaml".into(), text: text.into() }];
+    let desired = crate::manifest::load_sources(&sources, &|_| None).unwrap();
+    let plan = Plan {
+        format_version: crate::plan::FORMAT_VERSION,
+        state: crate::plan::StateRef { lineage: None, serial: 0 },
+        changes: Vec::new(),
+        drift: Vec::new(),
+        warnings: Vec::new(),
+        accounts: Vec::new(),
+        transfers: Vec::new(),
+        api_keys: Default::default(),
+    };
+    let default = AccountName::default_account();
+    let accounts = accounts_of(desired.accounts.values(), &plan, &default);
+    let manifests = desired.apps.values().map(manifest_entry).collect();
+    let document = input(&plan, manifests, &accounts);
+    let printed = crate::plan::render::render_json_value(&plan);
+    for key in ["format_version", "changes", "drift", "summary", "warnings"] {
+        assert_eq!(document[key], printed[key], "{key}");
+    }
+    let support = &document["manifests"][0];
+    assert_eq!(support["address"], json!("support"));
+    assert_eq!(support["account"], json!("default"));
+    assert_eq!(support["labels"], json!({"owner": "care"}));
+    assert_eq!(support["numbers"], json!(["447700900001"]));
+    let voice = &support["capabilities"]["voice"];
+    assert_eq!(voice["signed_callbacks"], json!(true));
+    assert_eq!(voice["webhooks"]["answer_url"]["address"], json!("https://bot:***@a.example/answer"));
+    assert_eq!(voice["webhooks"]["answer_url"]["http_method"], json!("GET"));
+    assert!(!document.to_string().contains("hunter2"));
+    assert_eq!(
+        document["accounts"],
+        json!([
+            {"name": "default", "kind": "primary", "api_key": null},
+            {"name": "staging", "kind": "existing", "api_key": "1a2b3c4d"},
+            {"name": "acme", "kind": "subaccount", "api_key": null},
+        ])
+    );
+}
