@@ -4,7 +4,7 @@
 #
 #   bash scripts/fuzz.sh [RUNS]        # RUNS inputs per target, 1000000 by default
 #
-# Environment: FUZZ_TARGETS (default: all six, space-separated), FUZZ_NICE (niceness, default 10).
+# Environment: FUZZ_TARGETS (default: all seven, space-separated), FUZZ_NICE (niceness, default 10).
 #
 # Stable Rust has no sanitizers, so the targets are built with `--sanitizer none`; everything else
 # cargo-fuzz does (coverage instrumentation, `cfg(fuzzing)`) works on stable. Builds are optimised,
@@ -28,7 +28,7 @@ if ! [[ "$RUNS" =~ ^[0-9]+$ ]]; then
 fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FUZZ="$ROOT/fuzz"
-TARGETS=(${FUZZ_TARGETS:-manifest state saved_plan emulator_request ncco scenario})
+TARGETS=(${FUZZ_TARGETS:-manifest state saved_plan emulator_request ncco scenario policy})
 NICE=(nice -n "${FUZZ_NICE:-10}")
 # Optimised, with debug assertions and overflow checks, without a sanitizer (those need nightly).
 FLAGS=(--sanitizer none --release --debug-assertions)
@@ -37,7 +37,7 @@ export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
 max_len() {
     case "$1" in
-        manifest | scenario) echo 8192 ;;
+        manifest | scenario | policy) echo 8192 ;;
         state | saved_plan | ncco) echo 16384 ;;
         emulator_request) echo 4096 ;;
         *) echo 4096 ;;

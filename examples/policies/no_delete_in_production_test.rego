@@ -11,3 +11,8 @@ test_a_delete_elsewhere_passes if {
 	denied := deny with input as {"manifests": [], "accounts": [], "changes": [{"address": "old-ivr", "account": "staging", "action": "delete"}]}
 	count(denied) == 0
 }
+
+test_forgetting_in_production_passes if {
+	denied := deny with input as {"manifests": [], "accounts": [], "changes": [{"address": "old-ivr", "account": "production", "action": "forget"}]}
+	count(denied) == 0
+}

@@ -62,6 +62,12 @@ YAML_SYNTAX = ["---", "...", "- ", ": ", "? ", "&a ", "*a", "!!str ", "!!map", "
                "'", "\"", "#", "%YAML 1.2", "<<: ", "${SET}", "${UNSET}", "${SET:-x}", "${UNSET:-d}", "$${",
                "${", "~", "0x1F", "0o17", ".inf", "-.inf", ".nan", "\t", "\r\n", "version: 1",
                "applications:", "version: 1\napplications:\n  a:\n    name: "]
+REGO_SYNTAX = ["package main\n", "import rego.v1\n", "deny contains msg if {", "warn contains ", "deny[msg] {",
+               "some ", " in ", "every ", "not ", "with input as ", "default ", ":=", "==", "!=", "=", "|", ";",
+               "{", "}", "[", "]", "(", ")", ",", ".", "_", "\"", "`", "#", "\n", "\t", "else", "contains",
+               "if", "sprintf(", "count(", "startswith(", "concat(", "numbers.range(", "regex.match(", "walk(",
+               "input.changes", "input.manifests", "input.accounts", "data.main", "msg := ", "test_x if {",
+               "object.get(", "json.marshal(", "set()", "true", "false", "null"]
 HTTP = ["/v2/applications", "/v2/applications/", "?page_size=", "&page=", "%2F", "%00", "%FF", "..", "//",
         "application_id=", "api_key=sandbox", "api_secret=sandbox", "msisdn=", "country=GB", "app_id="]
 
@@ -94,5 +100,7 @@ write("manifest", manifest_words, YAML_SYNTAX)
 write("state", state_words | manifest_words, JSON_SYNTAX)
 write("saved_plan", plan_words | manifest_words | {"vapp-plan"}, JSON_SYNTAX)
 write("ncco", ncco_words | {"action", "https://example.com/", "wss://", "sip:", "447700900000"}, JSON_SYNTAX)
+write("policy", plan_words | {"msg", "address", "account", "action", "labels", "owner", "kind", "primary",
+                          "subaccount", "existing", "https://", "http_method"}, REGO_SYNTAX)
 write("emulator_request", manifest_words | {"public_key", "private_key", "id", "_links", "href"},
       JSON_SYNTAX + HTTP)

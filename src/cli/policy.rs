@@ -18,7 +18,9 @@ pub fn load(args: &PolicyArgs) -> Result<Option<Policies>> {
         return Ok(None);
     }
     let sources = policy::read_sources(&args.paths, false)?;
-    Ok(Some(Policies::new(&sources, &args.policy_namespace)?))
+    let policies = Policies::new(&sources, &args.policy_namespace)?;
+    policies.require_namespace()?;
+    Ok(Some(policies))
 }
 
 /// The manifests as the policies see them.

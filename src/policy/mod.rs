@@ -58,6 +58,8 @@ pub enum PolicyError {
     Evaluate(String),
     #[error("the policies took longer than {}s to evaluate, the most vapp allows", EVALUATION_TIME.as_secs())]
     TooSlow,
+    #[error("no policy is in package {namespace} (the packages read: {packages})")]
+    NoPackage { namespace: String, packages: String },
     #[error("package {namespace} has a `{rule}` that is neither a set nor a list of messages")]
     NotMessages { namespace: String, rule: &'static str },
 }
@@ -66,6 +68,9 @@ impl PolicyError {
     pub fn help(&self) -> Option<String> {
         match self {
             PolicyError::Nothing { .. } => Some("give a .rego file, or a directory that holds some".into()),
+            PolicyError::NoPackage { namespace, .. } => Some(format!(
+                "start a policy with `package {namespace}`, or name the package its rules are in with --policy-namespace"
+            )),
             PolicyError::NotMessages { .. } => {
                 Some("write `deny contains msg if { … }` (a set of strings, or of objects with a `msg`)".into())
             }
@@ -197,6 +202,20 @@ impl Policies {
         Ok(Policies { engine, namespace: namespace.to_string(), tests })
     }
 
+    /// Fails unless some policy is in the package `--policy-namespace` names: a misspelt namespace
+    /// would otherwise pass every plan without evaluating a rule.
+    pub fn require_namespace(&self) -> Result<(), PolicyError> {
+        let wanted = format!("data.{}", self.namespace);
+        if self.tests.iter().any(|(_, package, _)| *package == wanted) {
+            return Ok(());
+        }
+        let mut packages: Vec<&str> =
+            self.tests.iter().map(|(_, package, _)| package.trim_start_matches("data.")).collect();
+        packages.sort();
+        packages.dedup();
+        Err(PolicyError::NoPackage { namespace: self.namespace.clone(), packages: packages.join(", ") })
+    }
+
     /// The same policies with another limit on evaluation time (tests of the limit).
     pub fn with_time_limit(mut self, limit: Duration) -> Self {
         self.engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
@@ -273,7 +292,32 @@ fn evaluation(error: impl Into<anyhow::Error>) -> PolicyError {
 }
 
 fn error_text(error: &anyhow::Error) -> String {
-    format!("{error:#}").trim_end().to_string()
+    pointed(format!("{error:#}").trim())
+}
+
+/// regorus tells where it failed as `--> FILE:LINE:COL`, an excerpt, then `error: WHAT`. vapp's errors
+/// put the place first, as a manifest's do: `FILE:LINE:COL: WHAT`, then the excerpt.
+fn pointed(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let place = lines.iter().position(|l| l.trim_start().starts_with("--> "));
+    let what = lines.iter().rposition(|l| l.starts_with("error: "));
+    match (place, what) {
+        (Some(place), Some(what)) if place < what => {
+            let at = lines[place].trim_start().trim_start_matches("--> ");
+            let message = lines[what].trim_start_matches("error: ");
+            let mut out = format!("{at}: {message}");
+            for line in &lines[place + 1..what] {
+                out.push('\n');
+                out.push_str(line);
+            }
+            for line in &lines[what + 1..] {
+                out.push('\n');
+                out.push_str(line);
+            }
+            out
+        }
+        _ => text.to_string(),
+    }
 }
 
 /// The names of the `test_` rules a file defines, in order.
@@ -311,7 +355,8 @@ pub struct AccountFacts<'a> {
     pub api_key: Option<&'a ApiKey>,
 }
 
-/// The accounts of a plan as the policies see them: `default` (the primary), then each declared one.
+/// The accounts of a plan as the policies see them: `default` (the primary), each declared one, then
+/// any other the plan changes (a subaccount no longer declared, being suspended).
 pub fn accounts_of<'a>(
     declared: impl IntoIterator<Item = &'a DeclaredAccount>,
     plan: &'a Plan,
@@ -328,6 +373,13 @@ pub fn accounts_of<'a>(
             AccountKind::Subaccount { .. } => plan.api_keys.get(&account.name),
         };
         facts.push(AccountFacts { name: &account.name, kind, api_key });
+    }
+    for change in &plan.accounts {
+        if !facts.iter().any(|f| f.name == &change.account) {
+            // Only subaccounts vapp makes have account changes.
+            let api_key = plan.api_keys.get(&change.account);
+            facts.push(AccountFacts { name: &change.account, kind: "subaccount", api_key });
+        }
     }
     facts
 }
@@ -363,12 +415,29 @@ pub fn manifest_entry(app: &DesiredApp) -> Value {
 /// The one input document: the JSON plan as `plan --format json` prints it, with `manifests` (one
 /// entry per declared application, see [`manifest_entry`]) and `accounts` (`name`, `kind`:
 /// primary, existing or subaccount, and `api_key`; never a secret).
+///
+/// The printed plan has an `accounts` of its own (the changes to accounts: a subaccount made,
+/// updated, resumed or suspended). `input.accounts` is the list of accounts, so those changes are
+/// kept there, in each account's `changes` (the printed objects, in the plan's order; a subaccount
+/// resumed to be emptied and suspended again has two): nothing of the printed plan is lost, and a rule
+/// over an account reads one object.
 pub fn input(plan: &Plan, manifests: Vec<Value>, accounts: &[AccountFacts<'_>]) -> Value {
     let mut document = crate::plan::render::render_json_value(plan);
     if let Some(object) = document.as_object_mut() {
+        let changes = match object.remove("accounts") {
+            Some(Value::Array(changes)) => changes,
+            _ => Vec::new(),
+        };
         object.insert("manifests".into(), Value::Array(manifests));
-        let accounts: Vec<Value> =
-            accounts.iter().map(|a| json!({"name": a.name, "kind": a.kind, "api_key": a.api_key})).collect();
+        let accounts: Vec<Value> = accounts
+            .iter()
+            .map(|a| {
+                let name = a.name.to_string();
+                let own: Vec<&Value> =
+                    changes.iter().filter(|c| c["account"].as_str() == Some(name.as_str())).collect();
+                json!({"name": a.name, "kind": a.kind, "api_key": a.api_key, "changes": own})
+            })
+            .collect();
         object.insert("accounts".into(), Value::Array(accounts));
     }
     document

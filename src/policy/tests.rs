@@ -63,8 +63,19 @@ fn a_broken_policy_names_its_file_line_and_column() {
     let error = policies(&[("policies/broken.rego", "package main\n\ndeny contains msg if {\n    msg := \n}\n")])
         .unwrap_err()
         .to_string();
-    assert!(error.contains("policies/broken.rego:"), "{error}");
-    assert!(error.contains(":4:") || error.contains(":5:"), "{error}");
+    assert!(error.starts_with("policies/broken.rego:4:"), "the place comes first: {error}");
+    assert!(error.lines().next().is_some_and(|l| l.contains(": expecting")), "then what is wrong: {error}");
+    assert!(error.contains("    msg := "), "then the excerpt: {error}");
+}
+
+#[test]
+fn regorus_errors_put_the_place_first() {
+    let told = "\n--> p.rego:5:14\n  |\n5 |     msg := 1 / 0\n  |              ^\nerror: divide by zero";
+    assert_eq!(
+        pointed(told.trim()),
+        "p.rego:5:14: divide by zero\n  |\n5 |     msg := 1 / 0\n  |              ^"
+    );
+    assert_eq!(pointed("no place here"), "no place here");
 }
 
 #[test]
@@ -143,9 +154,63 @@ fn the_input_is_the_json_plan_with_manifests_and_accounts() {
     assert_eq!(
         document["accounts"],
         json!([
-            {"name": "default", "kind": "primary", "api_key": null},
-            {"name": "staging", "kind": "existing", "api_key": "1a2b3c4d"},
-            {"name": "acme", "kind": "subaccount", "api_key": null},
+            {"name": "default", "kind": "primary", "api_key": null, "changes": []},
+            {"name": "staging", "kind": "existing", "api_key": "1a2b3c4d", "changes": []},
+            {"name": "acme", "kind": "subaccount", "api_key": null, "changes": []},
         ])
     );
+}
+
+/// The printed plan's own `accounts` (changes to accounts) are kept in `input.accounts`, under each
+/// account's `changes`; a subaccount that left the manifests is listed too.
+#[test]
+fn account_changes_are_kept_under_their_accounts() {
+    use crate::plan::{AccountChange, AccountStep};
+    let text = "version: 1\naccounts:\n  acme:\n    subaccount_of: default\n    name: ACME\n";
+    let sources = [crate::manifest::Source { path: "vapp.yaml".into(), text: text.into() }];
+    let desired = crate::manifest::load_sources(&sources, &|_| None).unwrap();
+    let old = AccountName::new("old");
+    let plan = Plan {
+        format_version: crate::plan::FORMAT_VERSION,
+        state: crate::plan::StateRef { lineage: None, serial: 0 },
+        changes: Vec::new(),
+        drift: Vec::new(),
+        warnings: Vec::new(),
+        accounts: vec![
+            AccountChange {
+                account: AccountName::new("acme"),
+                step: AccountStep::Create {
+                    parent: AccountName::default_account(),
+                    name: "ACME".into(),
+                    use_primary_account_balance: true,
+                    again: false,
+                },
+            },
+            AccountChange { account: old.clone(), step: AccountStep::Suspend { api_key: ApiKey::new("0ld0ld01") } },
+        ],
+        transfers: Vec::new(),
+        api_keys: [(old.clone(), ApiKey::new("0ld0ld01"))].into_iter().collect(),
+    };
+    let printed = crate::plan::render::render_json_value(&plan);
+    let default = AccountName::default_account();
+    let accounts = accounts_of(desired.accounts.values(), &plan, &default);
+    let document = input(&plan, Vec::new(), &accounts);
+    assert_eq!(document["accounts"][1]["name"], json!("acme"));
+    assert_eq!(document["accounts"][1]["changes"], json!([printed["accounts"][0]]));
+    assert_eq!(document["accounts"][1]["changes"][0]["action"], json!("create"));
+    assert_eq!(
+        document["accounts"][2],
+        json!({"name": "old", "kind": "subaccount", "api_key": "0ld0ld01", "changes": [printed["accounts"][1]]})
+    );
+    assert_eq!(document["accounts"][0]["changes"], json!([]));
+}
+
+/// A misspelt `--policy-namespace` is an error, not a plan that passes without evaluating a rule.
+#[test]
+fn a_namespace_no_policy_is_in_is_an_error() {
+    let set = policies(&[("a.rego", "package main\nimport rego.v1\ndeny contains \"x\" if { false }\n")]).unwrap();
+    assert!(set.require_namespace().is_ok());
+    let sources = [Source { path: "a.rego".into(), text: "package teams\ndeny[\"x\"] { false }\n".into() }];
+    let error = Policies::new(&sources, "team").unwrap().require_namespace().unwrap_err();
+    assert_eq!(error.to_string(), "no policy is in package team (the packages read: teams)");
 }

@@ -3,9 +3,9 @@
 //! namespaces, broken files, and `vapp policy test`.
 
 use serde_json::json;
-use vapp::api::ApplicationApi;
+use vapp::api::{ApplicationApi, SubaccountsApi};
 
-use crate::harness::{config, BackgroundEmulator, Workspace};
+use crate::harness::{config, repo_path, BackgroundEmulator, Workspace};
 
 const HTTPS_ONLY: &str = r#"package main
 import rego.v1
@@ -74,6 +74,11 @@ fn a_deny_stops_plan_apply_a_saved_plan_and_destroy_and_changes_nothing() {
     let json = ws.vapp().args(["plan", "--policy", "policies", "--format", "json"]).expect(5).json();
     assert_eq!(json["policy"]["deny"], json!([{"msg": "support: voice.answer_url is not https"}]));
     assert_eq!(json["policy"]["warn"], json!([{"msg": "billing has no owner", "address": "billing"}]));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_path("schemas/plan.schema.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "the JSON plan with its policy section follows the schema: {errors:?}");
     let markdown = ws.vapp().args(["plan", "--policy", "policies", "--format", "markdown"]).expect(5);
     assert!(markdown.stdout.contains("### Policy") && markdown.stdout.contains("**deny**: support"), "{markdown:?}");
     let refused = ws.vapp().args(["plan", "--policy", "policies", "-o", "denied.plan"]).expect(5);
@@ -110,6 +115,9 @@ fn a_deny_stops_plan_apply_a_saved_plan_and_destroy_and_changes_nothing() {
         team.stdout.contains("the team namespace denies everything") && !team.stdout.contains("no owner"),
         "{team:?}"
     );
+    // A namespace no policy is in is an error, not a plan that passes unchecked.
+    let misspelt = ws.vapp().args(["plan", "--policy", "team", "--policy-namespace", "teams"]).expect(1);
+    assert!(misspelt.stderr.contains("no policy is in package teams (the packages read: team)"), "{misspelt:?}");
     // Without policies, the same apply goes through.
     ws.vapp().args(["apply", "delete.plan"]).expect(0);
     assert_eq!(live(), 1);
@@ -158,9 +166,36 @@ test_http_is_denied if {
     let failed = ws.vapp().args(["policy", "test", "p"]).expect(1);
     assert!(failed.stdout.contains("FAIL data.main.test_https_is_denied"), "{failed:?}");
     assert!(failed.stdout.contains("1 passed, 1 failed"), "{failed:?}");
-    let examples = ws
-        .vapp()
-        .args(["policy", "test", &crate::harness::repo_path("examples/policies").display().to_string()])
-        .expect(0);
+    let examples = ws.vapp().args(["policy", "test", &repo_path("examples/policies").display().to_string()]).expect(0);
     assert!(examples.stdout.contains("0 failed"), "{examples:?}");
+}
+
+/// A rule over `input.accounts`: the plan's account changes are under their accounts' `changes`.
+#[test]
+fn a_rule_over_accounts_sees_a_subaccount_being_made() {
+    let emulator = BackgroundEmulator::start(config());
+    let ws = Workspace::new(&emulator.url);
+    ws.write("vapp.yaml", "version: 1\naccounts:\n  acme:\n    subaccount_of: default\n    name: ACME\n");
+    ws.write(
+        "p/accounts.rego",
+        r#"package accounts
+import rego.v1
+
+deny contains sprintf("%s (%s) would be made", [account.name, account.kind]) if {
+	some account in input.accounts
+	some change in account.changes
+	change.action == "create"
+}
+
+warn contains sprintf("%d accounts", [count(input.accounts)]) if { true }
+"#,
+    );
+    let run = ws
+        .vapp()
+        .args(["-f", "vapp.yaml", "apply", "--auto-approve", "--policy", "p", "--policy-namespace", "accounts"])
+        .expect(5);
+    assert!(run.stdout.contains("✗ deny: acme (subaccount) would be made"), "{run:?}");
+    assert!(run.stdout.contains("! warn: 2 accounts"), "{run:?}");
+    let subaccounts = emulator.block_on(emulator.client().list_subaccounts()).unwrap();
+    assert!(subaccounts.is_empty(), "no subaccount was made: {subaccounts:?}");
 }
