@@ -71,10 +71,7 @@ fn a_broken_policy_names_its_file_line_and_column() {
 #[test]
 fn regorus_errors_put_the_place_first() {
     let told = "\n--> p.rego:5:14\n  |\n5 |     msg := 1 / 0\n  |              ^\nerror: divide by zero";
-    assert_eq!(
-        pointed(told.trim()),
-        "p.rego:5:14: divide by zero\n  |\n5 |     msg := 1 / 0\n  |              ^"
-    );
+    assert_eq!(pointed(told.trim()), "p.rego:5:14: divide by zero\n  |\n5 |     msg := 1 / 0\n  |              ^");
     assert_eq!(pointed("no place here"), "no place here");
 }
 

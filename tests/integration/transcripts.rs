@@ -153,3 +153,29 @@ fn mistakes_and_their_messages() {
     t.vapp(&["apply", "old.plan"]);
     t.snapshot("mistakes_and_their_messages");
 }
+
+#[test]
+fn policies_in_every_format() {
+    let emulator = BackgroundEmulator::start(config());
+    let mut t = Transcript::new(&emulator.url);
+    t.ws.write("vapp.yaml", &MANIFEST.replace("https://chat.example.com/inbound", "http://chat.example.com/inbound"));
+    for file in ["https_only", "owner_label", "signed_callbacks", "no_delete_in_production"] {
+        let text =
+            std::fs::read_to_string(crate::harness::repo_path(&format!("examples/policies/{file}.rego"))).unwrap();
+        t.ws.write(&format!("policies/{file}.rego"), &text);
+    }
+    t.note("a webhook on http, and no owner labels");
+    t.vapp(&["plan", "--policy", "policies"]);
+    t.vapp(&["plan", "--policy", "policies", "--format", "markdown"]);
+    t.vapp(&["plan", "--policy", "policies", "--format", "json"]);
+    t.vapp(&["apply", "--auto-approve", "--policy", "policies"]);
+    t.note("mended: warnings only");
+    t.ws.write("vapp.yaml", MANIFEST);
+    t.vapp(&["apply", "--auto-approve", "--policy", "policies", "--parallelism", "1"]);
+    t.note("mistakes");
+    t.ws.write("broken.rego", "package main\nimport rego.v1\n\ndeny contains msg if {\n    msg := \n}\n");
+    t.vapp(&["plan", "--policy", "broken.rego"]);
+    t.vapp(&["plan", "--policy", "policies", "--policy-namespace", "team"]);
+    t.vapp(&["policy", "test", "policies"]);
+    t.snapshot("policies_in_every_format");
+}
