@@ -256,16 +256,10 @@ pub fn plan_all(input: &PlanningInput<'_>) -> Result<Plan, PlanError> {
         })
         .collect();
     let transfers_in = transfers_in(desired, &sights);
-    let mut plan = Plan {
-        format_version: super::FORMAT_VERSION,
-        state: super::StateRef { lineage: state.map(|s| s.lineage.clone()), serial: state.map_or(0, |s| s.serial) },
-        changes: Vec::new(),
-        drift: Vec::new(),
-        warnings: Vec::new(),
-        accounts: Vec::new(),
-        transfers: Vec::new(),
-        api_keys: Default::default(),
-    };
+    let mut plan = Plan::empty(super::StateRef {
+        lineage: state.map(|s| s.lineage.clone()),
+        serial: state.map_or(0, |s| s.serial),
+    });
     let mut unmatched_targets: Option<BTreeSet<Address>> = None;
     for sight in &sights {
         let account = &sight.world.account;

@@ -580,6 +580,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan that does nothing yet, against the state `state` names.
+    pub fn empty(state: StateRef) -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION,
+            state,
+            changes: Vec::new(),
+            drift: Vec::new(),
+            warnings: Vec::new(),
+            accounts: Vec::new(),
+            transfers: Vec::new(),
+            api_keys: Default::default(),
+        }
+    }
+
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for change in &self.changes {

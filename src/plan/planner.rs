@@ -9,7 +9,7 @@ use super::diff::{comparable, diff, keep_unmodelled, written_paths};
 use super::lost::{Lookup, LostCreate, Unmanaged};
 use super::{
     Action, Adopt, AdoptThen, Change, Create, Drift, FieldDiff, IfFound, KeyChange, KnownKey, NewKey, Note,
-    NumberChange, Origin, Plan, RotateKey, Route, StateRef, Step, Update, Warning, FORMAT_VERSION,
+    NumberChange, Origin, Plan, RotateKey, Route, StateRef, Step, Update, Warning,
 };
 use crate::manifest::{Desired, DesiredApp, Location};
 use crate::model::{
@@ -334,14 +334,10 @@ pub fn plan_in(input: &PlanInput, scope: &Scope) -> Result<Plan, PlanError> {
         .warn_renames(input.desired, state)
         .map_err(|source| PlanError::Body { address: Address::default(), source })?;
     Ok(Plan {
-        format_version: FORMAT_VERSION,
-        state: StateRef { lineage: input.state.map(|s| s.lineage.clone()), serial },
         changes: planner.changes,
         drift: planner.drift,
         warnings: planner.warnings,
-        accounts: Vec::new(),
-        transfers: Vec::new(),
-        api_keys: Default::default(),
+        ..Plan::empty(StateRef { lineage: input.state.map(|s| s.lineage.clone()), serial })
     })
 }
 

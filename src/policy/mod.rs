@@ -33,6 +33,10 @@ pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
 pub const MAX_POLICY_FILES: usize = 1000;
 /// The longest an evaluation of the policies may take.
 pub const EVALUATION_TIME: Duration = Duration::from_secs(5);
+/// The deepest nesting of brackets and braces (arrays, sets, objects, rule bodies) vapp reads. The
+/// Rego parser's time doubles with each level (a depth of 12 takes a tenth of a second, 20 takes 45 s),
+/// so deeper text is refused before it is parsed. Real policies stay under 10.
+pub const MAX_POLICY_NESTING: usize = 12;
 /// The package conftest reads.
 pub const DEFAULT_NAMESPACE: &str = "main";
 
@@ -54,6 +58,10 @@ pub enum PolicyError {
     TooMany,
     #[error("{0}")]
     Parse(String),
+    #[error(
+        "{path}:{line}:{col}: brackets and braces are nested more than {MAX_POLICY_NESTING} deep, the most vapp reads"
+    )]
+    TooDeep { path: String, line: usize, col: usize },
     #[error("the policies failed to evaluate: {0}")]
     Evaluate(String),
     #[error("the policies took longer than {}s to evaluate, the most vapp allows", EVALUATION_TIME.as_secs())]
@@ -68,6 +76,7 @@ impl PolicyError {
     pub fn help(&self) -> Option<String> {
         match self {
             PolicyError::Nothing { .. } => Some("give a .rego file, or a directory that holds some".into()),
+            PolicyError::TooDeep { .. } => Some("give the inner parts names (`x := {…}`) and nest those".into()),
             PolicyError::NoPackage { namespace, .. } => Some(format!(
                 "start a policy with `package {namespace}`, or name the package its rules are in with --policy-namespace"
             )),
@@ -271,6 +280,9 @@ impl Policies {
 
 /// Adds one file: as Rego v1, or as v0 when only that reads it; the v1 error is the one told.
 fn add(engine: &mut regorus::Engine, path: &str, text: &str) -> Result<String, PolicyError> {
+    if let Some((line, col)) = too_deep(text) {
+        return Err(PolicyError::TooDeep { path: path.to_string(), line, col });
+    }
     engine.set_rego_v0(false);
     let first = match engine.add_policy(path.to_string(), text.to_string()) {
         Ok(package) => return Ok(package),
@@ -280,6 +292,51 @@ fn add(engine: &mut regorus::Engine, path: &str, text: &str) -> Result<String, P
     let older = engine.add_policy(path.to_string(), text.to_string());
     engine.set_rego_v0(false);
     older.map_err(|_| PolicyError::Parse(error_text(&first)))
+}
+
+/// Where `[` or `{` first goes past [`MAX_POLICY_NESTING`] (line and column from 1), outside strings
+/// (`"…"` with escapes, `` `…` ``) and comments (`#` to the end of the line).
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    #[derive(PartialEq)]
+    enum In {
+        Code,
+        Text { escaped: bool },
+        Raw,
+        Comment,
+    }
+    let (mut at, mut depth, mut line, mut col) = (In::Code, 0usize, 1usize, 0usize);
+    for c in text.chars() {
+        if c == '\n' {
+            (line, col) = (line + 1, 0);
+        } else {
+            col += 1;
+        }
+        at = match (at, c) {
+            (In::Comment, '\n') => In::Code,
+            (In::Comment, _) => In::Comment,
+            (In::Text { escaped: false }, '"') => In::Code,
+            (In::Text { escaped: false }, '\\') => In::Text { escaped: true },
+            (In::Text { .. }, _) => In::Text { escaped: false },
+            (In::Raw, '`') => In::Code,
+            (In::Raw, _) => In::Raw,
+            (In::Code, '#') => In::Comment,
+            (In::Code, '"') => In::Text { escaped: false },
+            (In::Code, '`') => In::Raw,
+            (In::Code, '[' | '{') => {
+                depth += 1;
+                if depth > MAX_POLICY_NESTING {
+                    return Some((line, col));
+                }
+                In::Code
+            }
+            (In::Code, ']' | '}') => {
+                depth = depth.saturating_sub(1);
+                In::Code
+            }
+            (In::Code, _) => In::Code,
+        };
+    }
+    None
 }
 
 fn evaluation(error: impl Into<anyhow::Error>) -> PolicyError {

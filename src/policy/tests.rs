@@ -120,16 +120,7 @@ fn the_input_is_the_json_plan_with_manifests_and_accounts() {
     let text = "version: 1\naccounts:\n  staging:\n    api_key: 1a2b3c4d\n    api_secret_env: STAGING_SECRET\n  acme:\n    subaccount_of: default\n    name: ACME\napplications:\n  support:\n    name: Support\n    labels: { owner: care }\n    numbers: [\"447700900001\"]\n    capabilities:\n      voice:\n        webhooks:\n          answer_url: https://bot:hunter2@a.example/answer\n";
     let sources = [crate::manifest::Source { path: "vapp.yaml".into(), text: text.into() }];
     let desired = crate::manifest::load_sources(&sources, &|_| None).unwrap();
-    let plan = Plan {
-        format_version: crate::plan::FORMAT_VERSION,
-        state: crate::plan::StateRef { lineage: None, serial: 0 },
-        changes: Vec::new(),
-        drift: Vec::new(),
-        warnings: Vec::new(),
-        accounts: Vec::new(),
-        transfers: Vec::new(),
-        api_keys: Default::default(),
-    };
+    let plan = Plan::empty(crate::plan::StateRef { lineage: None, serial: 0 });
     let default = AccountName::default_account();
     let accounts = accounts_of(desired.accounts.values(), &plan, &default);
     let manifests = desired.apps.values().map(manifest_entry).collect();
@@ -168,11 +159,6 @@ fn account_changes_are_kept_under_their_accounts() {
     let desired = crate::manifest::load_sources(&sources, &|_| None).unwrap();
     let old = AccountName::new("old");
     let plan = Plan {
-        format_version: crate::plan::FORMAT_VERSION,
-        state: crate::plan::StateRef { lineage: None, serial: 0 },
-        changes: Vec::new(),
-        drift: Vec::new(),
-        warnings: Vec::new(),
         accounts: vec![
             AccountChange {
                 account: AccountName::new("acme"),
@@ -185,8 +171,8 @@ fn account_changes_are_kept_under_their_accounts() {
             },
             AccountChange { account: old.clone(), step: AccountStep::Suspend { api_key: ApiKey::new("0ld0ld01") } },
         ],
-        transfers: Vec::new(),
         api_keys: [(old.clone(), ApiKey::new("0ld0ld01"))].into_iter().collect(),
+        ..Plan::empty(crate::plan::StateRef { lineage: None, serial: 0 })
     };
     let printed = crate::plan::render::render_json_value(&plan);
     let default = AccountName::default_account();
@@ -210,4 +196,33 @@ fn a_namespace_no_policy_is_in_is_an_error() {
     let sources = [Source { path: "a.rego".into(), text: "package teams\ndeny[\"x\"] { false }\n".into() }];
     let error = Policies::new(&sources, "team").unwrap().require_namespace().unwrap_err();
     assert_eq!(error.to_string(), "no policy is in package team (the packages read: teams)");
+}
+
+/// The Rego parser's time doubles with each level of brackets: deeper text is refused before it is
+/// parsed (the fuzzer found a file that took minutes), at the place it goes too deep.
+#[test]
+fn nesting_past_the_bound_is_refused_where_it_goes_too_deep() {
+    let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    // The rule's body is one level.
+    let at_bound = format!(
+        "package main\nimport rego.v1\ndeny contains \"x\" if {{\n\tx := {}\n\tfalse\n}}\n",
+        nested(MAX_POLICY_NESTING - 1)
+    );
+    assert!(policies(&[("ok.rego", &at_bound)]).is_ok());
+    let past =
+        format!("package main\nimport rego.v1\ndeny contains \"x\" if {{\n\tx := {}\n}}\n", nested(MAX_POLICY_NESTING));
+    let error = policies(&[("deep.rego", &past)]).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "deep.rego:4:{}: brackets and braces are nested more than 12 deep, the most vapp reads",
+            7 + MAX_POLICY_NESTING - 1
+        )
+    );
+    // Brackets in strings and comments do not count; unclosed ones do.
+    let quoted =
+        format!("package main\n# {}\nx := \"{}\"\ny := `{}`\n", "[".repeat(40), "{".repeat(40), "[".repeat(40));
+    assert!(policies(&[("quoted.rego", &quoted)]).is_ok());
+    assert!(too_deep(&"[".repeat(MAX_POLICY_NESTING + 1)).is_some());
+    assert_eq!(too_deep("x := \"\\\"[[[[[[[[[[[[[[[[\""), None);
 }

@@ -132,6 +132,10 @@ fn a_broken_policy_is_an_error_naming_its_file_line_and_column() {
     let run = ws.vapp().args(["plan", "--policy", "broken"]).expect(1);
     assert!(run.stderr.contains("broken/broken.rego:"), "{run:?}");
     assert!(run.stderr.lines().next().is_some_and(|l| l.starts_with("error:")), "{run:?}");
+    // Nesting that would take the parser minutes is refused at once, where it goes too deep.
+    ws.write("deep.rego", &format!("package main\nx := {}1\n", "[".repeat(40)));
+    let deep = ws.vapp().args(["plan", "--policy", "deep.rego"]).expect(1);
+    assert!(deep.stderr.contains("deep.rego:2:18: brackets and braces are nested more than 12 deep"), "{deep:?}");
     let missing = ws.vapp().args(["plan", "--policy", "nowhere"]).expect(1);
     assert!(missing.stderr.contains("nowhere"), "{missing:?}");
     ws.write("empty/README.md", "no policies here");
