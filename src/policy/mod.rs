@@ -37,6 +37,12 @@ pub const EVALUATION_TIME: Duration = Duration::from_secs(5);
 /// Rego parser's time doubles with each level (a depth of 12 takes a tenth of a second, 20 takes 45 s),
 /// so deeper text is refused before it is parsed. Real policies stay under 10.
 pub const MAX_POLICY_NESTING: usize = 12;
+/// The most numbers `numbers.range` and `numbers.range_step` may make. regorus reserves room for the
+/// whole range at once, so a range of 10^13 ends the process before the time limit can; vapp puts its
+/// own, bounded, functions in their place.
+pub const MAX_RANGE: i128 = 1_000_000;
+/// The widest field a format (`sprintf("%05d", …)`) may ask for: regorus fills a width of any size.
+pub const MAX_FORMAT_WIDTH: u32 = 999;
 /// The package conftest reads.
 pub const DEFAULT_NAMESPACE: &str = "main";
 
@@ -62,6 +68,8 @@ pub enum PolicyError {
         "{path}:{line}:{col}: brackets and braces are nested more than {MAX_POLICY_NESTING} deep, the most vapp reads"
     )]
     TooDeep { path: String, line: usize, col: usize },
+    #[error("{path}:{line}:{col}: a format's width is more than {MAX_FORMAT_WIDTH} or not written in ASCII digits")]
+    FormatWidth { path: String, line: usize, col: usize },
     #[error("the policies failed to evaluate: {0}")]
     Evaluate(String),
     #[error("the policies took longer than {}s to evaluate, the most vapp allows", EVALUATION_TIME.as_secs())]
@@ -198,6 +206,12 @@ impl Policies {
     /// Parses `sources` for the package `namespace`.
     pub fn new(sources: &[Source], namespace: &str) -> Result<Policies, PolicyError> {
         let mut engine = regorus::Engine::new();
+        // Extensions are looked up before builtins: these take the builtins' places.
+        let bounded: [(&str, u8, fn(Vec<regorus::Value>) -> anyhow::Result<regorus::Value>); 2] =
+            [("numbers.range", 2, bounded_range), ("numbers.range_step", 3, bounded_range_step)];
+        for (name, arguments, function) in bounded {
+            engine.add_extension(name.to_string(), arguments, Box::new(function)).map_err(evaluation)?;
+        }
         engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
             limit: EVALUATION_TIME,
             check_interval: std::num::NonZeroU32::MIN,
@@ -283,6 +297,9 @@ fn add(engine: &mut regorus::Engine, path: &str, text: &str) -> Result<String, P
     if let Some((line, col)) = too_deep(text) {
         return Err(PolicyError::TooDeep { path: path.to_string(), line, col });
     }
+    if let Some((line, col)) = too_wide(text) {
+        return Err(PolicyError::FormatWidth { path: path.to_string(), line, col });
+    }
     engine.set_rego_v0(false);
     let first = match engine.add_policy(path.to_string(), text.to_string()) {
         Ok(package) => return Ok(package),
@@ -337,6 +354,81 @@ fn too_deep(text: &str) -> Option<(usize, usize)> {
         };
     }
     None
+}
+
+/// Where a `%` in the text is followed by a width regorus's `sprintf` would fill without bound (more
+/// than [`MAX_FORMAT_WIDTH`]) or would fail on (a digit outside ASCII). The whole text is looked at,
+/// strings or not: a format is nearly always written where it is used.
+fn too_wide(text: &str) -> Option<(usize, usize)> {
+    for (index, line) in text.lines().enumerate() {
+        let mut chars = line.char_indices().peekable();
+        while let Some((start, c)) = chars.next() {
+            if c != '%' {
+                continue;
+            }
+            if chars.peek().is_some_and(|(_, c)| *c == '%') {
+                chars.next();
+                continue;
+            }
+            if chars.peek().is_some_and(|(_, c)| *c == '.') {
+                chars.next();
+            }
+            let mut width: u32 = 0;
+            while let Some((_, c)) = chars.next_if(|(_, c)| c.is_numeric()) {
+                match c.to_digit(10) {
+                    Some(digit) if c.is_ascii_digit() => width = width.saturating_mul(10).saturating_add(digit),
+                    _ => width = u32::MAX,
+                }
+            }
+            if width > MAX_FORMAT_WIDTH {
+                return Some((index + 1, line[..start].chars().count() + 1));
+            }
+        }
+    }
+    None
+}
+
+/// `numbers.range(a, b)`: the integers from `a` to `b`, both included, as regorus gives them, but at
+/// most [`MAX_RANGE`] of them.
+fn bounded_range(arguments: Vec<regorus::Value>) -> anyhow::Result<regorus::Value> {
+    let (Some(from), Some(to)) = (integer(&arguments[0])?, integer(&arguments[1])?) else {
+        return Ok(regorus::Value::Undefined);
+    };
+    stepped("numbers.range", from, to, 1)
+}
+
+/// `numbers.range_step(a, b, step)`: from `a` towards `b` by a positive `step`, at most [`MAX_RANGE`].
+fn bounded_range_step(arguments: Vec<regorus::Value>) -> anyhow::Result<regorus::Value> {
+    let (Some(from), Some(to), Some(step)) =
+        (integer(&arguments[0])?, integer(&arguments[1])?, integer(&arguments[2])?)
+    else {
+        return Ok(regorus::Value::Undefined);
+    };
+    if step <= 0 {
+        anyhow::bail!("numbers.range_step: step must be a positive integer");
+    }
+    stepped("numbers.range_step", from, to, step)
+}
+
+/// An integer argument; `None` for a number that is not one (Rego leaves the call undefined).
+fn integer(value: &regorus::Value) -> anyhow::Result<Option<i64>> {
+    let number = value.as_number().map_err(|_| anyhow::anyhow!("expects numeric arguments"))?;
+    if !number.is_integer() {
+        return Ok(None);
+    }
+    number.as_i64().map(Some).ok_or_else(|| anyhow::anyhow!("could not determine number of elements"))
+}
+
+fn stepped(name: &str, from: i64, to: i64, step: i64) -> anyhow::Result<regorus::Value> {
+    let (from, to, step) = (i128::from(from), i128::from(to), i128::from(step));
+    let count = (to - from).abs() / step + 1;
+    if count > MAX_RANGE {
+        anyhow::bail!("{name} would make {count} numbers; vapp allows at most {MAX_RANGE}");
+    }
+    let step = if to < from { -step } else { step };
+    let values: Vec<regorus::Value> =
+        (0..count).map(|i| from + i * step).filter_map(|n| i64::try_from(n).ok()).map(regorus::Value::from).collect();
+    Ok(regorus::Value::from(values))
 }
 
 fn evaluation(error: impl Into<anyhow::Error>) -> PolicyError {

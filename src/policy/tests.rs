@@ -226,3 +226,41 @@ fn nesting_past_the_bound_is_refused_where_it_goes_too_deep() {
     assert!(too_deep(&"[".repeat(MAX_POLICY_NESTING + 1)).is_some());
     assert_eq!(too_deep("x := \"\\\"[[[[[[[[[[[[[[[[\""), None);
 }
+
+/// regorus reserves room for a whole range at once (a range of 10^13 ended the process: found by the
+/// fuzzer); vapp's own range functions are bounded, and otherwise the same.
+#[test]
+fn ranges_are_bounded_and_otherwise_as_rego_says() {
+    let text = "package main\nimport rego.v1\nup := numbers.range(1, 4)\ndown := numbers.range(3, -1)\none := numbers.range(5, 5)\nodd := numbers.range_step(1, 8, 2)\nback := numbers.range_step(8, 1, 3)\nhalf := numbers.range(1.5, 3)\n";
+    let set = policies(&[("r.rego", text)]).unwrap();
+    let value = |rule: &str| {
+        let mut engine = set.engine.clone();
+        let results = engine.eval_query(format!("data.main.{rule}"), false).unwrap();
+        results.result.first().map(|r| serde_json::to_value(&r.expressions[0].value).unwrap())
+    };
+    assert_eq!(value("up"), Some(json!([1, 2, 3, 4])));
+    assert_eq!(value("down"), Some(json!([3, 2, 1, 0, -1])));
+    assert_eq!(value("one"), Some(json!([5])));
+    assert_eq!(value("odd"), Some(json!([1, 3, 5, 7])));
+    assert_eq!(value("back"), Some(json!([8, 5, 2])));
+    assert_eq!(value("half"), None, "a number that is not an integer leaves it undefined");
+    let huge = "package main\nimport rego.v1\ndeny contains x if { x := count(numbers.range(1, 50429496729600)) }\n";
+    let error = policies(&[("huge.rego", huge)]).unwrap().evaluate(&json!({})).unwrap_err().to_string();
+    assert!(error.contains("numbers.range would make 50429496729600 numbers; vapp allows at most 1000000"), "{error}");
+    assert!(error.contains("huge.rego:3:"), "{error}");
+    let step = "package main\nimport rego.v1\ndeny contains x if { x := count(numbers.range_step(1, 9, 0)) }\n";
+    let error = policies(&[("step.rego", step)]).unwrap().evaluate(&json!({})).unwrap_err().to_string();
+    assert!(error.contains("step must be a positive integer"), "{error}");
+}
+
+/// regorus's `sprintf` fills any width it is asked for, and fails on a digit outside ASCII.
+#[test]
+fn format_widths_are_bounded() {
+    let ok = "package main\nimport rego.v1\nx := sprintf(\"%05d|%.3f|%999d|%%9999\", [1, 2.5, 3])\n";
+    assert!(policies(&[("ok.rego", ok)]).is_ok());
+    let wide = "package main\nimport rego.v1\nx := sprintf(\"a %01000d\", [1])\n";
+    let error = policies(&[("wide.rego", wide)]).unwrap_err().to_string();
+    assert_eq!(error, "wide.rego:3:17: a format's width is more than 999 or not written in ASCII digits");
+    let unicode = "package main\nimport rego.v1\nx := sprintf(\"%\u{00b2}d\", [1])\n";
+    assert!(matches!(policies(&[("u.rego", unicode)]), Err(PolicyError::FormatWidth { .. })));
+}
