@@ -207,7 +207,7 @@ impl Policies {
     pub fn new(sources: &[Source], namespace: &str) -> Result<Policies, PolicyError> {
         let mut engine = regorus::Engine::new();
         // Extensions are looked up before builtins: these take the builtins' places.
-        let bounded: [(&str, u8, fn(Vec<regorus::Value>) -> anyhow::Result<regorus::Value>); 2] =
+        let bounded: [(&str, u8, Builtin); 2] =
             [("numbers.range", 2, bounded_range), ("numbers.range_step", 3, bounded_range_step)];
         for (name, arguments, function) in bounded {
             engine.add_extension(name.to_string(), arguments, Box::new(function)).map_err(evaluation)?;
@@ -387,6 +387,9 @@ fn too_wide(text: &str) -> Option<(usize, usize)> {
     }
     None
 }
+
+/// A function vapp puts in the place of one of regorus's builtins.
+type Builtin = fn(Vec<regorus::Value>) -> anyhow::Result<regorus::Value>;
 
 /// `numbers.range(a, b)`: the integers from `a` to `b`, both included, as regorus gives them, but at
 /// most [`MAX_RANGE`] of them.
