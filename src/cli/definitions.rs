@@ -364,7 +364,15 @@ pub struct PlanArgs {
 pub struct PolicyArgs {
     /// Check the plan against the Rego policies in this .rego file or directory (repeatable; env
     /// VAPP_POLICY, `:`-separated); any deny exits 5 and changes nothing
-    #[arg(long = "policy", value_name = "PATH", env = "VAPP_POLICY", value_delimiter = ':')]
+    // Empty paths are kept here and skipped when the policies are read: an empty `VAPP_POLICY` (a CI
+    // variable left unset) means no policy, as an empty variable does for Terraform's.
+    #[arg(
+        long = "policy",
+        value_name = "PATH",
+        env = "VAPP_POLICY",
+        value_delimiter = ':',
+        value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from)
+    )]
     pub paths: Vec<PathBuf>,
     /// The package whose `deny` and `warn` rules count
     #[arg(long, value_name = "NS", default_value = "main")]

@@ -2,6 +2,8 @@
 //! fast, naming its file, line and column), the verdict on a plan with its section in each format, and
 //! `vapp policy test`.
 
+use std::path::PathBuf;
+
 use serde_json::Value;
 
 use super::definitions::{PolicyArgs, PolicyCommand};
@@ -14,10 +16,11 @@ use crate::policy::{self, Policies, Verdict};
 
 /// The policies `--policy` names, read and parsed; `None` when it names none.
 pub fn load(args: &PolicyArgs) -> Result<Option<Policies>> {
-    if args.paths.is_empty() {
+    let paths: Vec<PathBuf> = args.paths.iter().filter(|p| !p.as_os_str().is_empty()).cloned().collect();
+    if paths.is_empty() {
         return Ok(None);
     }
-    let sources = policy::read_sources(&args.paths, false)?;
+    let sources = policy::read_sources(&paths, false)?;
     let policies = Policies::new(&sources, &args.policy_namespace)?;
     policies.require_namespace()?;
     Ok(Some(policies))

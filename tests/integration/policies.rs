@@ -96,6 +96,10 @@ fn a_deny_stops_plan_apply_a_saved_plan_and_destroy_and_changes_nothing() {
     assert!(env.stdout.contains("Policy: 0 denied, 1 warning"), "{env:?}");
     assert_eq!(live(), 2);
 
+    // An empty VAPP_POLICY (a CI variable left unset) means no policy; empty parts are skipped.
+    ws.vapp().env("VAPP_POLICY", "").args(["plan"]).expect(0);
+    ws.vapp().env("VAPP_POLICY", ":policies:").args(["plan"]).expect(0);
+
     // A saved plan is checked when it is applied: here it deletes billing.
     ws.write("vapp.yaml", &manifest("https", false));
     ws.vapp().args(["plan", "-o", "delete.plan"]).expect(0);
