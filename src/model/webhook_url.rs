@@ -24,6 +24,10 @@ pub const REDACTED: &str = "***";
 /// What stands for a secret in the comparable form: this prefix, then 64 hex digits.
 pub const DIGEST_PREFIX: &str = "sha256-";
 
+/// What stands for a digest in an encrypted state: this prefix, then the digest sealed with the state's
+/// passphrase (URL-safe base64). Read without the passphrase, it stays as it is and compares as unknown.
+pub const SEALED_PREFIX: &str = "sealed-";
+
 /// Mixed into every digest, so that a digest of a webhook password is of no use anywhere else.
 const DIGEST_CONTEXT: &[u8] = b"vapp webhook url secret\0";
 
@@ -50,7 +54,13 @@ impl WebhookUrl {
     /// A comparable form (an application read back from the state) is its own comparable form.
     pub fn comparable(&self) -> String {
         match secret_span(&self.0) {
-            Some(span) if is_digest(&self.0[span.clone()]) || &self.0[span.clone()] == REDACTED => self.0.clone(),
+            Some(span)
+                if is_digest(&self.0[span.clone()])
+                    || is_sealed(&self.0[span.clone()])
+                    || &self.0[span.clone()] == REDACTED =>
+            {
+                self.0.clone()
+            }
             Some(span) => {
                 let digest = Sha256::new().chain_update(DIGEST_CONTEXT).chain_update(&self.0[span.clone()]).finalize();
                 replace(&self.0, span, &format!("{DIGEST_PREFIX}{digest:x}"))
@@ -122,6 +132,20 @@ pub fn only_secret_differs(before: &str, after: &str) -> bool {
         && redact_text(before) == redact_text(after)
 }
 
+/// Whether two comparable forms of a URL differ in their secret alone, and one of them is sealed (a
+/// state read without its passphrase): what the other is cannot be told, so they are not a change.
+pub fn secret_unknown(before: &str, after: &str) -> bool {
+    let sealed = |text: &str| secret_span(text).is_some_and(|span| is_sealed(&text[span]));
+    (sealed(before) || sealed(after)) && only_secret_differs(before, after)
+}
+
+/// `text` with the secret of the URL it holds replaced by what `with` makes of it; `None` when there is
+/// no secret, or `with` leaves it as it is. `with` may fail, and its error is returned.
+pub fn map_secret<E>(text: &str, with: impl FnOnce(&str) -> Result<Option<String>, E>) -> Result<Option<String>, E> {
+    let Some(span) = secret_span(text) else { return Ok(None) };
+    Ok(with(&text[span.clone()])?.map(|secret| replace(text, span, &secret)))
+}
+
 /// Where the secret is: the password when there is one, else a user name standing alone (often a
 /// token). Found by the URL's shape, not by parsing it whole, so the text around it is left as written.
 fn secret_span(text: &str) -> Option<Range<usize>> {
@@ -142,8 +166,15 @@ fn secret_span(text: &str) -> Option<Range<usize>> {
     }
 }
 
+/// Whether a secret is a digest sealed in an encrypted state.
+fn is_sealed(secret: &str) -> bool {
+    secret
+        .strip_prefix(SEALED_PREFIX)
+        .is_some_and(|b64| !b64.is_empty() && b64.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
 /// Whether a secret is a digest that [`WebhookUrl::comparable`] wrote.
-fn is_digest(secret: &str) -> bool {
+pub fn is_digest(secret: &str) -> bool {
     secret.strip_prefix(DIGEST_PREFIX).is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 

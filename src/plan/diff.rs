@@ -61,18 +61,19 @@ pub fn diff(before: &Value, after: &Value) -> Vec<FieldDiff> {
         .filter_map(|path| {
             let before = b.get(path).cloned().unwrap_or(Value::Null);
             let after = a.get(path).cloned().unwrap_or(Value::Null);
-            (before != after).then(|| {
-                let secret_changed = match (before.as_str(), after.as_str()) {
-                    (Some(before), Some(after)) => webhook_url::only_secret_differs(before, after),
-                    _ => false,
-                };
-                FieldDiff {
-                    path: path.clone(),
-                    before: shown(before),
-                    after: shown(after),
-                    secret_changed,
-                    ..Default::default()
+            let (secret_changed, secret_unknown) = match (before.as_str(), after.as_str()) {
+                (Some(before), Some(after)) => {
+                    (webhook_url::only_secret_differs(before, after), webhook_url::secret_unknown(before, after))
                 }
+                _ => (false, false),
+            };
+            // A digest sealed in a state read without its passphrase is no evidence of a change.
+            (before != after && !secret_unknown).then(|| FieldDiff {
+                path: path.clone(),
+                before: shown(before),
+                after: shown(after),
+                secret_changed,
+                ..Default::default()
             })
         })
         .collect()
@@ -154,6 +155,29 @@ mod tests {
                                        "signed_callbacks": true, "conversations_ttl": 48, "leg_persistence_time": 7, "payments": {}}},
             "_links": {"self": {"href": "/v2/applications/1"}}}));
         assert_eq!(diff(&comparable(&live).unwrap(), &comparable(&manifest).unwrap()), vec![]);
+    }
+
+    /// A sealed digest (a state read without its passphrase) tells nothing of the password: only the
+    /// rest of the URL is compared.
+    #[test]
+    fn a_sealed_digest_is_no_evidence_of_a_change() {
+        let live = comparable(&app(
+            json!({"name": "x", "capabilities": {"rtc": {"webhooks": {"event_url": {"address": "https://u:hunter2@a/e"}}}}}),
+        ))
+        .unwrap();
+        let text = live.to_string();
+        let digest = text.split("https://u:").nth(1).and_then(|rest| rest.split('@').next()).unwrap().to_string();
+        assert!(digest.starts_with("sha256-"), "{text}");
+        let with = |replacement: &str| -> Value { serde_json::from_str(&text.replace(&digest, replacement)).unwrap() };
+        let sealed = with("sealed-AbC_d-9");
+        assert_eq!(diff(&sealed, &live), vec![]);
+        assert_eq!(diff(&live, &sealed), vec![]);
+        let elsewhere: Value = serde_json::from_str(&text.replace(&format!("{digest}@a/e"), "sealed-AbC@b/e")).unwrap();
+        assert_eq!(diff(&elsewhere, &live).len(), 1, "the host still counts");
+        assert_eq!(diff(&with("sha256-other"), &live).len(), 1, "an open digest still counts");
+        // The sealed form is its own comparable form.
+        let url = crate::model::WebhookUrl::new("https://u:sealed-AbC@b/e");
+        assert_eq!(url.comparable(), "https://u:sealed-AbC@b/e");
     }
 
     #[test]

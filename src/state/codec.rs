@@ -11,6 +11,7 @@ use super::crypto::{CryptoError, Sealer};
 use super::{HeldKey, HeldSecret, KeyRecord, State, FORMAT, FORMAT_VERSION};
 use crate::humanise::{self, Dialect, ProblemKind};
 use crate::keys::PrivateKeyPem;
+use crate::model::webhook_url;
 
 /// The largest state vapp reads: ten thousand applications with their keys take about 40 MB.
 pub const MAX_STATE_BYTES: u64 = 256 * 1024 * 1024;
@@ -34,6 +35,8 @@ pub enum Corruption {
     PlainKeyInEncrypted,
     #[error("an encrypted key is damaged")]
     SealedKey,
+    #[error("an encrypted digest of a webhook password is damaged")]
+    SealedDigest,
     /// A field of the wrong shape: where, and what it should be (never the value found).
     #[error("`{path}` {problem}")]
     Shape { path: String, problem: String },
@@ -157,6 +160,9 @@ pub fn decode(bytes: &[u8], passphrase: Option<&str>) -> Result<State, DecodeErr
                     *held = HeldSecret::Open { secret: crate::secret::Secret::new(text) };
                 }
             }
+            for applied in state.applications.values_mut().filter_map(|e| e.applied.as_mut()) {
+                each_string(applied, &mut |text| unseal_digest(text, &sealer))?;
+            }
             state.sealer = Some(sealer);
         }
     }
@@ -181,6 +187,14 @@ pub fn encode(state: &State) -> Result<Vec<u8>, EncodeError> {
                 *held = HeldSecret::Sealed { secret_encrypted };
             }
         }
+        // Webhook passwords' digests too. A state read without its passphrase holds none in the open
+        // (they stay sealed as they were read); only one written by an earlier vapp may, and those are
+        // sealed at the next write that has the passphrase.
+        if let Some(sealer) = state.sealer.as_ref() {
+            for applied in stored.applications.values_mut().filter_map(|e| e.applied.as_mut()) {
+                each_string(applied, &mut |text| seal_digest(text, sealer))?;
+            }
+        }
     }
     stored.checksum = None;
     let mut value = serde_json::to_value(&stored)?;
@@ -191,6 +205,47 @@ pub fn encode(state: &State) -> Result<Vec<u8>, EncodeError> {
     let mut bytes = serde_json::to_vec_pretty(&value)?;
     bytes.push(b'\n');
     Ok(bytes)
+}
+
+/// Calls `f` on every string in `value`.
+fn each_string<E>(value: &mut Value, f: &mut impl FnMut(&mut String) -> Result<(), E>) -> Result<(), E> {
+    match value {
+        Value::String(text) => f(text),
+        Value::Array(items) => items.iter_mut().try_for_each(|item| each_string(item, f)),
+        Value::Object(fields) => fields.values_mut().try_for_each(|item| each_string(item, f)),
+        _ => Ok(()),
+    }
+}
+
+/// A URL's password digest (`sha256-…`) sealed (`sealed-…`).
+fn seal_digest(text: &mut String, sealer: &Sealer) -> Result<(), CryptoError> {
+    let sealed = webhook_url::map_secret(text, |secret| match webhook_url::is_digest(secret) {
+        true => sealer.seal_url_safe(secret.as_bytes()).map(|s| Some(format!("{}{s}", webhook_url::SEALED_PREFIX))),
+        false => Ok(None),
+    })?;
+    if let Some(sealed) = sealed {
+        *text = sealed;
+    }
+    Ok(())
+}
+
+/// A sealed digest (`sealed-…`) opened to the digest it holds.
+fn unseal_digest(text: &mut String, sealer: &Sealer) -> Result<(), Corruption> {
+    let opened = webhook_url::map_secret(text, |secret| match secret.strip_prefix(webhook_url::SEALED_PREFIX) {
+        Some(sealed) => {
+            let plain = sealer.unseal_url_safe(sealed).map_err(|_| Corruption::SealedDigest)?;
+            let digest = String::from_utf8(plain.to_vec()).map_err(|_| Corruption::SealedDigest)?;
+            match webhook_url::is_digest(&digest) {
+                true => Ok(Some(digest)),
+                false => Err(Corruption::SealedDigest),
+            }
+        }
+        None => Ok(None),
+    })?;
+    if let Some(opened) = opened {
+        *text = opened;
+    }
+    Ok(())
 }
 
 impl State {
@@ -274,6 +329,44 @@ mod tests {
             Some("-----BEGIN PRIVATE KEY-----\n")
         );
         assert_eq!(decode(&bytes, Some("wrong")).unwrap_err(), DecodeError::WrongPassphrase);
+    }
+
+    /// A webhook password's digest is sealed in an encrypted state, opened with the passphrase, and
+    /// kept sealed (as it was) when the state is written again without it.
+    #[test]
+    fn webhook_password_digests_are_sealed_with_the_passphrase() {
+        let mut state = state_with_key();
+        let url = crate::model::WebhookUrl::new("https://bot:hunter2@a.example/answer").comparable();
+        let digest = url.split(['@', ':']).nth(2).unwrap().to_string();
+        assert!(digest.starts_with("sha256-"), "{url}");
+        let applied = serde_json::json!({"capabilities": {"voice": {"webhooks": {"answer_url": {"address": url}}}}});
+        state.applications.get_mut("a").unwrap().applied = Some(applied.clone());
+        // Plain state: the digest as it is.
+        let plain = String::from_utf8(encode(&state).unwrap()).unwrap();
+        assert!(plain.contains(&digest));
+        let (settings, sealer) = Sealer::create("pass").unwrap();
+        state.encryption = Some(settings);
+        state.sealer = Some(sealer);
+        let bytes = encode(&state).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&digest[7..]) && text.contains("https://bot:sealed-"), "{text}");
+        let opened = decode(&bytes, Some("pass")).unwrap();
+        assert_eq!(opened.applications["a"].applied, Some(applied.clone()));
+        let sealed = decode(&bytes, None).unwrap();
+        let shown = sealed.applications["a"].applied.as_ref().unwrap().to_string();
+        assert!(shown.contains("https://bot:sealed-") && !shown.contains(&digest), "{shown}");
+        let again = decode(&encode(&sealed).unwrap(), Some("pass")).unwrap();
+        assert_eq!(again.applications["a"].applied, Some(applied));
+        // A damaged seal is a damaged state.
+        let damaged = String::from_utf8(encode(&sealed).unwrap()).unwrap().replace("bot:sealed-", "bot:sealed-AAAA");
+        let damaged = {
+            let mut value: Value = serde_json::from_str(&damaged).unwrap();
+            value.as_object_mut().unwrap().remove("checksum");
+            let sum = sha256_hex(&serde_json::to_vec(&value).unwrap());
+            value.as_object_mut().unwrap().insert("checksum".into(), Value::String(sum));
+            serde_json::to_vec(&value).unwrap()
+        };
+        assert_eq!(decode(&damaged, Some("pass")).unwrap_err(), DecodeError::Corrupt(Corruption::SealedDigest));
     }
 
     #[test]

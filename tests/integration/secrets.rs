@@ -180,11 +180,29 @@ fn a_webhook_password_is_sent_and_never_shown_or_kept() {
     let voice = live[0].capabilities.as_ref().and_then(|c| c.voice.as_ref()).and_then(|v| v.webhooks.as_ref()).unwrap();
     assert_eq!(voice.answer_url.as_ref().unwrap().address.expose(), "https://bot:HUNTER2PASSWORD@a.example/answer");
     assert_eq!(voice.event_url.as_ref().unwrap().address.expose(), "https://TOKENUSER@a.example/event");
+    // The state keeps the passwords' digests only, sealed with the passphrase as the keys are.
     let state = std::fs::read_to_string(ws.path().join("vapp.state.json")).unwrap();
-    assert!(!state.contains("HUNTER2") && !state.contains("TOKENUSER") && state.contains("sha256-"), "{state}");
+    assert!(!state.contains("HUNTER2") && !state.contains("TOKENUSER"), "{state}");
+    assert!(!state.contains("sha256-") && state.contains("https://bot:sealed-"), "{state}");
     let passphrase = |vapp: crate::harness::Vapp| vapp.env("VAPP_STATE_PASSPHRASE", "correct horse");
     let again = passphrase(ws.vapp()).args(["plan", "--detailed-exitcode"]).expect(0);
     never(&again, "plan again");
+    // Without the passphrase (a pull request's plan), a sealed digest is no evidence of a change.
+    ws.vapp().args(["plan", "--detailed-exitcode"]).expect(0);
+    // A password changed outside vapp is drift, told with the passphrase; it is put back either way.
+    let id = live[0].id.clone().unwrap();
+    let mut changed = live[0].clone();
+    let hooks = changed.capabilities.as_deref_mut().and_then(|c| c.voice.as_mut()).and_then(|v| v.webhooks.as_mut());
+    hooks.unwrap().answer_url.as_mut().unwrap().address =
+        vapp::model::WebhookUrl::new("https://bot:DASHBOARD2@a.example/answer");
+    emulator.block_on(emulator.client().update(&id, &changed)).unwrap();
+    let drift = passphrase(ws.vapp()).args(["plan", "--detailed-exitcode"]).expect(2);
+    never(&drift, "drift");
+    assert!(drift.stdout.contains("Changed outside vapp") && drift.stdout.contains("(password changed)"), "{drift:?}");
+    let blind = ws.vapp().args(["plan", "--detailed-exitcode"]).expect(2);
+    assert!(!blind.stdout.contains("Changed outside vapp") && blind.stdout.contains("(password changed)"), "{blind:?}");
+    never(&passphrase(ws.vapp()).args(["apply", "--auto-approve"]).expect(0), "apply over drift");
+    passphrase(ws.vapp()).args(["plan", "--detailed-exitcode"]).expect(0);
     never(&passphrase(ws.vapp()).args(["state", "show", "support"]).expect(0), "state show");
     // A changed password is an update that says so, and shows neither password.
     ws.write("vapp.yaml", &manifest("NEWHUNTER2"));
