@@ -143,8 +143,7 @@ async fn execute_locked(context: &Context, verb: Verb, source: Source, args: &Ch
     let verdict = match &policies {
         Some(policies) => {
             let manifests = saved_manifests.unwrap_or_else(|| super::policy::manifests_of(&desired));
-            let declared: Vec<&crate::manifest::accounts::DeclaredAccount> = desired.accounts.values().collect();
-            Some(super::policy::verdict(policies, &plan, manifests, &declared)?)
+            Some(super::policy::verdict(policies, &plan, manifests, desired.accounts.values())?)
         }
         None => None,
     };
@@ -328,8 +327,7 @@ impl Drop for InterruptGuard {
 }
 
 /// How a run whose state writes failed ends: a lock lost to another holder midway exits 3, as a lock
-/// held from the start does, with the state error's help said once.
-/// The exit code of a report's failures, found in each one's causes (a lock lost inside an account's
+/// held from the start does, with the state error's help said once. The exit code of a report's failures, found in each one's causes (a lock lost inside an account's
 /// step is as much a lost lock as one inside an action's), and the help of the first state error.
 fn state_failure_exit(printer: &super::Printer, report: &crate::apply::Report) -> Exit {
     type Cause<'a> = &'a (dyn std::error::Error + 'static);

@@ -31,17 +31,19 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
     };
     let plan = plan::plan_all(&input)?;
     clock.lap("planning");
-    let manifests = super::policy::manifests_of(&desired);
-    let declared: Vec<&crate::manifest::accounts::DeclaredAccount> = desired.accounts.values().collect();
-    let verdict = match &policies {
-        Some(policies) => Some(super::policy::verdict(policies, &plan, manifests.clone(), &declared)?),
-        None => None,
+    // The manifests as policies see them: for the policies now, or for a saved plan's apply later.
+    let manifests = (policies.is_some() || args.out.is_some()).then(|| super::policy::manifests_of(&desired));
+    let verdict = match (&policies, &manifests) {
+        (Some(policies), Some(manifests)) => {
+            Some(super::policy::verdict(policies, &plan, manifests.clone(), desired.accounts.values())?)
+        }
+        _ => None,
     };
     clock.lap("policies");
     let text = match (args.format, &verdict) {
-        (Format::Human, None) => render_human(&plan, context.printer.human_style()),
-        (Format::Human, Some(verdict)) => {
-            render_human(&plan, context.printer.human_style()) + &crate::policy::render_human(verdict)
+        (Format::Human, verdict) => {
+            let section = verdict.as_ref().map(crate::policy::render_human).unwrap_or_default();
+            render_human(&plan, context.printer.human_style()) + &section
         }
         (Format::Json, None) => render_json(&plan),
         (Format::Json, Some(verdict)) => {
@@ -49,8 +51,9 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
             value["policy"] = serde_json::to_value(verdict)?;
             format!("{}\n", serde_json::to_string_pretty(&value)?)
         }
-        (Format::Markdown, None) => render_markdown(&plan),
-        (Format::Markdown, Some(verdict)) => render_markdown(&plan) + &crate::policy::render_markdown(verdict),
+        (Format::Markdown, verdict) => {
+            render_markdown(&plan) + &verdict.as_ref().map(crate::policy::render_markdown).unwrap_or_default()
+        }
     };
     context.printer.data(&text);
     clock.lap("output");
@@ -68,7 +71,7 @@ pub async fn run(context: &Context, args: PlanArgs) -> Result<Exit> {
         let everywhere: Vec<crate::model::Listed> = worlds.iter().flat_map(|w| w.live().iter().cloned()).collect();
         let mut saved = SavedPlan::new(plan, &everywhere);
         saved.accounts = desired.accounts.values().map(plan::SavedAccount::from_declared).collect();
-        saved.manifests = manifests;
+        saved.manifests = manifests.unwrap_or_default();
         let passphrase = context.passphrase()?;
         let bytes = saved.to_bytes(passphrase.as_ref().map(|p| p.as_str()))?;
         crate::fsutil::write_atomically(path, &bytes, crate::fsutil::Mode::Shared)

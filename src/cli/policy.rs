@@ -32,14 +32,16 @@ pub fn manifests_of(desired: &Desired) -> Vec<Value> {
 }
 
 /// What `policies` say of `plan`.
-pub fn verdict(
+pub fn verdict<'a>(
     policies: &Policies,
     plan: &Plan,
     manifests: Vec<Value>,
-    declared: &[&DeclaredAccount],
+    declared: impl IntoIterator<Item = &'a DeclaredAccount>,
 ) -> Result<Verdict> {
     let default = crate::model::AccountName::default_account();
-    let accounts = policy::accounts_of(declared.iter().copied(), plan, &default);
+    // Each account borrowed for this call only, as `default` is.
+    let declared = declared.into_iter().map(|account| account as &DeclaredAccount);
+    let accounts = policy::accounts_of(declared, plan, &default);
     Ok(policies.evaluate(&policy::input(plan, manifests, &accounts))?)
 }
 

@@ -212,10 +212,7 @@ impl Policies {
         for (name, arguments, function) in bounded {
             engine.add_extension(name.to_string(), arguments, Box::new(function)).map_err(evaluation)?;
         }
-        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-            limit: EVALUATION_TIME,
-            check_interval: std::num::NonZeroU32::MIN,
-        });
+        engine.set_execution_timer_config(timer(EVALUATION_TIME));
         let mut tests = Vec::new();
         for source in sources {
             let path = source.path.display().to_string();
@@ -241,10 +238,7 @@ impl Policies {
 
     /// The same policies with another limit on evaluation time (tests of the limit).
     pub fn with_time_limit(mut self, limit: Duration) -> Self {
-        self.engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-            limit,
-            check_interval: std::num::NonZeroU32::MIN,
-        });
+        self.engine.set_execution_timer_config(timer(limit));
         self
     }
 
@@ -290,6 +284,11 @@ impl Policies {
         }
         results
     }
+}
+
+/// regorus's timer, looked at on every step so that no step runs long past `limit`.
+fn timer(limit: Duration) -> regorus::utils::limits::ExecutionTimerConfig {
+    regorus::utils::limits::ExecutionTimerConfig { limit, check_interval: std::num::NonZeroU32::MIN }
 }
 
 /// Adds one file: as Rego v1, or as v0 when only that reads it; the v1 error is the one told.

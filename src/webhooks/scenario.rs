@@ -81,29 +81,22 @@ pub struct MessageTo {
 
 /// A phone number or a string of keys, written quoted or not (`447700900001`, `"1"`).
 #[derive(Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[schemars(with = "DigitsSchema")]
+#[schemars(with = "DigitsWritten")]
 pub struct Digits(pub String);
 
-/// How [`Digits`] reads in a schema: a string or an integer.
-#[derive(JsonSchema)]
+/// How [`Digits`] is written: a string or an integer. It reads them, and the schema says so.
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
-enum DigitsSchema {
+enum DigitsWritten {
     Text(String),
     Number(u64),
 }
 
 impl<'de> Deserialize<'de> for Digits {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Written {
-            Text(String),
-            Number(u64),
-        }
-        match Written::deserialize(deserializer) {
-            Ok(Written::Text(text)) => Ok(Digits(text)),
-            Ok(Written::Number(n)) => Ok(Digits(n.to_string())),
+        match DigitsWritten::deserialize(deserializer) {
+            Ok(DigitsWritten::Text(text)) => Ok(Digits(text)),
+            Ok(DigitsWritten::Number(n)) => Ok(Digits(n.to_string())),
             Err(_) => Err(serde::de::Error::custom("expected a number or a string of digits")),
         }
     }
