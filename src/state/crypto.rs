@@ -10,7 +10,7 @@ use std::fmt;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Nonce};
 use argon2::{Algorithm, Argon2, Params, Version};
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as URL_SAFE};
 use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -100,29 +100,33 @@ impl Sealer {
 
     /// `nonce || ciphertext`, base64.
     pub fn seal(&self, plaintext: &[u8]) -> Result<String, CryptoError> {
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let ciphertext = self.cipher.encrypt(&nonce, plaintext).map_err(|_| CryptoError::Damaged)?;
-        let mut sealed = nonce.to_vec();
-        sealed.extend_from_slice(&ciphertext);
-        Ok(B64.encode(sealed))
+        Ok(B64.encode(self.seal_bytes(plaintext)?))
     }
 
     /// [`seal`](Self::seal), written in URL-safe base64 without padding: for text that must stay a
     /// valid part of a URL (a webhook password's digest in its user info).
     pub fn seal_url_safe(&self, plaintext: &[u8]) -> Result<String, CryptoError> {
-        let sealed = B64.decode(self.seal(plaintext)?).map_err(|_| CryptoError::Damaged)?;
-        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
+        Ok(URL_SAFE.encode(self.seal_bytes(plaintext)?))
+    }
+
+    pub fn unseal(&self, sealed: &str) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        self.unseal_bytes(&B64.decode(sealed).map_err(|_| CryptoError::Damaged)?)
     }
 
     /// Opens what [`seal_url_safe`](Self::seal_url_safe) wrote.
     pub fn unseal_url_safe(&self, sealed: &str) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let bytes =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sealed).map_err(|_| CryptoError::Damaged)?;
-        self.unseal(&B64.encode(bytes))
+        self.unseal_bytes(&URL_SAFE.decode(sealed).map_err(|_| CryptoError::Damaged)?)
     }
 
-    pub fn unseal(&self, sealed: &str) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let bytes = B64.decode(sealed).map_err(|_| CryptoError::Damaged)?;
+    fn seal_bytes(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let ciphertext = self.cipher.encrypt(&nonce, plaintext).map_err(|_| CryptoError::Damaged)?;
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&ciphertext);
+        Ok(sealed)
+    }
+
+    fn unseal_bytes(&self, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         if bytes.len() < 12 {
             return Err(CryptoError::Damaged);
         }
