@@ -132,11 +132,10 @@ pub fn only_secret_differs(before: &str, after: &str) -> bool {
         && redact_text(before) == redact_text(after)
 }
 
-/// Whether two comparable forms of a URL differ in their secret alone, and one of them is sealed (a
-/// state read without its passphrase): what the other is cannot be told, so they are not a change.
-pub fn secret_unknown(before: &str, after: &str) -> bool {
-    let sealed = |text: &str| secret_span(text).is_some_and(|span| is_sealed(&text[span]));
-    (sealed(before) || sealed(after)) && only_secret_differs(before, after)
+/// Whether a URL's secret is a digest sealed in a state read without its passphrase: compared with
+/// another form of the same URL, what its secret is cannot be told, so a difference there is no change.
+pub fn has_sealed_secret(text: &str) -> bool {
+    secret_span(text).is_some_and(|span| is_sealed(&text[span]))
 }
 
 /// `text` with the secret of the URL it holds replaced by what `with` makes of it; `None` when there is

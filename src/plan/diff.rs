@@ -61,14 +61,19 @@ pub fn diff(before: &Value, after: &Value) -> Vec<FieldDiff> {
         .filter_map(|path| {
             let before = b.get(path).cloned().unwrap_or(Value::Null);
             let after = a.get(path).cloned().unwrap_or(Value::Null);
-            let (secret_changed, secret_unknown) = match (before.as_str(), after.as_str()) {
-                (Some(before), Some(after)) => {
-                    (webhook_url::only_secret_differs(before, after), webhook_url::secret_unknown(before, after))
-                }
-                _ => (false, false),
+            if before == after {
+                return None;
+            }
+            let secret_changed = match (before.as_str(), after.as_str()) {
+                (Some(before), Some(after)) => webhook_url::only_secret_differs(before, after),
+                _ => false,
             };
             // A digest sealed in a state read without its passphrase is no evidence of a change.
-            (before != after && !secret_unknown).then(|| FieldDiff {
+            let sealed = |value: &Value| value.as_str().is_some_and(webhook_url::has_sealed_secret);
+            if secret_changed && (sealed(&before) || sealed(&after)) {
+                return None;
+            }
+            Some(FieldDiff {
                 path: path.clone(),
                 before: shown(before),
                 after: shown(after),
