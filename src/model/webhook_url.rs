@@ -145,6 +145,34 @@ pub fn map_secret<E>(text: &str, with: impl FnOnce(&str) -> Result<Option<String
     Ok(with(&text[span.clone()])?.map(|secret| replace(text, span, &secret)))
 }
 
+/// What [`each_string`] calls with a string's path and the string.
+pub type StringVisitor<'a, E> = dyn FnMut(&[String], &mut String) -> Result<(), E> + 'a;
+
+/// Calls `visit` with the path and a mutable reference of every string in a JSON document, stopping
+/// at its first error: how URLs with a secret are found in a saved plan and in a state's records.
+pub fn each_string<E>(
+    value: &mut serde_json::Value,
+    path: &mut Vec<String>,
+    visit: &mut StringVisitor<'_, E>,
+) -> Result<(), E> {
+    match value {
+        serde_json::Value::String(text) => visit(path, text),
+        serde_json::Value::Array(items) => items.iter_mut().enumerate().try_for_each(|(i, item)| {
+            path.push(i.to_string());
+            let visited = each_string(item, path, visit);
+            path.pop();
+            visited
+        }),
+        serde_json::Value::Object(map) => map.iter_mut().try_for_each(|(key, item)| {
+            path.push(key.clone());
+            let visited = each_string(item, path, visit);
+            path.pop();
+            visited
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Where the secret is: the password when there is one, else a user name standing alone (often a
 /// token). Found by the URL's shape, not by parsing it whole, so the text around it is left as written.
 fn secret_span(text: &str) -> Option<Range<usize>> {

@@ -15,11 +15,13 @@
 //! applied only with it.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Plan;
+use crate::model::webhook_url::each_string;
 use crate::model::{ApiKey, AppId, Application, Listed, Msisdn, Number, WebhookUrl};
 use crate::state::crypto::{CryptoError, Encryption, Sealer};
 use crate::state::State;
@@ -251,10 +253,11 @@ impl SavedPlan {
                     String::from_utf8(plain.to_vec()).map_err(|_| SavedPlanError::Sealed(CryptoError::Damaged))?;
                 opened.insert(comparable.clone(), plain);
             }
-            each_string(&mut value, &mut Vec::new(), &mut |_, text| {
+            let Ok(()) = each_string::<Infallible>(&mut value, &mut Vec::new(), &mut |_, text| {
                 if let Some(url) = opened.get(text.as_str()) {
                     *text = url.clone();
                 }
+                Ok(())
             });
         }
         serde_json::from_value(value).map_err(SavedPlanError::Damaged)
@@ -266,13 +269,14 @@ impl SavedPlan {
         let mut value = serde_json::to_value(self)?;
         let mut secret = BTreeMap::new();
         let mut places = Vec::new();
-        each_string(&mut value, &mut Vec::new(), &mut |path, text| {
+        let Ok(()) = each_string::<Infallible>(&mut value, &mut Vec::new(), &mut |path, text| {
             let url = WebhookUrl::new(text.as_str());
             if url.has_secret() {
                 places.push(self.place(path));
                 let comparable = url.comparable();
                 secret.insert(comparable.clone(), std::mem::replace(text, comparable));
             }
+            Ok(())
         });
         if !secret.is_empty() {
             let Some(passphrase) = passphrase else {
@@ -347,28 +351,6 @@ impl SavedPlan {
             }
         }
         None
-    }
-}
-
-/// Calls `visit` with the path and a mutable reference of every string in `value`.
-fn each_string(value: &mut serde_json::Value, path: &mut Vec<String>, visit: &mut dyn FnMut(&[String], &mut String)) {
-    match value {
-        serde_json::Value::String(text) => visit(path, text),
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                path.push(i.to_string());
-                each_string(item, path, visit);
-                path.pop();
-            }
-        }
-        serde_json::Value::Object(map) => {
-            for (key, item) in map.iter_mut() {
-                path.push(key.clone());
-                each_string(item, path, visit);
-                path.pop();
-            }
-        }
-        _ => {}
     }
 }
 

@@ -161,7 +161,7 @@ pub fn decode(bytes: &[u8], passphrase: Option<&str>) -> Result<State, DecodeErr
                 }
             }
             for applied in state.applications.values_mut().filter_map(|e| e.applied.as_mut()) {
-                each_string(applied, &mut |text| unseal_digest(text, &sealer))?;
+                webhook_url::each_string(applied, &mut Vec::new(), &mut |_, text| unseal_digest(text, &sealer))?;
             }
             state.sealer = Some(sealer);
         }
@@ -192,7 +192,7 @@ pub fn encode(state: &State) -> Result<Vec<u8>, EncodeError> {
         // sealed at the next write that has the passphrase.
         if let Some(sealer) = state.sealer.as_ref() {
             for applied in stored.applications.values_mut().filter_map(|e| e.applied.as_mut()) {
-                each_string(applied, &mut |text| seal_digest(text, sealer))?;
+                webhook_url::each_string(applied, &mut Vec::new(), &mut |_, text| seal_digest(text, sealer))?;
             }
         }
     }
@@ -205,16 +205,6 @@ pub fn encode(state: &State) -> Result<Vec<u8>, EncodeError> {
     let mut bytes = serde_json::to_vec_pretty(&value)?;
     bytes.push(b'\n');
     Ok(bytes)
-}
-
-/// Calls `f` on every string in `value`.
-fn each_string<E>(value: &mut Value, f: &mut impl FnMut(&mut String) -> Result<(), E>) -> Result<(), E> {
-    match value {
-        Value::String(text) => f(text),
-        Value::Array(items) => items.iter_mut().try_for_each(|item| each_string(item, f)),
-        Value::Object(fields) => fields.values_mut().try_for_each(|item| each_string(item, f)),
-        _ => Ok(()),
-    }
 }
 
 /// A URL's password digest (`sha256-…`) sealed (`sealed-…`).
